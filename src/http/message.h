@@ -1,0 +1,72 @@
+// HTTP requests and responses as the rest of the code sees them: plain structs, no Beast types.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "util/error.h"
+#include "util/strings.h"
+
+namespace kt::http {
+
+// Header names compare case-insensitively; order is kept.
+class Headers {
+ public:
+  void Add(std::string name, std::string value) { items_.emplace_back(std::move(name), std::move(value)); }
+  void Set(std::string_view name, std::string value);
+  std::optional<std::string> Get(std::string_view name) const;
+  void Remove(std::string_view name);
+  const std::vector<std::pair<std::string, std::string>>& items() const { return items_; }
+
+ private:
+  std::vector<std::pair<std::string, std::string>> items_;
+};
+
+struct Request {
+  std::string method;  // "GET", "POST", ...
+  std::string target;  // as sent: path and query
+  std::string path;    // decoded path without the query
+  QueryParams query;
+  Headers headers;
+  std::string body;
+  std::string remote_addr;
+  bool secure = false;  // served over TLS (or behind a proxy that said so)
+
+  // Set by the server and router.
+  std::string request_id;
+  std::string route;  // the matched route pattern, e.g. "/api/v1/clients/{client_id}/procore"
+  std::map<std::string, std::string> path_params;
+  std::chrono::steady_clock::time_point received_at;
+
+  std::optional<std::string> Header(std::string_view name) const { return headers.Get(name); }
+  std::optional<std::string> Query(std::string_view key) const { return FindParam(query, key); }
+  std::string PathParam(const std::string& name) const {
+    auto it = path_params.find(name);
+    return it == path_params.end() ? std::string() : it->second;
+  }
+  // The cookie's value, if sent.
+  std::optional<std::string> Cookie(std::string_view name) const;
+};
+
+struct Response {
+  int status = 200;
+  Headers headers;
+  std::string body;
+
+  static Response Json(int status, const nlohmann::json& body);
+  static Response Text(int status, std::string body, std::string content_type = "text/plain; charset=utf-8");
+  static Response Html(int status, std::string body);
+  static Response Redirect(std::string location, int status = 303);
+  // {"error": {"code", "message", "fix"}} with the status of the error's kind. Internal detail is not sent.
+  static Response FromError(const Error& error);
+};
+
+}  // namespace kt::http

@@ -1,0 +1,56 @@
+// Routes requests to handlers by method and path pattern ("/clients/{client_id}/procore").
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "http/message.h"
+
+namespace kt::http {
+
+using Handler = std::function<Response(Request&)>;
+// Middleware wraps the rest of the chain: call next(request) to continue, or answer yourself.
+using Next = std::function<Response(Request&)>;
+using Middleware = std::function<Response(Request&, const Next&)>;
+
+struct RouteOptions {
+  // Handlers run on the bounded blocking pool by default (they may touch the database or Procore).
+  // A handler that never blocks (health checks, static files) may run on the I/O thread instead.
+  bool on_io_thread = false;
+  // Overrides the server's body limit for this route (0: the server's default).
+  size_t max_body_bytes = 0;
+};
+
+struct Route {
+  std::string method;
+  std::string pattern;
+  Handler handler;
+  RouteOptions options;
+  std::vector<std::string> segments;  // pattern split on '/'
+};
+
+class Router {
+ public:
+  void Add(std::string method, std::string pattern, Handler handler, RouteOptions options = {});
+  void Get(std::string pattern, Handler h, RouteOptions o = {}) { Add("GET", std::move(pattern), std::move(h), o); }
+  void Post(std::string pattern, Handler h, RouteOptions o = {}) { Add("POST", std::move(pattern), std::move(h), o); }
+  void Put(std::string pattern, Handler h, RouteOptions o = {}) { Add("PUT", std::move(pattern), std::move(h), o); }
+  void Patch(std::string pattern, Handler h, RouteOptions o = {}) { Add("PATCH", std::move(pattern), std::move(h), o); }
+  void Delete(std::string pattern, Handler h, RouteOptions o = {}) { Add("DELETE", std::move(pattern), std::move(h), o); }
+  // A pattern ending in "/*" matches any rest of the path (stored as path param "*").
+
+  struct Match {
+    const Route* route = nullptr;
+    std::map<std::string, std::string> params;
+    bool path_matched_other_method = false;  // for 405
+  };
+  Match Find(const std::string& method, const std::string& path) const;
+  const std::vector<Route>& routes() const { return routes_; }
+
+ private:
+  std::vector<Route> routes_;
+};
+
+}  // namespace kt::http

@@ -1,0 +1,29 @@
+// Hashes and random tokens (libsodium).
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace kt {
+
+// Lowercase hex SHA-256.
+std::string Sha256Hex(std::string_view data);
+// Incremental SHA-256 for large inputs (stream checksums).
+class Sha256 {
+ public:
+  Sha256();
+  void Update(std::string_view data);
+  std::string FinishHex();
+
+ private:
+  alignas(64) unsigned char state_[128];
+};
+
+// n random bytes as lowercase hex (2n characters), from the OS CSPRNG.
+std::string RandomHex(size_t n_bytes);
+// n random bytes as unpadded base64url.
+std::string RandomToken(size_t n_bytes);
+// Compares in time that depends only on the lengths.
+bool ConstantTimeEquals(std::string_view a, std::string_view b);
+
+}  // namespace kt

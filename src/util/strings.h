@@ -1,0 +1,40 @@
+// Small string helpers: URL encoding, query strings, case-insensitive compare, ISO-8601 times, hex.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace kt {
+
+std::string UrlEncode(std::string_view s);
+// Decodes %XX and, when plus_as_space, '+' as a space (form encoding). Invalid escapes are kept as they are.
+std::string UrlDecode(std::string_view s, bool plus_as_space = true);
+
+using QueryParams = std::vector<std::pair<std::string, std::string>>;
+// Parses "a=1&b=x%20y" (also a form body) into decoded pairs, in order.
+QueryParams ParseQuery(std::string_view query);
+std::string BuildQuery(const QueryParams& params);
+// The first value of a key, if present.
+std::optional<std::string> FindParam(const QueryParams& params, std::string_view key);
+
+std::vector<std::string> Split(std::string_view s, char sep);
+std::string_view Trim(std::string_view s);
+std::string ToLower(std::string_view s);
+bool IEquals(std::string_view a, std::string_view b);
+bool StartsWith(std::string_view s, std::string_view prefix);
+
+// Parses a base-10 signed 64-bit integer; the whole string must be the number.
+std::optional<int64_t> ParseInt64(std::string_view s);
+
+// "2026-11-28T05:46:09Z" (seconds) or with milliseconds ".123Z".
+std::string FormatIso8601(int64_t unix_ms, bool with_millis = false);
+// Accepts "YYYY-MM-DD", "YYYY-MM-DDTHH:MM:SS[.fff][Z|+HH:MM]". Returns unix milliseconds.
+std::optional<int64_t> ParseIso8601(std::string_view s);
+
+std::string HexEncode(std::string_view bytes);
+
+}  // namespace kt

@@ -1,0 +1,53 @@
+// Behaviour of the string, time and hash helpers that parsers and checksums rely on.
+#include <gtest/gtest.h>
+
+#include "util/hash.h"
+#include "util/strings.h"
+
+namespace kt {
+namespace {
+
+TEST(Strings, QueryRoundTripDecodesBracketsAndSpaces) {
+  auto q = ParseQuery("filters%5Bupdated_at%5D=2026-01-01T00%3A00%3A00Z...2026-01-02&per_page=100&name=a+b");
+  ASSERT_EQ(q.size(), 3u);
+  EXPECT_EQ(q[0].first, "filters[updated_at]");
+  EXPECT_EQ(q[0].second, "2026-01-01T00:00:00Z...2026-01-02");
+  EXPECT_EQ(FindParam(q, "name"), "a b");
+  EXPECT_EQ(ParseQuery(BuildQuery(q)), q);
+}
+
+TEST(Strings, Iso8601ParsesProcoreForms) {
+  EXPECT_EQ(ParseIso8601("1970-01-01T00:00:00Z"), 0);
+  EXPECT_EQ(ParseIso8601("2016-09-23T16:30:00Z"), 1474648200000);
+  EXPECT_EQ(ParseIso8601("2016-09-23T16:30:00.250Z"), 1474648200250);
+  EXPECT_EQ(ParseIso8601("2016-09-23T18:30:00+02:00"), 1474648200000);
+  EXPECT_EQ(ParseIso8601("2016-09-23"), 1474588800000);
+  EXPECT_FALSE(ParseIso8601("2016-13-01"));
+  EXPECT_FALSE(ParseIso8601("yesterday"));
+  EXPECT_EQ(FormatIso8601(1474648200250, true), "2016-09-23T16:30:00.250Z");
+  EXPECT_EQ(ParseIso8601(FormatIso8601(1474648200000)), 1474648200000);
+}
+
+TEST(Hash, Sha256OfEmptyStringIsTheKnownValue) {
+  EXPECT_EQ(Sha256Hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  Sha256 h;
+  h.Update("ab");
+  h.Update("c");
+  EXPECT_EQ(h.FinishHex(), Sha256Hex("abc"));
+}
+
+TEST(Hash, ConstantTimeEqualsComparesContent) {
+  EXPECT_TRUE(ConstantTimeEquals("Bearer abc", "Bearer abc"));
+  EXPECT_FALSE(ConstantTimeEquals("Bearer abc", "Bearer abd"));
+  EXPECT_FALSE(ConstantTimeEquals("Bearer abc", "Bearer ab"));
+  EXPECT_NE(RandomToken(32), RandomToken(32));
+}
+
+TEST(Strings, ParseInt64RejectsPartialNumbers) {
+  EXPECT_EQ(ParseInt64("5000000000"), 5000000000);
+  EXPECT_FALSE(ParseInt64("12x"));
+  EXPECT_FALSE(ParseInt64(""));
+}
+
+}  // namespace
+}  // namespace kt
