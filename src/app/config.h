@@ -1,0 +1,61 @@
+// Server configuration: defaults, then a config file, then KTRACK_* environment variables, then flags.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "util/error.h"
+
+namespace kt::app {
+
+enum class Role { kWeb, kWorker, kAll };
+
+struct Config {
+  std::string listen = "127.0.0.1:8080";
+  std::string data_dir = "./var";
+  std::string database;         // empty: sqlite:<data_dir>/ktrack.db
+  std::string public_base_url;  // empty: http://<listen address>
+  Role role = Role::kAll;
+  std::string log_level = "info";
+
+  // [server]
+  int io_threads = 1;
+  int worker_threads = 8;
+  int64_t max_body_bytes = 1 << 20;
+
+  // [worker]
+  int job_threads = 4;
+
+  // [procore]
+  bool procore_allow_custom_urls = false;
+  // KTrack's own Marketplace app (optional); the secret may also come from KTRACK_PROCORE_MARKETPLACE_CLIENT_SECRET.
+  std::string procore_marketplace_client_id;
+  std::string procore_marketplace_client_secret;
+
+  // [webhooks]
+  int64_t webhook_max_body_bytes = 256 << 10;
+
+  std::string DatabaseUrl() const;
+  std::string PublicBaseUrl(const std::string& bound_url) const;
+};
+
+// Flat "section.key" → value map, as read from a file or the environment.
+using ConfigValues = std::map<std::string, std::string>;
+
+// Parses the config file format: TOML's simple subset — `[section]` headers, `key = value` lines with
+// "double-quoted strings", integers, true/false; `#` comments. Errors name the line and what was expected.
+Result<ConfigValues> ParseConfigText(std::string_view text);
+// KTRACK_<SECTION>_<KEY> variables (and KTRACK_<KEY> for top-level keys) for the known keys.
+ConfigValues ConfigFromEnvironment(char** environ_ptr);
+// Applies values onto a config; unknown keys and bad values are errors naming the key.
+Status ApplyConfigValues(Config& config, const ConfigValues& values);
+
+// The whole load: defaults, file (if given; must exist), environment.
+Result<Config> LoadConfig(const std::optional<std::string>& file, char** environ_ptr);
+
+std::string_view RoleName(Role role);
+
+}  // namespace kt::app
