@@ -17,6 +17,8 @@
 
 namespace kt::http {
 
+struct Route;
+
 // Header names compare case-insensitively; order is kept.
 class Headers {
  public:
@@ -45,6 +47,8 @@ struct Request {
   std::string route;  // the matched route pattern, e.g. "/api/v1/clients/{client_id}/procore"
   std::map<std::string, std::string> path_params;
   std::chrono::steady_clock::time_point received_at;
+  // The route the server dispatches to (null before routing); its handler ends the middleware chain.
+  const Route* matched_route = nullptr;
 
   std::optional<std::string> Header(std::string_view name) const { return headers.Get(name); }
   std::optional<std::string> Query(std::string_view key) const { return FindParam(query, key); }

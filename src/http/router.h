@@ -1,9 +1,11 @@
 // Routes requests to handlers by method and path pattern ("/clients/{client_id}/procore").
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "http/message.h"
@@ -29,6 +31,8 @@ struct Route {
   Handler handler;
   RouteOptions options;
   std::vector<std::string> segments;  // pattern split on '/'
+  // Per segment: 0 literal, 1 {param}, 2 trailing "*"; compared lexicographically, lower is more specific.
+  std::vector<uint8_t> kinds;
 };
 
 class Router {
@@ -45,8 +49,13 @@ class Router {
     const Route* route = nullptr;
     std::map<std::string, std::string> params;
     bool path_matched_other_method = false;  // for 405
+    std::vector<std::string> allowed_methods;  // set with path_matched_other_method (the Allow header)
   };
-  Match Find(const std::string& method, const std::string& path) const;
+  // path is the request path as sent (percent-encoded, no query); each segment is decoded before it is
+  // compared or captured, so "%2F" inside a parameter stays part of that parameter. Exact segments win over
+  // {params}, and params over "/*". HEAD falls back to GET routes. Empty segments ("//", a trailing "/") are
+  // ignored.
+  Match Find(std::string_view method, std::string_view path) const;
   const std::vector<Route>& routes() const { return routes_; }
 
  private:

@@ -1,0 +1,393 @@
+// The server end to end on loopback port 0, driven by Fetch and by raw sockets.
+#include "http/server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <future>
+#include <set>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "http/client.h"
+
+namespace kt::http {
+namespace {
+
+using namespace std::chrono_literals;
+
+class TestServer {
+ public:
+  explicit TestServer(std::shared_ptr<Router> router, ServerOptions options = {},
+                      std::vector<Middleware> middleware = {}) {
+    options.listen = "127.0.0.1:0";
+    server_ = std::make_unique<Server>(options, std::move(router), std::move(middleware));
+    auto port = server_->Start();
+    if (!port) throw std::runtime_error(port.error().message);
+    base_ = "http://127.0.0.1:" + std::to_string(*port);
+  }
+  Server& server() { return *server_; }
+  std::string Url(const std::string& path) const { return base_ + path; }
+  uint16_t port() const { return server_->port(); }
+
+ private:
+  std::unique_ptr<Server> server_;
+  std::string base_;
+};
+
+ClientResponse Get(const std::string& url, Headers headers = {}) {
+  ClientRequest req;
+  req.url = url;
+  req.headers = std::move(headers);
+  return Fetch(req);
+}
+
+// Sends raw bytes on a fresh connection and returns everything read until the server closes or timeout.
+std::string RawExchange(uint16_t port, const std::string& bytes, std::chrono::milliseconds timeout = 3000ms) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    close(fd);
+    return "";
+  }
+  timeval tv{static_cast<time_t>(timeout.count() / 1000), static_cast<suseconds_t>((timeout.count() % 1000) * 1000)};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    out.append(buf, n);
+  }
+  close(fd);
+  return out;
+}
+
+std::shared_ptr<Router> BasicRouter() {
+  auto router = std::make_shared<Router>();
+  router->Get("/hello", [](Request&) { return Response::Text(200, "hello"); });
+  router->Get("/clients/{client_id}/things/{thing_id}", [](Request& r) {
+    return Response::Json(200, {{"client", r.PathParam("client_id")},
+                                {"thing", r.PathParam("thing_id")},
+                                {"q", r.Query("q").value_or("")},
+                                {"route", r.route}});
+  });
+  router->Post("/echo", [](Request& r) { return Response::Text(200, r.body); });
+  router->Get("/id", [](Request& r) { return Response::Text(200, r.request_id); });
+  return router;
+}
+
+TEST(HttpServerTest, RoutesWithParamsQueryAnd404And405) {
+  TestServer ts(BasicRouter());
+  auto r = Get(ts.Url("/clients/c%201/things/9?q=a%26b"));
+  ASSERT_EQ(r.status, 200) << r.transport_error;
+  auto body = nlohmann::json::parse(r.body);
+  EXPECT_EQ(body["client"], "c 1");
+  EXPECT_EQ(body["thing"], "9");
+  EXPECT_EQ(body["q"], "a&b");
+  EXPECT_EQ(body["route"], "/clients/{client_id}/things/{thing_id}");
+
+  r = Get(ts.Url("/nope"));
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(nlohmann::json::parse(r.body)["error"]["code"], "not_found");
+
+  ClientRequest del;
+  del.method = "DELETE";
+  del.url = ts.Url("/hello");
+  r = Fetch(del);
+  EXPECT_EQ(r.status, 405);
+  EXPECT_EQ(r.headers.Get("allow"), "GET");
+}
+
+TEST(HttpServerTest, PostBodyRoundTrips) {
+  TestServer ts(BasicRouter());
+  ClientRequest req;
+  req.method = "POST";
+  req.url = ts.Url("/echo");
+  req.body = std::string(200000, 'x');
+  auto r = Fetch(req);
+  ASSERT_EQ(r.status, 200) << r.transport_error;
+  EXPECT_EQ(r.body, req.body);
+}
+
+TEST(HttpServerTest, ContentLengthOverLimitIs413BeforeTheBodyIsRead) {
+  auto router = BasicRouter();
+  std::atomic<int> handled{0};
+  router->Post("/small", [&](Request&) {
+    ++handled;
+    return Response::Text(200, "ok");
+  }, RouteOptions{.max_body_bytes = 1024});
+  TestServer ts(router);
+
+  // Only the headers are sent: the answer must come without waiting for the 10 MB body.
+  std::string raw = RawExchange(ts.port(), "POST /small HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000\r\n\r\n");
+  EXPECT_NE(raw.find("HTTP/1.1 413"), std::string::npos) << raw;
+  EXPECT_NE(raw.find("1024"), std::string::npos) << raw;
+
+  // Through a real client that does send the body.
+  ClientRequest req;
+  req.method = "POST";
+  req.url = ts.Url("/small");
+  req.body = std::string(300000, 'y');
+  auto r = Fetch(req);
+  EXPECT_EQ(r.status, 413) << r.transport_error;
+  EXPECT_EQ(nlohmann::json::parse(r.body)["error"]["code"], "payload_too_large");
+
+  // Under the route limit is fine; the server's default limit applies elsewhere.
+  req.body = std::string(1000, 'y');
+  EXPECT_EQ(Fetch(req).status, 200);
+  EXPECT_EQ(handled.load(), 1);
+}
+
+TEST(HttpServerTest, ChunkedBodyOverLimitIs413) {
+  ServerOptions options;
+  options.max_body_bytes = 16;
+  TestServer ts(BasicRouter(), options);
+  std::string raw = RawExchange(ts.port(),
+                                "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                "20\r\n0123456789abcdef0123456789abcdef\r\n0\r\n\r\n");
+  EXPECT_NE(raw.find("HTTP/1.1 413"), std::string::npos) << raw;
+}
+
+TEST(HttpServerTest, KeepAliveServesManySequentialRequests) {
+  std::atomic<int> connections{0};
+  auto router = BasicRouter();
+  router->Get("/remote", [](Request& r) { return Response::Text(200, r.remote_addr); });
+  TestServer ts(router);
+  std::set<std::string> remotes;
+  for (int i = 0; i < 200; ++i) {
+    auto r = Get(ts.Url("/remote"));
+    ASSERT_EQ(r.status, 200) << r.transport_error;
+    remotes.insert(r.body);
+  }
+  // One client port for all 200: the connection was reused.
+  EXPECT_EQ(remotes.size(), 1u);
+}
+
+TEST(HttpServerTest, PipelinedRequestsAreAnsweredInOrder) {
+  TestServer ts(BasicRouter());
+  std::string raw = RawExchange(ts.port(),
+                                "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n"
+                                "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nworld"
+                                "GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  size_t a = raw.find("hello");
+  size_t b = raw.find("world");
+  size_t c = raw.find("hello", b == std::string::npos ? 0 : b);
+  EXPECT_TRUE(a != std::string::npos && b != std::string::npos && c != std::string::npos && a < b && b < c) << raw;
+}
+
+TEST(HttpServerTest, SlowHandlerDoesNotBlockFastOne) {
+  auto router = BasicRouter();
+  std::promise<void> release;
+  auto released = release.get_future().share();
+  router->Get("/slow", [released](Request&) {
+    released.wait_for(5s);
+    return Response::Text(200, "slow");
+  });
+  ServerOptions options;
+  options.io_threads = 1;
+  options.worker_threads = 2;
+  TestServer ts(router, options);
+  auto slow = std::async(std::launch::async, [&] { return Get(ts.Url("/slow")); });
+  std::this_thread::sleep_for(50ms);
+  auto start = std::chrono::steady_clock::now();
+  auto fast = Get(ts.Url("/hello"));
+  auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(fast.status, 200);
+  EXPECT_LT(took, 1s);
+  release.set_value();
+  EXPECT_EQ(slow.get().status, 200);
+}
+
+TEST(HttpServerTest, RequestIdIsReusedWhenSaneAndGeneratedOtherwise) {
+  TestServer ts(BasicRouter());
+  Headers h;
+  h.Add("X-Request-Id", "abc-123_DEF");
+  auto r = Get(ts.Url("/id"), h);
+  EXPECT_EQ(r.body, "abc-123_DEF");
+  EXPECT_EQ(r.headers.Get("x-request-id"), "abc-123_DEF");
+
+  Headers bad;
+  bad.Add("X-Request-Id", "no spaces<allowed>");
+  r = Get(ts.Url("/id"), bad);
+  ASSERT_TRUE(r.headers.Get("x-request-id"));
+  EXPECT_NE(*r.headers.Get("x-request-id"), "no spaces<allowed>");
+  EXPECT_EQ(*r.headers.Get("x-request-id"), r.body);
+  auto r2 = Get(ts.Url("/id"));
+  EXPECT_NE(r2.body, r.body);
+  EXPECT_FALSE(r2.body.empty());
+}
+
+TEST(HttpServerTest, AnswersBusyWhenTheQueueIsFull) {
+  auto router = BasicRouter();
+  std::promise<void> release;
+  auto released = release.get_future().share();
+  std::atomic<int> started{0};
+  router->Get("/block", [&, released](Request&) {
+    ++started;
+    released.wait_for(5s);
+    return Response::Text(200, "done");
+  });
+  ServerOptions options;
+  options.worker_threads = 1;
+  options.max_queued_requests = 1;
+  TestServer ts(router, options);
+  // One running, one queued; the third finds the queue full.
+  auto first = std::async(std::launch::async, [&] { return Get(ts.Url("/block")); });
+  while (started.load() == 0) std::this_thread::sleep_for(1ms);
+  auto second = std::async(std::launch::async, [&] { return Get(ts.Url("/block")); });
+  std::this_thread::sleep_for(100ms);
+  auto third = Get(ts.Url("/block"));
+  EXPECT_EQ(third.status, 503);
+  EXPECT_EQ(nlohmann::json::parse(third.body)["error"]["code"], "server_busy");
+  release.set_value();
+  EXPECT_EQ(first.get().status, 200);
+  EXPECT_EQ(second.get().status, 200);
+}
+
+TEST(HttpServerTest, HandlerTimeoutAnswers503) {
+  auto router = BasicRouter();
+  router->Get("/stuck", [](Request&) {
+    std::this_thread::sleep_for(500ms);
+    return Response::Text(200, "late");
+  });
+  ServerOptions options;
+  options.handler_timeout = 100ms;
+  TestServer ts(router, options);
+  auto r = Get(ts.Url("/stuck"));
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(nlohmann::json::parse(r.body)["error"]["code"], "handler_timeout");
+}
+
+TEST(HttpServerTest, ReadTimeoutAnswers408) {
+  ServerOptions options;
+  options.read_timeout = 200ms;
+  TestServer ts(BasicRouter(), options);
+  auto start = std::chrono::steady_clock::now();
+  std::string raw = RawExchange(ts.port(), "GET /hello HTTP/1.1\r\nHost: x\r\n");  // headers never end
+  EXPECT_NE(raw.find("HTTP/1.1 408"), std::string::npos) << raw;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
+}
+
+TEST(HttpServerTest, HeadersOverLimitAnswer431) {
+  ServerOptions options;
+  options.max_header_bytes = 1024;
+  TestServer ts(BasicRouter(), options);
+  std::string raw =
+      RawExchange(ts.port(), "GET /hello HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(4000, 'a') + "\r\n\r\n");
+  EXPECT_NE(raw.find("HTTP/1.1 431"), std::string::npos) << raw;
+}
+
+TEST(HttpServerTest, StopDrainsAnInFlightRequest) {
+  auto router = BasicRouter();
+  std::atomic<bool> started{false};
+  router->Get("/work", [&](Request&) {
+    started = true;
+    std::this_thread::sleep_for(300ms);
+    return Response::Text(200, "finished");
+  });
+  TestServer ts(router);
+  auto in_flight = std::async(std::launch::async, [&] { return Get(ts.Url("/work")); });
+  while (!started) std::this_thread::sleep_for(1ms);
+  ts.server().Stop(5s);
+  auto r = in_flight.get();
+  EXPECT_EQ(r.status, 200) << r.transport_error;
+  EXPECT_EQ(r.body, "finished");
+  // Nothing listens any more.
+  auto after = Get(ts.Url("/hello"));
+  EXPECT_EQ(after.status, 0);
+}
+
+TEST(HttpServerTest, HandlerExceptionBecomes500WithRequestId) {
+  auto router = BasicRouter();
+  router->Get("/boom", [](Request&) -> Response { throw std::runtime_error("bug"); });
+  TestServer ts(router);
+  auto r = Get(ts.Url("/boom"));
+  EXPECT_EQ(r.status, 500);
+  ASSERT_TRUE(r.headers.Get("x-request-id"));
+  EXPECT_NE(r.body.find(*r.headers.Get("x-request-id")), std::string::npos);
+  EXPECT_EQ(Get(ts.Url("/hello")).status, 200);
+}
+
+TEST(HttpServerTest, IoThreadRoutesAndHead) {
+  auto router = std::make_shared<Router>();
+  router->Get("/healthz", [](Request&) { return Response::Text(200, "ok"); }, RouteOptions{.on_io_thread = true});
+  TestServer ts(router);
+  EXPECT_EQ(Get(ts.Url("/healthz")).body, "ok");
+  ClientRequest head;
+  head.method = "HEAD";
+  head.url = ts.Url("/healthz");
+  auto r = Fetch(head);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.headers.Get("content-length"), "2");
+  EXPECT_TRUE(r.body.empty());
+}
+
+TEST(HttpServerTest, ListensOnIpv6LoopbackAndLocalhost) {
+  for (std::string listen : {"[::1]:0", "localhost:0"}) {
+    ServerOptions options;
+    options.listen = listen;
+    Server server(options, BasicRouter());
+    auto port = server.Start();
+    if (!port && listen == "[::1]:0") continue;  // no IPv6 in this sandbox
+    ASSERT_TRUE(port) << port.error().message;
+    std::string host = server.host().find(':') != std::string::npos ? "[" + server.host() + "]" : server.host();
+    auto r = Get("http://" + host + ":" + std::to_string(*port) + "/hello");
+    EXPECT_EQ(r.status, 200) << listen << " " << r.transport_error;
+    server.Stop();
+  }
+}
+
+TEST(HttpClientTest, TimeoutIsReportedAsTimedOut) {
+  auto router = BasicRouter();
+  router->Get("/sleep", [](Request&) {
+    std::this_thread::sleep_for(600ms);
+    return Response::Text(200, "late");
+  });
+  TestServer ts(router);
+  ClientRequest req;
+  req.url = ts.Url("/sleep");
+  req.timeout = 100ms;
+  auto r = Fetch(req);
+  EXPECT_TRUE(r.timed_out);
+  EXPECT_EQ(r.transport_error, "timeout");
+  EXPECT_EQ(r.status, 0);
+  EXPECT_FALSE(r.ok());
+}
+
+TEST(HttpClientTest, ConnectionRefusedIsATransportError) {
+  uint16_t port;
+  {
+    TestServer ts(BasicRouter());
+    port = ts.port();
+  }
+  auto r = Get("http://127.0.0.1:" + std::to_string(port) + "/hello");
+  EXPECT_EQ(r.transport_error, "connection_refused");
+  EXPECT_FALSE(r.timed_out);
+}
+
+TEST(HttpClientTest, KeepsRepeatedResponseHeaders) {
+  auto router = std::make_shared<Router>();
+  router->Get("/cookies", [](Request&) {
+    Response r = Response::Text(200, "");
+    r.headers.Add("Set-Cookie", "a=1");
+    r.headers.Add("Set-Cookie", "b=2");
+    return r;
+  });
+  TestServer ts(router);
+  auto r = Get(ts.Url("/cookies"));
+  int n = 0;
+  for (const auto& [k, v] : r.headers.items()) n += IEquals(k, "set-cookie");
+  EXPECT_EQ(n, 2);
+}
+
+}  // namespace
+}  // namespace kt::http
