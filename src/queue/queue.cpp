@@ -1,0 +1,398 @@
+// The job queue on the Store: claims under leases, retries with full-jitter backoff, and the Worker threads.
+#include "queue/queue.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <exception>
+
+namespace kt::queue {
+namespace {
+
+using store::Params;
+using store::Row;
+using store::Tx;
+using store::Value;
+
+constexpr const char* kColumns[] = {"id",          "kind",        "payload_json", "status",    "priority",
+                                    "run_at",      "attempts",    "max_attempts", "dedupe_key", "client_id",
+                                    "worker_id",   "lease_until", "last_error",   "created_at", "updated_at",
+                                    "finished_at"};
+constexpr size_t kMaxErrorLength = 4000;
+
+std::string ColumnList(std::string_view prefix = {}) {
+  std::string out;
+  for (const char* c : kColumns) {
+    if (!out.empty()) out += ", ";
+    out += prefix;
+    out += c;
+  }
+  return out;
+}
+
+Job JobFromRow(const Row& row) {
+  Job job;
+  job.id = row.Int("id");
+  job.kind = row.Text("kind");
+  job.payload_json = row.Text("payload_json");
+  job.status = row.Text("status");
+  job.priority = row.Int("priority");
+  job.run_at_ms = row.Int("run_at");
+  job.attempts = row.Int("attempts");
+  job.max_attempts = row.Int("max_attempts");
+  job.dedupe_key = row.OptText("dedupe_key");
+  job.client_id = row.OptInt("client_id");
+  job.worker_id = row.OptText("worker_id").value_or("");
+  job.lease_until_ms = row.OptInt("lease_until").value_or(0);
+  job.last_error = row.OptText("last_error").value_or("");
+  job.created_at_ms = row.Int("created_at");
+  job.updated_at_ms = row.Int("updated_at");
+  job.finished_at_ms = row.OptInt("finished_at");
+  return job;
+}
+
+Value OptionalText(const std::string& s) { return s.empty() ? Value(nullptr) : Value(s); }
+Value OptionalInt(const std::optional<int64_t>& n) { return n ? Value(*n) : Value(nullptr); }
+
+tl::unexpected<Error> LeaseLost(int64_t job_id) {
+  return kt::Fail(ErrorKind::kConflict, "lease_lost", "The job is no longer held by this worker.", "",
+                  "job " + std::to_string(job_id) + " was completed, failed or reclaimed by another worker");
+}
+
+// " AND kind IN ($k, ...)" with the kinds appended to params; empty for all kinds.
+std::string KindFilter(const std::vector<std::string>& kinds, Params& params) {
+  if (kinds.empty()) return "";
+  std::string sql = " AND kind IN (";
+  for (size_t i = 0; i < kinds.size(); ++i) {
+    params.emplace_back(kinds[i]);
+    sql += (i ? ", $" : "$") + std::to_string(params.size());
+  }
+  return sql + ")";
+}
+
+std::string DescribeError(const Error& e) {
+  std::string s = (e.code.empty() ? std::string(DefaultCodeFor(e.kind)) : e.code) + ": " + e.message;
+  if (!e.detail.empty()) s += " (" + e.detail + ")";
+  return s;
+}
+
+}  // namespace
+
+Queue::Queue(store::Store& store, Clock& clock, Random& random, BackoffPolicy backoff)
+    : store_(store), clock_(clock), random_(random), backoff_(backoff) {}
+
+Result<int64_t> Queue::Enqueue(std::string_view kind, std::string_view payload_json, const EnqueueOptions& options) {
+  Result<int64_t> id;
+  Status s = store_.Transact([&](Tx& tx) -> Status {
+    id = Enqueue(tx, kind, payload_json, options);
+    if (!id) return tl::unexpected(id.error());
+    return {};
+  });
+  if (!s) return tl::unexpected(s.error());
+  return id;
+}
+
+Result<int64_t> Queue::Enqueue(Tx& tx, std::string_view kind, std::string_view payload_json,
+                               const EnqueueOptions& options) {
+  int64_t now = clock_.NowUnixMs();
+  Params params{std::string(kind),
+                std::string(payload_json),
+                options.priority,
+                options.run_at_ms.value_or(now),
+                options.max_attempts < 1 ? int64_t{1} : options.max_attempts,
+                OptionalText(options.dedupe_key),
+                OptionalInt(options.client_id),
+                now};
+  const std::string insert =
+      "INSERT INTO jobs (kind, payload_json, status, priority, run_at, attempts, max_attempts, dedupe_key, "
+      "client_id, created_at, updated_at) VALUES ($1, $2, 'pending', $3, $4, 0, $5, $6, $7, $8, $8)";
+  if (options.dedupe_key.empty()) {
+    auto r = tx.Query(insert + " RETURNING id", params);
+    if (!r) return tl::unexpected(r.error());
+    return r->rows.at(0).Int(0);
+  }
+  // A live job with the key wins. The partial unique index settles races: the loser's insert does nothing and
+  // it reads the winner's id (or, if that job finished meanwhile, inserts again).
+  for (int round = 0; round < 3; ++round) {
+    auto existing = tx.Query(
+        "SELECT id FROM jobs WHERE dedupe_key = $1 AND status IN ('pending', 'running') ORDER BY id LIMIT 1",
+        {options.dedupe_key});
+    if (!existing) return tl::unexpected(existing.error());
+    if (!existing->empty()) return existing->rows[0].Int(0);
+    auto inserted = tx.Query(insert + " ON CONFLICT DO NOTHING RETURNING id", params);
+    if (!inserted) return tl::unexpected(inserted.error());
+    if (!inserted->empty()) return inserted->rows[0].Int(0);
+  }
+  return kt::Fail(ErrorKind::kConflict, "enqueue_conflict", "The job could not be queued; try again.", "",
+                  "dedupe key kept changing hands: " + options.dedupe_key);
+}
+
+Result<std::optional<Job>> Queue::Claim(std::string_view worker_id, const std::vector<std::string>& kinds,
+                                        Millis lease) {
+  int64_t now = clock_.NowUnixMs();
+  Params params{now, std::string(worker_id), now + lease.count()};
+  std::string due =
+      "((status = 'pending' AND run_at <= $1) OR (status = 'running' AND lease_until <= $1))" +
+      KindFilter(kinds, params);
+  std::string sql;
+  if (store_.dialect() == store::Dialect::kPostgres) {
+    // SKIP LOCKED: concurrent claimers pass over each other's candidate rows instead of queueing on them.
+    sql = "WITH next AS (SELECT id FROM jobs WHERE " + due +
+          " ORDER BY priority, run_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) "
+          "UPDATE jobs SET status = 'running', worker_id = $2, lease_until = $3, attempts = jobs.attempts + 1, "
+          "updated_at = $1 FROM next WHERE jobs.id = next.id RETURNING " +
+          ColumnList("jobs.");
+  } else {
+    // SQLite: Transact holds the write lock (BEGIN IMMEDIATE), so the pick and the update are one step.
+    sql = "UPDATE jobs SET status = 'running', worker_id = $2, lease_until = $3, attempts = attempts + 1, "
+          "updated_at = $1 WHERE id = (SELECT id FROM jobs WHERE " +
+          due + " ORDER BY priority, run_at, id LIMIT 1) RETURNING " + ColumnList();
+  }
+  std::optional<Job> claimed;
+  Status s = store_.Transact([&](Tx& tx) -> Status {
+    claimed.reset();
+    // A job whose last allowed attempt lost its worker is dead rather than retried forever.
+    auto buried = tx.Exec(
+        "UPDATE jobs SET status = 'dead', last_error = 'the worker stopped heartbeating on the last attempt', "
+        "finished_at = $1, updated_at = $1 WHERE status = 'running' AND lease_until <= $1 AND attempts >= "
+        "max_attempts",
+        {now});
+    if (!buried) return tl::unexpected(buried.error());
+    auto r = tx.Query(sql, params);
+    if (!r) return tl::unexpected(r.error());
+    if (!r->empty()) claimed = JobFromRow(r->rows[0]);
+    return {};
+  });
+  if (!s) return tl::unexpected(s.error());
+  return claimed;
+}
+
+Status Queue::Heartbeat(int64_t job_id, std::string_view worker_id, Millis lease) {
+  int64_t now = clock_.NowUnixMs();
+  auto r = store_.Exec(
+      "UPDATE jobs SET lease_until = $1, updated_at = $2 WHERE id = $3 AND worker_id = $4 AND status = 'running'",
+      {now + lease.count(), now, job_id, std::string(worker_id)});
+  if (!r) return tl::unexpected(r.error());
+  if (*r == 0) return LeaseLost(job_id);
+  return {};
+}
+
+Status Queue::Complete(const Job& job) {
+  int64_t now = clock_.NowUnixMs();
+  auto r = store_.Exec(
+      "UPDATE jobs SET status = 'done', finished_at = $1, updated_at = $1, lease_until = NULL "
+      "WHERE id = $2 AND worker_id = $3 AND attempts = $4 AND status = 'running'",
+      {now, job.id, job.worker_id, job.attempts});
+  if (!r) return tl::unexpected(r.error());
+  if (*r == 0) return LeaseLost(job.id);
+  return {};
+}
+
+Result<FailOutcome> Queue::Fail(const Job& job, std::string_view error, bool permanent) {
+  int64_t now = clock_.NowUnixMs();
+  std::string message(error.substr(0, kMaxErrorLength));
+  FailOutcome outcome;
+  outcome.dead = permanent || job.attempts >= job.max_attempts;
+  Result<int64_t> r;
+  if (outcome.dead) {
+    r = store_.Exec(
+        "UPDATE jobs SET status = 'dead', last_error = $1, finished_at = $2, updated_at = $2, lease_until = NULL "
+        "WHERE id = $3 AND worker_id = $4 AND attempts = $5 AND status = 'running'",
+        {message, now, job.id, job.worker_id, job.attempts});
+  } else {
+    outcome.retry_at_ms = now + RetryDelay(job.attempts).count();
+    r = store_.Exec(
+        "UPDATE jobs SET status = 'pending', last_error = $1, run_at = $2, updated_at = $3, worker_id = NULL, "
+        "lease_until = NULL WHERE id = $4 AND worker_id = $5 AND attempts = $6 AND status = 'running'",
+        {message, outcome.retry_at_ms, now, job.id, job.worker_id, job.attempts});
+  }
+  if (!r) return tl::unexpected(r.error());
+  if (*r == 0) return LeaseLost(job.id);
+  return outcome;
+}
+
+Millis Queue::RetryDelay(int64_t attempts) {
+  int64_t n = std::max<int64_t>(attempts, 1);
+  int64_t cap = backoff_.cap.count();
+  int64_t ceiling = backoff_.base.count();
+  for (int64_t i = 1; i < n && ceiling < cap; ++i) ceiling *= 2;
+  ceiling = std::min(ceiling, cap);
+  return Millis(random_.UniformInt(0, std::max<int64_t>(ceiling, 0)));
+}
+
+Result<std::optional<Job>> Queue::Get(int64_t job_id) {
+  auto r = store_.Query("SELECT " + ColumnList() + " FROM jobs WHERE id = $1", {job_id});
+  if (!r) return tl::unexpected(r.error());
+  if (r->empty()) return std::optional<Job>();
+  return std::optional<Job>(JobFromRow(r->rows[0]));
+}
+
+namespace {
+void AddCount(StatusCounts& c, const std::string& status, int64_t n) {
+  if (status == kPending) c.pending += n;
+  else if (status == kRunning) c.running += n;
+  else if (status == kDone) c.done += n;
+  else if (status == kDead) c.dead += n;
+}
+}  // namespace
+
+Result<StatusCounts> Queue::CountByStatus() {
+  auto r = store_.Query("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status");
+  if (!r) return tl::unexpected(r.error());
+  StatusCounts counts;
+  for (const Row& row : r->rows) AddCount(counts, row.Text(0), row.Int(1));
+  return counts;
+}
+
+Result<std::map<std::string, StatusCounts>> Queue::CountByKindAndStatus() {
+  auto r = store_.Query("SELECT kind, status, COUNT(*) AS n FROM jobs GROUP BY kind, status");
+  if (!r) return tl::unexpected(r.error());
+  std::map<std::string, StatusCounts> counts;
+  for (const Row& row : r->rows) AddCount(counts[row.Text(0)], row.Text(1), row.Int(2));
+  return counts;
+}
+
+Result<std::vector<Job>> Queue::ListDead(int64_t limit) {
+  auto r = store_.Query("SELECT " + ColumnList() +
+                            " FROM jobs WHERE status = 'dead' ORDER BY finished_at DESC, id DESC LIMIT $1",
+                        {limit});
+  if (!r) return tl::unexpected(r.error());
+  std::vector<Job> jobs;
+  for (const Row& row : r->rows) jobs.push_back(JobFromRow(row));
+  return jobs;
+}
+
+Status Queue::Revive(int64_t job_id) {
+  int64_t now = clock_.NowUnixMs();
+  auto r = store_.Exec(
+      "UPDATE jobs SET status = 'pending', attempts = 0, run_at = $1, updated_at = $1, finished_at = NULL, "
+      "worker_id = NULL, lease_until = NULL WHERE id = $2 AND status = 'dead'",
+      {now, job_id});
+  if (!r) return tl::unexpected(r.error());
+  if (*r == 0) return kt::Fail(ErrorKind::kNotFound, "job_not_found", "There is no dead job with that id.");
+  return {};
+}
+
+Result<int64_t> Queue::PurgeDone(int64_t finished_before_ms) {
+  return store_.Exec("DELETE FROM jobs WHERE status = 'done' AND finished_at < $1", {finished_before_ms});
+}
+
+// ---- Worker ----
+
+Worker::Worker(Queue& queue, WorkerOptions options) : queue_(queue), options_(std::move(options)) {}
+
+Worker::~Worker() { Stop(); }
+
+void Worker::Register(std::string kind, Handler handler) {
+  std::lock_guard lock(mu_);
+  if (!handlers_.count(kind)) kinds_.push_back(kind);
+  handlers_[std::move(kind)] = std::move(handler);
+}
+
+void Worker::Start() {
+  std::lock_guard lock(mu_);
+  if (!threads_.empty()) return;
+  stopping_ = false;
+  heartbeat_stopping_ = false;
+  for (int i = 0; i < std::max(1, options_.threads); ++i) threads_.emplace_back([this, i] { Loop(i); });
+  heartbeat_thread_ = std::thread([this] { HeartbeatLoop(); });
+}
+
+void Worker::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+  // The heartbeat thread ends after the workers, so leases are kept alive while handlers finish.
+  if (heartbeat_thread_.joinable()) {
+    {
+      std::lock_guard lock(mu_);
+      heartbeat_stopping_ = true;
+    }
+    cv_.notify_all();
+    heartbeat_thread_.join();
+  }
+}
+
+void Worker::Notify() {
+  {
+    std::lock_guard lock(mu_);
+    ++wakeups_;
+  }
+  cv_.notify_all();
+}
+
+bool Worker::Stopping() {
+  std::lock_guard lock(mu_);
+  return stopping_;
+}
+
+Result<bool> Worker::RunOnce(std::string_view worker_id) {
+  std::vector<std::string> kinds;
+  {
+    std::lock_guard lock(mu_);
+    kinds = kinds_;
+  }
+  if (kinds.empty()) return false;
+  auto claimed = queue_.Claim(worker_id, kinds, options_.lease);
+  if (!claimed) return tl::unexpected(claimed.error());
+  if (!*claimed) return false;
+  const Job& job = **claimed;
+  Handler handler;
+  {
+    std::lock_guard lock(mu_);
+    handler = handlers_.at(job.kind);
+    in_flight_[job.id] = job.worker_id;
+  }
+  Status status;
+  try {
+    status = handler(job);
+  } catch (const std::exception& e) {
+    status = kt::Fail(ErrorKind::kInternal, "handler_exception", "The job failed unexpectedly.", "", e.what());
+  } catch (...) {
+    status = kt::Fail(ErrorKind::kInternal, "handler_exception", "The job failed unexpectedly.", "",
+                      "unknown exception");
+  }
+  {
+    std::lock_guard lock(mu_);
+    in_flight_.erase(job.id);
+  }
+  if (status) {
+    if (auto done = queue_.Complete(job); !done) return tl::unexpected(done.error());
+  } else {
+    bool permanent = status.error().kind == ErrorKind::kInvalidInput;
+    if (auto failed = queue_.Fail(job, DescribeError(status.error()), permanent); !failed)
+      return tl::unexpected(failed.error());
+  }
+  return true;
+}
+
+void Worker::Loop(int index) {
+  char host[256] = {0};
+  ::gethostname(host, sizeof host - 1);
+  std::string worker_id = options_.name + "-" + host + "-" + std::to_string(::getpid()) + "-" + std::to_string(index);
+  while (!Stopping()) {
+    auto ran = RunOnce(worker_id);
+    if (ran && *ran) continue;  // there may be more work: look again at once
+    std::unique_lock lock(mu_);
+    uint64_t seen = wakeups_;
+    cv_.wait_for(lock, options_.idle_poll, [&] { return stopping_ || wakeups_ != seen; });
+  }
+}
+
+void Worker::HeartbeatLoop() {
+  std::unique_lock lock(mu_);
+  while (true) {
+    cv_.wait_for(lock, options_.heartbeat_interval, [&] { return heartbeat_stopping_; });
+    if (heartbeat_stopping_) return;
+    auto jobs = in_flight_;
+    lock.unlock();
+    for (const auto& [job_id, worker_id] : jobs) queue_.Heartbeat(job_id, worker_id, options_.lease);
+    lock.lock();
+  }
+}
+
+}  // namespace kt::queue

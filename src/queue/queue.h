@@ -1,0 +1,167 @@
+// A durable job queue in the Store (table jobs): leases, retries with backoff, dead letters, and a Worker.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "store/store.h"
+#include "util/clock.h"
+#include "util/error.h"
+#include "util/random.h"
+
+namespace kt::queue {
+
+// Job statuses as stored in jobs.status.
+inline constexpr char kPending[] = "pending";  // waiting for run_at, or for a worker
+inline constexpr char kRunning[] = "running";  // claimed; the lease runs until lease_until
+inline constexpr char kDone[] = "done";
+inline constexpr char kDead[] = "dead";  // failed max_attempts times; kept for inspection
+
+struct Job {
+  int64_t id = 0;
+  std::string kind;
+  std::string payload_json;
+  std::string status;
+  int64_t priority = 0;
+  int64_t run_at_ms = 0;
+  int64_t attempts = 0;  // claims so far, this one included
+  int64_t max_attempts = 0;
+  std::optional<std::string> dedupe_key;
+  std::optional<int64_t> client_id;
+  std::string worker_id;
+  int64_t lease_until_ms = 0;
+  std::string last_error;
+  int64_t created_at_ms = 0;
+  int64_t updated_at_ms = 0;
+  std::optional<int64_t> finished_at_ms;
+};
+
+struct EnqueueOptions {
+  std::optional<int64_t> run_at_ms;  // default: now
+  int64_t priority = 100;            // lower runs first
+  int64_t max_attempts = 5;
+  std::string dedupe_key;            // non-empty: at most one pending or running job has it
+  std::optional<int64_t> client_id;  // the tenant the job works for, if any
+};
+
+// Retry delays: attempt n (1-based) waits a uniformly random time in [0, min(cap, base * 2^(n-1))] ("full jitter").
+struct BackoffPolicy {
+  Millis base{1000};
+  Millis cap{Millis(15 * 60 * 1000)};
+};
+
+struct FailOutcome {
+  bool dead = false;           // true: dead-lettered, no more attempts
+  int64_t retry_at_ms = 0;     // when it becomes claimable again (when not dead)
+};
+
+struct StatusCounts {
+  int64_t pending = 0;
+  int64_t running = 0;
+  int64_t done = 0;
+  int64_t dead = 0;
+};
+
+class Queue {
+ public:
+  Queue(store::Store& store, Clock& clock, Random& random, BackoffPolicy backoff = {});
+
+  // Adds a job; returns its id. With a dedupe_key that a pending or running job has, returns that job's id.
+  Result<int64_t> Enqueue(std::string_view kind, std::string_view payload_json, const EnqueueOptions& options = {});
+  // The same inside the caller's transaction, so the job exists exactly when the caller's change commits.
+  Result<int64_t> Enqueue(store::Tx& tx, std::string_view kind, std::string_view payload_json,
+                          const EnqueueOptions& options = {});
+
+  // Takes the next due job of one of kinds (all kinds when empty) for lease: pending jobs whose run_at has come,
+  // and running jobs whose lease has expired (their worker died). Order: priority, run_at, id.
+  Result<std::optional<Job>> Claim(std::string_view worker_id, const std::vector<std::string>& kinds, Millis lease);
+  // Extends the lease; fails with kConflict ("lease_lost") when the job is no longer this worker's.
+  Status Heartbeat(int64_t job_id, std::string_view worker_id, Millis lease);
+  // Marks the job done; fails with kConflict ("lease_lost") when it is no longer this worker's.
+  Status Complete(const Job& job);
+  // Records a failed attempt: the job is retried after a backoff, or dead-lettered after max_attempts
+  // (at once when permanent). Fails with kConflict ("lease_lost") when it is no longer this worker's.
+  Result<FailOutcome> Fail(const Job& job, std::string_view error, bool permanent = false);
+
+  // The delay before retrying after the given number of attempts (draws from the injected Random).
+  Millis RetryDelay(int64_t attempts);
+
+  Result<std::optional<Job>> Get(int64_t job_id);
+  Result<StatusCounts> CountByStatus();
+  // Pending/running/done/dead counts per kind, for metrics.
+  Result<std::map<std::string, StatusCounts>> CountByKindAndStatus();
+  // Dead jobs, most recent first.
+  Result<std::vector<Job>> ListDead(int64_t limit = 100);
+  // Puts a dead job back to pending with a fresh set of attempts.
+  Status Revive(int64_t job_id);
+  // Deletes done jobs finished before the cutoff; returns how many.
+  Result<int64_t> PurgeDone(int64_t finished_before_ms);
+
+  Clock& clock() { return clock_; }
+
+ private:
+  store::Store& store_;
+  Clock& clock_;
+  Random& random_;
+  BackoffPolicy backoff_;
+};
+
+struct WorkerOptions {
+  int threads = 2;
+  std::string name = "worker";  // worker ids are "<name>-<host>-<pid>-<thread>"
+  Millis lease{60'000};
+  Millis heartbeat_interval{15'000};  // must be well under lease
+  Millis idle_poll{250};              // how long an idle thread waits before looking again (real time)
+};
+
+// Runs registered handlers on N threads: claim, run, complete or fail, heartbeat while a handler runs.
+// A handler's error is retried with backoff; ErrorKind::kInvalidInput means the payload can never work and
+// dead-letters the job at once. An exception from a handler counts as a failed attempt.
+class Worker {
+ public:
+  using Handler = std::function<Status(const Job&)>;
+
+  Worker(Queue& queue, WorkerOptions options = {});
+  ~Worker();  // Stop()s
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // Register handlers before Start().
+  void Register(std::string kind, Handler handler);
+  void Start();
+  // Stops claiming, waits for running handlers to finish and joins the threads.
+  void Stop();
+  // Wakes idle threads now (e.g. right after enqueueing urgent work).
+  void Notify();
+  // Claims and runs one job on the calling thread; false when there was nothing to do (for tests and tools).
+  Result<bool> RunOnce(std::string_view worker_id = "inline");
+
+ private:
+  void Loop(int index);
+  void HeartbeatLoop();
+  bool Stopping();
+
+  Queue& queue_;
+  WorkerOptions options_;
+  std::map<std::string, Handler> handlers_;
+  std::vector<std::string> kinds_;
+  std::vector<std::thread> threads_;
+  std::thread heartbeat_thread_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  bool heartbeat_stopping_ = false;
+  uint64_t wakeups_ = 0;
+  std::map<int64_t, std::string> in_flight_;  // job id -> worker id, for heartbeats
+};
+
+}  // namespace kt::queue

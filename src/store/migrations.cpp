@@ -1,0 +1,213 @@
+// The ordered list of KTrack's schema migrations, and the runner that applies the pending ones.
+#include "store/migrations.h"
+
+#include <set>
+#include <stdexcept>
+
+#include "util/clock.h"
+
+namespace kt::store {
+namespace {
+
+// Any fixed number; every KTrack process that migrates a PostgreSQL database takes this lock first.
+constexpr int64_t kMigrationLockKey = 4'242'017'001;
+
+// Version 1: accounts, sessions, tokens, encrypted secrets, audit, sign-in throttling and the job queue.
+// Times are BIGINT unix milliseconds.
+constexpr const char* kFoundationSql = R"sql(
+CREATE TABLE clients (
+  id {{pk}},
+  name TEXT NOT NULL,
+  created_at BIGINT NOT NULL
+);
+
+CREATE TABLE users (
+  id {{pk}},
+  email TEXT NOT NULL UNIQUE,
+  password_hash TEXT NOT NULL,
+  created_at BIGINT NOT NULL
+);
+
+CREATE TABLE memberships (
+  client_id BIGINT NOT NULL REFERENCES clients(id) ON DELETE CASCADE,
+  user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  role TEXT NOT NULL CHECK (role IN ('admin', 'member')),
+  created_at BIGINT NOT NULL DEFAULT 0,
+  PRIMARY KEY (client_id, user_id)
+);
+CREATE INDEX memberships_by_user ON memberships (user_id);
+
+CREATE TABLE sessions (
+  id_hash TEXT PRIMARY KEY,
+  user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  csrf_token TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL
+);
+CREATE INDEX sessions_by_user ON sessions (user_id);
+CREATE INDEX sessions_by_expiry ON sessions (expires_at);
+
+CREATE TABLE api_tokens (
+  id {{pk}},
+  user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  token_hash TEXT NOT NULL UNIQUE,
+  name TEXT NOT NULL DEFAULT '',
+  created_at BIGINT NOT NULL,
+  last_used_at BIGINT
+);
+CREATE INDEX api_tokens_by_user ON api_tokens (user_id);
+
+CREATE TABLE secrets (
+  id {{pk}},
+  owner TEXT NOT NULL,
+  purpose TEXT NOT NULL,
+  key_id TEXT NOT NULL,
+  nonce {{blob}} NOT NULL,
+  ciphertext {{blob}} NOT NULL,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  UNIQUE (owner, purpose)
+);
+
+CREATE TABLE audit_log (
+  id {{pk}},
+  client_id BIGINT,
+  user_id BIGINT,
+  action TEXT NOT NULL,
+  detail_json TEXT NOT NULL DEFAULT '{}',
+  created_at BIGINT NOT NULL
+);
+CREATE INDEX audit_log_by_client ON audit_log (client_id, created_at);
+
+CREATE TABLE sign_in_attempts (
+  key TEXT PRIMARY KEY,
+  window_start BIGINT NOT NULL,
+  failures BIGINT NOT NULL DEFAULT 0
+);
+
+CREATE TABLE jobs (
+  id {{pk}},
+  kind TEXT NOT NULL,
+  payload_json TEXT NOT NULL DEFAULT '{}',
+  status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'running', 'done', 'dead')),
+  priority BIGINT NOT NULL DEFAULT 100,
+  run_at BIGINT NOT NULL,
+  attempts BIGINT NOT NULL DEFAULT 0,
+  max_attempts BIGINT NOT NULL,
+  dedupe_key TEXT,
+  client_id BIGINT,
+  worker_id TEXT,
+  lease_until BIGINT,
+  last_error TEXT,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  finished_at BIGINT
+);
+CREATE UNIQUE INDEX jobs_dedupe_live ON jobs (dedupe_key)
+  WHERE dedupe_key IS NOT NULL AND status IN ('pending', 'running');
+CREATE INDEX jobs_pending ON jobs (priority, run_at, id) WHERE status = 'pending';
+CREATE INDEX jobs_running ON jobs (lease_until) WHERE status = 'running';
+CREATE INDEX jobs_by_status ON jobs (status, finished_at);
+)sql";
+
+void ReplaceAll(std::string& s, std::string_view from, std::string_view to) {
+  for (size_t pos = s.find(from); pos != std::string::npos; pos = s.find(from, pos + to.size())) {
+    s.replace(pos, from.size(), to);
+  }
+}
+
+Status LockForMigration(Tx& tx) {
+  if (tx.dialect() != Dialect::kPostgres) return {};  // SQLite: the transaction already holds the write lock
+  auto r = tx.Query("SELECT pg_advisory_xact_lock($1)", {kMigrationLockKey});
+  if (!r) return tl::unexpected(r.error());
+  return {};
+}
+
+Result<std::set<int64_t>> AppliedVersions(Store& store) {
+  auto r = store.Query("SELECT version FROM schema_migrations");
+  if (!r) return tl::unexpected(r.error());
+  std::set<int64_t> versions;
+  for (const Row& row : r->rows) versions.insert(row.Int(0));
+  return versions;
+}
+
+}  // namespace
+
+const std::vector<Migration>& AllMigrations() {
+  // Append new migrations at the end with the next version number; never edit or reorder applied ones.
+  static const std::vector<Migration> kMigrations = {
+      {1, "foundation", kFoundationSql},
+  };
+  return kMigrations;
+}
+
+std::string ExpandDialectTokens(std::string_view sql, Dialect dialect) {
+  std::string out(sql);
+  bool pg = dialect == Dialect::kPostgres;
+  ReplaceAll(out, "{{pk}}", pg ? "BIGSERIAL PRIMARY KEY" : "INTEGER PRIMARY KEY AUTOINCREMENT");
+  ReplaceAll(out, "{{blob}}", pg ? "BYTEA" : "BLOB");
+  return out;
+}
+
+Result<int> Migrate(Store& store) { return Migrate(store, AllMigrations()); }
+
+Result<int> Migrate(Store& store, const std::vector<Migration>& migrations) {
+  for (size_t i = 1; i < migrations.size(); ++i) {
+    if (migrations[i].version <= migrations[i - 1].version)
+      throw std::logic_error("migrations out of order at version " + std::to_string(migrations[i].version));
+  }
+  Status created = store.Transact([](Tx& tx) -> Status {
+    if (auto s = LockForMigration(tx); !s) return s;
+    auto r = tx.Exec(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, "
+        "applied_at BIGINT NOT NULL)");
+    if (!r) return tl::unexpected(r.error());
+    return {};
+  });
+  if (!created) return tl::unexpected(created.error());
+  auto applied_before = AppliedVersions(store);
+  if (!applied_before) return tl::unexpected(applied_before.error());
+
+  int applied = 0;
+  for (const Migration& m : migrations) {
+    if (applied_before->count(m.version)) continue;
+    bool did_apply = false;
+    Status s = store.Transact([&](Tx& tx) -> Status {
+      did_apply = false;
+      if (auto locked = LockForMigration(tx); !locked) return locked;
+      // Another process may have applied it while we waited for the lock.
+      auto seen = tx.Query("SELECT 1 FROM schema_migrations WHERE version = $1", {int64_t{m.version}});
+      if (!seen) return tl::unexpected(seen.error());
+      if (!seen->empty()) return {};
+      if (auto r = tx.Exec(ExpandDialectTokens(m.sql, tx.dialect())); !r) {
+        Error e = r.error();
+        e.message = "Database migration " + std::to_string(m.version) + " (" + m.name + ") failed.";
+        return tl::unexpected(e);
+      }
+      auto recorded = tx.Exec("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+                              {int64_t{m.version}, m.name, SystemClock::Instance().NowUnixMs()});
+      if (!recorded) return tl::unexpected(recorded.error());
+      did_apply = true;
+      return {};
+    });
+    if (!s) return tl::unexpected(s.error());
+    if (did_apply) ++applied;
+  }
+  return applied;
+}
+
+Result<int> SchemaVersion(Store& store) {
+  auto r = store.Query("SELECT MAX(version) AS v FROM schema_migrations");
+  if (!r) {
+    // No schema_migrations table yet: nothing applied.
+    auto exists = store.Query(store.dialect() == Dialect::kPostgres
+                                  ? "SELECT 1 FROM pg_tables WHERE tablename = 'schema_migrations'"
+                                  : "SELECT 1 FROM sqlite_master WHERE name = 'schema_migrations'");
+    if (exists && exists->empty()) return 0;
+    return tl::unexpected(r.error());
+  }
+  if (r->empty() || r->rows[0].IsNull(0)) return 0;
+  return static_cast<int>(r->rows[0].Int(0));
+}
+
+}  // namespace kt::store
