@@ -35,6 +35,7 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include "obs/log.h"
 #include "util/hash.h"
 
 namespace kt::http {
@@ -193,10 +194,10 @@ struct Server::Impl {
     try {
       return chain.front()(req);
     } catch (const std::exception& e) {
-      // Middleware::CatchAll normally answers first; this is the last line of defence.
-      fprintf(stderr, "{\"level\":\"error\",\"event\":\"http_handler_exception\",\"request_id\":\"%s\"}\n",
-              req.request_id.c_str());
+      // CatchAll middleware normally answers first; this is the last line of defence.
+      obs::Log(obs::Level::kError, "http_handler_exception", {{"request_id", req.request_id}, {"what", e.what()}});
     } catch (...) {
+      obs::Log(obs::Level::kError, "http_handler_exception", {{"request_id", req.request_id}});
     }
     return Response::Json(500, {{"error",
                                  {{"code", "internal_error"},
@@ -541,7 +542,7 @@ Result<uint16_t> Server::Start() {
           s.ioc.run();
           return;
         } catch (const std::exception& e) {
-          fprintf(stderr, "{\"level\":\"error\",\"event\":\"http_io_exception\",\"what\":\"%s\"}\n", e.what());
+          obs::Log(obs::Level::kError, "http_io_exception", {{"what", e.what()}});
         }
       }
     });
