@@ -14,10 +14,10 @@ using store::Row;
 using store::Tx;
 using store::Value;
 
-constexpr const char* kColumns[] = {"id",          "kind",        "payload_json", "status",    "priority",
-                                    "run_at",      "attempts",    "max_attempts", "dedupe_key", "client_id",
-                                    "worker_id",   "lease_until", "last_error",   "created_at", "updated_at",
-                                    "finished_at"};
+constexpr const char* kColumns[] = {"id",         "kind",       "payload_json", "status",
+                                    "priority",   "run_at",     "attempts",     "max_attempts",
+                                    "dedupe_key", "client_id",  "worker_id",    "lease_until",
+                                    "last_error", "created_at", "updated_at",   "finished_at"};
 constexpr size_t kMaxErrorLength = 4000;
 
 std::string ColumnList(std::string_view prefix = {}) {
@@ -51,8 +51,12 @@ Job JobFromRow(const Row& row) {
   return job;
 }
 
-Value OptionalText(const std::string& s) { return s.empty() ? Value(nullptr) : Value(s); }
-Value OptionalInt(const std::optional<int64_t>& n) { return n ? Value(*n) : Value(nullptr); }
+Value OptionalText(const std::string& s) {
+  return s.empty() ? Value(nullptr) : Value(s);
+}
+Value OptionalInt(const std::optional<int64_t>& n) {
+  return n ? Value(*n) : Value(nullptr);
+}
 
 tl::unexpected<Error> LeaseLost(int64_t job_id) {
   return kt::Fail(ErrorKind::kConflict, "lease_lost", "The job is no longer held by this worker.", "",
@@ -81,7 +85,8 @@ std::string DescribeError(const Error& e) {
 Queue::Queue(store::Store& store, Clock& clock, Random& random, BackoffPolicy backoff)
     : store_(store), clock_(clock), random_(random), backoff_(backoff) {}
 
-Result<int64_t> Queue::Enqueue(std::string_view kind, std::string_view payload_json, const EnqueueOptions& options) {
+Result<int64_t> Queue::Enqueue(std::string_view kind, std::string_view payload_json,
+                               const EnqueueOptions& options) {
   Result<int64_t> id;
   Status s = store_.Transact([&](Tx& tx) -> Status {
     id = Enqueue(tx, kind, payload_json, options);
@@ -131,29 +136,31 @@ Result<std::optional<Job>> Queue::Claim(std::string_view worker_id, const std::v
                                         Millis lease) {
   int64_t now = clock_.NowUnixMs();
   Params params{now, std::string(worker_id), now + lease.count()};
-  std::string due =
-      "((status = 'pending' AND run_at <= $1) OR (status = 'running' AND lease_until <= $1))" +
-      KindFilter(kinds, params);
+  std::string due = "((status = 'pending' AND run_at <= $1) OR (status = 'running' AND lease_until <= $1))" +
+                    KindFilter(kinds, params);
   std::string sql;
   if (store_.dialect() == store::Dialect::kPostgres) {
     // SKIP LOCKED: concurrent claimers pass over each other's candidate rows instead of queueing on them.
-    sql = "WITH next AS (SELECT id FROM jobs WHERE " + due +
-          " ORDER BY priority, run_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) "
-          "UPDATE jobs SET status = 'running', worker_id = $2, lease_until = $3, attempts = jobs.attempts + 1, "
-          "updated_at = $1 FROM next WHERE jobs.id = next.id RETURNING " +
-          ColumnList("jobs.");
+    sql =
+        "WITH next AS (SELECT id FROM jobs WHERE " + due +
+        " ORDER BY priority, run_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) "
+        "UPDATE jobs SET status = 'running', worker_id = $2, lease_until = $3, attempts = jobs.attempts + 1, "
+        "updated_at = $1 FROM next WHERE jobs.id = next.id RETURNING " +
+        ColumnList("jobs.");
   } else {
     // SQLite: Transact holds the write lock (BEGIN IMMEDIATE), so the pick and the update are one step.
-    sql = "UPDATE jobs SET status = 'running', worker_id = $2, lease_until = $3, attempts = attempts + 1, "
-          "updated_at = $1 WHERE id = (SELECT id FROM jobs WHERE " +
-          due + " ORDER BY priority, run_at, id LIMIT 1) RETURNING " + ColumnList();
+    sql =
+        "UPDATE jobs SET status = 'running', worker_id = $2, lease_until = $3, attempts = attempts + 1, "
+        "updated_at = $1 WHERE id = (SELECT id FROM jobs WHERE " +
+        due + " ORDER BY priority, run_at, id LIMIT 1) RETURNING " + ColumnList();
   }
   std::optional<Job> claimed;
   Status s = store_.Transact([&](Tx& tx) -> Status {
     claimed.reset();
     // A job whose last allowed attempt lost its worker is dead rather than retried forever.
     auto buried = tx.Exec(
-        "UPDATE jobs SET status = 'dead', last_error = 'the worker stopped heartbeating on the last attempt', "
+        "UPDATE jobs SET status = 'dead', last_error = 'the worker stopped heartbeating on the last "
+        "attempt', "
         "finished_at = $1, updated_at = $1 WHERE status = 'running' AND lease_until <= $1 AND attempts >= "
         "max_attempts",
         {now});
@@ -170,7 +177,8 @@ Result<std::optional<Job>> Queue::Claim(std::string_view worker_id, const std::v
 Status Queue::Heartbeat(int64_t job_id, std::string_view worker_id, Millis lease) {
   int64_t now = clock_.NowUnixMs();
   auto r = store_.Exec(
-      "UPDATE jobs SET lease_until = $1, updated_at = $2 WHERE id = $3 AND worker_id = $4 AND status = 'running'",
+      "UPDATE jobs SET lease_until = $1, updated_at = $2 WHERE id = $3 AND worker_id = $4 AND status = "
+      "'running'",
       {now + lease.count(), now, job_id, std::string(worker_id)});
   if (!r) return tl::unexpected(r.error());
   if (*r == 0) return LeaseLost(job_id);
@@ -196,13 +204,15 @@ Result<FailOutcome> Queue::Fail(const Job& job, std::string_view error, bool per
   Result<int64_t> r;
   if (outcome.dead) {
     r = store_.Exec(
-        "UPDATE jobs SET status = 'dead', last_error = $1, finished_at = $2, updated_at = $2, lease_until = NULL "
+        "UPDATE jobs SET status = 'dead', last_error = $1, finished_at = $2, updated_at = $2, lease_until = "
+        "NULL "
         "WHERE id = $3 AND worker_id = $4 AND attempts = $5 AND status = 'running'",
         {message, now, job.id, job.worker_id, job.attempts});
   } else {
     outcome.retry_at_ms = now + RetryDelay(job.attempts).count();
     r = store_.Exec(
-        "UPDATE jobs SET status = 'pending', last_error = $1, run_at = $2, updated_at = $3, worker_id = NULL, "
+        "UPDATE jobs SET status = 'pending', last_error = $1, run_at = $2, updated_at = $3, worker_id = "
+        "NULL, "
         "lease_until = NULL WHERE id = $4 AND worker_id = $5 AND attempts = $6 AND status = 'running'",
         {message, outcome.retry_at_ms, now, job.id, job.worker_id, job.attempts});
   }
@@ -229,10 +239,14 @@ Result<std::optional<Job>> Queue::Get(int64_t job_id) {
 
 namespace {
 void AddCount(StatusCounts& c, const std::string& status, int64_t n) {
-  if (status == kPending) c.pending += n;
-  else if (status == kRunning) c.running += n;
-  else if (status == kDone) c.done += n;
-  else if (status == kDead) c.dead += n;
+  if (status == kPending)
+    c.pending += n;
+  else if (status == kRunning)
+    c.running += n;
+  else if (status == kDone)
+    c.done += n;
+  else if (status == kDead)
+    c.dead += n;
 }
 }  // namespace
 
@@ -281,7 +295,9 @@ Result<int64_t> Queue::PurgeDone(int64_t finished_before_ms) {
 
 Worker::Worker(Queue& queue, WorkerOptions options) : queue_(queue), options_(std::move(options)) {}
 
-Worker::~Worker() { Stop(); }
+Worker::~Worker() {
+  Stop();
+}
 
 void Worker::Register(std::string kind, Handler handler) {
   std::lock_guard lock(mu_);
@@ -351,7 +367,8 @@ Result<bool> Worker::RunOnce(std::string_view worker_id) {
   try {
     status = handler(job);
   } catch (const std::exception& e) {
-    status = kt::Fail(ErrorKind::kInternal, "handler_exception", "The job failed unexpectedly.", "", e.what());
+    status =
+        kt::Fail(ErrorKind::kInternal, "handler_exception", "The job failed unexpectedly.", "", e.what());
   } catch (...) {
     status = kt::Fail(ErrorKind::kInternal, "handler_exception", "The job failed unexpectedly.", "",
                       "unknown exception");
@@ -373,7 +390,8 @@ Result<bool> Worker::RunOnce(std::string_view worker_id) {
 void Worker::Loop(int index) {
   char host[256] = {0};
   ::gethostname(host, sizeof host - 1);
-  std::string worker_id = options_.name + "-" + host + "-" + std::to_string(::getpid()) + "-" + std::to_string(index);
+  std::string worker_id =
+      options_.name + "-" + host + "-" + std::to_string(::getpid()) + "-" + std::to_string(index);
   while (!Stopping()) {
     auto ran = RunOnce(worker_id);
     if (ran && *ran) continue;  // there may be more work: look again at once

@@ -53,15 +53,16 @@ struct EnqueueOptions {
   std::optional<int64_t> client_id;  // the tenant the job works for, if any
 };
 
-// Retry delays: attempt n (1-based) waits a uniformly random time in [0, min(cap, base * 2^(n-1))] ("full jitter").
+// Retry delays: attempt n (1-based) waits a uniformly random time in [0, min(cap, base * 2^(n-1))] ("full
+// jitter").
 struct BackoffPolicy {
   Millis base{1000};
   Millis cap{Millis(15 * 60 * 1000)};
 };
 
 struct FailOutcome {
-  bool dead = false;           // true: dead-lettered, no more attempts
-  int64_t retry_at_ms = 0;     // when it becomes claimable again (when not dead)
+  bool dead = false;        // true: dead-lettered, no more attempts
+  int64_t retry_at_ms = 0;  // when it becomes claimable again (when not dead)
 };
 
 struct StatusCounts {
@@ -76,14 +77,16 @@ class Queue {
   Queue(store::Store& store, Clock& clock, Random& random, BackoffPolicy backoff = {});
 
   // Adds a job; returns its id. With a dedupe_key that a pending or running job has, returns that job's id.
-  Result<int64_t> Enqueue(std::string_view kind, std::string_view payload_json, const EnqueueOptions& options = {});
+  Result<int64_t> Enqueue(std::string_view kind, std::string_view payload_json,
+                          const EnqueueOptions& options = {});
   // The same inside the caller's transaction, so the job exists exactly when the caller's change commits.
   Result<int64_t> Enqueue(store::Tx& tx, std::string_view kind, std::string_view payload_json,
                           const EnqueueOptions& options = {});
 
-  // Takes the next due job of one of kinds (all kinds when empty) for lease: pending jobs whose run_at has come,
-  // and running jobs whose lease has expired (their worker died). Order: priority, run_at, id.
-  Result<std::optional<Job>> Claim(std::string_view worker_id, const std::vector<std::string>& kinds, Millis lease);
+  // Takes the next due job of one of kinds (all kinds when empty) for lease: pending jobs whose run_at has
+  // come, and running jobs whose lease has expired (their worker died). Order: priority, run_at, id.
+  Result<std::optional<Job>> Claim(std::string_view worker_id, const std::vector<std::string>& kinds,
+                                   Millis lease);
   // Extends the lease; fails with kConflict ("lease_lost") when the job is no longer this worker's.
   Status Heartbeat(int64_t job_id, std::string_view worker_id, Millis lease);
   // Marks the job done; fails with kConflict ("lease_lost") when it is no longer this worker's.

@@ -149,7 +149,9 @@ std::string ExpandDialectTokens(std::string_view sql, Dialect dialect) {
   return out;
 }
 
-Result<int> Migrate(Store& store) { return Migrate(store, AllMigrations()); }
+Result<int> Migrate(Store& store) {
+  return Migrate(store, AllMigrations());
+}
 
 Result<int> Migrate(Store& store, const std::vector<Migration>& migrations) {
   for (size_t i = 1; i < migrations.size(); ++i) {

@@ -10,7 +10,8 @@
 namespace kt::store {
 
 // One schema change. sql may hold several statements and these dialect tokens:
-//   {{pk}}   an auto-increment BIGINT primary key (SQLite INTEGER PRIMARY KEY AUTOINCREMENT, PG BIGSERIAL PRIMARY KEY)
+//   {{pk}}   an auto-increment BIGINT primary key (SQLite INTEGER PRIMARY KEY AUTOINCREMENT, PG BIGSERIAL
+//   PRIMARY KEY)
 //   {{blob}} a binary column (SQLite BLOB, PG BYTEA)
 struct Migration {
   int version;

@@ -37,7 +37,8 @@ class ConnectionPool {
     std::unique_ptr<Conn> conn_;
   };
 
-  ConnectionPool(size_t max_size, Factory factory) : max_size_(max_size ? max_size : 1), factory_(std::move(factory)) {}
+  ConnectionPool(size_t max_size, Factory factory)
+      : max_size_(max_size ? max_size : 1), factory_(std::move(factory)) {}
 
   // Closes the connections not on loan (after one broke, the others likely did too, e.g. a server restart).
   void DropIdle() {

@@ -15,8 +15,8 @@ namespace {
 
 [[noreturn]] void BadConversion(const Value& v, size_t i, const char* to) {
   static constexpr const char* kTypeNames[] = {"NULL", "integer", "double", "text", "blob"};
-  throw std::logic_error(std::string("store: column ") + std::to_string(i) + " holds " + kTypeNames[v.index()] +
-                         ", which does not convert to " + to + " without loss");
+  throw std::logic_error(std::string("store: column ") + std::to_string(i) + " holds " +
+                         kTypeNames[v.index()] + ", which does not convert to " + to + " without loss");
 }
 
 std::string FormatDouble(double d) {
@@ -40,7 +40,8 @@ int64_t Row::Int(size_t i) const {
   if (auto* n = std::get_if<int64_t>(&v)) return *n;
   if (auto* d = std::get_if<double>(&v)) {
     // Exact only when integral and inside the int64 range (2^63 is the first double that is not).
-    if (std::isfinite(*d) && std::trunc(*d) == *d && *d >= -9223372036854775808.0 && *d < 9223372036854775808.0)
+    if (std::isfinite(*d) && std::trunc(*d) == *d && *d >= -9223372036854775808.0 &&
+        *d < 9223372036854775808.0)
       return static_cast<int64_t>(*d);
   } else if (auto* s = std::get_if<std::string>(&v)) {
     if (auto n = ParseInt64(*s)) return *n;
@@ -90,7 +91,8 @@ size_t Row::Index(std::string_view name) const {
 
 Result<std::unique_ptr<Store>> OpenStore(const std::string& url, const StoreOptions& options) {
   if (StartsWith(url, "sqlite:")) return OpenSqliteStore(url.substr(7), options);
-  if (StartsWith(url, "postgresql://") || StartsWith(url, "postgres://")) return OpenPostgresStore(url, options);
+  if (StartsWith(url, "postgresql://") || StartsWith(url, "postgres://"))
+    return OpenPostgresStore(url, options);
   return Fail(ErrorKind::kInvalidInput, "bad_database_url", "The database URL is not one KTrack understands.",
               "Use sqlite:PATH or postgresql://USER@HOST:PORT/DATABASE.", "url scheme not recognised");
 }

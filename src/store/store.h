@@ -78,10 +78,11 @@ class Store {
   virtual Dialect dialect() const = 0;
   // Runs fn in a write transaction; commits when it returns a value, rolls back on an error or exception.
   // Transient conflicts (SQLite busy, PostgreSQL serialization failure/deadlock) are retried a few times.
-  // fn may run more than once, so it must not have side effects outside tx. Inside fn use only tx: calling the
-  // Store again would wait for a second connection (and, on SQLite, for the write lock fn holds). A statement
-  // that fails dooms the transaction on both backends (as PostgreSQL aborts it): return its error; Transact
-  // fails anyway when fn succeeds after a failed statement. Use ON CONFLICT rather than catching violations.
+  // fn may run more than once, so it must not have side effects outside tx. Inside fn use only tx: calling
+  // the Store again would wait for a second connection (and, on SQLite, for the write lock fn holds). A
+  // statement that fails dooms the transaction on both backends (as PostgreSQL aborts it): return its error;
+  // Transact fails anyway when fn succeeds after a failed statement. Use ON CONFLICT rather than catching
+  // violations.
   virtual Status Transact(const std::function<Status(Tx&)>& fn) = 0;
   // One statement in its own transaction.
   virtual Result<QueryResult> Query(std::string_view sql, const Params& params = {}) = 0;
@@ -96,12 +97,14 @@ class Store {
   virtual std::string Describe() const = 0;
 };
 
-// Error codes the backends give (Error::code), so callers can react without knowing the backend.
-inline constexpr char kUniqueViolation[] = "unique_violation";          // kConflict: a UNIQUE/PRIMARY KEY clash
-inline constexpr char kConstraintViolation[] = "constraint_violation";  // kConflict: FOREIGN KEY, CHECK, NOT NULL
-inline constexpr char kStoreBusy[] = "store_busy";                      // kUnavailable: transient; Transact retries
-inline constexpr char kStoreUnavailable[] = "store_unavailable";        // kUnavailable: cannot reach the database
-inline constexpr char kStoreError[] = "store_error";                    // kInternal: bad SQL and anything else
+// Error codes the backends give (Error::code), so callers can react without knowing the backend:
+// kConflict for a UNIQUE/PRIMARY KEY clash or a broken FOREIGN KEY/CHECK/NOT NULL rule; kUnavailable for a
+// transient conflict (Transact retries it) or an unreachable database; kInternal for bad SQL and the rest.
+inline constexpr char kUniqueViolation[] = "unique_violation";
+inline constexpr char kConstraintViolation[] = "constraint_violation";
+inline constexpr char kStoreBusy[] = "store_busy";
+inline constexpr char kStoreUnavailable[] = "store_unavailable";
+inline constexpr char kStoreError[] = "store_error";
 
 struct StoreOptions {
   size_t pool_size = 8;  // connections kept open

@@ -1,4 +1,5 @@
-// The Store and job queue contract, run unchanged against SQLite and a real PostgreSQL (test names end in the backend).
+// The Store and job queue contract, run unchanged against SQLite and a real PostgreSQL (test names end in the
+// backend).
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -37,8 +38,12 @@ using namespace std::chrono_literals;
 
 enum class Backend { kSqlite, kPostgres };
 
-std::string BackendName(Backend b) { return b == Backend::kSqlite ? "Sqlite" : "Postgres"; }
-void PrintTo(Backend b, std::ostream* os) { *os << BackendName(b); }
+std::string BackendName(Backend b) {
+  return b == Backend::kSqlite ? "Sqlite" : "Postgres";
+}
+void PrintTo(Backend b, std::ostream* os) {
+  *os << BackendName(b);
+}
 
 // A database name for this test: its name in lower case, [a-z0-9_].
 std::string DatabaseNameForTest(const std::string& suffix = "") {
@@ -68,7 +73,8 @@ class StoreContract : public ::testing::TestWithParam<Backend> {
 
   // A URL to an empty database of the backend under test.
   std::string FreshDatabaseUrl(const std::string& suffix = "") {
-    if (GetParam() == Backend::kSqlite) return "sqlite:" + dir_.path() + "/nested/folder" + suffix + "/ktrack.db";
+    if (GetParam() == Backend::kSqlite)
+      return "sqlite:" + dir_.path() + "/nested/folder" + suffix + "/ktrack.db";
     std::string why_not;
     if (!testing::PostgresServer::Available(&why_not)) {
       ADD_FAILURE() << "PostgreSQL is not available for the contract tests: " << why_not;
@@ -120,8 +126,8 @@ TEST_P(StoreContract, MigratesEmptyDatabaseAndRerunIsNoOp) {
   EXPECT_EQ(first.rows[0].Int("version"), 1);
   EXPECT_EQ(first.rows[0].Text("name"), "foundation");
   EXPECT_GT(first.rows[0].Int("applied_at"), 1'600'000'000'000);
-  for (const char* table : {"clients", "users", "memberships", "sessions", "api_tokens", "secrets", "audit_log",
-                            "sign_in_attempts", "jobs"}) {
+  for (const char* table : {"clients", "users", "memberships", "sessions", "api_tokens", "secrets",
+                            "audit_log", "sign_in_attempts", "jobs"}) {
     EXPECT_EQ(Count(table), 0) << table;
   }
 }
@@ -145,8 +151,10 @@ TEST_P(StoreContract, MigrationsRunAtOnceFromTwoProcessesApplyOnce) {
 
 TEST_P(StoreContract, SchemaEnforcesUniqueEmailsRolesAndForeignKeys) {
   SKIP_IF_NO_STORE();
-  Ok(db().Exec("INSERT INTO users (email, password_hash, created_at) VALUES ($1, 'h', 1)", {"a@example.com"}));
-  auto dup = db().Exec("INSERT INTO users (email, password_hash, created_at) VALUES ($1, 'h', 1)", {"a@example.com"});
+  Ok(db().Exec("INSERT INTO users (email, password_hash, created_at) VALUES ($1, 'h', 1)",
+               {"a@example.com"}));
+  auto dup = db().Exec("INSERT INTO users (email, password_hash, created_at) VALUES ($1, 'h', 1)",
+                       {"a@example.com"});
   ASSERT_FALSE(dup);
   EXPECT_EQ(dup.error().code, store::kUniqueViolation);
   EXPECT_EQ(dup.error().kind, ErrorKind::kConflict);
@@ -157,11 +165,14 @@ TEST_P(StoreContract, SchemaEnforcesUniqueEmailsRolesAndForeignKeys) {
                        .rows[0]
                        .Int("id");
   int64_t user = Must(db().Query("SELECT id FROM users")).rows[0].Int(0);
-  auto bad_role = db().Exec("INSERT INTO memberships (client_id, user_id, role) VALUES ($1, $2, 'owner')", {client, user});
+  auto bad_role = db().Exec("INSERT INTO memberships (client_id, user_id, role) VALUES ($1, $2, 'owner')",
+                            {client, user});
   ASSERT_FALSE(bad_role);
   EXPECT_EQ(bad_role.error().code, store::kConstraintViolation);
-  Ok(db().Exec("INSERT INTO memberships (client_id, user_id, role) VALUES ($1, $2, 'admin')", {client, user}));
-  auto twice = db().Exec("INSERT INTO memberships (client_id, user_id, role) VALUES ($1, $2, 'member')", {client, user});
+  Ok(db().Exec("INSERT INTO memberships (client_id, user_id, role) VALUES ($1, $2, 'admin')",
+               {client, user}));
+  auto twice = db().Exec("INSERT INTO memberships (client_id, user_id, role) VALUES ($1, $2, 'member')",
+                         {client, user});
   EXPECT_EQ(twice.error().code, store::kUniqueViolation);
 }
 
@@ -169,9 +180,10 @@ TEST_P(StoreContract, SchemaEnforcesUniqueEmailsRolesAndForeignKeys) {
 
 TEST_P(StoreContract, CrudKeepsBigIdsUnicodeNullsAndBlobs) {
   SKIP_IF_NO_STORE();
-  Ok(db().Exec(store::ExpandDialectTokens(
-      "CREATE TABLE things (id BIGINT PRIMARY KEY, name TEXT, score DOUBLE PRECISION, data {{blob}}, note TEXT)",
-      db().dialect())));
+  Ok(
+      db().Exec(store::ExpandDialectTokens("CREATE TABLE things (id BIGINT PRIMARY KEY, name TEXT, score "
+                                           "DOUBLE PRECISION, data {{blob}}, note TEXT)",
+                                           db().dialect())));
   const int64_t big = (int64_t{1} << 53) + 1;  // not representable as a double
   const int64_t max = std::numeric_limits<int64_t>::max();
   const std::string name = "Zürich — 工地 🚧 \"quoted\" 'single' $1 \\ end";
@@ -224,14 +236,17 @@ TEST_P(StoreContract, UpsertWithOnConflict) {
   auto row = Must(db().Query("SELECT n, label FROM counters WHERE name = $1", {"hits"})).rows.at(0);
   EXPECT_EQ(row.Int("n"), 6);
   EXPECT_EQ(row.Text("label"), "v3");
-  EXPECT_EQ(Must(db().Exec("INSERT INTO counters (name, n) VALUES ('hits', 1) ON CONFLICT (name) DO NOTHING")), 0);
+  EXPECT_EQ(
+      Must(db().Exec("INSERT INTO counters (name, n) VALUES ('hits', 1) ON CONFLICT (name) DO NOTHING")), 0);
   EXPECT_EQ(Count("counters"), 1);
 }
 
 TEST_P(StoreContract, ReturningGivesGeneratedIdsAndRows) {
   SKIP_IF_NO_STORE();
-  auto a = Must(db().Query("INSERT INTO clients (name, created_at) VALUES ($1, $2) RETURNING id, name", {"A", int64_t{1}}));
-  auto b = Must(db().Query("INSERT INTO clients (name, created_at) VALUES ($1, $2) RETURNING id", {"B", int64_t{2}}));
+  auto a = Must(db().Query("INSERT INTO clients (name, created_at) VALUES ($1, $2) RETURNING id, name",
+                           {"A", int64_t{1}}));
+  auto b = Must(
+      db().Query("INSERT INTO clients (name, created_at) VALUES ($1, $2) RETURNING id", {"B", int64_t{2}}));
   ASSERT_EQ(a.rows.size(), 1u);
   EXPECT_EQ(a.affected, 1);
   EXPECT_GT(a.rows[0].Int("id"), 0);
@@ -249,14 +264,16 @@ TEST_P(StoreContract, ReturningGivesGeneratedIdsAndRows) {
 TEST_P(StoreContract, TransactCommitsOrRollsBackAsAWhole) {
   SKIP_IF_NO_STORE();
   Ok(db().Transact([](Tx& tx) -> Status {
-    if (auto r = tx.Exec("INSERT INTO clients (name, created_at) VALUES ('kept', 1)"); !r) return tl::unexpected(r.error());
+    if (auto r = tx.Exec("INSERT INTO clients (name, created_at) VALUES ('kept', 1)"); !r)
+      return tl::unexpected(r.error());
     auto r = tx.Query("SELECT COUNT(*) FROM clients");  // sees its own write
     if (!r || r->rows[0].Int(0) != 1) return Fail(ErrorKind::kInternal, "x", "own write not visible");
     return {};
   }));
 
   Status failed = db().Transact([](Tx& tx) -> Status {
-    if (auto r = tx.Exec("INSERT INTO clients (name, created_at) VALUES ('lost', 1)"); !r) return tl::unexpected(r.error());
+    if (auto r = tx.Exec("INSERT INTO clients (name, created_at) VALUES ('lost', 1)"); !r)
+      return tl::unexpected(r.error());
     return Fail(ErrorKind::kConflict, "changed_mind", "no");
   });
   ASSERT_FALSE(failed);
@@ -295,9 +312,11 @@ TEST_P(StoreContract, ConcurrentWritersAllSucceed) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kPerThread; ++i) {
         Status s = db().Transact([&](Tx& tx) -> Status {
-          if (auto r = tx.Exec("UPDATE tally SET n = n + 1 WHERE id = 1"); !r) return tl::unexpected(r.error());
-          auto r = tx.Exec("INSERT INTO audit_log (client_id, user_id, action, created_at) VALUES ($1, $2, 'w', 1)",
-                           {int64_t{t}, int64_t{i}});
+          if (auto r = tx.Exec("UPDATE tally SET n = n + 1 WHERE id = 1"); !r)
+            return tl::unexpected(r.error());
+          auto r = tx.Exec(
+              "INSERT INTO audit_log (client_id, user_id, action, created_at) VALUES ($1, $2, 'w', 1)",
+              {int64_t{t}, int64_t{i}});
           if (!r) return tl::unexpected(r.error());
           return {};
         });
@@ -339,13 +358,15 @@ class QueueContract : public StoreContract {
  protected:
   void SetUp() override {
     StoreContract::SetUp();
-    if (store_) queue_ = std::make_unique<Queue>(*store_, clock_, random_, queue::BackoffPolicy{1000ms, 60'000ms});
+    if (store_)
+      queue_ = std::make_unique<Queue>(*store_, clock_, random_, queue::BackoffPolicy{1000ms, 60'000ms});
   }
   Queue& q() { return *queue_; }
   int64_t Enqueue(const std::string& kind, const EnqueueOptions& o = {}, const std::string& payload = "{}") {
     return Must(q().Enqueue(kind, payload, o));
   }
-  std::optional<Job> Claim(const std::string& worker, std::vector<std::string> kinds = {}, Millis lease = 30s) {
+  std::optional<Job> Claim(const std::string& worker, std::vector<std::string> kinds = {},
+                           Millis lease = 30s) {
     return Must(q().Claim(worker, kinds, lease));
   }
 
@@ -532,7 +553,8 @@ TEST_P(QueueContract, ConcurrentClaimersTakeEveryJobExactlyOnce) {
   constexpr int kJobs = 200, kThreads = 4;
   Ok(db().Transact([&](Tx& tx) -> Status {
     for (int i = 0; i < kJobs; ++i) {
-      if (auto r = q().Enqueue(tx, "work", "{\"n\":" + std::to_string(i) + "}"); !r) return tl::unexpected(r.error());
+      if (auto r = q().Enqueue(tx, "work", "{\"n\":" + std::to_string(i) + "}"); !r)
+        return tl::unexpected(r.error());
     }
     return {};
   }));
@@ -617,7 +639,8 @@ TEST_P(QueueContract, WorkerRunsHandlersRetriesAndDeadLetters) {
 TEST_P(QueueContract, WorkerHeartbeatsKeepLongJobsLeased) {
   SKIP_IF_NO_STORE();
   Queue real_time(db(), SystemClock::Instance(), random_);
-  queue::Worker worker(real_time, {.threads = 1, .lease = 400ms, .heartbeat_interval = 50ms, .idle_poll = 10ms});
+  queue::Worker worker(real_time,
+                       {.threads = 1, .lease = 400ms, .heartbeat_interval = 50ms, .idle_poll = 10ms});
   std::atomic<bool> started{false};
   worker.Register("long", [&](const Job&) -> Status {
     started = true;
@@ -639,6 +662,37 @@ TEST_P(QueueContract, WorkerHeartbeatsKeepLongJobsLeased) {
   ASSERT_TRUE(job);
   EXPECT_EQ(job->status, queue::kDone);
   EXPECT_EQ(job->attempts, 1);
+}
+
+// PostgreSQL only: connections killed under the pool (a server restart, a failover) are replaced
+// transparently.
+TEST(PostgresStore, ReconnectsAfterItsConnectionsAreKilled) {
+  std::string why_not;
+  if (!testing::PostgresServer::Available(&why_not)) GTEST_FAIL() << why_not;
+  std::string url = testing::PostgresServer::Instance().CreateDatabase("t_reconnect");
+  auto opened = store::OpenStore(url, {.pool_size = 4});
+  ASSERT_TRUE(opened) << opened.error().detail;
+  Store& db = **opened;
+  // Fill the pool with open connections.
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 4; ++i) threads.emplace_back([&] { ASSERT_TRUE(db.Query("SELECT pg_sleep(0.05)")); });
+  for (auto& t : threads) t.join();
+
+  auto admin = store::OpenStore(testing::PostgresServer::Instance().UrlFor("postgres"), {.pool_size = 1});
+  ASSERT_TRUE(admin);
+  auto killed = (*admin)->Query(
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 't_reconnect' AND pid <> "
+      "pg_backend_pid()");
+  ASSERT_TRUE(killed) << killed.error().detail;
+  EXPECT_EQ(killed->rows.size(), 4u);
+
+  ASSERT_TRUE(db.Ping());
+  Status s = db.Transact([](Tx& tx) -> Status {
+    auto r = tx.Query("SELECT 1");
+    if (!r) return tl::unexpected(r.error());
+    return {};
+  });
+  EXPECT_TRUE(s) << s.error().detail;
 }
 
 auto BackendTestName = [](const ::testing::TestParamInfo<Backend>& info) { return BackendName(info.param); };

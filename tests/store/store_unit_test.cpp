@@ -13,8 +13,10 @@ namespace kt::store {
 namespace {
 
 TEST(SqliteSql, RewritesPlaceholdersOutsideLiteralsAndComments) {
-  EXPECT_EQ(SqliteSql("SELECT * FROM t WHERE a = $1 AND b = $12"), "SELECT * FROM t WHERE a = ?1 AND b = ?12");
-  EXPECT_EQ(SqliteSql("SELECT '$1', \"$2\", $3 -- $4\n, $5 /* $6 */"), "SELECT '$1', \"$2\", ?3 -- $4\n, ?5 /* $6 */");
+  EXPECT_EQ(SqliteSql("SELECT * FROM t WHERE a = $1 AND b = $12"),
+            "SELECT * FROM t WHERE a = ?1 AND b = ?12");
+  EXPECT_EQ(SqliteSql("SELECT '$1', \"$2\", $3 -- $4\n, $5 /* $6 */"),
+            "SELECT '$1', \"$2\", ?3 -- $4\n, ?5 /* $6 */");
   EXPECT_EQ(SqliteSql("SELECT 'it''s $1', $2"), "SELECT 'it''s $1', ?2");
   EXPECT_EQ(SqliteSql("SELECT '$' || $1"), "SELECT '$' || ?1");
 }
@@ -26,7 +28,8 @@ Row MakeRow(std::vector<Value> values) {
 }
 
 TEST(Row, ConvertsOnlyWithoutLoss) {
-  Row row = MakeRow({int64_t{42}, 3.0, std::string("9007199254740993"), Blob{"ab"}, nullptr, 2.5, std::string("x")});
+  Row row = MakeRow(
+      {int64_t{42}, 3.0, std::string("9007199254740993"), Blob{"ab"}, nullptr, 2.5, std::string("x")});
   EXPECT_EQ(row.Int(0), 42);
   EXPECT_EQ(row.Int(1), 3);
   EXPECT_EQ(row.Int(2), 9007199254740993);
@@ -44,8 +47,9 @@ TEST(Row, ConvertsOnlyWithoutLoss) {
 }
 
 TEST(PostgresUrl, DescribeDropsUserPasswordAndQuery) {
-  EXPECT_EQ(RedactPostgresUrl("postgresql://ktrack:p%40ss@db.internal:5432/ktrack?sslmode=require&password=x"),
-            "postgresql://db.internal:5432/ktrack");
+  EXPECT_EQ(
+      RedactPostgresUrl("postgresql://ktrack:p%40ss@db.internal:5432/ktrack?sslmode=require&password=x"),
+      "postgresql://db.internal:5432/ktrack");
   EXPECT_EQ(RedactPostgresUrl("postgres://host/db"), "postgres://host/db");
 }
 
@@ -75,7 +79,8 @@ TEST(OpenStore, SqliteCreatesParentFoldersAndUsesWal) {
 TEST(Migrations, DialectTokens) {
   EXPECT_EQ(ExpandDialectTokens("id {{pk}}, b {{blob}}", Dialect::kSqlite),
             "id INTEGER PRIMARY KEY AUTOINCREMENT, b BLOB");
-  EXPECT_EQ(ExpandDialectTokens("id {{pk}}, b {{blob}}", Dialect::kPostgres), "id BIGSERIAL PRIMARY KEY, b BYTEA");
+  EXPECT_EQ(ExpandDialectTokens("id {{pk}}, b {{blob}}", Dialect::kPostgres),
+            "id BIGSERIAL PRIMARY KEY, b BYTEA");
   int last = 0;
   for (const auto& m : AllMigrations()) {
     EXPECT_GT(m.version, last);

@@ -43,9 +43,12 @@ std::string FindBinDir(int* version) {
   return best;
 }
 
-bool RunningAsRoot() { return ::geteuid() == 0; }
+bool RunningAsRoot() {
+  return ::geteuid() == 0;
+}
 
-// Runs argv to completion with stdin from /dev/null and stdout+stderr appended to log_path; returns the status.
+// Runs argv to completion with stdin from /dev/null and stdout+stderr appended to log_path; returns the
+// status.
 int Run(const std::vector<std::string>& argv, const std::string& log_path) {
   pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork failed");
@@ -138,7 +141,8 @@ void PostgresServer::Start() {
   }
   int version = 0;
   bin_dir_ = FindBinDir(&version);
-  if (bin_dir_.empty()) throw std::runtime_error("PostgreSQL binaries not found under /usr/lib/postgresql/*/bin");
+  if (bin_dir_.empty())
+    throw std::runtime_error("PostgreSQL binaries not found under /usr/lib/postgresql/*/bin");
   as_postgres_user_ = RunningAsRoot();
 
   std::string tmpl = "/tmp/ktrack-pg-XXXXXX";
@@ -156,12 +160,25 @@ void PostgresServer::Start() {
     return argv;
   };
 
+  // initdb takes seconds and every test process needs a cluster, so one pristine cluster is kept in /tmp per
+  // PostgreSQL version and user, and copied (cp -a keeps its owner and modes).
   std::string data = dir_ + "/data";
-  std::string initdb_log = dir_ + "/initdb.log";
-  if (Run(as_server_user({bin_dir_ + "/initdb", "-D", data, "-U", user_, "--auth=trust", "-E", "UTF8",
-                          "--no-locale", "--no-sync"}),
-          initdb_log) != 0) {
-    throw std::runtime_error("initdb failed:\n" + ReadFile(initdb_log));
+  std::string pristine =
+      "/tmp/ktrack-pg-initdb-v" + std::to_string(version) + "-uid" + std::to_string(::geteuid());
+  if (!fs::exists(pristine + "/PG_VERSION")) {
+    std::string building = dir_ + "/pristine";
+    std::string initdb_log = dir_ + "/initdb.log";
+    if (Run(as_server_user({bin_dir_ + "/initdb", "-D", building, "-U", user_, "--auth=trust", "-E", "UTF8",
+                            "--no-locale", "--no-sync"}),
+            initdb_log) != 0) {
+      throw std::runtime_error("initdb failed:\n" + ReadFile(initdb_log));
+    }
+    std::error_code ec;
+    fs::rename(building, pristine, ec);  // atomic; if another process won the race, use its copy
+    if (ec) fs::remove_all(building, ec);
+  }
+  if (Run({"cp", "-a", pristine, data}, dir_ + "/cp.log") != 0) {
+    throw std::runtime_error("copying the initdb cluster failed:\n" + ReadFile(dir_ + "/cp.log"));
   }
   {
     std::ofstream conf(data + "/postgresql.conf", std::ios::app);
@@ -185,11 +202,12 @@ void PostgresServer::Start() {
   }
   running_ = true;
 
-  // The watchdog waits for this process to go (its end of the pipe closes), then stops the server and cleans up.
+  // The watchdog waits for this process to go (its end of the pipe closes), then stops the server and cleans
+  // up.
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) == 0) {
-    std::string stop = (as_postgres_user_ ? "runuser -u postgres -- " : "") + ShellQuote(bin_dir_ + "/pg_ctl") +
-                       " -D " + ShellQuote(data) + " -m immediate stop";
+    std::string stop = (as_postgres_user_ ? "runuser -u postgres -- " : "") +
+                       ShellQuote(bin_dir_ + "/pg_ctl") + " -D " + ShellQuote(data) + " -m immediate stop";
     std::string script = "cat >/dev/null; " + stop + " >/dev/null 2>&1; rm -rf " + ShellQuote(dir_);
     pid_t pid = ::fork();
     if (pid == 0) {
@@ -260,6 +278,8 @@ void PostgresServer::Stop() {
   }
 }
 
-PostgresServer::~PostgresServer() { Stop(); }
+PostgresServer::~PostgresServer() {
+  Stop();
+}
 
 }  // namespace kt::testing

@@ -31,8 +31,8 @@ class PostgresServer {
   void Start();
 
   std::string bin_dir_;
-  std::string dir_;          // temporary folder: data/, socket, log
-  std::string external_url_; // KTRACK_TEST_POSTGRES_URL, when used
+  std::string dir_;           // temporary folder: data/, socket, log
+  std::string external_url_;  // KTRACK_TEST_POSTGRES_URL, when used
   std::string host_ = "127.0.0.1";
   std::string user_ = "postgres";
   int port_ = 0;

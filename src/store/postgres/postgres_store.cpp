@@ -46,10 +46,11 @@ std::string TrimMessage(std::string m) {
 Error PgError(PGconn* c, PGresult* r, std::string_view sql) {
   const char* state_ptr = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
   std::string state = state_ptr ? state_ptr : "";
-  std::string message = TrimMessage(r && *PQresultErrorMessage(r) ? PQresultErrorMessage(r) : PQerrorMessage(c));
+  std::string message =
+      TrimMessage(r && *PQresultErrorMessage(r) ? PQresultErrorMessage(r) : PQerrorMessage(c));
   std::string detail = message + (state.empty() ? "" : " [" + state + "]") + " in: " + Shorten(sql);
-  bool lost = PQstatus(c) != CONNECTION_OK || state.starts_with("08") || state == "57P01" || state == "57P02" ||
-              state == "57P03";
+  bool lost = PQstatus(c) != CONNECTION_OK || state.starts_with("08") || state == "57P01" ||
+              state == "57P02" || state == "57P03";
   if (lost) {
     return Error{ErrorKind::kUnavailable, kStoreUnavailable, "The database cannot be reached right now.",
                  "Check that PostgreSQL is running and reachable.", detail};
@@ -57,15 +58,18 @@ Error PgError(PGconn* c, PGresult* r, std::string_view sql) {
   if (state == "40001" || state == "40P01") {
     return Error{ErrorKind::kUnavailable, kStoreBusy, "The database is busy; try again.", "", detail};
   }
-  if (state == "23505") return Error{ErrorKind::kConflict, kUniqueViolation, "That already exists.", "", detail};
+  if (state == "23505")
+    return Error{ErrorKind::kConflict, kUniqueViolation, "That already exists.", "", detail};
   if (state.starts_with("23")) {
-    return Error{ErrorKind::kConflict, kConstraintViolation, "The change breaks a rule of the stored data.", "",
-                 detail};
+    return Error{ErrorKind::kConflict, kConstraintViolation, "The change breaks a rule of the stored data.",
+                 "", detail};
   }
   return Error{ErrorKind::kInternal, kStoreError, "The database could not run the operation.", "", detail};
 }
 
-bool IsTransient(const Error& e) { return e.code == kStoreBusy || e.code == kStoreUnavailable; }
+bool IsTransient(const Error& e) {
+  return e.code == kStoreBusy || e.code == kStoreUnavailable;
+}
 
 void BackoffBeforeRetry(int attempt) {
   std::this_thread::sleep_for(std::chrono::milliseconds(10 * attempt * attempt));
@@ -151,8 +155,8 @@ QueryResult ToQueryResult(PGresult* r) {
         if (PQgetisnull(r, row, i)) {
           values.emplace_back(nullptr);
         } else {
-          values.push_back(
-              ParseValue(types[static_cast<size_t>(i)], PQgetvalue(r, row, i), static_cast<size_t>(PQgetlength(r, row, i))));
+          values.push_back(ParseValue(types[static_cast<size_t>(i)], PQgetvalue(r, row, i),
+                                      static_cast<size_t>(PQgetlength(r, row, i))));
         }
       }
       out.rows.emplace_back(columns, std::move(values));
@@ -160,7 +164,8 @@ QueryResult ToQueryResult(PGresult* r) {
   }
   const char* tuples = PQcmdTuples(r);
   if (tuples && *tuples) std::from_chars(tuples, tuples + std::strlen(tuples), out.affected);
-  if (PQresultStatus(r) == PGRES_TUPLES_OK && std::string_view(PQcmdStatus(r)).starts_with("SELECT")) out.affected = 0;
+  if (PQresultStatus(r) == PGRES_TUPLES_OK && std::string_view(PQcmdStatus(r)).starts_with("SELECT"))
+    out.affected = 0;
   return out;
 }
 
@@ -203,8 +208,8 @@ Result<QueryResult> Execute(PgConn& c, std::string_view sql, const Params& param
         formats[i] = 1;  // binary: the bytes as they are, zeros included
       }
     }
-    r.reset(PQexecParams(c.conn, sql_z.c_str(), static_cast<int>(n), types.data(), values.data(), lengths.data(),
-                         formats.data(), 0));
+    r.reset(PQexecParams(c.conn, sql_z.c_str(), static_cast<int>(n), types.data(), values.data(),
+                         lengths.data(), formats.data(), 0));
   }
   ExecStatusType status = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK && status != PGRES_EMPTY_QUERY) {
@@ -315,7 +320,8 @@ class PostgresStore final : public Store {
       return;
     }
     PgResult r(PQexec(lease->conn, "ROLLBACK"));
-    if (PQstatus(lease->conn) != CONNECTION_OK || PQtransactionStatus(lease->conn) != PQTRANS_IDLE) lease.Discard();
+    if (PQstatus(lease->conn) != CONNECTION_OK || PQtransactionStatus(lease->conn) != PQTRANS_IDLE)
+      lease.Discard();
   }
 
   void DropIfBroken(ConnectionPool<PgConn>::Lease& lease) {
@@ -339,7 +345,8 @@ class PostgresStore final : public Store {
                   "Check that PostgreSQL is running at " + Describe() + " and accepts KTrack's user.",
                   TrimMessage(PQerrorMessage(c->conn)));
     }
-    PQsetNoticeProcessor(c->conn, [](void*, const char*) {}, nullptr);
+    PQsetNoticeProcessor(
+        c->conn, [](void*, const char*) {}, nullptr);
     return c;
   }
 

@@ -1,4 +1,5 @@
-// The SQLite Store: WAL, busy timeout, foreign keys, a statement cache per connection, BEGIN IMMEDIATE writes.
+// The SQLite Store: WAL, busy timeout, foreign keys, a statement cache per connection, BEGIN IMMEDIATE
+// writes.
 #include "store/sqlite/sqlite_store.h"
 
 #include <sqlite3.h>
@@ -46,8 +47,8 @@ Error SqliteError(sqlite3* db, int rc, std::string_view sql) {
     case SQLITE_CONSTRAINT:
       if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
         return Error{ErrorKind::kConflict, kUniqueViolation, "That already exists.", "", detail};
-      return Error{ErrorKind::kConflict, kConstraintViolation, "The change breaks a rule of the stored data.", "",
-                   detail};
+      return Error{ErrorKind::kConflict, kConstraintViolation, "The change breaks a rule of the stored data.",
+                   "", detail};
     case SQLITE_CANTOPEN:
     case SQLITE_IOERR:
     case SQLITE_FULL:
@@ -57,7 +58,8 @@ Error SqliteError(sqlite3* db, int rc, std::string_view sql) {
       return Error{ErrorKind::kUnavailable, kStoreUnavailable, "The database cannot be used right now.",
                    "Check the database file, its folder's permissions and the free disk space.", detail};
     default:
-      return Error{ErrorKind::kInternal, kStoreError, "The database could not run the operation.", "", detail};
+      return Error{ErrorKind::kInternal, kStoreError, "The database could not run the operation.", "",
+                   detail};
   }
 }
 
@@ -114,8 +116,8 @@ Status RunStatement(SqliteConn& c, sqlite3_stmt* st, std::string_view sql, const
   int wanted = sqlite3_bind_parameter_count(st);
   if (strict && static_cast<size_t>(wanted) != params.size()) {
     return Fail(ErrorKind::kInternal, kStoreError, "The database could not run the operation.", "",
-                "statement takes " + std::to_string(wanted) + " parameters but " + std::to_string(params.size()) +
-                    " were given: " + Shorten(sql));
+                "statement takes " + std::to_string(wanted) + " parameters but " +
+                    std::to_string(params.size()) + " were given: " + Shorten(sql));
   }
   for (int i = 1; i <= wanted && static_cast<size_t>(i) <= params.size(); ++i) {
     int rc = Bind(st, i, params[static_cast<size_t>(i - 1)]);
@@ -175,7 +177,9 @@ Result<QueryResult> Execute(SqliteConn& c, std::string_view portable_sql, const 
   return result;
 }
 
-bool IsTransient(const Error& e) { return e.code == kStoreBusy; }
+bool IsTransient(const Error& e) {
+  return e.code == kStoreBusy;
+}
 
 void BackoffBeforeRetry(int attempt) {
   std::this_thread::sleep_for(std::chrono::milliseconds(5 * attempt * attempt));
@@ -296,8 +300,8 @@ class SqliteStore final : public Store {
 
   Result<std::unique_ptr<SqliteConn>> Open() {
     auto c = std::make_unique<SqliteConn>();
-    int rc = sqlite3_open_v2(path_.c_str(), &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                             nullptr);
+    int rc = sqlite3_open_v2(path_.c_str(), &c->db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
     if (rc != SQLITE_OK) {
       Error e = SqliteError(c->db, rc, "open " + path_);
       e.kind = ErrorKind::kUnavailable;
@@ -307,7 +311,8 @@ class SqliteStore final : public Store {
     sqlite3_extended_result_codes(c->db, 1);
     sqlite3_busy_timeout(c->db, kBusyTimeoutMs);
     // synchronous=NORMAL is durable across application crashes in WAL mode and much faster than FULL.
-    for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON"}) {
+    for (const char* pragma :
+         {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON"}) {
       if (path_ == ":memory:" && std::string_view(pragma).find("WAL") != std::string_view::npos) continue;
       char* err = nullptr;
       rc = sqlite3_exec(c->db, pragma, nullptr, nullptr, &err);

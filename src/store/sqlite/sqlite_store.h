@@ -1,4 +1,5 @@
-// The SQLite backend of the Store: one database file in WAL mode, a small connection pool, serialized writers.
+// The SQLite backend of the Store: one database file in WAL mode, a small connection pool, serialized
+// writers.
 #pragma once
 
 #include <memory>
@@ -12,7 +13,8 @@ namespace kt::store {
 // Opens (creating the file and its parent folders) the database at path; ":memory:" keeps one connection.
 Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path, const StoreOptions& options = {});
 
-// Rewrites the portable `$N` placeholders as SQLite's `?N`, leaving string literals, quoted names and comments.
+// Rewrites the portable `$N` placeholders as SQLite's `?N`, leaving string literals, quoted names and
+// comments.
 std::string SqliteSql(std::string_view portable_sql);
 
 }  // namespace kt::store
