@@ -640,22 +640,22 @@ TEST_P(QueueContract, WorkerHeartbeatsKeepLongJobsLeased) {
   SKIP_IF_NO_STORE();
   Queue real_time(db(), SystemClock::Instance(), random_);
   queue::Worker worker(real_time,
-                       {.threads = 1, .lease = 400ms, .heartbeat_interval = 50ms, .idle_poll = 10ms});
+                       {.threads = 1, .lease = 1000ms, .heartbeat_interval = 100ms, .idle_poll = 10ms});
   std::atomic<bool> started{false};
   worker.Register("long", [&](const Job&) -> Status {
     started = true;
-    std::this_thread::sleep_for(1500ms);
+    std::this_thread::sleep_for(3000ms);  // three leases long
     return {};
   });
   int64_t id = Must(real_time.Enqueue("long", "{}"));
   worker.Start();
   while (!started) std::this_thread::sleep_for(5ms);
-  auto until = std::chrono::steady_clock::now() + 1200ms;
+  auto until = std::chrono::steady_clock::now() + 2500ms;
   while (std::chrono::steady_clock::now() < until) {
     auto stolen = Must(real_time.Claim("thief", {"long"}, 10s));
     EXPECT_FALSE(stolen) << "the lease lapsed while the handler ran";
     if (stolen) break;
-    std::this_thread::sleep_for(50ms);
+    std::this_thread::sleep_for(100ms);
   }
   worker.Stop();  // waits for the handler
   auto job = Must(real_time.Get(id));
@@ -666,7 +666,7 @@ TEST_P(QueueContract, WorkerHeartbeatsKeepLongJobsLeased) {
 
 // PostgreSQL only: connections killed under the pool (a server restart, a failover) are replaced
 // transparently.
-TEST(PostgresStore, ReconnectsAfterItsConnectionsAreKilled) {
+TEST(store_Postgres, ReconnectsAfterItsConnectionsAreKilled) {
   std::string why_not;
   if (!testing::PostgresServer::Available(&why_not)) GTEST_FAIL() << why_not;
   std::string url = testing::PostgresServer::Instance().CreateDatabase("t_reconnect");
@@ -697,9 +697,10 @@ TEST(PostgresStore, ReconnectsAfterItsConnectionsAreKilled) {
 
 auto BackendTestName = [](const ::testing::TestParamInfo<Backend>& info) { return BackendName(info.param); };
 
-INSTANTIATE_TEST_SUITE_P(Backend, StoreContract, ::testing::Values(Backend::kSqlite, Backend::kPostgres),
+// The prefixes make `ctest -R 'store|queue'` select these.
+INSTANTIATE_TEST_SUITE_P(store, StoreContract, ::testing::Values(Backend::kSqlite, Backend::kPostgres),
                          BackendTestName);
-INSTANTIATE_TEST_SUITE_P(Backend, QueueContract, ::testing::Values(Backend::kSqlite, Backend::kPostgres),
+INSTANTIATE_TEST_SUITE_P(queue, QueueContract, ::testing::Values(Backend::kSqlite, Backend::kPostgres),
                          BackendTestName);
 
 }  // namespace

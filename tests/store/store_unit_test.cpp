@@ -12,7 +12,9 @@
 namespace kt::store {
 namespace {
 
-TEST(SqliteSql, RewritesPlaceholdersOutsideLiteralsAndComments) {
+// Suites start with "store_" so that `ctest -R store` selects them.
+
+TEST(store_SqliteSql, RewritesPlaceholdersOutsideLiteralsAndComments) {
   EXPECT_EQ(SqliteSql("SELECT * FROM t WHERE a = $1 AND b = $12"),
             "SELECT * FROM t WHERE a = ?1 AND b = ?12");
   EXPECT_EQ(SqliteSql("SELECT '$1', \"$2\", $3 -- $4\n, $5 /* $6 */"),
@@ -27,7 +29,7 @@ Row MakeRow(std::vector<Value> values) {
   return Row(columns, std::move(values));
 }
 
-TEST(Row, ConvertsOnlyWithoutLoss) {
+TEST(store_Row, ConvertsOnlyWithoutLoss) {
   Row row = MakeRow(
       {int64_t{42}, 3.0, std::string("9007199254740993"), Blob{"ab"}, nullptr, 2.5, std::string("x")});
   EXPECT_EQ(row.Int(0), 42);
@@ -46,14 +48,14 @@ TEST(Row, ConvertsOnlyWithoutLoss) {
   EXPECT_THROW(row.Index("missing"), std::out_of_range);
 }
 
-TEST(PostgresUrl, DescribeDropsUserPasswordAndQuery) {
+TEST(store_PostgresUrl, DescribeDropsUserPasswordAndQuery) {
   EXPECT_EQ(
       RedactPostgresUrl("postgresql://ktrack:p%40ss@db.internal:5432/ktrack?sslmode=require&password=x"),
       "postgresql://db.internal:5432/ktrack");
   EXPECT_EQ(RedactPostgresUrl("postgres://host/db"), "postgres://host/db");
 }
 
-TEST(OpenStore, RefusesUnknownSchemesAndUnreachableServers) {
+TEST(store_OpenStore, RefusesUnknownSchemesAndUnreachableServers) {
   auto bad = OpenStore("mysql://localhost/x");
   ASSERT_FALSE(bad);
   EXPECT_EQ(bad.error().kind, ErrorKind::kInvalidInput);
@@ -64,7 +66,7 @@ TEST(OpenStore, RefusesUnknownSchemesAndUnreachableServers) {
   EXPECT_EQ(down.error().message.find("hunter2"), std::string::npos);
 }
 
-TEST(OpenStore, SqliteCreatesParentFoldersAndUsesWal) {
+TEST(store_OpenStore, SqliteCreatesParentFoldersAndUsesWal) {
   testing::TempDir dir;
   auto store = OpenStore("sqlite:" + dir.path() + "/a/b/c.db");
   ASSERT_TRUE(store) << store.error().detail;
@@ -76,7 +78,7 @@ TEST(OpenStore, SqliteCreatesParentFoldersAndUsesWal) {
   EXPECT_EQ(fk->rows[0].Int(0), 1);
 }
 
-TEST(Migrations, DialectTokens) {
+TEST(store_Migrations, DialectTokens) {
   EXPECT_EQ(ExpandDialectTokens("id {{pk}}, b {{blob}}", Dialect::kSqlite),
             "id INTEGER PRIMARY KEY AUTOINCREMENT, b BLOB");
   EXPECT_EQ(ExpandDialectTokens("id {{pk}}, b {{blob}}", Dialect::kPostgres),
