@@ -1,20 +1,28 @@
-// The HTTP/1.1 server: Beast on Asio coroutines for I/O, a bounded thread pool for blocking handlers.
+// The HTTP/1.1 server: Asio coroutines for I/O, Beast's parser, a bounded thread pool for blocking handlers.
 //
 // Each connection is one coroutine on its own strand. It reads one request at a time (so pipelined requests are
 // answered in order), checks the limits before reading a body, runs the middleware chain and handler (on the
 // pool unless the route says it never blocks) and writes the answer. I/O threads never wait on a handler: the
-// coroutine parks on a timer that the pool cancels when the answer is ready, and that same timer is the
-// handler timeout.
+// coroutine suspends until the pool posts the answer back to the connection's strand.
+//
+// The hot path is kept lean for the webhook receiver: the request is parsed straight into kt::http::Request
+// (no Beast message in between), the answer is serialized into a reused buffer and sent with a non-blocking
+// write that almost always completes at once, and timeouts are a per-connection deadline checked by one
+// ticking timer rather than a timer armed and cancelled for every read and write.
 #include "http/server.h"
 
+#include <algorithm>
 #include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
 #include <csignal>
 #include <mutex>
 #include <optional>
 #include <thread>
 #include <unordered_set>
 
-#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/async_result.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -25,15 +33,12 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
-#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http/empty_body.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/string_body.hpp>
-#include <boost/beast/http/write.hpp>
+#include <boost/beast/http/basic_parser.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/status.hpp>
 
 #include "obs/log.h"
 #include "util/hash.h"
@@ -45,9 +50,13 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 using tcp = asio::ip::tcp;
+using SteadyTime = std::chrono::steady_clock::time_point;
 
 constexpr std::string_view kRequestIdHeader = "X-Request-Id";
 constexpr size_t kReadChunk = 16 * 1024;
+// Answers up to this size are copied behind the headers and sent as one buffer; larger ones are sent from
+// the response's own string.
+constexpr size_t kInlineBodyBytes = 8 * 1024;
 // How long a connection we refuse (413) keeps swallowing the unread body, so the client sees our answer
 // rather than a reset.
 constexpr auto kLingerTime = std::chrono::milliseconds(1000);
@@ -65,18 +74,27 @@ bool IsSaneRequestId(std::string_view id) {
   return true;
 }
 
-// Request ids: a random per-process prefix and a counter; unique without a syscall per request.
+// Request ids: a random per-process prefix and a counter; unique without a syscall, short enough for SSO.
 std::string NewRequestId() {
-  static const std::string prefix = RandomHex(6);
+  static const std::string prefix = RandomHex(3);
   static std::atomic<uint64_t> counter{0};
   uint64_t n = counter.fetch_add(1, std::memory_order_relaxed);
-  char buf[20];
-  int len = snprintf(buf, sizeof buf, "-%llx", static_cast<unsigned long long>(n));
-  std::string id;
-  id.reserve(prefix.size() + len);
-  id += prefix;
-  id.append(buf, len);
-  return id;
+  char buf[32];
+  int len = snprintf(buf, sizeof buf, "%s-%llx", prefix.c_str(), static_cast<unsigned long long>(n));
+  return std::string(buf, len);
+}
+
+bool HasLineBreak(std::string_view s) { return s.find_first_of("\r\n") != std::string_view::npos; }
+
+void AppendDecimal(std::string& out, uint64_t v) {
+  char buf[24];
+  char* end = buf + sizeof buf;
+  char* p = end;
+  do {
+    *--p = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v);
+  out.append(p, end - p);
 }
 
 struct ListenAddress {
@@ -110,43 +128,227 @@ Result<ListenAddress> ParseListen(std::string_view listen) {
   return out;
 }
 
-}  // namespace
+// Beast's request parser, writing straight into our Request (no Beast message or field list in between).
+class RequestParser final : public bhttp::basic_parser<true> {
+ public:
+  explicit RequestParser(Request& request) : request_(request) {}
 
-// One accepted connection; touched only on its strand (except the registry's set, under the server's mutex).
-struct Connection : std::enable_shared_from_this<Connection> {
-  explicit Connection(tcp::socket socket) : stream(std::move(socket)), deadline(stream.get_executor()) {}
+  bool expect_continue() const { return expect_continue_; }
+  bool has_request_id() const { return has_request_id_; }
+  bhttp::verb method() const { return method_; }
 
-  // The request read timeout cancels the read rather than closing the socket (as tcp_stream's own expiry
-  // would), so a 408 can still be written.
-  void ArmReadDeadline(std::chrono::milliseconds d) {
-    read_timed_out = false;
-    deadline.expires_after(d);
-    deadline.async_wait([self = shared_from_this(), generation = ++deadline_generation](beast::error_code ec) {
-      if (ec || generation != self->deadline_generation) return;
-      self->read_timed_out = true;
-      self->stream.socket().cancel(ec);
-    });
+ private:
+  void on_request_impl(bhttp::verb method, beast::string_view method_str, beast::string_view target, int,
+                       beast::error_code&) override {
+    method_ = method;
+    request_.method.assign(method_str.data(), method_str.size());
+    request_.target.assign(target.data(), target.size());
   }
-  void DisarmReadDeadline() {
-    ++deadline_generation;
-    deadline.cancel();
+  void on_response_impl(int, beast::string_view, int, beast::error_code&) override {}
+  void on_field_impl(bhttp::field name, beast::string_view name_string, beast::string_view value,
+                     beast::error_code&) override {
+    if (name == bhttp::field::expect && IEquals(std::string_view(value.data(), value.size()), "100-continue")) {
+      expect_continue_ = true;
+    }
+    request_.headers.Add(std::string(name_string.data(), name_string.size()), std::string(value.data(), value.size()));
   }
+  void on_header_impl(beast::error_code&) override {}
+  void on_body_init_impl(const boost::optional<std::uint64_t>& content_length, beast::error_code&) override {
+    // The server checks the length against the route's limit before any body byte is read.
+    if (content_length && *content_length <= (1u << 20)) request_.body.reserve(*content_length);
+  }
+  size_t on_body_impl(beast::string_view body, beast::error_code&) override {
+    request_.body.append(body.data(), body.size());
+    return body.size();
+  }
+  void on_chunk_header_impl(std::uint64_t, beast::string_view, beast::error_code&) override {}
+  size_t on_chunk_body_impl(std::uint64_t, beast::string_view body, beast::error_code&) override {
+    request_.body.append(body.data(), body.size());
+    return body.size();
+  }
+  void on_finish_impl(beast::error_code&) override {}
 
-  beast::tcp_stream stream;
-  asio::steady_timer deadline;
-  uint64_t deadline_generation = 0;
-  bool read_timed_out = false;
-  std::string remote;
-  bool busy = false;  // between the first byte of a request and the end of its answer
+  Request& request_;
+  bhttp::verb method_ = bhttp::verb::unknown;
+  bool expect_continue_ = false;
+  bool has_request_id_ = false;
 };
 
-// What the pool hands back to the connection's coroutine.
+// The bounded pool blocking handlers run on. A worker that runs out of work spins briefly before it sleeps:
+// under load the next request arrives within microseconds, and handing it to an awake worker costs no
+// futex wake-up (the dominant cost of a thread hop on a small VM).
+class WorkerPool {
+ public:
+  explicit WorkerPool(size_t threads) {
+    for (size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { Run(); });
+  }
+  ~WorkerPool() { Stop(); }
+
+  void Post(std::function<void()> job) {
+    size_t depth;
+    {
+      std::lock_guard lock(mu_);
+      jobs_.push_back(std::move(job));
+      depth = jobs_.size();
+      size_.store(depth, std::memory_order_release);
+    }
+    // A spinning worker takes one job without a wake-up; anything more needs a sleeper.
+    if (sleeping_.load(std::memory_order_acquire) > 0 &&
+        (depth > 1 || spinning_.load(std::memory_order_acquire) == 0)) {
+      cv_.notify_one();
+    }
+  }
+
+  // Lets running jobs finish, drops queued ones, joins the threads.
+  void Stop() {
+    {
+      std::lock_guard lock(mu_);
+      if (stopped_) return;
+      stopped_ = true;
+      jobs_.clear();
+    }
+    cv_.notify_all();
+    for (auto& t : threads_) t.join();
+  }
+
+ private:
+  static constexpr auto kSpin = std::chrono::microseconds(50);
+
+  void Run() {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      if (stopped_) return;
+      if (!jobs_.empty()) {
+        std::function<void()> job = std::move(jobs_.front());
+        jobs_.pop_front();
+        size_.store(jobs_.size(), std::memory_order_release);
+        bool more = !jobs_.empty() && sleeping_.load(std::memory_order_acquire) > 0;
+        lock.unlock();
+        if (more) cv_.notify_one();
+        job();
+        job = nullptr;
+        lock.lock();
+        continue;
+      }
+      // Spin (one spinner at a time) for a moment before sleeping.
+      int expected = 0;
+      if (spinning_.compare_exchange_strong(expected, 1)) {
+        lock.unlock();
+        auto until = std::chrono::steady_clock::now() + kSpin;
+        while (size_.load(std::memory_order_acquire) == 0 && std::chrono::steady_clock::now() < until) {
+          std::this_thread::yield();
+        }
+        spinning_.store(0, std::memory_order_release);
+        lock.lock();
+        if (!jobs_.empty()) continue;
+      }
+      sleeping_.fetch_add(1, std::memory_order_acq_rel);
+      cv_.wait(lock, [this] { return stopped_ || !jobs_.empty(); });
+      sleeping_.fetch_sub(1, std::memory_order_acq_rel);
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> jobs_;
+  std::atomic<size_t> size_{0};
+  std::atomic<int> spinning_{0};
+  std::atomic<int> sleeping_{0};
+  bool stopped_ = false;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace
+
+// A suspended coroutine's completion handler, type-erased (it is move-only, so std::function will not do).
+struct Waiter {
+  virtual ~Waiter() = default;
+  virtual void Complete() = 0;
+};
+template <typename Handler>
+struct WaiterFor final : Waiter {
+  explicit WaiterFor(Handler&& h) : handler(std::move(h)) {}
+  void Complete() override { std::move(handler)(); }
+  Handler handler;
+};
+
+// A request handed to the pool. Shared with the worker, which may still hold it after a handler timeout.
 struct Handoff {
-  explicit Handoff(const asio::any_io_executor& ex) : timer(ex) {}
-  asio::steady_timer timer;
   Request request;
   Response response;
-  bool done = false;  // set on the connection's strand
+};
+
+// One accepted connection; touched only on its strand (except the server's registry, under its mutex).
+struct Connection : std::enable_shared_from_this<Connection> {
+  enum class Phase { kIdle, kReading, kHandling, kWriting, kClosed };
+
+  Connection(tcp::socket s, std::chrono::milliseconds tick) : socket(std::move(s)), watchdog(socket.get_executor()),
+                                                               tick(tick) {}
+
+  void SetPhase(Phase p, std::chrono::milliseconds timeout) {
+    phase = p;
+    deadline = std::chrono::steady_clock::now() + timeout;
+  }
+
+  // One timer per connection ticks while the connection lives and compares the clock with the deadline of the
+  // current phase, so phases change deadlines with a store rather than a timer operation.
+  void StartWatchdog() {
+    watchdog.expires_after(tick);
+    watchdog.async_wait([self = shared_from_this()](const beast::error_code& ec) {
+      if (ec || self->phase == Phase::kClosed) return;
+      if (std::chrono::steady_clock::now() >= self->deadline) self->OnDeadline();
+      if (self->phase != Phase::kClosed) self->StartWatchdog();
+    });
+  }
+
+  void OnDeadline() {
+    beast::error_code ec;
+    switch (phase) {
+      case Phase::kReading:
+        // Cancel rather than close, so the session can still answer 408.
+        read_timed_out = true;
+        socket.cancel(ec);
+        break;
+      case Phase::kHandling:
+        handler_timed_out = true;
+        Resume();
+        break;
+      case Phase::kIdle:
+      case Phase::kWriting:
+        Close();
+        break;
+      case Phase::kClosed:
+        break;
+    }
+  }
+
+  void Close() {
+    beast::error_code ec;
+    phase = Phase::kClosed;
+    socket.shutdown(tcp::socket::shutdown_both, ec);
+    socket.close(ec);
+    watchdog.cancel();
+  }
+
+  // Resumes the coroutine waiting for the pool (once: the answer and the handler timeout race on the strand).
+  void Resume() {
+    if (!waiter) return;
+    std::unique_ptr<Waiter> w = std::move(waiter);
+    w->Complete();
+  }
+
+  tcp::socket socket;
+  asio::steady_timer watchdog;
+  std::chrono::milliseconds tick;
+  Phase phase = Phase::kIdle;
+  SteadyTime deadline = SteadyTime::max();
+  bool read_timed_out = false;
+  bool handler_timed_out = false;
+  std::string remote;
+  beast::flat_buffer buffer;
+  std::string out;  // the serialized answer head (and small bodies), reused
+  std::unique_ptr<Waiter> waiter;
+  std::shared_ptr<Handoff> pending;  // the request on the pool, if any
 };
 
 struct Server::Impl {
@@ -158,13 +360,15 @@ struct Server::Impl {
     for (size_t i = 0; i < middleware.size(); ++i) {
       chain[i] = [this, i](Request& req) { return middleware[i](req, chain[i + 1]); };
     }
-    not_found.pattern = "";
     not_found.handler = [](Request&) {
       return JsonError(404, "not_found", "no such page or API path", "check the URL");
     };
     method_not_allowed.handler = [](Request& req) {
       return JsonError(405, "method_not_allowed", "this path does not accept " + req.method);
     };
+    // The watchdog's resolution: fine enough for the shortest timeout, coarse enough to cost nothing.
+    auto shortest = std::min({options.read_timeout, options.idle_timeout, options.handler_timeout});
+    tick = std::clamp(shortest / 8, std::chrono::milliseconds(5), std::chrono::milliseconds(1000));
   }
 
   ServerOptions options;
@@ -173,6 +377,7 @@ struct Server::Impl {
   std::vector<Next> chain;
   Route not_found;
   Route method_not_allowed;
+  std::chrono::milliseconds tick{1000};
 
   // Declared before the io_context so they outlive the coroutine frames it destroys.
   std::mutex connections_mu;
@@ -184,7 +389,7 @@ struct Server::Impl {
   asio::io_context ioc;
   std::optional<tcp::acceptor> acceptor;
   std::vector<std::thread> io_threads;
-  std::unique_ptr<asio::thread_pool> pool;  // after ioc: joined and destroyed first
+  std::unique_ptr<WorkerPool> pool;  // after ioc: joined and destroyed first
   uint16_t port = 0;
   std::string host;
   bool started = false;
@@ -210,24 +415,34 @@ struct Server::Impl {
     Route reject;
     reject.pattern = req.route;
     reject.handler = [&answer](Request&) { return std::move(answer); };
+    const Route* matched = req.matched_route;
     req.matched_route = &reject;
     Response out = RunChain(req);
-    req.matched_route = nullptr;
+    req.matched_route = matched;
     return out;
+  }
+
+  asio::any_io_executor ConnectionExecutor() {
+    // With one I/O thread the io_context is already an implicit strand.
+    if (options.io_threads <= 1) return ioc.get_executor();
+    return asio::make_strand(ioc);
   }
 
   asio::awaitable<void> Accept();
   asio::awaitable<void> Session(std::shared_ptr<Connection> conn);
-  asio::awaitable<Response> Dispatch(Request& req, const Route* route);
+  asio::awaitable<Response> Dispatch(Connection& conn, Request& req, const Route* route);
+  asio::awaitable<bool> Write(Connection& conn, std::string_view body);
   asio::awaitable<void> WriteAndClose(Connection& conn, int status, std::string_view code, std::string_view message);
   asio::awaitable<void> Linger(Connection& conn);
+  void Serialize(Connection& conn, int status, const Headers& headers, const std::string& request_id,
+                 size_t content_length, bool send_length, bool close, std::string_view inline_body);
 };
 
 asio::awaitable<void> Server::Impl::Accept() {
   for (;;) {
     beast::error_code ec;
-    auto socket = co_await acceptor->async_accept(asio::make_strand(ioc),
-                                                         asio::redirect_error(asio::use_awaitable, ec));
+    tcp::socket socket(ConnectionExecutor());
+    co_await acceptor->async_accept(socket, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
       if (stopping || !acceptor->is_open() || ec == asio::error::operation_aborted) co_return;
       // Out of file descriptors and the like: back off briefly rather than spin.
@@ -236,58 +451,120 @@ asio::awaitable<void> Server::Impl::Accept() {
       continue;
     }
     socket.set_option(tcp::no_delay(true), ec);
-    auto conn = std::make_shared<Connection>(tcp::socket(std::move(socket)));
-    auto ex = conn->stream.get_executor();
+    auto conn = std::make_shared<Connection>(std::move(socket), tick);
+    auto ex = conn->socket.get_executor();
     asio::co_spawn(ex, Session(std::move(conn)), asio::detached);
   }
+}
+
+void Server::Impl::Serialize(Connection& conn, int status, const Headers& headers, const std::string& request_id,
+                             size_t content_length, bool send_length, bool close, std::string_view inline_body) {
+  std::string& out = conn.out;
+  out.clear();
+  out += "HTTP/1.1 ";
+  AppendDecimal(out, static_cast<uint64_t>(status));
+  out += ' ';
+  beast::string_view reason = bhttp::obsolete_reason(static_cast<bhttp::status>(status));
+  out.append(reason.data(), reason.size());
+  out += "\r\n";
+  for (const auto& [name, value] : headers.items()) {
+    if (IEquals(name, "content-length") || IEquals(name, "transfer-encoding") || IEquals(name, "connection") ||
+        IEquals(name, kRequestIdHeader)) {
+      continue;
+    }
+    // A line break in a header would let a handler's data split the response.
+    if (name.empty() || HasLineBreak(name) || HasLineBreak(value)) continue;
+    out += name;
+    out += ": ";
+    out += value;
+    out += "\r\n";
+  }
+  if (!request_id.empty()) {
+    out += kRequestIdHeader;
+    out += ": ";
+    out += request_id;
+    out += "\r\n";
+  }
+  if (send_length) {
+    out += "Content-Length: ";
+    AppendDecimal(out, content_length);
+    out += "\r\n";
+  }
+  if (close) out += "Connection: close\r\n";
+  out += "\r\n";
+  out += inline_body;
+}
+
+// Sends conn.out then body. Tries a non-blocking write first, which nearly always takes everything.
+asio::awaitable<bool> Server::Impl::Write(Connection& conn, std::string_view body) {
+  std::array<asio::const_buffer, 2> buffers{asio::buffer(conn.out), asio::buffer(body.data(), body.size())};
+  size_t total = conn.out.size() + body.size();
+  beast::error_code ec;
+  size_t sent = conn.socket.write_some(buffers, ec);
+  if (ec && ec != asio::error::would_block && ec != asio::error::try_again) co_return false;
+  if (ec) sent = 0;
+  if (sent == total) co_return true;
+  // The rest goes asynchronously.
+  std::array<asio::const_buffer, 2> rest;
+  if (sent < conn.out.size()) {
+    rest = {asio::buffer(conn.out.data() + sent, conn.out.size() - sent), asio::buffer(body.data(), body.size())};
+  } else {
+    size_t off = sent - conn.out.size();
+    rest = {asio::const_buffer(), asio::buffer(body.data() + off, body.size() - off)};
+  }
+  co_await asio::async_write(conn.socket, rest, asio::redirect_error(asio::use_awaitable, ec));
+  co_return !ec;
 }
 
 asio::awaitable<void> Server::Impl::WriteAndClose(Connection& conn, int status, std::string_view code,
                                                   std::string_view message) {
   Response answer = JsonError(status, code, message);
-  bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(status), 11};
-  res.set(bhttp::field::content_type, "application/json");
-  res.body() = std::move(answer.body);
-  res.keep_alive(false);
-  res.prepare_payload();
-  beast::error_code ec;
-  conn.stream.expires_after(options.read_timeout);
-  co_await bhttp::async_write(conn.stream, res, asio::redirect_error(asio::use_awaitable, ec));
+  conn.SetPhase(Connection::Phase::kWriting, options.read_timeout);
+  Serialize(conn, status, answer.headers, std::string(), answer.body.size(), true, true, answer.body);
+  co_await Write(conn, {});
 }
 
 asio::awaitable<void> Server::Impl::Linger(Connection& conn) {
   beast::error_code ec;
-  conn.stream.socket().shutdown(tcp::socket::shutdown_send, ec);
-  conn.stream.expires_after(kLingerTime);
-  char sink[kReadChunk];
-  while (!ec) {
-    co_await conn.stream.async_read_some(asio::buffer(sink), asio::redirect_error(asio::use_awaitable, ec));
+  conn.socket.shutdown(tcp::socket::shutdown_send, ec);
+  conn.SetPhase(Connection::Phase::kWriting, std::chrono::duration_cast<std::chrono::milliseconds>(kLingerTime));
+  conn.buffer.clear();
+  while (!ec && conn.phase != Connection::Phase::kClosed) {
+    co_await conn.socket.async_read_some(conn.buffer.prepare(kReadChunk),
+                                         asio::redirect_error(asio::use_awaitable, ec));
   }
 }
 
-asio::awaitable<Response> Server::Impl::Dispatch(Request& req, const Route* route) {
+asio::awaitable<Response> Server::Impl::Dispatch(Connection& conn, Request& req, const Route* route) {
   if (!route || route->options.on_io_thread) co_return RunChain(req);
   if (queued.load(std::memory_order_relaxed) >= options.max_queued_requests) {
     co_return RunRejection(req, JsonError(503, "server_busy", "the server is too busy to take this request",
                                           "retry after a short wait"));
   }
-  auto state = std::make_shared<Handoff>(co_await asio::this_coro::executor);
   // Kept here too: after a timeout the pool may still be using the request.
   std::string method = req.method, route_pattern = req.route, request_id = req.request_id;
+  auto state = std::make_shared<Handoff>();
   state->request = std::move(req);
-  state->timer.expires_after(options.handler_timeout);
+  conn.pending = state;
+  conn.handler_timed_out = false;
+  conn.SetPhase(Connection::Phase::kHandling, options.handler_timeout);
   queued.fetch_add(1, std::memory_order_relaxed);
-  asio::post(*pool, [this, state] {
-    queued.fetch_sub(1, std::memory_order_relaxed);
-    state->response = RunChain(state->request);
-    asio::post(state->timer.get_executor(), [state] {
-      state->done = true;
-      state->timer.cancel();
-    });
-  });
-  beast::error_code ec;
-  co_await state->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-  if (state->done) {
+
+  co_await asio::async_initiate<const asio::use_awaitable_t<>&, void()>(
+      [&](auto handler) {
+        conn.waiter = std::make_unique<WaiterFor<decltype(handler)>>(std::move(handler));
+        pool->Post([this, state, c = conn.shared_from_this()] {
+          queued.fetch_sub(1, std::memory_order_relaxed);
+          state->response = RunChain(state->request);
+          asio::post(c->socket.get_executor(), [state, c] {
+            if (c->pending == state) c->Resume();
+          });
+        });
+      },
+      asio::use_awaitable);
+
+  conn.pending.reset();
+  if (!conn.handler_timed_out) {
     // Give the request back (the caller still reads its id, method and route) and take the answer.
     req = std::move(state->request);
     co_return std::move(state->response);
@@ -309,6 +586,7 @@ asio::awaitable<void> Server::Impl::Session(std::shared_ptr<Connection> conn) {
     Impl* impl;
     std::shared_ptr<Connection> conn;
     ~Unregister() {
+      conn->Close();
       {
         std::lock_guard lock(impl->connections_mu);
         impl->connections.erase(conn);
@@ -320,68 +598,78 @@ asio::awaitable<void> Server::Impl::Session(std::shared_ptr<Connection> conn) {
 
   beast::error_code ec;
   {
-    auto ep = conn->stream.socket().remote_endpoint(ec);
+    auto ep = conn->socket.remote_endpoint(ec);
     if (!ec) {
       conn->remote = ep.address().is_v6() ? "[" + ep.address().to_string() + "]:" + std::to_string(ep.port())
                                           : ep.address().to_string() + ":" + std::to_string(ep.port());
     }
   }
+  conn->socket.non_blocking(true, ec);
+  conn->SetPhase(Connection::Phase::kIdle, options.idle_timeout);
+  conn->StartWatchdog();
 
-  beast::flat_buffer buffer;
-  auto& stream = conn->stream;
+  auto& buffer = conn->buffer;
+  auto& socket = conn->socket;
+  auto read_more = [&]() -> asio::awaitable<bool> {
+    size_t n = co_await socket.async_read_some(buffer.prepare(kReadChunk), asio::redirect_error(asio::use_awaitable, ec));
+    buffer.commit(n);
+    co_return !ec;
+  };
+
   try {
     for (;;) {
       // Idle: wait for the first byte of the next request (pipelined bytes may already be buffered).
       if (buffer.size() == 0) {
-        stream.expires_after(options.idle_timeout);
-        size_t n = co_await stream.async_read_some(buffer.prepare(kReadChunk),
-                                                   asio::redirect_error(asio::use_awaitable, ec));
-        if (ec) break;
-        buffer.commit(n);
+        conn->SetPhase(Connection::Phase::kIdle, options.idle_timeout);
+        if (!co_await read_more()) break;
       }
-      conn->busy = true;
-      auto received_at = std::chrono::steady_clock::now();
+      conn->SetPhase(Connection::Phase::kReading, options.read_timeout);
+      conn->read_timed_out = false;
 
-      stream.expires_never();
-      conn->ArmReadDeadline(options.read_timeout);
-      bhttp::request_parser<bhttp::string_body> parser;
+      Request req;
+      req.received_at = std::chrono::steady_clock::now();
+      RequestParser parser(req);
       parser.header_limit(static_cast<uint32_t>(std::min<size_t>(options.max_header_bytes, UINT32_MAX)));
       // The body limit depends on the route, so it is checked (and set) once the headers are in.
       parser.body_limit(boost::none);
-      co_await bhttp::async_read_header(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
-      if (ec) {
-        conn->DisarmReadDeadline();
-        if (ec == bhttp::error::header_limit) {
-          co_await WriteAndClose(*conn, 431, "headers_too_large",
-                                 "request headers exceed " + std::to_string(options.max_header_bytes) + " bytes");
-        } else if (conn->read_timed_out) {
-          co_await WriteAndClose(*conn, 408, "request_timeout", "the request was not received in time");
-        } else if (&ec.category() == &beast::error_code(bhttp::error::end_of_stream).category() &&
-                   ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message) {
-          co_await WriteAndClose(*conn, 400, "bad_request", "the request is not valid HTTP/1.1");
-        }
-        break;
-      }
 
-      auto& msg = parser.get();
-      Request req;
-      req.received_at = received_at;
-      req.method = std::string(msg.method_string());
-      req.target = std::string(msg.target());
+      // Headers.
+      bool failed = false;
+      for (;;) {
+        size_t used = parser.put(buffer.data(), ec);
+        buffer.consume(used);
+        if (!ec && parser.is_header_done()) break;
+        if (ec && ec != bhttp::error::need_more) {
+          if (ec == bhttp::error::header_limit) {
+            co_await WriteAndClose(*conn, 431, "headers_too_large",
+                                   "request headers exceed " + std::to_string(options.max_header_bytes) + " bytes");
+          } else {
+            co_await WriteAndClose(*conn, 400, "bad_request", "the request is not valid HTTP/1.1");
+          }
+          failed = true;
+          break;
+        }
+        ec = {};
+        if (!co_await read_more()) {
+          if (conn->read_timed_out) {
+            co_await WriteAndClose(*conn, 408, "request_timeout", "the request was not received in time");
+          }
+          failed = true;
+          break;
+        }
+      }
+      if (failed) break;
+
       std::string_view target = req.target;
       size_t q = target.find('?');
       std::string_view raw_path = target.substr(0, q);
       req.path = raw_path.find('%') == std::string_view::npos ? std::string(raw_path) : UrlDecode(raw_path, false);
       if (q != std::string_view::npos) req.query = ParseQuery(target.substr(q + 1));
-      for (const auto& field : msg) {
-        req.headers.Add(std::string(field.name_string()), std::string(field.value()));
-      }
       req.remote_addr = conn->remote;
-      auto id_field = msg.find(kRequestIdHeader);
-      std::string_view incoming_id = id_field == msg.end() ? std::string_view() : std::string_view(id_field->value());
-      req.request_id = IsSaneRequestId(incoming_id) ? std::string(incoming_id) : NewRequestId();
-      const bool keep_alive = msg.keep_alive();
-      const bool head = msg.method() == bhttp::verb::head;
+      auto incoming_id = req.headers.Get(kRequestIdHeader);
+      req.request_id = incoming_id && IsSaneRequestId(*incoming_id) ? std::move(*incoming_id) : NewRequestId();
+      const bool keep_alive = parser.keep_alive();
+      const bool head = parser.method() == bhttp::verb::head;
 
       Router::Match match = router->Find(req.method, raw_path);
       const Route* route = match.route;
@@ -393,6 +681,7 @@ asio::awaitable<void> Server::Impl::Session(std::shared_ptr<Connection> conn) {
         req.matched_route = match.path_matched_other_method ? &method_not_allowed : &not_found;
       }
 
+      // Body, once its announced size is known to be within the route's limit.
       size_t limit = route && route->options.max_body_bytes ? route->options.max_body_bytes : options.max_body_bytes;
       std::optional<Response> early;
       auto too_large = [&] {
@@ -405,82 +694,75 @@ asio::awaitable<void> Server::Impl::Session(std::shared_ptr<Connection> conn) {
         early = RunRejection(req, too_large());
       } else if (!parser.is_done()) {
         parser.body_limit(limit);
-        auto expect = msg.find(bhttp::field::expect);
-        if (expect != msg.end() && IEquals(expect->value(), "100-continue")) {
-          static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-          co_await asio::async_write(stream, asio::buffer(kContinue.data(), kContinue.size()),
-                                     asio::redirect_error(asio::use_awaitable, ec));
-          if (ec) break;
+        parser.eager(true);
+        if (parser.expect_continue() && buffer.size() == 0) {
+          conn->out = "HTTP/1.1 100 Continue\r\n\r\n";
+          if (!co_await Write(*conn, {})) break;
+          conn->SetPhase(Connection::Phase::kReading, options.read_timeout);
         }
-        co_await bhttp::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
-        if (ec == bhttp::error::body_limit) {
-          early = RunRejection(req, too_large());
-        } else if (conn->read_timed_out) {
-          co_await WriteAndClose(*conn, 408, "request_timeout", "the request body was not received in time");
-          break;
-        } else if (ec) {
-          break;
+        for (;;) {
+          if (buffer.size() > 0) {
+            size_t used = parser.put(buffer.data(), ec);
+            buffer.consume(used);
+            if (!ec && parser.is_done()) break;
+            if (ec == bhttp::error::body_limit) {
+              early = RunRejection(req, too_large());
+              break;
+            }
+            if (ec && ec != bhttp::error::need_more) {
+              co_await WriteAndClose(*conn, 400, "bad_request", "the request body is not valid HTTP/1.1");
+              failed = true;
+              break;
+            }
+            ec = {};
+          }
+          if (!co_await read_more()) {
+            if (conn->read_timed_out) {
+              co_await WriteAndClose(*conn, 408, "request_timeout", "the request body was not received in time");
+            }
+            failed = true;
+            break;
+          }
         }
+        if (failed) break;
       }
-      conn->DisarmReadDeadline();
 
       Response answer;
       bool close_after = !keep_alive || early.has_value();
       if (early) {
         answer = std::move(*early);
+      } else if (match.path_matched_other_method) {
+        answer = RunChain(req);
+        std::string allow;
+        for (const auto& m : match.allowed_methods) allow += (allow.empty() ? "" : ", ") + m;
+        answer.headers.Set("Allow", std::move(allow));
       } else {
-        req.body = std::move(msg.body());
-        if (match.path_matched_other_method) {
-          // The Allow header is part of a 405; the middleware may wrap it but the server adds it.
-          answer = RunChain(req);
-          std::string allow;
-          for (const auto& m : match.allowed_methods) allow += (allow.empty() ? "" : ", ") + m;
-          answer.headers.Set("Allow", std::move(allow));
-        } else {
-          answer = co_await Dispatch(req, route);
-        }
+        answer = co_await Dispatch(*conn, req, route);
       }
+      if (conn->phase == Connection::Phase::kClosed) break;  // stopped while the handler ran
 
-      bhttp::response<bhttp::string_body> res;
-      res.version(11);
-      res.result(static_cast<unsigned>(answer.status));
-      for (auto& [name, value] : answer.headers.items()) {
-        if (IEquals(name, "content-length") || IEquals(name, "transfer-encoding")) continue;
-        if (IEquals(name, "connection")) {
-          if (IEquals(value, "close")) close_after = true;
-          continue;
-        }
-        res.insert(name, value);
+      for (const auto& [name, value] : answer.headers.items()) {
+        if (IEquals(name, "connection") && IEquals(value, "close")) close_after = true;
       }
-      res.set(kRequestIdHeader, req.request_id);
       if (stopping) close_after = true;
-      res.keep_alive(!close_after);
-      if (answer.status == 204 || answer.status == 304 || answer.status < 200) {
-        answer.body.clear();
-        res.prepare_payload();
-      } else if (head) {
-        res.content_length(answer.body.size());
-      } else {
-        res.body() = std::move(answer.body);
-        res.prepare_payload();
-      }
-
-      stream.expires_after(options.read_timeout);
-      co_await bhttp::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
-      conn->busy = false;
-      if (ec) break;
+      const int status = answer.status;
+      const bool no_body = status < 200 || status == 204 || status == 304;
+      std::string_view body = no_body || head ? std::string_view() : std::string_view(answer.body);
+      bool inline_body = body.size() <= kInlineBodyBytes;
+      conn->SetPhase(Connection::Phase::kWriting, options.read_timeout);
+      Serialize(*conn, status, answer.headers, req.request_id, answer.body.size(), !no_body, close_after,
+                inline_body ? body : std::string_view());
+      if (!co_await Write(*conn, inline_body ? std::string_view() : body)) break;
       if (early) {
         co_await Linger(*conn);
         break;
       }
       if (close_after) break;
     }
-  } catch (const std::exception&) {
+  } catch (const std::exception& e) {
     // A bug in the session itself: drop this connection, keep the server.
+    obs::Log(obs::Level::kError, "http_session_exception", {{"what", e.what()}});
   }
-  conn->DisarmReadDeadline();
-  stream.socket().shutdown(tcp::socket::shutdown_both, ec);
-  stream.close();
 }
 
 Server::Server(ServerOptions options, std::shared_ptr<const Router> router, std::vector<Middleware> middleware)
@@ -532,7 +814,7 @@ Result<uint16_t> Server::Start() {
   s.host = local.address().to_string();
 
   s.started = true;
-  s.pool = std::make_unique<asio::thread_pool>(std::max<size_t>(1, s.options.worker_threads));
+  s.pool = std::make_unique<WorkerPool>(std::max<size_t>(1, s.options.worker_threads));
   asio::co_spawn(s.acceptor->get_executor(), s.Accept(), asio::detached);
   size_t n = std::max<size_t>(1, s.options.io_threads);
   for (size_t i = 0; i < n; ++i) {
@@ -563,12 +845,8 @@ void Server::Stop(std::chrono::milliseconds grace) {
     // Idle connections close now; busy ones close after their answer is written.
     std::lock_guard lock(s.connections_mu);
     for (const auto& conn : s.connections) {
-      asio::post(conn->stream.get_executor(), [conn] {
-        if (!conn->busy) {
-          beast::error_code ec;
-          conn->stream.socket().shutdown(tcp::socket::shutdown_both, ec);
-          conn->stream.socket().close(ec);
-        }
+      asio::post(conn->socket.get_executor(), [conn] {
+        if (conn->phase == Connection::Phase::kIdle) conn->Close();
       });
     }
   }
@@ -580,8 +858,7 @@ void Server::Stop(std::chrono::milliseconds grace) {
   for (auto& t : s.io_threads) t.join();
   s.io_threads.clear();
   // Handlers still running finish; queued ones that never started are dropped.
-  s.pool->stop();
-  s.pool->join();
+  s.pool->Stop();
 }
 
 uint16_t Server::port() const { return impl_->port; }
