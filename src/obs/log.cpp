@@ -103,6 +103,11 @@ void Logger::WriteLine(Level level, const nlohmann::json& line) {
   sink_->log(ToSpdlog(level), std::string_view(text));
 }
 
+void Logger::WriteRaw(Level level, std::string_view text) {
+  if (!Enabled(level)) return;
+  sink_->log(ToSpdlog(level), text);
+}
+
 Logger& DefaultLogger() {
   // The slot is only replaced at start-up (SetDefaultLogger); the reference stays valid as the old logger is
   // kept alive for the process's lifetime.

@@ -40,6 +40,8 @@ class Logger {
   void Log(Level level, std::string_view event, const nlohmann::json& fields = nlohmann::json::object());
   // Writes line as it is, without redaction: for hot paths whose fields are known not to hold secrets.
   void WriteLine(Level level, const nlohmann::json& line);
+  // Writes text (one serialized JSON object, no newline) as it is: for the hottest paths, like the access log.
+  void WriteRaw(Level level, std::string_view text);
 
  private:
   std::shared_ptr<spdlog::logger> sink_;

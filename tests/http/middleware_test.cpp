@@ -69,6 +69,17 @@ TEST(HttpMiddlewareTest, AccessLogIsOneJsonLineWithoutTheQuery) {
   EXPECT_TRUE(line.contains("ts"));
 }
 
+TEST(HttpMiddlewareTest, AccessLogEscapesOddPaths) {
+  Fixture f;
+  EXPECT_EQ(f.Call("GET", "/x%22y%0Az%5C%C3%A9%FF").status, 404);
+  f.server->Stop();
+  auto lines = f.Lines();
+  ASSERT_EQ(lines.size(), 1u);
+  std::string path = lines[0]["path"];
+  EXPECT_TRUE(StartsWith(path, "/x\"y\nz\\\u00e9")) << path;
+  EXPECT_EQ(lines[0]["route"], "");
+}
+
 TEST(HttpMiddlewareTest, MetricsCountRequestsAndRender) {
   Fixture f;
   for (int i = 0; i < 3; ++i) ASSERT_EQ(f.Call("POST", "/webhooks/procore/k" + std::to_string(i), "{}").status, 200);
