@@ -23,8 +23,8 @@ ApiTokens::ApiTokens(store::Store& store, Clock& clock) : store_(store), clock_(
 Result<IssuedApiToken> ApiTokens::Create(int64_t user_id, std::string_view name) {
   std::string label(Trim(name));
   if (label.size() > 100) {
-    return Fail(ErrorKind::kInvalidInput, "token_name_invalid", "A token name may have at most 100 characters.",
-                "Choose a shorter name.");
+    return Fail(ErrorKind::kInvalidInput, "token_name_invalid",
+                "A token name may have at most 100 characters.", "Choose a shorter name.");
   }
   IssuedApiToken issued{0, crypto::NewApiToken()};
   auto rows = store_.Query(
@@ -66,7 +66,8 @@ Status ApiTokens::Revoke(int64_t user_id, int64_t token_id) {
 
 Result<std::vector<ApiTokenInfo>> ApiTokens::ListForUser(int64_t user_id) {
   auto rows = store_.Query(
-      "SELECT id, user_id, name, created_at, last_used_at FROM api_tokens WHERE user_id = $1 ORDER BY id", {user_id});
+      "SELECT id, user_id, name, created_at, last_used_at FROM api_tokens WHERE user_id = $1 ORDER BY id",
+      {user_id});
   if (!rows) return tl::unexpected(rows.error());
   std::vector<ApiTokenInfo> out;
   out.reserve(rows->rows.size());

@@ -31,10 +31,11 @@ class ApiTokens {
  public:
   ApiTokens(store::Store& store, Clock& clock);
 
-  // name labels the token for its owner ("ci", "laptop"); trimmed, at most 100 bytes. kNotFound "user_not_found".
+  // name labels the token for its owner ("ci", "laptop"); trimmed, at most 100 bytes. kNotFound
+  // "user_not_found".
   Result<IssuedApiToken> Create(int64_t user_id, std::string_view name);
-  // The id of the user the bearer token belongs to; kUnauthenticated "invalid_token" when it is unknown or revoked.
-  // Records last_used_at at minute granularity, so busy clients do not write on every request.
+  // The id of the user the bearer token belongs to; kUnauthenticated "invalid_token" when it is unknown or
+  // revoked. Records last_used_at at minute granularity, so busy clients do not write on every request.
   Result<int64_t> Authenticate(std::string_view bearer_token);
   // kNotFound "token_not_found" when the user has no such token.
   Status Revoke(int64_t user_id, int64_t token_id);

@@ -26,7 +26,8 @@ bool EndsWith(std::string_view s, std::string_view suffix) {
 bool IsSecretKey(std::string_view key) {
   std::string k = ToLower(key);
   std::replace(k.begin(), k.end(), '-', '_');
-  static constexpr std::array<std::string_view, 4> kContains = {"password", "secret", "passphrase", "credential"};
+  static constexpr std::array<std::string_view, 4> kContains = {"password", "secret", "passphrase",
+                                                                "credential"};
   for (std::string_view word : kContains) {
     if (k.find(word) != std::string::npos) return true;
   }
@@ -60,15 +61,16 @@ Status AuditLog::RecordWith(Db& db, std::optional<int64_t> client_id, std::optio
                             std::string_view action, const nlohmann::json& detail) {
   nlohmann::json safe = RedactSecrets(detail.is_null() ? nlohmann::json::object() : detail);
   auto r = db.Exec(
-      "INSERT INTO audit_log (client_id, user_id, action, detail_json, created_at) VALUES ($1, $2, $3, $4, $5)",
+      "INSERT INTO audit_log (client_id, user_id, action, detail_json, created_at) VALUES ($1, $2, $3, $4, "
+      "$5)",
       {OptionalId(client_id), OptionalId(user_id), std::string(action),
        safe.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), clock_.NowUnixMs()});
   if (!r) return tl::unexpected(r.error());
   return {};
 }
 
-Status AuditLog::Record(std::optional<int64_t> client_id, std::optional<int64_t> user_id, std::string_view action,
-                        const nlohmann::json& detail) {
+Status AuditLog::Record(std::optional<int64_t> client_id, std::optional<int64_t> user_id,
+                        std::string_view action, const nlohmann::json& detail) {
   return RecordWith(store_, client_id, user_id, action, detail);
 }
 

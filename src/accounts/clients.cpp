@@ -10,8 +10,8 @@ Clients::Clients(store::Store& store, Clock& clock) : store_(store), clock_(cloc
 Result<Client> Clients::Create(std::string_view name) {
   std::string trimmed(Trim(name));
   if (trimmed.empty() || trimmed.size() > 200) {
-    return Fail(ErrorKind::kInvalidInput, "client_name_invalid", "A client needs a name of 1 to 200 characters.",
-                "Give the client a name.");
+    return Fail(ErrorKind::kInvalidInput, "client_name_invalid",
+                "A client needs a name of 1 to 200 characters.", "Give the client a name.");
   }
   Client client{0, trimmed, clock_.NowUnixMs()};
   auto rows = store_.Query("INSERT INTO clients (name, created_at) VALUES ($1, $2) RETURNING id",

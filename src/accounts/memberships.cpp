@@ -3,7 +3,9 @@
 
 namespace kt::accounts {
 
-std::string_view RoleName(Role role) { return role == Role::kAdmin ? "admin" : "member"; }
+std::string_view RoleName(Role role) {
+  return role == Role::kAdmin ? "admin" : "member";
+}
 
 std::optional<Role> ParseRole(std::string_view name) {
   if (name == "admin") return Role::kAdmin;
@@ -35,8 +37,8 @@ Result<bool> Memberships::Remove(int64_t client_id, int64_t user_id) {
 }
 
 Result<std::optional<Role>> Memberships::RoleOf(int64_t client_id, int64_t user_id) {
-  auto rows =
-      store_.Query("SELECT role FROM memberships WHERE client_id = $1 AND user_id = $2", {client_id, user_id});
+  auto rows = store_.Query("SELECT role FROM memberships WHERE client_id = $1 AND user_id = $2",
+                           {client_id, user_id});
   if (!rows) return tl::unexpected(rows.error());
   if (rows->empty()) return std::optional<Role>();
   return ParseRole(rows->rows.front().Text("role"));

@@ -29,9 +29,9 @@ class Memberships {
   // nullopt when the user is not a member of the client.
   Result<std::optional<Role>> RoleOf(int64_t client_id, int64_t user_id);
 
-  // The tenancy rule. A non-member gets kNotFound "client_not_found" (the same answer as for a client that does not
-  // exist, so client ids reveal nothing); a member on an admin-only route gets kForbidden "admin_required".
-  // Returns the member's role otherwise.
+  // The tenancy rule. A non-member gets kNotFound "client_not_found" (the same answer as for a client that
+  // does not exist, so client ids reveal nothing); a member on an admin-only route gets kForbidden
+  // "admin_required". Returns the member's role otherwise.
   Result<Role> AuthorizeClient(int64_t user_id, int64_t client_id, bool admin_required);
 
  private:

@@ -11,8 +11,8 @@ namespace kt::accounts {
 namespace {
 
 tl::unexpected<Error> NotSignedIn() {
-  return Fail(ErrorKind::kUnauthenticated, "not_signed_in", "You are not signed in, or your session has ended.",
-              "Sign in again.");
+  return Fail(ErrorKind::kUnauthenticated, "not_signed_in",
+              "You are not signed in, or your session has ended.", "Sign in again.");
 }
 
 }  // namespace
@@ -25,7 +25,8 @@ Result<IssuedSession> Sessions::Create(int64_t user_id) {
   IssuedSession issued{crypto::NewSessionToken(), crypto::NewCsrfToken(),
                        now + std::min(policy_.idle_timeout, policy_.max_lifetime).count()};
   auto r = store_.Exec(
-      "INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+      "INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, "
+      "$5)",
       {crypto::HashToken(issued.token), user_id, issued.csrf_token, now, issued.expires_at});
   if (!r) {
     if (r.error().code == store::kConstraintViolation) {
@@ -39,8 +40,8 @@ Result<IssuedSession> Sessions::Create(int64_t user_id) {
 Result<Session> Sessions::Lookup(std::string_view token) {
   if (token.empty() || token.size() > 200) return NotSignedIn();
   const std::string id_hash = crypto::HashToken(token);
-  auto rows = store_.Query("SELECT user_id, csrf_token, created_at, expires_at FROM sessions WHERE id_hash = $1",
-                           {id_hash});
+  auto rows = store_.Query(
+      "SELECT user_id, csrf_token, created_at, expires_at FROM sessions WHERE id_hash = $1", {id_hash});
   if (!rows) return tl::unexpected(rows.error());
   if (rows->empty()) return NotSignedIn();
   const store::Row& row = rows->rows.front();

@@ -54,8 +54,10 @@ Status SignInThrottle::Increment(const std::string& key) {
   auto r = store_.Exec(
       "INSERT INTO sign_in_attempts (key, window_start, failures) VALUES ($1, $2, 1) "
       "ON CONFLICT (key) DO UPDATE SET "
-      "window_start = CASE WHEN sign_in_attempts.window_start <= $3 THEN $2 ELSE sign_in_attempts.window_start END, "
-      "failures = CASE WHEN sign_in_attempts.window_start <= $3 THEN 1 ELSE sign_in_attempts.failures + 1 END",
+      "window_start = CASE WHEN sign_in_attempts.window_start <= $3 THEN $2 ELSE "
+      "sign_in_attempts.window_start END, "
+      "failures = CASE WHEN sign_in_attempts.window_start <= $3 THEN 1 ELSE sign_in_attempts.failures + 1 "
+      "END",
       {key, now, expired_before});
   if (!r) return tl::unexpected(r.error());
   return {};

@@ -20,8 +20,8 @@ struct SignInThrottlePolicy {
   Millis window{std::chrono::minutes(15)};
 };
 
-// Fixed windows counted in sign_in_attempts: a window starts at the first failure and the count resets once it
-// has passed. Keys are "email:<normalised email>" and "addr:<remote address>".
+// Fixed windows counted in sign_in_attempts: a window starts at the first failure and the count resets once
+// it has passed. Keys are "email:<normalised email>" and "addr:<remote address>".
 class SignInThrottle {
  public:
   SignInThrottle(store::Store& store, Clock& clock, SignInThrottlePolicy policy = {});
@@ -29,7 +29,8 @@ class SignInThrottle {
   // kRateLimited "sign_in_locked" ("Try again in N minutes.") while either key is locked.
   Status Check(std::string_view email, std::string_view remote_address);
   Status RecordFailure(std::string_view email, std::string_view remote_address);
-  // Clears the email's count. The address keeps its count, so one good account cannot reset an attacker's budget.
+  // Clears the email's count. The address keeps its count, so one good account cannot reset an attacker's
+  // budget.
   Status RecordSuccess(std::string_view email);
   // Deletes counts whose window has passed (they no longer lock anything); returns how many.
   Result<int64_t> PurgeExpired();

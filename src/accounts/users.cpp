@@ -21,7 +21,9 @@ tl::unexpected<Error> UserNotFound() {
   return Fail(ErrorKind::kNotFound, "user_not_found", "There is no such user.");
 }
 
-User UserFromRow(const store::Row& row) { return User{row.Int("id"), row.Text("email"), row.Int("created_at")}; }
+User UserFromRow(const store::Row& row) {
+  return User{row.Int("id"), row.Text("email"), row.Int("created_at")};
+}
 
 }  // namespace
 
@@ -29,7 +31,8 @@ std::optional<std::string> NormalizeEmail(std::string_view email) {
   std::string normal = ToLower(Trim(email));
   if (normal.size() < 3 || normal.size() > 254) return std::nullopt;
   size_t at = normal.find('@');
-  if (at == std::string::npos || at == 0 || at + 1 == normal.size() || normal.find('@', at + 1) != std::string::npos)
+  if (at == std::string::npos || at == 0 || at + 1 == normal.size() ||
+      normal.find('@', at + 1) != std::string::npos)
     return std::nullopt;
   bool printable = std::all_of(normal.begin(), normal.end(),
                                [](char c) { return static_cast<unsigned char>(c) > 0x20 && c != 0x7f; });
@@ -72,7 +75,8 @@ Result<User> Users::Create(std::string_view email, std::string_view password) {
   if (!hash) return tl::unexpected(hash.error());
   User user{0, *normal, clock_.NowUnixMs()};
   auto rows = store_.Query(
-      "INSERT INTO users (email, password_hash, created_at) VALUES ($1, $2, $3) ON CONFLICT (email) DO NOTHING "
+      "INSERT INTO users (email, password_hash, created_at) VALUES ($1, $2, $3) ON CONFLICT (email) DO "
+      "NOTHING "
       "RETURNING id",
       {user.email, *hash, user.created_at});
   if (!rows) return tl::unexpected(rows.error());
@@ -120,7 +124,8 @@ Result<User> Users::Authenticate(std::string_view email, std::string_view passwo
   std::optional<User> user;
   std::string stored_hash;
   if (normal && password.size() <= kMaxPasswordLength) {
-    auto rows = store_.Query("SELECT id, email, created_at, password_hash FROM users WHERE email = $1", {*normal});
+    auto rows =
+        store_.Query("SELECT id, email, created_at, password_hash FROM users WHERE email = $1", {*normal});
     if (!rows) return tl::unexpected(rows.error());
     if (!rows->empty()) {
       user = UserFromRow(rows->rows.front());

@@ -46,10 +46,11 @@ class Users {
   // Sessions::DestroyAllForUser if the password was compromised.
   Status SetPassword(int64_t user_id, std::string_view password);
 
-  // Signs in. kUnauthenticated "invalid_sign_in" for an unknown email or a wrong password (one answer for both,
-  // taking about the same time); kRateLimited "sign_in_locked" after too many failures for the email or the
-  // address. A hash made with older limits is replaced on success.
-  Result<User> Authenticate(std::string_view email, std::string_view password, std::string_view remote_address);
+  // Signs in. kUnauthenticated "invalid_sign_in" for an unknown email or a wrong password (one answer for
+  // both, taking about the same time); kRateLimited "sign_in_locked" after too many failures for the email or
+  // the address. A hash made with older limits is replaced on success.
+  Result<User> Authenticate(std::string_view email, std::string_view password,
+                            std::string_view remote_address);
 
  private:
   Status CheckPassword(std::string_view password) const;

@@ -4,19 +4,13 @@
 #include <sodium.h>
 
 #include <algorithm>
-#include <stdexcept>
 
+#include "crypto/sodium_init.h"
 #include "util/strings.h"
 
 namespace kt::crypto {
 
 namespace {
-
-void EnsureSodium() {
-  static const bool ok = sodium_init() >= 0;
-  if (!ok) throw std::runtime_error("libsodium failed to initialise");
-}
-
 constexpr std::string_view kMalformedFix =
     "Generate a key with `head -c 32 /dev/urandom | base64` and set KTRACK_MASTER_KEY to it, or to "
     "\"id:key,id:key\" with the active key last.";
@@ -34,7 +28,9 @@ void Wipe(std::string& s) {
   s.clear();
 }
 
-SecretKey::~SecretKey() { sodium_memzero(bytes_.data(), bytes_.size()); }
+SecretKey::~SecretKey() {
+  sodium_memzero(bytes_.data(), bytes_.size());
+}
 
 SecretKey SecretKey::Generate() {
   EnsureSodium();
@@ -57,8 +53,8 @@ Result<SecretKey> SecretKey::FromBytes(std::string_view bytes) {
 bool IsValidKeyId(std::string_view id) {
   if (id.empty() || id.size() > 32) return false;
   return std::all_of(id.begin(), id.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
-           c == '.';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-' || c == '.';
   });
 }
 
@@ -75,9 +71,9 @@ Status Keyring::Add(std::string id, const SecretKey& key) {
   return {};
 }
 
-const std::string& Keyring::active_id() const {
-  static const std::string kNone;
-  return keys_.empty() ? kNone : keys_.back().first;
+const std::string& Keyring::ActiveId() const {
+  static const std::string none;
+  return keys_.empty() ? none : keys_.back().first;
 }
 
 const SecretKey* Keyring::Find(std::string_view id) const {
@@ -107,7 +103,8 @@ Result<SecretKey> DecodeKey(std::string_view encoded) {
     for (int variant : {sodium_base64_VARIANT_ORIGINAL, sodium_base64_VARIANT_ORIGINAL_NO_PADDING,
                         sodium_base64_VARIANT_URLSAFE, sodium_base64_VARIANT_URLSAFE_NO_PADDING}) {
       const char* end = nullptr;
-      if (sodium_base642bin(buf, sizeof buf, encoded.data(), encoded.size(), nullptr, &len, &end, variant) == 0 &&
+      if (sodium_base642bin(buf, sizeof buf, encoded.data(), encoded.size(), nullptr, &len, &end, variant) ==
+              0 &&
           end == encoded.data() + encoded.size()) {
         decoded = true;
         break;
@@ -127,7 +124,7 @@ Result<SecretKey> DecodeKey(std::string_view encoded) {
 std::string EncodeKey(const SecretKey& key) {
   EnsureSodium();
   std::string out(sodium_base64_ENCODED_LEN(SecretKey::kSize, sodium_base64_VARIANT_ORIGINAL), '\0');
-  sodium_bin2base64(out.data(), out.size(), key.data(), SecretKey::kSize, sodium_base64_VARIANT_ORIGINAL);
+  sodium_bin2base64(out.data(), out.size(), key.Data(), SecretKey::kSize, sodium_base64_VARIANT_ORIGINAL);
   out.resize(std::char_traits<char>::length(out.c_str()));
   return out;
 }
@@ -151,7 +148,7 @@ Result<Keyring> ParseKeyring(std::string_view text, std::string_view origin) {
     }
   }
 
-  auto malformed = [&](size_t index, std::string what) {
+  auto malformed = [&](size_t index, const std::string& what) {
     std::string message = std::string(origin) + " is malformed: ";
     if (entries.size() > 1) message += "entry " + std::to_string(index + 1) + " ";
     return Fail(ErrorKind::kInvalidInput, "master_key_malformed", message + what, std::string(kMalformedFix));
@@ -168,12 +165,14 @@ Result<Keyring> ParseKeyring(std::string_view text, std::string_view origin) {
     if (colon != std::string_view::npos) {
       id = std::string(Trim(entry.substr(0, colon)));
       encoded = Trim(entry.substr(colon + 1));
-      if (!IsValidKeyId(id)) return malformed(i, "has a malformed key id (use letters, digits, '_', '-', '.').");
+      if (!IsValidKeyId(id))
+        return malformed(i, "has a malformed key id (use letters, digits, '_', '-', '.').");
     } else if (entries.size() > 1) {
       return malformed(i, "has no id; with several keys write each one as id:key.");
     }
     auto key = DecodeKey(encoded);
-    if (!key) return malformed(i, "(id \"" + id + "\") is not 32 bytes written as base64 or as 64 hex digits.");
+    if (!key)
+      return malformed(i, "(id \"" + id + "\") is not 32 bytes written as base64 or as 64 hex digits.");
     if (keyring.Find(id) != nullptr) return malformed(i, "repeats the key id \"" + id + "\".");
     if (auto added = keyring.Add(id, *key); !added) return tl::unexpected(added.error());
   }
@@ -182,8 +181,10 @@ Result<Keyring> ParseKeyring(std::string_view text, std::string_view origin) {
 
 std::string FormatKeyring(const Keyring& keyring) {
   std::string out =
-      "# KTrack master keys. Keep this file secret (mode 0600) and backed up: without it the stored secrets are "
-      "lost.\n# The last key encrypts new secrets; all of them decrypt. `ktrack keys rotate` appends a key.\n";
+      "# KTrack master keys. Keep this file secret (mode 0600) and backed up: without it the stored secrets "
+      "are "
+      "lost.\n# The last key encrypts new secrets; all of them decrypt. `ktrack keys rotate` appends a "
+      "key.\n";
   for (const auto& id : keyring.Ids()) {
     out += id + ":" + EncodeKey(*keyring.Find(id)) + "\n";
   }

@@ -26,7 +26,7 @@ class SecretKey {
   // Exactly kSize raw bytes.
   static Result<SecretKey> FromBytes(std::string_view bytes);
 
-  const unsigned char* data() const { return bytes_.data(); }
+  const unsigned char* Data() const { return bytes_.data(); }
 
  private:
   std::array<unsigned char, kSize> bytes_;
@@ -42,12 +42,12 @@ class Keyring {
   // Adds a key and makes it the active one. Fails for a malformed or repeated id.
   Status Add(std::string id, const SecretKey& key);
 
-  bool empty() const { return keys_.empty(); }
-  size_t size() const { return keys_.size(); }
+  bool Empty() const { return keys_.empty(); }
+  size_t Size() const { return keys_.size(); }
   // The id of the active key; empty when the keyring is empty.
-  const std::string& active_id() const;
+  const std::string& ActiveId() const;
   // The active key; the keyring must not be empty.
-  const SecretKey& active_key() const { return keys_.back().second; }
+  const SecretKey& ActiveKey() const { return keys_.back().second; }
   // nullptr when the id is unknown.
   const SecretKey* Find(std::string_view id) const;
   // The ids, oldest first (the last one is active).
@@ -63,8 +63,8 @@ Result<SecretKey> DecodeKey(std::string_view encoded);
 std::string EncodeKey(const SecretKey& key);
 
 // Parses a keyring: entries separated by commas or newlines, each "id:key" or, for a single entry, a bare key
-// (given the id "k1"). Blank lines and lines starting with '#' are skipped. `origin` names where the text came
-// from ("KTRACK_MASTER_KEY", a file path) for the error message, which never quotes key material.
+// (given the id "k1"). Blank lines and lines starting with '#' are skipped. `origin` names where the text
+// came from ("KTRACK_MASTER_KEY", a file path) for the error message, which never quotes key material.
 Result<Keyring> ParseKeyring(std::string_view text, std::string_view origin);
 // Overwrites a string's bytes (it held a key or a secret) and empties it.
 void Wipe(std::string& s);

@@ -31,8 +31,8 @@ struct Fd {
 };
 
 tl::unexpected<Error> FileError(const std::string& what, const std::string& path, int err) {
-  return Fail(ErrorKind::kUnavailable, "key_file_unreadable", "Could not " + what + " the key file " + path + ": " +
-                                                                  std::strerror(err) + ".",
+  return Fail(ErrorKind::kUnavailable, "key_file_unreadable",
+              "Could not " + what + " the key file " + path + ": " + std::strerror(err) + ".",
               "Check that the data dir exists and belongs to the user running KTrack.");
 }
 
@@ -48,14 +48,15 @@ Result<std::string> ReadKeyFile(const std::string& path) {
   struct stat st {};
   if (::fstat(file.fd, &st) != 0) return FileError("inspect", path, errno);
   if (!S_ISREG(st.st_mode)) {
-    return Fail(ErrorKind::kInvalidInput, "key_file_unsafe", "The key file " + path + " is not a regular file.",
+    return Fail(ErrorKind::kInvalidInput, "key_file_unsafe",
+                "The key file " + path + " is not a regular file.",
                 "Replace it with the key file from your backup.");
   }
   // Like ssh with its private keys: a key file others can read is refused, not silently used.
   if ((st.st_mode & 077) != 0) {
     return Fail(ErrorKind::kInvalidInput, "key_file_unsafe",
-                "The key file " + path + " can be read or written by other users (mode " + OctalMode(st.st_mode) +
-                    ").",
+                "The key file " + path + " can be read or written by other users (mode " +
+                    OctalMode(st.st_mode) + ").",
                 "Run: chmod 600 " + path);
   }
   std::string text;
@@ -181,9 +182,10 @@ Result<LoadedKeyring> LoadKeyring(const KeySourceOptions& options) {
   if (options.env_value) {
     // Set but empty is almost always a deployment mistake; falling back to a new key file would hide it.
     if (Trim(*options.env_value).empty()) {
-      return Fail(ErrorKind::kInvalidInput, "master_key_malformed", "KTRACK_MASTER_KEY is set but empty.",
-                  "Set it to a key (`head -c 32 /dev/urandom | base64`), or unset it to use the key file in the "
-                  "data dir.");
+      return Fail(
+          ErrorKind::kInvalidInput, "master_key_malformed", "KTRACK_MASTER_KEY is set but empty.",
+          "Set it to a key (`head -c 32 /dev/urandom | base64`), or unset it to use the key file in the "
+          "data dir.");
     }
     auto keyring = ParseKeyring(*options.env_value, kMasterKeyEnv);
     if (!keyring) return tl::unexpected(keyring.error());
@@ -216,7 +218,8 @@ Result<std::string> AddKeyToFile(const std::string& path) {
   auto loaded = LoadFromFile(path);
   if (!loaded) return tl::unexpected(loaded.error());
   std::string id = NextKeyId(loaded->keyring);
-  if (auto added = loaded->keyring.Add(id, SecretKey::Generate()); !added) return tl::unexpected(added.error());
+  if (auto added = loaded->keyring.Add(id, SecretKey::Generate()); !added)
+    return tl::unexpected(added.error());
   std::string text = FormatKeyring(loaded->keyring);
   auto temp = WriteTemp(path, text);
   Wipe(text);

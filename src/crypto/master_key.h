@@ -18,8 +18,8 @@ struct KeySourceOptions {
   std::optional<std::string> env_value;
   // The data dir, which holds the key file when the environment gives no key.
   std::string data_dir;
-  // Creates the key file (mode 0600, one fresh key) when it is missing. `ktrack serve` and `migrate` do; a reload
-  // of a running server does not.
+  // Creates the key file (mode 0600, one fresh key) when it is missing. `ktrack serve` and `migrate` do; a
+  // reload of a running server does not.
   bool create_if_missing = true;
 };
 
@@ -41,8 +41,9 @@ std::string KeyFilePath(const std::string& data_dir);
 // "key_file_unsafe") say which source is wrong and how to fix it; they never quote key material.
 Result<LoadedKeyring> LoadKeyring(const KeySourceOptions& options);
 
-// Appends a freshly generated key to the key file and makes it active (atomic replace, mode 0600, serialised by a
-// lock file beside it). Returns the new key's id. Re-encrypting the stored secrets is SecretStore::RotateAll.
+// Appends a freshly generated key to the key file and makes it active (atomic replace, mode 0600, serialised
+// by a lock file beside it). Returns the new key's id. Re-encrypting the stored secrets is
+// SecretStore::RotateAll.
 Result<std::string> AddKeyToFile(const std::string& path);
 
 }  // namespace kt::crypto

@@ -5,17 +5,12 @@
 
 #include <algorithm>
 #include <iterator>
-#include <stdexcept>
+
+#include "crypto/sodium_init.h"
 
 namespace kt::crypto {
 
 namespace {
-
-void EnsureSodium() {
-  static const bool ok = sodium_init() >= 0;
-  if (!ok) throw std::runtime_error("libsodium failed to initialise");
-}
-
 // libsodium wants the encoded hash as a NUL-terminated buffer of crypto_pwhash_STRBYTES.
 bool ToHashBuffer(std::string_view stored_hash, char (&buf)[crypto_pwhash_STRBYTES]) {
   if (stored_hash.empty() || stored_hash.size() >= sizeof buf) return false;
@@ -27,7 +22,8 @@ bool ToHashBuffer(std::string_view stored_hash, char (&buf)[crypto_pwhash_STRBYT
 }  // namespace
 
 PasswordHashOptions::PasswordHashOptions()
-    : ops_limit(crypto_pwhash_argon2id_OPSLIMIT_INTERACTIVE), mem_limit(crypto_pwhash_argon2id_MEMLIMIT_INTERACTIVE) {}
+    : ops_limit(crypto_pwhash_argon2id_OPSLIMIT_INTERACTIVE),
+      mem_limit(crypto_pwhash_argon2id_MEMLIMIT_INTERACTIVE) {}
 
 PasswordHashOptions PasswordHashOptions::Fastest() {
   PasswordHashOptions options;
@@ -39,7 +35,8 @@ PasswordHashOptions PasswordHashOptions::Fastest() {
 Result<std::string> HashPassword(std::string_view password, const PasswordHashOptions& options) {
   EnsureSodium();
   char out[crypto_pwhash_STRBYTES];
-  if (crypto_pwhash_argon2id_str(out, password.data(), password.size(), options.ops_limit, options.mem_limit) != 0) {
+  if (crypto_pwhash_argon2id_str(out, password.data(), password.size(), options.ops_limit,
+                                 options.mem_limit) != 0) {
     return Fail(ErrorKind::kUnavailable, "password_hash_failed", "The password could not be hashed just now.",
                 "Try again in a moment.", "crypto_pwhash_argon2id_str failed (out of memory?)");
   }

@@ -24,7 +24,8 @@ struct PasswordHashOptions {
 Result<std::string> HashPassword(std::string_view password, const PasswordHashOptions& options = {});
 // True when the password matches the stored hash; false for a wrong password or a malformed hash.
 bool VerifyPassword(std::string_view stored_hash, std::string_view password);
-// True when the stored hash used other limits (or another algorithm) than options: hash again on next sign-in.
+// True when the stored hash used other limits (or another algorithm) than options: hash again on next
+// sign-in.
 bool PasswordNeedsRehash(std::string_view stored_hash, const PasswordHashOptions& options = {});
 
 }  // namespace kt::crypto

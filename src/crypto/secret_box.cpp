@@ -5,17 +5,13 @@
 
 #include <stdexcept>
 
+#include "crypto/sodium_init.h"
+
 namespace kt::crypto {
 
 namespace {
-
-void EnsureSodium() {
-  static const bool ok = sodium_init() >= 0;
-  if (!ok) throw std::runtime_error("libsodium failed to initialise");
-}
-
-// Length-prefixed so that ("a", "bc") and ("ab", "c") are different associated data; versioned so the binding can
-// change later without ambiguity.
+// Length-prefixed so that ("a", "bc") and ("ab", "c") are different associated data; versioned so the binding
+// can change later without ambiguity.
 std::string AssociatedData(std::string_view owner, std::string_view purpose) {
   std::string ad = "ktrack-secret-v1";
   ad += '\0';
@@ -28,14 +24,16 @@ std::string AssociatedData(std::string_view owner, std::string_view purpose) {
   return ad;
 }
 
-const unsigned char* Bytes(std::string_view s) { return reinterpret_cast<const unsigned char*>(s.data()); }
+const unsigned char* Bytes(std::string_view s) {
+  return reinterpret_cast<const unsigned char*>(s.data());
+}
 
 }  // namespace
 
 SecretBox::SecretBox(Keyring keyring) : keyring_(std::move(keyring)) {
   EnsureSodium();
   // An empty keyring is a wiring bug: LoadKeyring never returns one.
-  if (keyring_.empty()) throw std::logic_error("SecretBox needs at least one key");
+  if (keyring_.Empty()) throw std::logic_error("SecretBox needs at least one key");
 }
 
 Result<SealedSecret> SecretBox::Encrypt(std::string_view owner, std::string_view purpose,
@@ -44,7 +42,7 @@ Result<SealedSecret> SecretBox::Encrypt(std::string_view owner, std::string_view
     return Fail(ErrorKind::kInvalidInput, "secret_too_large", "A secret may be at most 1 MiB.");
   }
   SealedSecret sealed;
-  sealed.key_id = keyring_.active_id();
+  sealed.key_id = keyring_.ActiveId();
   sealed.nonce.resize(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
   // 192-bit random nonces never realistically repeat, so no counter state is needed across processes.
   randombytes_buf(sealed.nonce.data(), sealed.nonce.size());
@@ -52,8 +50,8 @@ Result<SealedSecret> SecretBox::Encrypt(std::string_view owner, std::string_view
   std::string ad = AssociatedData(owner, purpose);
   unsigned long long len = 0;
   crypto_aead_xchacha20poly1305_ietf_encrypt(reinterpret_cast<unsigned char*>(sealed.ciphertext.data()), &len,
-                                             Bytes(plaintext), plaintext.size(), Bytes(ad), ad.size(), nullptr,
-                                             Bytes(sealed.nonce), keyring_.active_key().data());
+                                             Bytes(plaintext), plaintext.size(), Bytes(ad), ad.size(),
+                                             nullptr, Bytes(sealed.nonce), keyring_.ActiveKey().Data());
   sealed.ciphertext.resize(static_cast<size_t>(len));
   return sealed;
 }
@@ -62,18 +60,20 @@ Result<std::string> SecretBox::Decrypt(std::string_view owner, std::string_view 
                                        const SealedSecret& sealed) const {
   const SecretKey* key = keyring_.Find(sealed.key_id);
   if (key == nullptr) {
-    return Fail(ErrorKind::kInternal, "secret_key_unknown",
-                "A stored secret was encrypted with the master key \"" + sealed.key_id +
-                    "\", which this server does not have.",
-                "Restore that key to the key file or to KTRACK_MASTER_KEY (keep old keys until `ktrack keys rotate` "
-                "has finished).");
+    return Fail(
+        ErrorKind::kInternal, "secret_key_unknown",
+        "A stored secret was encrypted with the master key \"" + sealed.key_id +
+            "\", which this server does not have.",
+        "Restore that key to the key file or to KTRACK_MASTER_KEY (keep old keys until `ktrack keys rotate` "
+        "has finished).");
   }
   auto undecryptable = [&] {
-    return Fail(ErrorKind::kInternal, "secret_undecryptable", "A stored secret could not be decrypted.",
-                "The master key \"" + sealed.key_id +
-                    "\" may differ from the one it was written with, or the stored value was altered; enter the "
-                    "secret again.",
-                "owner=" + std::string(owner) + " purpose=" + std::string(purpose));
+    return Fail(
+        ErrorKind::kInternal, "secret_undecryptable", "A stored secret could not be decrypted.",
+        "The master key \"" + sealed.key_id +
+            "\" may differ from the one it was written with, or the stored value was altered; enter the "
+            "secret again.",
+        "owner=" + std::string(owner) + " purpose=" + std::string(purpose));
   };
   if (sealed.nonce.size() != crypto_aead_xchacha20poly1305_ietf_NPUBBYTES ||
       sealed.ciphertext.size() < crypto_aead_xchacha20poly1305_ietf_ABYTES) {
@@ -82,9 +82,9 @@ Result<std::string> SecretBox::Decrypt(std::string_view owner, std::string_view 
   std::string plaintext(sealed.ciphertext.size() - crypto_aead_xchacha20poly1305_ietf_ABYTES, '\0');
   std::string ad = AssociatedData(owner, purpose);
   unsigned long long len = 0;
-  if (crypto_aead_xchacha20poly1305_ietf_decrypt(reinterpret_cast<unsigned char*>(plaintext.data()), &len, nullptr,
-                                                 Bytes(sealed.ciphertext), sealed.ciphertext.size(), Bytes(ad),
-                                                 ad.size(), Bytes(sealed.nonce), key->data()) != 0) {
+  if (crypto_aead_xchacha20poly1305_ietf_decrypt(
+          reinterpret_cast<unsigned char*>(plaintext.data()), &len, nullptr, Bytes(sealed.ciphertext),
+          sealed.ciphertext.size(), Bytes(ad), ad.size(), Bytes(sealed.nonce), key->Data()) != 0) {
     Wipe(plaintext);
     return undecryptable();
   }

@@ -33,23 +33,27 @@ std::shared_ptr<const SecretBox> SecretStore::Box(bool force_reload) {
     loaded_at_ms_ = now;
     // A failed reload (the key file briefly unreadable) keeps the keys we have: they still decrypt everything
     // they did before, and a broken file must not take a running server down.
-    if (auto keyring = loader_(); keyring && !keyring->empty()) {
+    if (auto keyring = loader_(); keyring && !keyring->Empty()) {
       box_ = std::make_shared<const SecretBox>(std::move(*keyring));
     }
   }
   return box_;
 }
 
-std::string SecretStore::ActiveKeyId() { return Box()->keyring().active_id(); }
+std::string SecretStore::ActiveKeyId() {
+  return Box()->Keys().ActiveId();
+}
 
-Result<std::string> SecretStore::Open(std::string_view owner, std::string_view purpose, const SealedSecret& sealed) {
+Result<std::string> SecretStore::Open(std::string_view owner, std::string_view purpose,
+                                      const SealedSecret& sealed) {
   auto box = Box();
-  if (box->keyring().Find(sealed.key_id) == nullptr && loader_) box = Box(/*force_reload=*/true);
+  if (box->Keys().Find(sealed.key_id) == nullptr && loader_) box = Box(/*force_reload=*/true);
   return box->Decrypt(owner, purpose, sealed);
 }
 
 template <typename Db>
-Status SecretStore::PutWith(Db& db, std::string_view owner, std::string_view purpose, std::string_view plaintext) {
+Status SecretStore::PutWith(Db& db, std::string_view owner, std::string_view purpose,
+                            std::string_view plaintext) {
   if (auto ok = CheckName(owner, purpose); !ok) return ok;
   auto sealed = Box()->Encrypt(owner, purpose, plaintext);
   if (!sealed) return tl::unexpected(sealed.error());
@@ -66,7 +70,8 @@ Status SecretStore::PutWith(Db& db, std::string_view owner, std::string_view pur
 }
 
 template <typename Db>
-Result<std::optional<std::string>> SecretStore::GetWith(Db& db, std::string_view owner, std::string_view purpose) {
+Result<std::optional<std::string>> SecretStore::GetWith(Db& db, std::string_view owner,
+                                                        std::string_view purpose) {
   if (auto ok = CheckName(owner, purpose); !ok) return tl::unexpected(ok.error());
   auto rows = db.Query("SELECT key_id, nonce, ciphertext FROM secrets WHERE owner = $1 AND purpose = $2",
                        {std::string(owner), std::string(purpose)});
@@ -83,7 +88,8 @@ Status SecretStore::Put(std::string_view owner, std::string_view purpose, std::s
   return PutWith(store_, owner, purpose, plaintext);
 }
 
-Status SecretStore::Put(store::Tx& tx, std::string_view owner, std::string_view purpose, std::string_view plaintext) {
+Status SecretStore::Put(store::Tx& tx, std::string_view owner, std::string_view purpose,
+                        std::string_view plaintext) {
   return PutWith(tx, owner, purpose, plaintext);
 }
 
@@ -91,7 +97,8 @@ Result<std::optional<std::string>> SecretStore::Get(std::string_view owner, std:
   return GetWith(store_, owner, purpose);
 }
 
-Result<std::optional<std::string>> SecretStore::Get(store::Tx& tx, std::string_view owner, std::string_view purpose) {
+Result<std::optional<std::string>> SecretStore::Get(store::Tx& tx, std::string_view owner,
+                                                    std::string_view purpose) {
   return GetWith(tx, owner, purpose);
 }
 
@@ -103,7 +110,8 @@ Result<bool> SecretStore::Delete(std::string_view owner, std::string_view purpos
 }
 
 Result<bool> SecretStore::Delete(store::Tx& tx, std::string_view owner, std::string_view purpose) {
-  auto n = tx.Exec("DELETE FROM secrets WHERE owner = $1 AND purpose = $2", {std::string(owner), std::string(purpose)});
+  auto n = tx.Exec("DELETE FROM secrets WHERE owner = $1 AND purpose = $2",
+                   {std::string(owner), std::string(purpose)});
   if (!n) return tl::unexpected(n.error());
   return *n > 0;
 }
@@ -120,11 +128,11 @@ Result<RotationReport> SecretStore::RotateAll() {
   // Learn a key that `keys rotate` just appended to the key file before deciding which key is active.
   auto box = Box(/*force_reload=*/true);
   RotationReport report;
-  report.active_key_id = box->keyring().active_id();
+  report.active_key_id = box->Keys().ActiveId();
   const int64_t batch = static_cast<int64_t>(options_.rotate_batch == 0 ? 1 : options_.rotate_batch);
 
-  // A row rewritten by a concurrent Put between passes may land under an old key (a server that has not reloaded
-  // yet); a second pass picks those up. Three passes bound the work when writers keep racing.
+  // A row rewritten by a concurrent Put between passes may land under an old key (a server that has not
+  // reloaded yet); a second pass picks those up. Three passes bound the work when writers keep racing.
   for (int pass = 0; pass < 3; ++pass) {
     // Each pass scans every row not yet under the active key, so its failures are the complete list.
     report.failed.clear();
@@ -140,7 +148,8 @@ Result<RotationReport> SecretStore::RotateAll() {
         batch_rows = 0;
         batch_failed.clear();
         auto rows = tx.Query(
-            "SELECT id, owner, purpose, key_id, nonce, ciphertext FROM secrets WHERE id > $1 AND key_id <> $2 "
+            "SELECT id, owner, purpose, key_id, nonce, ciphertext FROM secrets WHERE id > $1 AND key_id <> "
+            "$2 "
             "ORDER BY id LIMIT $3",
             {after_id, report.active_key_id, batch});
         if (!rows) return tl::unexpected(rows.error());
@@ -152,17 +161,19 @@ Result<RotationReport> SecretStore::RotateAll() {
           SealedSecret old_sealed{row.Text("key_id"), old_nonce, row.Text("ciphertext")};
           auto plaintext = box->Decrypt(owner, purpose, old_sealed);
           if (!plaintext) {
-            batch_failed.push_back(owner + "/" + purpose + ": " + plaintext.error().code);
+            batch_failed.push_back(
+                owner.append("/").append(purpose).append(": ").append(plaintext.error().code));
             continue;
           }
           auto sealed = box->Encrypt(owner, purpose, *plaintext);
           Wipe(*plaintext);
           if (!sealed) return tl::unexpected(sealed.error());
-          // The old nonce is unique to the value we decrypted: if a writer replaced the row meanwhile, leave theirs.
+          // The old nonce is unique to the value we decrypted: if a writer replaced the row meanwhile, leave
+          // theirs.
           auto updated = tx.Exec(
               "UPDATE secrets SET key_id = $1, nonce = $2, ciphertext = $3 WHERE id = $4 AND nonce = $5",
-              {sealed->key_id, store::Blob{std::move(sealed->nonce)}, store::Blob{std::move(sealed->ciphertext)},
-               batch_last_id, store::Blob{old_nonce}});
+              {sealed->key_id, store::Blob{std::move(sealed->nonce)},
+               store::Blob{std::move(sealed->ciphertext)}, batch_last_id, store::Blob{old_nonce}});
           if (!updated) return tl::unexpected(updated.error());
           batch_rotated += *updated;
         }
@@ -176,12 +187,40 @@ Result<RotationReport> SecretStore::RotateAll() {
     }
     report.rotated += rotated_this_pass;
 
-    auto remaining = store_.Query("SELECT COUNT(*) AS n FROM secrets WHERE key_id <> $1", {report.active_key_id});
+    auto remaining =
+        store_.Query("SELECT COUNT(*) AS n FROM secrets WHERE key_id <> $1", {report.active_key_id});
     if (!remaining) return tl::unexpected(remaining.error());
     report.remaining = remaining->rows.front().Int("n");
     if (report.remaining <= static_cast<int64_t>(report.failed.size())) break;
   }
   return report;
+}
+
+KeyringLoader MakeKeyringLoader(KeySourceOptions source) {
+  source.create_if_missing = false;
+  return [source = std::move(source)]() -> Result<Keyring> {
+    auto loaded = LoadKeyring(source);
+    if (!loaded) return tl::unexpected(loaded.error());
+    return std::move(loaded->keyring);
+  };
+}
+
+Result<KeyRotation> RotateMasterKey(store::Store& store, const KeySourceOptions& source, Clock& clock) {
+  auto loaded = LoadKeyring(source);
+  if (!loaded) return tl::unexpected(loaded.error());
+  KeyRotation rotation;
+  if (loaded->source == KeySource::kFile) {
+    auto added = AddKeyToFile(loaded->file_path);
+    if (!added) return tl::unexpected(added.error());
+    rotation.key_added = true;
+    loaded = LoadKeyring(source);
+    if (!loaded) return tl::unexpected(loaded.error());
+  }
+  SecretStore secrets(store, std::move(loaded->keyring), clock);
+  auto report = secrets.RotateAll();
+  if (!report) return tl::unexpected(report.error());
+  rotation.report = std::move(*report);
+  return rotation;
 }
 
 }  // namespace kt::crypto

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "crypto/keyring.h"
+#include "crypto/master_key.h"
 #include "crypto/secret_box.h"
 #include "store/store.h"
 #include "util/clock.h"
@@ -23,8 +24,8 @@ namespace kt::crypto {
 using KeyringLoader = std::function<Result<Keyring>()>;
 
 struct SecretStoreOptions {
-  // How often a loader, when given, is asked for the keyring before an encryption, so that new secrets move to a
-  // rotated key soon. A ciphertext under an unknown key id triggers a reload at once.
+  // How often a loader, when given, is asked for the keyring before an encryption, so that new secrets move
+  // to a rotated key soon. A ciphertext under an unknown key id triggers a reload at once.
   Millis keyring_refresh{60'000};
   // Secrets re-encrypted per transaction by RotateAll, so rotation never holds the write lock for long.
   size_t rotate_batch = 100;
@@ -35,8 +36,8 @@ struct RotationReport {
   int64_t rotated = 0;  // secrets re-encrypted under the active key
   // "owner/purpose: code" for each secret that could not be decrypted and so stays under its old key.
   std::vector<std::string> failed;
-  // Secrets still under another key when rotation ended (those that failed, or were rewritten under an old key
-  // by a server that had not yet loaded the new one; running rotate again moves them).
+  // Secrets still under another key when rotation ended (those that failed, or were rewritten under an old
+  // key by a server that had not yet loaded the new one; running rotate again moves them).
   int64_t remaining = 0;
 };
 
@@ -85,5 +86,19 @@ class SecretStore {
   std::shared_ptr<const SecretBox> box_;
   int64_t loaded_at_ms_;
 };
+
+// A loader that re-reads the same source without ever creating a key file: what a running server hands to
+// SecretStore so that it follows rotations made by `ktrack keys rotate`.
+KeyringLoader MakeKeyringLoader(KeySourceOptions source);
+
+struct KeyRotation {
+  bool key_added = false;  // a new key was appended to the key file (false with KTRACK_MASTER_KEY)
+  RotationReport report;
+};
+
+// `ktrack keys rotate`. With the key file: appends a new key and re-encrypts every secret under it. With
+// KTRACK_MASTER_KEY: re-encrypts under its last key (the operator appends the new key there first, keeping
+// the old ones until this has finished). Running servers keep reading throughout.
+Result<KeyRotation> RotateMasterKey(store::Store& store, const KeySourceOptions& source, Clock& clock);
 
 }  // namespace kt::crypto

@@ -9,9 +9,17 @@ namespace {
 constexpr size_t kTokenBytes = 32;
 }  // namespace
 
-std::string NewApiToken() { return std::string(kApiTokenPrefix) + RandomToken(kTokenBytes); }
-std::string NewSessionToken() { return RandomToken(kTokenBytes); }
-std::string NewCsrfToken() { return RandomToken(kTokenBytes); }
-std::string HashToken(std::string_view token) { return Sha256Hex(token); }
+std::string NewApiToken() {
+  return std::string(kApiTokenPrefix) + RandomToken(kTokenBytes);
+}
+std::string NewSessionToken() {
+  return RandomToken(kTokenBytes);
+}
+std::string NewCsrfToken() {
+  return RandomToken(kTokenBytes);
+}
+std::string HashToken(std::string_view token) {
+  return Sha256Hex(token);
+}
 
 }  // namespace kt::crypto

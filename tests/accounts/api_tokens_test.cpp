@@ -21,7 +21,7 @@ class ApiTokensTest : public AccountsTest {
   int64_t user_id_ = 0, other_id_ = 0;
 };
 
-TEST_F(ApiTokensTest, TokenIsStoredOnlyAsItsHashAndAuthenticatesItsUser) {
+TEST_P(ApiTokensTest, TokenIsStoredOnlyAsItsHashAndAuthenticatesItsUser) {
   ApiTokens tokens(*db_, clock_);
   auto issued = tokens.Create(user_id_, "ci");
   ASSERT_TRUE(issued) << issued.error().message;
@@ -31,8 +31,8 @@ TEST_F(ApiTokensTest, TokenIsStoredOnlyAsItsHashAndAuthenticatesItsUser) {
   ASSERT_EQ(rows->rows.size(), 1u);
   EXPECT_EQ(rows->rows.front().Text("token_hash"), Sha256Hex(issued->token));
   EXPECT_EQ(rows->rows.front().Text("token_hash").find(issued->token), std::string::npos);
-  auto any_plain = db_->Query("SELECT COUNT(*) AS n FROM api_tokens WHERE token_hash = $1 OR name = $1",
-                              {issued->token});
+  auto any_plain =
+      db_->Query("SELECT COUNT(*) AS n FROM api_tokens WHERE token_hash = $1 OR name = $1", {issued->token});
   EXPECT_EQ(any_plain->rows.front().Int("n"), 0);
 
   auto user = tokens.Authenticate(issued->token);
@@ -40,10 +40,11 @@ TEST_F(ApiTokensTest, TokenIsStoredOnlyAsItsHashAndAuthenticatesItsUser) {
   EXPECT_EQ(*user, user_id_);
 }
 
-TEST_F(ApiTokensTest, UnknownOrMalformedTokensAreRefused) {
+TEST_P(ApiTokensTest, UnknownOrMalformedTokensAreRefused) {
   ApiTokens tokens(*db_, clock_);
   ASSERT_TRUE(tokens.Create(user_id_, "ci"));
-  for (std::string bad : {std::string(), std::string("kt_nope"), std::string("Bearer kt_x"), std::string(300, 'k')}) {
+  for (std::string bad :
+       {std::string(), std::string("kt_nope"), std::string("Bearer kt_x"), std::string(300, 'k')}) {
     auto refused = tokens.Authenticate(bad);
     ASSERT_FALSE(refused) << bad;
     EXPECT_EQ(refused.error().kind, ErrorKind::kUnauthenticated);
@@ -51,7 +52,7 @@ TEST_F(ApiTokensTest, UnknownOrMalformedTokensAreRefused) {
   }
 }
 
-TEST_F(ApiTokensTest, UseIsRecordedAtMinuteGranularity) {
+TEST_P(ApiTokensTest, UseIsRecordedAtMinuteGranularity) {
   ApiTokens tokens(*db_, clock_);
   auto issued = tokens.Create(user_id_, "laptop");
   EXPECT_FALSE(tokens.ListForUser(user_id_)->front().last_used_at.has_value());
@@ -66,7 +67,7 @@ TEST_F(ApiTokensTest, UseIsRecordedAtMinuteGranularity) {
   EXPECT_EQ(tokens.ListForUser(user_id_)->front().last_used_at, clock_.NowUnixMs());
 }
 
-TEST_F(ApiTokensTest, RevokedTokenStopsWorkingAndOnlyItsOwnerCanRevokeIt) {
+TEST_P(ApiTokensTest, RevokedTokenStopsWorkingAndOnlyItsOwnerCanRevokeIt) {
   ApiTokens tokens(*db_, clock_);
   auto issued = tokens.Create(user_id_, "ci");
   auto kept = tokens.Create(user_id_, "laptop");
@@ -83,6 +84,8 @@ TEST_F(ApiTokensTest, RevokedTokenStopsWorkingAndOnlyItsOwnerCanRevokeIt) {
   EXPECT_EQ(listed->front().name, "laptop");
   EXPECT_EQ(tokens.Create(999'999, "x").error().code, "user_not_found");
 }
+
+KT_ACCOUNTS_ON_BOTH_BACKENDS(ApiTokensTest);
 
 }  // namespace
 }  // namespace kt::accounts

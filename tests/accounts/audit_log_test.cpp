@@ -12,14 +12,15 @@ using nlohmann::json;
 
 class AuditLogTest : public AccountsTest {};
 
-TEST_F(AuditLogTest, SecretsInTheDetailNeverReachTheDatabase) {
+TEST_P(AuditLogTest, SecretsInTheDetailNeverReachTheDatabase) {
   Clients clients(*db_, clock_);
   int64_t client_id = clients.Create("Acme")->id;
   AuditLog audit(*db_, clock_);
-  json detail = {{"client_id", "procore-app-id"},
-                 {"client_secret", "SECRET-VALUE-1"},
-                 {"environment", "sandbox"},
-                 {"nested", {{"Authorization", "Bearer SECRET-VALUE-2"}, {"items", {{{"password", "SECRET-3"}}}}}}};
+  json detail = {
+      {"client_id", "procore-app-id"},
+      {"client_secret", "SECRET-VALUE-1"},
+      {"environment", "sandbox"},
+      {"nested", {{"Authorization", "Bearer SECRET-VALUE-2"}, {"items", {{{"password", "SECRET-3"}}}}}}};
   ASSERT_TRUE(audit.Record(client_id, std::nullopt, "integration.credentials_saved", detail));
 
   std::string stored = db_->Query("SELECT detail_json FROM audit_log")->rows.front().Text("detail_json");
@@ -36,7 +37,7 @@ TEST_F(AuditLogTest, SecretsInTheDetailNeverReachTheDatabase) {
   EXPECT_FALSE(entries->front().user_id.has_value());
 }
 
-TEST_F(AuditLogTest, ListsAClientsEntriesNewestFirst) {
+TEST_P(AuditLogTest, ListsAClientsEntriesNewestFirst) {
   Clients clients(*db_, clock_);
   int64_t a = clients.Create("A")->id, b = clients.Create("B")->id;
   AuditLog audit(*db_, clock_);
@@ -58,14 +59,18 @@ TEST_F(AuditLogTest, ListsAClientsEntriesNewestFirst) {
 }
 
 TEST(RedactTest, KnowsTheNamesSecretsGoBy) {
-  for (const char* key : {"password", "new_password", "client_secret", "secret", "token", "access_token",
-                          "refresh-token", "api_key", "private_key", "authorization", "Cookie", "_csrf", "key"}) {
+  for (const char* key :
+       {"password", "new_password", "client_secret", "secret", "token", "access_token", "refresh-token",
+        "api_key", "private_key", "authorization", "Cookie", "_csrf", "key"}) {
     EXPECT_TRUE(IsSecretKey(key)) << key;
   }
-  for (const char* key : {"client_id", "key_id", "email", "company_id", "environment", "tokens_count_total"}) {
+  for (const char* key :
+       {"client_id", "key_id", "email", "company_id", "environment", "tokens_count_total"}) {
     EXPECT_FALSE(IsSecretKey(key)) << key;
   }
 }
+
+KT_ACCOUNTS_ON_BOTH_BACKENDS(AuditLogTest);
 
 }  // namespace
 }  // namespace kt::accounts

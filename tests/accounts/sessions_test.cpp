@@ -23,7 +23,7 @@ class SessionsTest : public AccountsTest {
   int64_t user_id_ = 0;
 };
 
-TEST_F(SessionsTest, CreatedSessionLooksUpToItsUserAndIsStoredOnlyAsAHash) {
+TEST_P(SessionsTest, CreatedSessionLooksUpToItsUserAndIsStoredOnlyAsAHash) {
   Sessions sessions(*db_, clock_);
   auto issued = sessions.Create(user_id_);
   ASSERT_TRUE(issued) << issued.error().message;
@@ -52,7 +52,7 @@ TEST_F(SessionsTest, CreatedSessionLooksUpToItsUserAndIsStoredOnlyAsAHash) {
   EXPECT_FALSE(sessions.Lookup(""));
 }
 
-TEST_F(SessionsTest, IdleSessionExpiresAndUseSlidesTheExpiry) {
+TEST_P(SessionsTest, IdleSessionExpiresAndUseSlidesTheExpiry) {
   Sessions sessions(*db_, clock_);
   auto idle = sessions.Create(user_id_);
   auto active = sessions.Create(user_id_);
@@ -69,7 +69,7 @@ TEST_F(SessionsTest, IdleSessionExpiresAndUseSlidesTheExpiry) {
   EXPECT_EQ(db_->Query("SELECT COUNT(*) AS n FROM sessions")->rows.front().Int("n"), 1);
 }
 
-TEST_F(SessionsTest, EvenAnActiveSessionEndsAtItsMaximumLifetime) {
+TEST_P(SessionsTest, EvenAnActiveSessionEndsAtItsMaximumLifetime) {
   SessionPolicy policy;
   policy.max_lifetime = hours(30);
   Sessions sessions(*db_, clock_, policy);
@@ -83,7 +83,7 @@ TEST_F(SessionsTest, EvenAnActiveSessionEndsAtItsMaximumLifetime) {
   EXPECT_FALSE(sessions.Lookup(issued->token));
 }
 
-TEST_F(SessionsTest, SignOutEndsTheSessionAndPurgeRemovesExpiredOnes) {
+TEST_P(SessionsTest, SignOutEndsTheSessionAndPurgeRemovesExpiredOnes) {
   Sessions sessions(*db_, clock_);
   auto a = sessions.Create(user_id_);
   auto b = sessions.Create(user_id_);
@@ -101,7 +101,7 @@ TEST_F(SessionsTest, SignOutEndsTheSessionAndPurgeRemovesExpiredOnes) {
   EXPECT_EQ(*sessions.PurgeExpired(), 1);
 }
 
-TEST_F(SessionsTest, CsrfCheckAcceptsOnlyTheSessionsToken) {
+TEST_P(SessionsTest, CsrfCheckAcceptsOnlyTheSessionsToken) {
   Sessions sessions(*db_, clock_);
   auto issued = sessions.Create(user_id_);
   auto session = sessions.Lookup(issued->token);
@@ -117,6 +117,8 @@ TEST_F(SessionsTest, CsrfCheckAcceptsOnlyTheSessionsToken) {
   EXPECT_EQ(kCsrfFormField, "_csrf");
   EXPECT_EQ(kCsrfHeader, "X-CSRF-Token");
 }
+
+KT_ACCOUNTS_ON_BOTH_BACKENDS(SessionsTest);
 
 }  // namespace
 }  // namespace kt::accounts

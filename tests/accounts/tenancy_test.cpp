@@ -28,7 +28,7 @@ class TenancyTest : public AccountsTest {
   int64_t acme_ = 0, zenith_ = 0, admin_ = 0, member_ = 0, outsider_ = 0;
 };
 
-TEST_F(TenancyTest, NonMemberGetsClientNotFoundOnEveryRoute) {
+TEST_P(TenancyTest, NonMemberGetsClientNotFoundOnEveryRoute) {
   Memberships memberships(*db_, clock_);
   for (bool admin_route : {false, true}) {
     auto denied = memberships.AuthorizeClient(outsider_, acme_, admin_route);
@@ -43,7 +43,7 @@ TEST_F(TenancyTest, NonMemberGetsClientNotFoundOnEveryRoute) {
   EXPECT_EQ(missing.error().code, "client_not_found");
 }
 
-TEST_F(TenancyTest, MemberOnAnAdminRouteGetsForbidden) {
+TEST_P(TenancyTest, MemberOnAnAdminRouteGetsForbidden) {
   Memberships memberships(*db_, clock_);
   auto ok = memberships.AuthorizeClient(member_, acme_, false);
   ASSERT_TRUE(ok);
@@ -60,7 +60,7 @@ TEST_F(TenancyTest, MemberOnAnAdminRouteGetsForbidden) {
   EXPECT_EQ(*admin, Role::kAdmin);
 }
 
-TEST_F(TenancyTest, RolesChangeAndMembershipsEnd) {
+TEST_P(TenancyTest, RolesChangeAndMembershipsEnd) {
   Memberships memberships(*db_, clock_);
   ASSERT_TRUE(memberships.Add(acme_, member_, Role::kAdmin));
   EXPECT_EQ(memberships.RoleOf(acme_, member_)->value(), Role::kAdmin);
@@ -73,7 +73,7 @@ TEST_F(TenancyTest, RolesChangeAndMembershipsEnd) {
   EXPECT_EQ(unknown.error().code, "client_or_user_not_found");
 }
 
-TEST_F(TenancyTest, ClientListShowsOnlyTheUsersClientsWithRoles) {
+TEST_P(TenancyTest, ClientListShowsOnlyTheUsersClientsWithRoles) {
   Clients clients(*db_, clock_);
   Memberships memberships(*db_, clock_);
   ASSERT_TRUE(memberships.Add(zenith_, member_, Role::kAdmin));
@@ -100,6 +100,8 @@ TEST(RoleTest, NamesRoundTrip) {
   EXPECT_FALSE(ParseRole("owner"));
   EXPECT_FALSE(ParseRole("Admin"));
 }
+
+KT_ACCOUNTS_ON_BOTH_BACKENDS(TenancyTest);
 
 }  // namespace
 }  // namespace kt::accounts

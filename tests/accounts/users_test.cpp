@@ -14,7 +14,7 @@ using std::chrono::minutes;
 
 class UsersTest : public AccountsTest {};
 
-TEST_F(UsersTest, CreateNormalisesTheEmailAndRefusesDuplicates) {
+TEST_P(UsersTest, CreateNormalisesTheEmailAndRefusesDuplicates) {
   Users users(*db_, clock_, FastUsers());
   auto user = users.Create("  Pat.Smith@Example.COM ", "long-enough-pw");
   ASSERT_TRUE(user) << user.error().message;
@@ -33,7 +33,7 @@ TEST_F(UsersTest, CreateNormalisesTheEmailAndRefusesDuplicates) {
   EXPECT_EQ(users.Create("new@example.com", "short").error().code, "password_too_short");
 }
 
-TEST_F(UsersTest, PasswordIsStoredOnlyAsAnArgon2idHash) {
+TEST_P(UsersTest, PasswordIsStoredOnlyAsAnArgon2idHash) {
   Users users(*db_, clock_, FastUsers());
   ASSERT_TRUE(users.Create("pat@example.com", "my-plain-password"));
   auto row = db_->Query("SELECT password_hash FROM users WHERE email = 'pat@example.com'");
@@ -42,7 +42,7 @@ TEST_F(UsersTest, PasswordIsStoredOnlyAsAnArgon2idHash) {
   EXPECT_EQ(stored.find("my-plain-password"), std::string::npos);
 }
 
-TEST_F(UsersTest, AuthenticateAcceptsTheRightPasswordAndGivesOneAnswerOtherwise) {
+TEST_P(UsersTest, AuthenticateAcceptsTheRightPasswordAndGivesOneAnswerOtherwise) {
   Users users(*db_, clock_, FastUsers());
   auto pat = users.Create("pat@example.com", "right-password");
   ASSERT_TRUE(pat);
@@ -64,11 +64,12 @@ TEST_F(UsersTest, AuthenticateAcceptsTheRightPasswordAndGivesOneAnswerOtherwise)
   EXPECT_TRUE(users.Authenticate("pat@example.com", "a-new-password", "10.0.0.1"));
 }
 
-TEST_F(UsersTest, FiveFailuresLockTheEmailUntilTheWindowHasPassed) {
+TEST_P(UsersTest, FiveFailuresLockTheEmailUntilTheWindowHasPassed) {
   Users users(*db_, clock_, FastUsers());
   ASSERT_TRUE(users.Create("pat@example.com", "right-password"));
   for (int i = 0; i < 5; ++i) {
-    auto failed = users.Authenticate("pat@example.com", "guess-" + std::to_string(i), "10.0.0." + std::to_string(i));
+    auto failed =
+        users.Authenticate("pat@example.com", "guess-" + std::to_string(i), "10.0.0." + std::to_string(i));
     ASSERT_FALSE(failed);
     EXPECT_EQ(failed.error().code, "invalid_sign_in") << i;
   }
@@ -77,7 +78,8 @@ TEST_F(UsersTest, FiveFailuresLockTheEmailUntilTheWindowHasPassed) {
   ASSERT_FALSE(locked);
   EXPECT_EQ(locked.error().kind, ErrorKind::kRateLimited);
   EXPECT_EQ(locked.error().code, "sign_in_locked");
-  EXPECT_NE(locked.error().message.find("Try again in 15 minutes"), std::string::npos) << locked.error().message;
+  EXPECT_NE(locked.error().message.find("Try again in 15 minutes"), std::string::npos)
+      << locked.error().message;
 
   clock_.Advance(minutes(14));
   auto still = users.Authenticate("pat@example.com", "right-password", "192.168.1.1");
@@ -88,7 +90,7 @@ TEST_F(UsersTest, FiveFailuresLockTheEmailUntilTheWindowHasPassed) {
   EXPECT_TRUE(users.Authenticate("pat@example.com", "right-password", "192.168.1.1"));
 }
 
-TEST_F(UsersTest, ASuccessfulSignInClearsTheEmailsFailures) {
+TEST_P(UsersTest, ASuccessfulSignInClearsTheEmailsFailures) {
   Users users(*db_, clock_, FastUsers());
   ASSERT_TRUE(users.Create("pat@example.com", "right-password"));
   for (int i = 0; i < 4; ++i) ASSERT_FALSE(users.Authenticate("pat@example.com", "typo", "10.0.0.1"));
@@ -97,16 +99,18 @@ TEST_F(UsersTest, ASuccessfulSignInClearsTheEmailsFailures) {
   EXPECT_TRUE(users.Authenticate("pat@example.com", "right-password", "10.0.0.1"));
 }
 
-TEST_F(UsersTest, OneAddressTryingManyEmailsIsLockedToo) {
+TEST_P(UsersTest, OneAddressTryingManyEmailsIsLockedToo) {
   UsersOptions options = FastUsers();
   options.throttle.max_failures_per_address = 10;
   Users users(*db_, clock_, options);
   ASSERT_TRUE(users.Create("pat@example.com", "right-password"));
   for (int i = 0; i < 10; ++i) {
-    ASSERT_EQ(users.Authenticate("user" + std::to_string(i) + "@example.com", "x", "203.0.113.9").error().code,
-              "invalid_sign_in");
+    ASSERT_EQ(
+        users.Authenticate("user" + std::to_string(i) + "@example.com", "x", "203.0.113.9").error().code,
+        "invalid_sign_in");
   }
-  EXPECT_EQ(users.Authenticate("pat@example.com", "right-password", "203.0.113.9").error().code, "sign_in_locked");
+  EXPECT_EQ(users.Authenticate("pat@example.com", "right-password", "203.0.113.9").error().code,
+            "sign_in_locked");
   EXPECT_TRUE(users.Authenticate("pat@example.com", "right-password", "198.51.100.1"));
   // Unknown emails are counted against the email key as well.
   auto rows = db_->Query("SELECT failures FROM sign_in_attempts WHERE key = 'email:user3@example.com'");
@@ -120,7 +124,7 @@ TEST_F(UsersTest, OneAddressTryingManyEmailsIsLockedToo) {
   EXPECT_GE(*purged, 11);
 }
 
-TEST_F(UsersTest, AnOlderHashIsUpgradedOnSignIn) {
+TEST_P(UsersTest, AnOlderHashIsUpgradedOnSignIn) {
   UsersOptions old_options = FastUsers();
   Users old_users(*db_, clock_, old_options);
   ASSERT_TRUE(old_users.Create("pat@example.com", "right-password"));
@@ -133,6 +137,8 @@ TEST_F(UsersTest, AnOlderHashIsUpgradedOnSignIn) {
   EXPECT_FALSE(crypto::PasswordNeedsRehash(stored, new_options.password));
   EXPECT_TRUE(users.Authenticate("pat@example.com", "right-password", "10.0.0.1"));
 }
+
+KT_ACCOUNTS_ON_BOTH_BACKENDS(UsersTest);
 
 }  // namespace
 }  // namespace kt::accounts

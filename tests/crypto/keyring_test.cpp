@@ -25,8 +25,9 @@ mode_t FileMode(const std::string& path) {
 TEST(KeyringTest, AcceptsHexAndEveryBase64Spelling) {
   auto hex = DecodeKey(kHexKey);
   ASSERT_TRUE(hex) << hex.error().message;
-  for (std::string encoded : {std::string(kBase64Key), std::string("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"),
-                              std::string("  ") + kBase64Key + "\n"}) {
+  for (std::string encoded :
+       {std::string(kBase64Key), std::string("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"),
+        std::string("  ") + kBase64Key + "\n"}) {
     auto key = DecodeKey(encoded);
     ASSERT_TRUE(key) << encoded;
     EXPECT_EQ(EncodeKey(*key), EncodeKey(*hex));
@@ -41,8 +42,8 @@ TEST(KeyringTest, AcceptsHexAndEveryBase64Spelling) {
 }
 
 TEST(KeyringTest, RejectsWrongLengthsAndGarbageWithoutQuotingThem) {
-  for (std::string bad : {std::string("c2hvcnQ="), std::string(kHexKey) + "00", std::string("not a key at all!"),
-                          std::string(kHexKey).substr(2)}) {
+  for (std::string bad : {std::string("c2hvcnQ="), std::string(kHexKey) + "00",
+                          std::string("not a key at all!"), std::string(kHexKey).substr(2)}) {
     auto key = DecodeKey(bad);
     ASSERT_FALSE(key) << bad;
     EXPECT_EQ(key.error().code, "master_key_malformed");
@@ -55,14 +56,14 @@ TEST(KeyringTest, SeveralEntriesMakeTheLastOneActive) {
   std::string second = EncodeKey(SecretKey::Generate());
   auto keyring = ParseKeyring(std::string("old:") + kHexKey + ", new:" + second, "KTRACK_MASTER_KEY");
   ASSERT_TRUE(keyring) << keyring.error().message;
-  EXPECT_EQ(keyring->active_id(), "new");
+  EXPECT_EQ(keyring->ActiveId(), "new");
   EXPECT_EQ(keyring->Ids(), (std::vector<std::string>{"old", "new"}));
   ASSERT_NE(keyring->Find("old"), nullptr);
   EXPECT_EQ(keyring->Find("missing"), nullptr);
 
   auto bare = ParseKeyring(kBase64Key, "KTRACK_MASTER_KEY");
   ASSERT_TRUE(bare);
-  EXPECT_EQ(bare->active_id(), "k1");
+  EXPECT_EQ(bare->ActiveId(), "k1");
 }
 
 TEST(KeyringTest, MalformedEntryIsNamedByPositionAndSourceButNotQuoted) {
@@ -95,7 +96,7 @@ TEST(MasterKeyTest, KeyFileIsCreatedOnFirstStartWithMode0600AndReusedAfter) {
   auto second = LoadKeyring(options);
   ASSERT_TRUE(second) << second.error().message;
   EXPECT_FALSE(second->created);
-  EXPECT_EQ(EncodeKey(second->keyring.active_key()), EncodeKey(first->keyring.active_key()));
+  EXPECT_EQ(EncodeKey(second->keyring.ActiveKey()), EncodeKey(first->keyring.ActiveKey()));
 }
 
 TEST(MasterKeyTest, EnvironmentWinsOverTheKeyFileAndEmptyIsAnError) {
@@ -106,8 +107,9 @@ TEST(MasterKeyTest, EnvironmentWinsOverTheKeyFileAndEmptyIsAnError) {
   auto loaded = LoadKeyring(options);
   ASSERT_TRUE(loaded) << loaded.error().message;
   EXPECT_EQ(loaded->source, KeySource::kEnvironment);
-  EXPECT_EQ(loaded->keyring.active_id(), "k7");
-  EXPECT_FALSE(std::ifstream(KeyFilePath(dir.path())).good());  // no file made when the environment has the key
+  EXPECT_EQ(loaded->keyring.ActiveId(), "k7");
+  EXPECT_FALSE(
+      std::ifstream(KeyFilePath(dir.path())).good());  // no file made when the environment has the key
 
   options.env_value = "  ";
   auto empty = LoadKeyring(options);
@@ -152,9 +154,9 @@ TEST(MasterKeyTest, AddingAKeyKeepsTheOldOnesAndMakesTheNewOneActive) {
   auto after = LoadKeyring(options);
   ASSERT_TRUE(after) << after.error().message;
   EXPECT_EQ(after->keyring.Ids(), (std::vector<std::string>{"k1", "k2"}));
-  EXPECT_EQ(after->keyring.active_id(), "k2");
-  EXPECT_EQ(EncodeKey(*after->keyring.Find("k1")), EncodeKey(before->keyring.active_key()));
-  EXPECT_NE(EncodeKey(after->keyring.active_key()), EncodeKey(before->keyring.active_key()));
+  EXPECT_EQ(after->keyring.ActiveId(), "k2");
+  EXPECT_EQ(EncodeKey(*after->keyring.Find("k1")), EncodeKey(before->keyring.ActiveKey()));
+  EXPECT_NE(EncodeKey(after->keyring.ActiveKey()), EncodeKey(before->keyring.ActiveKey()));
 }
 
 }  // namespace

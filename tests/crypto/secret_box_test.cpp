@@ -35,8 +35,9 @@ TEST(SecretBoxTest, CiphertextDoesNotOpenForAnotherOwnerOrPurpose) {
   SecretBox box(OneKey());
   auto sealed = box.Encrypt("client:42", "procore.client_secret", "s3cr3t");
   ASSERT_TRUE(sealed);
-  for (auto [owner, purpose] : {std::pair{"client:43", "procore.client_secret"}, std::pair{"client:42", "other"},
-                                std::pair{"client:4", "2procore.client_secret"}}) {
+  for (auto [owner, purpose] :
+       {std::pair{"client:43", "procore.client_secret"}, std::pair{"client:42", "other"},
+        std::pair{"client:4", "2procore.client_secret"}}) {
     auto plain = box.Decrypt(owner, purpose, *sealed);
     ASSERT_FALSE(plain) << owner << " " << purpose;
     EXPECT_EQ(plain.error().code, "secret_undecryptable");

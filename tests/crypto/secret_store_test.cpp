@@ -1,13 +1,16 @@
 // The secret store on SQLite: round trips, nothing readable in the database file, rows bound to their owner,
 // and key rotation that re-encrypts everything while readers keep working.
+#include <cctype>
 #include <fstream>
 #include <iterator>
 #include <memory>
+#include <ostream>
 
 #include <gtest/gtest.h>
 
 #include "crypto/master_key.h"
 #include "crypto/secret_store.h"
+#include "postgres.h"
 #include "process.h"
 #include "store/migrations.h"
 #include "store/store.h"
@@ -27,12 +30,40 @@ std::string ReadFile(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
-class SecretStoreTest : public ::testing::Test {
+enum class Backend { kSqlite, kPostgres };
+void PrintTo(Backend b, std::ostream* os) {
+  *os << (b == Backend::kSqlite ? "Sqlite" : "Postgres");
+}
+std::string BackendTestName(const ::testing::TestParamInfo<Backend>& info) {
+  return info.param == Backend::kSqlite ? "Sqlite" : "Postgres";
+}
+
+// "c_<suite>_<test>" in [a-z0-9_], unique within the test process.
+std::string DatabaseName() {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  std::string name = std::string("c_") + info->test_suite_name() + "_" + info->name();
+  for (char& c : name) {
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))) c = '_';
+  }
+  return name.substr(0, 60);
+}
+
+// Runs on SQLite and on the test run's PostgreSQL: blobs, upserts and the rotation batches must behave the
+// same.
+class SecretStoreTest : public ::testing::TestWithParam<Backend> {
  protected:
-  void SetUp() override { Open(); }
+  void SetUp() override {
+    if (GetParam() == Backend::kPostgres) {
+      std::string why_not;
+      ASSERT_TRUE(testing::PostgresServer::Available(&why_not)) << why_not;
+      url_ = testing::PostgresServer::Instance().CreateDatabase(DatabaseName());
+    }
+    Open();
+  }
 
   void Open() {
-    auto opened = store::OpenStore("sqlite:" + db_path_);
+    auto opened = store::OpenStore(url_);
     ASSERT_TRUE(opened) << opened.error().message << " " << opened.error().detail;
     db_ = std::move(*opened);
     auto migrated = store::Migrate(*db_);
@@ -41,13 +72,14 @@ class SecretStoreTest : public ::testing::Test {
 
   testing::TempDir dir_;
   std::string db_path_ = dir_.path() + "/t.db";
+  std::string url_ = "sqlite:" + db_path_;
   ManualClock clock_;
   std::unique_ptr<store::Store> db_;
   SecretKey k1_ = SecretKey::Generate();
   SecretKey k2_ = SecretKey::Generate();
 };
 
-TEST_F(SecretStoreTest, SecretRoundTripsIsReplacedAndDeleted) {
+TEST_P(SecretStoreTest, SecretRoundTripsIsReplacedAndDeleted) {
   SecretStore secrets(*db_, Ring({{"k1", k1_}}), clock_);
   ASSERT_TRUE(secrets.Put("client:1", "procore.client_secret", "first"));
   auto got = secrets.Get("client:1", "procore.client_secret");
@@ -64,7 +96,7 @@ TEST_F(SecretStoreTest, SecretRoundTripsIsReplacedAndDeleted) {
   EXPECT_FALSE(secrets.Get("client:1", "procore.client_secret")->has_value());
 }
 
-TEST_F(SecretStoreTest, WorksInsideACallersTransaction) {
+TEST_P(SecretStoreTest, WorksInsideACallersTransaction) {
   SecretStore secrets(*db_, Ring({{"k1", k1_}}), clock_);
   auto done = db_->Transact([&](store::Tx& tx) -> Status {
     if (auto put = secrets.Put(tx, "client:1", "a", "in-tx"); !put) return put;
@@ -80,7 +112,10 @@ TEST_F(SecretStoreTest, WorksInsideACallersTransaction) {
   EXPECT_EQ(*removed, 1);
 }
 
-TEST_F(SecretStoreTest, DatabaseFileHoldsNoPlaintext) {
+// Reads the database file itself, so SQLite only.
+class SecretStoreFileTest : public SecretStoreTest {};
+
+TEST_P(SecretStoreFileTest, DatabaseFileHoldsNoPlaintext) {
   const std::string plaintext = "PLAINTEXT-client-secret-7f3a9c";
   {
     SecretStore secrets(*db_, Ring({{"k1", k1_}}), clock_);
@@ -100,7 +135,7 @@ TEST_F(SecretStoreTest, DatabaseFileHoldsNoPlaintext) {
   EXPECT_EQ(reopened.Get("client:42", "procore.client_secret")->value_or(""), plaintext);
 }
 
-TEST_F(SecretStoreTest, CiphertextMovedToAnotherOwnerFailsToDecrypt) {
+TEST_P(SecretStoreTest, CiphertextMovedToAnotherOwnerFailsToDecrypt) {
   SecretStore secrets(*db_, Ring({{"k1", k1_}}), clock_);
   ASSERT_TRUE(secrets.Put("client:1", "procore.client_secret", "client-one-secret"));
   ASSERT_TRUE(secrets.Put("client:2", "procore.client_secret", "client-two-secret"));
@@ -118,13 +153,14 @@ TEST_F(SecretStoreTest, CiphertextMovedToAnotherOwnerFailsToDecrypt) {
   EXPECT_EQ(secrets.Get("client:1", "procore.client_secret")->value_or(""), "client-one-secret");
 }
 
-TEST_F(SecretStoreTest, RotationReEncryptsEverythingWhileOldKeySecretsStayReadable) {
+TEST_P(SecretStoreTest, RotationReEncryptsEverythingWhileOldKeySecretsStayReadable) {
   SecretStoreOptions options;
   options.rotate_batch = 7;  // several batches
   {
     SecretStore before(*db_, Ring({{"k1", k1_}}), clock_, {}, options);
     for (int i = 0; i < 25; ++i) {
-      ASSERT_TRUE(before.Put("client:" + std::to_string(i), "procore.client_secret", "secret-" + std::to_string(i)));
+      ASSERT_TRUE(
+          before.Put("client:" + std::to_string(i), "procore.client_secret", "secret-" + std::to_string(i)));
     }
   }
   // The new key is active; the old one is still known, so everything reads before rotation has run.
@@ -155,7 +191,7 @@ TEST_F(SecretStoreTest, RotationReEncryptsEverythingWhileOldKeySecretsStayReadab
   EXPECT_EQ(again->rotated, 0);
 }
 
-TEST_F(SecretStoreTest, RotationReportsSecretsItCannotReadAndMovesTheRest) {
+TEST_P(SecretStoreTest, RotationReportsSecretsItCannotReadAndMovesTheRest) {
   SecretStore lost(*db_, Ring({{"lost", SecretKey::Generate()}}), clock_);
   ASSERT_TRUE(lost.Put("client:9", "procore.client_secret", "unreadable"));
   SecretStore secrets(*db_, Ring({{"k1", k1_}}), clock_);
@@ -170,37 +206,57 @@ TEST_F(SecretStoreTest, RotationReportsSecretsItCannotReadAndMovesTheRest) {
   EXPECT_EQ(report->failed[0], "client:9/procore.client_secret: secret_key_unknown");
 }
 
-TEST_F(SecretStoreTest, KeysRotateThroughTheKeyFileReachARunningServer) {
+TEST_P(SecretStoreTest, KeysRotateThroughTheKeyFileReachARunningServer) {
   KeySourceOptions source;
   source.data_dir = dir_.path();
   auto loaded = LoadKeyring(source);
   ASSERT_TRUE(loaded);
   source.create_if_missing = false;
-  KeyringLoader loader = [source]() -> Result<Keyring> {
-    auto reloaded = LoadKeyring(source);
-    if (!reloaded) return tl::unexpected(reloaded.error());
-    return std::move(reloaded->keyring);
-  };
   // A running server that loaded the key file at start.
-  SecretStore server(*db_, loaded->keyring, clock_, loader);
+  SecretStore server(*db_, loaded->keyring, clock_, MakeKeyringLoader(source));
+  SecretStore writer(*db_, loaded->keyring, clock_, MakeKeyringLoader(source));
   ASSERT_TRUE(server.Put("client:1", "procore.client_secret", "before-rotation"));
 
   // `ktrack keys rotate` in another process: append a key, then re-encrypt.
-  auto new_id = AddKeyToFile(loaded->file_path);
-  ASSERT_TRUE(new_id);
-  auto reloaded = LoadKeyring(source);
-  ASSERT_TRUE(reloaded);
-  SecretStore cli(*db_, std::move(reloaded->keyring), clock_);
-  auto report = cli.RotateAll();
-  ASSERT_TRUE(report);
-  EXPECT_EQ(report->rotated, 1);
+  auto rotation = RotateMasterKey(*db_, source, clock_);
+  ASSERT_TRUE(rotation) << rotation.error().message;
+  EXPECT_TRUE(rotation->key_added);
+  EXPECT_EQ(rotation->report.active_key_id, "k2");
+  EXPECT_EQ(rotation->report.rotated, 1);
+  auto key_ids = db_->Query("SELECT DISTINCT key_id FROM secrets");
+  ASSERT_EQ(key_ids->rows.size(), 1u);
+  EXPECT_EQ(key_ids->rows.front().Text("key_id"), "k2");
 
   // The server meets a key id it does not know, reloads the key file, and reads on.
   EXPECT_EQ(server.Get("client:1", "procore.client_secret")->value_or(""), "before-rotation");
-  // And after its refresh interval it encrypts new secrets under the new key.
+  // A server that only writes moves to the new key at its next keyring refresh.
+  EXPECT_EQ(writer.ActiveKeyId(), "k1");
   clock_.Advance(std::chrono::minutes(2));
-  EXPECT_EQ(server.ActiveKeyId(), *new_id);
+  EXPECT_EQ(writer.ActiveKeyId(), "k2");
+  ASSERT_TRUE(writer.Put("client:2", "procore.client_secret", "after-rotation"));
+  auto new_row = db_->Query("SELECT key_id FROM secrets WHERE owner = 'client:2'");
+  EXPECT_EQ(new_row->rows.front().Text("key_id"), "k2");
 }
+
+TEST_P(SecretStoreTest, RotationWithTheEnvironmentKeyUsesItsLastKey) {
+  {
+    SecretStore before(*db_, Ring({{"k1", k1_}}), clock_);
+    ASSERT_TRUE(before.Put("client:1", "procore.client_secret", "value"));
+  }
+  KeySourceOptions source;
+  source.data_dir = dir_.path();
+  source.env_value = "k1:" + EncodeKey(k1_) + ",k2:" + EncodeKey(k2_);
+  auto rotation = RotateMasterKey(*db_, source, clock_);
+  ASSERT_TRUE(rotation) << rotation.error().message;
+  EXPECT_FALSE(rotation->key_added);
+  EXPECT_EQ(rotation->report.rotated, 1);
+  SecretStore after(*db_, Ring({{"k2", k2_}}), clock_);
+  EXPECT_EQ(after.Get("client:1", "procore.client_secret")->value_or(""), "value");
+}
+
+INSTANTIATE_TEST_SUITE_P(Backend, SecretStoreTest, ::testing::Values(Backend::kSqlite, Backend::kPostgres),
+                         BackendTestName);
+INSTANTIATE_TEST_SUITE_P(Backend, SecretStoreFileTest, ::testing::Values(Backend::kSqlite), BackendTestName);
 
 }  // namespace
 }  // namespace kt::crypto
