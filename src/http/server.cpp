@@ -136,11 +136,13 @@ class RequestParser final : public bhttp::basic_parser<true> {
   bool expect_continue() const { return expect_continue_; }
   bool has_request_id() const { return has_request_id_; }
   bhttp::verb method() const { return method_; }
+  int version() const { return version_; }
 
  private:
-  void on_request_impl(bhttp::verb method, beast::string_view method_str, beast::string_view target, int,
+  void on_request_impl(bhttp::verb method, beast::string_view method_str, beast::string_view target, int version,
                        beast::error_code&) override {
     method_ = method;
+    version_ = version;
     request_.method.assign(method_str.data(), method_str.size());
     request_.target.assign(target.data(), target.size());
   }
@@ -170,6 +172,7 @@ class RequestParser final : public bhttp::basic_parser<true> {
 
   Request& request_;
   bhttp::verb method_ = bhttp::verb::unknown;
+  int version_ = 11;
   bool expect_continue_ = false;
   bool has_request_id_ = false;
 };
@@ -435,7 +438,8 @@ struct Server::Impl {
   asio::awaitable<void> WriteAndClose(Connection& conn, int status, std::string_view code, std::string_view message);
   asio::awaitable<void> Linger(Connection& conn);
   void Serialize(Connection& conn, int status, const Headers& headers, const std::string& request_id,
-                 size_t content_length, bool send_length, bool close, std::string_view inline_body);
+                 size_t content_length, bool send_length, bool close, std::string_view inline_body,
+                 bool http10_keep_alive = false);
 };
 
 asio::awaitable<void> Server::Impl::Accept() {
@@ -458,7 +462,8 @@ asio::awaitable<void> Server::Impl::Accept() {
 }
 
 void Server::Impl::Serialize(Connection& conn, int status, const Headers& headers, const std::string& request_id,
-                             size_t content_length, bool send_length, bool close, std::string_view inline_body) {
+                             size_t content_length, bool send_length, bool close, std::string_view inline_body,
+                             bool http10_keep_alive) {
   std::string& out = conn.out;
   out.clear();
   out += "HTTP/1.1 ";
@@ -490,7 +495,11 @@ void Server::Impl::Serialize(Connection& conn, int status, const Headers& header
     AppendDecimal(out, content_length);
     out += "\r\n";
   }
-  if (close) out += "Connection: close\r\n";
+  if (close) {
+    out += "Connection: close\r\n";
+  } else if (http10_keep_alive) {
+    out += "Connection: keep-alive\r\n";  // HTTP/1.0 closes unless told otherwise
+  }
   out += "\r\n";
   out += inline_body;
 }
@@ -670,6 +679,7 @@ asio::awaitable<void> Server::Impl::Session(std::shared_ptr<Connection> conn) {
       req.request_id = incoming_id && IsSaneRequestId(*incoming_id) ? std::move(*incoming_id) : NewRequestId();
       const bool keep_alive = parser.keep_alive();
       const bool head = parser.method() == bhttp::verb::head;
+      const bool http10 = parser.version() < 11;
 
       Router::Match match = router->Find(req.method, raw_path);
       const Route* route = match.route;
@@ -751,7 +761,7 @@ asio::awaitable<void> Server::Impl::Session(std::shared_ptr<Connection> conn) {
       bool inline_body = body.size() <= kInlineBodyBytes;
       conn->SetPhase(Connection::Phase::kWriting, options.read_timeout);
       Serialize(*conn, status, answer.headers, req.request_id, answer.body.size(), !no_body, close_after,
-                inline_body ? body : std::string_view());
+                inline_body ? body : std::string_view(), http10);
       if (!co_await Write(*conn, inline_body ? std::string_view() : body)) break;
       if (early) {
         co_await Linger(*conn);

@@ -277,6 +277,25 @@ TEST(HttpServerTest, ReadTimeoutAnswers408) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
 }
 
+TEST(HttpServerTest, IdleConnectionsAreClosed) {
+  ServerOptions options;
+  options.idle_timeout = 200ms;
+  TestServer ts(BasicRouter(), options);
+  auto start = std::chrono::steady_clock::now();
+  std::string raw = RawExchange(ts.port(), "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n", 5000ms);
+  EXPECT_NE(raw.find("HTTP/1.1 200"), std::string::npos) << raw;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);  // closed by the server, not by our 5 s wait
+}
+
+TEST(HttpServerTest, Http10KeepAliveIsAcknowledged) {
+  TestServer ts(BasicRouter());
+  std::string raw = RawExchange(ts.port(), "GET /hello HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+                                           "GET /hello HTTP/1.0\r\n\r\n");
+  size_t first = raw.find("Connection: keep-alive");
+  EXPECT_NE(first, std::string::npos) << raw;
+  EXPECT_NE(raw.find("Connection: close", first), std::string::npos) << raw;
+}
+
 TEST(HttpServerTest, HeadersOverLimitAnswer431) {
   ServerOptions options;
   options.max_header_bytes = 1024;
