@@ -1,0 +1,82 @@
+// Wires the routes, starts the server and workers, and shuts down gracefully on a signal.
+#include "app/serve.h"
+
+#include <cstdio>
+#include <iostream>
+
+#include "api/api.h"
+#include "app/services.h"
+#include "http/middleware.h"
+#include "http/server.h"
+#include "obs/log.h"
+#include "web/pages.h"
+
+namespace kt::app {
+
+void RegisterRoutes(http::Router& router, Services& s) {
+  router.Get("/healthz", [](http::Request&) { return http::Response::Json(200, {{"status", "ok"}}); },
+             {.on_io_thread = true});
+  router.Get("/readyz", [&s](http::Request&) {
+    if (auto ok = s.store->Ping(); !ok)
+      return http::Response::Json(503, {{"status", "unavailable"}, {"database", "unreachable"}});
+    return http::Response::Json(200, {{"status", "ready"}, {"database", "ok"}});
+  });
+  router.Get("/metrics", http::MetricsHandler(s.metrics));
+  web::RegisterStatic(router);
+  web::RegisterPages(router, web::PagesDeps{*s.access, *s.users, *s.clients, *s.sessions, {}});
+  api::RegisterClientRoutes(router, *s.access, *s.clients);
+}
+
+int Serve(const Config& config) {
+  auto level = obs::ParseLevel(config.log_level).value_or(obs::Level::kInfo);
+  obs::SetDefaultLogger(obs::Logger::Stderr(level));
+  auto services = BuildServices(config);
+  if (!services) {
+    std::fprintf(stderr, "ktrack: %s\n%s\n", services.error().message.c_str(), services.error().fix.c_str());
+    obs::Log(obs::Level::kError, "startup_failed", {{"code", services.error().code}, {"detail", services.error().detail}});
+    return 1;
+  }
+  Services& s = **services;
+
+  std::unique_ptr<queue::Worker> worker;
+  if (config.role != Role::kWeb && config.job_threads > 0) {
+    worker = std::make_unique<queue::Worker>(*s.queue, queue::WorkerOptions{.threads = config.job_threads});
+    worker->Start();
+  }
+
+  std::unique_ptr<http::Server> server;
+  if (config.role != Role::kWorker) {
+    auto router = std::make_shared<http::Router>();
+    RegisterRoutes(*router, s);
+    http::ServerOptions options;
+    options.listen = config.listen;
+    options.io_threads = static_cast<size_t>(config.io_threads);
+    options.worker_threads = static_cast<size_t>(config.worker_threads);
+    options.max_body_bytes = static_cast<size_t>(config.max_body_bytes);
+    server = std::make_unique<http::Server>(
+        options, router,
+        std::vector<http::Middleware>{http::CatchAll(obs::DefaultLogger()), http::AccessLog(obs::DefaultLogger()),
+                                      http::Metrics(s.metrics), http::SecurityHeaders()});
+    auto port = server->Start();
+    if (!port) {
+      std::fprintf(stderr, "ktrack: %s\n%s\n", port.error().message.c_str(), port.error().fix.c_str());
+      return 1;
+    }
+    std::string url = "http://" + server->host() + ":" + std::to_string(*port);
+    std::cout << "listening on " << url << std::endl;
+    obs::Log(obs::Level::kInfo, "serving",
+             {{"url", url}, {"role", RoleName(config.role)}, {"database", s.store->Describe()},
+              {"public_base_url", config.PublicBaseUrl(url)}});
+  } else {
+    std::cout << "worker started" << std::endl;
+  }
+
+  http::WaitForShutdownSignal();
+  obs::Log(obs::Level::kInfo, "shutting_down", {});
+  if (server) server->Stop();
+  if (worker) worker->Stop();
+  obs::Log(obs::Level::kInfo, "stopped", {});
+  return 0;
+}
+
+}  // namespace kt::app
