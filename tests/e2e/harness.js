@@ -1,0 +1,78 @@
+// Browser-test harness: starts ktrack and the Procore emulator on port 0, creates users with the CLI,
+// launches Debian's Chromium through playwright-core, and saves screenshots under build/e2e-artifacts/.
+'use strict';
+const { spawn, execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+
+const root = path.resolve(__dirname, '..', '..');
+const binDir = process.env.KTRACK_BIN_DIR || path.join(root, 'build', 'bin');
+const artifactsDir = path.join(root, 'build', 'e2e-artifacts');
+
+function startServer(binary, args, env = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(path.join(binDir, binary), args, {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => reject(new Error(`${binary} did not print 'listening on' in time:\n${out}\n${err}`)), 30000);
+    child.stdout.on('data', (d) => {
+      out += d.toString();
+      const m = out.match(/listening on (http:\/\/\S+)/);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ child, url: m[1], stderr: () => err });
+      }
+    });
+    child.stderr.on('data', (d) => { err += d.toString(); });
+    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`${binary} exited with ${code}:\n${err}`)); });
+  });
+}
+
+function stop(server) {
+  if (!server || server.child.exitCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    server.child.removeAllListeners('exit');
+    server.child.on('exit', () => resolve());
+    server.child.kill('SIGTERM');
+    setTimeout(() => { server.child.kill('SIGKILL'); resolve(); }, 5000).unref();
+  });
+}
+
+function ktrack(dataDir, args) {
+  const out = execFileSync(path.join(binDir, 'ktrack'), [...args, '--data-dir', dataDir, '--json'], { encoding: 'utf8' });
+  return JSON.parse(out.trim().split('\n').pop());
+}
+
+function tempDir(prefix) {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+async function launchBrowser() {
+  const { chromium } = require('playwright-core');
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+           '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
+  });
+}
+
+async function screenshot(page, name) {
+  fs.mkdirSync(artifactsDir, { recursive: true });
+  const file = path.join(artifactsDir, `${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  return file;
+}
+
+async function signIn(page, baseUrl, email, password) {
+  await page.goto(`${baseUrl}/signin`);
+  await page.fill('#email', email);
+  await page.fill('#password', password);
+  await Promise.all([page.waitForNavigation(), page.click('button[type=submit]')]);
+}
+
+module.exports = { startServer, stop, ktrack, tempDir, launchBrowser, screenshot, signIn, binDir, artifactsDir };
