@@ -55,8 +55,10 @@ int Serve(const Config& config) {
     options.max_body_bytes = static_cast<size_t>(config.max_body_bytes);
     server = std::make_unique<http::Server>(
         options, router,
-        std::vector<http::Middleware>{http::CatchAll(obs::DefaultLogger()), http::AccessLog(obs::DefaultLogger()),
-                                      http::Metrics(s.metrics), http::SecurityHeaders()});
+        // Outermost first; CatchAll innermost so a 500 from a thrown exception is still logged, counted
+        // and given the security headers.
+        std::vector<http::Middleware>{http::AccessLog(obs::DefaultLogger()), http::Metrics(s.metrics),
+                                      http::SecurityHeaders(), http::CatchAll(obs::DefaultLogger())});
     auto port = server->Start();
     if (!port) {
       std::fprintf(stderr, "ktrack: %s\n%s\n", port.error().message.c_str(), port.error().fix.c_str());
