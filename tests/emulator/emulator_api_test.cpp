@@ -1,0 +1,399 @@
+// The emulator over HTTP as a Procore client sees it: OAuth, installs, permissions, paging against the truth,
+// filters, rate limits, faults and token expiry.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "emulator_client.h"
+#include "util/strings.h"
+
+namespace procore_emulator::testing {
+namespace {
+
+using nlohmann::json;
+
+// The list path of a stream for a project (or the company), as a sync would page it.
+std::string StreamPath(EmulatorClient& emu, const std::string& token, const std::string& stream, int64_t project) {
+  std::string c = std::to_string(emu.company_id()), p = std::to_string(project);
+  if (stream == "projects") return "/rest/v1.1/projects?company_id=" + c;
+  if (stream == "company_users") return "/rest/v1.3/companies/" + c + "/users";
+  if (stream == "vendors") return "/rest/v1.0/vendors?company_id=" + c;
+  if (stream == "trades") return "/rest/v1.0/companies/" + c + "/trades";
+  if (stream == "cost_codes") return "/rest/v1.0/cost_codes?project_id=" + p;
+  if (stream == "budget_detail_rows") {
+    auto views = emu.Get("/rest/v1.0/budget_views?project_id=" + p, token).Json();
+    return "/rest/v1.0/budget_views/" + std::to_string(views[0]["id"].get<int64_t>()) + "/detail_rows?project_id=" + p;
+  }
+  if (stream == "work_order_contracts") return "/rest/v1.0/work_order_contracts?project_id=" + p;
+  if (stream == "purchase_order_contracts") return "/rest/v1.0/purchase_order_contracts?project_id=" + p;
+  if (stream == "commitment_change_orders") return "/rest/v1.0/projects/" + p + "/commitment_change_orders";
+  if (stream == "prime_contracts") return "/rest/v1.0/prime_contracts?project_id=" + p;
+  if (stream == "prime_change_orders") return "/rest/v1.0/projects/" + p + "/prime_change_orders";
+  if (stream == "change_events") return "/rest/v1.1/change_events?project_id=" + p;
+  if (stream == "direct_costs") return "/rest/v1.1/projects/" + p + "/direct_costs";
+  if (stream == "rfis") return "/rest/v1.0/projects/" + p + "/rfis";
+  if (stream == "submittals") return "/rest/v1.1/projects/" + p + "/submittals";
+  if (stream == "manpower_logs")
+    return "/rest/v1.0/projects/" + p + "/manpower_logs?start_date=2000-01-01&end_date=2100-12-31";
+  ADD_FAILURE() << "unknown stream " << stream;
+  return "/";
+}
+
+class EmulatorApi : public ::testing::Test {
+ protected:
+  EmulatorClient emu;
+};
+
+TEST_F(EmulatorApi, TokenIsIssuedForFormMultipartAndJsonBodies) {
+  AppCredentials app = emu.CreateApp();
+  std::string form = "grant_type=client_credentials&client_id=" + app.client_id + "&client_secret=" + app.client_secret;
+  auto a = emu.Request("POST", "/oauth/token", form, {{"Content-Type", "application/x-www-form-urlencoded"}});
+  ASSERT_EQ(a.status, 200) << a.body;
+  EXPECT_EQ(a.Json()["token_type"], "bearer");
+  EXPECT_EQ(a.Json()["expires_in"], 5400);
+  EXPECT_TRUE(a.Json()["created_at"].is_number_integer());
+
+  std::string boundary = "XyZ123";
+  std::string multipart;
+  for (auto [k, v] : {std::pair<std::string, std::string>{"grant_type", "client_credentials"},
+                      {"client_id", app.client_id}, {"client_secret", app.client_secret}})
+    multipart += "--" + boundary + "\r\nContent-Disposition: form-data; name=\"" + k + "\"\r\n\r\n" + v + "\r\n";
+  multipart += "--" + boundary + "--\r\n";
+  a = emu.Request("POST", "/oauth/token", multipart, {{"Content-Type", "multipart/form-data; boundary=" + boundary}});
+  EXPECT_EQ(a.status, 200) << a.body;
+
+  json body = {{"grant_type", "client_credentials"}, {"client_id", app.client_id}, {"client_secret", app.client_secret}};
+  a = emu.Request("POST", "/oauth/token", body.dump(), {{"Content-Type", "application/json"}});
+  ASSERT_EQ(a.status, 200) << a.body;
+  std::string token = a.Json()["access_token"];
+
+  auto info = emu.Request("GET", "/oauth/token/info", {}, {{"Authorization", "Bearer " + token}});
+  ASSERT_EQ(info.status, 200);
+  EXPECT_EQ(info.Json()["application"]["uid"], app.client_id);
+  EXPECT_GT(info.Json()["expires_in_seconds"].get<int>(), 5000);
+
+  auto revoked = emu.Request("POST", "/oauth/revoke",
+                             "token=" + token + "&client_id=" + app.client_id + "&client_secret=" + app.client_secret,
+                             {{"Content-Type", "application/x-www-form-urlencoded"}});
+  EXPECT_EQ(revoked.status, 200);
+  EXPECT_EQ(emu.Get("/rest/v1.0/me", token).status, 401);
+  // Revoking an unknown token still answers 200.
+  EXPECT_EQ(emu.Request("POST", "/oauth/revoke", "token=nope", {{"Content-Type", "application/x-www-form-urlencoded"}}).status,
+            200);
+}
+
+TEST_F(EmulatorApi, WrongSecretAndLegacyServiceAccountsAreRefused) {
+  AppCredentials app = emu.CreateApp();
+  auto a = emu.Request("POST", "/oauth/token",
+                       "grant_type=client_credentials&client_id=" + app.client_id + "&client_secret=wrong",
+                       {{"Content-Type", "application/x-www-form-urlencoded"}});
+  EXPECT_EQ(a.status, 401);
+  EXPECT_EQ(a.Json()["error"], "invalid_client");
+
+  AppCredentials legacy = emu.CreateApp("Old SA", "legacy_service_account");
+  a = emu.Request("POST", "/oauth/token",
+                  "grant_type=client_credentials&client_id=" + legacy.client_id + "&client_secret=" + legacy.client_secret,
+                  {{"Content-Type", "application/x-www-form-urlencoded"}});
+  EXPECT_EQ(a.status, 401);
+  EXPECT_EQ(a.Json()["error"], "invalid_client");
+  EXPECT_NE(a.Json()["error_description"].get<std::string>().find("sunset"), std::string::npos);
+
+  a = emu.Request("POST", "/oauth/token", "grant_type=password", {{"Content-Type", "application/x-www-form-urlencoded"}});
+  EXPECT_EQ(a.status, 400);
+  EXPECT_EQ(a.Json()["error"], "unsupported_grant_type");
+}
+
+TEST_F(EmulatorApi, CompanyHeaderIsRequiredEvenOnMeAndCompanies) {
+  AppCredentials app = emu.CreateApp();
+  emu.Install(app);
+  std::string token = emu.Token(app);
+  for (const std::string& path : std::vector<std::string>{
+           "/rest/v1.0/me", "/rest/v1.0/companies", "/rest/v1.1/projects?company_id=" + std::to_string(emu.company_id())}) {
+    auto a = emu.Get(path, token, false);
+    EXPECT_EQ(a.status, 400) << path;
+    EXPECT_EQ(a.Json()["errors"], "Missing Procore-Company-Id header!") << path;
+    EXPECT_EQ(emu.Get(path, token).status, 200) << path;
+  }
+  auto missing = emu.Request("GET", "/rest/v1.0/me");
+  EXPECT_EQ(missing.status, 401);
+}
+
+TEST_F(EmulatorApi, CompaniesListsOnlyInstallsAndUninstallDisconnects) {
+  AppCredentials app = emu.CreateApp();
+  std::string token = emu.Token(app);
+  auto a = emu.Get("/rest/v1.0/companies", token);
+  ASSERT_EQ(a.status, 200);
+  EXPECT_TRUE(a.Json().empty());
+  std::string projects = "/rest/v1.1/projects?company_id=" + std::to_string(emu.company_id());
+  a = emu.Get(projects, token);
+  EXPECT_EQ(a.status, 403);
+  EXPECT_EQ(a.Json()["errors"], "App is not connected to this company");
+
+  emu.Install(app);
+  a = emu.Get("/rest/v1.0/companies", token);
+  ASSERT_EQ(a.Json().size(), 1u);
+  EXPECT_EQ(a.Json()[0]["id"], emu.company_id());
+  EXPECT_EQ(emu.Get(projects, token).Json().size(), emu.project_ids().size());
+  auto me = emu.Get("/rest/v1.0/companies/" + std::to_string(emu.company_id()) + "/me", token);
+  EXPECT_EQ(me.status, 200);
+  EXPECT_TRUE(me.Json()["id"].is_number_integer());
+
+  emu.Control("DELETE", "/_emulator/companies/" + std::to_string(emu.company_id()) + "/installs/" + app.client_id,
+              nullptr, 200);
+  a = emu.Get(projects, token);
+  EXPECT_EQ(a.status, 403);
+  EXPECT_EQ(a.Json()["errors"], "App is not connected to this company");
+}
+
+TEST_F(EmulatorApi, PermissionsAreEnforcedPerToolToolStateAndPermittedProject) {
+  AppCredentials app = emu.CreateApp();
+  json perms = EmulatorClient::AllToolsAt("read_only");
+  perms["project"]["RFIs"] = "none";
+  perms["project"]["Submittals"] = "admin";
+  perms["company"]["Directory"] = "none";
+  auto projects = emu.project_ids();
+  emu.Install(app, perms, json::array({projects[0], projects[1]}));
+  std::string token = emu.Token(app);
+  std::string p0 = std::to_string(projects[0]), p1 = std::to_string(projects[1]), p2 = std::to_string(projects[2]);
+  std::string c = std::to_string(emu.company_id());
+
+  auto a = emu.Get("/rest/v1.0/projects/" + p0 + "/rfis", token);
+  EXPECT_EQ(a.status, 403);
+  EXPECT_NE(a.Json()["errors"].get<std::string>().find("RFIs"), std::string::npos);
+  EXPECT_EQ(emu.Get("/rest/v1.1/projects/" + p0 + "/submittals", token).status, 200);
+  EXPECT_EQ(emu.Get("/rest/v1.3/companies/" + c + "/users", token).status, 403);
+
+  // A project outside the permitted ones.
+  a = emu.Get("/rest/v1.1/projects/" + p2 + "/submittals", token);
+  EXPECT_EQ(a.status, 403);
+  EXPECT_NE(a.Json()["errors"].get<std::string>().find("permitted"), std::string::npos);
+  // Non-admins see only their permitted projects.
+  EXPECT_EQ(emu.Get("/rest/v1.1/projects?company_id=" + c, token).Json().size(), 2u);
+  EXPECT_EQ(emu.Get("/rest/v1.0/projects/" + p2 + "?company_id=" + c, token).status, 404);
+
+  // A tool switched off in the project.
+  emu.Control("PUT", "/_emulator/projects/" + p1 + "/tools/Submittals", {{"active", false}}, 200);
+  a = emu.Get("/rest/v1.1/projects/" + p1 + "/submittals", token);
+  EXPECT_EQ(a.status, 403);
+  EXPECT_NE(a.Json()["errors"].get<std::string>().find("not active"), std::string::npos);
+  auto tools = emu.Get("/rest/v1.0/projects/" + p1 + "/tools", token).Json();
+  bool found = false;
+  for (const auto& t : tools)
+    if (t["title"] == "Submittals") {
+      found = true;
+      EXPECT_FALSE(t["is_active"].get<bool>());
+    }
+  EXPECT_TRUE(found);
+
+  // The permission manifests show the levels by name.
+  auto manifest = emu.Get("/rest/v1.0/settings/permissions?project_id=" + p0, token).Json();
+  std::map<std::string, std::string> levels;
+  for (const auto& t : manifest["tools"]) levels[t["friendly_name"]] = t["user_access_level"]["name"];
+  EXPECT_EQ(levels["RFIs"], "None");
+  EXPECT_EQ(levels["Submittals"], "Admin");
+  EXPECT_EQ(levels["Budget"], "Read Only");
+  manifest = emu.Get("/rest/v1.0/settings/permissions?company_id=" + c, token).Json();
+  levels.clear();
+  for (const auto& t : manifest["tools"]) levels[t["friendly_name"]] = t["user_access_level"]["name"];
+  EXPECT_EQ(levels["Webhooks API"], "Standard");
+  EXPECT_EQ(levels["Directory"], "None");
+  EXPECT_EQ(emu.Get("/rest/v1.0/settings/permissions?project_id=" + p2, token).status, 403);
+}
+
+TEST_F(EmulatorApi, PagingThroughEveryStreamYieldsTheTruthAfterChanges) {
+  AppCredentials app = emu.CreateApp();
+  emu.Install(app);
+  std::string token = emu.Token(app);
+  std::string c = std::to_string(emu.company_id());
+  auto applied = emu.Control("POST", "/_emulator/companies/" + c + "/changes", {{"count", 120}, {"seed", 3}}, 200);
+  EXPECT_EQ(applied["applied"], 120);
+
+  auto truth = emu.Control("GET", "/_emulator/truth?company_id=" + c, nullptr, 200);
+  ASSERT_EQ(truth["streams"].size(), 4u + 12u * emu.project_ids().size());
+  for (const auto& entry : truth["streams"]) {
+    std::string stream = entry["stream"];
+    int64_t project = entry["project_id"].is_null() ? 0 : entry["project_id"].get<int64_t>();
+    std::vector<json> records = emu.GetAll(StreamPath(emu, token, stream, project), token, 7);
+    EXPECT_EQ(static_cast<int64_t>(records.size()), entry["count"].get<int64_t>()) << stream << " " << project;
+    EXPECT_EQ(StreamChecksum(records), entry["checksum"]) << stream << " " << project;
+  }
+}
+
+TEST_F(EmulatorApi, PagingHeadersFollowProcore) {
+  AppCredentials app = emu.CreateApp();
+  emu.Install(app);
+  std::string token = emu.Token(app);
+  std::string c = std::to_string(emu.company_id());
+  auto first = emu.Get("/rest/v1.3/companies/" + c + "/users?per_page=10", token);
+  ASSERT_EQ(first.status, 200);
+  int total = std::stoi(first.Header("Total"));
+  EXPECT_GT(total, 10);
+  EXPECT_EQ(first.Header("Per-Page"), "10");
+  EXPECT_NE(first.Header("Link").find("rel=\"next\""), std::string::npos);
+  EXPECT_NE(first.Header("Link").find("rel=\"last\""), std::string::npos);
+  EXPECT_EQ(first.Header("Link").find("rel=\"prev\""), std::string::npos);
+  int last = (total + 9) / 10;
+  auto end = emu.Get("/rest/v1.3/companies/" + c + "/users?per_page=10&page=" + std::to_string(last), token);
+  EXPECT_EQ(end.Header("Link").find("rel=\"next\""), std::string::npos);
+  EXPECT_NE(end.Header("Link").find("rel=\"prev\""), std::string::npos);
+  // per_page above the endpoint's maximum is capped (v1.1 projects: 300).
+  auto capped = emu.Get("/rest/v1.1/projects?company_id=" + c + "&per_page=5000", token);
+  EXPECT_EQ(capped.Header("Per-Page"), "300");
+  EXPECT_EQ(emu.Get("/rest/v1.1/projects?company_id=" + c + "&page=0", token).status, 400);
+}
+
+TEST_F(EmulatorApi, UpdatedAtFilterAndIncludeDeletedFindTheChanges) {
+  AppCredentials app = emu.CreateApp();
+  emu.Install(app);
+  std::string token = emu.Token(app);
+  std::string c = std::to_string(emu.company_id());
+  std::string since = emu.Control("GET", "/_emulator/clock")["now"];
+  emu.Control("POST", "/_emulator/companies/" + c + "/changes",
+              {{"count", 60}, {"seed", 9}, {"streams", {"work_order_contracts", "change_events"}}}, 200);
+  int64_t changed = 0, deleted = 0;
+  for (int64_t p : emu.project_ids()) {
+    std::string path = "/rest/v1.0/work_order_contracts?project_id=" + std::to_string(p);
+    auto recent = emu.GetAll(path + "&filters[updated_at]=" + since + "...2100-01-01", token);
+    for (const auto& r : recent) EXPECT_GE(r["updated_at"].get<std::string>(), since);
+    changed += static_cast<int64_t>(recent.size());
+    auto only = emu.GetAll(path + "&filters[include_deleted]=only", token);
+    for (const auto& r : only) EXPECT_FALSE(r["deleted_at"].is_null());
+    deleted += static_cast<int64_t>(only.size());
+    auto with = emu.GetAll(path + "&filters[include_deleted]=with", token);
+    EXPECT_EQ(with.size(), emu.GetAll(path, token).size() + only.size());
+  }
+  EXPECT_GT(changed, 0);
+  EXPECT_GT(deleted, 0);
+  auto bad = emu.Get("/rest/v1.0/work_order_contracts?project_id=" + std::to_string(emu.project_ids()[0]) +
+                         "&filters[updated_at]=yesterday",
+                     token);
+  EXPECT_EQ(bad.status, 400);
+}
+
+TEST_F(EmulatorApi, ManpowerLogsWithoutDatesAreTodaysOnly) {
+  AppCredentials app = emu.CreateApp();
+  emu.Install(app);
+  std::string token = emu.Token(app);
+  std::string p = std::to_string(emu.project_ids()[0]);
+  auto today = emu.Get("/rest/v1.0/projects/" + p + "/manpower_logs", token);
+  ASSERT_EQ(today.status, 200);
+  EXPECT_TRUE(today.Json().empty());  // every generated log is in the past
+  auto all = emu.Get("/rest/v1.0/projects/" + p + "/manpower_logs?start_date=2020-01-01&end_date=2030-01-01", token);
+  EXPECT_FALSE(all.Json().empty());
+  std::string date = all.Json()[0]["date"];
+  auto one_day = emu.Get("/rest/v1.0/projects/" + p + "/manpower_logs?log_date=" + date, token).Json();
+  ASSERT_FALSE(one_day.empty());
+  for (const auto& log : one_day) EXPECT_EQ(log["date"], date);
+}
+
+TEST_F(EmulatorApi, SingleRecordsCanBeFetchedAndAreCounted) {
+  AppCredentials app = emu.CreateApp();
+  emu.Install(app);
+  std::string token = emu.Token(app);
+  std::string p = std::to_string(emu.project_ids()[0]);
+  emu.Control("POST", "/_emulator/stats/reset", nullptr, 200);
+  auto rfis = emu.Get("/rest/v1.0/projects/" + p + "/rfis", token).Json();
+  ASSERT_FALSE(rfis.empty());
+  std::string id = std::to_string(rfis[0]["id"].get<int64_t>());
+  auto one = emu.Get("/rest/v1.0/projects/" + p + "/rfis/" + id, token);
+  ASSERT_EQ(one.status, 200);
+  EXPECT_EQ(one.Json()["id"], rfis[0]["id"]);
+  EXPECT_EQ(one.Json()["updated_at"], rfis[0]["updated_at"]);
+  EXPECT_EQ(emu.Get("/rest/v1.0/projects/" + p + "/rfis/1", token).status, 404);
+  auto stats = emu.Control("GET", "/_emulator/stats", nullptr, 200);
+  EXPECT_EQ(stats["requests"], 3);
+  EXPECT_EQ(stats["by_record"]["rfis:" + id], 1);
+  EXPECT_EQ(stats["by_path"]["GET /rest/v1.0/projects/{project_id}/rfis/{id}"], 2);
+  EXPECT_EQ(stats["by_status"]["404"], 1);
+}
+
+TEST_F(EmulatorApi, SpikeLimitAnswers429WithHeaders) {
+  AppCredentials app = emu.CreateApp();
+  emu.Install(app);
+  std::string token = emu.Token(app);
+  emu.Control("PUT", "/_emulator/faults", {{"rate_limit", {{"hourly", 1000}, {"spike", 5}, {"spike_window_s", 60}}}},
+              200);
+  int64_t last_remaining = 1000;
+  for (int i = 0; i < 5; ++i) {
+    auto a = emu.Get("/rest/v1.0/me", token);
+    ASSERT_EQ(a.status, 200) << i;
+    EXPECT_EQ(a.Header("X-Rate-Limit-Limit"), "5");
+    int64_t remaining = std::stoll(a.Header("X-Rate-Limit-Remaining"));
+    EXPECT_LT(remaining, last_remaining);
+    last_remaining = remaining;
+    EXPECT_FALSE(a.Header("X-Rate-Limit-Reset").empty());
+  }
+  auto limited = emu.Get("/rest/v1.0/me", token);
+  EXPECT_EQ(limited.status, 429);
+  EXPECT_EQ(limited.Header("X-Rate-Limit-Remaining"), "0");
+  EXPECT_NE(limited.Json()["errors"].get<std::string>().find("surpassed"), std::string::npos);
+  EXPECT_EQ(emu.Control("GET", "/_emulator/stats")["rate_limited"], 1);
+  // Failed calls count as well: a 404 uses the same budget.
+  emu.Control("PUT", "/_emulator/faults", {{"rate_limit", {{"hourly", 2}, {"spike", 100}, {"spike_window_s", 10}}}}, 200);
+  EXPECT_EQ(emu.Get("/rest/v1.0/projects/1/rfis", token).status, 404);
+  auto hourly = emu.Get("/rest/v1.0/me", token);
+  EXPECT_EQ(hourly.status, 200);
+  EXPECT_EQ(hourly.Header("X-Rate-Limit-Limit"), "2");
+  EXPECT_EQ(emu.Get("/rest/v1.0/me", token).status, 429);
+}
+
+TEST_F(EmulatorApi, InjectedErrorsAndTimeouts) {
+  AppCredentials app = emu.CreateApp();
+  emu.Install(app);
+  std::string token = emu.Token(app);
+  emu.Control("PUT", "/_emulator/faults", {{"error_rate", 1.0}}, 200);
+  bool saw_503 = false;
+  for (int i = 0; i < 12; ++i) {
+    auto a = emu.Get("/rest/v1.0/me", token);
+    EXPECT_GE(a.status, 500);
+    if (a.status == 503) {
+      saw_503 = true;
+      EXPECT_FALSE(a.Header("Retry-After").empty());
+    }
+  }
+  EXPECT_TRUE(saw_503);
+  emu.Control("PUT", "/_emulator/faults", {{"error_rate", 0.0}, {"timeout_rate", 1.0}}, 200);
+  kt::http::ClientRequest req;
+  req.url = emu.base_url() + "/rest/v1.0/me";
+  req.headers.Add("Authorization", "Bearer " + token);
+  req.headers.Add("Procore-Company-Id", std::to_string(emu.company_id()));
+  req.timeout = std::chrono::milliseconds(700);
+  auto hung = kt::http::Fetch(req);
+  EXPECT_TRUE(hung.timed_out || hung.status == 0);
+  emu.Control("PUT", "/_emulator/faults", {{"timeout_rate", 0.0}, {"latency_ms", 50}}, 200);
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(emu.Get("/rest/v1.0/me", token).status, 200);
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(50));
+}
+
+TEST(EmulatorClock, TokensExpireOnTheScaledClock) {
+  EmulatorClient emu({"--preset", "small", "--seed", "7", "--time-scale", "3600"});
+  AppCredentials app = emu.CreateApp();
+  emu.Install(app);
+  std::string token = emu.Token(app);
+  EXPECT_EQ(emu.Get("/rest/v1.0/me", token).status, 200);
+  // 5,400 emulated seconds are 1.5 real seconds at this scale.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1800));
+  auto expired = emu.Get("/rest/v1.0/me", token);
+  EXPECT_EQ(expired.status, 401);
+  EXPECT_EQ(expired.Json()["errors"],
+            "Your access token has expired, please use your refresh token to obtain a fresh token.");
+  EXPECT_EQ(emu.Get("/rest/v1.0/me", emu.Token(app)).status, 200);
+}
+
+TEST(EmulatorClock, TokenLifetimeIsAFaultKnob) {
+  EmulatorClient emu;
+  emu.Control("PUT", "/_emulator/faults", {{"token_lifetime_s", 60}}, 200);
+  AppCredentials app = emu.CreateApp();
+  emu.Install(app);
+  auto a = emu.Request("POST", "/oauth/token",
+                       "grant_type=client_credentials&client_id=" + app.client_id + "&client_secret=" + app.client_secret,
+                       {{"Content-Type", "application/x-www-form-urlencoded"}});
+  EXPECT_EQ(a.Json()["expires_in"], 60);
+  std::string token = a.Json()["access_token"];
+  emu.Control("POST", "/_emulator/clock/advance", {{"seconds", 61}}, 200);
+  EXPECT_EQ(emu.Get("/rest/v1.0/me", token).status, 401);
+}
+
+}  // namespace
+}  // namespace procore_emulator::testing
