@@ -10,8 +10,8 @@
 namespace procore_emulator {
 namespace {
 
-constexpr size_t kMaxKeptBodyBytes = 1024;
-constexpr size_t kMaxKeptHeaders = 32;
+constexpr size_t kMaxKeptBodyBytes = 512;
+constexpr size_t kMaxKeptHeaders = 16;
 // Emulated time can also jump (EmulatedClock::Advance), so an idle thread looks again at least this often.
 constexpr std::chrono::milliseconds kMaxIdleWait{50};
 constexpr char kEmulatedFailure[] = "emulated failure (webhook_failure_rate)";
@@ -57,7 +57,7 @@ nlohmann::json DeliveryJson(const DeliveryRecord& record) {
       {"id", record.id},
       {"hook_id", record.hook_id},
       {"event_id", record.event_id},
-      {"event", record.event},
+      {"event", nlohmann::json::parse(record.body, nullptr, false)},
       {"status", DeliveryStatusName(record.status)},
       {"outcome", OutcomeName(record.status)},
       {"started_at", last ? TimeOrNull(last->started_at_ms) : nlohmann::json()},
@@ -125,12 +125,11 @@ void DeliveryEngine::Stop() {
 }
 
 void DeliveryEngine::Enqueue(int64_t hook_id, const std::string& endpoint, int64_t event_id,
-                             nlohmann::json event) {
+                             const nlohmann::json& event) {
   auto record = std::make_shared<DeliveryRecord>();
   record->hook_id = hook_id;
   record->event_id = event_id;
   record->body = event.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  record->event = std::move(event);
   {
     std::lock_guard lock(mu_);
     record->id = next_delivery_id_++;
@@ -285,6 +284,10 @@ void DeliveryEngine::Finish(std::map<std::string, Endpoint>::iterator endpoint_i
                             std::vector<DeliveryAttempt> attempts, int64_t now_ms) {
   Endpoint& endpoint = endpoint_it->second;
   Counters& hook_counters = per_hook_[record->hook_id];
+  for (auto& earlier : record->attempts) {
+    earlier.response_body.clear();
+    earlier.response_headers = nlohmann::json::object();
+  }
   bool delivered = false;
   for (auto& attempt : attempts) {
     if (attempt.duplicate) {

@@ -29,7 +29,8 @@ struct DeliveryAttempt {
   int64_t completed_at_ms = 0;
   int response_status = 0;     // 0: no response
   std::string response_error;  // transport error, "emulated failure", or empty
-  std::string response_body;   // the first kMaxKeptBodyBytes
+  // Kept for the latest attempt only (the deliveries endpoint shows those); earlier attempts drop them.
+  std::string response_body;  // the first kMaxKeptBodyBytes
   nlohmann::json response_headers = nlohmann::json::object();
   bool duplicate = false;  // a second send of an already delivered event (fault injection)
 };
@@ -39,8 +40,7 @@ struct DeliveryRecord {
   int64_t id = 0;
   int64_t hook_id = 0;
   int64_t event_id = 0;
-  nlohmann::json event;  // the payload as sent
-  std::string body;      // event, serialized once
+  std::string body;  // the event payload as sent (kept serialized only: up to 100k records stay in memory)
   DeliveryStatus status = DeliveryStatus::kQueued;
   std::vector<DeliveryAttempt> attempts;
   int64_t next_attempt_at_ms = 0;  // while failing
@@ -75,7 +75,7 @@ class DeliveryEngine {
   void Stop();
 
   // Queues the event for the hook behind everything already queued for `endpoint` (the hook's URL).
-  void Enqueue(int64_t hook_id, const std::string& endpoint, int64_t event_id, nlohmann::json event);
+  void Enqueue(int64_t hook_id, const std::string& endpoint, int64_t event_id, const nlohmann::json& event);
   // The hook is gone: its queued deliveries are discarded.
   void DropHook(int64_t hook_id);
   void SetFaults(const WebhookFaults& faults);

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "emulator/emulated_clock.h"
+#include "emulator/webhooks/delivery_engine.h"
 #include "emulator/webhooks/event_payload.h"
 #include "emulator/webhooks/resources.h"
 #include "emulator/webhooks/webhooks.h"
@@ -866,6 +867,32 @@ TEST(WebhookDeliveryTest, DeletingAHookDiscardsItsQueueAndResetForgetsEverything
   EXPECT_EQ(api.Call("GET", HookPath(second, "/deliveries?") + kCompanyScope).status, 404);
   // Ids are not reused after a reset.
   EXPECT_GT(api.CreateHook(kCompanyScope, receiver.Url(), "v2.0", {}), second);
+}
+
+TEST(WebhookDeliveryTest, DeliveryHistoryIsBounded) {
+  TestReceiver receiver;
+  EmulatedClock clock(kFastScale);
+  DeliveryOptions options;
+  options.max_records = 3;
+  options.threads = 2;
+  DeliveryEngine engine(
+      clock, 7,
+      [&](int64_t) {
+        return DeliveryDestination{receiver.Url(), ""};
+      },
+      options);
+  engine.Start();
+  for (int i = 1; i <= 5; ++i) engine.Enqueue(1, receiver.Url(), i, {{"n", i}});
+  ASSERT_TRUE(receiver.WaitForCount(5, 5s));
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (engine.Stats()["succeeded"] != 5 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(5ms);
+  json listed = engine.ListDeliveries(1, "any", 0, 100);
+  ASSERT_EQ(listed.size(), 3u);  // the oldest two were forgotten
+  EXPECT_EQ(listed[0]["event"]["n"], 3);
+  EXPECT_EQ(listed[2]["event"]["n"], 5);
+  EXPECT_FALSE(receiver.Requests()[0].headers.count("authorization"));  // no header when the hook has none
+  engine.Stop();
 }
 
 }  // namespace
