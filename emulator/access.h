@@ -18,8 +18,9 @@ struct App {
   std::string client_id;
   std::string client_secret;
   std::string app_version_key;
-  bool legacy_service_account = false;  // credentials of a traditional service account: refused since March 2025
-  int64_t user_id = 0;                  // the app's service-account (DMSA) user
+  bool legacy_service_account =
+      false;            // credentials of a traditional service account: refused since March 2025
+  int64_t user_id = 0;  // the app's service-account (DMSA) user
   int64_t created_at_ms = 0;
 };
 

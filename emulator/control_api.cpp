@@ -1,4 +1,5 @@
-// The control API under /_emulator (interfaces.md): reset, apps, installs, tools, faults, changes, truth, stats.
+// The control API under /_emulator (interfaces.md): reset, apps, installs, tools, faults, changes, truth,
+// stats.
 #include "emulator/emulator.h"
 #include "emulator/rest_support.h"
 #include "util/strings.h"
@@ -11,7 +12,9 @@ using kt::http::Response;
 namespace {
 
 Response ControlError(int status, std::string code, std::string message, std::string fix = {}) {
-  return Response::Json(status, {{"error", {{"code", std::move(code)}, {"message", std::move(message)}, {"fix", std::move(fix)}}}});
+  return Response::Json(
+      status,
+      {{"error", {{"code", std::move(code)}, {"message", std::move(message)}, {"fix", std::move(fix)}}}});
 }
 
 kt::Result<nlohmann::json> BodyObject(const Request& req) {
@@ -26,7 +29,8 @@ nlohmann::json InstallJson(int64_t company_id, const Install& install) {
   nlohmann::json company = nlohmann::json::object(), project = nlohmann::json::object();
   for (const auto& [tool, level] : install.company_tools) company[tool] = LevelKey(level);
   for (const auto& [tool, level] : install.project_tools) project[tool] = LevelKey(level);
-  nlohmann::json permitted = install.all_projects ? nlohmann::json("all") : nlohmann::json(install.permitted_projects);
+  nlohmann::json permitted =
+      install.all_projects ? nlohmann::json("all") : nlohmann::json(install.permitted_projects);
   return {{"company_id", company_id},
           {"client_id", install.client_id},
           {"permissions", {{"company", company}, {"project", project}}},
@@ -47,12 +51,14 @@ void Emulator::AddControlRoutes(kt::http::Router& router) {
       seed = options_.seed;
     }
     if (body->contains("preset")) {
-      auto p = (*body)["preset"].is_string() ? ParsePreset((*body)["preset"].get<std::string>()) : std::nullopt;
+      auto p =
+          (*body)["preset"].is_string() ? ParsePreset((*body)["preset"].get<std::string>()) : std::nullopt;
       if (!p) return ControlError(400, "invalid_preset", "preset must be small, demo or large");
       preset = *p;
     }
     if (body->contains("seed")) {
-      if (!(*body)["seed"].is_number_integer()) return ControlError(400, "invalid_seed", "seed must be an integer");
+      if (!(*body)["seed"].is_number_integer())
+        return ControlError(400, "invalid_seed", "seed must be an integer");
       seed = (*body)["seed"].get<uint64_t>();
     }
     return Response::Json(200, Reset(preset, seed));
@@ -66,8 +72,8 @@ void Emulator::AddControlRoutes(kt::http::Router& router) {
     if (kind != "dmsa" && kind != "legacy_service_account")
       return ControlError(400, "invalid_kind", "kind must be \"dmsa\" or \"legacy_service_account\"");
     std::unique_lock lock(mu_);
-    const App& app = access_.CreateApp(name, kind == "legacy_service_account", AppUserId(access_.apps().size()),
-                                       clock_.NowMs());
+    const App& app = access_.CreateApp(name, kind == "legacy_service_account",
+                                       AppUserId(access_.apps().size()), clock_.NowMs());
     return Response::Json(200, {{"client_id", app.client_id},
                                 {"client_secret", app.client_secret},
                                 {"app_version_key", app.app_version_key},
@@ -98,7 +104,9 @@ void Emulator::AddControlRoutes(kt::http::Router& router) {
     std::unique_lock lock(mu_);
     auto status = ApplyInstall(*company_id, *body, true);
     if (!status) return Response::FromError(status.error());
-    return Response::Json(201, InstallJson(*company_id, *access_.FindInstall(*company_id, (*body)["client_id"].get<std::string>())));
+    return Response::Json(
+        201,
+        InstallJson(*company_id, *access_.FindInstall(*company_id, (*body)["client_id"].get<std::string>())));
   });
 
   router.Patch("/_emulator/companies/{company_id}/installs/{client_id}", [this, company_of](Request& req) {
@@ -110,7 +118,8 @@ void Emulator::AddControlRoutes(kt::http::Router& router) {
     std::unique_lock lock(mu_);
     auto status = ApplyInstall(*company_id, *body, false);
     if (!status) return Response::FromError(status.error());
-    return Response::Json(200, InstallJson(*company_id, *access_.FindInstall(*company_id, req.PathParam("client_id"))));
+    return Response::Json(
+        200, InstallJson(*company_id, *access_.FindInstall(*company_id, req.PathParam("client_id"))));
   });
 
   router.Delete("/_emulator/companies/{company_id}/installs/{client_id}", [this, company_of](Request& req) {
@@ -126,7 +135,8 @@ void Emulator::AddControlRoutes(kt::http::Router& router) {
     std::shared_lock lock(mu_);
     nlohmann::json out = nlohmann::json::array();
     if (company_id)
-      for (const Install* install : access_.InstallsOf(*company_id)) out.push_back(InstallJson(*company_id, *install));
+      for (const Install* install : access_.InstallsOf(*company_id))
+        out.push_back(InstallJson(*company_id, *install));
     return Response::Json(200, out);
   });
 
@@ -145,7 +155,8 @@ void Emulator::AddControlRoutes(kt::http::Router& router) {
     if (!project_id || !world_->FindProject(*project_id))
       return ControlError(404, "project_not_found", "no project " + req.PathParam("project_id"));
     access_.SetToolActive(*project_id, info->name, (*body)["active"].get<bool>());
-    return Response::Json(200, {{"project_id", *project_id}, {"tool", info->name}, {"active", (*body)["active"]}});
+    return Response::Json(200,
+                          {{"project_id", *project_id}, {"tool", info->name}, {"active", (*body)["active"]}});
   });
 
   router.Put("/_emulator/faults", [this](Request& req) {
@@ -204,12 +215,13 @@ void Emulator::AddControlRoutes(kt::http::Router& router) {
       if (company) slot = company->slot;
     }
     if (slot < 0) return ControlError(404, "company_not_found", "no company " + req.PathParam("company_id"));
-    if (!body->contains("count") || !(*body)["count"].is_number_integer() || (*body)["count"].get<int64_t>() < 0 ||
-        (*body)["count"].get<int64_t>() > 1'000'000)
+    if (!body->contains("count") || !(*body)["count"].is_number_integer() ||
+        (*body)["count"].get<int64_t>() < 0 || (*body)["count"].get<int64_t>() > 1'000'000)
       return ControlError(400, "invalid_count", "count must be an integer between 0 and 1000000");
     std::vector<Stream> streams;
     if (body->contains("streams")) {
-      if (!(*body)["streams"].is_array()) return ControlError(400, "invalid_streams", "streams must be an array");
+      if (!(*body)["streams"].is_array())
+        return ControlError(400, "invalid_streams", "streams must be an array");
       for (const auto& s : (*body)["streams"]) {
         auto stream = s.is_string() ? StreamFromKey(s.get<std::string>()) : std::nullopt;
         if (!stream)
@@ -218,7 +230,8 @@ void Emulator::AddControlRoutes(kt::http::Router& router) {
         streams.push_back(*stream);
       }
     }
-    uint64_t seed = body->contains("seed") && (*body)["seed"].is_number_integer() ? (*body)["seed"].get<uint64_t>() : 0;
+    uint64_t seed =
+        body->contains("seed") && (*body)["seed"].is_number_integer() ? (*body)["seed"].get<uint64_t>() : 0;
     int applied = ApplyChanges(slot, static_cast<int>((*body)["count"].get<int64_t>()), streams, seed);
     return Response::Json(200, {{"applied", applied}});
   });
@@ -227,7 +240,8 @@ void Emulator::AddControlRoutes(kt::http::Router& router) {
     std::shared_lock lock(mu_);
     auto company_id = kt::ParseInt64(req.Query("company_id").value_or(""));
     const CompanyData* company = company_id ? world_->FindCompany(*company_id) : nullptr;
-    if (!company) return ControlError(404, "company_not_found", "company_id must name a company of the preset");
+    if (!company)
+      return ControlError(404, "company_not_found", "company_id must name a company of the preset");
     std::optional<std::set<int64_t>> visible;
     if (auto client_id = req.Query("client_id")) {
       const Install* install = access_.FindInstall(company->id, *client_id);
@@ -243,10 +257,11 @@ void Emulator::AddControlRoutes(kt::http::Router& router) {
     if (auto p = req.Query("project_id")) only_project = kt::ParseInt64(*p);
     nlohmann::json streams = nlohmann::json::array();
     for (const auto& entry : world_->Truth(company->slot, visible, only_stream, only_project)) {
-      streams.push_back({{"stream", Info(entry.stream).key},
-                         {"project_id", entry.project_id ? nlohmann::json(*entry.project_id) : nlohmann::json()},
-                         {"count", entry.count},
-                         {"checksum", entry.checksum}});
+      streams.push_back(
+          {{"stream", Info(entry.stream).key},
+           {"project_id", entry.project_id ? nlohmann::json(*entry.project_id) : nlohmann::json()},
+           {"count", entry.count},
+           {"checksum", entry.checksum}});
     }
     return Response::Json(200, {{"streams", streams}});
   });

@@ -25,7 +25,8 @@ class EmulatedClock {
   // Emulated unix time in milliseconds.
   int64_t NowMs() const {
     std::lock_guard lock(mu_);
-    double real_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - real_start_).count();
+    double real_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - real_start_).count();
     return emulated_start_ms_ + offset_ms_ + static_cast<int64_t>(real_ms * scale_);
   }
   int64_t NowS() const { return NowMs() / 1000; }
@@ -37,7 +38,8 @@ class EmulatedClock {
   // How long to wait in real time for an emulated duration to pass.
   std::chrono::microseconds RealDelayFor(int64_t emulated_ms) const {
     std::lock_guard lock(mu_);
-    return std::chrono::microseconds(static_cast<int64_t>(static_cast<double>(emulated_ms) * 1000.0 / scale_));
+    return std::chrono::microseconds(
+        static_cast<int64_t>(static_cast<double>(emulated_ms) * 1000.0 / scale_));
   }
   double scale() const {
     std::lock_guard lock(mu_);

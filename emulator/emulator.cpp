@@ -43,7 +43,9 @@ Emulator::Emulator(EmulatorOptions options)
 #endif
 }
 
-Emulator::~Emulator() { Stop(); }
+Emulator::~Emulator() {
+  Stop();
+}
 
 void Emulator::Start() {
   stopping_ = false;
@@ -120,7 +122,8 @@ std::optional<Response> Emulator::InjectFault() {
   if (roll_error < f.error_rate) {
     if (kind == 0) return Errors(500, "Internal Server Error");
     if (kind == 1) return Errors(502, "Bad Gateway");
-    Response r = Errors(503, "Service Unavailable: the server is temporarily overloaded. Please retry later.");
+    Response r =
+        Errors(503, "Service Unavailable: the server is temporarily overloaded. Please retry later.");
     r.headers.Set("Retry-After", "2");
     return r;
   }
@@ -132,8 +135,9 @@ std::optional<Response> Emulator::Authenticate(Call& call, const ApiOptions& opt
   Request& req = call.req;
   auto invalid = [](std::string description, std::string message) {
     Response r = Errors(401, std::move(message));
-    r.headers.Set("WWW-Authenticate", "Bearer realm=\"Doorkeeper\", error=\"invalid_token\", error_description=\"" +
-                                          description + "\"");
+    r.headers.Set(
+        "WWW-Authenticate",
+        "Bearer realm=\"Doorkeeper\", error=\"invalid_token\", error_description=\"" + description + "\"");
     return r;
   };
   std::string auth = req.Header("Authorization").value_or("");
@@ -155,8 +159,9 @@ std::optional<Response> Emulator::Authenticate(Call& call, const ApiOptions& opt
   rate = rate_.Check(call.app->client_id + ":" + std::string(kt::Trim(header.value_or(""))), clock_.NowMs());
   if (!rate->allowed) {
     stats_.CountRateLimited();
-    Response r = Errors(429, "You have surpassed the max number of requests for an hour. Please wait until your "
-                             "limit resets.");
+    Response r = Errors(429,
+                        "You have surpassed the max number of requests for an hour. Please wait until your "
+                        "limit resets.");
     r.headers.Set("Retry-After", std::to_string(rate->retry_after_s));
     return r;
   }
@@ -214,8 +219,9 @@ std::variant<WebhookCaller, Response> Emulator::AuthenticateWebhooks(Request& re
   };
   if (auto denied = Authenticate(call, options, rate)) return finish(std::move(*denied));
   if (call.install->CompanyLevel("Webhooks API") < Level::kStandard)
-    return finish(Errors(403, "You do not have access to the Webhooks API tool for this company (Standard or "
-                              "higher is needed)."));
+    return finish(Errors(403,
+                         "You do not have access to the Webhooks API tool for this company (Standard or "
+                         "higher is needed)."));
   // A project scope must be a project of the company the header names.
   std::optional<std::string> project = req.Query("project_id");
   if (!project && !req.body.empty()) {
@@ -243,17 +249,18 @@ void Emulator::AddWebhookRoutes(kt::http::Router& router) {
   for (const auto& route : scratch.routes()) {
     kt::http::Handler inner = route.handler;
     std::string pattern = route.pattern;
-    router.Add(route.method, route.pattern,
-               [this, inner, pattern](Request& req) {
-                 Response res = [&] {
-                   if (auto fault = InjectFault()) return std::move(*fault);
-                   return inner(req);
-                 }();
-                 res.headers.Set("Date", HttpDate(clock_.NowS()));
-                 stats_.Count(req.method, pattern, TargetOf(req), "", res.status);
-                 return res;
-               },
-               route.options);
+    router.Add(
+        route.method, route.pattern,
+        [this, inner, pattern](Request& req) {
+          Response res = [&] {
+            if (auto fault = InjectFault()) return std::move(*fault);
+            return inner(req);
+          }();
+          res.headers.Set("Date", HttpDate(clock_.NowS()));
+          stats_.Count(req.method, pattern, TargetOf(req), "", res.status);
+          return res;
+        },
+        route.options);
   }
 }
 
@@ -265,7 +272,8 @@ void Emulator::RegisterRoutes(kt::http::Router& router) {
   AddUiRoutes(router);
 }
 
-int Emulator::ApplyChanges(int company_slot, int count, const std::vector<Stream>& streams, uint64_t change_seed) {
+int Emulator::ApplyChanges(int company_slot, int count, const std::vector<Stream>& streams,
+                           uint64_t change_seed) {
   std::vector<AppliedChange> applied;
   {
     std::unique_lock lock(mu_);
@@ -281,11 +289,13 @@ void Emulator::PublishChange(const AppliedChange& change) {
   const StreamInfo& info = Info(change.key.stream);
   const CompanyData& company = world_->companies()[static_cast<size_t>(change.key.company_slot)];
   // The person in Procore who made the change: a company user, not an app.
-  int64_t user_id = world_->IdFor({change.key.company_slot, Stream::kCompanyUsers, -1},
-                                  change.record.index % std::max(1, world_->UserCount(change.key.company_slot)));
+  int64_t user_id =
+      world_->IdFor({change.key.company_slot, Stream::kCompanyUsers, -1},
+                    change.record.index % std::max(1, world_->UserCount(change.key.company_slot)));
   ResourceEvent event;
   event.company_id = company.id;
-  if (!info.company_level) event.project_id = world_->ProjectId(change.key.company_slot, change.key.project_index);
+  if (!info.company_level)
+    event.project_id = world_->ProjectId(change.key.company_slot, change.key.project_index);
   if (change.key.stream == Stream::kProjects) event.project_id = change.record.id;
   event.resource_name = std::string(info.resource_name);
   event.event_type = change.event_type;
@@ -306,7 +316,8 @@ void Emulator::PublishChange(const AppliedChange& change) {
 }
 
 std::set<int64_t> Emulator::VisibleProjects(const CompanyData& company, const Install& install) const {
-  // Company admins see every project; otherwise the DMSA sees the projects it was added to (its permitted ones).
+  // Company admins see every project; otherwise the DMSA sees the projects it was added to (its permitted
+  // ones).
   std::set<int64_t> visible;
   bool admin = install.CompanyLevel("Admin") >= Level::kAdmin;
   for (int64_t id : world_->ProjectIds(company.slot))
@@ -315,10 +326,14 @@ std::set<int64_t> Emulator::VisibleProjects(const CompanyData& company, const In
 }
 
 kt::Status Emulator::ApplyInstall(int64_t company_id, const nlohmann::json& body, bool create) {
-  auto bad = [](std::string message) { return kt::Fail(kt::ErrorKind::kInvalidInput, "invalid_install", message); };
+  auto bad = [](std::string message) {
+    return kt::Fail(kt::ErrorKind::kInvalidInput, "invalid_install", message);
+  };
   if (!body.is_object()) return bad("the body must be a JSON object");
   const CompanyData* company = world_->FindCompany(company_id);
-  if (!company) return kt::Fail(kt::ErrorKind::kNotFound, "company_not_found", "no company " + std::to_string(company_id));
+  if (!company)
+    return kt::Fail(kt::ErrorKind::kNotFound, "company_not_found",
+                    "no company " + std::to_string(company_id));
   std::string client_id;
   if (body.contains("client_id") && body["client_id"].is_string()) client_id = body["client_id"];
   if (client_id.empty()) return bad("client_id is required");
@@ -339,7 +354,8 @@ kt::Status Emulator::ApplyInstall(int64_t company_id, const nlohmann::json& body
 
   if (body.contains("permissions")) {
     const auto& perms = body["permissions"];
-    if (!perms.is_object()) return bad("permissions must be an object {\"company\": {...}, \"project\": {...}}");
+    if (!perms.is_object())
+      return bad("permissions must be an object {\"company\": {...}, \"project\": {...}}");
     for (const char* scope : {"company", "project"}) {
       if (!perms.contains(scope)) continue;
       if (!perms[scope].is_object()) return bad(std::string("permissions.") + scope + " must be an object");
@@ -367,7 +383,8 @@ kt::Status Emulator::ApplyInstall(int64_t company_id, const nlohmann::json& body
       install.all_projects = false;
       install.permitted_projects.clear();
       for (const auto& id : pp) {
-        if (!id.is_number_integer()) return bad("permitted_projects must be \"all\" or an array of project ids");
+        if (!id.is_number_integer())
+          return bad("permitted_projects must be \"all\" or an array of project ids");
         auto ref = world_->FindProject(id.get<int64_t>());
         if (!ref || ref->company_slot != company->slot)
           return bad("project " + id.dump() + " is not a project of company " + std::to_string(company_id));

@@ -1,5 +1,5 @@
-// The emulator: one object owning the emulated Procore (data, apps, installs, faults, stats, webhooks) and the
-// routes that serve Procore's API, the control API and the browser UI.
+// The emulator: one object owning the emulated Procore (data, apps, installs, faults, stats, webhooks) and
+// the routes that serve Procore's API, the control API and the browser UI.
 #pragma once
 
 #include <atomic>
@@ -10,10 +10,10 @@
 #include <mutex>
 #include <optional>
 #include <set>
-#include <variant>
-#include <vector>
 #include <shared_mutex>
 #include <string>
+#include <variant>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -69,8 +69,8 @@ class Emulator {
   using ApiHandler = std::function<kt::http::Response(Call&)>;
 
  private:
-  void Api(kt::http::Router& router, const std::string& method, const std::string& pattern, ApiHandler handler,
-           ApiOptions options = {});
+  void Api(kt::http::Router& router, const std::string& method, const std::string& pattern,
+           ApiHandler handler, ApiOptions options = {});
   kt::http::Response RunApi(kt::http::Request& req, const std::string& pattern, const ApiHandler& handler,
                             const ApiOptions& options);
   // Applies latency, timeouts and injected errors; returns an answer when the call should fail.

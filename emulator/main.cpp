@@ -34,8 +34,10 @@ int main(int argc, char** argv) {
   size_t colon = listen.rfind(':');
   std::string host = colon == std::string::npos ? listen : listen.substr(0, colon);
   if (!IsLoopback(host)) {
-    std::fprintf(stderr, "procore-emulator: --listen must be a loopback address (127.0.0.1, ::1 or localhost), not %s\n",
-                 host.c_str());
+    std::fprintf(
+        stderr,
+        "procore-emulator: --listen must be a loopback address (127.0.0.1, ::1 or localhost), not %s\n",
+        host.c_str());
     return 2;
   }
 
@@ -56,12 +58,14 @@ int main(int argc, char** argv) {
   kt::http::Server server(server_options, router);
   auto port = server.Start();
   if (!port) {
-    std::fprintf(stderr, "procore-emulator: cannot listen on %s: %s\n", listen.c_str(), port.error().message.c_str());
+    std::fprintf(stderr, "procore-emulator: cannot listen on %s: %s\n", listen.c_str(),
+                 port.error().message.c_str());
     return 1;
   }
   emulator.Start();
   std::string shown_host = server.host();
-  if (shown_host.find(':') != std::string::npos && shown_host.front() != '[') shown_host = "[" + shown_host + "]";
+  if (shown_host.find(':') != std::string::npos && shown_host.front() != '[')
+    shown_host = "[" + shown_host + "]";
   std::printf("listening on http://%s:%u\n", shown_host.c_str(), static_cast<unsigned>(*port));
   std::fflush(stdout);
 

@@ -78,7 +78,8 @@ kt::QueryParams OAuthParams(const Request& req) {
   if (content_type.find("application/json") != std::string::npos) {
     auto json = nlohmann::json::parse(req.body, nullptr, false);
     if (json.is_object())
-      for (const auto& [k, v] : json.items()) params.emplace_back(k, v.is_string() ? v.get<std::string>() : v.dump());
+      for (const auto& [k, v] : json.items())
+        params.emplace_back(k, v.is_string() ? v.get<std::string>() : v.dump());
   } else if (content_type.find("multipart/form-data") != std::string::npos) {
     auto parts = ParseMultipart(req.body, req.Header("Content-Type").value_or(""));
     params.insert(params.end(), parts.begin(), parts.end());
@@ -108,21 +109,24 @@ constexpr const char* kInvalidClient =
 void Emulator::AddOAuthRoutes(kt::http::Router& router) {
   ApiOptions oauth{.oauth = true, .installed = false};
 
-  Api(router, "POST", "/oauth/token",
+  Api(
+      router, "POST", "/oauth/token",
       [this](Call& call) {
         kt::QueryParams params = OAuthParams(call.req);
         std::string grant = kt::FindParam(params, "grant_type").value_or("");
         std::string client_id = kt::FindParam(params, "client_id").value_or("");
         std::string secret = kt::FindParam(params, "client_secret").value_or("");
         if (grant.empty())
-          return OAuthError(400, "invalid_request",
-                            "The request is missing a required parameter, includes an unsupported parameter value, "
-                            "or is otherwise malformed. Missing grant_type.");
+          return OAuthError(
+              400, "invalid_request",
+              "The request is missing a required parameter, includes an unsupported parameter value, "
+              "or is otherwise malformed. Missing grant_type.");
         if (grant == "authorization_code" || grant == "refresh_token")
-          return OAuthError(400, "invalid_grant",
-                            "The provided authorization grant is invalid, expired, revoked, does not match the "
-                            "redirection URI used in the authorization request, or was issued to another client. "
-                            "(The emulator supports client_credentials only.)");
+          return OAuthError(
+              400, "invalid_grant",
+              "The provided authorization grant is invalid, expired, revoked, does not match the "
+              "redirection URI used in the authorization request, or was issued to another client. "
+              "(The emulator supports client_credentials only.)");
         if (grant != "client_credentials")
           return OAuthError(400, "unsupported_grant_type",
                             "The authorization grant type is not supported by the authorization server.");
@@ -130,11 +134,13 @@ void Emulator::AddOAuthRoutes(kt::http::Router& router) {
         if (!app || !kt::ConstantTimeEquals(app->client_secret, secret))
           return OAuthError(401, "invalid_client", kInvalidClient);
         if (app->legacy_service_account)
-          return OAuthError(401, "invalid_client",
-                            "Service account credentials are no longer accepted: traditional service accounts were "
-                            "sunset on March 18, 2025. Install a Developer Managed Service Account (DMSA) app and use "
-                            "its client ID and secret.");
-        const AccessToken& token = access_.IssueToken(app->client_id, clock_.NowMs(), faults_.token_lifetime_s);
+          return OAuthError(
+              401, "invalid_client",
+              "Service account credentials are no longer accepted: traditional service accounts were "
+              "sunset on March 18, 2025. Install a Developer Managed Service Account (DMSA) app and use "
+              "its client ID and secret.");
+        const AccessToken& token =
+            access_.IssueToken(app->client_id, clock_.NowMs(), faults_.token_lifetime_s);
         return Response::Json(200, {{"access_token", token.token},
                                     {"token_type", "bearer"},
                                     {"expires_in", (token.expires_at_ms - token.created_at_ms) / 1000},
@@ -142,13 +148,17 @@ void Emulator::AddOAuthRoutes(kt::http::Router& router) {
       },
       oauth);
 
-  Api(router, "GET", "/oauth/token/info",
+  Api(
+      router, "GET", "/oauth/token/info",
       [this](Call& call) {
         std::string auth = call.req.Header("Authorization").value_or("");
         std::string_view token = kt::Trim(auth);
-        if (token.size() > 7 && kt::IEquals(token.substr(0, 7), "bearer ")) token = kt::Trim(token.substr(7));
-        else if (auto q = call.req.Query("access_token")) token = *q;
-        else token = {};
+        if (token.size() > 7 && kt::IEquals(token.substr(0, 7), "bearer "))
+          token = kt::Trim(token.substr(7));
+        else if (auto q = call.req.Query("access_token"))
+          token = *q;
+        else
+          token = {};
         const AccessToken* t = access_.FindToken(token);
         if (!t || t->revoked) return OAuthError(401, "invalid_token", "The access token is invalid");
         int64_t left_ms = t->expires_at_ms - clock_.NowMs();
@@ -162,7 +172,8 @@ void Emulator::AddOAuthRoutes(kt::http::Router& router) {
       },
       oauth);
 
-  Api(router, "POST", "/oauth/revoke",
+  Api(
+      router, "POST", "/oauth/revoke",
       [this](Call& call) {
         kt::QueryParams params = OAuthParams(call.req);
         std::string token = kt::FindParam(params, "token").value_or("");

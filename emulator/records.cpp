@@ -1,5 +1,5 @@
-// Field generators for the sixteen streams. Fields that never change derive from (seed, key, index); fields that
-// updates change derive from the revision too, so an updated record really looks different.
+// Field generators for the sixteen streams. Fields that never change derive from (seed, key, index); fields
+// that updates change derive from the revision too, so an updated record really looks different.
 #include "emulator/records.h"
 
 #include <cstdio>
@@ -62,10 +62,14 @@ struct UserRef {
 };
 UserRef User(const Ctx& c, int64_t index) {
   StreamKey k{c.slot(), Stream::kCompanyUsers, -1};
-  std::string first = PersonFirstName(c.seed(), c.slot(), index), last = PersonLastName(c.seed(), c.slot(), index);
-  return {c.world.IdFor(k, index), first + " " + last, EmailFor(first, last + std::to_string(index), c.domain())};
+  std::string first = PersonFirstName(c.seed(), c.slot(), index),
+              last = PersonLastName(c.seed(), c.slot(), index);
+  return {c.world.IdFor(k, index), first + " " + last,
+          EmailFor(first, last + std::to_string(index), c.domain())};
 }
-UserRef RandomUser(const Ctx& c, Dice& d) { return User(c, d.Range(0, c.world.UserCount(c.slot()) - 1)); }
+UserRef RandomUser(const Ctx& c, Dice& d) {
+  return User(c, d.Range(0, c.world.UserCount(c.slot()) - 1));
+}
 
 struct VendorRef {
   int64_t id;
@@ -74,7 +78,9 @@ struct VendorRef {
 VendorRef Vendor(const Ctx& c, int64_t index) {
   return {c.world.IdFor({c.slot(), Stream::kVendors, -1}, index), VendorName(c.seed(), c.slot(), index)};
 }
-VendorRef RandomVendor(const Ctx& c, Dice& d) { return Vendor(c, d.Range(0, c.world.VendorCount(c.slot()) - 1)); }
+VendorRef RandomVendor(const Ctx& c, Dice& d) {
+  return Vendor(c, d.Range(0, c.world.VendorCount(c.slot()) - 1));
+}
 
 void WriteUser(JsonWriter& w, std::string_view key, const UserRef& u) {
   w.Key(key);
@@ -160,7 +166,8 @@ void WriteProject(JsonWriter& w, Ctx& c, RecordView view) {
   int64_t start_ms = r.created_at_ms + c.fixed.Range(10, 90) * kDayMs;
   int64_t finish_ms = start_ms + c.fixed.Range(180, 900) * kDayMs;
   std::string total = Money(c.rev, 800'000, 95'000'000);
-  std::string phone = "+1 " + Padded("", 200 + idx % 700, 3) + "-555-" + Padded("", c.fixed.Range(0, 9999), 4);
+  std::string phone =
+      "+1 " + Padded("", 200 + idx % 700, 3) + "-555-" + Padded("", c.fixed.Range(0, 9999), 4);
   w.BeginObject();
   w.Field("id", r.id);
   w.Field("name", name);
@@ -203,10 +210,11 @@ void WriteProject(JsonWriter& w, Ctx& c, RecordView view) {
   w.Field("completion_date", DateOf(finish_ms));
   w.Field("projected_finish_date", DateOf(finish_ms + c.rev.Range(0, 60) * kDayMs));
   w.FieldNull("fax");
-  static constexpr std::string_view kSectors[] = {"Healthcare", "Commercial", "Education", "Industrial",
+  static constexpr std::string_view kSectors[] = {"Healthcare",  "Commercial",     "Education",  "Industrial",
                                                   "Residential", "Infrastructure", "Hospitality"};
   w.Field("sector", kSectors[c.fixed.Next() % 7]);
-  static constexpr std::string_view kScopes[] = {"new_construction", "renovation_alteration", "maintenance_service"};
+  static constexpr std::string_view kScopes[] = {"new_construction", "renovation_alteration",
+                                                 "maintenance_service"};
   w.Field("work_scope", kScopes[c.fixed.Next() % 3]);
   static constexpr std::string_view kMethods[] = {"design_bid_build_dbb", "design_build_db",
                                                   "construction_management_at_risk_cmar", "other"};
@@ -419,9 +427,11 @@ void WriteCostCode(JsonWriter& w, Ctx& c) {
 }
 
 void WriteBudgetDetailRow(JsonWriter& w, Ctx& c) {
-  int64_t cc_index = c.fixed.Range(0, c.world.BaseCount({c.slot(), Stream::kCostCodes, c.key.project_index}) - 1);
+  int64_t cc_index =
+      c.fixed.Range(0, c.world.BaseCount({c.slot(), Stream::kCostCodes, c.key.project_index}) - 1);
   CostCodeParts cc = CostCodeOf(cc_index);
-  static constexpr std::string_view kCategories[] = {"Labor", "Material", "Equipment", "Subcontract", "Other"};
+  static constexpr std::string_view kCategories[] = {"Labor", "Material", "Equipment", "Subcontract",
+                                                     "Other"};
   int64_t cat = c.fixed.Range(0, 4);
   std::string original = Money(c.fixed, 5'000, 2'500'000);
   std::string modifications = Money(c.rev, 0, 150'000);
@@ -467,10 +477,10 @@ void WriteCommitment(JsonWriter& w, Ctx& c, bool purchase_order) {
   const RecordState& r = c.r;
   VendorRef v = RandomVendor(c, c.fixed);
   std::string_view scope = pools::kContractScopes[c.fixed.Next() % pools::kContractScopes.size()];
-  static constexpr std::string_view kSubStatuses[] = {"Draft",    "Out For Bid", "Out For Signature", "Approved",
-                                                      "Complete", "Terminated",  "Void"};
-  static constexpr std::string_view kPoStatuses[] = {"Draft",    "Processing", "Submitted", "Partially Received",
-                                                     "Received", "Approved",   "Closed"};
+  static constexpr std::string_view kSubStatuses[] = {
+      "Draft", "Out For Bid", "Out For Signature", "Approved", "Complete", "Terminated", "Void"};
+  static constexpr std::string_view kPoStatuses[] = {
+      "Draft", "Processing", "Submitted", "Partially Received", "Received", "Approved", "Closed"};
   std::string_view status = purchase_order ? kPoStatuses[c.rev.Next() % 7] : kSubStatuses[c.rev.Next() % 7];
   std::string total = Money(c.fixed, 10'000, 4'000'000);
   std::string approved = Money(c.rev, 0, 250'000);
@@ -542,8 +552,8 @@ void WriteCommitment(JsonWriter& w, Ctx& c, bool purchase_order) {
 
 void WriteChangeOrder(JsonWriter& w, Ctx& c, bool prime) {
   const RecordState& r = c.r;
-  static constexpr std::string_view kStatuses[] = {"draft",   "pending", "approved", "approved",
-                                                   "revised", "rejected", "void",    "no_charge"};
+  static constexpr std::string_view kStatuses[] = {"draft",   "pending",  "approved", "approved",
+                                                   "revised", "rejected", "void",     "no_charge"};
   std::string_view status = kStatuses[c.rev.Next() % 8];
   Stream contract_stream = prime ? Stream::kPrimeContracts : Stream::kWorkOrderContracts;
   StreamKey contract_key{c.slot(), contract_stream, c.key.project_index};
@@ -844,7 +854,8 @@ void WriteRfi(JsonWriter& w, Ctx& c) {
   w.BeginArray();
   w.BeginObject();
   w.Field("id", r.id * 2);
-  std::string body = "Please advise: " + subject + ". Reference sheet A-" + std::to_string(c.fixed.Range(100, 599)) + ".";
+  std::string body =
+      "Please advise: " + subject + ". Reference sheet A-" + std::to_string(c.fixed.Range(100, 599)) + ".";
   w.Field("body", "<p>" + body + "</p>");
   w.Field("plain_text_body", body);
   w.Field("created_at", TimeOf(r.created_at_ms));
@@ -871,7 +882,8 @@ void WriteRfi(JsonWriter& w, Ctx& c) {
 void WriteSubmittal(JsonWriter& w, Ctx& c) {
   const RecordState& r = c.r;
   static constexpr std::string_view kStatuses[] = {"Draft", "Open", "Open", "Closed", "Approved"};
-  static constexpr std::string_view kTypes[] = {"Shop Drawing", "Product Data", "Sample", "Mockup", "Warranty"};
+  static constexpr std::string_view kTypes[] = {"Shop Drawing", "Product Data", "Sample", "Mockup",
+                                                "Warranty"};
   int64_t st = c.rev.Range(0, 4);
   int64_t ty = c.fixed.Range(0, 4);
   std::string_view title = pools::kSubmittalTitles[c.fixed.Next() % pools::kSubmittalTitles.size()];
@@ -1042,8 +1054,12 @@ void WriteManpowerLog(JsonWriter& w, Ctx& c) {
 
 }  // namespace
 
-std::string DateOf(int64_t unix_ms) { return kt::FormatIso8601(unix_ms).substr(0, 10); }
-std::string TimeOf(int64_t unix_ms) { return kt::FormatIso8601(unix_ms); }
+std::string DateOf(int64_t unix_ms) {
+  return kt::FormatIso8601(unix_ms).substr(0, 10);
+}
+std::string TimeOf(int64_t unix_ms) {
+  return kt::FormatIso8601(unix_ms);
+}
 
 int64_t BudgetViewId(const World& world, int company_slot, int project_index) {
   // Budget views are not a stream; they borrow an id group beyond the sixteen streams.
@@ -1054,34 +1070,70 @@ void WriteRecord(JsonWriter& w, const World& world, const StreamKey& key, const 
                  RecordView view) {
   Ctx c = MakeCtx(world, key, record);
   switch (key.stream) {
-    case Stream::kProjects: WriteProject(w, c, view); break;
-    case Stream::kCompanyUsers: WriteCompanyUser(w, c); break;
-    case Stream::kVendors: WriteVendor(w, c); break;
-    case Stream::kTrades: WriteTrade(w, c); break;
-    case Stream::kCostCodes: WriteCostCode(w, c); break;
-    case Stream::kBudgetDetailRows: WriteBudgetDetailRow(w, c); break;
-    case Stream::kWorkOrderContracts: WriteCommitment(w, c, false); break;
-    case Stream::kPurchaseOrderContracts: WriteCommitment(w, c, true); break;
-    case Stream::kCommitmentChangeOrders: WriteChangeOrder(w, c, false); break;
-    case Stream::kPrimeContracts: WritePrimeContract(w, c); break;
-    case Stream::kPrimeChangeOrders: WriteChangeOrder(w, c, true); break;
-    case Stream::kChangeEvents: WriteChangeEvent(w, c); break;
-    case Stream::kDirectCosts: WriteDirectCost(w, c); break;
-    case Stream::kRfis: WriteRfi(w, c); break;
-    case Stream::kSubmittals: WriteSubmittal(w, c); break;
-    case Stream::kManpowerLogs: WriteManpowerLog(w, c); break;
+    case Stream::kProjects:
+      WriteProject(w, c, view);
+      break;
+    case Stream::kCompanyUsers:
+      WriteCompanyUser(w, c);
+      break;
+    case Stream::kVendors:
+      WriteVendor(w, c);
+      break;
+    case Stream::kTrades:
+      WriteTrade(w, c);
+      break;
+    case Stream::kCostCodes:
+      WriteCostCode(w, c);
+      break;
+    case Stream::kBudgetDetailRows:
+      WriteBudgetDetailRow(w, c);
+      break;
+    case Stream::kWorkOrderContracts:
+      WriteCommitment(w, c, false);
+      break;
+    case Stream::kPurchaseOrderContracts:
+      WriteCommitment(w, c, true);
+      break;
+    case Stream::kCommitmentChangeOrders:
+      WriteChangeOrder(w, c, false);
+      break;
+    case Stream::kPrimeContracts:
+      WritePrimeContract(w, c);
+      break;
+    case Stream::kPrimeChangeOrders:
+      WriteChangeOrder(w, c, true);
+      break;
+    case Stream::kChangeEvents:
+      WriteChangeEvent(w, c);
+      break;
+    case Stream::kDirectCosts:
+      WriteDirectCost(w, c);
+      break;
+    case Stream::kRfis:
+      WriteRfi(w, c);
+      break;
+    case Stream::kSubmittals:
+      WriteSubmittal(w, c);
+      break;
+    case Stream::kManpowerLogs:
+      WriteManpowerLog(w, c);
+      break;
   }
 }
 
 std::string SortName(const World& world, const StreamKey& key, const RecordState& record) {
   switch (key.stream) {
-    case Stream::kProjects: return ProjectName(world.seed(), key.company_slot, record.index);
+    case Stream::kProjects:
+      return ProjectName(world.seed(), key.company_slot, record.index);
     case Stream::kCompanyUsers:
       return PersonLastName(world.seed(), key.company_slot, record.index) + " " +
              PersonFirstName(world.seed(), key.company_slot, record.index);
-    case Stream::kVendors: return VendorName(world.seed(), key.company_slot, record.index);
-    case Stream::kTrades: return TradeName(record.index);
-    default: return std::to_string(record.id);
+    case Stream::kVendors:
+      return VendorName(world.seed(), key.company_slot, record.index);
+    case Stream::kTrades:
+      return TradeName(record.index);
+    default:
+      return std::to_string(record.id);
   }
 }
 

@@ -1,4 +1,5 @@
-// Procore's JSON for each stream's records, generated from a RecordState (field names and types per the contract).
+// Procore's JSON for each stream's records, generated from a RecordState (field names and types per the
+// contract).
 #pragma once
 
 #include <string>

@@ -1,5 +1,5 @@
-// Procore's REST API as the streams need it: identity, companies, permissions, projects and the sixteen streams,
-// with Procore's pagination (page, per_page, Total, Per-Page, Link), filters and sorts.
+// Procore's REST API as the streams need it: identity, companies, permissions, projects and the sixteen
+// streams, with Procore's pagination (page, per_page, Total, Per-Page, Link), filters and sorts.
 #include <algorithm>
 #include <cmath>
 
@@ -34,17 +34,20 @@ std::string LevelNeeded(std::string_view tool, std::string_view scope) {
 }  // namespace
 
 std::optional<Response> CompanyToolAccess(const Emulator::Call& call, std::string_view tool) {
-  if (call.install->CompanyLevel(tool) < Level::kReadOnly) return Errors(403, LevelNeeded(tool, "for this company"));
+  if (call.install->CompanyLevel(tool) < Level::kReadOnly)
+    return Errors(403, LevelNeeded(tool, "for this company"));
   return std::nullopt;
 }
 
-std::variant<ProjectRef, Response> ProjectAccess(const World& world, const Access& access, const Emulator::Call& call,
+std::variant<ProjectRef, Response> ProjectAccess(const World& world, const Access& access,
+                                                 const Emulator::Call& call,
                                                  std::optional<int64_t> project_id,
                                                  std::initializer_list<std::string_view> tools) {
   if (!project_id) return Errors(400, "project_id is required");
   auto ref = world.FindProject(*project_id);
   if (!ref || ref->company_slot != call.company->slot) return Errors(404, "Project not found");
-  if (!call.install->Permits(*project_id)) return Errors(403, "This project is not one of the app's permitted projects.");
+  if (!call.install->Permits(*project_id))
+    return Errors(403, "This project is not one of the app's permitted projects.");
   for (std::string_view tool : tools)
     if (!tool.empty() && !access.ToolActive(*project_id, tool))
       return Errors(403, "The " + std::string(tool) + " tool is not active on this project.");
@@ -89,7 +92,8 @@ void Emulator::AddRestRoutes(kt::http::Router& router) {
         JsonWriter w(body);
         w.BeginArray();
         int64_t from = (paging->page - 1) * paging->per_page;
-        for (int64_t i = from; i < static_cast<int64_t>(installed.size()) && i < from + paging->per_page; ++i) {
+        for (int64_t i = from; i < static_cast<int64_t>(installed.size()) && i < from + paging->per_page;
+             ++i) {
           const CompanyData& c = *installed[static_cast<size_t>(i)];
           w.BeginObject();
           w.Field("id", c.id);
@@ -125,8 +129,8 @@ void Emulator::AddRestRoutes(kt::http::Router& router) {
     auto project_q = call.req.Query("project_id");
     auto company_q = call.req.Query("company_id");
     if (!project_q && !company_q)
-      return Response::Json(400, {{"error", {{"code", "bad_request"},
-                                             {"message", "company_id or project_id is required"}}}});
+      return Response::Json(
+          400, {{"error", {{"code", "bad_request"}, {"message", "company_id or project_id is required"}}}});
     std::string body;
     JsonWriter w(body);
     w.BeginObject();
@@ -211,7 +215,8 @@ void Emulator::AddRestRoutes(kt::http::Router& router) {
     if (auto bad = CompanyPathCheck(call, "company_id")) return std::move(*bad);
     if (auto denied = CompanyToolAccess(call, "Directory")) return std::move(*denied);
     nlohmann::json templates = nlohmann::json::array();
-    const char* names[] = {"Project Manager", "Superintendent", "Subcontractor", "Owner / Client", "Architect"};
+    const char* names[] = {"Project Manager", "Superintendent", "Subcontractor", "Owner / Client",
+                           "Architect"};
     for (int i = 0; i < 5; ++i)
       templates.push_back({{"id", 10'000 + i},
                            {"name", names[i]},
@@ -244,7 +249,8 @@ void Emulator::AddRestRoutes(kt::http::Router& router) {
     ListSpec spec{100, max_per_page, SortKind::kName};
     return ListStream(call.req, *world_, key, *filter, spec);
   };
-  Api(router, "GET", "/rest/v1.0/projects", [list_projects](Call& call) { return list_projects(call, 1000); });
+  Api(router, "GET", "/rest/v1.0/projects",
+      [list_projects](Call& call) { return list_projects(call, 1000); });
   Api(router, "GET", "/rest/v1.1/projects", [list_projects](Call& call) { return list_projects(call, 300); });
 
   Api(router, "GET", "/rest/v1.0/projects/{id}", [this](Call& call) {
@@ -279,7 +285,8 @@ void Emulator::AddRestRoutes(kt::http::Router& router) {
       auto id = kt::ParseInt64(call.req.PathParam("id"));
       if (!id) return Errors(404, "Not Found");
       call.record = "company_users:" + std::to_string(*id);
-      return ShowRecord(*world_, {call.company->slot, Stream::kCompanyUsers, -1}, *id, RecordView::kShow, true);
+      return ShowRecord(*world_, {call.company->slot, Stream::kCompanyUsers, -1}, *id, RecordView::kShow,
+                        true);
     });
   }
   Api(router, "GET", "/rest/v1.0/companies/{company_id}/users/inactive", [this](Call& call) {
@@ -307,10 +314,12 @@ void Emulator::AddRestRoutes(kt::http::Router& router) {
     call.record = "vendors:" + std::to_string(*id);
     return ShowRecord(*world_, {call.company->slot, Stream::kVendors, -1}, *id, RecordView::kShow, true);
   };
-  Api(router, "GET", "/rest/v1.0/vendors", [vendors_list](Call& call) { return vendors_list(call, "company_id"); });
+  Api(router, "GET", "/rest/v1.0/vendors",
+      [vendors_list](Call& call) { return vendors_list(call, "company_id"); });
   Api(router, "GET", "/rest/v1.0/companies/{company_id}/vendors",
       [vendors_list](Call& call) { return vendors_list(call, "company_id"); });
-  Api(router, "GET", "/rest/v1.0/vendors/{id}", [vendor_show](Call& call) { return vendor_show(call, "company_id"); });
+  Api(router, "GET", "/rest/v1.0/vendors/{id}",
+      [vendor_show](Call& call) { return vendor_show(call, "company_id"); });
   Api(router, "GET", "/rest/v1.0/companies/{company_id}/vendors/{id}",
       [vendor_show](Call& call) { return vendor_show(call, "company_id"); });
   Api(router, "GET", "/rest/v1.0/companies/{company_id}/vendors/inactive", [this](Call& call) {
@@ -352,52 +361,54 @@ void Emulator::AddRestRoutes(kt::http::Router& router) {
       if (auto parsed = ParseListFilter(call.req, Info(s)); parsed) filter = *parsed;
       for (int32_t i = 0; i < world_->Extent(key); ++i) {
         auto projects = world_->AssignedProjects(ref.company_slot, s, i);
-        if (std::binary_search(projects.begin(), projects.end(), ref.index)) filter.ids.push_back(world_->IdFor(key, i));
+        if (std::binary_search(projects.begin(), projects.end(), ref.index))
+          filter.ids.push_back(world_->IdFor(key, i));
       }
       if (filter.ids.empty()) filter.ids = {-1};
       return ListStream(call.req, *world_, key, filter, {100, 1000, SortKind::kName});
     });
   }
 
-  Api(router, "GET", "/rest/v1.0/companies/{company_id}/users/{user_id}/project_assignments", [this](Call& call) {
-    if (auto bad = CompanyPathCheck(call, "company_id")) return std::move(*bad);
-    if (auto denied = CompanyToolAccess(call, "Directory")) return std::move(*denied);
-    StreamKey key{call.company->slot, Stream::kCompanyUsers, -1};
-    auto user_id = kt::ParseInt64(call.req.PathParam("user_id"));
-    auto user = user_id ? world_->Get(key, *user_id) : std::nullopt;
-    if (!user || user->gone) return Errors(404, "User not found");
-    auto assigned = world_->AssignedProjects(call.company->slot, Stream::kCompanyUsers, user->index);
-    auto paging = ParsePaging(call.req, 100, 1000);
-    if (!paging) return Errors(400, paging.error().message);
-    int n = world_->ProjectCount(call.company->slot);
-    std::string body;
-    JsonWriter w(body);
-    w.BeginArray();
-    int64_t from = (paging->page - 1) * paging->per_page;
-    for (int64_t p = from; p < n && p < from + paging->per_page; ++p) {
-      bool is_assigned = std::binary_search(assigned.begin(), assigned.end(), static_cast<int>(p));
-      const City& city = ProjectCity(world_->seed(), call.company->slot, p);
-      w.BeginObject();
-      w.Field("project_id", world_->ProjectId(call.company->slot, static_cast<int>(p)));
-      w.Field("name", ProjectName(world_->seed(), call.company->slot, p));
-      w.Field("project_number", std::to_string(100 + p));
-      w.Field("address", std::string(city.city) + ", " + std::string(city.state_code));
-      w.Field("stage", "Course of Construction");
-      w.Field("is_assigned", is_assigned);
-      w.Field("active", true);
-      w.Key("roles");
-      w.BeginArray();
-      if (is_assigned) w.String("Project Engineer");
-      w.EndArray();
-      w.FieldOrNull("permission_template_name", is_assigned ? "Project Manager" : "");
-      w.FieldNull("region");
-      w.FieldNull("program");
-      w.FieldNull("project_type");
-      w.EndObject();
-    }
-    w.EndArray();
-    return PagedResponse(call.req, std::move(body), n, *paging);
-  });
+  Api(router, "GET", "/rest/v1.0/companies/{company_id}/users/{user_id}/project_assignments",
+      [this](Call& call) {
+        if (auto bad = CompanyPathCheck(call, "company_id")) return std::move(*bad);
+        if (auto denied = CompanyToolAccess(call, "Directory")) return std::move(*denied);
+        StreamKey key{call.company->slot, Stream::kCompanyUsers, -1};
+        auto user_id = kt::ParseInt64(call.req.PathParam("user_id"));
+        auto user = user_id ? world_->Get(key, *user_id) : std::nullopt;
+        if (!user || user->gone) return Errors(404, "User not found");
+        auto assigned = world_->AssignedProjects(call.company->slot, Stream::kCompanyUsers, user->index);
+        auto paging = ParsePaging(call.req, 100, 1000);
+        if (!paging) return Errors(400, paging.error().message);
+        int n = world_->ProjectCount(call.company->slot);
+        std::string body;
+        JsonWriter w(body);
+        w.BeginArray();
+        int64_t from = (paging->page - 1) * paging->per_page;
+        for (int64_t p = from; p < n && p < from + paging->per_page; ++p) {
+          bool is_assigned = std::binary_search(assigned.begin(), assigned.end(), static_cast<int>(p));
+          const City& city = ProjectCity(world_->seed(), call.company->slot, p);
+          w.BeginObject();
+          w.Field("project_id", world_->ProjectId(call.company->slot, static_cast<int>(p)));
+          w.Field("name", ProjectName(world_->seed(), call.company->slot, p));
+          w.Field("project_number", std::to_string(100 + p));
+          w.Field("address", std::string(city.city) + ", " + std::string(city.state_code));
+          w.Field("stage", "Course of Construction");
+          w.Field("is_assigned", is_assigned);
+          w.Field("active", true);
+          w.Key("roles");
+          w.BeginArray();
+          if (is_assigned) w.String("Project Engineer");
+          w.EndArray();
+          w.FieldOrNull("permission_template_name", is_assigned ? "Project Manager" : "");
+          w.FieldNull("region");
+          w.FieldNull("program");
+          w.FieldNull("project_type");
+          w.EndObject();
+        }
+        w.EndArray();
+        return PagedResponse(call.req, std::move(body), n, *paging);
+      });
 
   // ---- project streams ----
   struct ProjectStreamRoute {
@@ -407,7 +418,10 @@ void Emulator::AddRestRoutes(kt::http::Router& router) {
     ListSpec spec;
   };
   const std::vector<ProjectStreamRoute> routes = {
-      {Stream::kCostCodes, {"/rest/v1.0/cost_codes"}, {"/rest/v1.0/cost_codes/{id}"}, {100, 1000, SortKind::kNone}},
+      {Stream::kCostCodes,
+       {"/rest/v1.0/cost_codes"},
+       {"/rest/v1.0/cost_codes/{id}"},
+       {100, 1000, SortKind::kNone}},
       {Stream::kWorkOrderContracts,
        {"/rest/v1.0/work_order_contracts"},
        {"/rest/v1.0/work_order_contracts/{id}"},
@@ -434,7 +448,8 @@ void Emulator::AddRestRoutes(kt::http::Router& router) {
        {100, 1000, SortKind::kNone}},
       {Stream::kDirectCosts,
        {"/rest/v1.0/projects/{project_id}/direct_costs", "/rest/v1.1/projects/{project_id}/direct_costs"},
-       {"/rest/v1.0/projects/{project_id}/direct_costs/{id}", "/rest/v1.1/projects/{project_id}/direct_costs/{id}"},
+       {"/rest/v1.0/projects/{project_id}/direct_costs/{id}",
+        "/rest/v1.1/projects/{project_id}/direct_costs/{id}"},
        {100, 1000, SortKind::kNone}},
       {Stream::kRfis,
        {"/rest/v1.0/projects/{project_id}/rfis"},
@@ -442,7 +457,8 @@ void Emulator::AddRestRoutes(kt::http::Router& router) {
        {100, 1000, SortKind::kRfi}},
       {Stream::kSubmittals,
        {"/rest/v1.0/projects/{project_id}/submittals", "/rest/v1.1/projects/{project_id}/submittals"},
-       {"/rest/v1.0/projects/{project_id}/submittals/{id}", "/rest/v1.1/projects/{project_id}/submittals/{id}"},
+       {"/rest/v1.0/projects/{project_id}/submittals/{id}",
+        "/rest/v1.1/projects/{project_id}/submittals/{id}"},
        {100, 1000, SortKind::kNone}},
       {Stream::kManpowerLogs,
        {"/rest/v1.0/projects/{project_id}/manpower_logs"},

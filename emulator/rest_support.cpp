@@ -13,7 +13,9 @@ using kt::http::Response;
 namespace {
 constexpr int64_t kDayMs = 86'400'000;
 
-auto Bad(std::string message) { return kt::Fail(kt::ErrorKind::kInvalidInput, "bad_request", std::move(message)); }
+auto Bad(std::string message) {
+  return kt::Fail(kt::ErrorKind::kInvalidInput, "bad_request", std::move(message));
+}
 
 Response JsonText(int status, std::string body) {
   return Response::Text(status, std::move(body), "application/json; charset=utf-8");
@@ -51,7 +53,9 @@ std::string LinkHeader(const Request& req, int64_t page, int64_t per_page, int64
 }
 }  // namespace
 
-Response Errors(int status, std::string message) { return Response::Json(status, {{"errors", std::move(message)}}); }
+Response Errors(int status, std::string message) {
+  return Response::Json(status, {{"errors", std::move(message)}});
+}
 
 kt::Result<Paging> ParsePaging(const Request& req, int64_t default_per_page, int64_t max_per_page) {
   Paging p;
@@ -226,7 +230,8 @@ Response ListStream(const Request& req, const World& world, const StreamKey& key
   return PagedResponse(req, std::move(body), page.total, *paging);
 }
 
-Response ShowRecord(const World& world, const StreamKey& key, int64_t id, RecordView view, bool show_inactive) {
+Response ShowRecord(const World& world, const StreamKey& key, int64_t id, RecordView view,
+                    bool show_inactive) {
   auto r = world.Get(key, id);
   if (!r || r->gone || (r->deleted_at_ms != 0 && !show_inactive)) return Errors(404, "Not Found");
   std::string body;
@@ -235,7 +240,8 @@ Response ShowRecord(const World& world, const StreamKey& key, int64_t id, Record
   return JsonText(200, std::move(body));
 }
 
-void WriteServiceAccountUser(JsonWriter& w, const App& app, const CompanyData& company, int64_t installed_at_ms) {
+void WriteServiceAccountUser(JsonWriter& w, const App& app, const CompanyData& company,
+                             int64_t installed_at_ms) {
   w.BeginObject();
   w.Field("id", app.user_id);
   w.Field("first_name", app.name);

@@ -41,18 +41,21 @@ struct ListSpec {
 kt::http::Response ListStream(const kt::http::Request& req, const World& world, const StreamKey& key,
                               const ListFilter& filter, const ListSpec& spec);
 // A JSON array body answered with Procore's paging headers.
-kt::http::Response PagedResponse(const kt::http::Request& req, std::string body, int64_t total, const Paging& paging);
+kt::http::Response PagedResponse(const kt::http::Request& req, std::string body, int64_t total,
+                                 const Paging& paging);
 // One record; 404 when it does not exist or was deleted (deactivated directory entries are still shown when
 // show_inactive).
 kt::http::Response ShowRecord(const World& world, const StreamKey& key, int64_t id, RecordView view,
                               bool show_inactive = false);
 
-void WriteServiceAccountUser(JsonWriter& w, const App& app, const CompanyData& company, int64_t installed_at_ms);
+void WriteServiceAccountUser(JsonWriter& w, const App& app, const CompanyData& company,
+                             int64_t installed_at_ms);
 
 // Permission checks every data endpoint makes.
 std::optional<kt::http::Response> CompanyToolAccess(const Emulator::Call& call, std::string_view tool);
 std::variant<ProjectRef, kt::http::Response> ProjectAccess(const World& world, const Access& access,
-                                                           const Emulator::Call& call, std::optional<int64_t> project_id,
+                                                           const Emulator::Call& call,
+                                                           std::optional<int64_t> project_id,
                                                            std::initializer_list<std::string_view> tools);
 // The company named in the path (or query) must be the Procore-Company-Id company.
 std::optional<kt::http::Response> CompanyPathCheck(const Emulator::Call& call, const std::string& param);

@@ -47,7 +47,7 @@ struct StreamInfo {
   DeleteStyle delete_style;
   bool include_deleted_filter;  // the list offers filters[include_deleted] (only where the contract lists it)
   bool updated_at_filter;       // the list offers filters[updated_at]
-  double demo_records;          // base records per project (per company for company streams) in the demo preset
+  double demo_records;  // base records per project (per company for company streams) in the demo preset
 };
 
 const StreamInfo& Info(Stream stream);

@@ -10,7 +10,8 @@ RateDecision RateLimiter::Check(const std::string& key, int64_t now_ms) {
   Window& w = windows_[key];
   const int64_t hour_ms = 3'600'000, spike_ms = std::max<int64_t>(1, limits_.spike_window_s) * 1000;
   if (w.hour_start_ms < 0 || now_ms >= w.hour_start_ms + hour_ms) w.hour_start_ms = now_ms, w.hour_count = 0;
-  if (w.spike_start_ms < 0 || now_ms >= w.spike_start_ms + spike_ms) w.spike_start_ms = now_ms, w.spike_count = 0;
+  if (w.spike_start_ms < 0 || now_ms >= w.spike_start_ms + spike_ms)
+    w.spike_start_ms = now_ms, w.spike_count = 0;
 
   RateDecision d;
   bool hour_full = w.hour_count >= limits_.hourly, spike_full = w.spike_count >= limits_.spike;
@@ -56,7 +57,8 @@ nlohmann::json Faults::ToJson(const RateLimits& limits) const {
   return {{"latency_ms", latency_ms},
           {"error_rate", error_rate},
           {"timeout_rate", timeout_rate},
-          {"rate_limit", {{"hourly", limits.hourly}, {"spike", limits.spike}, {"spike_window_s", limits.spike_window_s}}},
+          {"rate_limit",
+           {{"hourly", limits.hourly}, {"spike", limits.spike}, {"spike_window_s", limits.spike_window_s}}},
           {"webhook_duplicate_rate", webhook_duplicate_rate},
           {"webhook_failure_rate", webhook_failure_rate},
           {"token_lifetime_s", token_lifetime_s}};
@@ -82,8 +84,8 @@ nlohmann::json Stats::ToJson() const {
   int64_t max_target = 0, max_record = 0;
   for (const auto& [_, n] : by_target_) max_target = std::max(max_target, n);
   for (const auto& [_, n] : by_record_) max_record = std::max(max_record, n);
-  return {{"requests", requests_},         {"by_status", by_status_},   {"by_path", by_path_},
-          {"by_target", by_target_},       {"by_record", by_record_},   {"max_target_count", max_target},
+  return {{"requests", requests_},          {"by_status", by_status_},      {"by_path", by_path_},
+          {"by_target", by_target_},        {"by_record", by_record_},      {"max_target_count", max_target},
           {"max_record_count", max_record}, {"rate_limited", rate_limited_}};
 }
 

@@ -1,4 +1,5 @@
-// What shapes the emulator's traffic: rate limits per (app, company), injected faults, and request statistics.
+// What shapes the emulator's traffic: rate limits per (app, company), injected faults, and request
+// statistics.
 #pragma once
 
 #include <cstdint>
@@ -11,8 +12,8 @@
 namespace procore_emulator {
 
 struct RateLimits {
-  int64_t hourly = 3600;       // Procore's documented historical default
-  int64_t spike = 100;         // per spike window (the January 2026 docs' example)
+  int64_t hourly = 3600;  // Procore's documented historical default
+  int64_t spike = 100;    // per spike window (the January 2026 docs' example)
   int64_t spike_window_s = 10;
 };
 

@@ -1,6 +1,6 @@
-// The browser UI for the Procore side of KTrack's help article: Company Admin → App Management (install a custom
-// app by its version key, edit permitted projects, uninstall) and Directory → the app's user → permissions
-// matrix. Server-rendered HTML with plain forms that post back to the emulator.
+// The browser UI for the Procore side of KTrack's help article: Company Admin → App Management (install a
+// custom app by its version key, edit permitted projects, uninstall) and Directory → the app's user →
+// permissions matrix. Server-rendered HTML with plain forms that post back to the emulator.
 #include <sstream>
 
 #include "emulator/emulator.h"
@@ -18,12 +18,23 @@ std::string Esc(std::string_view s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -55,7 +66,8 @@ std::string Page(const std::string& title, const std::string& body, const Reques
       << " · Procore (emulated)</title><style>" << kStyle << "</style></head><body><header>"
       << "<a class=brand href=\"/\">Procore <small>emulator</small></a>";
   for (const auto& c : companies) {
-    out << "<a href=\"/companies/" << c.id << "/admin/app_management\">" << Esc(c.name) << " · App Management</a>";
+    out << "<a href=\"/companies/" << c.id << "/admin/app_management\">" << Esc(c.name)
+        << " · App Management</a>";
     out << "<a href=\"/companies/" << c.id << "/directory\">Directory</a>";
   }
   out << "</header><main>";
@@ -77,21 +89,27 @@ void Emulator::AddUiRoutes(kt::http::Router& router) {
     std::ostringstream b;
     b << "<h1>Procore (emulated)</h1><div class=card><p>Preset <code>" << PresetName(world_->preset())
       << "</code>, seed <code>" << world_->seed()
-      << "</code>. This is the Procore side of the help article: install the custom app in App Management, then "
-         "give its service account the tool permissions in the Directory.</p><table><tr><th>Company</th><th>Id</th>"
+      << "</code>. This is the Procore side of the help article: install the custom app in App Management, "
+         "then "
+         "give its service account the tool permissions in the "
+         "Directory.</p><table><tr><th>Company</th><th>Id</th>"
          "<th>Projects</th><th></th></tr>";
     for (const auto& c : world_->companies())
       b << "<tr><td>" << Esc(c.name) << "</td><td>" << c.id << "</td><td>" << world_->ProjectCount(c.slot)
-        << "</td><td><a href=\"/companies/" << c.id << "/admin/app_management\">Company Admin → App Management</a>"
+        << "</td><td><a href=\"/companies/" << c.id
+        << "/admin/app_management\">Company Admin → App Management</a>"
         << " · <a href=\"/companies/" << c.id << "/directory\">Directory</a></td></tr>";
-    b << "</table></div><div class=card><h2>Apps registered in the Developer Portal</h2><table><tr><th>Name</th>"
+    b << "</table></div><div class=card><h2>Apps registered in the Developer "
+         "Portal</h2><table><tr><th>Name</th>"
          "<th>Kind</th><th>App version key</th><th>Client id</th></tr>";
     for (const auto& app : access_.apps())
       b << "<tr><td>" << Esc(app.name) << "</td><td>"
-        << (app.legacy_service_account ? "Legacy service account (sunset)" : "Data connector (DMSA)") << "</td><td><code>"
-        << Esc(app.app_version_key) << "</code></td><td><code>" << Esc(app.client_id.substr(0, 12)) << "…</code></td></tr>";
+        << (app.legacy_service_account ? "Legacy service account (sunset)" : "Data connector (DMSA)")
+        << "</td><td><code>" << Esc(app.app_version_key) << "</code></td><td><code>"
+        << Esc(app.client_id.substr(0, 12)) << "…</code></td></tr>";
     if (access_.apps().empty())
-      b << "<tr><td colspan=4 class=note>No apps yet: create one with <code>POST /_emulator/apps</code>.</td></tr>";
+      b << "<tr><td colspan=4 class=note>No apps yet: create one with <code>POST "
+           "/_emulator/apps</code>.</td></tr>";
     b << "</table></div>";
     return Response::Html(200, Page("Home", b.str(), req, world_->companies()));
   });
@@ -100,14 +118,16 @@ void Emulator::AddUiRoutes(kt::http::Router& router) {
     std::shared_lock lock(mu_);
     auto company_id = kt::ParseInt64(req.PathParam("company_id"));
     const CompanyData* company = company_id ? world_->FindCompany(*company_id) : nullptr;
-    if (!company) return Response::Html(404, Page("Not found", "<h1>No such company</h1>", req, world_->companies()));
+    if (!company)
+      return Response::Html(404, Page("Not found", "<h1>No such company</h1>", req, world_->companies()));
     std::string base = "/companies/" + std::to_string(company->id);
     auto projects = world_->ProjectIds(company->slot);
     std::ostringstream b;
     b << "<h1>Company Admin · App Management</h1><p class=note>" << Esc(company->name) << "</p>";
     b << "<div class=card><h2>Install Custom App</h2><form method=post action=\"/ui" << base
       << "/installs\"><p><label>App Version Key <input type=text name=app_version_key required></label></p>"
-      << "<p class=note>Permitted projects (the projects the app's service account may reach):</p><div class=projects>"
+      << "<p class=note>Permitted projects (the projects the app's service account may reach):</p><div "
+         "class=projects>"
       << "<label><input type=checkbox name=all_projects value=1> All projects</label><br>";
     for (size_t i = 0; i < projects.size(); ++i)
       b << "<label><input type=checkbox name=project value=" << projects[i] << "> "
@@ -129,10 +149,11 @@ void Emulator::AddUiRoutes(kt::http::Router& router) {
         << (install->all_projects ? " checked" : "") << "> All projects</label><br>";
       for (size_t i = 0; i < projects.size(); ++i)
         b << "<label><input type=checkbox name=project value=" << projects[i]
-          << (!install->all_projects && install->permitted_projects.count(projects[i]) ? " checked" : "") << "> "
-          << Esc(ProjectName(world_->seed(), company->slot, static_cast<int64_t>(i))) << " <span class=note>("
-          << projects[i] << ")</span></label><br>";
-      b << "</div><p><button type=submit class=secondary>Save permitted projects</button></p></form><form method=post "
+          << (!install->all_projects && install->permitted_projects.count(projects[i]) ? " checked" : "")
+          << "> " << Esc(ProjectName(world_->seed(), company->slot, static_cast<int64_t>(i)))
+          << " <span class=note>(" << projects[i] << ")</span></label><br>";
+      b << "</div><p><button type=submit class=secondary>Save permitted projects</button></p></form><form "
+           "method=post "
            "action=\""
         << ibase << "/uninstall\"><button type=submit class=danger>Uninstall</button></form>";
     }
@@ -161,61 +182,73 @@ void Emulator::AddUiRoutes(kt::http::Router& router) {
     auto form = kt::ParseQuery(req.body);
     std::string key(kt::Trim(kt::FindParam(form, "app_version_key").value_or("")));
     const App* app = access_.FindAppByVersionKey(key);
-    if (!app) return Back(back, "error", "No app has the version key \"" + key + "\". Check the key in the Developer Portal.");
+    if (!app)
+      return Back(back, "error",
+                  "No app has the version key \"" + key + "\". Check the key in the Developer Portal.");
     if (app->legacy_service_account)
-      return Back(back, "error", "Legacy service accounts were sunset on 18 March 2025 and cannot be installed.");
-    if (access_.FindInstall(company->id, app->client_id)) return Back(back, "error", app->name + " is already installed.");
+      return Back(back, "error",
+                  "Legacy service accounts were sunset on 18 March 2025 and cannot be installed.");
+    if (access_.FindInstall(company->id, app->client_id))
+      return Back(back, "error", app->name + " is already installed.");
     Install install;
     install.client_id = app->client_id;
     install.installed_at_ms = clock_.NowMs();
     parse_projects(form, *company, install);
     access_.PutInstall(company->id, std::move(install));
-    return Back(back, "msg", app->name + " was installed. Give its service account tool permissions in the Directory.");
+    return Back(back, "msg",
+                app->name + " was installed. Give its service account tool permissions in the Directory.");
   });
 
-  router.Post("/ui/companies/{company_id}/installs/{client_id}/projects", [this, parse_projects](Request& req) {
-    std::unique_lock lock(mu_);
-    auto company_id = kt::ParseInt64(req.PathParam("company_id"));
-    const CompanyData* company = company_id ? world_->FindCompany(*company_id) : nullptr;
-    Install* install = company ? access_.FindInstall(company->id, req.PathParam("client_id")) : nullptr;
-    if (!install) return Response::Html(404, "not installed");
-    parse_projects(kt::ParseQuery(req.body), *company, *install);
-    return Back("/companies/" + std::to_string(company->id) + "/admin/app_management", "msg", "Permitted projects saved.");
-  });
+  router.Post(
+      "/ui/companies/{company_id}/installs/{client_id}/projects", [this, parse_projects](Request& req) {
+        std::unique_lock lock(mu_);
+        auto company_id = kt::ParseInt64(req.PathParam("company_id"));
+        const CompanyData* company = company_id ? world_->FindCompany(*company_id) : nullptr;
+        Install* install = company ? access_.FindInstall(company->id, req.PathParam("client_id")) : nullptr;
+        if (!install) return Response::Html(404, "not installed");
+        parse_projects(kt::ParseQuery(req.body), *company, *install);
+        return Back("/companies/" + std::to_string(company->id) + "/admin/app_management", "msg",
+                    "Permitted projects saved.");
+      });
 
   router.Post("/ui/companies/{company_id}/installs/{client_id}/uninstall", [this](Request& req) {
     std::unique_lock lock(mu_);
     auto company_id = kt::ParseInt64(req.PathParam("company_id"));
     if (!company_id || !access_.RemoveInstall(*company_id, req.PathParam("client_id")))
       return Response::Html(404, "not installed");
-    return Back("/companies/" + std::to_string(*company_id) + "/admin/app_management", "msg", "The app was uninstalled.");
+    return Back("/companies/" + std::to_string(*company_id) + "/admin/app_management", "msg",
+                "The app was uninstalled.");
   });
 
   router.Get("/companies/{company_id}/directory", [this](Request& req) {
     std::shared_lock lock(mu_);
     auto company_id = kt::ParseInt64(req.PathParam("company_id"));
     const CompanyData* company = company_id ? world_->FindCompany(*company_id) : nullptr;
-    if (!company) return Response::Html(404, Page("Not found", "<h1>No such company</h1>", req, world_->companies()));
+    if (!company)
+      return Response::Html(404, Page("Not found", "<h1>No such company</h1>", req, world_->companies()));
     std::string base = "/companies/" + std::to_string(company->id);
     std::ostringstream b;
-    b << "<h1>Directory · Users</h1><div class=card><h2>Service accounts of installed apps</h2><table><tr><th>Name</th>"
+    b << "<h1>Directory · Users</h1><div class=card><h2>Service accounts of installed "
+         "apps</h2><table><tr><th>Name</th>"
          "<th>Email</th><th>Permissions</th></tr>";
     auto installs = access_.InstallsOf(company->id);
     for (const Install* install : installs) {
       const App* app = access_.FindApp(install->client_id);
       if (!app) continue;
-      b << "<tr><td>" << Esc(app->name) << " (Service Account)</td><td>dmsa+" << Esc(app->client_id.substr(0, 12))
-        << "@procore-service.example</td><td><a href=\"" << base << "/directory/apps/" << app->client_id
-        << "\">Edit permissions</a></td></tr>";
+      b << "<tr><td>" << Esc(app->name) << " (Service Account)</td><td>dmsa+"
+        << Esc(app->client_id.substr(0, 12)) << "@procore-service.example</td><td><a href=\"" << base
+        << "/directory/apps/" << app->client_id << "\">Edit permissions</a></td></tr>";
     }
-    if (installs.empty()) b << "<tr><td colspan=3 class=note>Install an app first (Company Admin → App Management).</td></tr>";
+    if (installs.empty())
+      b << "<tr><td colspan=3 class=note>Install an app first (Company Admin → App Management).</td></tr>";
     b << "</table></div><div class=card><h2>People</h2><table><tr><th>Name</th><th>Active</th></tr>";
     StreamKey users{company->slot, Stream::kCompanyUsers, -1};
     auto page = world_->List(users, ListFilter{}, 0, 25);
     for (const auto& r : page.records)
       b << "<tr><td>" << Esc(PersonFirstName(world_->seed(), company->slot, r.index)) << " "
         << Esc(PersonLastName(world_->seed(), company->slot, r.index)) << "</td><td>yes</td></tr>";
-    b << "</table><p class=note>" << page.total << " people in the directory; the first 25 are shown.</p></div>";
+    b << "</table><p class=note>" << page.total
+      << " people in the directory; the first 25 are shown.</p></div>";
     return Response::Html(200, Page("Directory", b.str(), req, world_->companies()));
   });
 
@@ -225,9 +258,12 @@ void Emulator::AddUiRoutes(kt::http::Router& router) {
     const CompanyData* company = company_id ? world_->FindCompany(*company_id) : nullptr;
     const Install* install = company ? access_.FindInstall(company->id, req.PathParam("client_id")) : nullptr;
     const App* app = install ? access_.FindApp(install->client_id) : nullptr;
-    if (!app) return Response::Html(404, Page("Not found", "<h1>That app is not installed here</h1>", req, world_->companies()));
+    if (!app)
+      return Response::Html(
+          404, Page("Not found", "<h1>That app is not installed here</h1>", req, world_->companies()));
     std::ostringstream b;
-    b << "<h1>" << Esc(app->name) << " (Service Account) · Permissions</h1><div class=card><form method=post action=\"/ui"
+    b << "<h1>" << Esc(app->name)
+      << " (Service Account) · Permissions</h1><div class=card><form method=post action=\"/ui"
       << "/companies/" << company->id << "/installs/" << app->client_id << "/permissions\">";
     const Level levels[] = {Level::kNone, Level::kReadOnly, Level::kStandard, Level::kAdmin};
     for (const char* scope : {"company", "project"}) {
@@ -241,9 +277,9 @@ void Emulator::AddUiRoutes(kt::http::Router& router) {
         Level current = company_scope ? install->CompanyLevel(tool.name) : install->ProjectLevel(tool.name);
         b << "<tr><td>" << Esc(tool.name) << "</td>";
         for (Level l : levels)
-          b << "<td class=c><input type=radio aria-label=\"" << Esc(tool.name) << " " << LevelName(l) << "\" name=\""
-            << scope << ":" << Esc(tool.name) << "\" value=" << LevelKey(l) << (l == current ? " checked" : "")
-            << "></td>";
+          b << "<td class=c><input type=radio aria-label=\"" << Esc(tool.name) << " " << LevelName(l)
+            << "\" name=\"" << scope << ":" << Esc(tool.name) << "\" value=" << LevelKey(l)
+            << (l == current ? " checked" : "") << "></td>";
         b << "</tr>";
       }
       b << "</table>";
@@ -265,8 +301,8 @@ void Emulator::AddUiRoutes(kt::http::Router& router) {
       if (!level || !FindTool(tool)) continue;
       (scope == "company" ? install->company_tools : install->project_tools)[tool] = *level;
     }
-    return Back("/companies/" + std::to_string(*company_id) + "/directory/apps/" + req.PathParam("client_id"), "msg",
-                "Permissions saved.");
+    return Back("/companies/" + std::to_string(*company_id) + "/directory/apps/" + req.PathParam("client_id"),
+                "msg", "Permissions saved.");
   });
 }
 

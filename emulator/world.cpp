@@ -25,10 +25,13 @@ struct PresetShape {
 
 PresetShape ShapeOf(Preset preset) {
   switch (preset) {
-    case Preset::kSmall: return {{3}, 40, 25, 15, 0.12, 1'000'000, 6, 16, 4'264'807};
-    case Preset::kDemo: return {{40}, 800, 400, 40, 1.0, 1'000'000, 6, 16, 4'264'807};
+    case Preset::kSmall:
+      return {{3}, 40, 25, 15, 0.12, 1'000'000, 6, 16, 4'264'807};
+    case Preset::kDemo:
+      return {{40}, 800, 400, 40, 1.0, 1'000'000, 6, 16, 4'264'807};
     case Preset::kLarge:
-      // Ids above 2^32, as Procore's newer regions hand out; all stay below 2^53 so JavaScript reads them exactly.
+      // Ids above 2^32, as Procore's newer regions hand out; all stay below 2^53 so JavaScript reads them
+      // exactly.
       return {{600, 400}, 15000, 8000, 60, 1.4, int64_t{1} << 33, 11, 20, (int64_t{1} << 32) + 4'264'807};
   }
   return {};
@@ -45,9 +48,12 @@ std::optional<Preset> ParsePreset(std::string_view name) {
 
 std::string_view PresetName(Preset preset) {
   switch (preset) {
-    case Preset::kSmall: return "small";
-    case Preset::kDemo: return "demo";
-    case Preset::kLarge: return "large";
+    case Preset::kSmall:
+      return "small";
+    case Preset::kDemo:
+      return "demo";
+    case Preset::kLarge:
+      return "large";
   }
   return "small";
 }
@@ -103,11 +109,16 @@ std::optional<ProjectRef> World::FindProject(int64_t project_id) const {
 int32_t World::BaseCount(const StreamKey& key) const {
   PresetShape shape = ShapeOf(preset_);
   switch (key.stream) {
-    case Stream::kProjects: return ProjectCount(key.company_slot);
-    case Stream::kCompanyUsers: return shape.users;
-    case Stream::kVendors: return shape.vendors;
-    case Stream::kTrades: return shape.trades;
-    default: break;
+    case Stream::kProjects:
+      return ProjectCount(key.company_slot);
+    case Stream::kCompanyUsers:
+      return shape.users;
+    case Stream::kVendors:
+      return shape.vendors;
+    case Stream::kTrades:
+      return shape.trades;
+    default:
+      break;
   }
   double u = static_cast<double>(Mix({seed_, 1, key.Packed()}) % 1000) / 1000.0;
   double n = Info(key.stream).demo_records * project_scale_ * (0.5 + u);
@@ -130,9 +141,12 @@ int64_t World::BaseUpdatedMs(const StreamKey& key, int32_t index, int32_t count)
 
 bool World::BaseDeleted(const StreamKey& key, int32_t index) const {
   switch (Info(key.stream).delete_style) {
-    case DeleteStyle::kSoft: return index % 29 == 17;
-    case DeleteStyle::kDeactivate: return index % 23 == 11;
-    default: return false;
+    case DeleteStyle::kSoft:
+      return index % 29 == 17;
+    case DeleteStyle::kDeactivate:
+      return index % 23 == 11;
+    default:
+      return false;
   }
 }
 
@@ -145,7 +159,8 @@ RecordState World::BaseRecord(const StreamKey& key, int32_t index) const {
   if (key.stream == Stream::kManpowerLogs) {
     r.created_at_ms = r.updated_at_ms;  // a log is entered on its day; dates stay monotone with ids
   } else {
-    int64_t back_s = static_cast<int64_t>(Mix({seed_, 3, key.Packed(), static_cast<uint64_t>(index)}) % (60 * 86400));
+    int64_t back_s =
+        static_cast<int64_t>(Mix({seed_, 3, key.Packed(), static_cast<uint64_t>(index)}) % (60 * 86400));
     r.created_at_ms = r.updated_at_ms - back_s * 1000;
   }
   if (BaseDeleted(key, index)) r.deleted_at_ms = r.updated_at_ms;
@@ -183,7 +198,8 @@ bool World::Matches(const RecordState& r, const ListFilter& f) const {
     case ListFilter::Deleted::kOnly:
       if (r.deleted_at_ms == 0) return false;
       break;
-    case ListFilter::Deleted::kWith: break;
+    case ListFilter::Deleted::kWith:
+      break;
   }
   if (f.updated_from_ms && r.updated_at_ms < *f.updated_from_ms) return false;
   if (f.updated_to_ms && r.updated_at_ms > *f.updated_to_ms) return false;
@@ -225,9 +241,11 @@ RecordPage World::List(const StreamKey& key, const ListFilter& filter, int64_t o
     return a;
   };
   if (filter.updated_from_ms)
-    lo = std::max(lo, first_index([&](int32_t i) { return BaseUpdatedMs(key, i, count) >= *filter.updated_from_ms; }));
+    lo = std::max(
+        lo, first_index([&](int32_t i) { return BaseUpdatedMs(key, i, count) >= *filter.updated_from_ms; }));
   if (filter.updated_to_ms)
-    hi = std::min(hi, first_index([&](int32_t i) { return BaseUpdatedMs(key, i, count) > *filter.updated_to_ms; }));
+    hi = std::min(
+        hi, first_index([&](int32_t i) { return BaseUpdatedMs(key, i, count) > *filter.updated_to_ms; }));
   if (key.stream == Stream::kManpowerLogs) {
     if (filter.created_from_day)
       lo = std::max(lo, first_index([&](int32_t i) {
@@ -239,7 +257,8 @@ RecordPage World::List(const StreamKey& key, const ListFilter& filter, int64_t o
                     }));
   }
 
-  // Merge the base range with the overlay (which replaces base records it holds and adds created ones), by id.
+  // Merge the base range with the overlay (which replaces base records it holds and adds created ones), by
+  // id.
   static const std::map<int64_t, RecordState> kEmpty;
   const KeyOverlay* overlay = Overlay(key);
   const auto& changed = overlay ? overlay->records : kEmpty;
@@ -254,8 +273,7 @@ RecordPage World::List(const StreamKey& key, const ListFilter& filter, int64_t o
     bool deleted = BaseDeleted(key, i);
     if (filter.deleted == ListFilter::Deleted::kExclude && deleted) continue;
     if (filter.deleted == ListFilter::Deleted::kOnly && !deleted) continue;
-    if (page.total >= offset && page.total < offset + limit)
-      page.records.push_back(BaseRecord(key, i));
+    if (page.total >= offset && page.total < offset + limit) page.records.push_back(BaseRecord(key, i));
     ++page.total;
   }
   for (; oit != changed.end(); ++oit)
@@ -263,8 +281,9 @@ RecordPage World::List(const StreamKey& key, const ListFilter& filter, int64_t o
   return page;
 }
 
-std::vector<AppliedChange> World::ApplyChanges(int company_slot, int count, const std::vector<Stream>& streams,
-                                                uint64_t change_seed, int64_t now_ms) {
+std::vector<AppliedChange> World::ApplyChanges(int company_slot, int count,
+                                               const std::vector<Stream>& streams, uint64_t change_seed,
+                                               int64_t now_ms) {
   std::vector<Stream> pool = streams;
   if (pool.empty()) pool.assign(AllStreams().begin(), AllStreams().end());
   Dice dice(Mix({seed_, 4, change_seed, static_cast<uint64_t>(company_slot), overlay_.size()}));
@@ -292,7 +311,8 @@ std::vector<AppliedChange> World::ApplyChanges(int company_slot, int count, cons
       }
       if (!target) op = "create";
     }
-    if (op == "create" && (int64_t{BaseCount(key)} + overlay.created) >= (int64_t{1} << index_bits_)) continue;
+    if (op == "create" && (int64_t{BaseCount(key)} + overlay.created) >= (int64_t{1} << index_bits_))
+      continue;
     if (op == "create" && stream == Stream::kProjects) continue;
 
     RecordState r;
@@ -308,14 +328,19 @@ std::vector<AppliedChange> World::ApplyChanges(int company_slot, int count, cons
         ++r.revision;
       } else {
         switch (info.delete_style) {
-          case DeleteStyle::kHard: r.gone = true; break;
-          case DeleteStyle::kSoft: r.deleted_at_ms = at_ms; break;
+          case DeleteStyle::kHard:
+            r.gone = true;
+            break;
+          case DeleteStyle::kSoft:
+            r.deleted_at_ms = at_ms;
+            break;
           case DeleteStyle::kDeactivate:
             r.deleted_at_ms = at_ms;
             ++r.revision;
             event_type = "update";  // Procore deactivates directory entries; they are edited, not deleted
             break;
-          case DeleteStyle::kNever: break;
+          case DeleteStyle::kNever:
+            break;
         }
       }
     }
@@ -325,8 +350,10 @@ std::vector<AppliedChange> World::ApplyChanges(int company_slot, int count, cons
   return applied;
 }
 
-std::vector<TruthEntry> World::Truth(int company_slot, const std::optional<std::set<int64_t>>& visible_projects,
-                                     std::optional<Stream> only_stream, std::optional<int64_t> only_project) const {
+std::vector<TruthEntry> World::Truth(int company_slot,
+                                     const std::optional<std::set<int64_t>>& visible_projects,
+                                     std::optional<Stream> only_stream,
+                                     std::optional<int64_t> only_project) const {
   std::vector<TruthEntry> out;
   auto entry = [&](const StreamKey& key, std::optional<int64_t> project_id) {
     RecordPage all = List(key, ListFilter{}, 0, INT64_MAX);

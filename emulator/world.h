@@ -1,5 +1,5 @@
-// The emulated Procore data: companies, projects and every stream's records. Base records are a pure function of
-// (preset, seed, company, stream, project, index); creates, updates and deletes live in a small overlay.
+// The emulated Procore data: companies, projects and every stream's records. Base records are a pure function
+// of (preset, seed, company, stream, project, index); creates, updates and deletes live in a small overlay.
 #pragma once
 
 #include <cstdint>
@@ -91,7 +91,9 @@ class World {
   const CompanyData* FindCompany(int64_t company_id) const;
   std::optional<ProjectRef> FindProject(int64_t project_id) const;
   int ProjectCount(int company_slot) const { return project_counts_[static_cast<size_t>(company_slot)]; }
-  int64_t ProjectId(int company_slot, int index) const { return IdFor({company_slot, Stream::kProjects, -1}, index); }
+  int64_t ProjectId(int company_slot, int index) const {
+    return IdFor({company_slot, Stream::kProjects, -1}, index);
+  }
   std::vector<int64_t> ProjectIds(int company_slot) const;
 
   int64_t IdFor(const StreamKey& key, int64_t index) const;
@@ -117,7 +119,8 @@ class World {
                                 std::optional<Stream> only_stream = std::nullopt,
                                 std::optional<int64_t> only_project = std::nullopt) const;
 
-  // Directory assignments: which projects a company user or vendor is on (drives fan-out and project directories).
+  // Directory assignments: which projects a company user or vendor is on (drives fan-out and project
+  // directories).
   std::vector<int> AssignedProjects(int company_slot, Stream directory_stream, int32_t index) const;
 
   // Picks of related records for generated fields.

@@ -13,7 +13,8 @@ namespace {
 using nlohmann::json;
 
 // The list path of a stream for a project (or the company), as a sync would page it.
-std::string StreamPath(EmulatorClient& emu, const std::string& token, const std::string& stream, int64_t project) {
+std::string StreamPath(EmulatorClient& emu, const std::string& token, const std::string& stream,
+                       int64_t project) {
   std::string c = std::to_string(emu.company_id()), p = std::to_string(project);
   if (stream == "projects") return "/rest/v1.1/projects?company_id=" + c;
   if (stream == "company_users") return "/rest/v1.3/companies/" + c + "/users";
@@ -22,7 +23,8 @@ std::string StreamPath(EmulatorClient& emu, const std::string& token, const std:
   if (stream == "cost_codes") return "/rest/v1.0/cost_codes?project_id=" + p;
   if (stream == "budget_detail_rows") {
     auto views = emu.Get("/rest/v1.0/budget_views?project_id=" + p, token).Json();
-    return "/rest/v1.0/budget_views/" + std::to_string(views[0]["id"].get<int64_t>()) + "/detail_rows?project_id=" + p;
+    return "/rest/v1.0/budget_views/" + std::to_string(views[0]["id"].get<int64_t>()) +
+           "/detail_rows?project_id=" + p;
   }
   if (stream == "work_order_contracts") return "/rest/v1.0/work_order_contracts?project_id=" + p;
   if (stream == "purchase_order_contracts") return "/rest/v1.0/purchase_order_contracts?project_id=" + p;
@@ -46,7 +48,8 @@ class EmulatorApi : public ::testing::Test {
 
 TEST_F(EmulatorApi, TokenIsIssuedForFormMultipartAndJsonBodies) {
   AppCredentials app = emu.CreateApp();
-  std::string form = "grant_type=client_credentials&client_id=" + app.client_id + "&client_secret=" + app.client_secret;
+  std::string form =
+      "grant_type=client_credentials&client_id=" + app.client_id + "&client_secret=" + app.client_secret;
   auto a = emu.Request("POST", "/oauth/token", form, {{"Content-Type", "application/x-www-form-urlencoded"}});
   ASSERT_EQ(a.status, 200) << a.body;
   EXPECT_EQ(a.Json()["token_type"], "bearer");
@@ -56,13 +59,18 @@ TEST_F(EmulatorApi, TokenIsIssuedForFormMultipartAndJsonBodies) {
   std::string boundary = "XyZ123";
   std::string multipart;
   for (auto [k, v] : {std::pair<std::string, std::string>{"grant_type", "client_credentials"},
-                      {"client_id", app.client_id}, {"client_secret", app.client_secret}})
-    multipart += "--" + boundary + "\r\nContent-Disposition: form-data; name=\"" + k + "\"\r\n\r\n" + v + "\r\n";
+                      {"client_id", app.client_id},
+                      {"client_secret", app.client_secret}})
+    multipart +=
+        "--" + boundary + "\r\nContent-Disposition: form-data; name=\"" + k + "\"\r\n\r\n" + v + "\r\n";
   multipart += "--" + boundary + "--\r\n";
-  a = emu.Request("POST", "/oauth/token", multipart, {{"Content-Type", "multipart/form-data; boundary=" + boundary}});
+  a = emu.Request("POST", "/oauth/token", multipart,
+                  {{"Content-Type", "multipart/form-data; boundary=" + boundary}});
   EXPECT_EQ(a.status, 200) << a.body;
 
-  json body = {{"grant_type", "client_credentials"}, {"client_id", app.client_id}, {"client_secret", app.client_secret}};
+  json body = {{"grant_type", "client_credentials"},
+               {"client_id", app.client_id},
+               {"client_secret", app.client_secret}};
   a = emu.Request("POST", "/oauth/token", body.dump(), {{"Content-Type", "application/json"}});
   ASSERT_EQ(a.status, 200) << a.body;
   std::string token = a.Json()["access_token"];
@@ -72,13 +80,16 @@ TEST_F(EmulatorApi, TokenIsIssuedForFormMultipartAndJsonBodies) {
   EXPECT_EQ(info.Json()["application"]["uid"], app.client_id);
   EXPECT_GT(info.Json()["expires_in_seconds"].get<int>(), 5000);
 
-  auto revoked = emu.Request("POST", "/oauth/revoke",
-                             "token=" + token + "&client_id=" + app.client_id + "&client_secret=" + app.client_secret,
-                             {{"Content-Type", "application/x-www-form-urlencoded"}});
+  auto revoked =
+      emu.Request("POST", "/oauth/revoke",
+                  "token=" + token + "&client_id=" + app.client_id + "&client_secret=" + app.client_secret,
+                  {{"Content-Type", "application/x-www-form-urlencoded"}});
   EXPECT_EQ(revoked.status, 200);
   EXPECT_EQ(emu.Get("/rest/v1.0/me", token).status, 401);
   // Revoking an unknown token still answers 200.
-  EXPECT_EQ(emu.Request("POST", "/oauth/revoke", "token=nope", {{"Content-Type", "application/x-www-form-urlencoded"}}).status,
+  EXPECT_EQ(emu.Request("POST", "/oauth/revoke", "token=nope",
+                        {{"Content-Type", "application/x-www-form-urlencoded"}})
+                .status,
             200);
 }
 
@@ -92,13 +103,15 @@ TEST_F(EmulatorApi, WrongSecretAndLegacyServiceAccountsAreRefused) {
 
   AppCredentials legacy = emu.CreateApp("Old SA", "legacy_service_account");
   a = emu.Request("POST", "/oauth/token",
-                  "grant_type=client_credentials&client_id=" + legacy.client_id + "&client_secret=" + legacy.client_secret,
+                  "grant_type=client_credentials&client_id=" + legacy.client_id +
+                      "&client_secret=" + legacy.client_secret,
                   {{"Content-Type", "application/x-www-form-urlencoded"}});
   EXPECT_EQ(a.status, 401);
   EXPECT_EQ(a.Json()["error"], "invalid_client");
   EXPECT_NE(a.Json()["error_description"].get<std::string>().find("sunset"), std::string::npos);
 
-  a = emu.Request("POST", "/oauth/token", "grant_type=password", {{"Content-Type", "application/x-www-form-urlencoded"}});
+  a = emu.Request("POST", "/oauth/token", "grant_type=password",
+                  {{"Content-Type", "application/x-www-form-urlencoded"}});
   EXPECT_EQ(a.status, 400);
   EXPECT_EQ(a.Json()["error"], "unsupported_grant_type");
 }
@@ -107,8 +120,9 @@ TEST_F(EmulatorApi, CompanyHeaderIsRequiredEvenOnMeAndCompanies) {
   AppCredentials app = emu.CreateApp();
   emu.Install(app);
   std::string token = emu.Token(app);
-  for (const std::string& path : std::vector<std::string>{
-           "/rest/v1.0/me", "/rest/v1.0/companies", "/rest/v1.1/projects?company_id=" + std::to_string(emu.company_id())}) {
+  for (const std::string& path :
+       std::vector<std::string>{"/rest/v1.0/me", "/rest/v1.0/companies",
+                                "/rest/v1.1/projects?company_id=" + std::to_string(emu.company_id())}) {
     auto a = emu.Get(path, token, false);
     EXPECT_EQ(a.status, 400) << path;
     EXPECT_EQ(a.Json()["errors"], "Missing Procore-Company-Id header!") << path;
@@ -138,7 +152,8 @@ TEST_F(EmulatorApi, CompaniesListsOnlyInstallsAndUninstallDisconnects) {
   EXPECT_EQ(me.status, 200);
   EXPECT_TRUE(me.Json()["id"].is_number_integer());
 
-  emu.Control("DELETE", "/_emulator/companies/" + std::to_string(emu.company_id()) + "/installs/" + app.client_id,
+  emu.Control("DELETE",
+              "/_emulator/companies/" + std::to_string(emu.company_id()) + "/installs/" + app.client_id,
               nullptr, 200);
   a = emu.Get(projects, token);
   EXPECT_EQ(a.status, 403);
@@ -154,7 +169,8 @@ TEST_F(EmulatorApi, PermissionsAreEnforcedPerToolToolStateAndPermittedProject) {
   auto projects = emu.project_ids();
   emu.Install(app, perms, json::array({projects[0], projects[1]}));
   std::string token = emu.Token(app);
-  std::string p0 = std::to_string(projects[0]), p1 = std::to_string(projects[1]), p2 = std::to_string(projects[2]);
+  std::string p0 = std::to_string(projects[0]), p1 = std::to_string(projects[1]),
+              p2 = std::to_string(projects[2]);
   std::string c = std::to_string(emu.company_id());
 
   auto a = emu.Get("/rest/v1.0/projects/" + p0 + "/rfis", token);
@@ -205,7 +221,8 @@ TEST_F(EmulatorApi, PagingThroughEveryStreamYieldsTheTruthAfterChanges) {
   emu.Install(app);
   std::string token = emu.Token(app);
   std::string c = std::to_string(emu.company_id());
-  auto applied = emu.Control("POST", "/_emulator/companies/" + c + "/changes", {{"count", 120}, {"seed", 3}}, 200);
+  auto applied =
+      emu.Control("POST", "/_emulator/companies/" + c + "/changes", {{"count", 120}, {"seed", 3}}, 200);
   EXPECT_EQ(applied["applied"], 120);
 
   auto truth = emu.Control("GET", "/_emulator/truth?company_id=" + c, nullptr, 200);
@@ -214,7 +231,8 @@ TEST_F(EmulatorApi, PagingThroughEveryStreamYieldsTheTruthAfterChanges) {
     std::string stream = entry["stream"];
     int64_t project = entry["project_id"].is_null() ? 0 : entry["project_id"].get<int64_t>();
     std::vector<json> records = emu.GetAll(StreamPath(emu, token, stream, project), token, 7);
-    EXPECT_EQ(static_cast<int64_t>(records.size()), entry["count"].get<int64_t>()) << stream << " " << project;
+    EXPECT_EQ(static_cast<int64_t>(records.size()), entry["count"].get<int64_t>())
+        << stream << " " << project;
     EXPECT_EQ(StreamChecksum(records), entry["checksum"]) << stream << " " << project;
   }
 }
@@ -278,7 +296,8 @@ TEST_F(EmulatorApi, ManpowerLogsWithoutDatesAreTodaysOnly) {
   auto today = emu.Get("/rest/v1.0/projects/" + p + "/manpower_logs", token);
   ASSERT_EQ(today.status, 200);
   EXPECT_TRUE(today.Json().empty());  // every generated log is in the past
-  auto all = emu.Get("/rest/v1.0/projects/" + p + "/manpower_logs?start_date=2020-01-01&end_date=2030-01-01", token);
+  auto all =
+      emu.Get("/rest/v1.0/projects/" + p + "/manpower_logs?start_date=2020-01-01&end_date=2030-01-01", token);
   EXPECT_FALSE(all.Json().empty());
   std::string date = all.Json()[0]["date"];
   auto one_day = emu.Get("/rest/v1.0/projects/" + p + "/manpower_logs?log_date=" + date, token).Json();
@@ -311,8 +330,8 @@ TEST_F(EmulatorApi, SpikeLimitAnswers429WithHeaders) {
   AppCredentials app = emu.CreateApp();
   emu.Install(app);
   std::string token = emu.Token(app);
-  emu.Control("PUT", "/_emulator/faults", {{"rate_limit", {{"hourly", 1000}, {"spike", 5}, {"spike_window_s", 60}}}},
-              200);
+  emu.Control("PUT", "/_emulator/faults",
+              {{"rate_limit", {{"hourly", 1000}, {"spike", 5}, {"spike_window_s", 60}}}}, 200);
   int64_t last_remaining = 1000;
   for (int i = 0; i < 5; ++i) {
     auto a = emu.Get("/rest/v1.0/me", token);
@@ -329,7 +348,8 @@ TEST_F(EmulatorApi, SpikeLimitAnswers429WithHeaders) {
   EXPECT_NE(limited.Json()["errors"].get<std::string>().find("surpassed"), std::string::npos);
   EXPECT_EQ(emu.Control("GET", "/_emulator/stats")["rate_limited"], 1);
   // Failed calls count as well: a 404 uses the same budget.
-  emu.Control("PUT", "/_emulator/faults", {{"rate_limit", {{"hourly", 2}, {"spike", 100}, {"spike_window_s", 10}}}}, 200);
+  emu.Control("PUT", "/_emulator/faults",
+              {{"rate_limit", {{"hourly", 2}, {"spike", 100}, {"spike_window_s", 10}}}}, 200);
   EXPECT_EQ(emu.Get("/rest/v1.0/projects/1/rfis", token).status, 404);
   auto hourly = emu.Get("/rest/v1.0/me", token);
   EXPECT_EQ(hourly.status, 200);
@@ -386,9 +406,10 @@ TEST(EmulatorClock, TokenLifetimeIsAFaultKnob) {
   emu.Control("PUT", "/_emulator/faults", {{"token_lifetime_s", 60}}, 200);
   AppCredentials app = emu.CreateApp();
   emu.Install(app);
-  auto a = emu.Request("POST", "/oauth/token",
-                       "grant_type=client_credentials&client_id=" + app.client_id + "&client_secret=" + app.client_secret,
-                       {{"Content-Type", "application/x-www-form-urlencoded"}});
+  auto a = emu.Request(
+      "POST", "/oauth/token",
+      "grant_type=client_credentials&client_id=" + app.client_id + "&client_secret=" + app.client_secret,
+      {{"Content-Type", "application/x-www-form-urlencoded"}});
   EXPECT_EQ(a.Json()["expires_in"], 60);
   std::string token = a.Json()["access_token"];
   emu.Control("POST", "/_emulator/clock/advance", {{"seconds", 61}}, 200);

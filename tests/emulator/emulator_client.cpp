@@ -30,8 +30,8 @@ EmulatorClient::~EmulatorClient() {
   process_.Wait();
 }
 
-HttpAnswer EmulatorClient::Request(const std::string& method, const std::string& path, const std::string& body,
-                                   std::map<std::string, std::string> headers) {
+HttpAnswer EmulatorClient::Request(const std::string& method, const std::string& path,
+                                   const std::string& body, std::map<std::string, std::string> headers) {
   kt::http::ClientRequest req;
   req.method = method;
   req.url = base_url_ + path;
@@ -42,8 +42,8 @@ HttpAnswer EmulatorClient::Request(const std::string& method, const std::string&
   return {res.status, res.headers, res.body};
 }
 
-nlohmann::json EmulatorClient::Control(const std::string& method, const std::string& path, const nlohmann::json& body,
-                                       int expect_status) {
+nlohmann::json EmulatorClient::Control(const std::string& method, const std::string& path,
+                                       const nlohmann::json& body, int expect_status) {
   HttpAnswer a = Request(method, path, body.is_null() ? std::string() : body.dump(),
                          {{"Content-Type", "application/json"}});
   if (expect_status) EXPECT_EQ(a.status, expect_status) << method << " " << path << ": " << a.body;
@@ -64,18 +64,21 @@ nlohmann::json EmulatorClient::AllToolsAt(const std::string& level) {
   return {{"company", company}, {"project", project}};
 }
 
-void EmulatorClient::Install(const AppCredentials& app, nlohmann::json permissions, nlohmann::json permitted_projects) {
+void EmulatorClient::Install(const AppCredentials& app, nlohmann::json permissions,
+                             nlohmann::json permitted_projects) {
   if (permissions.is_null()) permissions = AllToolsAt("read_only");
   Control("POST", "/_emulator/companies/" + std::to_string(company_id()) + "/installs",
-          {{"client_id", app.client_id}, {"permissions", permissions}, {"permitted_projects", permitted_projects}},
+          {{"client_id", app.client_id},
+           {"permissions", permissions},
+           {"permitted_projects", permitted_projects}},
           201);
 }
 
 std::string EmulatorClient::Token(const AppCredentials& app) {
-  HttpAnswer a = Request("POST", "/oauth/token",
-                         "grant_type=client_credentials&client_id=" + app.client_id +
-                             "&client_secret=" + app.client_secret,
-                         {{"Content-Type", "application/x-www-form-urlencoded"}});
+  HttpAnswer a = Request(
+      "POST", "/oauth/token",
+      "grant_type=client_credentials&client_id=" + app.client_id + "&client_secret=" + app.client_secret,
+      {{"Content-Type", "application/x-www-form-urlencoded"}});
   EXPECT_EQ(a.status, 200) << a.body;
   return a.Json().value("access_token", "");
 }
@@ -86,11 +89,13 @@ HttpAnswer EmulatorClient::Get(const std::string& path, const std::string& token
   return Request("GET", path, {}, headers);
 }
 
-std::vector<nlohmann::json> EmulatorClient::GetAll(const std::string& path, const std::string& token, int per_page) {
+std::vector<nlohmann::json> EmulatorClient::GetAll(const std::string& path, const std::string& token,
+                                                   int per_page) {
   std::vector<nlohmann::json> all;
   std::string sep = path.find('?') == std::string::npos ? "?" : "&";
   for (int page = 1; page < 100000; ++page) {
-    HttpAnswer a = Get(path + sep + "per_page=" + std::to_string(per_page) + "&page=" + std::to_string(page), token);
+    HttpAnswer a =
+        Get(path + sep + "per_page=" + std::to_string(per_page) + "&page=" + std::to_string(page), token);
     EXPECT_EQ(a.status, 200) << path << ": " << a.body;
     if (a.status != 200) break;
     auto items = a.Json();

@@ -34,15 +34,18 @@ class EmulatorClient {
   HttpAnswer Request(const std::string& method, const std::string& path, const std::string& body = {},
                      std::map<std::string, std::string> headers = {});
   // Control API (JSON in, JSON out).
-  nlohmann::json Control(const std::string& method, const std::string& path, const nlohmann::json& body = nullptr,
-                         int expect_status = 0);
+  nlohmann::json Control(const std::string& method, const std::string& path,
+                         const nlohmann::json& body = nullptr, int expect_status = 0);
 
   nlohmann::json companies() const { return reset_["companies"]; }
   int64_t company_id() const { return reset_["companies"][0]["id"].get<int64_t>(); }
-  std::vector<int64_t> project_ids() const { return reset_["companies"][0]["project_ids"].get<std::vector<int64_t>>(); }
+  std::vector<int64_t> project_ids() const {
+    return reset_["companies"][0]["project_ids"].get<std::vector<int64_t>>();
+  }
 
   AppCredentials CreateApp(const std::string& name = "KTrack Test", const std::string& kind = "dmsa");
-  // Installs with the given permissions; default: read_only on every tool at both levels plus Webhooks API standard.
+  // Installs with the given permissions; default: read_only on every tool at both levels plus Webhooks API
+  // standard.
   void Install(const AppCredentials& app, nlohmann::json permissions = nullptr,
                nlohmann::json permitted_projects = "all");
   std::string Token(const AppCredentials& app);

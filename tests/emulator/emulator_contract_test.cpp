@@ -1,5 +1,5 @@
-// Every operation of ../shared/procore-contract/ that the emulator serves answers 200 with a body that matches
-// the operation's 200 response schema (field names and types).
+// Every operation of ../shared/procore-contract/ that the emulator serves answers 200 with a body that
+// matches the operation's 200 response schema (field names and types).
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -31,10 +31,11 @@ TEST(SchemaValidator, CatchesWrongTypesMissingRequiredAndEnums) {
                    {"tags", {{"type", "array"}, {"items", {{"type", "string"}}}}},
                    {"at", {{"type", "string"}, {"format", "date-time"}}}}}};
   std::vector<std::string> problems;
-  ValidateSchema(schema, {{"id", 1}, {"status", "open"}, {"tags", {"a"}}, {"at", "2026-01-01T00:00:00Z"}}, "$",
-                 problems);
+  ValidateSchema(schema, {{"id", 1}, {"status", "open"}, {"tags", {"a"}}, {"at", "2026-01-01T00:00:00Z"}},
+                 "$", problems);
   EXPECT_TRUE(problems.empty());
-  ValidateSchema(schema, {{"id", "1"}, {"status", "weird"}, {"tags", {1}}, {"at", "yesterday"}}, "$", problems);
+  ValidateSchema(schema, {{"id", "1"}, {"status", "weird"}, {"tags", {1}}, {"at", "yesterday"}}, "$",
+                 problems);
   EXPECT_EQ(problems.size(), 4u);
   problems.clear();
   ValidateSchema(schema, {{"status", nullptr}}, "$", problems);
@@ -84,22 +85,27 @@ TEST_F(ContractTest, ResponsesMatchTheContractSchemas) {
       {"RestV10ProjectsProjectIdVendorsGet", "/rest/v1.0/projects/" + p + "/vendors"},
       {"RestV10CostCodesGet", "/rest/v1.0/cost_codes?project_id=" + p},
       {"RestV10CompaniesCompanyIdTradesGet", "/rest/v1.0/companies/" + c + "/trades"},
-      {"RestV10WorkOrderContractsGet", "/rest/v1.0/work_order_contracts?project_id=" + p + "&filters[include_deleted]=with"},
+      {"RestV10WorkOrderContractsGet",
+       "/rest/v1.0/work_order_contracts?project_id=" + p + "&filters[include_deleted]=with"},
       {"RestV10PurchaseOrderContractsGet",
        "/rest/v1.0/purchase_order_contracts?project_id=" + p + "&filters[include_deleted]=with"},
       {"RestV10PrimeContractsGet", "/rest/v1.0/prime_contracts?project_id=" + p},
-      {"RestV10ProjectsProjectIdCommitmentChangeOrdersGet", "/rest/v1.0/projects/" + p + "/commitment_change_orders"},
+      {"RestV10ProjectsProjectIdCommitmentChangeOrdersGet",
+       "/rest/v1.0/projects/" + p + "/commitment_change_orders"},
       {"RestV10ProjectsProjectIdManpowerLogsGet",
        "/rest/v1.0/projects/" + p + "/manpower_logs?start_date=2020-01-01&end_date=2030-12-31"},
       {"RestV10ProjectsProjectIdPrimeChangeOrdersGet", "/rest/v1.0/projects/" + p + "/prime_change_orders"},
       {"RestV10ProjectsProjectIdRfisGet", "/rest/v1.0/projects/" + p + "/rfis"},
       {"RestV10BudgetViewsGet", "/rest/v1.0/budget_views?project_id=" + p},
-      {"RestV10BudgetViewsBudgetViewIdDetailRowsGet", "/rest/v1.0/budget_views/" + v + "/detail_rows?project_id=" + p},
-      {"RestV11ChangeEventsGet", "/rest/v1.1/change_events?project_id=" + p + "&filters[include_deleted]=with"},
+      {"RestV10BudgetViewsBudgetViewIdDetailRowsGet",
+       "/rest/v1.0/budget_views/" + v + "/detail_rows?project_id=" + p},
+      {"RestV11ChangeEventsGet",
+       "/rest/v1.1/change_events?project_id=" + p + "&filters[include_deleted]=with"},
       {"RestV11ProjectsProjectIdDirectCostsGet", "/rest/v1.1/projects/" + p + "/direct_costs"},
       {"RestV11ProjectsProjectIdSubmittalsGet", "/rest/v1.1/projects/" + p + "/submittals"},
       {"RestV10CompanyBaseUrlGet", "/rest/v1.0/company_base_url"},
-      {"RestV10CompaniesCompanyIdPermissionTemplatesGet", "/rest/v1.0/companies/" + c + "/permission_templates"},
+      {"RestV10CompaniesCompanyIdPermissionTemplatesGet",
+       "/rest/v1.0/companies/" + c + "/permission_templates"},
       {"RestV10CompaniesCompanyIdUsersUserIdProjectAssignmentsGet",
        "/rest/v1.0/companies/" + c + "/users/" + u + "/project_assignments"},
   };
@@ -115,17 +121,18 @@ TEST_F(ContractTest, ResponsesMatchTheContractSchemas) {
     if (gets.count(id)) {
       answer = emu.Get(gets[id], token);
     } else if (id == "OauthTokenPost") {
-      answer = emu.Request("POST", "/oauth/token",
-                           "grant_type=client_credentials&client_id=" + app.client_id + "&client_secret=" +
-                               app.client_secret,
-                           {{"Content-Type", "application/x-www-form-urlencoded"}});
+      answer = emu.Request(
+          "POST", "/oauth/token",
+          "grant_type=client_credentials&client_id=" + app.client_id + "&client_secret=" + app.client_secret,
+          {{"Content-Type", "application/x-www-form-urlencoded"}});
     } else if (id == "OauthTokenInfoGet") {
       answer = emu.Request("GET", "/oauth/token/info", {}, {{"Authorization", "Bearer " + token}});
     } else if (id == "OauthRevokePost") {
       std::string spare = emu.Token(app);
-      answer = emu.Request("POST", "/oauth/revoke",
-                           "token=" + spare + "&client_id=" + app.client_id + "&client_secret=" + app.client_secret,
-                           {{"Content-Type", "application/x-www-form-urlencoded"}});
+      answer = emu.Request(
+          "POST", "/oauth/revoke",
+          "token=" + spare + "&client_id=" + app.client_id + "&client_secret=" + app.client_secret,
+          {{"Content-Type", "application/x-www-form-urlencoded"}});
     } else {
       not_served.insert(id);  // the Webhooks API: validated by the webhooks tests
       continue;
@@ -139,7 +146,8 @@ TEST_F(ContractTest, ResponsesMatchTheContractSchemas) {
     for (const auto& problem : problems) ADD_FAILURE() << problem;
     checked.insert(id);
   }
-  for (const auto& id : not_served) EXPECT_EQ(id.rfind("RestV10Webhooks", 0), 0u) << id << " is not exercised";
+  for (const auto& id : not_served)
+    EXPECT_EQ(id.rfind("RestV10Webhooks", 0), 0u) << id << " is not exercised";
   EXPECT_EQ(checked.size(), gets.size() + 3);
 }
 

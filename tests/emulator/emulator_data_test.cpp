@@ -144,7 +144,8 @@ TEST(EmulatorData, TruthChecksumFollowsInterfacesMd) {
   StreamKey key{0, Stream::kTrades, -1};
   auto records = world.List(key, {}, 0, 100000).records;
   std::vector<std::string> lines;
-  for (const auto& r : records) lines.push_back(std::to_string(r.id) + ":" + kt::FormatIso8601(r.updated_at_ms));
+  for (const auto& r : records)
+    lines.push_back(std::to_string(r.id) + ":" + kt::FormatIso8601(r.updated_at_ms));
   std::sort(lines.begin(), lines.end());
   std::string joined;
   for (size_t i = 0; i < lines.size(); ++i) joined += (i ? "\n" : "") + lines[i];

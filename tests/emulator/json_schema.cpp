@@ -33,14 +33,17 @@ void ValidateSchema(const nlohmann::json& schema, const nlohmann::json& value, c
   if (type.empty() && schema.contains("properties")) type = "object";
   if (type.empty() && schema.contains("items")) type = "array";
 
-  auto fail = [&](const std::string& what) { problems.push_back(path + ": " + what + ", got " + value.dump().substr(0, 80)); };
+  auto fail = [&](const std::string& what) {
+    problems.push_back(path + ": " + what + ", got " + value.dump().substr(0, 80));
+  };
   if (type == "object") {
     if (!value.is_object()) return fail("expected an object");
     std::vector<std::string> required;
     if (schema.contains("required"))
       for (const auto& r : schema["required"]) required.push_back(r.get<std::string>());
     for (const auto& name : required)
-      if (!value.contains(name) || value[name].is_null()) problems.push_back(path + "." + name + ": required");
+      if (!value.contains(name) || value[name].is_null())
+        problems.push_back(path + "." + name + ": required");
     if (schema.contains("properties")) {
       for (const auto& [name, sub] : schema["properties"].items()) {
         if (!value.contains(name)) continue;
@@ -64,7 +67,8 @@ void ValidateSchema(const nlohmann::json& schema, const nlohmann::json& value, c
       if (!found) fail("not one of " + schema["enum"].dump());
     }
     std::string format = schema.value("format", "");
-    if (format == "date-time" && (!kt::ParseIso8601(s) || s.size() < 19)) fail("expected an ISO-8601 date-time");
+    if (format == "date-time" && (!kt::ParseIso8601(s) || s.size() < 19))
+      fail("expected an ISO-8601 date-time");
     if (format == "date" && schema.contains("type") && (!kt::ParseIso8601(s) || s.size() != 10))
       fail("expected a date YYYY-MM-DD");
   } else if (type == "integer") {
