@@ -110,6 +110,197 @@ CREATE INDEX jobs_running ON jobs (lease_until) WHERE status = 'running';
 CREATE INDEX jobs_by_status ON jobs (status, finished_at);
 )sql";
 
+// Version 2: the sync engine (src/sync/): streams with their checkpoints, Procore records, the typed projects/users/
+// vendors tables, and the webhook inbox. procore_records is keyed by project as well as by id because budget
+// detail rows have ids unique only within a budget view (KTrack reads one view per project).
+constexpr const char* kSyncSql = R"sql(
+CREATE TABLE sync_clients (
+  client_id BIGINT PRIMARY KEY,
+  company_id BIGINT NOT NULL,
+  reconcile_interval_s BIGINT NOT NULL DEFAULT 3600,
+  next_reconcile_at BIGINT,
+  updated_at BIGINT NOT NULL
+);
+
+CREATE TABLE sync_streams (
+  id {{pk}},
+  client_id BIGINT NOT NULL,
+  company_id BIGINT NOT NULL,
+  stream TEXT NOT NULL,
+  project_id BIGINT NOT NULL DEFAULT 0,
+  project_name TEXT NOT NULL DEFAULT '',
+  parent_id BIGINT NOT NULL DEFAULT 0,
+  status TEXT NOT NULL DEFAULT 'pending'
+    CHECK (status IN ('pending', 'syncing', 'synced', 'rate_limited', 'error', 'paused')),
+  phase TEXT NOT NULL DEFAULT 'initial' CHECK (phase IN ('initial', 'incremental')),
+  pass TEXT NOT NULL DEFAULT '' CHECK (pass IN ('', 'full', 'incremental', 'probe')),
+  wants TEXT NOT NULL DEFAULT '',
+  seq BIGINT NOT NULL DEFAULT 0,
+  next_page BIGINT NOT NULL DEFAULT 1,
+  page_size BIGINT NOT NULL DEFAULT 0,
+  pass_started_at BIGINT,
+  pass_read BIGINT NOT NULL DEFAULT 0,
+  pass_first_total BIGINT,
+  pass_max_updated_at TEXT NOT NULL DEFAULT '',
+  pass_max_updated_ms BIGINT NOT NULL DEFAULT 0,
+  full_passes BIGINT NOT NULL DEFAULT 0,
+  total BIGINT,
+  count BIGINT NOT NULL DEFAULT 0,
+  data_version BIGINT NOT NULL DEFAULT 0,
+  checksum TEXT,
+  checksum_version BIGINT NOT NULL DEFAULT -1,
+  watermark TEXT NOT NULL DEFAULT '',
+  watermark_ms BIGINT NOT NULL DEFAULT 0,
+  rate_limited_until BIGINT,
+  error_json TEXT,
+  failures BIGINT NOT NULL DEFAULT 0,
+  retry_at BIGINT,
+  last_synced_at BIGINT,
+  started_at BIGINT,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  UNIQUE (client_id, stream, project_id)
+);
+
+CREATE TABLE procore_records (
+  client_id BIGINT NOT NULL,
+  stream TEXT NOT NULL,
+  project_id BIGINT NOT NULL,
+  procore_id BIGINT NOT NULL,
+  company_id BIGINT NOT NULL,
+  updated_at TEXT NOT NULL,
+  updated_at_ms BIGINT NOT NULL,
+  deleted BIGINT NOT NULL DEFAULT 0,
+  deleted_seen_ms BIGINT NOT NULL DEFAULT 0,
+  seen_ms BIGINT NOT NULL DEFAULT 0,
+  body TEXT NOT NULL,
+  PRIMARY KEY (client_id, stream, project_id, procore_id)
+);
+
+CREATE TABLE procore_projects (
+  client_id BIGINT NOT NULL,
+  procore_id BIGINT NOT NULL,
+  company_id BIGINT NOT NULL,
+  name TEXT NOT NULL DEFAULT '',
+  display_name TEXT NOT NULL DEFAULT '',
+  project_number TEXT NOT NULL DEFAULT '',
+  stage TEXT NOT NULL DEFAULT '',
+  active BIGINT NOT NULL DEFAULT 1,
+  updated_at TEXT NOT NULL DEFAULT '',
+  updated_at_ms BIGINT NOT NULL DEFAULT 0,
+  deleted BIGINT NOT NULL DEFAULT 0,
+  PRIMARY KEY (client_id, procore_id)
+);
+
+CREATE TABLE procore_users (
+  client_id BIGINT NOT NULL,
+  procore_id BIGINT NOT NULL,
+  company_id BIGINT NOT NULL,
+  name TEXT NOT NULL DEFAULT '',
+  first_name TEXT NOT NULL DEFAULT '',
+  last_name TEXT NOT NULL DEFAULT '',
+  email_address TEXT NOT NULL DEFAULT '',
+  job_title TEXT NOT NULL DEFAULT '',
+  is_active BIGINT NOT NULL DEFAULT 1,
+  is_employee BIGINT NOT NULL DEFAULT 0,
+  vendor_id BIGINT NOT NULL DEFAULT 0,
+  vendor_name TEXT NOT NULL DEFAULT '',
+  updated_at TEXT NOT NULL DEFAULT '',
+  updated_at_ms BIGINT NOT NULL DEFAULT 0,
+  deleted BIGINT NOT NULL DEFAULT 0,
+  PRIMARY KEY (client_id, procore_id)
+);
+
+CREATE TABLE procore_vendors (
+  client_id BIGINT NOT NULL,
+  procore_id BIGINT NOT NULL,
+  company_id BIGINT NOT NULL,
+  name TEXT NOT NULL DEFAULT '',
+  abbreviated_name TEXT NOT NULL DEFAULT '',
+  email_address TEXT NOT NULL DEFAULT '',
+  business_phone TEXT NOT NULL DEFAULT '',
+  is_active BIGINT NOT NULL DEFAULT 1,
+  updated_at TEXT NOT NULL DEFAULT '',
+  updated_at_ms BIGINT NOT NULL DEFAULT 0,
+  deleted BIGINT NOT NULL DEFAULT 0,
+  PRIMARY KEY (client_id, procore_id)
+);
+
+CREATE TABLE webhook_inbox (
+  id {{pk}},
+  client_id BIGINT NOT NULL,
+  event_key TEXT NOT NULL,
+  payload_version TEXT NOT NULL,
+  resource_name TEXT NOT NULL,
+  event_type TEXT NOT NULL,
+  resource_id BIGINT NOT NULL,
+  company_id BIGINT NOT NULL,
+  project_id BIGINT,
+  source_application_id TEXT,
+  event_at_ms BIGINT NOT NULL,
+  payload TEXT NOT NULL,
+  received_at BIGINT NOT NULL,
+  status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'done', 'dropped')),
+  claim_token TEXT,
+  claimed_until BIGINT,
+  outcome TEXT,
+  processed_at BIGINT,
+  UNIQUE (client_id, event_key)
+);
+CREATE INDEX webhook_inbox_pending ON webhook_inbox (client_id, id) WHERE status = 'pending';
+CREATE INDEX webhook_inbox_processed ON webhook_inbox (processed_at) WHERE status <> 'pending';
+)sql";
+
+// Version 3: the company integration (src/integration/): one row per client with its status, environment, company,
+// settings and hook; secrets live in the secrets table, never here. KTrack projects and their Procore links.
+constexpr const char* kIntegrationSql = R"sql(
+CREATE TABLE procore_integrations (
+  client_id BIGINT PRIMARY KEY,
+  status TEXT NOT NULL,
+  environment TEXT NOT NULL DEFAULT 'production',
+  login_url TEXT NOT NULL DEFAULT '',
+  api_url TEXT NOT NULL DEFAULT '',
+  procore_client_id TEXT NOT NULL DEFAULT '',
+  uses_marketplace_app BIGINT NOT NULL DEFAULT 0,
+  client_secret_hint TEXT NOT NULL DEFAULT '',
+  company_id BIGINT,
+  company_name TEXT NOT NULL DEFAULT '',
+  companies_json TEXT NOT NULL DEFAULT '[]',
+  settings_json TEXT,
+  credentials_verified_at BIGINT,
+  permissions_verified_at BIGINT,
+  last_permission_check_json TEXT,
+  integration_key TEXT UNIQUE,
+  hook_id BIGINT,
+  hook_json TEXT,
+  webhook_secret_rotating BIGINT NOT NULL DEFAULT 0,
+  webhook_health_json TEXT,
+  last_error_json TEXT,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL
+);
+
+CREATE TABLE ktrack_projects (
+  id {{pk}},
+  client_id BIGINT NOT NULL,
+  name TEXT NOT NULL,
+  number TEXT NOT NULL DEFAULT '',
+  created_at BIGINT NOT NULL
+);
+CREATE INDEX ktrack_projects_by_client ON ktrack_projects (client_id, id);
+
+CREATE TABLE procore_project_links (
+  client_id BIGINT NOT NULL,
+  procore_project_id BIGINT NOT NULL,
+  ktrack_project_id BIGINT NOT NULL,
+  project_name TEXT NOT NULL DEFAULT '',
+  linked_by BIGINT,
+  linked_at BIGINT NOT NULL,
+  PRIMARY KEY (client_id, procore_project_id),
+  UNIQUE (client_id, ktrack_project_id)
+);
+)sql";
+
 void ReplaceAll(std::string& s, std::string_view from, std::string_view to) {
   for (size_t pos = s.find(from); pos != std::string::npos; pos = s.find(from, pos + to.size())) {
     s.replace(pos, from.size(), to);
@@ -137,6 +328,8 @@ const std::vector<Migration>& AllMigrations() {
   // Append new migrations at the end with the next version number; never edit or reorder applied ones.
   static const std::vector<Migration> kMigrations = {
       {1, "foundation", kFoundationSql},
+      {2, "sync", kSyncSql},
+      {3, "integration", kIntegrationSql},
   };
   return kMigrations;
 }

@@ -1,0 +1,304 @@
+// Webhook event processing: claim a batch of the inbox, coalesce it per record, drop echoes of KTrack's own app,
+// re-read each record once (webhook priority) and upsert it or mark it deleted, marking its events done in the
+// same transaction.
+#include <algorithm>
+#include <map>
+
+#include "procore/streams.h"
+#include "sync/engine.h"
+#include "sync/engine_internal.h"
+#include "sync/records.h"
+#include "util/hash.h"
+
+namespace kt::sync {
+
+using store::Params;
+using store::Tx;
+using store::Value;
+
+namespace {
+
+struct InboxEvent {
+  int64_t id = 0;
+  std::string resource_name;
+  std::string event_type;
+  int64_t resource_id = 0;
+  std::optional<int64_t> project_id;
+  std::optional<std::string> source_application_id;
+  int64_t event_at_ms = 0;
+};
+
+struct StreamRef {
+  int64_t id = 0;
+  int64_t company_id = 0;
+  int64_t parent_id = 0;
+  std::string project_name;
+  std::string status;
+};
+
+// The events of one burst that concern one record.
+struct Group {
+  std::string stream;
+  int64_t project_id = 0;  // 0 for company streams
+  int64_t resource_id = 0;
+  std::vector<InboxEvent> events;
+};
+
+bool NeedsCustomer(procore::ErrorCode code) {
+  using procore::ErrorCode;
+  switch (code) {
+    case ErrorCode::kInvalidCredentials:
+    case ErrorCode::kServiceAccountRetired:
+    case ErrorCode::kAppNotInstalled:
+    case ErrorCode::kCompanyNotFound:
+    case ErrorCode::kMissingPermission:
+    case ErrorCode::kToolDisabled:
+    case ErrorCode::kProjectNotPermitted:
+    case ErrorCode::kValidation:
+    case ErrorCode::kCustomUrlsNotAllowed:
+    case ErrorCode::kInvalidUrl:
+      return true;
+    default:
+      return false;
+  }
+}
+
+int64_t ToMs(SysTime t) { return std::chrono::duration_cast<Millis>(t.time_since_epoch()).count(); }
+
+// Marks the given claimed events with their outcome.
+Status FinishEvents(Tx& tx, const std::vector<int64_t>& ids, const std::string& token, const char* status,
+                    const std::string& outcome, int64_t now) {
+  if (ids.empty()) return {};
+  Params params{std::string(status), outcome, now, token};
+  std::string in;
+  for (int64_t id : ids) {
+    params.emplace_back(id);
+    if (!in.empty()) in += ", ";
+    in += "$" + std::to_string(params.size());
+  }
+  auto r = tx.Exec(
+      "UPDATE webhook_inbox SET status = $1, outcome = $2, processed_at = $3, claim_token = NULL, "
+      "claimed_until = NULL WHERE claim_token = $4 AND id IN (" + in + ")",
+      params);
+  if (!r) return tl::unexpected(r.error());
+  return {};
+}
+
+Status BumpDataVersion(Tx& tx, int64_t stream_id) {
+  auto r = tx.Exec("UPDATE sync_streams SET data_version = data_version + 1 WHERE id = $1", {stream_id});
+  if (!r) return tl::unexpected(r.error());
+  return {};
+}
+
+}  // namespace
+
+Status SyncEngine::RunWebhookJob(int64_t client_id, char slot) {
+  const char other_slot = slot == 'a' ? 'b' : 'a';
+  auto client = source_.ClientFor(client_id);
+  if (!client) {
+    const Error& e = client.error();
+    if (e.kind == ErrorKind::kNotFound || e.kind == ErrorKind::kConflict) {
+      // No integration any more: nothing can be fetched for these events.
+      auto r = store_.Exec(
+          "UPDATE webhook_inbox SET status = 'dropped', outcome = 'no_integration', processed_at = $2, "
+          "claim_token = NULL, claimed_until = NULL WHERE client_id = $1 AND status = 'pending'",
+          {client_id, clock_.NowUnixMs()});
+      if (!r) return tl::unexpected(r.error());
+      return {};
+    }
+    return tl::unexpected(e);
+  }
+  procore::Client& procore_client = **client;
+  const std::string app_id = procore_client.app().client_id;
+
+  auto stream_rows = store_.Query(
+      "SELECT id, stream, project_id, company_id, parent_id, project_name, status FROM sync_streams "
+      "WHERE client_id = $1",
+      {client_id});
+  if (!stream_rows) return tl::unexpected(stream_rows.error());
+  std::map<std::pair<std::string, int64_t>, StreamRef> streams;
+  for (const auto& row : stream_rows->rows) {
+    streams[{row.Text(1), row.Int(2)}] =
+        StreamRef{row.Int(0), row.Int(3), row.Int(4), row.Text(5), row.Text(6)};
+  }
+
+  const std::string token = RandomHex(12);
+  auto release = [&]() -> Status {
+    auto r = store_.Exec(
+        "UPDATE webhook_inbox SET claim_token = NULL, claimed_until = NULL WHERE claim_token = $1 AND "
+        "status = 'pending'",
+        {token});
+    if (!r) return tl::unexpected(r.error());
+    return {};
+  };
+  auto finish = [&](const std::vector<int64_t>& ids, const char* status, const std::string& outcome) -> Status {
+    return store_.Transact(
+        [&](Tx& tx) { return FinishEvents(tx, ids, token, status, outcome, clock_.NowUnixMs()); });
+  };
+
+  bool processed_any = false;
+  while (true) {
+    const int64_t now = clock_.NowUnixMs();
+    auto claimed = store_.Query(
+        "UPDATE webhook_inbox SET claim_token = $2, claimed_until = $3 WHERE status = 'pending' AND "
+        "(claimed_until IS NULL OR claimed_until < $4) AND id IN (SELECT id FROM webhook_inbox WHERE client_id = $1 "
+        "AND status = 'pending' AND (claimed_until IS NULL OR claimed_until < $4) ORDER BY id LIMIT $5) "
+        "RETURNING id, resource_name, event_type, resource_id, project_id, source_application_id, event_at_ms",
+        {client_id, token, now + options_.inbox_claim_lease.count(), now, int64_t{options_.webhook_batch}});
+    if (!claimed) return tl::unexpected(claimed.error());
+    if (claimed->rows.empty()) break;
+    processed_any = true;
+
+    std::vector<InboxEvent> events;
+    for (const auto& row : claimed->rows) {
+      events.push_back(InboxEvent{row.Int(0), row.Text(1), row.Text(2), row.Int(3), row.OptInt("project_id"),
+                                  row.OptText("source_application_id"), row.Int(6)});
+    }
+    std::sort(events.begin(), events.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+
+    // Coalesce: one group per (stream, project, record), in the order of each group's first event.
+    std::vector<Group> groups;
+    std::map<std::tuple<std::string, int64_t, int64_t>, size_t> group_index;
+    std::vector<int64_t> unsynced;
+    for (auto& e : events) {
+      auto stream = StreamForWebhookResource(e.resource_name);
+      if (!stream) {
+        unsynced.push_back(e.id);
+        continue;
+      }
+      int64_t project = 0;
+      if (!IsCompanyStream(*stream)) {
+        if (!e.project_id) {
+          unsynced.push_back(e.id);
+          continue;
+        }
+        project = *e.project_id;
+      }
+      auto key = std::make_tuple(*stream, project, e.resource_id);
+      auto [it, inserted] = group_index.emplace(key, groups.size());
+      if (inserted) groups.push_back(Group{*stream, project, e.resource_id, {}});
+      groups[it->second].events.push_back(std::move(e));
+    }
+    if (auto s = finish(unsynced, "dropped", "resource_not_synced"); !s) return s;
+
+    for (const Group& g : groups) {
+      std::vector<int64_t> ids;
+      std::vector<const InboxEvent*> own;  // not echoes of KTrack's own writes
+      for (const auto& e : g.events) {
+        ids.push_back(e.id);
+        if (app_id.empty() || !e.source_application_id || *e.source_application_id != app_id) own.push_back(&e);
+      }
+      if (own.empty()) {
+        if (auto s = finish(ids, "dropped", "echo"); !s) return s;
+        continue;
+      }
+      auto ref = streams.find({g.stream, g.project_id});
+      if (ref == streams.end() || ref->second.status == "paused") {
+        if (auto s = finish(ids, "dropped", "not_in_scope"); !s) return s;
+        continue;
+      }
+      const StreamRef& stream = ref->second;
+      const InboxEvent& latest = **std::max_element(own.begin(), own.end(), [](auto* a, auto* b) {
+        return std::tie(a->event_at_ms, a->id) < std::tie(b->event_at_ms, b->id);
+      });
+      const RecordScope scope{client_id, stream.company_id, g.stream, g.project_id};
+      // A fan-out event's type concerns the project directory, not the company record: always re-read.
+      const bool fan_out = IsDirectoryFanOutResource(latest.resource_name);
+
+      if (latest.event_type == "delete" && !fan_out) {
+        Status s = store_.Transact([&](Tx& tx) -> Status {
+          const int64_t at = clock_.NowUnixMs();
+          if (auto m = MarkDeleted(tx, scope, g.resource_id, latest.event_at_ms, at); !m) return m;
+          if (auto b = BumpDataVersion(tx, stream.id); !b) return b;
+          return FinishEvents(tx, ids, token, "done", "deleted", at);
+        });
+        if (!s) return s;
+        continue;
+      }
+
+      // Already holding this version or a newer one (a redelivery, or a record the sync read since): no fetch.
+      auto local = store_.Query(
+          "SELECT updated_at_ms, deleted FROM procore_records WHERE client_id = $1 AND stream = $2 AND "
+          "project_id = $3 AND procore_id = $4",
+          {client_id, g.stream, g.project_id, g.resource_id});
+      if (!local) return tl::unexpected(local.error());
+      if (!local->rows.empty() && local->rows[0].Int(1) == 0 && latest.event_at_ms > 0 &&
+          local->rows[0].Int(0) >= latest.event_at_ms) {
+        if (auto s = finish(ids, "done", "current"); !s) return s;
+        continue;
+      }
+      const procore::StreamEndpoint* endpoint = procore::FindStream(g.stream);
+      if (endpoint && endpoint->needs_parent && stream.parent_id == 0) {
+        // The budget view is not known until the stream's first read: leave the record to that read.
+        if (auto s = finish(ids, "dropped", "no_budget_view"); !s) return s;
+        if (auto s = RequestReconcile(client_id, g.stream, g.project_id); !s) return s;
+        continue;
+      }
+
+      procore::RecordRequest request;
+      request.stream = g.stream;
+      request.company_id = stream.company_id;
+      request.project_id = g.project_id;
+      request.id = g.resource_id;
+      request.parent_id = stream.parent_id;
+      request.project_name = stream.project_name;
+      request.priority = procore::Priority::kWebhookFollowUp;
+      const int64_t seen = clock_.NowUnixMs();
+      auto fetched = procore_client.GetRecord(request);
+      if (fetched) {
+        auto parsed = ParseRecordJson(*fetched);
+        if (!parsed) {
+          if (auto s = finish(ids, "dropped", "invalid_record"); !s) return s;
+          continue;
+        }
+        Status s = store_.Transact([&](Tx& tx) -> Status {
+          IncomingRecord in{parsed->id, parsed->updated_at, parsed->deleted_at, parsed->json};
+          auto w = UpsertRecords(tx, scope, std::span<const IncomingRecord>(&in, 1), seen);
+          if (!w) return tl::unexpected(w.error());
+          if (auto b = BumpDataVersion(tx, stream.id); !b) return b;
+          return FinishEvents(tx, ids, token, "done", "fetched", clock_.NowUnixMs());
+        });
+        if (!s) return s;
+        continue;
+      }
+      const procore::ProcoreError& error = fetched.error();
+      if (error.code == procore::ErrorCode::kNotFound) {
+        Status s = store_.Transact([&](Tx& tx) -> Status {
+          if (auto m = MarkDeleted(tx, scope, g.resource_id, 0, seen); !m) return m;
+          if (auto b = BumpDataVersion(tx, stream.id); !b) return b;
+          return FinishEvents(tx, ids, token, "done", "not_found", clock_.NowUnixMs());
+        });
+        if (!s) return s;
+        continue;
+      }
+      if (error.code == procore::ErrorCode::kRateLimited) {
+        // Keep the rest for when the budget frees up.
+        if (auto s = release(); !s) return s;
+        const int64_t until = std::max(error.retry_at ? ToMs(*error.retry_at) : 0,
+                                       clock_.NowUnixMs() + options_.rate_limit_fallback.count() / 60);
+        return store_.Transact([&](Tx& tx) {
+          return Inbox::QueueProcessing(tx, queue_, client_id, until, options_.inbox.job_priority, other_slot);
+        });
+      }
+      if (NeedsCustomer(error.code)) {
+        if (auto s = finish(ids, "dropped", std::string(procore::ErrorCodeName(error.code))); !s) return s;
+        continue;
+      }
+      // Procore unavailable or unreadable: put the events back and let the queue retry with backoff.
+      if (auto s = release(); !s) return s;
+      return tl::unexpected(error.error);
+    }
+  }
+
+  if (processed_any) {
+    // A successor a moment later picks up events that arrived while this job was finishing (their own job
+    // request found this one still running).
+    const int64_t at = clock_.NowUnixMs() + options_.inbox.coalesce_window.count();
+    return store_.Transact([&](Tx& tx) {
+      return Inbox::QueueProcessing(tx, queue_, client_id, at, options_.inbox.job_priority, other_slot);
+    });
+  }
+  return {};
+}
+
+}  // namespace kt::sync

@@ -1,0 +1,362 @@
+// The sync engine against the fake Procore: initial sync, crash-resume between pages, reconciliation, webhook
+// processing, errors with fixes, rate limits, scope changes and the read side.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "sync/records.h"
+#include "sync_fixture.h"
+
+namespace kt::sync::testing {
+namespace {
+
+class EngineTest : public SyncFixture {
+ protected:
+  void SetUp() override {
+    SyncFixture::SetUp();
+    fake_.List("projects", {"/rest/v1.1/projects", "company_id=1", "/rest/v1.0/projects/", true, false, false, {}});
+    fake_.List("users", {"/rest/v1.3/companies/1/users", "", "/rest/v1.3/companies/1/users/", true, false, true, {}});
+    for (int64_t p : {5, 6}) {
+      std::string ps = std::to_string(p);
+      fake_.List("rfis:" + ps,
+                 {"/rest/v1.0/projects/" + ps + "/rfis", "", "/rest/v1.0/projects/" + ps + "/rfis/", true, false, false,
+                  {}});
+    }
+    fake_.List("cost_codes:5", {"/rest/v1.0/cost_codes", "project_id=5", "/rest/v1.0/cost_codes/", false, false, false, {}});
+    fake_.List("change_events:5",
+               {"/rest/v1.1/change_events", "project_id=5", "/rest/v1.1/change_events/", true, true, false, {}});
+    fake_.List("budget:5", {"/rest/v1.0/budget_views/777/detail_rows", "project_id=5", "/none/", false, false, false, {}});
+
+    for (int64_t id : {5, 6, 7, 8, 9}) fake_.Put("projects", id, kBase + id * 1000, "Project " + std::to_string(id));
+    for (int64_t id = 101; id <= 105; ++id) fake_.Put("users", id, kBase + id * 1000, "user" + std::to_string(id));
+    for (int64_t id = 11; id <= 17; ++id) fake_.Put("rfis:5", id, kBase + id * 1000);
+    for (int64_t id = 21; id <= 23; ++id) fake_.Put("rfis:6", id, kBase + id * 1000);
+    for (int64_t id = 31; id <= 34; ++id) fake_.Put("cost_codes:5", id, kBase + id * 1000);
+    for (int64_t id = 41; id <= 45; ++id) fake_.Put("change_events:5", id, kBase + id * 1000);
+    for (int64_t id = 51; id <= 53; ++id) fake_.Put("budget:5", id, kBase + id * 1000);
+    fake_.SoftDelete("users", 105, kBase + 105'000);  // inactive: not in the list
+  }
+
+  SyncScope Scope(std::vector<int64_t> projects = {5, 6}) {
+    SyncScope scope;
+    scope.client_id = kClient;
+    scope.company_id = kCompany;
+    scope.company_streams = {"projects", "company_users"};
+    for (int64_t p : projects) {
+      ScopedProject sp{p, "Project " + std::to_string(p), {"rfis"}};
+      if (p == 5) sp.streams = {"rfis", "cost_codes", "change_events", "budget_detail_rows"};
+      scope.projects.push_back(sp);
+    }
+    return scope;
+  }
+
+  void ExpectAllTruth() {
+    ExpectTruth("projects", 0, "projects");
+    ExpectTruth("company_users", 0, "users");
+    ExpectTruth("rfis", 5, "rfis:5");
+    ExpectTruth("rfis", 6, "rfis:6");
+    ExpectTruth("cost_codes", 5, "cost_codes:5");
+    ExpectTruth("change_events", 5, "change_events:5");
+    ExpectTruth("budget_detail_rows", 5, "budget:5");
+  }
+
+  void InitialSync() {
+    ASSERT_TRUE(engine_->ApplyScope(Scope()));
+    Drain();
+    for (const auto& [key, s] : Streams()) EXPECT_EQ(s.status, "synced") << key.first << " " << key.second;
+  }
+
+  WebhookEvent Event(std::string key, std::string resource, std::string type, int64_t id,
+                     std::optional<int64_t> project, int64_t at_ms) {
+    WebhookEvent e;
+    e.payload_version = "v2.0";
+    e.event_key = std::move(key);
+    e.resource_name = std::move(resource);
+    e.event_type = std::move(type);
+    e.resource_id = id;
+    e.company_id = kCompany;
+    e.project_id = project;
+    e.timestamp_ms = at_ms;
+    e.timestamp = FormatIso8601(at_ms, true);
+    return e;
+  }
+};
+
+TEST_F(EngineTest, StreamsForDomainsFollowTheSettingsTable) {
+  auto d = StreamsForDomains({"directory", "budget", "commitments", "daily_logs", "nonsense"});
+  EXPECT_EQ(d.company_streams, (std::vector<std::string>{"projects", "company_users", "vendors", "trades"}));
+  EXPECT_EQ(d.project_streams, (std::vector<std::string>{"budget_detail_rows", "work_order_contracts",
+                                                         "purchase_order_contracts", "commitment_change_orders",
+                                                         "manpower_logs"}));
+  EXPECT_EQ(StreamsForDomains({}).company_streams, (std::vector<std::string>{"projects"}));
+  EXPECT_EQ(StreamForWebhookResource("RFIs"), "rfis");
+  EXPECT_EQ(StreamForWebhookResource("Project Users"), "company_users");
+  EXPECT_EQ(StreamForWebhookResource("Budget Line Items"), "budget_detail_rows");
+  EXPECT_FALSE(StreamForWebhookResource("RFI Replies"));
+}
+
+TEST_F(EngineTest, InitialSyncCopiesEveryStreamReadingEachPageOnce) {
+  InitialSync();
+  ExpectAllTruth();
+  EXPECT_EQ(fake_.MaxTargetCount("/rest/"), 1);
+  // The minimum: ceil(n / 2) pages per list, plus the budget view lookup and the token.
+  const int pages = 3 /*projects*/ + 2 /*users*/ + 4 + 2 /*rfis*/ + 2 /*cost codes*/ + 3 /*change events*/ +
+                    2 /*budget*/;
+  EXPECT_EQ(fake_.Requests(), pages + 1 + 1);
+
+  auto streams = Streams();
+  EXPECT_EQ(At(streams, "rfis", 5).procore_total, 7);
+  EXPECT_EQ(At(streams, "rfis", 5).project_id, 5);
+  EXPECT_FALSE(At(streams, "projects", 0).project_id);
+  EXPECT_TRUE(At(streams, "projects", 0).last_synced_at_ms);
+
+  // The typed tables follow the records.
+  auto projects = store_->Query("SELECT count(*) FROM procore_projects WHERE client_id = $1 AND deleted = 0", {kClient});
+  ASSERT_TRUE(projects);
+  EXPECT_EQ(projects->rows[0].Int(0), 5);
+  auto users = store_->Query("SELECT name, email_address FROM procore_users WHERE client_id = $1 AND procore_id = 101",
+                             {kClient});
+  ASSERT_TRUE(users);
+  ASSERT_EQ(users->rows.size(), 1u);
+  EXPECT_EQ(users->rows[0].Text(1), "user101@example.com");
+}
+
+TEST_F(EngineTest, CrashBeforeAPageCommitResumesWithoutDuplicatesOrSkips) {
+  ASSERT_TRUE(engine_->ApplyScope(Scope()));
+  // Every third job loses its first page commit, as if the process died between the read and the commit.
+  for (int step = 0; step < 20000; ++step) {
+    if (step % 3 == 0) flaky_->arm_record_write_failures = 1;
+    auto ran = worker_->RunOnce();
+    ASSERT_TRUE(ran);
+    if (*ran) continue;
+    flaky_->arm_record_write_failures = 0;
+    auto counts = queue_->CountByStatus();
+    ASSERT_TRUE(counts);
+    if (counts->pending == 0 && counts->running == 0) break;
+    clock_.Advance(Millis(1000));
+  }
+  EXPECT_GT(flaky_->failed, 3);
+  ExpectAllTruth();
+  EXPECT_LE(fake_.MaxTargetCount("/rest/"), 2);
+  for (const auto& [target, n] : fake_.Targets()) {
+    if (n > 2) ADD_FAILURE() << target << " read " << n << " times";
+  }
+}
+
+TEST_F(EngineTest, ReconciliationAloneRepairsCreatesUpdatesAndDeletes) {
+  InitialSync();
+  clock_.Advance(Millis(60'000));
+  const int64_t later = kBase + 500'000;
+  fake_.Put("rfis:5", 18, later);      // created
+  fake_.Touch("rfis:5", 11, later);    // updated
+  fake_.HardDelete("rfis:5", 12);      // deleted: only a count or a full read shows it
+  fake_.Put("cost_codes:5", 35, later);
+  fake_.Touch("cost_codes:5", 31, later);
+  fake_.HardDelete("cost_codes:5", 32);
+  fake_.SoftDelete("change_events:5", 41, later);  // seen through include_deleted
+  fake_.Touch("change_events:5", 42, later);
+  fake_.SoftDelete("users", 101, later);            // deactivated: leaves the list
+  fake_.Put("projects", 10, later);
+  fake_.Touch("budget:5", 51, later);
+  fake_.ResetCounts();
+
+  ASSERT_TRUE(engine_->RequestReconcile(kClient));
+  Drain();
+  ExpectAllTruth();
+  for (const auto& [key, s] : Streams()) EXPECT_EQ(s.status, "synced") << key.first;
+  auto user = store_->Query("SELECT deleted FROM procore_users WHERE client_id = $1 AND procore_id = 101", {kClient});
+  ASSERT_TRUE(user);
+  EXPECT_EQ(user->rows.at(0).Int(0), 1);
+
+  // An incremental read asks only for what changed since the watermark (less its overlap).
+  bool filtered = false;
+  for (const auto& [target, n] : fake_.Targets()) {
+    if (target.find("/rest/v1.0/projects/6/rfis?") != std::string::npos &&
+        target.find("filters%5Bupdated_at%5D") != std::string::npos) {
+      filtered = true;
+    }
+  }
+  EXPECT_TRUE(filtered);
+}
+
+TEST_F(EngineTest, WebhookEventsAreCoalescedDeduplicatedAndEchoesDropped) {
+  InitialSync();
+  fake_.ResetCounts();
+  const int64_t later = kBase + 900'000;
+  fake_.Touch("rfis:5", 11, later);
+  fake_.HardDelete("rfis:5", 12);
+  fake_.Put("rfis:5", 30, later);
+  fake_.Touch("users", 102, later);
+  fake_.Touch("rfis:6", 21, later);
+
+  Inbox& inbox = engine_->inbox();
+  auto first = inbox.Accept(kClient, Event("k1", "RFIs", "update", 11, 5, later));
+  ASSERT_TRUE(first);
+  EXPECT_FALSE(first->duplicate);
+  auto again = inbox.Accept(kClient, Event("k1", "RFIs", "update", 11, 5, later));
+  ASSERT_TRUE(again);
+  EXPECT_TRUE(again->duplicate);
+  ASSERT_TRUE(inbox.Accept(kClient, Event("k2", "RFIs", "update", 11, 5, later)));
+  ASSERT_TRUE(inbox.Accept(kClient, Event("k3", "RFIs", "delete", 12, 5, later)));
+  ASSERT_TRUE(inbox.Accept(kClient, Event("k4", "RFIs", "create", 30, 5, later)));
+  ASSERT_TRUE(inbox.Accept(kClient, Event("k5", "Company Users", "update", 102, std::nullopt, later)));
+  ASSERT_TRUE(inbox.Accept(kClient, Event("k6", "Project Users", "update", 102, 5, later)));
+  ASSERT_TRUE(inbox.Accept(kClient, Event("k7", "Project Users", "update", 102, 6, later)));
+  WebhookEvent echo = Event("k8", "RFIs", "update", 21, 6, later);
+  echo.source_application_id = "ktrack-app";
+  ASSERT_TRUE(inbox.Accept(kClient, echo));
+  ASSERT_TRUE(inbox.Accept(kClient, Event("k9", "Submittals", "update", 99, 5, later)));
+
+  Drain();
+  EXPECT_EQ(fake_.RecordReads("rfis:5", 11), 1);
+  EXPECT_EQ(fake_.RecordReads("rfis:5", 12), 0);  // a delete needs no read
+  EXPECT_EQ(fake_.RecordReads("rfis:5", 30), 1);
+  EXPECT_EQ(fake_.RecordReads("users", 102), 1);  // fan-out fetched once
+  EXPECT_EQ(fake_.RecordReads("rfis:6", 21), 0);  // our own write
+  ExpectTruth("rfis", 5, "rfis:5");
+  ExpectTruth("company_users", 0, "users");
+
+  auto counts = inbox.Counts(kClient);
+  ASSERT_TRUE(counts);
+  EXPECT_EQ(counts->pending, 0);
+  EXPECT_EQ(counts->dropped, 2);  // the echo and the stream KTrack does not sync
+  EXPECT_EQ(counts->done, 7);
+
+  // A redelivery of an event already processed is recognised, and a late duplicate of a processed update
+  // needs no fetch.
+  auto late = inbox.Accept(kClient, Event("k2", "RFIs", "update", 11, 5, later));
+  ASSERT_TRUE(late);
+  EXPECT_TRUE(late->duplicate);
+  ASSERT_TRUE(inbox.Accept(kClient, Event("k10", "RFIs", "update", 11, 5, later)));
+  Drain();
+  EXPECT_EQ(fake_.RecordReads("rfis:5", 11), 1);
+}
+
+TEST_F(EngineTest, AReadStartedBeforeADeleteDoesNotBringTheRecordBack) {
+  InitialSync();
+  const int64_t later = kBase + 900'000;
+  // A delete event for a record the sync has not seen yet leaves a tombstone...
+  ASSERT_TRUE(engine_->inbox().Accept(kClient, Event("d1", "RFIs", "delete", 19, 5, later)));
+  Drain();
+  // ...so an older copy of it (from a page read before the delete) stays deleted.
+  Status s = store_->Transact([&](store::Tx& tx) -> Status {
+    std::string json = R"({"id":19,"updated_at":"2020-09-13T12:26:40Z"})";
+    IncomingRecord rec{19, "2020-09-13T12:26:40Z", "", json};
+    auto w = UpsertRecords(tx, RecordScope{kClient, kCompany, "rfis", 5}, std::span(&rec, 1), clock_.NowUnixMs());
+    if (!w) return tl::unexpected(w.error());
+    return {};
+  });
+  ASSERT_TRUE(s);
+  ExpectTruth("rfis", 5, "rfis:5");
+}
+
+TEST_F(EngineTest, PermissionErrorsShowAFixAndRetryLaterNotHot) {
+  fake_.FailPath("/rest/v1.0/projects/6/rfis", 403, R"({"errors":"You do not have permission to view RFIs"})");
+  fake_.FailPath("/rest/v1.0/settings/permissions", 403, R"({"errors":"forbidden"})");
+  ASSERT_TRUE(engine_->ApplyScope(Scope()));
+  RunDue();
+  auto streams = Streams();
+  const StreamStatus rfis6 = At(streams, "rfis", 6);
+  EXPECT_EQ(rfis6.status, "error");
+  ASSERT_TRUE(rfis6.error);
+  EXPECT_FALSE(rfis6.error->code.empty());
+  EXPECT_FALSE(rfis6.error->fix.empty());
+  EXPECT_EQ(At(streams, "rfis", 5).status, "synced");
+
+  // Nothing runs again until the backoff has passed.
+  const int before = fake_.Requests();
+  EXPECT_EQ(RunDue(), 0);
+  clock_.Advance(Millis(30'000));
+  EXPECT_EQ(RunDue(), 0);
+  EXPECT_EQ(fake_.Requests(), before);
+
+  fake_.ClearFailures();
+  clock_.Advance(Millis(31'000));
+  RunDue();
+  streams = Streams();
+  EXPECT_EQ(At(streams, "rfis", 6).status, "synced");
+  EXPECT_FALSE(At(streams, "rfis", 6).error);
+  ExpectTruth("rfis", 6, "rfis:6");
+}
+
+TEST_F(EngineTest, RateLimitedStreamsSayUntilWhenAndResume) {
+  fake_.FailPath("/rest/v1.0/cost_codes", 429, R"({"errors":"You have surpassed the max number of requests"})");
+  ASSERT_TRUE(engine_->ApplyScope(Scope()));
+  RunDue();
+  auto streams = Streams();
+  EXPECT_EQ(At(streams, "cost_codes", 5).status, "rate_limited");
+  ASSERT_TRUE(At(streams, "cost_codes", 5).rate_limited_until_ms);
+  EXPECT_GT(*At(streams, "cost_codes", 5).rate_limited_until_ms, clock_.NowUnixMs());
+  EXPECT_EQ(StreamStatusJson(At(streams, "cost_codes", 5))["status"], "rate_limited");
+
+  fake_.ClearFailures();
+  Drain();
+  ExpectAllTruth();
+}
+
+TEST_F(EngineTest, ScopeChangesPauseWithoutDeletingAndResume) {
+  InitialSync();
+  ASSERT_TRUE(engine_->ApplyScope(Scope({5})));
+  auto streams = Streams();
+  EXPECT_EQ(At(streams, "rfis", 6).status, "paused");
+  EXPECT_EQ(At(streams, "rfis", 6).count, 3);
+  RecordsQuery q{kClient, "rfis", 6, 1, 10, false};
+  auto records = engine_->ListRecords(q);
+  ASSERT_TRUE(records);
+  EXPECT_EQ(records->total, 3);
+
+  fake_.Put("rfis:6", 24, kBase + 800'000);
+  ASSERT_TRUE(engine_->ApplyScope(Scope({5, 6})));
+  Drain();
+  ExpectTruth("rfis", 6, "rfis:6");
+  EXPECT_EQ(At(Streams(), "rfis", 6).status, "synced");
+}
+
+TEST_F(EngineTest, ListRecordsPagesAndRendersTheProcoreJson) {
+  InitialSync();
+  RecordsQuery q{kClient, "rfis", 5, 2, 3, false};
+  auto page = engine_->ListRecords(q);
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->total, 7);
+  ASSERT_EQ(page->records.size(), 3u);
+  EXPECT_EQ(page->records[0].procore_id, 14);
+  auto j = nlohmann::json::parse(RecordsPageJson(*page));
+  EXPECT_EQ(j["records"][0]["record"]["id"], 14);
+  EXPECT_EQ(j["records"][0]["project_id"], 5);
+  EXPECT_EQ(j["total"], 7);
+
+  RecordsQuery all{kClient, "rfis", std::nullopt, 1, 100, false};
+  auto both = engine_->ListRecords(all);
+  ASSERT_TRUE(both);
+  EXPECT_EQ(both->total, 10);
+  RecordsQuery bad{kClient, "nope", std::nullopt, 1, 100, false};
+  EXPECT_FALSE(engine_->ListRecords(bad));
+}
+
+TEST_F(EngineTest, PurgesForgetAProjectOrAClient) {
+  InitialSync();
+  ASSERT_TRUE(engine_->PurgeProject(kClient, 6));
+  auto streams = Streams();
+  EXPECT_EQ(streams.count({"rfis", 6}), 0u);
+  EXPECT_EQ(streams.count({"rfis", 5}), 1u);
+  ASSERT_TRUE(engine_->PurgeClient(kClient));
+  EXPECT_TRUE(Streams().empty());
+  auto left = store_->Query("SELECT count(*) FROM procore_records WHERE client_id = $1", {kClient});
+  ASSERT_TRUE(left);
+  EXPECT_EQ(left->rows[0].Int(0), 0);
+}
+
+TEST_F(EngineTest, TickQueuesDueReconciliations) {
+  InitialSync();
+  fake_.Put("rfis:6", 25, kBase + 800'000);
+  ASSERT_TRUE(engine_->Tick());
+  RunDue();
+  EXPECT_EQ(At(Streams(), "rfis", 6).count, 3);  // not due yet
+  clock_.Advance(Millis(3'601'000));
+  ASSERT_TRUE(engine_->Tick());
+  Drain();
+  ExpectTruth("rfis", 6, "rfis:6");
+}
+
+}  // namespace
+}  // namespace kt::sync::testing
