@@ -55,10 +55,11 @@ using DestinationLookup = std::function<std::optional<DeliveryDestination>(int64
 
 struct DeliveryOptions {
   size_t threads = 4;
-  size_t max_records = 100000;                      // deliveries kept for the deliveries endpoint
-  int64_t initial_backoff_ms = 1000;                // emulated
-  int64_t max_backoff_ms = 3600 * 1000;             // emulated
-  int64_t discard_after_ms = 12 * 3600 * 1000;      // emulated time of retrying before the queue is flushed
+  size_t max_records = 100000;                    // deliveries kept for the deliveries endpoint
+  int64_t initial_backoff_ms = 1000;              // emulated
+  int64_t max_backoff_ms = int64_t{3600} * 1000;  // emulated
+  int64_t discard_after_ms =
+      int64_t{12} * 3600 * 1000;                    // emulated time of retrying before the queue is flushed
   std::chrono::milliseconds request_timeout{5000};  // real time, as Procore's 5 s
 };
 

@@ -46,7 +46,7 @@ std::string FormatTimestampMicros(int64_t unix_ms) {
   char buffer[64];
   std::snprintf(buffer, sizeof(buffer), "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", tm.tm_year + 1900,
                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<long long>(millis * 1000));
+                static_cast<long long>(millis) * 1000);
   return buffer;
 }
 

@@ -21,20 +21,21 @@ namespace procore_emulator {
 // One change to one Procore resource, as Procore would announce it to hooks.
 struct ResourceEvent {
   int64_t company_id = 0;
-  std::optional<int64_t> project_id;  // none for company-level resources (Company Users, Company Vendors, ...)
-  std::string resource_name;          // Procore's resource name, e.g. "RFIs", "Company Users"
-  std::string event_type;             // "create" | "update" | "delete"
+  // None for company-level resources (Company Users, Company Vendors, ...).
+  std::optional<int64_t> project_id;
+  std::string resource_name;  // Procore's resource name, e.g. "RFIs", "Company Users"
+  std::string event_type;     // "create" | "update" | "delete"
   int64_t resource_id = 0;
-  int64_t user_id = 0;                    // who made the change (Procore user id)
-  std::string source_application_id;      // client_id of the app that made the change, or empty
-  int64_t at_ms = 0;                      // emulated time of the change
+  int64_t user_id = 0;                // who made the change (Procore user id)
+  std::string source_application_id;  // client_id of the app that made the change, or empty
+  int64_t at_ms = 0;                  // emulated time of the change
 };
 
 // Who is calling the webhooks API: resolved by the core from the bearer token and Procore-Company-Id.
 struct WebhookCaller {
   std::string client_id;  // the app
   int64_t company_id = 0;
-  int64_t user_id = 0;    // the app's service-account user
+  int64_t user_id = 0;  // the app's service-account user
 };
 
 // Returns the caller, or the exact error response Procore would give (401, 403 without the

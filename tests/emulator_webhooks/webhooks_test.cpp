@@ -53,13 +53,16 @@ json LoadContract(const std::string& operation_id) {
 
 // Fields the emulator sends as null where Procore does: ids that do not apply in the scope (a company hook's
 // project), and response details of a delivery that got no response.
-const std::set<std::string> kNullable = {"owned_by_project_id", "project_id",     "resource_id",
-                                         "response_status",     "response_error", "started_at",
-                                         "completed_at"};
+bool IsNullable(const std::string& field) {
+  static const std::set<std::string> nullable = {"owned_by_project_id", "project_id",     "resource_id",
+                                                 "response_status",     "response_error", "started_at",
+                                                 "completed_at"};
+  return nullable.count(field) > 0;
+}
 
 bool IsDateTime(const std::string& s) {
-  static const std::regex kIso(R"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2}))");
-  return std::regex_match(s, kIso);
+  static const std::regex iso_format(R"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2}))");
+  return std::regex_match(s, iso_format);
 }
 
 void Validate(const json& value, const json& schema, const std::string& where,
@@ -84,7 +87,7 @@ void Validate(const json& value, const json& schema, const std::string& where,
         if (name != "Authorization") errors.push_back(field + ": missing");
         continue;
       }
-      if (value[name].is_null() && kNullable.count(name)) continue;
+      if (value[name].is_null() && IsNullable(name)) continue;
       Validate(value[name], property, field, errors);
     }
   } else if (type == "array") {
@@ -153,13 +156,13 @@ class WebhooksApi {
   }
 
   Reply Call(const std::string& method, const std::string& target, const json& body = nullptr,
-             std::vector<std::pair<std::string, std::string>> headers = {}) {
-    return CallRaw(method, target, body.is_null() ? std::string() : body.dump(), std::move(headers));
+             const std::vector<std::pair<std::string, std::string>>& headers = {}) {
+    return CallRaw(method, target, body.is_null() ? std::string() : body.dump(), headers);
   }
 
   // Routes the request as the server would and calls the handler.
   Reply CallRaw(const std::string& method, const std::string& target, const std::string& body,
-                std::vector<std::pair<std::string, std::string>> headers = {}) {
+                const std::vector<std::pair<std::string, std::string>>& headers = {}) {
     kt::http::Request request;
     request.method = method;
     request.target = target;
@@ -167,7 +170,7 @@ class WebhooksApi {
     request.path = target.substr(0, q);
     if (q != std::string::npos) request.query = kt::ParseQuery(target.substr(q + 1));
     request.body = body;
-    for (auto& [name, value] : headers) request.headers.Add(name, value);
+    for (const auto& [name, value] : headers) request.headers.Add(name, value);
     auto match = router_.Find(method, request.path);
     if (!match.route) return {match.path_matched_other_method ? 405 : 404, nullptr, ""};
     request.path_params = match.params;
@@ -222,9 +225,9 @@ class WebhooksApi {
     return pred(service_->Stats());
   }
 
-  EmulatedClock& clock() { return clock_; }
-  WebhookService& service() { return *service_; }
-  int authenticated() const { return authenticated_; }
+  EmulatedClock& Clock() { return clock_; }
+  WebhookService& Service() { return *service_; }
+  int Authenticated() const { return authenticated_; }
 
  private:
   EmulatedClock clock_;
@@ -233,8 +236,12 @@ class WebhooksApi {
   int authenticated_ = 0;
 };
 
-const std::string kCompanyScope = "company_id=" + std::to_string(kCompanyId);
-const std::string kProjectScope = "project_id=" + std::to_string(kProjectId);
+std::string CompanyScope() {
+  return "company_id=" + std::to_string(kCompanyId);
+}
+std::string ProjectScope() {
+  return "project_id=" + std::to_string(kProjectId);
+}
 
 std::string HookPath(int64_t id, const std::string& rest = "") {
   return "/rest/v1.0/webhooks/hooks/" + std::to_string(id) + rest;
@@ -266,17 +273,17 @@ TEST(WebhooksApiTest, HookCrudMatchesTheContract) {
   EXPECT_EQ(created.raw.find("s3cret"), std::string::npos);
   const int64_t id = created.body["id"];
 
-  Reply listed = api.Call("GET", "/rest/v1.0/webhooks/hooks?" + kCompanyScope);
+  Reply listed = api.Call("GET", "/rest/v1.0/webhooks/hooks?" + CompanyScope());
   ASSERT_EQ(listed.status, 200);
   ExpectMatchesContract("RestV10WebhooksHooksGet", 200, listed.body);
   ASSERT_EQ(listed.body.size(), 1u);
   EXPECT_EQ(listed.body[0]["id"], id);
 
-  EXPECT_EQ(api.Call("GET", "/rest/v1.0/webhooks/hooks?namespace=ktrack-prod-1&" + kCompanyScope).body.size(),
-            1u);
-  EXPECT_EQ(api.Call("GET", "/rest/v1.0/webhooks/hooks?namespace=*&" + kCompanyScope).body.size(), 1u);
-  EXPECT_EQ(api.Call("GET", "/rest/v1.0/webhooks/hooks?namespace=other&" + kCompanyScope).body.size(), 0u);
-  EXPECT_EQ(api.Call("GET", "/rest/v1.0/webhooks/hooks?api_version=v4.0&" + kCompanyScope).body.size(), 0u);
+  EXPECT_EQ(
+      api.Call("GET", "/rest/v1.0/webhooks/hooks?namespace=ktrack-prod-1&" + CompanyScope()).body.size(), 1u);
+  EXPECT_EQ(api.Call("GET", "/rest/v1.0/webhooks/hooks?namespace=*&" + CompanyScope()).body.size(), 1u);
+  EXPECT_EQ(api.Call("GET", "/rest/v1.0/webhooks/hooks?namespace=other&" + CompanyScope()).body.size(), 0u);
+  EXPECT_EQ(api.Call("GET", "/rest/v1.0/webhooks/hooks?api_version=v4.0&" + CompanyScope()).body.size(), 0u);
 
   Reply patched =
       api.Call("PATCH", HookPath(id),
@@ -287,18 +294,18 @@ TEST(WebhooksApiTest, HookCrudMatchesTheContract) {
   EXPECT_EQ(patched.body["destination_url"], "https://ktrack.example/new");
   EXPECT_EQ(patched.body["api_version"], "v4.0");
   EXPECT_EQ(patched.body["namespace"], "ktrack-prod-1");  // untouched fields stay
-  EXPECT_EQ(api.Call("GET", HookPath(id) + "?" + kCompanyScope).body["destination_url"],
+  EXPECT_EQ(api.Call("GET", HookPath(id) + "?" + CompanyScope()).body["destination_url"],
             "https://ktrack.example/new");
 
-  EXPECT_EQ(api.Call("DELETE", HookPath(id) + "?" + kCompanyScope).status, 200);
-  EXPECT_EQ(api.Call("GET", "/rest/v1.0/webhooks/hooks?" + kCompanyScope).body.size(), 0u);
-  EXPECT_EQ(api.Call("DELETE", HookPath(id) + "?" + kCompanyScope).status, 404);
+  EXPECT_EQ(api.Call("DELETE", HookPath(id) + "?" + CompanyScope()).status, 200);
+  EXPECT_EQ(api.Call("GET", "/rest/v1.0/webhooks/hooks?" + CompanyScope()).body.size(), 0u);
+  EXPECT_EQ(api.Call("DELETE", HookPath(id) + "?" + CompanyScope()).status, 404);
 }
 
 TEST(WebhooksApiTest, ProjectHookIsOwnedByTheProject) {
   WebhooksApi api;
   Reply created = api.Call(
-      "POST", "/rest/v1.0/webhooks/hooks?" + kProjectScope,
+      "POST", "/rest/v1.0/webhooks/hooks?" + ProjectScope(),
       {{"hook", {{"api_version", "v4.0"}, {"namespace", "ktrack"}, {"destination_url", "http://x/y"}}}});
   ASSERT_EQ(created.status, 201) << created.raw;
   ExpectMatchesContract("RestV10WebhooksHooksPost", 201, created.body);
@@ -340,7 +347,7 @@ TEST(WebhooksApiTest, HookRequiresUrlAndAKnownApiVersion) {
   EXPECT_EQ(create({{"api_version", "v4"}, {"namespace", "k"}, {"destination_url", "https://x"}}), 201);
   EXPECT_EQ(api.Call("POST", "/rest/v1.0/webhooks/hooks", {{"company_id", kCompanyId}}).status, 400);
   // Not JSON at all.
-  Reply garbled = api.CallRaw("POST", "/rest/v1.0/webhooks/hooks?" + kCompanyScope, "{not json");
+  Reply garbled = api.CallRaw("POST", "/rest/v1.0/webhooks/hooks?" + CompanyScope(), "{not json");
   EXPECT_EQ(garbled.status, 400);
   EXPECT_EQ(garbled.body["error"]["message"], "The request body is not valid JSON");
 }
@@ -355,31 +362,32 @@ TEST(WebhooksApiTest, ScopeIsRequiredAndSeparatesHooks) {
   EXPECT_EQ(api.Call("GET", "/rest/v1.0/webhooks/resources").status, 400);
   EXPECT_EQ(api.Call("GET", "/rest/v1.0/webhooks/hooks/1/deliveries").status, 400);
 
-  const int64_t id = api.CreateHook(kCompanyScope, "https://x/h", "v2.0", {{"RFIs", "create"}});
+  const int64_t id = api.CreateHook(CompanyScope(), "https://x/h", "v2.0", {{"RFIs", "create"}});
   // The same hook is invisible from a project scope (or another company).
-  EXPECT_EQ(api.Call("GET", "/rest/v1.0/webhooks/hooks?" + kProjectScope).body.size(), 0u);
+  EXPECT_EQ(api.Call("GET", "/rest/v1.0/webhooks/hooks?" + ProjectScope()).body.size(), 0u);
   EXPECT_EQ(api.Call("GET", "/rest/v1.0/webhooks/hooks?company_id=11").body.size(), 0u);
-  EXPECT_EQ(api.Call("GET", HookPath(id) + "?" + kProjectScope).status, 404);
-  EXPECT_EQ(api.Call("PATCH", HookPath(id) + "?" + kProjectScope, {{"hook", {{"namespace", "x"}}}}).status,
+  EXPECT_EQ(api.Call("GET", HookPath(id) + "?" + ProjectScope()).status, 404);
+  EXPECT_EQ(api.Call("PATCH", HookPath(id) + "?" + ProjectScope(), {{"hook", {{"namespace", "x"}}}}).status,
             404);
-  EXPECT_EQ(api.Call("DELETE", HookPath(id) + "?" + kProjectScope).status, 404);
-  EXPECT_EQ(api.Call("GET", HookPath(id, "/triggers?") + kProjectScope).status, 404);
-  EXPECT_EQ(api.Call("GET", HookPath(id, "/deliveries?") + kProjectScope).status, 404);
-  EXPECT_EQ(api.Call("POST", HookPath(id, "/triggers?") + kProjectScope,
+  EXPECT_EQ(api.Call("DELETE", HookPath(id) + "?" + ProjectScope()).status, 404);
+  EXPECT_EQ(api.Call("GET", HookPath(id, "/triggers?") + ProjectScope()).status, 404);
+  EXPECT_EQ(api.Call("GET", HookPath(id, "/deliveries?") + ProjectScope()).status, 404);
+  EXPECT_EQ(api.Call("POST", HookPath(id, "/triggers?") + ProjectScope(),
                      {{"trigger", {{"resource_name", "RFIs"}, {"event_type", "update"}}}})
                 .status,
             404);
-  EXPECT_EQ(api.Call("GET", HookPath(id, "/triggers?") + kCompanyScope).status, 200);
+  EXPECT_EQ(api.Call("GET", HookPath(id, "/triggers?") + CompanyScope()).status, 200);
 }
 
 TEST(WebhooksApiTest, AuthenticatorAnswerIsReturnedAsIs) {
   WebhooksApi api;
-  Reply reply = api.Call("GET", "/rest/v1.0/webhooks/hooks?" + kCompanyScope, nullptr, {{"X-Deny", "1"}});
+  Reply reply = api.Call("GET", "/rest/v1.0/webhooks/hooks?" + CompanyScope(), nullptr, {{"X-Deny", "1"}});
   EXPECT_EQ(reply.status, 403);
   EXPECT_EQ(reply.body["errors"], "You do not have access to the Webhooks API");
   // Authentication comes first: even a request without scope gets the authenticator's answer.
   EXPECT_EQ(api.Call("POST", "/rest/v1.0/webhooks/hooks", nullptr, {{"X-Deny", "1"}}).status, 403);
   EXPECT_EQ(api.Call("GET", "/rest/v1.0/webhooks/resources", nullptr, {{"X-Deny", "1"}}).status, 403);
+  EXPECT_EQ(api.Authenticated(), 3);
 }
 
 // ---- triggers
@@ -387,7 +395,7 @@ TEST(WebhooksApiTest, AuthenticatorAnswerIsReturnedAsIs) {
 
 TEST(WebhooksApiTest, TriggerCrudMatchesTheContract) {
   WebhooksApi api;
-  const int64_t id = api.CreateHook(kCompanyScope, "https://x/h", "v2.0", {});
+  const int64_t id = api.CreateHook(CompanyScope(), "https://x/h", "v2.0", {});
   Reply created = api.Call("POST", HookPath(id, "/triggers"),
                            {{"company_id", kCompanyId},
                             {"api_version", "v2.0"},
@@ -402,32 +410,32 @@ TEST(WebhooksApiTest, TriggerCrudMatchesTheContract) {
 
   // A second identical trigger, an unknown resource, a bad event type.
   json same = {{"trigger", {{"resource_name", "RFIs"}, {"event_type", "CREATE"}}}};
-  EXPECT_EQ(api.Call("POST", HookPath(id, "/triggers?") + kCompanyScope, same).status, 422);
+  EXPECT_EQ(api.Call("POST", HookPath(id, "/triggers?") + CompanyScope(), same).status, 422);
   json unknown = {{"trigger", {{"resource_name", "Unicorns"}, {"event_type", "create"}}}};
-  EXPECT_EQ(api.Call("POST", HookPath(id, "/triggers?") + kCompanyScope, unknown).status, 422);
+  EXPECT_EQ(api.Call("POST", HookPath(id, "/triggers?") + CompanyScope(), unknown).status, 422);
   json bad_event = {{"trigger", {{"resource_name", "RFIs"}, {"event_type", "upsert"}}}};
-  EXPECT_EQ(api.Call("POST", HookPath(id, "/triggers?") + kCompanyScope, bad_event).status, 400);
+  EXPECT_EQ(api.Call("POST", HookPath(id, "/triggers?") + CompanyScope(), bad_event).status, 400);
   json other = {{"trigger", {{"resource_name", "RFIs"}, {"event_type", "update"}}}};
-  EXPECT_EQ(api.Call("POST", HookPath(999, "/triggers?") + kCompanyScope, other).status, 404);
+  EXPECT_EQ(api.Call("POST", HookPath(999, "/triggers?") + CompanyScope(), other).status, 404);
 
-  Reply listed = api.Call("GET", HookPath(id, "/triggers?") + kCompanyScope);
+  Reply listed = api.Call("GET", HookPath(id, "/triggers?") + CompanyScope());
   ASSERT_EQ(listed.status, 200);
   ExpectMatchesContract("RestV10WebhooksHooksHookIdTriggersGet", 200, listed.body);
   ASSERT_EQ(listed.body.size(), 1u);
 
   const int64_t trigger_id = created.body["id"];
-  EXPECT_EQ(api.Call("DELETE", HookPath(id, "/triggers/" + std::to_string(trigger_id) + "?") + kCompanyScope)
+  EXPECT_EQ(api.Call("DELETE", HookPath(id, "/triggers/" + std::to_string(trigger_id) + "?") + CompanyScope())
                 .status,
             200);
-  EXPECT_EQ(api.Call("DELETE", HookPath(id, "/triggers/" + std::to_string(trigger_id) + "?") + kCompanyScope)
+  EXPECT_EQ(api.Call("DELETE", HookPath(id, "/triggers/" + std::to_string(trigger_id) + "?") + CompanyScope())
                 .status,
             404);
-  EXPECT_EQ(api.Call("GET", HookPath(id, "/triggers?") + kCompanyScope).body.size(), 0u);
+  EXPECT_EQ(api.Call("GET", HookPath(id, "/triggers?") + CompanyScope()).body.size(), 0u);
 }
 
 TEST(WebhooksApiTest, BulkTriggersCapAt500AndReportPartialSuccess) {
   WebhooksApi api;
-  const int64_t id = api.CreateHook(kCompanyScope, "https://x/h", "v2.0", {});
+  const int64_t id = api.CreateHook(CompanyScope(), "https://x/h", "v2.0", {});
   const std::string bulk = HookPath(id, "/triggers/bulk");
 
   // Every resource and event type: all succeed, 200.
@@ -453,7 +461,7 @@ TEST(WebhooksApiTest, BulkTriggersCapAt500AndReportPartialSuccess) {
       400);  // not a bulk route: hook missing
 
   // Exactly 500 is accepted; duplicates and unknown names fail one by one: 207.
-  const int64_t second = api.CreateHook(kCompanyScope, "https://x/h2", "v2.0", {});
+  const int64_t second = api.CreateHook(CompanyScope(), "https://x/h2", "v2.0", {});
   json five_hundred = json::array();
   five_hundred.push_back({{"resource_name", "Unicorns"}, {"event_type", "create"}});
   for (int i = 0; i < 499; ++i) five_hundred.push_back({{"resource_name", "RFIs"}, {"event_type", "update"}});
@@ -472,7 +480,7 @@ TEST(WebhooksApiTest, BulkTriggersCapAt500AndReportPartialSuccess) {
   ids.push_back(ok.body["success"][0]["id"]);
   ids.push_back(ok.body["success"][1]["id"]);
   ids.push_back(123456);
-  Reply deleted = api.Call("DELETE", bulk + "?" + kCompanyScope, {{"triggers", ids}});
+  Reply deleted = api.Call("DELETE", bulk + "?" + CompanyScope(), {{"triggers", ids}});
   ASSERT_EQ(deleted.status, 207) << deleted.raw.substr(0, 500);
   EXPECT_EQ(deleted.body["success"].size(), 2u);
   EXPECT_EQ(deleted.body["failed"].size(), 1u);
@@ -480,12 +488,12 @@ TEST(WebhooksApiTest, BulkTriggersCapAt500AndReportPartialSuccess) {
   for (size_t i = 2; i < ok.body["success"].size(); ++i)
     rest.push_back({{"id", ok.body["success"][i]["id"]}});
   EXPECT_EQ(api.Call("DELETE", bulk, {{"company_id", kCompanyId}, {"triggers", rest}}).status, 200);
-  EXPECT_EQ(api.Call("GET", HookPath(id, "/triggers?") + kCompanyScope).body.size(), 0u);
+  EXPECT_EQ(api.Call("GET", HookPath(id, "/triggers?") + CompanyScope()).body.size(), 0u);
 }
 
 TEST(WebhooksApiTest, ResourcesListTheTableInTheContractShape) {
   WebhooksApi api;
-  Reply reply = api.Call("GET", "/rest/v1.0/webhooks/resources?" + kProjectScope);
+  Reply reply = api.Call("GET", "/rest/v1.0/webhooks/resources?" + ProjectScope());
   ASSERT_EQ(reply.status, 200);
   ExpectMatchesContract("RestV10WebhooksResourcesGet", 200, reply.body);
   std::set<std::string> names;
@@ -499,9 +507,9 @@ TEST(WebhooksApiTest, ResourcesListTheTableInTheContractShape) {
   }
   EXPECT_EQ(reply.body.size(), 18u);
   EXPECT_EQ(reply.body[0]["api_version"], "v2.0");
-  EXPECT_EQ(
-      api.Call("GET", "/rest/v1.0/webhooks/resources?api_version=v4&" + kCompanyScope).body[0]["api_version"],
-      "v4.0");
+  EXPECT_EQ(api.Call("GET", "/rest/v1.0/webhooks/resources?api_version=v4&" + CompanyScope())
+                .body[0]["api_version"],
+            "v4.0");
 }
 
 // ---- payloads
@@ -530,13 +538,13 @@ std::vector<json> Bodies(const TestReceiver& receiver) {
 TEST(WebhookDeliveryTest, V2PayloadWithAuthorizationReachesTheReceiver) {
   TestReceiver receiver;
   WebhooksApi api;
-  api.service().Start();
-  api.CreateHook(kCompanyScope, receiver.Url(), "v2", {{"RFIs", "create"}, {"Company Users", "update"}});
+  api.Service().Start();
+  api.CreateHook(CompanyScope(), receiver.Url(), "v2", {{"RFIs", "create"}, {"Company Users", "update"}});
 
-  api.service().Publish(api.Event("RFIs", "create", kProjectId, 7001));
-  api.service().Publish(api.Event("RFIs", "update", kProjectId, 7001));           // no trigger
-  api.service().Publish(api.Event("RFIs", "create", 999, 7002, /*company=*/11));  // another company
-  api.service().Publish(api.Event("Company Users", "update", std::nullopt, 42));
+  api.Service().Publish(api.Event("RFIs", "create", kProjectId, 7001));
+  api.Service().Publish(api.Event("RFIs", "update", kProjectId, 7001));              // no trigger
+  api.Service().Publish(api.Event("RFIs", "create", 999, 7002, /*company_id=*/11));  // another company
+  api.Service().Publish(api.Event("Company Users", "update", std::nullopt, 42));
   ASSERT_TRUE(receiver.WaitForCount(2, 5s));
   std::this_thread::sleep_for(100ms);
   ASSERT_EQ(receiver.Count(), 2u);
@@ -572,21 +580,21 @@ TEST(WebhookDeliveryTest, V2PayloadWithAuthorizationReachesTheReceiver) {
   EXPECT_NE(company_event["id"], event["id"]);
 
   ASSERT_TRUE(api.WaitForStats([](const json& s) { return s["succeeded"] == 2; }));
-  json stats = api.service().Stats();
+  json stats = api.Service().Stats();
   EXPECT_EQ(stats["attempted"], 2);
   EXPECT_EQ(stats["failed"], 0);
   EXPECT_EQ(stats["queued"], 0);
-  api.service().Stop();
+  api.Service().Stop();
 }
 
 TEST(WebhookDeliveryTest, V4PayloadHasStringIdsAndProjectHooksHearOnlyTheirProject) {
   TestReceiver receiver;
   WebhooksApi api;
-  api.service().Start();
-  api.CreateHook(kProjectScope, receiver.Url("/v4"), "v4.0", {{"Submittals", "delete"}});
+  api.Service().Start();
+  api.CreateHook(ProjectScope(), receiver.Url("/v4"), "v4.0", {{"Submittals", "delete"}});
 
-  api.service().Publish(api.Event("Submittals", "delete", kOtherProjectId, 1));
-  api.service().Publish(api.Event("Submittals", "delete", kProjectId, 2));
+  api.Service().Publish(api.Event("Submittals", "delete", kOtherProjectId, 1));
+  api.Service().Publish(api.Event("Submittals", "delete", kProjectId, 2));
   ASSERT_TRUE(receiver.WaitForCount(1, 5s));
   std::this_thread::sleep_for(100ms);
   ASSERT_EQ(receiver.Count(), 1u);
@@ -611,10 +619,10 @@ TEST(WebhookDeliveryTest, OneChangeReachesEveryMatchingHookWithTheSameEventId) {
   TestReceiver company_receiver;
   TestReceiver project_receiver;
   WebhooksApi api;
-  api.service().Start();
-  api.CreateHook(kCompanyScope, company_receiver.Url(), "v2.0", {{"RFIs", "update"}});
-  api.CreateHook(kProjectScope, project_receiver.Url(), "v2.0", {{"RFIs", "update"}});
-  api.service().Publish(api.Event("RFIs", "update", kProjectId, 5));
+  api.Service().Start();
+  api.CreateHook(CompanyScope(), company_receiver.Url(), "v2.0", {{"RFIs", "update"}});
+  api.CreateHook(ProjectScope(), project_receiver.Url(), "v2.0", {{"RFIs", "update"}});
+  api.Service().Publish(api.Event("RFIs", "update", kProjectId, 5));
   ASSERT_TRUE(company_receiver.WaitForCount(1, 5s));
   ASSERT_TRUE(project_receiver.WaitForCount(1, 5s));
   EXPECT_EQ(json::parse(company_receiver.Requests()[0].body)["ulid"],
@@ -625,22 +633,22 @@ TEST(WebhookDeliveryTest, FailedDeliveryIsRetriedWithBackoffAndTheEndpointWaits)
   TestReceiver receiver;
   receiver.SetResponder([](const ReceivedRequest&, size_t n) { return n < 3 ? 500 : 200; });
   WebhooksApi api;
-  const int64_t hook = api.CreateHook(kCompanyScope, receiver.Url(), "v2.0", {{"RFIs", "create"}});
-  for (int i = 1; i <= 3; ++i) api.service().Publish(api.Event("RFIs", "create", kProjectId, i));
-  api.service().Start();
-  ASSERT_TRUE(api.WaitForStats([](const json& s) { return s["succeeded"] == 3; })) << api.service().Stats();
+  const int64_t hook = api.CreateHook(CompanyScope(), receiver.Url(), "v2.0", {{"RFIs", "create"}});
+  for (int i = 1; i <= 3; ++i) api.Service().Publish(api.Event("RFIs", "create", kProjectId, i));
+  api.Service().Start();
+  ASSERT_TRUE(api.WaitForStats([](const json& s) { return s["succeeded"] == 3; })) << api.Service().Stats();
 
   // The first event is tried 4 times before the others are sent at all: per-endpoint FIFO.
   std::vector<int64_t> resource_ids;
   for (const auto& body : Bodies(receiver)) resource_ids.push_back(body["resource_id"]);
   EXPECT_EQ(resource_ids, (std::vector<int64_t>{1, 1, 1, 1, 2, 3}));
-  json stats = api.service().Stats();
+  json stats = api.Service().Stats();
   EXPECT_EQ(stats["attempted"], 6);
   EXPECT_EQ(stats["failed"], 3);
   EXPECT_EQ(stats["discarded"], 0);
   EXPECT_EQ(stats["hooks"][std::to_string(hook)]["succeeded"], 3);
 
-  Reply deliveries = api.Call("GET", HookPath(hook, "/deliveries?") + kCompanyScope);
+  Reply deliveries = api.Call("GET", HookPath(hook, "/deliveries?") + CompanyScope());
   ASSERT_EQ(deliveries.status, 200);
   ExpectMatchesContract("RestV10WebhooksHooksHookIdDeliveriesGet", 200, deliveries.body);
   ASSERT_EQ(deliveries.body.size(), 3u);
@@ -664,17 +672,17 @@ TEST(WebhookDeliveryTest, FailingEndpointIsDiscardedAfter12EmulatedHoursThenStar
   receiver.SetResponder([&](const ReceivedRequest&, size_t) { return healthy ? 204 : 503; });
   TestReceiver other;  // another endpoint keeps flowing meanwhile
   WebhooksApi api;
-  const int64_t hook = api.CreateHook(kCompanyScope, receiver.Url(), "v2.0", {{"RFIs", "create"}});
-  const int64_t other_hook = api.CreateHook(kCompanyScope, other.Url(), "v2.0", {{"Projects", "update"}});
-  api.service().Start();
-  const int64_t started_ms = api.clock().NowMs();
-  for (int i = 1; i <= 3; ++i) api.service().Publish(api.Event("RFIs", "create", kProjectId, i));
-  api.service().Publish(api.Event("Projects", "update", kProjectId, kProjectId));
+  const int64_t hook = api.CreateHook(CompanyScope(), receiver.Url(), "v2.0", {{"RFIs", "create"}});
+  const int64_t other_hook = api.CreateHook(CompanyScope(), other.Url(), "v2.0", {{"Projects", "update"}});
+  api.Service().Start();
+  const int64_t started_ms = api.Clock().NowMs();
+  for (int i = 1; i <= 3; ++i) api.Service().Publish(api.Event("RFIs", "create", kProjectId, i));
+  api.Service().Publish(api.Event("Projects", "update", kProjectId, kProjectId));
   ASSERT_TRUE(other.WaitForCount(1, 5s));
 
   ASSERT_TRUE(api.WaitForStats([](const json& s) { return s["discarded"] == 3; }, 20s))
-      << api.service().Stats();
-  const int64_t elapsed_ms = api.clock().NowMs() - started_ms;
+      << api.Service().Stats();
+  const int64_t elapsed_ms = api.Clock().NowMs() - started_ms;
   EXPECT_GE(elapsed_ms, 12 * 3600 * 1000);
   // Only the head of the queue was ever sent; the others waited behind it, then were flushed.
   std::set<int64_t> sent;
@@ -683,19 +691,19 @@ TEST(WebhookDeliveryTest, FailingEndpointIsDiscardedAfter12EmulatedHoursThenStar
   // 1+2+4+...+2048 s, then hourly until 12 h: about 23 attempts.
   EXPECT_GE(receiver.Count(), 15u);
   EXPECT_LE(receiver.Count(), 30u);
-  json stats = api.service().Stats();
+  json stats = api.Service().Stats();
   EXPECT_EQ(stats["queued"], 0);
   EXPECT_EQ(stats["paused_endpoints"], 0);
   EXPECT_EQ(stats["hooks"][std::to_string(other_hook)]["succeeded"], 1);
 
   // The next new event starts a fresh cycle.
   healthy = true;
-  api.service().Publish(api.Event("RFIs", "create", kProjectId, 4));
-  ASSERT_TRUE(api.WaitForStats([](const json& s) { return s["succeeded"] == 2; })) << api.service().Stats();
+  api.Service().Publish(api.Event("RFIs", "create", kProjectId, 4));
+  ASSERT_TRUE(api.WaitForStats([](const json& s) { return s["succeeded"] == 2; })) << api.Service().Stats();
   EXPECT_EQ(Bodies(receiver).back()["resource_id"], 4);
 
   auto list = [&](const std::string& query) {
-    Reply reply = api.Call("GET", HookPath(hook, "/deliveries?") + kCompanyScope + query);
+    Reply reply = api.Call("GET", HookPath(hook, "/deliveries?") + CompanyScope() + query);
     EXPECT_EQ(reply.status, 200) << reply.raw;
     return reply.body;
   };
@@ -716,16 +724,16 @@ TEST(WebhookDeliveryTest, DeliveriesFilterByStatusAndPageByCursor) {
   TestReceiver bad;
   bad.SetResponder([](const ReceivedRequest&, size_t) { return 500; });
   WebhooksApi api(1.0);  // real time: the failing delivery stays failing for the whole test
-  const int64_t good_hook = api.CreateHook(kProjectScope, good.Url(), "v2.0", {{"Direct Costs", "create"}});
-  const int64_t bad_hook = api.CreateHook(kProjectScope, bad.Url(), "v2.0", {{"Direct Costs", "create"}});
-  api.service().Start();
-  for (int i = 1; i <= 5; ++i) api.service().Publish(api.Event("Direct Costs", "create", kProjectId, i));
+  const int64_t good_hook = api.CreateHook(ProjectScope(), good.Url(), "v2.0", {{"Direct Costs", "create"}});
+  const int64_t bad_hook = api.CreateHook(ProjectScope(), bad.Url(), "v2.0", {{"Direct Costs", "create"}});
+  api.Service().Start();
+  for (int i = 1; i <= 5; ++i) api.Service().Publish(api.Event("Direct Costs", "create", kProjectId, i));
   ASSERT_TRUE(good.WaitForCount(5, 5s));
   ASSERT_TRUE(bad.WaitForCount(1, 5s));
   ASSERT_TRUE(api.WaitForStats([](const json& s) { return s["succeeded"] == 5 && s["failed"] >= 1; }));
 
   auto list = [&](int64_t hook, const std::string& query) {
-    Reply reply = api.Call("GET", HookPath(hook, "/deliveries?") + kProjectScope + query);
+    Reply reply = api.Call("GET", HookPath(hook, "/deliveries?") + ProjectScope() + query);
     EXPECT_EQ(reply.status, 200) << reply.raw;
     return reply.body;
   };
@@ -738,7 +746,7 @@ TEST(WebhookDeliveryTest, DeliveriesFilterByStatusAndPageByCursor) {
   EXPECT_TRUE(failing[0]["next_attempt_at"].is_string());
   EXPECT_EQ(list(bad_hook, "&filters[status]=successful").size(), 0u);
   EXPECT_EQ(
-      api.Call("GET", HookPath(good_hook, "/deliveries?") + kProjectScope + "&filters[status]=bogus").status,
+      api.Call("GET", HookPath(good_hook, "/deliveries?") + ProjectScope() + "&filters[status]=bogus").status,
       400);
 
   // Cursor paging: page_start is the last id of the previous page.
@@ -758,21 +766,21 @@ TEST(WebhookDeliveryTest, DeliveriesFilterByStatusAndPageByCursor) {
 
   // Stop returns promptly although the bad endpoint sits in backoff.
   auto before = std::chrono::steady_clock::now();
-  api.service().Stop();
+  api.Service().Stop();
   EXPECT_LT(std::chrono::steady_clock::now() - before, 500ms);
 }
 
 TEST(WebhookDeliveryTest, DuplicateRateSendsTheSameEventTwice) {
   TestReceiver receiver;
   WebhooksApi api;
-  api.CreateHook(kCompanyScope, receiver.Url(), "v2.0", {{"Change Events", "create"}});
-  api.service().SetFaults({.duplicate_rate = 0.3, .failure_rate = 0.0});
-  api.service().Start();
+  api.CreateHook(CompanyScope(), receiver.Url(), "v2.0", {{"Change Events", "create"}});
+  api.Service().SetFaults({.duplicate_rate = 0.3, .failure_rate = 0.0});
+  api.Service().Start();
   constexpr int kEvents = 200;
   for (int i = 1; i <= kEvents; ++i)
-    api.service().Publish(api.Event("Change Events", "create", kProjectId, i));
+    api.Service().Publish(api.Event("Change Events", "create", kProjectId, i));
   ASSERT_TRUE(api.WaitForStats([&](const json& s) { return s["succeeded"] == kEvents; }, 20s));
-  json stats = api.service().Stats();
+  json stats = api.Service().Stats();
   const int64_t duplicated = stats["duplicated"];
   EXPECT_GE(duplicated, 30);  // 0.3 * 200 = 60 expected
   EXPECT_LE(duplicated, 95);
@@ -796,11 +804,11 @@ TEST(WebhookDeliveryTest, DuplicateRateSendsTheSameEventTwice) {
   EXPECT_EQ(twice, duplicated);
 
   // Rate 1: every delivery twice.
-  api.service().SetFaults({.duplicate_rate = 1.0, .failure_rate = 0.0});
-  api.service().ResetStats();
+  api.Service().SetFaults({.duplicate_rate = 1.0, .failure_rate = 0.0});
+  api.Service().ResetStats();
   const size_t before = receiver.Count();
   for (int i = 1; i <= 10; ++i)
-    api.service().Publish(api.Event("Change Events", "create", kProjectId, 1000 + i));
+    api.Service().Publish(api.Event("Change Events", "create", kProjectId, 1000 + i));
   ASSERT_TRUE(receiver.WaitForCount(before + 20, 5s));
   ASSERT_TRUE(api.WaitForStats([](const json& s) { return s["duplicated"] == 10 && s["succeeded"] == 10; }));
 }
@@ -808,15 +816,15 @@ TEST(WebhookDeliveryTest, DuplicateRateSendsTheSameEventTwice) {
 TEST(WebhookDeliveryTest, FailureRateFailsAttemptsWithoutSendingAndStillDeliversOnce) {
   TestReceiver receiver;
   WebhooksApi api;
-  api.CreateHook(kCompanyScope, receiver.Url(), "v4.0", {{"Budget Line Items", "update"}});
-  api.service().SetFaults({.duplicate_rate = 0.0, .failure_rate = 0.5});
-  api.service().Start();
+  api.CreateHook(CompanyScope(), receiver.Url(), "v4.0", {{"Budget Line Items", "update"}});
+  api.Service().SetFaults({.duplicate_rate = 0.0, .failure_rate = 0.5});
+  api.Service().Start();
   constexpr int kEvents = 40;
   for (int i = 1; i <= kEvents; ++i)
-    api.service().Publish(api.Event("Budget Line Items", "update", kProjectId, i));
+    api.Service().Publish(api.Event("Budget Line Items", "update", kProjectId, i));
   ASSERT_TRUE(api.WaitForStats([&](const json& s) { return s["succeeded"] == kEvents; }, 20s))
-      << api.service().Stats();
-  json stats = api.service().Stats();
+      << api.Service().Stats();
+  json stats = api.Service().Stats();
   EXPECT_GT(stats["failed"].get<int64_t>(), 5);
   EXPECT_EQ(stats["attempted"].get<int64_t>(), kEvents + stats["failed"].get<int64_t>());
   // Emulated failures are never sent: each event arrived exactly once, in order.
@@ -834,39 +842,41 @@ TEST(WebhookDeliveryTest, UnreachableEndpointCountsAsFailure) {
         static_cast<uint16_t>(std::stoi(gone.Url("").substr(std::string("http://127.0.0.1:").size())));
   }
   WebhooksApi api;
-  const int64_t hook = api.CreateHook(kCompanyScope, "http://127.0.0.1:" + std::to_string(closed_port) + "/x",
-                                      "v2.0", {{"Trades", "create"}});
-  api.service().Start();
-  api.service().Publish(api.Event("Trades", "create", std::nullopt, 3));
+  const int64_t hook =
+      api.CreateHook(CompanyScope(), "http://127.0.0.1:" + std::to_string(closed_port) + "/x", "v2.0",
+                     {{"Trades", "create"}});
+  api.Service().Start();
+  api.Service().Publish(api.Event("Trades", "create", std::nullopt, 3));
   ASSERT_TRUE(api.WaitForStats([](const json& s) { return s["failed"] >= 2; }));
-  json failing = api.Call("GET", HookPath(hook, "/deliveries?filters[status]=failing&") + kCompanyScope).body;
+  json failing =
+      api.Call("GET", HookPath(hook, "/deliveries?filters[status]=failing&") + CompanyScope()).body;
   ASSERT_EQ(failing.size(), 1u);
   EXPECT_TRUE(failing[0]["response_status"].is_null());
   EXPECT_EQ(failing[0]["response_error"], "connection_refused");
-  EXPECT_GE(api.service().Stats()["paused_endpoints"], 1);
+  EXPECT_GE(api.Service().Stats()["paused_endpoints"], 1);
 }
 
 TEST(WebhookDeliveryTest, DeletingAHookDiscardsItsQueueAndResetForgetsEverything) {
   TestReceiver receiver;
   receiver.SetResponder([](const ReceivedRequest&, size_t) { return 500; });
   WebhooksApi api(1.0);
-  const int64_t hook = api.CreateHook(kCompanyScope, receiver.Url(), "v2.0", {{"RFIs", "create"}});
-  api.service().Start();
-  for (int i = 1; i <= 3; ++i) api.service().Publish(api.Event("RFIs", "create", kProjectId, i));
+  const int64_t hook = api.CreateHook(CompanyScope(), receiver.Url(), "v2.0", {{"RFIs", "create"}});
+  api.Service().Start();
+  for (int i = 1; i <= 3; ++i) api.Service().Publish(api.Event("RFIs", "create", kProjectId, i));
   ASSERT_TRUE(receiver.WaitForCount(1, 5s));
-  EXPECT_EQ(api.Call("DELETE", HookPath(hook) + "?" + kCompanyScope).status, 200);
+  EXPECT_EQ(api.Call("DELETE", HookPath(hook) + "?" + CompanyScope()).status, 200);
   ASSERT_TRUE(api.WaitForStats([](const json& s) { return s["queued"] == 0 && s["discarded"] >= 2; }));
 
-  const int64_t second = api.CreateHook(kCompanyScope, receiver.Url(), "v2.0", {{"RFIs", "create"}});
-  api.service().Publish(api.Event("RFIs", "create", kProjectId, 9));
-  api.service().Reset();
-  json stats = api.service().Stats();
+  const int64_t second = api.CreateHook(CompanyScope(), receiver.Url(), "v2.0", {{"RFIs", "create"}});
+  api.Service().Publish(api.Event("RFIs", "create", kProjectId, 9));
+  api.Service().Reset();
+  json stats = api.Service().Stats();
   EXPECT_EQ(stats["queued"], 0);
   EXPECT_EQ(stats["attempted"], 0);
-  EXPECT_EQ(api.Call("GET", "/rest/v1.0/webhooks/hooks?" + kCompanyScope).body.size(), 0u);
-  EXPECT_EQ(api.Call("GET", HookPath(second, "/deliveries?") + kCompanyScope).status, 404);
+  EXPECT_EQ(api.Call("GET", "/rest/v1.0/webhooks/hooks?" + CompanyScope()).body.size(), 0u);
+  EXPECT_EQ(api.Call("GET", HookPath(second, "/deliveries?") + CompanyScope()).status, 404);
   // Ids are not reused after a reset.
-  EXPECT_GT(api.CreateHook(kCompanyScope, receiver.Url(), "v2.0", {}), second);
+  EXPECT_GT(api.CreateHook(CompanyScope(), receiver.Url(), "v2.0", {}), second);
 }
 
 TEST(WebhookDeliveryTest, DeliveryHistoryIsBounded) {
