@@ -15,14 +15,18 @@
 
 namespace kt::testing {
 
+// Test binaries are built into the same bin/ folder as ktrack and procore-emulator, so without
+// KTRACK_BIN_DIR the running test's own folder is the answer.
 std::string BinPath(const std::string& name) {
-  const char* dir = std::getenv("KTRACK_BIN_DIR");
-  return std::string(dir ? dir : "build/bin") + "/" + name;
+  if (const char* dir = std::getenv("KTRACK_BIN_DIR"); dir && *dir) return std::string(dir) + "/" + name;
+  std::error_code ec;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return (ec ? std::filesystem::path("build/bin") : self.parent_path()).string() + "/" + name;
 }
 
 std::string SharedDir() {
-  const char* dir = std::getenv("KTRACK_SHARED_DIR");
-  return dir ? dir : "../shared";
+  if (const char* dir = std::getenv("KTRACK_SHARED_DIR"); dir && *dir) return dir;
+  return KTRACK_DEFAULT_SHARED_DIR;
 }
 
 ChildProcess::~ChildProcess() {
