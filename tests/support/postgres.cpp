@@ -108,6 +108,11 @@ std::unique_ptr<PostgresServer> g_server;
 
 }  // namespace
 
+std::string PostgresServer::DefaultDatabase() {
+  const char* url = std::getenv("KTRACK_TEST_POSTGRES_URL");
+  return url && *url ? "ktrack_test_" + std::to_string(::getpid()) : "ktrack_test";
+}
+
 bool PostgresServer::Available(std::string* why_not) {
   if (const char* url = std::getenv("KTRACK_TEST_POSTGRES_URL"); url && *url) return true;
   int version = 0;
@@ -136,7 +141,7 @@ void PostgresServer::Start() {
   if (const char* url = std::getenv("KTRACK_TEST_POSTGRES_URL"); url && *url) {
     external_url_ = url;
     running_ = true;
-    CreateDatabase("ktrack_test");
+    CreateDatabase(DefaultDatabase());
     return;
   }
   int version = 0;
@@ -236,11 +241,17 @@ std::string PostgresServer::UrlFor(const std::string& database) const {
   return "postgresql://" + user_ + "@" + host_ + ":" + std::to_string(port_) + "/" + database;
 }
 
-std::string PostgresServer::CreateDatabase(const std::string& name) {
-  if (name.empty() || !std::all_of(name.begin(), name.end(), [](char c) {
+std::string PostgresServer::CreateDatabase(const std::string& requested) {
+  if (requested.empty() || !std::all_of(requested.begin(), requested.end(), [](char c) {
         return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
       })) {
-    throw std::invalid_argument("database names for tests are [a-z0-9_]+: " + name);
+    throw std::invalid_argument("database names for tests are [a-z0-9_]+: " + requested);
+  }
+  // On a shared server, test processes run side by side: the process id keeps their databases apart.
+  std::string name = requested;
+  if (!external_url_.empty() && name != DefaultDatabase()) {
+    std::string pid = std::to_string(::getpid());
+    name = requested.substr(0, 62 - pid.size()) + "_" + pid;
   }
   std::string psql = bin_dir_.empty() ? FindBinDir(nullptr) + "/psql" : bin_dir_ + "/psql";
   if (!fs::exists(psql)) psql = "psql";

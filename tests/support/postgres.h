@@ -16,8 +16,10 @@ class PostgresServer {
   // Whether a server can be had here (binaries found or KTRACK_TEST_POSTGRES_URL set); why not, otherwise.
   static bool Available(std::string* why_not = nullptr);
 
-  // The default test database: "postgresql://postgres@127.0.0.1:PORT/ktrack_test".
-  std::string Url() const { return UrlFor("ktrack_test"); }
+  // The default test database: "postgresql://postgres@127.0.0.1:PORT/ktrack_test" on a server of our own;
+  // "ktrack_test_<pid>" on a shared server (KTRACK_TEST_POSTGRES_URL), where test processes run side by side.
+  std::string Url() const { return UrlFor(DefaultDatabase()); }
+  static std::string DefaultDatabase();
   std::string UrlFor(const std::string& database) const;
   // Creates (dropping it first if it exists) an empty database and returns its URL. Names: [a-z0-9_].
   std::string CreateDatabase(const std::string& name);
