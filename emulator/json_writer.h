@@ -1,6 +1,7 @@
 // A minimal streaming JSON writer that appends to a string: record pages are written without building a DOM.
 #pragma once
 
+#include <charconv>
 #include <cstdint>
 #include <cstdio>
 #include <string>
@@ -33,8 +34,8 @@ class JsonWriter {
   void Int(int64_t v) {
     Prefix();
     char buf[24];
-    int n = std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(v));
-    out_.append(buf, static_cast<size_t>(n));
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+    out_.append(buf, end);
   }
   void Double(double v) {
     Prefix();

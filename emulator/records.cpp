@@ -219,7 +219,7 @@ void WriteProject(JsonWriter& w, Ctx& c, RecordView view) {
   static constexpr std::string_view kMethods[] = {"design_bid_build_dbb", "design_build_db",
                                                   "construction_management_at_risk_cmar", "other"};
   w.Field("delivery_method", kMethods[c.fixed.Next() % 4]);
-  w.FieldDouble("estimated_budget", static_cast<double>(c.fixed.Range(1'000'000, 90'000'000)));
+  w.Field("estimated_budget", c.fixed.Range(1'000'000, 90'000'000));
   static constexpr std::string_view kPriorities[] = {"low", "medium", "high"};
   w.Field("priority", kPriorities[c.rev.Next() % 3]);
   w.Key("company");
@@ -1054,11 +1054,54 @@ void WriteManpowerLog(JsonWriter& w, Ctx& c) {
 
 }  // namespace
 
-std::string DateOf(int64_t unix_ms) {
-  return kt::FormatIso8601(unix_ms).substr(0, 10);
+namespace {
+// Record pages format many timestamps; this is kt::FormatIso8601 without gmtime_r and snprintf.
+void FormatUtc(int64_t unix_ms, char* out, bool with_time) {
+  int64_t secs = unix_ms >= 0 ? unix_ms / 1000 : (unix_ms - 999) / 1000;
+  int64_t days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
+  int64_t rem = secs - days * 86400;
+  // Civil from days (Howard Hinnant's algorithm).
+  days += 719468;
+  const int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+  const int64_t doe = days - era * 146097;
+  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  int64_t y = yoe + era * 400;
+  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const int64_t mp = (5 * doy + 2) / 153;
+  const int64_t d = doy - (153 * mp + 2) / 5 + 1;
+  const int64_t m = mp < 10 ? mp + 3 : mp - 9;
+  y += m <= 2;
+  auto two = [](char* p, int64_t v) {
+    p[0] = static_cast<char>('0' + v / 10);
+    p[1] = static_cast<char>('0' + v % 10);
+  };
+  two(out, y / 100);
+  two(out + 2, y % 100);
+  out[4] = '-';
+  two(out + 5, m);
+  out[7] = '-';
+  two(out + 8, d);
+  if (!with_time) return;
+  out[10] = 'T';
+  two(out + 11, rem / 3600);
+  out[13] = ':';
+  two(out + 14, rem % 3600 / 60);
+  out[16] = ':';
+  two(out + 17, rem % 60);
+  out[19] = 'Z';
 }
+}  // namespace
+
+std::string DateOf(int64_t unix_ms) {
+  char buf[10];
+  FormatUtc(unix_ms, buf, false);
+  return std::string(buf, 10);
+}
+
 std::string TimeOf(int64_t unix_ms) {
-  return kt::FormatIso8601(unix_ms);
+  char buf[20];
+  FormatUtc(unix_ms, buf, true);
+  return std::string(buf, 20);
 }
 
 int64_t BudgetViewId(const World& world, int company_slot, int project_index) {

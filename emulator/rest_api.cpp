@@ -554,6 +554,10 @@ void Emulator::AddRestRoutes(kt::http::Router& router) {
     return ListStream(call.req, *world_, {ref.company_slot, Stream::kBudgetDetailRows, ref.index}, filter,
                       {100, 1000, SortKind::kNone});
   });
+
+  // Any other /rest path: Procore's 404 (after the same authentication and company checks as real endpoints).
+  for (const char* method : {"GET", "POST", "PUT", "PATCH", "DELETE"})
+    Api(router, method, "/rest/*", [](Call&) { return Errors(404, "404 Not Found"); });
 }
 
 }  // namespace procore_emulator

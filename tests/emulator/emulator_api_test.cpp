@@ -214,6 +214,17 @@ TEST_F(EmulatorApi, PermissionsAreEnforcedPerToolToolStateAndPermittedProject) {
   EXPECT_EQ(levels["Webhooks API"], "Standard");
   EXPECT_EQ(levels["Directory"], "None");
   EXPECT_EQ(emu.Get("/rest/v1.0/settings/permissions?project_id=" + p2, token).status, 403);
+
+  // The truth for this app counts only the projects it can see.
+  auto truth = emu.Control("GET", "/_emulator/truth?company_id=" + c + "&client_id=" + app.client_id +
+                                      "&stream=projects",
+                           nullptr, 200);
+  ASSERT_EQ(truth["streams"].size(), 1u);
+  EXPECT_EQ(truth["streams"][0]["count"], 2);
+  auto listed = emu.GetAll("/rest/v1.1/projects?company_id=" + c, token);
+  EXPECT_EQ(StreamChecksum(listed), truth["streams"][0]["checksum"]);
+  // Unknown paths are Procore's 404.
+  EXPECT_EQ(emu.Get("/rest/v1.0/no_such_thing", token).status, 404);
 }
 
 TEST_F(EmulatorApi, PagingThroughEveryStreamYieldsTheTruthAfterChanges) {

@@ -171,6 +171,13 @@ TEST(EmulatorData, SoftDeletedAndDeactivatedRecordsAreHiddenByDefault) {
   EXPECT_GE(world.List(wocs, with, 0, 0).total, world.List(wocs, {}, 0, 0).total);
 }
 
+TEST(EmulatorData, FastTimestampsMatchTheChecksumFormat) {
+  for (int64_t ms = 0; ms < 4'102'444'800'000LL; ms += 86'400'000LL * 7 + 3'601'001)
+    ASSERT_EQ(TimeOf(ms), kt::FormatIso8601(ms)) << ms;
+  EXPECT_EQ(DateOf(World::kBaseEndMs), "2026-01-01");
+  EXPECT_EQ(TimeOf(951'782'400'000), "2000-02-29T00:00:00Z");
+}
+
 TEST(EmulatorData, ThousandRecordPageIsFast) {
   World world(Preset::kLarge, 1);
   StreamKey key{0, Stream::kCompanyUsers, -1};
