@@ -5,8 +5,10 @@
 // elsewhere; the pager trusts the Per-Page, Total and Link headers, so a server that clamps the page size is
 // still read completely.
 //
-// Webhook resources: names as Procore's Webhooks API lists them (a sandbox's /webhooks/resources, 2026-02).
-// Procore lists no resource for commitment or prime change orders; those streams rely on reconciliation.
+// Webhook resources: names as Procore's Webhooks API lists them (procore-api.md §5.2 and a third-party
+// listing of a sandbox's /webhooks/resources). "Commitment Change Orders" and "Prime Change Orders" are
+// unconfirmed (that listing has neither): callers must intersect these names with GET /webhooks/resources and
+// rely on reconciliation for streams without a resource.
 #include "procore/streams.h"
 
 #include <array>
@@ -129,7 +131,7 @@ constexpr std::array<StreamEndpoint, 16> kStreams = {{
      .include_deleted = false,
      .date_range = false,
      .tool = "Change Orders",
-     .webhook_resource = "",
+     .webhook_resource = "Commitment Change Orders",
      .noun = "commitment change order"},
     // Show/update use the singular /prime_contract/{id} (§8).
     {.key = "prime_contracts",
@@ -154,7 +156,7 @@ constexpr std::array<StreamEndpoint, 16> kStreams = {{
      .include_deleted = false,
      .date_range = false,
      .tool = "Change Orders",
-     .webhook_resource = "",
+     .webhook_resource = "Prime Change Orders",
      .noun = "prime change order"},
     {.key = "change_events",
      .scope = Scope::kProject,

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "fake_procore.h"
+#include "procore/obs_metrics.h"
 
 namespace kt::procore {
 namespace {
@@ -211,6 +212,24 @@ TEST(Metrics, RequestsStatusesRetriesAndTooManyRequestsByFamily) {
   EXPECT_EQ(metrics.retries["rfis:429"], 1);
   EXPECT_EQ(metrics.rate_limited["rfis"], 1);
   EXPECT_GE(metrics.waited_total, Millis(2500)) << "the wait after the 429 is budget wait";
+}
+
+TEST(Metrics, PrometheusAdapter) {
+  obs::Metrics registry;
+  ObsClientMetrics metrics(registry);
+  metrics.OnRequest("rfis", 200, Millis(20));
+  metrics.OnRequest("rfis", 0, Millis(1500));
+  metrics.OnRetry("rfis", "network");
+  metrics.OnRateLimited("projects");
+  metrics.OnBudgetWait("rfis", Millis(2500));
+  metrics.OnTokenRequest(true);
+  std::string text = registry.RenderText();
+  EXPECT_NE(text.find(R"(procore_requests_total{family="rfis",status="200"} 1)"), std::string::npos) << text;
+  EXPECT_NE(text.find(R"(procore_requests_total{family="rfis",status="0"} 1)"), std::string::npos);
+  EXPECT_NE(text.find(R"(procore_retries_total{family="rfis",reason="network"} 1)"), std::string::npos);
+  EXPECT_NE(text.find(R"(procore_rate_limited_total{family="projects"} 1)"), std::string::npos);
+  EXPECT_NE(text.find(R"(procore_budget_wait_seconds_total{family="rfis"} 2.5)"), std::string::npos);
+  EXPECT_NE(text.find(R"(procore_token_requests_total{outcome="ok"} 1)"), std::string::npos);
 }
 
 }  // namespace
