@@ -15,6 +15,16 @@ using kt::http::Response;
 
 namespace {
 
+// The rate decision of the webhook request this thread is handling: the authenticator makes it inside the
+// webhook service's handler, and the route wrapper puts it on the answer.
+thread_local std::optional<RateDecision> tl_webhook_rate;
+
+void SetRateHeaders(Response& r, const RateDecision& rate) {
+  r.headers.Set("X-Rate-Limit-Limit", std::to_string(rate.limit));
+  r.headers.Set("X-Rate-Limit-Remaining", std::to_string(rate.remaining));
+  r.headers.Set("X-Rate-Limit-Reset", std::to_string(rate.reset_unix_s));
+}
+
 std::string HttpDate(int64_t unix_s) {
   std::time_t t = static_cast<std::time_t>(unix_s);
   std::tm tm{};
@@ -193,11 +203,7 @@ Response Emulator::RunApi(Request& req, const std::string& pattern, const ApiHan
       return Errors(500, std::string("Internal Server Error: ") + e.what());
     }
   }();
-  if (rate) {
-    res.headers.Set("X-Rate-Limit-Limit", std::to_string(rate->limit));
-    res.headers.Set("X-Rate-Limit-Remaining", std::to_string(rate->remaining));
-    res.headers.Set("X-Rate-Limit-Reset", std::to_string(rate->reset_unix_s));
-  }
+  if (rate) SetRateHeaders(res, *rate);
   res.headers.Set("Date", HttpDate(clock_.NowS()));
   if (!res.headers.Get("Content-Type")) res.headers.Set("Content-Type", "application/json; charset=utf-8");
   stats_.Count(req.method, pattern, TargetOf(req), call.record, res.status);
@@ -210,14 +216,12 @@ std::variant<WebhookCaller, Response> Emulator::AuthenticateWebhooks(Request& re
   std::optional<RateDecision> rate;
   ApiOptions options;
   auto finish = [&](Response r) -> std::variant<WebhookCaller, Response> {
-    if (rate) {
-      r.headers.Set("X-Rate-Limit-Limit", std::to_string(rate->limit));
-      r.headers.Set("X-Rate-Limit-Remaining", std::to_string(rate->remaining));
-      r.headers.Set("X-Rate-Limit-Reset", std::to_string(rate->reset_unix_s));
-    }
+    if (rate) SetRateHeaders(r, *rate);
     return r;
   };
-  if (auto denied = Authenticate(call, options, rate)) return finish(std::move(*denied));
+  std::optional<Response> denied = Authenticate(call, options, rate);
+  tl_webhook_rate = rate;
+  if (denied) return finish(std::move(*denied));
   if (call.install->CompanyLevel("Webhooks API") < Level::kStandard)
     return finish(Errors(403,
                          "You do not have access to the Webhooks API tool for this company (Standard or "
@@ -252,10 +256,13 @@ void Emulator::AddWebhookRoutes(kt::http::Router& router) {
     router.Add(
         route.method, route.pattern,
         [this, inner, pattern](Request& req) {
+          tl_webhook_rate.reset();
           Response res = [&] {
             if (auto fault = InjectFault()) return std::move(*fault);
             return inner(req);
           }();
+          if (tl_webhook_rate && !res.headers.Get("X-Rate-Limit-Limit"))
+            SetRateHeaders(res, *tl_webhook_rate);
           res.headers.Set("Date", HttpDate(clock_.NowS()));
           stats_.Count(req.method, pattern, TargetOf(req), "", res.status);
           return res;

@@ -26,6 +26,42 @@ std::optional<int64_t> ProjectParam(const Request& req) {
   return std::nullopt;
 }
 
+// Rewrites a v1 answer in REST v2's shape.
+Response ToV2(Response v1) {
+  auto body = nlohmann::json::parse(v1.body, nullptr, false);
+  if (v1.status != 200) {
+    static const std::map<int, std::string> kCodes = {{400, "BAD_REQUEST"},
+                                                      {401, "UNAUTHORIZED"},
+                                                      {403, "FORBIDDEN"},
+                                                      {404, "NOT_FOUND"},
+                                                      {429, "TOO_MANY_REQUESTS"}};
+    auto code = kCodes.count(v1.status) ? kCodes.at(v1.status) : std::string("INTERNAL_SERVER_ERROR");
+    std::string message =
+        body.is_object() && body.contains("errors") ? body["errors"].get<std::string>() : v1.body;
+    v1.body = nlohmann::json{{"error",
+                              {{"code", code}, {"message", message}, {"details", nlohmann::json::array()}}}}
+                  .dump();
+    return v1;
+  }
+  // v2 sends every id as a string.
+  std::function<void(nlohmann::json&)> stringify = [&](nlohmann::json& j) {
+    if (j.is_array()) {
+      for (auto& e : j) stringify(e);
+    } else if (j.is_object()) {
+      for (auto& [k, v] : j.items()) {
+        bool id_key = k == "id" || (k.size() > 3 && k.compare(k.size() - 3, 3, "_id") == 0);
+        if (id_key && v.is_number_integer())
+          v = std::to_string(v.get<int64_t>());
+        else
+          stringify(v);
+      }
+    }
+  };
+  stringify(body);
+  v1.body = nlohmann::json{{"data", body}}.dump();
+  return v1;
+}
+
 std::string LevelNeeded(std::string_view tool, std::string_view scope) {
   return "You do not have access to the " + std::string(tool) + " tool " + std::string(scope) +
          " (Read Only or higher is needed).";
@@ -554,6 +590,25 @@ void Emulator::AddRestRoutes(kt::http::Router& router) {
     return ListStream(call.req, *world_, {ref.company_slot, Stream::kBudgetDetailRows, ref.index}, filter,
                       {100, 1000, SortKind::kNone});
   });
+
+  // REST v2 shapes (procore-api.md §7.2): company and project in the path, {"data": [...]}, ids as strings,
+  // 10 per page by default and 100 at most, and the v2 error format.
+  for (Stream stream : {Stream::kSubmittals, Stream::kPrimeContracts}) {
+    const StreamInfo& info = Info(stream);
+    std::string path = "/rest/v2.0/companies/{company_id}/projects/{project_id}/" + std::string(info.key);
+    Api(router, "GET", path, [this, &info](Call& call) {
+      Response v1 = [&] {
+        if (auto bad = CompanyPathCheck(call, "company_id")) return std::move(*bad);
+        auto access = ProjectAccess(*world_, access_, call, ProjectParam(call.req), {info.tool});
+        if (auto* denied = std::get_if<Response>(&access)) return std::move(*denied);
+        ProjectRef ref = std::get<ProjectRef>(access);
+        auto filter = ParseListFilter(call.req, info);
+        if (!filter) return Errors(400, filter.error().message);
+        return ListStream(call.req, *world_, {ref.company_slot, info.stream, ref.index}, *filter, {10, 100});
+      }();
+      return ToV2(std::move(v1));
+    });
+  }
 
   // Any other /rest path: Procore's 404 (after the same authentication and company checks as real endpoints).
   for (const char* method : {"GET", "POST", "PUT", "PATCH", "DELETE"})

@@ -216,9 +216,9 @@ TEST_F(EmulatorApi, PermissionsAreEnforcedPerToolToolStateAndPermittedProject) {
   EXPECT_EQ(emu.Get("/rest/v1.0/settings/permissions?project_id=" + p2, token).status, 403);
 
   // The truth for this app counts only the projects it can see.
-  auto truth = emu.Control("GET", "/_emulator/truth?company_id=" + c + "&client_id=" + app.client_id +
-                                      "&stream=projects",
-                           nullptr, 200);
+  auto truth = emu.Control(
+      "GET", "/_emulator/truth?company_id=" + c + "&client_id=" + app.client_id + "&stream=projects", nullptr,
+      200);
   ASSERT_EQ(truth["streams"].size(), 1u);
   EXPECT_EQ(truth["streams"][0]["count"], 2);
   auto listed = emu.GetAll("/rest/v1.1/projects?company_id=" + c, token);
@@ -335,6 +335,28 @@ TEST_F(EmulatorApi, SingleRecordsCanBeFetchedAndAreCounted) {
   EXPECT_EQ(stats["by_record"]["rfis:" + id], 1);
   EXPECT_EQ(stats["by_path"]["GET /rest/v1.0/projects/{project_id}/rfis/{id}"], 2);
   EXPECT_EQ(stats["by_status"]["404"], 1);
+}
+
+TEST_F(EmulatorApi, RestV2ListsWrapDataWithStringIds) {
+  AppCredentials app = emu.CreateApp();
+  json perms = EmulatorClient::AllToolsAt("read_only");
+  perms["project"]["Prime Contracts"] = "none";
+  emu.Install(app, perms);
+  std::string token = emu.Token(app);
+  std::string base = "/rest/v2.0/companies/" + std::to_string(emu.company_id()) + "/projects/" +
+                     std::to_string(emu.project_ids()[0]);
+  auto v2 = emu.Get(base + "/submittals", token);
+  ASSERT_EQ(v2.status, 200) << v2.body;
+  ASSERT_TRUE(v2.Json()["data"].is_array());
+  EXPECT_LE(v2.Json()["data"].size(), 10u);
+  EXPECT_EQ(v2.Header("Per-Page"), "10");
+  EXPECT_TRUE(v2.Json()["data"][0]["id"].is_string());
+  auto v1 = emu.Get("/rest/v1.1/projects/" + std::to_string(emu.project_ids()[0]) + "/submittals?per_page=1",
+                    token);
+  EXPECT_EQ(v2.Json()["data"][0]["id"], std::to_string(v1.Json()[0]["id"].get<int64_t>()));
+  auto denied = emu.Get(base + "/prime_contracts", token);
+  EXPECT_EQ(denied.status, 403);
+  EXPECT_EQ(denied.Json()["error"]["code"], "FORBIDDEN");
 }
 
 TEST_F(EmulatorApi, SpikeLimitAnswers429WithHeaders) {

@@ -74,6 +74,7 @@ TEST(EmulatorWebhooks, ChangesAreDeliveredAndCanBeRefetched) {
                       {"destination_url", receiver.Url()},
                       {"destination_headers", {{"Authorization", "Bearer s3cret"}}}}}});
   ASSERT_EQ(hook.status, 201) << hook.body;
+  EXPECT_FALSE(hook.Header("X-Rate-Limit-Remaining").empty());
   std::string hook_id = std::to_string(hook.Json()["id"].get<int64_t>());
   for (const char* resource : {"RFIs", "Company Users", "Project Users"})
     for (const char* event : {"create", "update", "delete"}) {
