@@ -140,6 +140,45 @@ TEST(EmulatorWebhooks, TheWebhooksApiNeedsItsToolAndTheCompanyHeader) {
   EXPECT_EQ(emu.Get("/rest/v1.0/webhooks/hooks?company_id=" + c, token).status, 200);
 }
 
+TEST(EmulatorLarge, IdsAbove32BitsPageToTheTruthInTheSecondCompany) {
+  EmulatorClient emu({"--preset", "large", "--seed", "3"});
+  ASSERT_EQ(emu.companies().size(), 2u);
+  int64_t company = emu.companies()[1]["id"];
+  int64_t project = emu.companies()[1]["project_ids"][250];
+  EXPECT_GT(company, int64_t{1} << 32);
+  EXPECT_GT(project, int64_t{1} << 32);
+  AppCredentials app = emu.CreateApp();
+  emu.Control("POST", "/_emulator/companies/" + std::to_string(company) + "/installs",
+              {{"client_id", app.client_id},
+               {"permissions", EmulatorClient::AllToolsAt("read_only")},
+               {"permitted_projects", json::array({project})}},
+              201);
+  std::string token = emu.Token(app);
+  std::map<std::string, std::string> headers = {{"Authorization", "Bearer " + token},
+                                                {"Procore-Company-Id", std::to_string(company)}};
+  auto companies = emu.Request("GET", "/rest/v1.0/companies", {}, headers);
+  ASSERT_EQ(companies.Json().size(), 1u);
+  EXPECT_EQ(companies.Json()[0]["id"], company);
+  auto truth = emu.Control("GET",
+                           "/_emulator/truth?company_id=" + std::to_string(company) +
+                               "&stream=submittals&project_id=" + std::to_string(project),
+                           nullptr, 200);
+  ASSERT_EQ(truth["streams"].size(), 1u);
+  std::vector<json> all;
+  for (int page = 1;; ++page) {
+    auto a = emu.Request("GET",
+                         "/rest/v1.1/projects/" + std::to_string(project) +
+                             "/submittals?per_page=50&page=" + std::to_string(page),
+                         {}, headers);
+    ASSERT_EQ(a.status, 200) << a.body;
+    for (auto& r : a.Json()) all.push_back(r);
+    if (a.Header("Link").find("rel=\"next\"") == std::string::npos) break;
+  }
+  EXPECT_EQ(static_cast<int64_t>(all.size()), truth["streams"][0]["count"].get<int64_t>());
+  EXPECT_EQ(StreamChecksum(all), truth["streams"][0]["checksum"]);
+  for (const auto& r : all) EXPECT_GT(r["id"].get<int64_t>(), int64_t{1} << 32);
+}
+
 TEST(EmulatorUi, AnAdminInstallsTheAppAndSetsPermissionsInTheBrowserUi) {
   EmulatorClient emu;
   AppCredentials app = emu.CreateApp("Customer Custom App");
