@@ -1,0 +1,1088 @@
+// The integration's use cases: each reads the row, talks to Procore outside any transaction, then commits the
+// change, its audit entry and any job together, re-checking the transition against the row it commits to.
+#include "integration/integration_service.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "integration/hook_lifecycle.h"
+#include "obs/log.h"
+#include "procore/environment.h"
+#include "procore/webhooks.h"
+#include "sync/scope.h"
+#include "util/hash.h"
+#include "util/strings.h"
+
+namespace kt::integration {
+namespace {
+
+constexpr size_t kMaxCredentialLength = 512;
+
+nlohmann::json Iso(const std::optional<int64_t>& ms) {
+  if (!ms) return nullptr;
+  return FormatIso8601(*ms);
+}
+
+nlohmann::json ErrorJson(const Error& e, int64_t at_ms) {
+  return {{"code", e.code}, {"message", e.message}, {"fix", e.fix}, {"at", FormatIso8601(at_ms)}};
+}
+
+Result<std::string> RequireStringField(const nlohmann::json& body, const char* field) {
+  auto it = body.find(field);
+  if (it == body.end() || !it->is_string() || it->get_ref<const std::string&>().empty())
+    return Fail(ErrorKind::kInvalidInput, "invalid_field",
+                std::string("'") + field + "' is required and must be a non-empty string.",
+                std::string("Send \"") + field + "\" as a string.");
+  return it->get<std::string>();
+}
+
+Result<int64_t> RequireIntField(const nlohmann::json& body, const char* field) {
+  auto it = body.find(field);
+  if (it != body.end() && it->is_number_integer()) return it->get<int64_t>();
+  if (it != body.end() && it->is_string())
+    if (auto v = ParseInt64(it->get_ref<const std::string&>())) return *v;
+  return Fail(ErrorKind::kInvalidInput, "invalid_field", std::string("'") + field + "' must be an integer.",
+              std::string("Send \"") + field + "\" as a whole number.");
+}
+
+// Values that can be neither a client id nor a secret: empty, too long, or with spaces or control characters.
+Status CheckCredentialText(const std::string& value, const char* field) {
+  bool bad = value.size() > kMaxCredentialLength ||
+             std::any_of(value.begin(), value.end(), [](char c) { return static_cast<unsigned char>(c) <= ' '; });
+  if (bad)
+    return Fail(ErrorKind::kInvalidInput, "invalid_field",
+                std::string("'") + field + "' does not look like a Procore " +
+                    (std::string(field) == "client_id" ? "client ID" : "client secret") +
+                    ": it has spaces or is too long.",
+                "Copy it again from the app's OAuth Credentials in the Procore Developer Portal, without spaces.");
+  return {};
+}
+
+bool IsTransient(const procore::ProcoreError& e) {
+  return e.code == procore::ErrorCode::kProcoreUnavailable || e.code == procore::ErrorCode::kRateLimited ||
+         e.code == procore::ErrorCode::kInvalidResponse;
+}
+
+std::string SummarizeGaps(const PermissionReport& report, std::string* fix) {
+  std::vector<const PermissionCheck*> failing;
+  for (const auto& c : report.checks)
+    if (c.status != kCheckOk) failing.push_back(&c);
+  if (failing.empty()) return {};
+  const PermissionCheck& first = *failing.front();
+  std::string where = first.scope == ToolScope::kCompany
+                          ? std::string("at company level")
+                          : "on project '" + (first.project_name.empty() ? std::to_string(first.project_id.value_or(0))
+                                                                         : first.project_name) + "'";
+  std::string what = first.status == kCheckMissing          ? first.tool + " needs " + first.required + " " + where
+                     : first.status == kCheckToolDisabled    ? "the " + first.tool + " tool is turned off " + where
+                                                             : "the project is not one of the app's permitted projects (" + where + ")";
+  if (fix) *fix = first.fix + " Then verify the permissions again.";
+  std::string more = failing.size() > 1 ? " (and " + std::to_string(failing.size() - 1) + " more)" : "";
+  return "KTrack's app lacks permissions the settings need: " + what + more + ".";
+}
+
+}  // namespace
+
+std::string MaskSecret(std::string_view hint) {
+  if (hint.empty()) return {};
+  return "••••••••" + std::string(hint);
+}
+
+Error VerificationError(const procore::ProcoreError& pe) {
+  Error e = pe.error;
+  switch (pe.code) {
+    case procore::ErrorCode::kProcoreUnavailable:
+      e.code = "procore_unreachable";
+      e.kind = ErrorKind::kUnprocessable;
+      break;
+    case procore::ErrorCode::kRateLimited:
+      break;  // 429: KTrack waits
+    default:
+      e.kind = ErrorKind::kUnprocessable;
+      break;
+  }
+  return e;
+}
+
+IntegrationService::IntegrationService(store::Store& store, crypto::SecretStore& secrets, accounts::AuditLog& audit,
+                                       queue::Queue& queue, sync::SyncEngine& sync, ProcoreClients& clients,
+                                       WebhookReceiver* receiver, Clock& clock, IntegrationOptions options)
+    : store_(store),
+      secrets_(secrets),
+      audit_(audit),
+      queue_(queue),
+      sync_(sync),
+      clients_(clients),
+      receiver_(receiver),
+      clock_(clock),
+      options_(std::move(options)) {}
+
+void IntegrationService::Changed(int64_t client_id) {
+  if (receiver_) receiver_->Invalidate(client_id);
+}
+
+Result<IntegrationRecord> IntegrationService::Load(int64_t client_id) {
+  auto r = LoadIntegration(store_, client_id);
+  if (!r) return tl::unexpected(r.error());
+  if (*r) return **r;
+  IntegrationRecord fresh;
+  fresh.client_id = client_id;
+  return fresh;
+}
+
+Result<IntegrationRecord> IntegrationService::Mutate(int64_t client_id, const Mutation& change) {
+  IntegrationRecord out;
+  const int64_t now = clock_.NowUnixMs();
+  auto done = store_.Transact([&](store::Tx& tx) -> Status {
+    auto loaded = LoadIntegration(tx, client_id, true);
+    if (!loaded) return tl::unexpected(loaded.error());
+    IntegrationRecord r;
+    if (*loaded) {
+      r = std::move(**loaded);
+    } else {
+      r.client_id = client_id;
+      r.created_at = now;
+    }
+    if (auto c = change(tx, r); !c) return c;
+    r.updated_at = now;
+    if (auto saved = SaveIntegration(tx, r); !saved) return saved;
+    out = std::move(r);
+    return {};
+  });
+  if (!done) return tl::unexpected(done.error());
+  Changed(client_id);
+  return out;
+}
+
+Status IntegrationService::Audit(store::Tx& tx, int64_t client_id, int64_t user_id, std::string_view action,
+                                 const nlohmann::json& detail) {
+  std::optional<int64_t> user;
+  if (user_id > 0) user = user_id;
+  return audit_.Record(tx, client_id, user, action, detail);
+}
+
+Status IntegrationService::RecordError(int64_t client_id, const Error& error) {
+  const int64_t now = clock_.NowUnixMs();
+  auto r = Mutate(client_id, [&](store::Tx&, IntegrationRecord& rec) -> Status {
+    rec.last_error = ErrorJson(error, now);
+    return {};
+  });
+  if (!r) return tl::unexpected(r.error());
+  return {};
+}
+
+void IntegrationService::SetPublicBaseUrl(std::string url) {
+  std::lock_guard lock(base_url_mu_);
+  options_.public_base_url = std::move(url);
+}
+
+std::string IntegrationService::DestinationUrl(const IntegrationRecord& record) const {
+  std::string base;
+  {
+    std::lock_guard lock(base_url_mu_);
+    base = options_.public_base_url;
+  }
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  return base + "/webhooks/procore/" + record.integration_key;
+}
+
+Result<std::vector<ProjectRef>> IntegrationService::LinkedProjects(int64_t client_id) {
+  std::vector<ProjectRef> out;
+  auto done = store_.Transact([&](store::Tx& tx) -> Status {
+    out.clear();
+    auto links = ListProjectLinks(tx, client_id);
+    if (!links) return tl::unexpected(links.error());
+    for (const auto& l : *links) out.push_back({l.procore_project_id, l.project_name});
+    return {};
+  });
+  if (!done) return tl::unexpected(done.error());
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// GET /
+
+Result<nlohmann::json> IntegrationService::Describe(int64_t client_id) {
+  auto loaded = Load(client_id);
+  if (!loaded) return tl::unexpected(loaded.error());
+  const IntegrationRecord& r = *loaded;
+  nlohmann::json j;
+  j["status"] = StatusName(r.status);
+  j["next_step"] = NextStep(r.status);
+  j["environment"] = r.status == IntegrationStatus::kNotStarted ? nlohmann::json(nullptr) : nlohmann::json(r.environment);
+  if (r.environment == "custom") {
+    j["login_url"] = r.login_url;
+    j["api_url"] = r.api_url;
+  }
+  if (!r.procore_client_id.empty() || r.uses_marketplace_app) {
+    j["credentials"] = {{"client_id", r.procore_client_id},
+                        {"client_secret", r.uses_marketplace_app ? "" : MaskSecret(r.client_secret_hint)},
+                        {"uses_marketplace_app", r.uses_marketplace_app},
+                        {"verified_at", Iso(r.credentials_verified_at)}};
+  } else {
+    j["credentials"] = nullptr;
+  }
+  j["company"] = r.company_id ? nlohmann::json{{"id", *r.company_id}, {"name", r.company_name}} : nlohmann::json(nullptr);
+  j["companies"] = r.companies;
+  j["settings"] = r.settings ? SettingsJson(*r.settings) : nlohmann::json(nullptr);
+  nlohmann::json permissions = r.last_permission_check.is_null() ? nlohmann::json::object() : r.last_permission_check;
+  permissions["verified_at"] = Iso(r.permissions_verified_at);
+  j["permissions"] = permissions;
+  nlohmann::json webhooks = {{"hook_id", r.hook_id ? nlohmann::json(*r.hook_id) : nlohmann::json(nullptr)},
+                             {"secret_rotation_pending", r.webhook_secret_rotating},
+                             {"destination_url", r.integration_key.empty() ? nlohmann::json(nullptr)
+                                                                           : nlohmann::json(DestinationUrl(r))}};
+  if (r.hook.is_object())
+    for (const auto& [k, v] : r.hook.items())
+      if (k != "id" && k != "destination_url") webhooks[k] = v;
+  if (r.webhook_health.is_object()) {
+    webhooks["failing"] = r.webhook_health.value("failing", 0);
+    webhooks["discarded"] = r.webhook_health.value("discarded", 0);
+    webhooks["health_checked_at"] = r.webhook_health.value("checked_at", nlohmann::json(nullptr));
+    webhooks["recent_deliveries"] = r.webhook_health.value("recent", nlohmann::json::array());
+  } else {
+    webhooks["failing"] = nullptr;
+    webhooks["discarded"] = nullptr;
+  }
+  j["webhooks"] = webhooks;
+  nlohmann::json streams = nlohmann::json::array();
+  if (r.status != IntegrationStatus::kNotStarted) {
+    if (auto list = sync_.ListStreams(client_id); list)
+      for (const auto& s : *list) streams.push_back(sync::StreamStatusJson(s));
+  }
+  j["streams"] = streams;
+  j["last_error"] = r.last_error;
+  j["marketplace_app_available"] = clients_.options().marketplace.configured();
+  j["custom_urls_allowed"] = clients_.options().allow_custom_urls;
+  return j;
+}
+
+Badge IntegrationService::BadgeFor(int64_t client_id) {
+  Badge b;
+  auto r = LoadIntegration(store_, client_id);
+  if (!r || !*r) return b;
+  b.status = StatusName((*r)->status);
+  b.started = (*r)->status != IntegrationStatus::kNotStarted;
+  switch ((*r)->status) {
+    case IntegrationStatus::kNotStarted: b.label = "Not connected"; break;
+    case IntegrationStatus::kActive: b.label = "Connected"; break;
+    case IntegrationStatus::kCompleting: b.label = "Completing"; break;
+    case IntegrationStatus::kError: b.label = "Needs attention"; break;
+    case IntegrationStatus::kDisconnected: b.label = "Disconnected"; break;
+    default: b.label = "Setup in progress"; break;
+  }
+  return b;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// PUT /credentials
+
+Result<nlohmann::json> IntegrationService::SaveCredentials(int64_t client_id, int64_t user_id,
+                                                           const nlohmann::json& body) {
+  const bool marketplace = body.value("use_marketplace_app", false);
+  auto env_it = body.find("environment");
+  std::string env_name = env_it != body.end() && env_it->is_string() ? env_it->get<std::string>() : "";
+  if (env_name.empty() && marketplace) env_name = "production";
+  auto environment = procore::ParseEnvironment(env_name);
+  if (!environment)
+    return Fail(ErrorKind::kInvalidInput, "invalid_environment",
+                env_name.empty() ? "'environment' is required." : "'" + env_name + "' is not a Procore environment.",
+                "Send \"environment\": \"production\", \"sandbox\", \"monthly_sandbox\" or \"custom\".");
+  std::string login_url, api_url;
+  if (*environment == procore::Environment::kCustom) {
+    login_url = body.value("login_url", std::string());
+    api_url = body.value("api_url", std::string());
+  }
+  auto urls = procore::ResolveEnvironment(*environment, login_url, api_url, clients_.options().allow_custom_urls);
+  if (!urls) {
+    Error e = urls.error().error;
+    if (urls.error().code == procore::ErrorCode::kCustomUrlsNotAllowed || urls.error().code == procore::ErrorCode::kInvalidUrl)
+      e.kind = ErrorKind::kInvalidInput;
+    return Fail(e);
+  }
+
+  procore::AppCredentials app;
+  app.urls = *urls;
+  if (marketplace) {
+    if (!clients_.options().marketplace.configured())
+      return Fail(ErrorKind::kInvalidInput, "marketplace_app_not_configured",
+                  "This KTrack server has no Marketplace app configured.",
+                  "Paste your own app's client ID and client secret instead.");
+    app.client_id = clients_.options().marketplace.client_id;
+    app.client_secret = clients_.options().marketplace.client_secret;
+  } else {
+    auto id = RequireStringField(body, "client_id");
+    if (!id) return tl::unexpected(id.error());
+    auto secret = RequireStringField(body, "client_secret");
+    if (!secret) return tl::unexpected(secret.error());
+    if (auto ok = CheckCredentialText(*id, "client_id"); !ok) return tl::unexpected(ok.error());
+    if (auto ok = CheckCredentialText(*secret, "client_secret"); !ok) return tl::unexpected(ok.error());
+    app.client_id = *id;
+    app.client_secret = *secret;
+  }
+  std::optional<int64_t> company_hint;
+  if (auto c = body.find("company_id"); c != body.end() && c->is_number_integer()) company_hint = c->get<int64_t>();
+
+  auto current = Load(client_id);
+  if (!current) return tl::unexpected(current.error());
+  const bool running = current->status == IntegrationStatus::kActive || current->status == IntegrationStatus::kError;
+  const IntegrationEvent event = running ? IntegrationEvent::kReplaceCredentials : IntegrationEvent::kSaveCredentials;
+  if (auto allowed = Transition(current->status, event); !allowed) return tl::unexpected(allowed.error());
+
+  // A running integration keeps its company: the new credentials are verified against it before they replace
+  // the old ones.
+  if (running) {
+    auto client = clients_.ForCredentials(app);
+    auto token = client->VerifyCredentials();
+    if (!token) return Fail(VerificationError(token.error()));
+    auto companies = client->ListCompanies(current->company_id.value_or(0));
+    if (!companies) return Fail(VerificationError(companies.error()));
+    bool found = std::any_of(companies->begin(), companies->end(),
+                             [&](const procore::Company& c) { return current->company_id && c.id == *current->company_id; });
+    if (!found) {
+      procore::CallContext context;
+      context.company_id = current->company_id.value_or(0);
+      return Fail(VerificationError(procore::MakeError(procore::ErrorCode::kCompanyNotFound, context)));
+    }
+  }
+
+  const int64_t now = clock_.NowUnixMs();
+  procore::AppCredentials previous;
+  bool had_previous = false;
+  if (!current->procore_client_id.empty()) {
+    if (auto old = clients_.CredentialsFor(*current); old) {
+      previous = *old;
+      had_previous = true;
+    }
+  }
+  auto saved = Mutate(client_id, [&](store::Tx& tx, IntegrationRecord& r) -> Status {
+    auto next = Transition(r.status, event);
+    if (!next) return tl::unexpected(next.error());
+    r.status = *next;
+    r.environment = std::string(procore::EnvironmentName(*environment));
+    r.login_url = *environment == procore::Environment::kCustom ? urls->login_url : "";
+    r.api_url = *environment == procore::Environment::kCustom ? urls->api_url : "";
+    r.procore_client_id = marketplace ? "" : app.client_id;
+    r.uses_marketplace_app = marketplace;
+    const std::string owner = SecretOwner(client_id);
+    if (marketplace) {
+      r.client_secret_hint.clear();
+      if (auto d = secrets_.Delete(tx, owner, kClientSecretPurpose); !d) return tl::unexpected(d.error());
+    } else {
+      r.client_secret_hint = app.client_secret.size() >= 8 ? app.client_secret.substr(app.client_secret.size() - 4) : "";
+      if (auto p = secrets_.Put(tx, owner, kClientSecretPurpose, app.client_secret); !p) return p;
+    }
+    if (running) {
+      r.credentials_verified_at = now;
+    } else {
+      r.credentials_verified_at.reset();
+      r.permissions_verified_at.reset();
+      r.companies = nlohmann::json::array();
+      if (company_hint) {
+        r.company_id = company_hint;
+        r.company_name.clear();
+      }
+    }
+    if (r.integration_key.empty()) r.integration_key = RandomToken(24);
+    r.last_error = nullptr;
+    return Audit(tx, client_id, user_id, running ? "integration.credentials_replaced" : "integration.credentials_saved",
+                 {{"environment", r.environment},
+                  {"procore_client_id", r.procore_client_id},
+                  {"uses_marketplace_app", marketplace},
+                  {"verified", running}});
+  });
+  if (!saved) return tl::unexpected(saved.error());
+  if (had_previous) clients_.Forget(previous);
+  return nlohmann::json{{"status", StatusName(saved->status)},
+                        {"credentials",
+                         {{"client_id", saved->procore_client_id},
+                          {"client_secret", MaskSecret(saved->client_secret_hint)},
+                          {"uses_marketplace_app", saved->uses_marketplace_app},
+                          {"verified_at", Iso(saved->credentials_verified_at)}}}};
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// POST /credentials/verify
+
+Result<nlohmann::json> IntegrationService::VerifyCredentials(int64_t client_id, int64_t user_id,
+                                                             std::optional<int64_t> company_id) {
+  auto current = Load(client_id);
+  if (!current) return tl::unexpected(current.error());
+  if (auto allowed = Transition(current->status, IntegrationEvent::kVerifyCredentials); !allowed)
+    return tl::unexpected(allowed.error());
+  auto client = clients_.ForIntegration(*current);
+  if (!client) return tl::unexpected(client.error());
+
+  auto fail = [&](const Error& e) -> Result<nlohmann::json> {
+    (void)RecordError(client_id, e);
+    return Fail(e);
+  };
+  auto token = (*client)->VerifyCredentials();
+  if (!token) return fail(VerificationError(token.error()));
+
+  const int64_t hint = company_id.value_or(current->company_id.value_or(0));
+  auto companies = (*client)->ListCompanies(hint);
+  if (!companies) {
+    if (hint == 0 && companies.error().code == procore::ErrorCode::kValidation)
+      return fail(Error{ErrorKind::kUnprocessable, "company_id_required",
+                        "Procore needs the company ID to confirm where KTrack's app is installed.",
+                        "Enter your Procore company ID (the number after /companies/ in Procore's address bar) and "
+                        "click Verify again.",
+                        companies.error().error.detail});
+    return fail(VerificationError(companies.error()));
+  }
+  if (companies->empty()) {
+    procore::CallContext context;
+    context.company_id = hint;
+    Error e = VerificationError(procore::MakeError(procore::ErrorCode::kAppNotInstalled, context));
+    e.message = "These credentials work, but the app is not installed in any Procore company.";
+    return fail(e);
+  }
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& c : *companies) list.push_back({{"id", c.id}, {"name", c.name}});
+  std::optional<procore::Company> chosen;
+  if (hint != 0) {
+    for (const auto& c : *companies)
+      if (c.id == hint) chosen = c;
+    if (!chosen) {
+      procore::CallContext context;
+      context.company_id = hint;
+      Error e = VerificationError(procore::MakeError(procore::ErrorCode::kCompanyNotFound, context));
+      std::string names;
+      for (const auto& c : *companies) names += (names.empty() ? "" : ", ") + c.name + " (" + std::to_string(c.id) + ")";
+      e.fix = "The app is installed in: " + names + ". Choose one of them, or install the app in company " +
+              std::to_string(hint) + " (Company Admin → App Management).";
+      return fail(e);
+    }
+  } else if (companies->size() == 1) {
+    chosen = companies->front();
+  }
+
+  const int64_t now = clock_.NowUnixMs();
+  auto saved = Mutate(client_id, [&](store::Tx& tx, IntegrationRecord& r) -> Status {
+    auto next = Transition(r.status, IntegrationEvent::kVerifyCredentials);
+    if (!next) return tl::unexpected(next.error());
+    const bool company_changed = chosen && r.company_id && *r.company_id != chosen->id;
+    if (company_changed && IsRunning(r.status))
+      return Fail(ErrorKind::kConflict, "company_change_requires_disconnect",
+                  "The integration runs for " + r.company_name + "; it cannot move to another company.",
+                  "Disconnect the integration first, then connect the other company.");
+    r.status = *next;
+    if (company_changed || (!chosen && !IsRunning(r.status))) {
+      // Settings and permissions were for another company: they are checked again.
+      if (r.status == IntegrationStatus::kConfigured || r.status == IntegrationStatus::kPermissionsVerified)
+        r.status = r.settings ? IntegrationStatus::kConfigured : IntegrationStatus::kCredentialsVerified;
+      r.permissions_verified_at.reset();
+    }
+    if (chosen) {
+      r.company_id = chosen->id;
+      r.company_name = chosen->name;
+    } else if (!IsRunning(r.status)) {
+      r.company_id.reset();
+      r.company_name.clear();
+      if (r.status != IntegrationStatus::kCredentialsVerified) r.status = IntegrationStatus::kCredentialsVerified;
+    }
+    r.companies = list;
+    r.credentials_verified_at = now;
+    r.last_error = nullptr;
+    return Audit(tx, client_id, user_id, "integration.credentials_verified",
+                 {{"company_id", chosen ? nlohmann::json(chosen->id) : nlohmann::json(nullptr)},
+                  {"companies", list.size()}});
+  });
+  if (!saved) return tl::unexpected(saved.error());
+  nlohmann::json company = saved->company_id ? nlohmann::json{{"id", *saved->company_id}, {"name", saved->company_name}}
+                                             : nlohmann::json(nullptr);
+  return nlohmann::json{{"ok", true},
+                        {"company", company},
+                        {"companies", list},
+                        {"needs_company_choice", !saved->company_id.has_value()},
+                        {"status", StatusName(saved->status)}};
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// PUT /settings, GET /permissions/requirements, POST /permissions/verify
+
+Result<PermissionReport> IntegrationService::RunPermissionCheck(const IntegrationRecord& record,
+                                                                const Settings& settings) {
+  if (!record.company_id)
+    return Fail(ErrorKind::kConflict, "company_required", "No Procore company is chosen yet.",
+                "Verify the credentials and choose the company.");
+  auto client = clients_.ForIntegration(record);
+  if (!client) return tl::unexpected(client.error());
+  auto linked = LinkedProjects(record.client_id);
+  if (!linked) return tl::unexpected(linked.error());
+  auto report = CheckPermissions(**client, *record.company_id, settings, *linked, options_.permissions);
+  if (!report) return Fail(VerificationError(report.error()));
+  return *report;
+}
+
+Result<nlohmann::json> IntegrationService::SaveSettings(int64_t client_id, int64_t user_id,
+                                                        const nlohmann::json& body) {
+  auto current = Load(client_id);
+  if (!current) return tl::unexpected(current.error());
+  if (auto allowed = Transition(current->status, IntegrationEvent::kSaveSettings); !allowed)
+    return tl::unexpected(allowed.error());
+  auto settings = ParseSettings(body, current->settings.value_or(Settings{}));
+  if (!settings) return tl::unexpected(settings.error());
+
+  std::optional<procore::Company> company;
+  if (auto c = body.find("company_id"); c != body.end() && !c->is_null()) {
+    auto id = RequireIntField(body, "company_id");
+    if (!id) return tl::unexpected(id.error());
+    for (const auto& known : current->companies)
+      if (known.value("id", int64_t{0}) == *id) company = procore::Company{*id, known.value("name", std::string()), true};
+    if (!company)
+      return Fail(ErrorKind::kUnprocessable, "company_not_found",
+                  "Company " + std::to_string(*id) + " is not one of the companies where KTrack's app is installed.",
+                  "Choose one of the companies listed after verifying the credentials, or install the app in that "
+                  "company and verify again.");
+    if (IsRunning(current->status) && current->company_id && *current->company_id != *id)
+      return Fail(ErrorKind::kConflict, "company_change_requires_disconnect",
+                  "The integration runs for " + current->company_name + "; it cannot move to another company.",
+                  "Disconnect the integration first, then connect the other company.");
+  } else if (!current->company_id) {
+    return Fail(ErrorKind::kInvalidInput, "company_required", "Choose the Procore company to connect.",
+                "Send \"company_id\": one of the companies listed by the credentials verification.");
+  }
+
+  // A running integration changes its settings only once their permissions are in place.
+  std::optional<PermissionReport> report;
+  if (current->status == IntegrationStatus::kActive) {
+    auto checked = RunPermissionCheck(*current, *settings);
+    if (!checked) return tl::unexpected(checked.error());
+    report = *checked;
+    if (!report->ok) {
+      std::string fix;
+      std::string message = SummarizeGaps(*report, &fix);
+      const int64_t now = clock_.NowUnixMs();
+      (void)Mutate(client_id, [&](store::Tx&, IntegrationRecord& r) -> Status {
+        r.last_permission_check = PermissionReportJson(*report);
+        r.last_permission_check["checked_at"] = FormatIso8601(now);
+        r.last_permission_check["for_settings"] = SettingsJson(*settings);
+        return {};
+      });
+      return Fail(ErrorKind::kUnprocessable, "permissions_missing", message, fix);
+    }
+  }
+
+  const int64_t now = clock_.NowUnixMs();
+  bool reapply = false;
+  auto saved = Mutate(client_id, [&](store::Tx& tx, IntegrationRecord& r) -> Status {
+    auto next = Transition(r.status, IntegrationEvent::kSaveSettings);
+    if (!next) return tl::unexpected(next.error());
+    r.status = *next;
+    r.settings = *settings;
+    if (company) {
+      r.company_id = company->id;
+      r.company_name = company->name;
+    }
+    if (report) {
+      r.last_permission_check = PermissionReportJson(*report);
+      r.last_permission_check["checked_at"] = FormatIso8601(now);
+      r.permissions_verified_at = now;
+    } else {
+      r.permissions_verified_at.reset();
+    }
+    reapply = false;
+    if (r.status == IntegrationStatus::kActive) {
+      // The hook's triggers and the sync's scope follow the new settings.
+      auto completing = Transition(r.status, IntegrationEvent::kComplete);
+      if (!completing) return tl::unexpected(completing.error());
+      r.status = *completing;
+      queue::EnqueueOptions eo;
+      eo.dedupe_key = std::string(kCompleteJob) + ":" + std::to_string(client_id);
+      eo.client_id = client_id;
+      eo.priority = 5;
+      auto job = queue_.Enqueue(tx, kCompleteJob, nlohmann::json{{"client_id", client_id}}.dump(), eo);
+      if (!job) return tl::unexpected(job.error());
+      reapply = true;
+    }
+    return Audit(tx, client_id, user_id, "integration.settings_saved",
+                 {{"settings", SettingsJson(*settings)}, {"company_id", r.company_id ? nlohmann::json(*r.company_id) : nlohmann::json(nullptr)}});
+  });
+  if (!saved) return tl::unexpected(saved.error());
+  nlohmann::json out = {{"status", StatusName(saved->status)},
+                        {"settings", SettingsJson(*saved->settings)},
+                        {"company", saved->company_id ? nlohmann::json{{"id", *saved->company_id}, {"name", saved->company_name}}
+                                                      : nlohmann::json(nullptr)}};
+  nlohmann::json reqs = nlohmann::json::array();
+  for (const auto& r : integration::Requirements(*saved->settings)) reqs.push_back(RequirementJson(r));
+  out["requirements"] = reqs;
+  out["applying"] = reapply;
+  return out;
+}
+
+Result<nlohmann::json> IntegrationService::Requirements(int64_t client_id) {
+  auto current = Load(client_id);
+  if (!current) return tl::unexpected(current.error());
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& r : integration::Requirements(current->settings.value_or(Settings{})))
+    out.push_back(RequirementJson(r));
+  return out;
+}
+
+Result<nlohmann::json> IntegrationService::VerifyPermissions(int64_t client_id, int64_t user_id) {
+  auto current = Load(client_id);
+  if (!current) return tl::unexpected(current.error());
+  if (auto allowed = Transition(current->status, IntegrationEvent::kVerifyPermissions); !allowed)
+    return tl::unexpected(allowed.error());
+  auto report = RunPermissionCheck(*current, current->settings.value_or(Settings{}));
+  if (!report) {
+    (void)RecordError(client_id, report.error());
+    return tl::unexpected(report.error());
+  }
+  const int64_t now = clock_.NowUnixMs();
+  auto saved = Mutate(client_id, [&](store::Tx& tx, IntegrationRecord& r) -> Status {
+    auto next = Transition(r.status, report->ok ? IntegrationEvent::kVerifyPermissions : IntegrationEvent::kPermissionsMissing);
+    if (!next) return tl::unexpected(next.error());
+    r.status = *next;
+    r.last_permission_check = PermissionReportJson(*report);
+    r.last_permission_check["checked_at"] = FormatIso8601(now);
+    if (report->ok) {
+      r.permissions_verified_at = now;
+    } else if (!IsRunning(r.status)) {
+      r.permissions_verified_at.reset();
+    }
+    r.last_error = nullptr;
+    int64_t failing = std::count_if(report->checks.begin(), report->checks.end(),
+                                    [](const PermissionCheck& c) { return c.status != kCheckOk; });
+    return Audit(tx, client_id, user_id, "integration.permissions_checked", {{"ok", report->ok}, {"failing", failing}});
+  });
+  if (!saved) return tl::unexpected(saved.error());
+  nlohmann::json out = PermissionReportJson(*report);
+  out["status"] = StatusName(saved->status);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// POST /complete and its job
+
+Result<nlohmann::json> IntegrationService::Complete(int64_t client_id, int64_t user_id) {
+  auto current = Load(client_id);
+  if (!current) return tl::unexpected(current.error());
+  if (auto allowed = Transition(current->status, IntegrationEvent::kComplete); !allowed)
+    return tl::unexpected(allowed.error());
+  if (!current->credentials_verified_at || !current->company_id)
+    return Fail(ErrorKind::kConflict, "invalid_state", "Verify the credentials before completing the integration.",
+                std::string(NextStep(IntegrationStatus::kCredentialsSaved)));
+  std::optional<PermissionReport> report;
+  if (current->status != IntegrationStatus::kPermissionsVerified) {
+    // Running again (or after an error): the permissions may have changed since they were verified.
+    auto checked = RunPermissionCheck(*current, current->settings.value_or(Settings{}));
+    if (!checked) return tl::unexpected(checked.error());
+    report = *checked;
+    if (!report->ok) {
+      std::string fix;
+      std::string message = SummarizeGaps(*report, &fix);
+      return Fail(ErrorKind::kUnprocessable, "permissions_missing", message, fix);
+    }
+  }
+  const int64_t now = clock_.NowUnixMs();
+  auto saved = Mutate(client_id, [&](store::Tx& tx, IntegrationRecord& r) -> Status {
+    auto next = Transition(r.status, IntegrationEvent::kComplete);
+    if (!next) return tl::unexpected(next.error());
+    r.status = *next;
+    if (report) {
+      r.last_permission_check = PermissionReportJson(*report);
+      r.last_permission_check["checked_at"] = FormatIso8601(now);
+      r.permissions_verified_at = now;
+    }
+    if (r.integration_key.empty()) r.integration_key = RandomToken(24);
+    const std::string owner = SecretOwner(client_id);
+    auto secret = secrets_.Get(tx, owner, kWebhookSecretPurpose);
+    if (!secret) return tl::unexpected(secret.error());
+    if (!*secret)
+      if (auto p = secrets_.Put(tx, owner, kWebhookSecretPurpose, RandomToken(32)); !p) return p;
+    r.last_error = nullptr;
+    queue::EnqueueOptions eo;
+    eo.dedupe_key = std::string(kCompleteJob) + ":" + std::to_string(client_id);
+    eo.client_id = client_id;
+    eo.priority = 5;
+    auto job = queue_.Enqueue(tx, kCompleteJob, nlohmann::json{{"client_id", client_id}}.dump(), eo);
+    if (!job) return tl::unexpected(job.error());
+    return Audit(tx, client_id, user_id, "integration.complete_requested", {{"company_id", *r.company_id}});
+  });
+  if (!saved) return tl::unexpected(saved.error());
+  return nlohmann::json{{"status", StatusName(saved->status)},
+                        {"webhook_url", DestinationUrl(*saved)}};
+}
+
+Status IntegrationService::ApplySyncScope(const IntegrationRecord& record) {
+  Settings settings = record.settings.value_or(Settings{});
+  auto streams = sync::StreamsForDomains(settings.domains);
+  sync::SyncScope scope;
+  scope.client_id = record.client_id;
+  scope.company_id = record.company_id.value_or(0);
+  scope.company_streams = streams.company_streams;
+  scope.reconcile_interval_s = settings.reconcile_interval_s;
+  auto linked = LinkedProjects(record.client_id);
+  if (!linked) return tl::unexpected(linked.error());
+  if (!streams.project_streams.empty())
+    for (const auto& p : *linked) scope.projects.push_back({p.id, p.name, streams.project_streams});
+  return sync_.ApplyScope(scope);
+}
+
+Status IntegrationService::RunComplete(const queue::Job& job) {
+  auto payload = nlohmann::json::parse(job.payload_json, nullptr, false);
+  if (!payload.is_object() || !payload.contains("client_id"))
+    return Fail(ErrorKind::kInvalidInput, "invalid_job", "integration.complete without a client_id");
+  const int64_t client_id = payload["client_id"].get<int64_t>();
+  auto current = Load(client_id);
+  if (!current) return tl::unexpected(current.error());
+  if (current->status != IntegrationStatus::kCompleting) return {};  // disconnected or already done meanwhile
+
+  auto fail = [&](const Error& e, bool transient) -> Status {
+    if (transient && job.attempts < job.max_attempts) return Fail(e);  // the queue retries with backoff
+    const int64_t now = clock_.NowUnixMs();
+    auto saved = Mutate(client_id, [&](store::Tx& tx, IntegrationRecord& r) -> Status {
+      if (r.status != IntegrationStatus::kCompleting) return {};
+      auto next = Transition(r.status, IntegrationEvent::kFail);
+      if (!next) return tl::unexpected(next.error());
+      r.status = *next;
+      r.last_error = ErrorJson(e, now);
+      return Audit(tx, client_id, 0, "integration.failed", {{"code", e.code}, {"message", e.message}});
+    });
+    if (!saved) return tl::unexpected(saved.error());
+    return {};
+  };
+
+  auto client = clients_.ForIntegration(*current);
+  if (!client) return fail(client.error(), false);
+  auto secret = secrets_.Get(SecretOwner(client_id), kWebhookSecretPurpose);
+  if (!secret) return Fail(secret.error());
+  if (!*secret) return fail(Error{ErrorKind::kConflict, "webhook_secret_missing", "The webhook secret is missing.",
+                                  "Click Complete Integration again.", {}}, false);
+  const Settings settings = current->settings.value_or(Settings{});
+  HookPlan plan;
+  plan.destination_url = DestinationUrl(*current);
+  plan.api_version = settings.webhook_payload_version;
+  plan.authorization = "Bearer " + **secret;
+  plan.triggers = TriggersFor(settings);
+  procore::WebhooksApi api(**client);
+  const procore::HookScope scope{*current->company_id, 0};
+  auto hook = EnsureHook(api, scope, plan, current->hook_id);
+  if (!hook) return fail(hook.error().error, IsTransient(hook.error()));
+
+  // Auto-link: every project the app can reach gets a KTrack project of its own.
+  if (settings.auto_link_projects) {
+    auto projects = (*client)->ListProjects(*current->company_id);
+    if (!projects) return fail(projects.error().error, IsTransient(projects.error()));
+    const int64_t now = clock_.NowUnixMs();
+    auto linked = store_.Transact([&](store::Tx& tx) -> Status {
+      auto links = ListProjectLinks(tx, client_id);
+      if (!links) return tl::unexpected(links.error());
+      std::set<int64_t> have;
+      for (const auto& l : *links) have.insert(l.procore_project_id);
+      for (const auto& p : *projects) {
+        if (have.count(p.id)) continue;
+        auto created = CreateKtrackProject(tx, client_id, p.name, p.project_number, now);
+        if (!created) return tl::unexpected(created.error());
+        auto ins = tx.Exec(
+            "INSERT INTO procore_project_links (client_id, procore_project_id, ktrack_project_id, project_name, "
+            "linked_by, linked_at) VALUES ($1, $2, $3, $4, NULL, $5) ON CONFLICT (client_id, procore_project_id) DO NOTHING",
+            {client_id, p.id, *created, p.name, now});
+        if (!ins) return tl::unexpected(ins.error());
+      }
+      return {};
+    });
+    if (!linked) return Fail(linked.error());
+  }
+  if (auto applied = ApplySyncScope(*current); !applied) return fail(applied.error(), applied.error().kind == ErrorKind::kUnavailable);
+
+  const int64_t now = clock_.NowUnixMs();
+  auto saved = Mutate(client_id, [&](store::Tx& tx, IntegrationRecord& r) -> Status {
+    if (r.status != IntegrationStatus::kCompleting) return {};
+    auto next = Transition(r.status, IntegrationEvent::kCompleted);
+    if (!next) return tl::unexpected(next.error());
+    r.status = *next;
+    r.hook_id = hook->hook.id;
+    r.hook = HookOutcomeJson(*hook);
+    r.hook["updated_at"] = FormatIso8601(now);
+    // The hook now sends the current secret: the previous one is no longer accepted.
+    if (r.webhook_secret_rotating) {
+      r.webhook_secret_rotating = false;
+      if (auto d = secrets_.Delete(tx, SecretOwner(client_id), kPreviousWebhookSecretPurpose); !d)
+        return tl::unexpected(d.error());
+    }
+    r.last_error = hook->failed.empty()
+                       ? nlohmann::json(nullptr)
+                       : ErrorJson(Error{ErrorKind::kUnprocessable, "triggers_failed",
+                                         std::to_string(hook->failed.size()) + " webhook triggers could not be created: " +
+                                             hook->failed.front().trigger.resource_name + " " +
+                                             hook->failed.front().trigger.event_type + " (" + hook->failed.front().error + ").",
+                                         "KTrack's reconciliation still keeps that data current. Check the Webhooks "
+                                         "API permission (Standard, company level) and complete the integration again.",
+                                         {}},
+                                   now);
+    return Audit(tx, client_id, 0, "integration.activated",
+                 {{"hook_id", hook->hook.id},
+                  {"hook_created", hook->created},
+                  {"triggers_created", hook->triggers_created},
+                  {"triggers_deleted", hook->triggers_deleted},
+                  {"triggers_failed", hook->failed.size()}});
+  });
+  if (!saved) return Fail(saved.error());
+  return {};
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// POST /webhooks/rotate-secret
+
+Result<nlohmann::json> IntegrationService::RotateWebhookSecret(int64_t client_id, int64_t user_id) {
+  auto current = Load(client_id);
+  if (!current) return tl::unexpected(current.error());
+  if (auto allowed = Transition(current->status, IntegrationEvent::kRotateWebhookSecret); !allowed)
+    return tl::unexpected(allowed.error());
+  if (!current->hook_id)
+    return Fail(ErrorKind::kConflict, "invalid_state", "There is no hook in Procore yet, so there is no secret to rotate.",
+                "Click Complete Integration to create the hook.");
+  const std::string owner = SecretOwner(client_id);
+  const std::string fresh = RandomToken(32);
+  auto rotated = Mutate(client_id, [&](store::Tx& tx, IntegrationRecord& r) -> Status {
+    auto next = Transition(r.status, IntegrationEvent::kRotateWebhookSecret);
+    if (!next) return tl::unexpected(next.error());
+    auto old = secrets_.Get(tx, owner, kWebhookSecretPurpose);
+    if (!old) return tl::unexpected(old.error());
+    // During a rotation that never reached Procore, the secret Procore still sends is the previous one: keep it.
+    if (*old && !r.webhook_secret_rotating)
+      if (auto p = secrets_.Put(tx, owner, kPreviousWebhookSecretPurpose, **old); !p) return p;
+    if (auto p = secrets_.Put(tx, owner, kWebhookSecretPurpose, fresh); !p) return p;
+    r.webhook_secret_rotating = true;
+    return Audit(tx, client_id, user_id, "integration.webhook_secret_rotated", nlohmann::json::object());
+  });
+  if (!rotated) return tl::unexpected(rotated.error());
+
+  auto client = clients_.ForIntegration(*rotated);
+  procore::ProcoreStatus patched = tl::unexpected(procore::ProcoreError{});
+  if (client) {
+    procore::WebhooksApi api(**client);
+    patched = UpdateHookAuthorization(api, {*rotated->company_id, 0}, *rotated->hook_id, "Bearer " + fresh);
+  }
+  if (!client || !patched) {
+    Error e = client ? patched.error().error : client.error();
+    (void)RecordError(client_id, e);
+    return nlohmann::json{{"rotated", true},
+                          {"hook_updated", false},
+                          {"secret_rotation_pending", true},
+                          {"error", {{"code", e.code}, {"message", e.message}, {"fix", e.fix}}}};
+  }
+  auto finished = Mutate(client_id, [&](store::Tx& tx, IntegrationRecord& r) -> Status {
+    r.webhook_secret_rotating = false;
+    auto d = secrets_.Delete(tx, owner, kPreviousWebhookSecretPurpose);
+    if (!d) return tl::unexpected(d.error());
+    return Audit(tx, client_id, user_id, "integration.webhook_hook_updated", {{"hook_id", *r.hook_id}});
+  });
+  if (!finished) return tl::unexpected(finished.error());
+  return nlohmann::json{{"rotated", true}, {"hook_updated", true}, {"secret_rotation_pending", false}};
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// DELETE /
+
+Result<nlohmann::json> IntegrationService::Disconnect(int64_t client_id, int64_t user_id, bool purge_data) {
+  auto current = Load(client_id);
+  if (!current) return tl::unexpected(current.error());
+  if (auto allowed = Transition(current->status, IntegrationEvent::kDisconnect); !allowed)
+    return tl::unexpected(allowed.error());
+
+  nlohmann::json hooks = {{"deleted", false}};
+  std::optional<procore::AppCredentials> app;
+  if (auto creds = clients_.CredentialsFor(*current); creds) app = *creds;
+  if (current->company_id && !current->integration_key.empty() && app) {
+    auto client = clients_.ForCredentials(*app);
+    procore::WebhooksApi api(*client);
+    auto deleted = DeleteHooks(api, {*current->company_id, 0}, current->hook_id, DestinationUrl(*current));
+    if (deleted) {
+      hooks["deleted"] = true;
+    } else {
+      hooks["error"] = {{"code", deleted.error().error.code},
+                        {"message", deleted.error().error.message},
+                        {"fix", "In Procore, open Company Admin → Webhooks and delete KTrack's hook (namespace '" +
+                                    std::string(kHookNamespace) + "')."}};
+    }
+  }
+  // Streams stop: purged with their data, or paused with the data kept.
+  if (purge_data) {
+    if (auto purged = sync_.PurgeClient(client_id); !purged) return tl::unexpected(purged.error());
+  } else if (current->company_id) {
+    sync::SyncScope scope;
+    scope.client_id = client_id;
+    scope.company_id = *current->company_id;
+    if (auto paused = sync_.ApplyScope(scope); !paused)
+      obs::Log(obs::Level::kWarn, "integration_pause_failed", {{"client_id", client_id}, {"code", paused.error().code}});
+  }
+
+  auto saved = Mutate(client_id, [&](store::Tx& tx, IntegrationRecord& r) -> Status {
+    auto next = Transition(r.status, IntegrationEvent::kDisconnect);
+    if (!next) return tl::unexpected(next.error());
+    r.status = *next;
+    auto wiped = secrets_.DeleteOwner(tx, SecretOwner(client_id));
+    if (!wiped) return tl::unexpected(wiped.error());
+    r.procore_client_id.clear();
+    r.uses_marketplace_app = false;
+    r.client_secret_hint.clear();
+    r.credentials_verified_at.reset();
+    r.permissions_verified_at.reset();
+    r.integration_key.clear();
+    r.hook_id.reset();
+    r.hook = nullptr;
+    r.webhook_secret_rotating = false;
+    r.webhook_health = nullptr;
+    r.last_error = nullptr;
+    if (purge_data) {
+      auto links = tx.Exec("DELETE FROM procore_project_links WHERE client_id = $1", {client_id});
+      if (!links) return tl::unexpected(links.error());
+    }
+    return Audit(tx, client_id, user_id, "integration.disconnected",
+                 {{"purge_data", purge_data}, {"hooks_deleted", hooks["deleted"]}});
+  });
+  if (!saved) return tl::unexpected(saved.error());
+  if (app) clients_.Forget(*app);
+  return nlohmann::json{{"status", StatusName(saved->status)}, {"hooks", hooks}, {"purge_data", purge_data}};
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Read side
+
+Result<nlohmann::json> IntegrationService::Streams(int64_t client_id) {
+  auto list = sync_.ListStreams(client_id);
+  if (!list) return tl::unexpected(list.error());
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& s : *list) out.push_back(sync::StreamStatusJson(s));
+  return out;
+}
+
+Result<std::string> IntegrationService::Records(const sync::RecordsQuery& query) {
+  auto page = sync_.ListRecords(query);
+  if (!page) return tl::unexpected(page.error());
+  return sync::RecordsPageJson(*page);
+}
+
+Result<nlohmann::json> IntegrationService::AuditEntries(int64_t client_id, int64_t limit) {
+  auto entries = audit_.List(client_id, limit);
+  if (!entries) return tl::unexpected(entries.error());
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& e : *entries) {
+    if (!StartsWith(e.action, "integration.")) continue;
+    out.push_back({{"id", e.id},
+                   {"user_id", e.user_id ? nlohmann::json(*e.user_id) : nlohmann::json(nullptr)},
+                   {"action", e.action},
+                   {"detail", e.detail},
+                   {"at", FormatIso8601(e.created_at)}});
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Delivery health
+
+void IntegrationService::RegisterHandlers(queue::Worker& worker) {
+  worker.Register(kCompleteJob, [this](const queue::Job& job) { return RunComplete(job); });
+  worker.Register(kDeliveryHealthJob, [this](const queue::Job& job) { return RunDeliveryHealth(job); });
+}
+
+Status IntegrationService::Tick() {
+  const int64_t now = clock_.NowUnixMs();
+  if (now < next_health_ms_.load()) return {};
+  next_health_ms_ = now + options_.delivery_health_interval.count();
+  queue::EnqueueOptions eo;
+  eo.dedupe_key = kDeliveryHealthJob;
+  eo.priority = 60;
+  eo.max_attempts = 1;
+  auto job = queue_.Enqueue(kDeliveryHealthJob, "{}", eo);
+  if (!job) return tl::unexpected(job.error());
+  return {};
+}
+
+Status IntegrationService::RunDeliveryHealth(const queue::Job&) {
+  auto running = ListRunningIntegrations(store_);
+  if (!running) return tl::unexpected(running.error());
+  for (const auto& record : *running) {
+    if (auto checked = CheckHealthOf(record); !checked)
+      obs::Log(obs::Level::kWarn, "delivery_health_failed",
+               {{"client_id", record.client_id}, {"code", checked.error().code}, {"detail", checked.error().detail}});
+  }
+  return {};
+}
+
+Status IntegrationService::CheckHealthOf(const IntegrationRecord& record) {
+  if (!record.hook_id || !record.company_id) return {};
+  auto client = clients_.ForIntegration(record);
+  if (!client) return tl::unexpected(client.error());
+  procore::WebhooksApi api(**client);
+  const procore::HookScope scope{*record.company_id, 0};
+  auto count = [&](const std::string& status, std::vector<procore::Delivery>* keep) -> procore::ProcoreResult<int64_t> {
+    int64_t n = 0;
+    procore::DeliveryQuery q;
+    q.status = status;
+    q.page_size = 100;
+    for (int pages = 0; pages < 20; ++pages) {
+      auto page = api.ListDeliveries(scope, *record.hook_id, q);
+      if (!page) return tl::unexpected(page.error());
+      n += static_cast<int64_t>(page->size());
+      if (keep) keep->insert(keep->end(), page->begin(), page->end());
+      if (page->size() < static_cast<size_t>(q.page_size)) break;
+      q.page_start = page->back().event_id;
+    }
+    return n;
+  };
+  auto failing = count("failing", nullptr);
+  if (!failing) return Fail(failing.error().error);
+  std::vector<procore::Delivery> discarded_list;
+  auto discarded = count("discarded", &discarded_list);
+  if (!discarded) return Fail(discarded.error().error);
+  procore::DeliveryQuery recent_q;
+  recent_q.page_size = 10;
+  auto recent = api.ListDeliveries(scope, *record.hook_id, recent_q);
+
+  // Discarded events KTrack has not reacted to yet: reconcile their streams (per project where known).
+  const int64_t seen_up_to =
+      record.webhook_health.is_object() ? record.webhook_health.value("last_discarded_event_id", int64_t{0}) : 0;
+  int64_t newest = seen_up_to;
+  std::set<std::pair<std::string, int64_t>> to_reconcile;
+  for (const auto& d : discarded_list) {
+    if (d.event_id <= seen_up_to) continue;
+    newest = std::max(newest, d.event_id);
+    std::string resource = d.event.value("resource_name", d.event.value("resource_type", std::string()));
+    auto stream = sync::StreamForWebhookResource(resource);
+    if (!stream) continue;
+    int64_t project = 0;
+    if (auto p = d.event.find("project_id"); p != d.event.end()) {
+      if (p->is_number_integer()) project = p->get<int64_t>();
+      if (p->is_string()) project = ParseInt64(p->get<std::string>()).value_or(0);
+    }
+    to_reconcile.insert({*stream, sync::IsCompanyStream(*stream) ? 0 : project});
+  }
+  for (const auto& [stream, project] : to_reconcile) {
+    auto asked = sync_.RequestReconcile(record.client_id, stream,
+                                        project ? std::optional<int64_t>(project) : std::nullopt);
+    if (!asked) return asked;
+  }
+
+  nlohmann::json recent_json = nlohmann::json::array();
+  if (recent)
+    for (const auto& d : *recent)
+      recent_json.push_back({{"event_id", d.event_id},
+                             {"outcome", d.outcome},
+                             {"response_status", d.response_status},
+                             {"completed_at", d.completed_at},
+                             {"resource_name", d.event.value("resource_name", d.event.value("resource_type", std::string()))},
+                             {"event_type", d.event.value("event_type", d.event.value("reason", std::string()))}});
+  const int64_t now = clock_.NowUnixMs();
+  auto saved = Mutate(record.client_id, [&](store::Tx& tx, IntegrationRecord& r) -> Status {
+    r.webhook_health = {{"failing", *failing},
+                        {"discarded", *discarded},
+                        {"checked_at", FormatIso8601(now)},
+                        {"recent", recent_json},
+                        {"last_discarded_event_id", newest}};
+    if (!to_reconcile.empty())
+      return Audit(tx, record.client_id, 0, "integration.discarded_events_reconciled",
+                   {{"discarded", *discarded}, {"streams", to_reconcile.size()}});
+    return {};
+  });
+  if (!saved) return tl::unexpected(saved.error());
+  return {};
+}
+
+}  // namespace kt::integration

@@ -1,0 +1,126 @@
+// The company integration's use cases (product.md steps 3-10): credentials, verification, settings,
+// permissions, completion, webhook secret rotation, delivery health, projects and disconnection. No HTTP types.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "accounts/audit_log.h"
+#include "crypto/secret_store.h"
+#include "integration/integration_store.h"
+#include "integration/permissions.h"
+#include "integration/procore_clients.h"
+#include "integration/webhook_receiver.h"
+#include "queue/queue.h"
+#include "store/store.h"
+#include "sync/engine.h"
+
+namespace kt::integration {
+
+inline constexpr char kCompleteJob[] = "integration.complete";
+inline constexpr char kDeliveryHealthJob[] = "integration.delivery_health";
+
+struct IntegrationOptions {
+  std::string public_base_url;  // where Procore sends webhooks
+  PermissionCheckOptions permissions;
+  Millis delivery_health_interval{60'000};
+};
+
+// How the integration looks on the client's pages.
+struct Badge {
+  std::string status = "not_started";
+  std::string label = "Not connected";
+  bool started = false;
+};
+
+class IntegrationService {
+ public:
+  IntegrationService(store::Store& store, crypto::SecretStore& secrets, accounts::AuditLog& audit,
+                     queue::Queue& queue, sync::SyncEngine& sync, ProcoreClients& clients,
+                     WebhookReceiver* receiver, Clock& clock, IntegrationOptions options);
+
+  // GET /: status, next step, environment, masked credentials, company, settings, permissions, webhooks,
+  // streams and the last error. Never a secret.
+  Result<nlohmann::json> Describe(int64_t client_id);
+  Badge BadgeFor(int64_t client_id);
+  // Where Procore sends webhooks; known once the server has bound its port.
+  void SetPublicBaseUrl(std::string url);
+
+  // Each action takes the acting user (for the audit log) and answers with JSON for the API.
+  Result<nlohmann::json> SaveCredentials(int64_t client_id, int64_t user_id, const nlohmann::json& body);
+  Result<nlohmann::json> VerifyCredentials(int64_t client_id, int64_t user_id, std::optional<int64_t> company_id);
+  Result<nlohmann::json> SaveSettings(int64_t client_id, int64_t user_id, const nlohmann::json& body);
+  Result<nlohmann::json> Requirements(int64_t client_id);
+  Result<nlohmann::json> VerifyPermissions(int64_t client_id, int64_t user_id);
+  Result<nlohmann::json> Complete(int64_t client_id, int64_t user_id);
+  Result<nlohmann::json> RotateWebhookSecret(int64_t client_id, int64_t user_id);
+  Result<nlohmann::json> Disconnect(int64_t client_id, int64_t user_id, bool purge_data);
+
+  Result<nlohmann::json> Streams(int64_t client_id);
+  Result<std::string> Records(const sync::RecordsQuery& query);
+  Result<nlohmann::json> AuditEntries(int64_t client_id, int64_t limit);
+
+  // Issue 8: the company's Procore projects with their links, and linking.
+  struct ProjectsQuery {
+    int64_t page = 1;
+    int64_t per_page = 100;
+    std::string search;
+    std::optional<bool> linked;
+    std::optional<bool> active;
+  };
+  Result<nlohmann::json> Projects(int64_t client_id, const ProjectsQuery& query);
+  Result<nlohmann::json> LinkProject(int64_t client_id, int64_t user_id, int64_t procore_project_id,
+                                     const nlohmann::json& body);
+  Result<nlohmann::json> UnlinkProject(int64_t client_id, int64_t user_id, int64_t procore_project_id,
+                                       bool purge_data);
+
+  // --- Background work ---
+  void RegisterHandlers(queue::Worker& worker);
+  // Creates or reuses the hook and its triggers, links projects when auto-link is on, applies the sync scope.
+  Status RunComplete(const queue::Job& job);
+  // Reads Procore's deliveries of every running integration; discarded events get a targeted reconciliation.
+  Status RunDeliveryHealth(const queue::Job& job);
+  // The scheduler's periodic call: queues the delivery health job when it is due.
+  Status Tick();
+
+ private:
+  using Mutation = std::function<Status(store::Tx&, IntegrationRecord&)>;
+  // Loads (or starts) the client's row in a transaction, applies the change and saves it.
+  Result<IntegrationRecord> Mutate(int64_t client_id, const Mutation& change);
+  Result<IntegrationRecord> Load(int64_t client_id);
+  Status Audit(store::Tx& tx, int64_t client_id, int64_t user_id, std::string_view action, const nlohmann::json& detail);
+  Status CheckHealthOf(const IntegrationRecord& record);
+  Status ApplySyncScope(const IntegrationRecord& record);
+  Status RecordError(int64_t client_id, const Error& error);
+  std::string DestinationUrl(const IntegrationRecord& record) const;
+  Result<std::vector<ProjectRef>> LinkedProjects(int64_t client_id);
+  Result<PermissionReport> RunPermissionCheck(const IntegrationRecord& record, const Settings& settings);
+  void Changed(int64_t client_id);
+
+  store::Store& store_;
+  crypto::SecretStore& secrets_;
+  accounts::AuditLog& audit_;
+  queue::Queue& queue_;
+  sync::SyncEngine& sync_;
+  ProcoreClients& clients_;
+  WebhookReceiver* receiver_;
+  Clock& clock_;
+  IntegrationOptions options_;
+  mutable std::mutex base_url_mu_;
+  std::atomic<int64_t> next_health_ms_{0};
+};
+
+// "••••••••3f2a": the last four characters only.
+std::string MaskSecret(std::string_view hint);
+// The API's error for a failed Procore call during verification: 422 with the specific code
+// (invalid_credentials, service_account_retired, app_not_installed, company_not_found, procore_unreachable...).
+Error VerificationError(const procore::ProcoreError& error);
+
+}  // namespace kt::integration

@@ -1,0 +1,241 @@
+// The company's Procore projects and their links to KTrack projects (issue 8's JSON side).
+#include <algorithm>
+#include <map>
+
+#include "integration/integration_service.h"
+#include "util/strings.h"
+
+namespace kt::integration {
+namespace {
+
+struct ProcoreProjectRow {
+  int64_t id = 0;
+  std::string name;
+  std::string display_name;
+  std::string project_number;
+  std::string stage;
+  bool active = true;
+};
+
+Result<std::vector<ProcoreProjectRow>> SyncedProjects(store::Store& store, int64_t client_id) {
+  auto r = store.Query(
+      "SELECT procore_id, name, display_name, project_number, stage, active FROM procore_projects "
+      "WHERE client_id = $1 AND deleted = 0 ORDER BY name, procore_id",
+      {client_id});
+  if (!r) return tl::unexpected(r.error());
+  std::vector<ProcoreProjectRow> out;
+  for (const auto& row : r->rows)
+    out.push_back({row.Int("procore_id"), row.Text("name"), row.Text("display_name"), row.Text("project_number"),
+                   row.Text("stage"), row.Int("active") != 0});
+  return out;
+}
+
+// The worst status among a project's streams, as one badge.
+std::string StreamsBadge(const std::vector<std::string>& statuses) {
+  static const std::vector<std::string> kOrder = {"error", "rate_limited", "paused", "syncing", "pending", "synced"};
+  for (const auto& s : kOrder)
+    if (std::find(statuses.begin(), statuses.end(), s) != statuses.end()) return s;
+  return statuses.empty() ? "" : statuses.front();
+}
+
+bool Contains(std::string_view hay, std::string_view needle) {
+  return ToLower(hay).find(ToLower(needle)) != std::string::npos;
+}
+
+}  // namespace
+
+Result<nlohmann::json> IntegrationService::Projects(int64_t client_id, const ProjectsQuery& query) {
+  auto record = Load(client_id);
+  if (!record) return tl::unexpected(record.error());
+  if (!record->company_id || !record->credentials_verified_at)
+    return Fail(ErrorKind::kConflict, "invalid_state", "Verify the credentials and choose the company before listing projects.",
+                std::string(NextStep(record->status)));
+  auto rows = SyncedProjects(store_, client_id);
+  if (!rows) return tl::unexpected(rows.error());
+  if (rows->empty()) {
+    // Before the first sync: ask Procore.
+    auto client = clients_.ForIntegration(*record);
+    if (!client) return tl::unexpected(client.error());
+    auto live = (*client)->ListProjects(*record->company_id);
+    if (!live) return Fail(VerificationError(live.error()));
+    for (const auto& p : *live) rows->push_back({p.id, p.name, p.display_name, p.project_number, "", p.active});
+  }
+  std::map<int64_t, ProjectLink> links;
+  std::map<int64_t, std::string> ktrack_names;
+  auto read = store_.Transact([&](store::Tx& tx) -> Status {
+    links.clear();
+    ktrack_names.clear();
+    auto list = ListProjectLinks(tx, client_id);
+    if (!list) return tl::unexpected(list.error());
+    for (const auto& l : *list) links[l.procore_project_id] = l;
+    auto names = tx.Query("SELECT id, name FROM ktrack_projects WHERE client_id = $1", {client_id});
+    if (!names) return tl::unexpected(names.error());
+    for (const auto& row : names->rows) ktrack_names[row.Int("id")] = row.Text("name");
+    return {};
+  });
+  if (!read) return tl::unexpected(read.error());
+  std::map<int64_t, std::string> not_permitted_fix;
+  if (record->last_permission_check.is_object())
+    for (const auto& c : record->last_permission_check.value("checks", nlohmann::json::array()))
+      if (c.value("status", "") == kCheckProjectNotPermitted && c.value("project_id", nlohmann::json()).is_number_integer())
+        not_permitted_fix[c["project_id"].get<int64_t>()] = c.value("fix", nlohmann::json()).is_string() ? c["fix"].get<std::string>() : "";
+  std::map<int64_t, std::vector<std::string>> stream_statuses;
+  if (auto streams = sync_.ListStreams(client_id); streams)
+    for (const auto& s : *streams)
+      if (s.project_id) stream_statuses[*s.project_id].push_back(s.status);
+
+  nlohmann::json all = nlohmann::json::array();
+  for (const auto& p : *rows) {
+    auto link = links.find(p.id);
+    const bool linked = link != links.end();
+    if (query.linked && *query.linked != linked) continue;
+    if (query.active && *query.active != p.active) continue;
+    if (!query.search.empty() && !Contains(p.name, query.search) && !Contains(p.display_name, query.search) &&
+        !Contains(p.project_number, query.search))
+      continue;
+    auto fix = not_permitted_fix.find(p.id);
+    nlohmann::json j = {{"id", p.id},
+                        {"name", p.name},
+                        {"display_name", p.display_name},
+                        {"project_number", p.project_number},
+                        {"stage", p.stage},
+                        {"active", p.active},
+                        {"permitted", fix == not_permitted_fix.end()},
+                        {"linked_ktrack_project_id", linked ? nlohmann::json(link->second.ktrack_project_id) : nlohmann::json(nullptr)},
+                        {"ktrack_project_name", linked ? nlohmann::json(ktrack_names[link->second.ktrack_project_id]) : nlohmann::json(nullptr)},
+                        {"sync_status", linked ? nlohmann::json(StreamsBadge(stream_statuses[p.id])) : nlohmann::json(nullptr)}};
+    if (fix != not_permitted_fix.end()) j["fix"] = fix->second;
+    all.push_back(std::move(j));
+  }
+  const int64_t per_page = std::clamp<int64_t>(query.per_page, 1, 1000);
+  const int64_t page = std::max<int64_t>(query.page, 1);
+  nlohmann::json out = nlohmann::json::array();
+  for (int64_t i = (page - 1) * per_page; i < static_cast<int64_t>(all.size()) && i < page * per_page; ++i)
+    out.push_back(all[static_cast<size_t>(i)]);
+  return nlohmann::json{{"projects", out}, {"total", all.size()}, {"page", page}, {"per_page", per_page}};
+}
+
+Result<nlohmann::json> IntegrationService::LinkProject(int64_t client_id, int64_t user_id, int64_t procore_project_id,
+                                                       const nlohmann::json& body) {
+  auto record = Load(client_id);
+  if (!record) return tl::unexpected(record.error());
+  if (record->status != IntegrationStatus::kActive && record->status != IntegrationStatus::kCompleting &&
+      record->status != IntegrationStatus::kError)
+    return Fail(ErrorKind::kConflict, "invalid_state", "Complete the integration before linking projects.",
+                std::string(NextStep(record->status)));
+  const bool create = body.value("create", false);
+  std::optional<int64_t> ktrack_id;
+  if (auto it = body.find("ktrack_project_id"); it != body.end() && it->is_number_integer()) ktrack_id = it->get<int64_t>();
+  if (!create && !ktrack_id)
+    return Fail(ErrorKind::kInvalidInput, "invalid_field", "Say which KTrack project to link.",
+                "Send {\"ktrack_project_id\": <id>} or {\"create\": true}.");
+
+  // The project must be one Procore shows the app.
+  std::optional<ProcoreProjectRow> project;
+  if (auto rows = SyncedProjects(store_, client_id); rows)
+    for (const auto& p : *rows)
+      if (p.id == procore_project_id) project = p;
+  auto client = clients_.ForIntegration(*record);
+  if (!client) return tl::unexpected(client.error());
+  if (!project) {
+    auto live = (*client)->ListProjects(*record->company_id);
+    if (!live) return Fail(VerificationError(live.error()));
+    for (const auto& p : *live)
+      if (p.id == procore_project_id) project = ProcoreProjectRow{p.id, p.name, p.display_name, p.project_number, "", p.active};
+  }
+  if (!project)
+    return Fail(ErrorKind::kNotFound, "procore_project_not_found",
+                "Procore project " + std::to_string(procore_project_id) + " is not one KTrack's app can see.",
+                "In Procore, open Company Admin → App Management → KTrack → Permitted Projects and add it.");
+
+  const int64_t now = clock_.NowUnixMs();
+  int64_t linked_to = 0;
+  std::string ktrack_name;
+  auto done = store_.Transact([&](store::Tx& tx) -> Status {
+    auto links = ListProjectLinks(tx, client_id);
+    if (!links) return tl::unexpected(links.error());
+    for (const auto& l : *links) {
+      if (l.procore_project_id == procore_project_id) {
+        if (ktrack_id && l.ktrack_project_id == *ktrack_id) {
+          linked_to = l.ktrack_project_id;
+          return {};
+        }
+        return Fail(ErrorKind::kConflict, "already_linked",
+                    "Procore project '" + project->name + "' is already linked to another KTrack project.",
+                    "Unlink it first, then link it again.");
+      }
+      if (ktrack_id && l.ktrack_project_id == *ktrack_id)
+        return Fail(ErrorKind::kConflict, "ktrack_project_already_linked",
+                    "That KTrack project is already linked to Procore project '" + l.project_name + "'.",
+                    "Choose another KTrack project, or create a new one.");
+    }
+    if (create) {
+      auto created = CreateKtrackProject(tx, client_id, project->name, project->project_number, now);
+      if (!created) return tl::unexpected(created.error());
+      linked_to = *created;
+      ktrack_name = project->name;
+    } else {
+      auto found = FindKtrackProject(tx, client_id, *ktrack_id);
+      if (!found) return tl::unexpected(found.error());
+      if (!*found)
+        return Fail(ErrorKind::kNotFound, "ktrack_project_not_found", "There is no such KTrack project in this client.",
+                    "Pick an existing KTrack project, or send {\"create\": true}.");
+      linked_to = (*found)->id;
+      ktrack_name = (*found)->name;
+    }
+    auto ins = tx.Exec(
+        "INSERT INTO procore_project_links (client_id, procore_project_id, ktrack_project_id, project_name, linked_by, "
+        "linked_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        {client_id, procore_project_id, linked_to, project->name, user_id, now});
+    if (!ins) return tl::unexpected(ins.error());
+    return audit_.Record(tx, client_id, user_id, "integration.project_linked",
+                         {{"procore_project_id", procore_project_id}, {"ktrack_project_id", linked_to}, {"created", create}});
+  });
+  if (!done) return tl::unexpected(done.error());
+
+  // The project-level check for the chosen settings, shown with the link.
+  nlohmann::json permissions = nullptr;
+  PermissionCheckOptions one = options_.permissions;
+  one.max_projects = 1;
+  auto report = CheckPermissions(**client, *record->company_id, record->settings.value_or(Settings{}),
+                                 {{procore_project_id, project->name}}, one);
+  if (report) {
+    nlohmann::json checks = nlohmann::json::array();
+    bool ok = true;
+    for (const auto& c : report->checks)
+      if (c.project_id && *c.project_id == procore_project_id) {
+        checks.push_back(PermissionCheckJson(c));
+        ok = ok && c.status == kCheckOk;
+      }
+    permissions = {{"ok", ok}, {"checks", checks}};
+  }
+  if (auto applied = ApplySyncScope(*record); !applied) return tl::unexpected(applied.error());
+  return nlohmann::json{{"procore_project_id", procore_project_id},
+                        {"ktrack_project_id", linked_to},
+                        {"ktrack_project_name", ktrack_name},
+                        {"permissions", permissions}};
+}
+
+Result<nlohmann::json> IntegrationService::UnlinkProject(int64_t client_id, int64_t user_id, int64_t procore_project_id,
+                                                         bool purge_data) {
+  auto record = Load(client_id);
+  if (!record) return tl::unexpected(record.error());
+  auto done = store_.Transact([&](store::Tx& tx) -> Status {
+    auto removed = tx.Exec("DELETE FROM procore_project_links WHERE client_id = $1 AND procore_project_id = $2",
+                           {client_id, procore_project_id});
+    if (!removed) return tl::unexpected(removed.error());
+    if (*removed == 0)
+      return Fail(ErrorKind::kNotFound, "not_linked", "That Procore project is not linked.",
+                  "Reload the projects list.");
+    return audit_.Record(tx, client_id, user_id, "integration.project_unlinked",
+                         {{"procore_project_id", procore_project_id}, {"purge_data", purge_data}});
+  });
+  if (!done) return tl::unexpected(done.error());
+  if (record->company_id && IsRunning(record->status))
+    if (auto applied = ApplySyncScope(*record); !applied) return tl::unexpected(applied.error());
+  if (purge_data)
+    if (auto purged = sync_.PurgeProject(client_id, procore_project_id); !purged) return tl::unexpected(purged.error());
+  return nlohmann::json{{"procore_project_id", procore_project_id}, {"unlinked", true}, {"purge_data", purge_data}};
+}
+
+}  // namespace kt::integration
