@@ -8,8 +8,11 @@ namespace kt::access {
 
 namespace {
 Error NotSignedIn() {
-  return Error{ErrorKind::kUnauthenticated, "not_signed_in", "You are not signed in.",
-               "Sign in, or send an API token as 'Authorization: Bearer <token>'.", {}};
+  return Error{ErrorKind::kUnauthenticated,
+               "not_signed_in",
+               "You are not signed in.",
+               "Sign in, or send an API token as 'Authorization: Bearer <token>'.",
+               {}};
 }
 }  // namespace
 
@@ -23,13 +26,15 @@ Result<Caller> Access::Authenticate(const http::Request& request) {
     if (v.size() > 7 && IEquals(v.substr(0, 7), "Bearer ")) {
       auto user_id = tokens_.Authenticate(Trim(v.substr(7)));
       if (!user_id)
-        return Fail(ErrorKind::kUnauthenticated, "invalid_api_token", "The API token is not valid.",
-                    "Create a new token with 'ktrack token create --email <you>' and send it as a Bearer token.");
+        return Fail(
+            ErrorKind::kUnauthenticated, "invalid_api_token", "The API token is not valid.",
+            "Create a new token with 'ktrack token create --email <you>' and send it as a Bearer token.");
       auto user = users_.Get(*user_id);
       if (!user) return Fail(NotSignedIn());
       return Caller{user->id, user->email, Caller::Via::kApiToken, {}};
     }
-    return Fail(ErrorKind::kUnauthenticated, "invalid_authorization", "The Authorization header is not a Bearer token.",
+    return Fail(ErrorKind::kUnauthenticated, "invalid_authorization",
+                "The Authorization header is not a Bearer token.",
                 "Send 'Authorization: Bearer <api token>'.");
   }
   auto cookie = request.Cookie(kSessionCookie);
@@ -56,8 +61,8 @@ Result<accounts::Role> Access::AuthorizeClient(const Caller& caller, int64_t cli
 }
 
 std::string SessionCookieHeader(std::string_view token, int64_t max_age_s, bool secure) {
-  std::string v = std::string(kSessionCookie) + "=" + std::string(token) + "; Path=/; HttpOnly; SameSite=Lax; Max-Age=" +
-                  std::to_string(max_age_s);
+  std::string v = std::string(kSessionCookie) + "=" + std::string(token) +
+                  "; Path=/; HttpOnly; SameSite=Lax; Max-Age=" + std::to_string(max_age_s);
   if (secure) v += "; Secure";
   return v;
 }

@@ -27,7 +27,9 @@ Result<ApiContext> Begin(access::Access& access, http::Request& r) {
   return ctx;
 }
 
-http::Response Finish(Result<http::Response> r) { return r ? std::move(*r) : http::Response::FromError(r.error()); }
+http::Response Finish(Result<http::Response> r) {
+  return r ? std::move(*r) : http::Response::FromError(r.error());
+}
 
 }  // namespace
 
@@ -45,8 +47,11 @@ http::Handler ClientRoute(access::Access& access, bool admin_required, ApiHandle
     if (!ctx) return http::Response::FromError(ctx.error());
     auto client_id = ParseInt64(r.PathParam("client_id"));
     if (!client_id)
-      return http::Response::FromError(
-          Error{ErrorKind::kNotFound, "client_not_found", "There is no such client.", "Check the client id in the URL.", {}});
+      return http::Response::FromError(Error{ErrorKind::kNotFound,
+                                             "client_not_found",
+                                             "There is no such client.",
+                                             "Check the client id in the URL.",
+                                             {}});
     auto role = access.AuthorizeClient(ctx->caller, *client_id, admin_required);
     if (!role) return http::Response::FromError(role.error());
     ctx->client_id = *client_id;
@@ -58,7 +63,8 @@ http::Handler ClientRoute(access::Access& access, bool admin_required, ApiHandle
 Result<std::string> RequireString(const nlohmann::json& body, const char* field) {
   auto it = body.find(field);
   if (it == body.end() || !it->is_string() || it->get_ref<const std::string&>().empty())
-    return Fail(ErrorKind::kInvalidInput, "invalid_field", std::string("'") + field + "' is required and must be a non-empty string.",
+    return Fail(ErrorKind::kInvalidInput, "invalid_field",
+                std::string("'") + field + "' is required and must be a non-empty string.",
                 std::string("Send \"") + field + "\" as a string.");
   return it->get<std::string>();
 }
@@ -68,26 +74,30 @@ Result<int64_t> RequireInt(const nlohmann::json& body, const char* field) {
   if (it != body.end() && it->is_number_integer()) return it->get<int64_t>();
   if (it != body.end() && it->is_string())
     if (auto v = ParseInt64(it->get_ref<const std::string&>())) return *v;
-  return Fail(ErrorKind::kInvalidInput, "invalid_field", std::string("'") + field + "' is required and must be an integer.",
+  return Fail(ErrorKind::kInvalidInput, "invalid_field",
+              std::string("'") + field + "' is required and must be an integer.",
               std::string("Send \"") + field + "\" as a whole number.");
 }
 
 void RegisterClientRoutes(http::Router& router, access::Access& access, accounts::Clients& clients) {
-  router.Get("/api/v1/clients", UserRoute(access, [&clients](http::Request&, ApiContext& ctx) -> Result<http::Response> {
-               auto list = clients.ListForUser(ctx.caller.user_id);
-               if (!list) return tl::unexpected(list.error());
-               nlohmann::json out = nlohmann::json::array();
-               for (const auto& m : *list)
-                 out.push_back({{"id", m.client.id}, {"name", m.client.name}, {"role", accounts::RoleName(m.role)}});
-               return http::Response::Json(200, out);
-             }));
-  router.Get("/api/v1/clients/{client_id}",
-             ClientRoute(access, false, [&clients](http::Request&, ApiContext& ctx) -> Result<http::Response> {
-               auto c = clients.Get(ctx.client_id);
-               if (!c) return tl::unexpected(c.error());
-               return http::Response::Json(
-                   200, {{"id", c->id}, {"name", c->name}, {"role", accounts::RoleName(ctx.role)}});
-             }));
+  router.Get(
+      "/api/v1/clients",
+      UserRoute(access, [&clients](http::Request&, ApiContext& ctx) -> Result<http::Response> {
+        auto list = clients.ListForUser(ctx.caller.user_id);
+        if (!list) return tl::unexpected(list.error());
+        nlohmann::json out = nlohmann::json::array();
+        for (const auto& m : *list)
+          out.push_back({{"id", m.client.id}, {"name", m.client.name}, {"role", accounts::RoleName(m.role)}});
+        return http::Response::Json(200, out);
+      }));
+  router.Get(
+      "/api/v1/clients/{client_id}",
+      ClientRoute(access, false, [&clients](http::Request&, ApiContext& ctx) -> Result<http::Response> {
+        auto c = clients.Get(ctx.client_id);
+        if (!c) return tl::unexpected(c.error());
+        return http::Response::Json(
+            200, {{"id", c->id}, {"name", c->name}, {"role", accounts::RoleName(ctx.role)}});
+      }));
 }
 
 }  // namespace kt::api

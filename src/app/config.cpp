@@ -33,7 +33,8 @@ Status SetBool(bool& out, const std::string& key, const std::string& v) {
 template <typename Int>
 Status SetInt(Int& out, const std::string& key, const std::string& v, int64_t lo, int64_t hi) {
   auto n = ParseInt64(v);
-  if (!n || *n < lo || *n > hi) return BadValue(key, "a whole number from " + std::to_string(lo) + " to " + std::to_string(hi));
+  if (!n || *n < lo || *n > hi)
+    return BadValue(key, "a whole number from " + std::to_string(lo) + " to " + std::to_string(hi));
   out = static_cast<Int>(*n);
   return {};
 }
@@ -42,9 +43,21 @@ using Setter = std::function<Status(Config&, const std::string& key, const std::
 
 const std::map<std::string, Setter>& Setters() {
   static const std::map<std::string, Setter> setters = {
-      {"listen", [](Config& c, const std::string&, const std::string& v) { c.listen = v; return Status{}; }},
-      {"data_dir", [](Config& c, const std::string&, const std::string& v) { c.data_dir = v; return Status{}; }},
-      {"database", [](Config& c, const std::string&, const std::string& v) { c.database = v; return Status{}; }},
+      {"listen",
+       [](Config& c, const std::string&, const std::string& v) {
+         c.listen = v;
+         return Status{};
+       }},
+      {"data_dir",
+       [](Config& c, const std::string&, const std::string& v) {
+         c.data_dir = v;
+         return Status{};
+       }},
+      {"database",
+       [](Config& c, const std::string&, const std::string& v) {
+         c.database = v;
+         return Status{};
+       }},
       {"public_base_url",
        [](Config& c, const std::string& k, const std::string& v) -> Status {
          if (!v.empty() && !StartsWith(v, "http://") && !StartsWith(v, "https://"))
@@ -55,10 +68,14 @@ const std::map<std::string, Setter>& Setters() {
        }},
       {"role",
        [](Config& c, const std::string& k, const std::string& v) -> Status {
-         if (v == "web") c.role = Role::kWeb;
-         else if (v == "worker") c.role = Role::kWorker;
-         else if (v == "all") c.role = Role::kAll;
-         else return BadValue(k, "web, worker or all");
+         if (v == "web")
+           c.role = Role::kWeb;
+         else if (v == "worker")
+           c.role = Role::kWorker;
+         else if (v == "all")
+           c.role = Role::kAll;
+         else
+           return BadValue(k, "web, worker or all");
          return {};
        }},
       {"log_level",
@@ -71,18 +88,20 @@ const std::map<std::string, Setter>& Setters() {
            }
          return BadValue(k, "trace, debug, info, warn, error or off");
        }},
-      {"server.io_threads",
-       [](Config& c, const std::string& k, const std::string& v) { return SetInt(c.io_threads, k, v, 1, 64); }},
-      {"server.worker_threads",
-       [](Config& c, const std::string& k, const std::string& v) { return SetInt(c.worker_threads, k, v, 1, 256); }},
+      {"server.io_threads", [](Config& c, const std::string& k,
+                               const std::string& v) { return SetInt(c.io_threads, k, v, 1, 64); }},
+      {"server.worker_threads", [](Config& c, const std::string& k,
+                                   const std::string& v) { return SetInt(c.worker_threads, k, v, 1, 256); }},
       {"server.max_body_bytes",
        [](Config& c, const std::string& k, const std::string& v) {
          return SetInt(c.max_body_bytes, k, v, 1024, int64_t{1} << 30);
        }},
-      {"worker.job_threads",
-       [](Config& c, const std::string& k, const std::string& v) { return SetInt(c.job_threads, k, v, 0, 256); }},
+      {"worker.job_threads", [](Config& c, const std::string& k,
+                                const std::string& v) { return SetInt(c.job_threads, k, v, 0, 256); }},
       {"procore.allow_custom_urls",
-       [](Config& c, const std::string& k, const std::string& v) { return SetBool(c.procore_allow_custom_urls, k, v); }},
+       [](Config& c, const std::string& k, const std::string& v) {
+         return SetBool(c.procore_allow_custom_urls, k, v);
+       }},
       {"procore.marketplace_client_id",
        [](Config& c, const std::string&, const std::string& v) {
          c.procore_marketplace_client_id = v;
@@ -114,9 +133,12 @@ std::string Config::PublicBaseUrl(const std::string& bound_url) const {
 
 std::string_view RoleName(Role role) {
   switch (role) {
-    case Role::kWeb: return "web";
-    case Role::kWorker: return "worker";
-    case Role::kAll: return "all";
+    case Role::kWeb:
+      return "web";
+    case Role::kWorker:
+      return "worker";
+    case Role::kAll:
+      return "all";
   }
   return "all";
 }
@@ -132,23 +154,27 @@ Result<ConfigValues> ParseConfigText(std::string_view text) {
     if (line.empty() || line.front() == '#') continue;
     if (line.front() == '[') {
       if (line.back() != ']' || line.size() < 3)
-        return Fail(ErrorKind::kInvalidInput, "invalid_config", "Config file " + where() + ": a section header must look like [name].",
+        return Fail(ErrorKind::kInvalidInput, "invalid_config",
+                    "Config file " + where() + ": a section header must look like [name].",
                     "Write the section as [server], [worker], [procore] or [webhooks].");
       section = std::string(Trim(line.substr(1, line.size() - 2)));
       for (char c : section)
         if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_')
-          return Fail(ErrorKind::kInvalidInput, "invalid_config", "Config file " + where() + ": section names use letters, digits and _.",
+          return Fail(ErrorKind::kInvalidInput, "invalid_config",
+                      "Config file " + where() + ": section names use letters, digits and _.",
                       "Rename the section.");
       continue;
     }
     size_t eq = line.find('=');
     if (eq == std::string_view::npos)
-      return Fail(ErrorKind::kInvalidInput, "invalid_config", "Config file " + where() + ": expected key = value.",
+      return Fail(ErrorKind::kInvalidInput, "invalid_config",
+                  "Config file " + where() + ": expected key = value.",
                   "Write settings as key = value, strings in double quotes.");
     std::string key(Trim(line.substr(0, eq)));
     std::string_view value = Trim(line.substr(eq + 1));
     if (key.empty())
-      return Fail(ErrorKind::kInvalidInput, "invalid_config", "Config file " + where() + ": the key is missing before '='.",
+      return Fail(ErrorKind::kInvalidInput, "invalid_config",
+                  "Config file " + where() + ": the key is missing before '='.",
                   "Write settings as key = value.");
     std::string parsed;
     if (!value.empty() && value.front() == '"') {
@@ -169,13 +195,15 @@ Result<ConfigValues> ParseConfigText(std::string_view text) {
       }
       std::string_view rest = closed ? Trim(value.substr(i + 1)) : std::string_view();
       if (!closed || (!rest.empty() && rest.front() != '#'))
-        return Fail(ErrorKind::kInvalidInput, "invalid_config", "Config file " + where() + ": the string value is not closed with '\"'.",
+        return Fail(ErrorKind::kInvalidInput, "invalid_config",
+                    "Config file " + where() + ": the string value is not closed with '\"'.",
                     "Close the quoted string on the same line.");
     } else {
       size_t hash = value.find('#');
       parsed = std::string(Trim(value.substr(0, hash)));
       if (parsed.empty())
-        return Fail(ErrorKind::kInvalidInput, "invalid_config", "Config file " + where() + ": the value of '" + key + "' is empty.",
+        return Fail(ErrorKind::kInvalidInput, "invalid_config",
+                    "Config file " + where() + ": the value of '" + key + "' is empty.",
                     "Give a value, or remove the line to keep the default.");
     }
     out[section.empty() ? key : section + "." + key] = parsed;
@@ -195,7 +223,8 @@ ConfigValues ConfigFromEnvironment(char** environ_ptr) {
   }
   for (const auto& [key, setter] : Setters()) {
     std::string name = "KTRACK_";
-    for (char c : key) name.push_back(c == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+    for (char c : key)
+      name.push_back(c == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
     auto it = env.find(name);
     if (it != env.end()) out[key] = it->second;
   }
@@ -219,15 +248,16 @@ Result<Config> LoadConfig(const std::optional<std::string>& file, char** environ
   if (file) {
     std::ifstream in(*file);
     if (!in)
-      return Fail(ErrorKind::kInvalidInput, "config_not_found", "Cannot read the config file '" + *file + "'.",
-                  "Check the path given to --config.");
+      return Fail(ErrorKind::kInvalidInput, "config_not_found",
+                  "Cannot read the config file '" + *file + "'.", "Check the path given to --config.");
     std::stringstream ss;
     ss << in.rdbuf();
     auto values = ParseConfigText(ss.str());
     if (!values) return tl::unexpected(values.error());
     if (auto s = ApplyConfigValues(config, *values); !s) return tl::unexpected(s.error());
   }
-  if (auto s = ApplyConfigValues(config, ConfigFromEnvironment(environ_ptr)); !s) return tl::unexpected(s.error());
+  if (auto s = ApplyConfigValues(config, ConfigFromEnvironment(environ_ptr)); !s)
+    return tl::unexpected(s.error());
   return config;
 }
 

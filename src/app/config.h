@@ -31,7 +31,8 @@ struct Config {
 
   // [procore]
   bool procore_allow_custom_urls = false;
-  // KTrack's own Marketplace app (optional); the secret may also come from KTRACK_PROCORE_MARKETPLACE_CLIENT_SECRET.
+  // KTrack's own Marketplace app (optional); the secret may also come from
+  // KTRACK_PROCORE_MARKETPLACE_CLIENT_SECRET.
   std::string procore_marketplace_client_id;
   std::string procore_marketplace_client_secret;
 

@@ -39,7 +39,8 @@ void AddCommon(CLI::App* cmd, CommonFlags& f, bool server_flags) {
 
 // Defaults, then the config file, then KTRACK_* variables, then flags.
 std::optional<Config> Load(const CommonFlags& f) {
-  auto config = kt::app::LoadConfig(f.config_file.empty() ? std::nullopt : std::optional(f.config_file), environ);
+  auto config =
+      kt::app::LoadConfig(f.config_file.empty() ? std::nullopt : std::optional(f.config_file), environ);
   if (!config) {
     std::fprintf(stderr, "ktrack: %s\n%s\n", config.error().message.c_str(), config.error().fix.c_str());
     return std::nullopt;
@@ -87,7 +88,8 @@ int main(int argc, char** argv) {
   CommonFlags f;
   int exit_code = 0;
 
-  auto* serve = app.add_subcommand("serve", "Serve the web app, the JSON API and the webhook receiver, and run workers");
+  auto* serve = app.add_subcommand(
+      "serve", "Serve the web app, the JSON API and the webhook receiver, and run workers");
   AddCommon(serve, f, true);
   serve->callback([&] {
     auto config = Load(f);
@@ -105,8 +107,10 @@ int main(int argc, char** argv) {
       exit_code = Report(version.error());
       return;
     }
-    if (f.json) std::cout << nlohmann::json{{"schema_version", *version}}.dump() << std::endl;
-    else std::cout << "database " << s->store->Describe() << " is at schema version " << *version << std::endl;
+    if (f.json)
+      std::cout << nlohmann::json{{"schema_version", *version}}.dump() << std::endl;
+    else
+      std::cout << "database " << s->store->Describe() << " is at schema version " << *version << std::endl;
   });
 
   auto* client = app.add_subcommand("client", "Manage clients");
@@ -124,13 +128,16 @@ int main(int argc, char** argv) {
       exit_code = Report(c.error());
       return;
     }
-    if (f.json) std::cout << nlohmann::json{{"id", c->id}, {"name", c->name}}.dump() << std::endl;
-    else std::cout << "client " << c->id << " created: " << c->name << std::endl;
+    if (f.json)
+      std::cout << nlohmann::json{{"id", c->id}, {"name", c->name}}.dump() << std::endl;
+    else
+      std::cout << "client " << c->id << " created: " << c->name << std::endl;
   });
 
   auto* user = app.add_subcommand("user", "Manage users");
   user->require_subcommand(1);
-  auto* user_add = user->add_subcommand("add", "Create a user (or add an existing one) as a member of a client");
+  auto* user_add =
+      user->add_subcommand("add", "Create a user (or add an existing one) as a member of a client");
   int64_t user_client = 0;
   std::string email, password, role = "member";
   user_add->add_option("--client", user_client, "Client id")->required();
@@ -156,8 +163,11 @@ int main(int argc, char** argv) {
       u = **existing;
     } else {
       if (password.empty()) {
-        exit_code = Report({kt::ErrorKind::kInvalidInput, "password_required", "A new user needs a password.",
-                            "Pass --password with at least 8 characters.", {}});
+        exit_code = Report({kt::ErrorKind::kInvalidInput,
+                            "password_required",
+                            "A new user needs a password.",
+                            "Pass --password with at least 8 characters.",
+                            {}});
         return;
       }
       auto created = s->users->Create(email, password);
@@ -171,8 +181,16 @@ int main(int argc, char** argv) {
       exit_code = Report(ok.error());
       return;
     }
-    if (f.json) std::cout << nlohmann::json{{"id", u.id}, {"email", u.email}, {"client_id", user_client}, {"role", role}}.dump() << std::endl;
-    else std::cout << "user " << u.id << " (" << u.email << ") is " << role << " of client " << user_client << std::endl;
+    if (f.json)
+      std::cout << nlohmann::json{{"id", u.id},
+                                  {"email", u.email},
+                                  {"client_id", user_client},
+                                  {"role", role}}
+                       .dump()
+                << std::endl;
+    else
+      std::cout << "user " << u.id << " (" << u.email << ") is " << role << " of client " << user_client
+                << std::endl;
   });
 
   auto* token = app.add_subcommand("token", "Manage API tokens");
@@ -188,8 +206,11 @@ int main(int argc, char** argv) {
     if (!s) return;
     auto u = s->users->FindByEmail(token_email);
     if (!u || !*u) {
-      exit_code = Report(u ? kt::Error{kt::ErrorKind::kNotFound, "user_not_found", "No user has the email '" + token_email + "'.",
-                                       "Create the user first with 'ktrack user add'.", {}}
+      exit_code = Report(u ? kt::Error{kt::ErrorKind::kNotFound,
+                                       "user_not_found",
+                                       "No user has the email '" + token_email + "'.",
+                                       "Create the user first with 'ktrack user add'.",
+                                       {}}
                            : u.error());
       return;
     }
@@ -198,8 +219,10 @@ int main(int argc, char** argv) {
       exit_code = Report(t.error());
       return;
     }
-    if (f.json) std::cout << nlohmann::json{{"token", t->token}}.dump() << std::endl;
-    else std::cout << t->token << std::endl;
+    if (f.json)
+      std::cout << nlohmann::json{{"token", t->token}}.dump() << std::endl;
+    else
+      std::cout << t->token << std::endl;
   });
 
   auto* keys = app.add_subcommand("keys", "Manage the master key that encrypts secrets at rest");
@@ -215,7 +238,8 @@ int main(int argc, char** argv) {
     }
     auto s = Open(f, exit_code);
     if (!s) return;
-    auto rotation = kt::crypto::RotateMasterKey(*s->store, kt::crypto::KeySourceFromEnvironment(config->data_dir), s->clock);
+    auto rotation = kt::crypto::RotateMasterKey(
+        *s->store, kt::crypto::KeySourceFromEnvironment(config->data_dir), s->clock);
     if (!rotation) {
       exit_code = Report(rotation.error());
       return;
@@ -223,11 +247,15 @@ int main(int argc, char** argv) {
     const auto* report = &rotation->report;
     exit_code = report->failed.empty() ? 0 : 1;
     if (f.json)
-      std::cout << nlohmann::json{{"active_key_id", report->active_key_id}, {"rotated", report->rotated},
-                                  {"failed", report->failed}, {"remaining", report->remaining}}.dump()
+      std::cout << nlohmann::json{{"active_key_id", report->active_key_id},
+                                  {"rotated", report->rotated},
+                                  {"failed", report->failed},
+                                  {"remaining", report->remaining}}
+                       .dump()
                 << std::endl;
     else
-      std::cout << "re-encrypted " << report->rotated << " secret(s) under key " << report->active_key_id << std::endl;
+      std::cout << "re-encrypted " << report->rotated << " secret(s) under key " << report->active_key_id
+                << std::endl;
   });
 
   try {

@@ -10,8 +10,9 @@ void Headers::Set(std::string_view name, std::string value) {
     if (IEquals(it->first, name)) {
       it->second = std::move(value);
       // Drop any later duplicates so Set means "exactly one".
-      items_.erase(std::remove_if(it + 1, items_.end(), [&](const auto& kv) { return IEquals(kv.first, name); }),
-                   items_.end());
+      items_.erase(
+          std::remove_if(it + 1, items_.end(), [&](const auto& kv) { return IEquals(kv.first, name); }),
+          items_.end());
       return;
     }
   }
@@ -26,8 +27,9 @@ std::optional<std::string> Headers::Get(std::string_view name) const {
 }
 
 void Headers::Remove(std::string_view name) {
-  items_.erase(std::remove_if(items_.begin(), items_.end(), [&](const auto& kv) { return IEquals(kv.first, name); }),
-               items_.end());
+  items_.erase(
+      std::remove_if(items_.begin(), items_.end(), [&](const auto& kv) { return IEquals(kv.first, name); }),
+      items_.end());
 }
 
 std::optional<std::string> Request::Cookie(std::string_view name) const {
@@ -78,10 +80,11 @@ Response Response::Redirect(std::string location, int status) {
 }
 
 Response Response::FromError(const Error& error) {
-  nlohmann::json body = {{"error",
-                          {{"code", error.code.empty() ? std::string(DefaultCodeFor(error.kind)) : error.code},
-                           {"message", error.message},
-                           {"fix", error.fix}}}};
+  nlohmann::json body = {
+      {"error",
+       {{"code", error.code.empty() ? std::string(DefaultCodeFor(error.kind)) : error.code},
+        {"message", error.message},
+        {"fix", error.fix}}}};
   return Json(HttpStatusFor(error.kind), body);
 }
 

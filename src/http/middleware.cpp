@@ -25,11 +25,21 @@ void AppendJsonString(std::string& out, std::string_view s) {
   out += '"';
   for (char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           char buf[8];
@@ -87,8 +97,9 @@ Middleware AccessLog(obs::Logger& logger) {
 Middleware Metrics(obs::Metrics& metrics) {
   // Created up front so both families render (with HELP) even before the first request.
   metrics.Counter("http_requests_total", {}, "HTTP requests answered, by route pattern, method and status");
-  metrics.Histogram("http_request_duration_seconds", {}, obs::Metrics::LatencyBuckets(),
-                    "HTTP request latency from the first byte read to the answer, by route pattern and method");
+  metrics.Histogram(
+      "http_request_duration_seconds", {}, obs::Metrics::LatencyBuckets(),
+      "HTTP request latency from the first byte read to the answer, by route pattern and method");
   // The series for each (route, method, status), looked up without building label maps on every request.
   struct Series {
     prometheus::Counter* requests;
@@ -117,9 +128,11 @@ Middleware Metrics(obs::Metrics& metrics) {
       if (it != cache->series.end()) series = it->second;
     }
     if (!series.requests) {
-      series.requests = &metrics.Counter("http_requests_total", {{"route", route}, {"method", req.method},
-                                                                 {"status", std::to_string(res.status)}});
-      series.duration = &metrics.Histogram("http_request_duration_seconds", {{"route", route}, {"method", req.method}});
+      series.requests = &metrics.Counter(
+          "http_requests_total",
+          {{"route", route}, {"method", req.method}, {"status", std::to_string(res.status)}});
+      series.duration =
+          &metrics.Histogram("http_request_duration_seconds", {{"route", route}, {"method", req.method}});
       std::unique_lock lock(cache->mu);
       cache->series.emplace(key, series);
     }
@@ -154,13 +167,16 @@ Middleware CatchAll(obs::Logger& logger) {
       what = "unknown exception";
     }
     logger.Log(obs::Level::kError, "http_handler_exception",
-               {{"request_id", req.request_id}, {"method", req.method}, {"route", req.route}, {"path", req.path},
+               {{"request_id", req.request_id},
+                {"method", req.method},
+                {"route", req.route},
+                {"path", req.path},
                 {"what", what}});
-    return Response::Json(500, {{"error",
-                                 {{"code", "internal_error"},
-                                  {"message", "the server failed to answer this request (request id " +
-                                                  req.request_id + ")"},
-                                  {"fix", "try again; if it keeps failing, report the request id"}}}});
+    return Response::Json(
+        500, {{"error",
+               {{"code", "internal_error"},
+                {"message", "the server failed to answer this request (request id " + req.request_id + ")"},
+                {"fix", "try again; if it keeps failing, report the request id"}}}});
   };
 }
 

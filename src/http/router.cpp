@@ -120,9 +120,8 @@ Router::Match Router::Find(std::string_view method, std::string_view path) const
   } else if (any_path_match) {
     match.path_matched_other_method = true;
     for (const Route& route : routes_) {
-      if (Matches(route, segments) &&
-          std::find(match.allowed_methods.begin(), match.allowed_methods.end(), route.method) ==
-              match.allowed_methods.end()) {
+      if (Matches(route, segments) && std::find(match.allowed_methods.begin(), match.allowed_methods.end(),
+                                                route.method) == match.allowed_methods.end()) {
         match.allowed_methods.push_back(route.method);
       }
     }

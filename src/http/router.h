@@ -38,17 +38,27 @@ struct Route {
 class Router {
  public:
   void Add(std::string method, std::string pattern, Handler handler, RouteOptions options = {});
-  void Get(std::string pattern, Handler h, RouteOptions o = {}) { Add("GET", std::move(pattern), std::move(h), o); }
-  void Post(std::string pattern, Handler h, RouteOptions o = {}) { Add("POST", std::move(pattern), std::move(h), o); }
-  void Put(std::string pattern, Handler h, RouteOptions o = {}) { Add("PUT", std::move(pattern), std::move(h), o); }
-  void Patch(std::string pattern, Handler h, RouteOptions o = {}) { Add("PATCH", std::move(pattern), std::move(h), o); }
-  void Delete(std::string pattern, Handler h, RouteOptions o = {}) { Add("DELETE", std::move(pattern), std::move(h), o); }
+  void Get(std::string pattern, Handler h, RouteOptions o = {}) {
+    Add("GET", std::move(pattern), std::move(h), o);
+  }
+  void Post(std::string pattern, Handler h, RouteOptions o = {}) {
+    Add("POST", std::move(pattern), std::move(h), o);
+  }
+  void Put(std::string pattern, Handler h, RouteOptions o = {}) {
+    Add("PUT", std::move(pattern), std::move(h), o);
+  }
+  void Patch(std::string pattern, Handler h, RouteOptions o = {}) {
+    Add("PATCH", std::move(pattern), std::move(h), o);
+  }
+  void Delete(std::string pattern, Handler h, RouteOptions o = {}) {
+    Add("DELETE", std::move(pattern), std::move(h), o);
+  }
   // A pattern ending in "/*" matches any rest of the path (stored as path param "*").
 
   struct Match {
     const Route* route = nullptr;
     std::map<std::string, std::string> params;
-    bool path_matched_other_method = false;  // for 405
+    bool path_matched_other_method = false;    // for 405
     std::vector<std::string> allowed_methods;  // set with path_matched_other_method (the Allow header)
   };
   // path is the request path as sent (percent-encoded, no query); each segment is decoded before it is

@@ -1,9 +1,9 @@
 // The HTTP/1.1 server: Asio coroutines for I/O, Beast's parser, a bounded thread pool for blocking handlers.
 //
-// Each connection is one coroutine on its own strand. It reads one request at a time (so pipelined requests are
-// answered in order), checks the limits before reading a body, runs the middleware chain and handler (on the
-// pool unless the route says it never blocks) and writes the answer. I/O threads never wait on a handler: the
-// coroutine suspends until the pool posts the answer back to the connection's strand.
+// Each connection is one coroutine on its own strand. It reads one request at a time (so pipelined requests
+// are answered in order), checks the limits before reading a body, runs the middleware chain and handler (on
+// the pool unless the route says it never blocks) and writes the answer. I/O threads never wait on a handler:
+// the coroutine suspends until the pool posts the answer back to the connection's strand.
 //
 // The hot path is kept lean for the webhook receiver: the request is parsed straight into kt::http::Request
 // (no Beast message in between), the answer is serialized into a reused buffer and sent with a non-blocking
@@ -14,9 +14,9 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <csignal>
 #include <deque>
 #include <functional>
-#include <csignal>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -68,7 +68,8 @@ Response JsonError(int status, std::string_view code, std::string_view message, 
 bool IsSaneRequestId(std::string_view id) {
   if (id.empty() || id.size() > 64) return false;
   for (char c : id) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+    bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
     if (!ok) return false;
   }
   return true;
@@ -84,7 +85,9 @@ std::string NewRequestId() {
   return std::string(buf, len);
 }
 
-bool HasLineBreak(std::string_view s) { return s.find_first_of("\r\n") != std::string_view::npos; }
+bool HasLineBreak(std::string_view s) {
+  return s.find_first_of("\r\n") != std::string_view::npos;
+}
 
 void AppendDecimal(std::string& out, uint64_t v) {
   char buf[24];
@@ -108,7 +111,8 @@ Result<ListenAddress> ParseListen(std::string_view listen) {
   if (!listen.empty() && listen.front() == '[') {
     size_t close = listen.find(']');
     if (close == std::string_view::npos || close + 1 >= listen.size() || listen[close + 1] != ':') {
-      return Fail(ErrorKind::kInvalidInput, "invalid_listen", "listen address must be HOST:PORT or [IPv6]:PORT");
+      return Fail(ErrorKind::kInvalidInput, "invalid_listen",
+                  "listen address must be HOST:PORT or [IPv6]:PORT");
     }
     out.host = std::string(listen.substr(1, close - 1));
     port_text = listen.substr(close + 2);
@@ -139,8 +143,8 @@ class RequestParser final : public bhttp::basic_parser<true> {
   int version() const { return version_; }
 
  private:
-  void on_request_impl(bhttp::verb method, beast::string_view method_str, beast::string_view target, int version,
-                       beast::error_code&) override {
+  void on_request_impl(bhttp::verb method, beast::string_view method_str, beast::string_view target,
+                       int version, beast::error_code&) override {
     method_ = method;
     version_ = version;
     request_.method.assign(method_str.data(), method_str.size());
@@ -149,10 +153,12 @@ class RequestParser final : public bhttp::basic_parser<true> {
   void on_response_impl(int, beast::string_view, int, beast::error_code&) override {}
   void on_field_impl(bhttp::field name, beast::string_view name_string, beast::string_view value,
                      beast::error_code&) override {
-    if (name == bhttp::field::expect && IEquals(std::string_view(value.data(), value.size()), "100-continue")) {
+    if (name == bhttp::field::expect &&
+        IEquals(std::string_view(value.data(), value.size()), "100-continue")) {
       expect_continue_ = true;
     }
-    request_.headers.Add(std::string(name_string.data(), name_string.size()), std::string(value.data(), value.size()));
+    request_.headers.Add(std::string(name_string.data(), name_string.size()),
+                         std::string(value.data(), value.size()));
   }
   void on_header_impl(beast::error_code&) override {}
   void on_body_init_impl(const boost::optional<std::uint64_t>& content_length, beast::error_code&) override {
@@ -285,8 +291,8 @@ struct Handoff {
 struct Connection : std::enable_shared_from_this<Connection> {
   enum class Phase { kIdle, kReading, kHandling, kWriting, kClosed };
 
-  Connection(tcp::socket s, std::chrono::milliseconds tick) : socket(std::move(s)), watchdog(socket.get_executor()),
-                                                               tick(tick) {}
+  Connection(tcp::socket s, std::chrono::milliseconds tick)
+      : socket(std::move(s)), watchdog(socket.get_executor()), tick(tick) {}
 
   void SetPhase(Phase p, std::chrono::milliseconds timeout) {
     phase = p;
@@ -403,14 +409,16 @@ struct Server::Impl {
       return chain.front()(req);
     } catch (const std::exception& e) {
       // CatchAll middleware normally answers first; this is the last line of defence.
-      obs::Log(obs::Level::kError, "http_handler_exception", {{"request_id", req.request_id}, {"what", e.what()}});
+      obs::Log(obs::Level::kError, "http_handler_exception",
+               {{"request_id", req.request_id}, {"what", e.what()}});
     } catch (...) {
       obs::Log(obs::Level::kError, "http_handler_exception", {{"request_id", req.request_id}});
     }
-    return Response::Json(500, {{"error",
-                                 {{"code", "internal_error"},
-                                  {"message", "the server failed to answer this request"},
-                                  {"fix", "try again; if it keeps failing, report request id " + req.request_id}}}});
+    return Response::Json(
+        500, {{"error",
+               {{"code", "internal_error"},
+                {"message", "the server failed to answer this request"},
+                {"fix", "try again; if it keeps failing, report request id " + req.request_id}}}});
   }
 
   // Runs the chain with a fixed answer in place of a handler, so logs and metrics see server-made answers.
@@ -435,7 +443,8 @@ struct Server::Impl {
   asio::awaitable<void> Session(std::shared_ptr<Connection> conn);
   asio::awaitable<Response> Dispatch(Connection& conn, Request& req, const Route* route);
   asio::awaitable<bool> Write(Connection& conn, std::string_view body);
-  asio::awaitable<void> WriteAndClose(Connection& conn, int status, std::string_view code, std::string_view message);
+  asio::awaitable<void> WriteAndClose(Connection& conn, int status, std::string_view code,
+                                      std::string_view message);
   asio::awaitable<void> Linger(Connection& conn);
   void Serialize(Connection& conn, int status, const Headers& headers, const std::string& request_id,
                  size_t content_length, bool send_length, bool close, std::string_view inline_body,
@@ -461,9 +470,9 @@ asio::awaitable<void> Server::Impl::Accept() {
   }
 }
 
-void Server::Impl::Serialize(Connection& conn, int status, const Headers& headers, const std::string& request_id,
-                             size_t content_length, bool send_length, bool close, std::string_view inline_body,
-                             bool http10_keep_alive) {
+void Server::Impl::Serialize(Connection& conn, int status, const Headers& headers,
+                             const std::string& request_id, size_t content_length, bool send_length,
+                             bool close, std::string_view inline_body, bool http10_keep_alive) {
   std::string& out = conn.out;
   out.clear();
   out += "HTTP/1.1 ";
@@ -473,8 +482,8 @@ void Server::Impl::Serialize(Connection& conn, int status, const Headers& header
   out.append(reason.data(), reason.size());
   out += "\r\n";
   for (const auto& [name, value] : headers.items()) {
-    if (IEquals(name, "content-length") || IEquals(name, "transfer-encoding") || IEquals(name, "connection") ||
-        IEquals(name, kRequestIdHeader)) {
+    if (IEquals(name, "content-length") || IEquals(name, "transfer-encoding") ||
+        IEquals(name, "connection") || IEquals(name, kRequestIdHeader)) {
       continue;
     }
     // A line break in a header would let a handler's data split the response.
@@ -516,7 +525,8 @@ asio::awaitable<bool> Server::Impl::Write(Connection& conn, std::string_view bod
   // The rest goes asynchronously.
   std::array<asio::const_buffer, 2> rest;
   if (sent < conn.out.size()) {
-    rest = {asio::buffer(conn.out.data() + sent, conn.out.size() - sent), asio::buffer(body.data(), body.size())};
+    rest = {asio::buffer(conn.out.data() + sent, conn.out.size() - sent),
+            asio::buffer(body.data(), body.size())};
   } else {
     size_t off = sent - conn.out.size();
     rest = {asio::const_buffer(), asio::buffer(body.data() + off, body.size() - off)};
@@ -536,7 +546,8 @@ asio::awaitable<void> Server::Impl::WriteAndClose(Connection& conn, int status, 
 asio::awaitable<void> Server::Impl::Linger(Connection& conn) {
   beast::error_code ec;
   conn.socket.shutdown(tcp::socket::shutdown_send, ec);
-  conn.SetPhase(Connection::Phase::kWriting, std::chrono::duration_cast<std::chrono::milliseconds>(kLingerTime));
+  conn.SetPhase(Connection::Phase::kWriting,
+                std::chrono::duration_cast<std::chrono::milliseconds>(kLingerTime));
   conn.buffer.clear();
   while (!ec && conn.phase != Connection::Phase::kClosed) {
     co_await conn.socket.async_read_some(conn.buffer.prepare(kReadChunk),
@@ -620,7 +631,8 @@ asio::awaitable<void> Server::Impl::Session(std::shared_ptr<Connection> conn) {
   auto& buffer = conn->buffer;
   auto& socket = conn->socket;
   auto read_more = [&]() -> asio::awaitable<bool> {
-    size_t n = co_await socket.async_read_some(buffer.prepare(kReadChunk), asio::redirect_error(asio::use_awaitable, ec));
+    size_t n = co_await socket.async_read_some(buffer.prepare(kReadChunk),
+                                               asio::redirect_error(asio::use_awaitable, ec));
     buffer.commit(n);
     co_return !ec;
   };
@@ -650,8 +662,9 @@ asio::awaitable<void> Server::Impl::Session(std::shared_ptr<Connection> conn) {
         if (!ec && parser.is_header_done()) break;
         if (ec && ec != bhttp::error::need_more) {
           if (ec == bhttp::error::header_limit) {
-            co_await WriteAndClose(*conn, 431, "headers_too_large",
-                                   "request headers exceed " + std::to_string(options.max_header_bytes) + " bytes");
+            co_await WriteAndClose(
+                *conn, 431, "headers_too_large",
+                "request headers exceed " + std::to_string(options.max_header_bytes) + " bytes");
           } else {
             co_await WriteAndClose(*conn, 400, "bad_request", "the request is not valid HTTP/1.1");
           }
@@ -672,11 +685,13 @@ asio::awaitable<void> Server::Impl::Session(std::shared_ptr<Connection> conn) {
       std::string_view target = req.target;
       size_t q = target.find('?');
       std::string_view raw_path = target.substr(0, q);
-      req.path = raw_path.find('%') == std::string_view::npos ? std::string(raw_path) : UrlDecode(raw_path, false);
+      req.path =
+          raw_path.find('%') == std::string_view::npos ? std::string(raw_path) : UrlDecode(raw_path, false);
       if (q != std::string_view::npos) req.query = ParseQuery(target.substr(q + 1));
       req.remote_addr = conn->remote;
       auto incoming_id = req.headers.Get(kRequestIdHeader);
-      req.request_id = incoming_id && IsSaneRequestId(*incoming_id) ? std::move(*incoming_id) : NewRequestId();
+      req.request_id =
+          incoming_id && IsSaneRequestId(*incoming_id) ? std::move(*incoming_id) : NewRequestId();
       const bool keep_alive = parser.keep_alive();
       const bool head = parser.method() == bhttp::verb::head;
       const bool http10 = parser.version() < 11;
@@ -692,13 +707,14 @@ asio::awaitable<void> Server::Impl::Session(std::shared_ptr<Connection> conn) {
       }
 
       // Body, once its announced size is known to be within the route's limit.
-      size_t limit = route && route->options.max_body_bytes ? route->options.max_body_bytes : options.max_body_bytes;
+      size_t limit =
+          route && route->options.max_body_bytes ? route->options.max_body_bytes : options.max_body_bytes;
       std::optional<Response> early;
       auto too_large = [&] {
-        return JsonError(413, "payload_too_large",
-                         "the request body is larger than this endpoint's limit of " + std::to_string(limit) +
-                             " bytes",
-                         "send at most " + std::to_string(limit) + " bytes");
+        return JsonError(
+            413, "payload_too_large",
+            "the request body is larger than this endpoint's limit of " + std::to_string(limit) + " bytes",
+            "send at most " + std::to_string(limit) + " bytes");
       };
       if (parser.content_length() && *parser.content_length() > limit) {
         early = RunRejection(req, too_large());
@@ -728,7 +744,8 @@ asio::awaitable<void> Server::Impl::Session(std::shared_ptr<Connection> conn) {
           }
           if (!co_await read_more()) {
             if (conn->read_timed_out) {
-              co_await WriteAndClose(*conn, 408, "request_timeout", "the request body was not received in time");
+              co_await WriteAndClose(*conn, 408, "request_timeout",
+                                     "the request body was not received in time");
             }
             failed = true;
             break;
@@ -775,10 +792,13 @@ asio::awaitable<void> Server::Impl::Session(std::shared_ptr<Connection> conn) {
   }
 }
 
-Server::Server(ServerOptions options, std::shared_ptr<const Router> router, std::vector<Middleware> middleware)
+Server::Server(ServerOptions options, std::shared_ptr<const Router> router,
+               std::vector<Middleware> middleware)
     : impl_(std::make_unique<Impl>(std::move(options), std::move(router), std::move(middleware))) {}
 
-Server::~Server() { Stop(std::chrono::milliseconds(0)); }
+Server::~Server() {
+  Stop(std::chrono::milliseconds(0));
+}
 
 Result<uint16_t> Server::Start() {
   Impl& s = *impl_;
@@ -796,8 +816,8 @@ Result<uint16_t> Server::Start() {
       tcp::resolver resolver(s.ioc);
       auto results = resolver.resolve(listen->host, "", ec);
       if (ec || results.empty()) {
-        return Fail(ErrorKind::kInvalidInput, "invalid_listen", "cannot resolve listen host " + listen->host, "",
-                    ec.message());
+        return Fail(ErrorKind::kInvalidInput, "invalid_listen", "cannot resolve listen host " + listen->host,
+                    "", ec.message());
       }
       address = results.begin()->endpoint().address();
     }
@@ -871,8 +891,12 @@ void Server::Stop(std::chrono::milliseconds grace) {
   s.pool->Stop();
 }
 
-uint16_t Server::port() const { return impl_->port; }
-std::string Server::host() const { return impl_->host; }
+uint16_t Server::port() const {
+  return impl_->port;
+}
+std::string Server::host() const {
+  return impl_->host;
+}
 
 void WaitForShutdownSignal() {
   asio::io_context ioc;

@@ -15,7 +15,7 @@ namespace kt::http {
 struct ServerOptions {
   std::string listen = "127.0.0.1:8080";  // HOST:PORT; port 0 picks a free port
   size_t io_threads = 1;
-  size_t worker_threads = 8;        // the bounded pool blocking handlers run on
+  size_t worker_threads = 8;          // the bounded pool blocking handlers run on
   size_t max_queued_requests = 4096;  // beyond this the server answers 503 rather than queueing without bound
   size_t max_body_bytes = 1 << 20;
   size_t max_header_bytes = 16 << 10;
@@ -27,7 +27,8 @@ struct ServerOptions {
 class Server {
  public:
   // middleware runs outermost first, around every routed handler (and around 404/405 answers).
-  Server(ServerOptions options, std::shared_ptr<const Router> router, std::vector<Middleware> middleware = {});
+  Server(ServerOptions options, std::shared_ptr<const Router> router,
+         std::vector<Middleware> middleware = {});
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;

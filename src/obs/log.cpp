@@ -15,10 +15,14 @@ namespace {
 
 spdlog::level::level_enum ToSpdlog(Level level) {
   switch (level) {
-    case Level::kDebug: return spdlog::level::debug;
-    case Level::kInfo: return spdlog::level::info;
-    case Level::kWarn: return spdlog::level::warn;
-    case Level::kError: return spdlog::level::err;
+    case Level::kDebug:
+      return spdlog::level::debug;
+    case Level::kInfo:
+      return spdlog::level::info;
+    case Level::kWarn:
+      return spdlog::level::warn;
+    case Level::kError:
+      return spdlog::level::err;
   }
   return spdlog::level::info;
 }
@@ -60,21 +64,27 @@ std::optional<Level> ParseLevel(std::string_view name) {
 
 const char* LevelName(Level level) {
   switch (level) {
-    case Level::kDebug: return "debug";
-    case Level::kInfo: return "info";
-    case Level::kWarn: return "warn";
-    case Level::kError: return "error";
+    case Level::kDebug:
+      return "debug";
+    case Level::kInfo:
+      return "info";
+    case Level::kWarn:
+      return "warn";
+    case Level::kError:
+      return "error";
   }
   return "info";
 }
 
 std::shared_ptr<Logger> Logger::Stderr(Level level) {
-  return std::make_shared<Logger>(MakeSink("ktrack", std::make_shared<spdlog::sinks::stderr_sink_mt>()), level);
+  return std::make_shared<Logger>(MakeSink("ktrack", std::make_shared<spdlog::sinks::stderr_sink_mt>()),
+                                  level);
 }
 
 std::shared_ptr<Logger> Logger::ToStream(std::ostream& out, Level level) {
   return std::make_shared<Logger>(
-      MakeSink("ktrack-stream", std::make_shared<spdlog::sinks::ostream_sink_mt>(out, /*force_flush=*/true)), level);
+      MakeSink("ktrack-stream", std::make_shared<spdlog::sinks::ostream_sink_mt>(out, /*force_flush=*/true)),
+      level);
 }
 
 Logger::Logger(std::shared_ptr<spdlog::logger> sink, Level level)
@@ -132,9 +142,10 @@ bool IsSecretKey(std::string_view key) {
     if (c == '-') c = '_';
   }
   static constexpr std::string_view kExact[] = {
-      "secret",        "client_secret", "password",      "passwd",       "token",        "access_token",
-      "refresh_token", "id_token",      "authorization", "cookie",       "set_cookie",   "api_key",
-      "apikey",        "private_key",   "secret_key",   "credentials",   "session",      "csrf_token",   "code_verifier",
+      "secret",       "client_secret", "password",   "passwd",        "token",
+      "access_token", "refresh_token", "id_token",   "authorization", "cookie",
+      "set_cookie",   "api_key",       "apikey",     "private_key",   "secret_key",
+      "credentials",  "session",       "csrf_token", "code_verifier",
   };
   for (std::string_view e : kExact) {
     if (k == e) return true;

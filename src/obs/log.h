@@ -34,13 +34,16 @@ class Logger {
 
   void SetLevel(Level level) { level_.store(static_cast<int>(level), std::memory_order_relaxed); }
   Level level() const { return static_cast<Level>(level_.load(std::memory_order_relaxed)); }
-  bool Enabled(Level level) const { return static_cast<int>(level) >= level_.load(std::memory_order_relaxed); }
+  bool Enabled(Level level) const {
+    return static_cast<int>(level) >= level_.load(std::memory_order_relaxed);
+  }
 
   // Writes {"ts", "level", "event", ...fields} with secrets in fields masked (see RedactSecrets).
   void Log(Level level, std::string_view event, const nlohmann::json& fields = nlohmann::json::object());
   // Writes line as it is, without redaction: for hot paths whose fields are known not to hold secrets.
   void WriteLine(Level level, const nlohmann::json& line);
-  // Writes text (one serialized JSON object, no newline) as it is: for the hottest paths, like the access log.
+  // Writes text (one serialized JSON object, no newline) as it is: for the hottest paths, like the access
+  // log.
   void WriteRaw(Level level, std::string_view text);
 
  private:
@@ -56,7 +59,8 @@ void SetDefaultLogger(std::shared_ptr<Logger> logger);
 void Log(Level level, std::string_view event, const nlohmann::json& fields = nlohmann::json::object());
 
 // True for keys whose values must never reach a log: client_secret, secret, password, token, access_token,
-// refresh_token, authorization, cookie, set-cookie, api_key, ... (case-insensitive, "-" as "_"; also "*_secret",
+// refresh_token, authorization, cookie, set-cookie, api_key, ... (case-insensitive, "-" as "_"; also
+// "*_secret",
 // "*_token", "*_password").
 bool IsSecretKey(std::string_view key);
 // A copy of value with the values of secret keys replaced by "[redacted]", at any depth.

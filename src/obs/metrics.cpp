@@ -54,7 +54,8 @@ prometheus::Histogram& Metrics::Histogram(std::string_view name, const Labels& l
     auto [it, inserted] = histograms_.try_emplace(std::string(name), nullptr);
     if (inserted) {
       try {
-        it->second = &prometheus::BuildHistogram().Name(it->first).Help(std::string(help)).Register(*registry_);
+        it->second =
+            &prometheus::BuildHistogram().Name(it->first).Help(std::string(help)).Register(*registry_);
       } catch (...) {
         histograms_.erase(it);
         throw;

@@ -32,7 +32,8 @@ class Metrics {
   prometheus::Gauge& Gauge(std::string_view name, const Labels& labels = {}, std::string_view help = {});
   // buckets apply when the histogram family is first created; later calls get the existing one.
   prometheus::Histogram& Histogram(std::string_view name, const Labels& labels = {},
-                                   const std::vector<double>& buckets = LatencyBuckets(), std::string_view help = {});
+                                   const std::vector<double>& buckets = LatencyBuckets(),
+                                   std::string_view help = {});
 
   // The Prometheus text exposition format (version 0.0.4) of every metric.
   std::string RenderText() const;

@@ -19,9 +19,7 @@ class Clock {
   // Blocks the calling thread; a manual clock advances instead of sleeping.
   virtual void SleepFor(Millis d) = 0;
 
-  int64_t NowUnixMs() {
-    return std::chrono::duration_cast<Millis>(Now().time_since_epoch()).count();
-  }
+  int64_t NowUnixMs() { return std::chrono::duration_cast<Millis>(Now().time_since_epoch()).count(); }
   int64_t NowUnixS() { return NowUnixMs() / 1000; }
 };
 

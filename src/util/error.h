@@ -45,7 +45,9 @@ inline tl::unexpected<Error> Fail(ErrorKind kind, std::string code, std::string 
   return tl::unexpected<Error>(
       Error{kind, std::move(code), std::move(message), std::move(fix), std::move(detail)});
 }
-inline tl::unexpected<Error> Fail(Error e) { return tl::unexpected<Error>(std::move(e)); }
+inline tl::unexpected<Error> Fail(Error e) {
+  return tl::unexpected<Error>(std::move(e));
+}
 
 // The one mapping from error kinds to HTTP statuses.
 int HttpStatusFor(ErrorKind kind);

@@ -39,16 +39,17 @@ class ServeTest : public ::testing::Test {
     auto b = nlohmann::json::parse(RunKtrack({"client", "add", "--name", "Borealis Owners", "--json"}, d));
     client_a_ = a["id"].get<int64_t>();
     client_b_ = b["id"].get<int64_t>();
-    RunKtrack({"user", "add", "--client", std::to_string(client_a_), "--email", "admin@acme.test", "--password",
-               "correct horse", "--role", "admin", "--json"},
+    RunKtrack({"user", "add", "--client", std::to_string(client_a_), "--email", "admin@acme.test",
+               "--password", "correct horse", "--role", "admin", "--json"},
               d);
-    RunKtrack({"user", "add", "--client", std::to_string(client_a_), "--email", "member@acme.test", "--password",
-               "correct horse", "--role", "member", "--json"},
+    RunKtrack({"user", "add", "--client", std::to_string(client_a_), "--email", "member@acme.test",
+               "--password", "correct horse", "--role", "member", "--json"},
               d);
-    RunKtrack({"user", "add", "--client", std::to_string(client_b_), "--email", "admin@borealis.test", "--password",
-               "correct horse", "--role", "admin", "--json"},
+    RunKtrack({"user", "add", "--client", std::to_string(client_b_), "--email", "admin@borealis.test",
+               "--password", "correct horse", "--role", "admin", "--json"},
               d);
-    token_a_ = nlohmann::json::parse(RunKtrack({"token", "create", "--email", "admin@acme.test", "--json"}, d))["token"];
+    token_a_ = nlohmann::json::parse(
+        RunKtrack({"token", "create", "--email", "admin@acme.test", "--json"}, d))["token"];
     server_ = new ChildProcess();
     server_->Start({BinPath("ktrack"), "serve", "--listen", "127.0.0.1:0", "--data-dir", d}, {},
                    d + "/server.log");
@@ -61,14 +62,16 @@ class ServeTest : public ::testing::Test {
     delete dir_;
   }
 
-  static http::ClientResponse Get(const std::string& path, const std::string& cookie = {}, const std::string& token = {}) {
+  static http::ClientResponse Get(const std::string& path, const std::string& cookie = {},
+                                  const std::string& token = {}) {
     http::ClientRequest r;
     r.url = base_ + path;
     if (!cookie.empty()) r.headers.Add("Cookie", cookie);
     if (!token.empty()) r.headers.Add("Authorization", "Bearer " + token);
     return http::Fetch(r);
   }
-  static http::ClientResponse Post(const std::string& path, const std::string& body, const std::string& cookie = {},
+  static http::ClientResponse Post(const std::string& path, const std::string& body,
+                                   const std::string& cookie = {},
                                    const std::string& type = "application/x-www-form-urlencoded") {
     http::ClientRequest r;
     r.method = "POST";
@@ -89,7 +92,10 @@ class ServeTest : public ::testing::Test {
     std::string pre = CookieValue(form, "ktrack_csrf");
     std::smatch m;
     std::regex_search(form.body, m, std::regex("name=\"_csrf\" value=\"([^\"]+)\""));
-    auto r = Post("/signin", "_csrf=" + m[1].str() + "&email=" + UrlEncode(email) + "&password=correct+horse&next=%2Fclients", pre);
+    auto r =
+        Post("/signin",
+             "_csrf=" + m[1].str() + "&email=" + UrlEncode(email) + "&password=correct+horse&next=%2Fclients",
+             pre);
     EXPECT_EQ(r.status, 303) << r.body;
     std::string session = CookieValue(r, "ktrack_session");
     auto page = Get("/clients", session);
@@ -197,7 +203,7 @@ TEST_F(ServeTest, MetricsReportTheRequestsMade) {
 }
 
 TEST_F(ServeTest, KeyFileIsPrivate) {
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::stat((dir_->path() + "/master.key").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600);
 }

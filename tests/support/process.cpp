@@ -38,7 +38,9 @@ ChildProcess::~ChildProcess() {
   if (stdout_fd_ >= 0) ::close(stdout_fd_);
 }
 
-ChildProcess::ChildProcess(ChildProcess&& o) noexcept { *this = std::move(o); }
+ChildProcess::ChildProcess(ChildProcess&& o) noexcept {
+  *this = std::move(o);
+}
 ChildProcess& ChildProcess::operator=(ChildProcess&& o) noexcept {
   std::swap(pid_, o.pid_);
   std::swap(stdout_fd_, o.stdout_fd_);
@@ -84,8 +86,10 @@ std::string ChildProcess::WaitForListening(std::chrono::milliseconds timeout) {
       size_t end = stdout_.find('\n', pos);
       if (end != std::string::npos) return stdout_.substr(pos + marker.size(), end - pos - marker.size());
     }
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) throw std::runtime_error("timed out waiting for 'listening on'; stdout: " + stdout_);
+    auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0)
+      throw std::runtime_error("timed out waiting for 'listening on'; stdout: " + stdout_);
     pollfd p{stdout_fd_, POLLIN, 0};
     int r = ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count(), 200)));
     if (r > 0) {

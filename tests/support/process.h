@@ -31,7 +31,10 @@ class ChildProcess {
   void Signal(int sig);
   // Waits for the exit; returns the exit status (or 128+signal).
   int Wait(std::chrono::milliseconds timeout = std::chrono::seconds(30));
-  void Kill() { Signal(9); Wait(); }
+  void Kill() {
+    Signal(9);
+    Wait();
+  }
   bool Running();
   pid_t pid() const { return pid_; }
   // Everything read from stdout so far.

@@ -7,11 +7,12 @@ namespace kt::web {
 namespace {
 
 TEST(Render, EscapesUserTextByDefault) {
-  std::string html = RenderPage("client_home", {{"title", "Home"},
-                                               {"client", {{"id", 7}, {"name", "<script>x</script> & Sons"}, {"is_admin", false}}},
-                                               {"project_count", 0},
-                                               {"procore_status", "not_started"},
-                                               {"procore_status_label", "Not connected"}});
+  std::string html = RenderPage(
+      "client_home", {{"title", "Home"},
+                      {"client", {{"id", 7}, {"name", "<script>x</script> & Sons"}, {"is_admin", false}}},
+                      {"project_count", 0},
+                      {"procore_status", "not_started"},
+                      {"procore_status_label", "Not connected"}});
   EXPECT_EQ(html.find("<script>x</script>"), std::string::npos);
   EXPECT_NE(html.find("&lt;script&gt;"), std::string::npos);
 }
