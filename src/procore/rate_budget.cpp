@@ -228,7 +228,8 @@ tl::expected<Millis, SysTime> RateBudget::Acquire(const std::string& key, Priori
       leave();
       return tl::unexpected(decision.retry_at);
     }
-    clock_.SleepFor(std::max(Millis(1), std::chrono::duration_cast<Millis>(decision.retry_at - now)));
+    clock_.SleepFor(std::clamp(std::chrono::duration_cast<Millis>(decision.retry_at - now), Millis(1),
+                               std::max(Millis(1), policy_.max_sleep_slice)));
     lock.lock();
     queue.pacing = false;
     // Someone more urgent may have arrived while this caller slept: let the queue decide again.

@@ -39,6 +39,9 @@ struct RateBudgetPolicy {
   int64_t remaining_reserve = 2;
   // X-Rate-Limit-Reset has one-second resolution; wait this much past it.
   Millis reset_slack{1'000};
+  // The first waiter sleeps at most this long before asking again, so what new responses teach (the first
+  // response's real limits, say) and more urgent arrivals take effect promptly.
+  Millis max_sleep_slice{500};
 };
 
 // One window as learned from the headers.

@@ -308,6 +308,29 @@ TEST(BudgetPriority, SameClassIsFirstComeFirstServed) {
   EXPECT_EQ(store.granted(), (std::vector<int>{-1, 0, 1, 2, 3}));
 }
 
+TEST(BudgetPriority, FirstResponseLiftsTheConservativeBudgetPromptly) {
+  GateClock clock;
+  InMemoryRateBudgetStore store;
+  RateBudgetPolicy policy;
+  RateBudget budget(store, clock, policy);
+  const std::string key = "app|8";
+  const SysTime t0 = clock.Now();
+  const SysTime far = t0 + std::chrono::hours(1);
+  for (int i = 0; i < policy.initial_spike_limit; ++i)
+    ASSERT_TRUE(budget.Acquire(key, Priority::kInitialSync, far));
+  SysTime granted_at;
+  std::thread waiter([&] {
+    ASSERT_TRUE(budget.Acquire(key, Priority::kInitialSync, far));
+    granted_at = clock.Now();
+  });
+  clock.WaitForSleepers(1);
+  // Meanwhile the first response arrives: the spike limit is 100, not the 5 assumed.
+  budget.Observe(key, Seen(t0, 100, 95, 10));
+  clock.Open();
+  waiter.join();
+  EXPECT_LE(granted_at - t0, policy.max_sleep_slice) << "not held for the whole conservative window";
+}
+
 TEST(BudgetPriority, DeadlineReturnsWhenTheBudgetFreesUp) {
   ManualClock clock;
   InMemoryRateBudgetStore store;
