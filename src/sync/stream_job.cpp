@@ -158,6 +158,8 @@ Status SyncEngine::ReadPages(StreamRow& row, procore::Client& client) {
   options.start_page = static_cast<int>(std::max<int64_t>(1, row.next_page));
   if (row.pass == "incremental") {
     options.updated_from = FormatIso8601(std::max<int64_t>(0, row.watermark_ms - options_.overlap.count()));
+    // An open end well past Procore's clock, whatever the skew between it and ours.
+    options.updated_to = FormatIso8601(clock_.NowUnixMs() + int64_t{366} * 24 * 3600 * 1000);
     options.include_deleted = true;  // soft deletions show up here where Procore offers it
   }
   auto list = procore::StreamListRequest(*row.endpoint, options, clock_.Now());
