@@ -9,7 +9,9 @@ namespace kt::web {
 
 namespace {
 
-std::string FormField(const QueryParams& form, std::string_view key) { return FindParam(form, key).value_or(""); }
+std::string FormField(const QueryParams& form, std::string_view key) {
+  return FindParam(form, key).value_or("");
+}
 
 // Only same-site paths may be a post-sign-in destination (no open redirects).
 std::string SafeNext(std::string_view next) {
@@ -18,12 +20,24 @@ std::string SafeNext(std::string_view next) {
   return "/clients";
 }
 
-bool EndsWithCss(std::string_view name) { return name.size() > 4 && name.substr(name.size() - 4) == ".css"; }
+bool EndsWith(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
 
-std::optional<int64_t> ClientIdParam(const http::Request& r) { return ParseInt64(r.PathParam("client_id")); }
+// The content type of an embedded asset, by its extension.
+std::string StaticContentType(std::string_view name) {
+  if (EndsWith(name, ".css")) return "text/css; charset=utf-8";
+  if (EndsWith(name, ".js")) return "text/javascript; charset=utf-8";
+  if (EndsWith(name, ".svg")) return "image/svg+xml";
+  return "application/octet-stream";
+}
+
+std::optional<int64_t> ClientIdParam(const http::Request& r) {
+  return ParseInt64(r.PathParam("client_id"));
+}
 
 nlohmann::json UserContext(const access::Caller& caller) {
-  return {{"email", caller.email}, {"csrf", caller.csrf_token}};
+  return {{"id", caller.user_id}, {"email", caller.email}, {"csrf", caller.csrf_token}};
 }
 
 }  // namespace
@@ -45,18 +59,41 @@ http::Response RedirectToSignIn(const http::Request& request) {
   return http::Response::Redirect("/signin?next=" + UrlEncode(request.target));
 }
 
+tl::expected<ClientPage, http::Response> OpenClientPage(const http::Request& request, access::Access& access,
+                                                        accounts::Clients& clients, bool admin_required) {
+  auto caller = access.Authenticate(request);
+  if (!caller) return tl::unexpected(RedirectToSignIn(request));
+  auto client_id = ClientIdParam(request);
+  if (!client_id)
+    return tl::unexpected(
+        ErrorPage(Error{ErrorKind::kNotFound, "client_not_found", "There is no such client.", "", {}}));
+  auto role = access.AuthorizeClient(*caller, *client_id, admin_required);
+  if (!role) return tl::unexpected(ErrorPage(role.error()));
+  auto client = clients.Get(*client_id);
+  if (!client) return tl::unexpected(ErrorPage(client.error()));
+  return ClientPage{*caller, *client, *role};
+}
+
+nlohmann::json ClientPageContext(const ClientPage& page, const std::string& title) {
+  return {{"title", title + " · " + page.client.name},
+          {"user", UserContext(page.caller)},
+          {"client",
+           {{"id", page.client.id},
+            {"name", page.client.name},
+            {"is_admin", page.role == accounts::Role::kAdmin}}}};
+}
+
 void RegisterStatic(http::Router& router) {
-  router.Get(
-      "/static/{name}",
-      [](http::Request& r) {
-        const std::string* asset = StaticAsset(r.PathParam("name"));
-        if (!asset) return http::Response::Text(404, "not found");
-        std::string type = EndsWithCss(r.PathParam("name")) ? "text/css; charset=utf-8" : "application/octet-stream";
-        auto resp = http::Response::Text(200, *asset, type);
-        resp.headers.Set("Cache-Control", "public, max-age=3600");
-        return resp;
-      },
-      {.on_io_thread = true});
+  router.Get("/static/{name}",
+             [](http::Request& r) {
+               const std::string* asset = StaticAsset(r.PathParam("name"));
+               if (!asset) return http::Response::Text(404, "not found");
+               std::string type = StaticContentType(r.PathParam("name"));
+               auto resp = http::Response::Text(200, *asset, type);
+               resp.headers.Set("Cache-Control", "public, max-age=3600");
+               return resp;
+             },
+             {.on_io_thread = true});
 }
 
 void RegisterPages(http::Router& router, PagesDeps deps) {
@@ -70,9 +107,13 @@ void RegisterPages(http::Router& router, PagesDeps deps) {
     std::string csrf = r.Cookie(access::kPreSessionCsrfCookie).value_or("");
     if (csrf.size() < 20) csrf = RandomToken(24);
     auto resp = HtmlPage(200, "signin",
-                         {{"title", "Sign in"}, {"narrow", true}, {"csrf", csrf}, {"next", SafeNext(r.Query("next").value_or(""))}});
+                         {{"title", "Sign in"},
+                          {"narrow", true},
+                          {"csrf", csrf},
+                          {"next", SafeNext(r.Query("next").value_or(""))}});
     resp.headers.Add("Set-Cookie", std::string(access::kPreSessionCsrfCookie) + "=" + csrf +
-                                       "; Path=/signin; HttpOnly; SameSite=Lax" + (r.secure ? "; Secure" : ""));
+                                       "; Path=/signin; HttpOnly; SameSite=Lax" +
+                                       (r.secure ? "; Secure" : ""));
     return resp;
   });
 
@@ -85,14 +126,21 @@ void RegisterPages(http::Router& router, PagesDeps deps) {
     auto again = [&](const Error& e, int status) {
       std::string csrf = cookie_csrf.size() >= 20 ? cookie_csrf : RandomToken(24);
       auto resp = HtmlPage(status, "signin",
-                           {{"title", "Sign in"}, {"narrow", true}, {"csrf", csrf}, {"next", next}, {"email", email},
+                           {{"title", "Sign in"},
+                            {"narrow", true},
+                            {"csrf", csrf},
+                            {"next", next},
+                            {"email", email},
                             {"flash_error", {{"message", e.message}, {"fix", e.fix}}}});
       resp.headers.Add("Set-Cookie", std::string(access::kPreSessionCsrfCookie) + "=" + csrf +
-                                         "; Path=/signin; HttpOnly; SameSite=Lax" + (r.secure ? "; Secure" : ""));
+                                         "; Path=/signin; HttpOnly; SameSite=Lax" +
+                                         (r.secure ? "; Secure" : ""));
       return resp;
     };
     if (cookie_csrf.empty() || form_csrf.empty() || !ConstantTimeEquals(cookie_csrf, form_csrf))
-      return again(Error{ErrorKind::kForbidden, "csrf_failed", "The sign-in form expired.", "Sign in again.", {}}, 403);
+      return again(
+          Error{ErrorKind::kForbidden, "csrf_failed", "The sign-in form expired.", "Sign in again.", {}},
+          403);
     auto user = d->users.Authenticate(email, FormField(form, "password"), r.remote_addr);
     if (!user) return again(user.error(), HttpStatusFor(user.error().kind));
     auto session = d->sessions.Create(user->id);
@@ -106,7 +154,8 @@ void RegisterPages(http::Router& router, PagesDeps deps) {
     auto caller = d->access.Authenticate(r);
     if (caller) {
       QueryParams form = ParseQuery(r.body);
-      if (auto ok = d->access.CheckCsrf(r, *caller, FormField(form, "_csrf")); !ok) return ErrorPage(ok.error());
+      if (auto ok = d->access.CheckCsrf(r, *caller, FormField(form, "_csrf")); !ok)
+        return ErrorPage(ok.error());
       (void)d->sessions.Destroy(r.Cookie(access::kSessionCookie).value_or(""));
     }
     auto resp = http::Response::Redirect("/signin");
@@ -123,29 +172,24 @@ void RegisterPages(http::Router& router, PagesDeps deps) {
     for (const auto& m : *memberships)
       list.push_back({{"id", m.client.id}, {"name", m.client.name}, {"role", accounts::RoleName(m.role)}});
     return HtmlPage(200, "clients",
-                    {{"title", "Clients"}, {"user", UserContext(*caller)}, {"clients", list}, {"has_clients", !list.empty()}});
+                    {{"title", "Clients"},
+                     {"user", UserContext(*caller)},
+                     {"clients", list},
+                     {"has_clients", !list.empty()}});
   });
 
   // A client's pages: members see home; Concierge is for admins (members get 403, others 404).
   auto client_page = [d](bool admin_required, std::string template_name, std::string title) {
     return [d, admin_required, template_name, title](http::Request& r) {
-      auto caller = d->access.Authenticate(r);
-      if (!caller) return RedirectToSignIn(r);
-      auto client_id = ClientIdParam(r);
-      if (!client_id) return ErrorPage(Error{ErrorKind::kNotFound, "client_not_found", "There is no such client.", "", {}});
-      auto role = d->access.AuthorizeClient(*caller, *client_id, admin_required);
-      if (!role) return ErrorPage(role.error());
-      auto client = d->clients.Get(*client_id);
-      if (!client) return ErrorPage(client.error());
-      IntegrationBadge badge = d->procore_badge ? d->procore_badge(*client_id) : IntegrationBadge{};
-      return HtmlPage(200, template_name,
-                      {{"title", title + " · " + client->name},
-                       {"user", UserContext(*caller)},
-                       {"client", {{"id", client->id}, {"name", client->name}, {"is_admin", *role == accounts::Role::kAdmin}}},
-                       {"project_count", 0},
-                       {"procore_status", badge.status},
-                       {"procore_status_label", badge.label},
-                       {"procore_started", badge.started}});
+      auto page = OpenClientPage(r, d->access, d->clients, admin_required);
+      if (!page) return std::move(page.error());
+      IntegrationBadge badge = d->procore_badge ? d->procore_badge(page->client.id) : IntegrationBadge{};
+      nlohmann::json context = ClientPageContext(*page, title);
+      context["project_count"] = 0;
+      context["procore_status"] = badge.status;
+      context["procore_status_label"] = badge.label;
+      context["procore_started"] = badge.started;
+      return HtmlPage(200, template_name, std::move(context));
     };
   };
   router.Get("/clients/{client_id}", client_page(false, "client_home", "Home"));

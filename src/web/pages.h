@@ -4,6 +4,8 @@
 #include <functional>
 #include <string>
 
+#include <tl/expected.hpp>
+
 #include "access/access.h"
 #include "accounts/clients.h"
 #include "accounts/sessions.h"
@@ -32,6 +34,19 @@ http::Response HtmlPage(int status, const std::string& template_name, nlohmann::
 http::Response ErrorPage(const Error& error);
 // Redirects to the sign-in page, remembering where the user was going.
 http::Response RedirectToSignIn(const http::Request& request);
+
+// A client's page as its caller may see it.
+struct ClientPage {
+  access::Caller caller;
+  accounts::Client client;
+  accounts::Role role = accounts::Role::kMember;
+};
+// Authenticates the caller and authorizes the {client_id} of the path. Otherwise the response to send:
+// the sign-in redirect, 404 for non-members, 403 for members on admin pages.
+tl::expected<ClientPage, http::Response> OpenClientPage(const http::Request& request, access::Access& access,
+                                                        accounts::Clients& clients, bool admin_required);
+// The layout's context for a client page: title, user menu (with the CSRF token) and client (gear menu).
+nlohmann::json ClientPageContext(const ClientPage& page, const std::string& title);
 
 void RegisterPages(http::Router& router, PagesDeps deps);
 // GET /static/{name}: embedded assets, cacheable.

@@ -6,6 +6,7 @@
 #include <map>
 #include <mutex>
 #include <stdexcept>
+#include <string_view>
 
 namespace kt::web {
 
@@ -32,13 +33,17 @@ Data ToData(const nlohmann::json& j) {
       for (const auto& v : j) d.push_back(ToData(v));
       return d;
     }
-    case nlohmann::json::value_t::string: return Data(j.get<std::string>());
-    case nlohmann::json::value_t::boolean: return j.get<bool>() ? Data(Data::type::bool_true) : Data(Data::type::bool_false);
+    case nlohmann::json::value_t::string:
+      return Data(j.get<std::string>());
+    case nlohmann::json::value_t::boolean:
+      return j.get<bool>() ? Data(Data::type::bool_true) : Data(Data::type::bool_false);
     case nlohmann::json::value_t::number_integer:
     case nlohmann::json::value_t::number_unsigned:
-    case nlohmann::json::value_t::number_float: return Data(j.dump());
+    case nlohmann::json::value_t::number_float:
+      return Data(j.dump());
     case nlohmann::json::value_t::null:
-    default: return Data(Data::type::bool_false);
+    default:
+      return Data(Data::type::bool_false);
   }
 }
 
@@ -60,7 +65,8 @@ CompiledTemplate& Compiled(const std::string& name) {
   if (f == files.end()) throw std::out_of_range("no template named " + name);
   auto t = std::make_unique<CompiledTemplate>();
   t->mustache = std::make_unique<kainjow::mustache::mustache>(f->second);
-  if (!t->mustache->is_valid()) throw std::logic_error("template " + name + ": " + t->mustache->error_message());
+  if (!t->mustache->is_valid())
+    throw std::logic_error("template " + name + ": " + t->mustache->error_message());
   return *cache.emplace(name, std::move(t)).first->second;
 }
 
@@ -68,6 +74,13 @@ CompiledTemplate& Compiled(const std::string& name) {
 
 std::string RenderTemplate(const std::string& name, const nlohmann::json& context) {
   Data data = ToData(context);
+  // Templates named _<name>.mustache are partials ({{> _name}}); the underscore keeps them apart from data
+  // keys.
+  if (data.is_object())
+    for (const auto& [file, text] : templates::EmbeddedFiles())
+      if (file.starts_with('_'))
+        data.set(file.substr(0, file.size() - std::string_view(".mustache").size()),
+                 Data(kainjow::mustache::partial([&text] { return text; })));
   CompiledTemplate& t = Compiled(name);
   std::lock_guard lock(t.mu);
   return t.mustache->render(data);

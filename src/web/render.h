@@ -8,7 +8,8 @@
 
 namespace kt::web {
 
-// Renders templates/<name>.mustache with the JSON context. Throws std::out_of_range for an unknown
+// Renders templates/<name>.mustache with the JSON context; templates/_<name>.mustache are its partials
+// ({{> _name}}). Throws std::out_of_range for an unknown
 // template (a bug), never for data.
 std::string RenderTemplate(const std::string& name, const nlohmann::json& context);
 // Renders the page body, then the layout around it (context fields are visible to both).

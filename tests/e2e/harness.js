@@ -76,3 +76,34 @@ async function signIn(page, baseUrl, email, password) {
 }
 
 module.exports = { startServer, stop, ktrack, tempDir, launchBrowser, screenshot, signIn, binDir, artifactsDir };
+
+// The Procore emulator beside KTrack: started on port 0, driven through its control API (interfaces.md).
+async function startEmulator(preset = 'small', extraArgs = []) {
+  const server = await startServer('procore-emulator', ['--listen', '127.0.0.1:0', '--preset', preset, ...extraArgs]);
+  server.control = async (method, pathname, body) => {
+    const res = await fetch(server.url + pathname, {
+      method,
+      headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`emulator ${method} ${pathname}: ${res.status} ${text}`);
+    return text ? JSON.parse(text) : null;
+  };
+  return server;
+}
+
+// Waits until check() returns a truthy value (polled), or fails with what it last saw.
+async function waitFor(check, { timeoutMs = 60000, intervalMs = 500, what = 'condition' } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < deadline) {
+    last = await check();
+    if (last) return last;
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+module.exports.startEmulator = startEmulator;
+module.exports.waitFor = waitFor;

@@ -1,0 +1,1323 @@
+// The Procore integration pages in the browser: the configuration wizard, the integration details and the
+// Procore projects, driven through KTrack's JSON API (/api/v1/clients/{id}/procore). No framework, no build step.
+'use strict';
+(() => {
+  const root = document.getElementById('procore-app');
+  if (!root) return;
+
+  const clientId = root.dataset.clientId;
+  const csrf = root.dataset.csrf;
+  const catalog = JSON.parse(root.dataset.catalog || '{}');
+  const base = `/api/v1/clients/${clientId}/procore`;
+  const $ = (sel, scope = document) => scope.querySelector(sel);
+  const $$ = (sel, scope = document) => Array.from(scope.querySelectorAll(sel));
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Plumbing: the API, elements, errors, formatting.
+
+  class ApiError extends Error {
+    constructor(status, body) {
+      const e = (body && body.error) || {};
+      super(e.message || `KTrack answered ${status}.`);
+      this.status = status;
+      this.code = e.code || 'http_' + status;
+      this.fix = e.fix || '';
+      this.body = body;
+    }
+  }
+
+  // Calls the integration's JSON API; resolves to the parsed answer ({data, headers} with withHeaders).
+  async function api(method, path, body, { withHeaders = false } = {}) {
+    const options = { method, credentials: 'same-origin', headers: { Accept: 'application/json' } };
+    if (method !== 'GET') {
+      options.headers['X-CSRF-Token'] = csrf;
+      options.headers['Content-Type'] = 'application/json';
+      options.body = JSON.stringify(body || {});
+    }
+    let response;
+    try {
+      response = await fetch(base + path, options);
+    } catch (_) {
+      throw new ApiError(0, { error: { code: 'network', message: 'KTrack could not be reached.',
+                                       fix: 'Check your connection, then try again.' } });
+    }
+    const text = await response.text();
+    let data = null;
+    try { data = text ? JSON.parse(text) : null; } catch (_) { data = null; }
+    if (response.status === 401) {
+      throw new ApiError(401, { error: { code: 'unauthenticated', message: 'Your session has ended.',
+                                         fix: 'Reload the page and sign in again.' } });
+    }
+    if (!response.ok) throw new ApiError(response.status, data);
+    return withHeaders ? { data, headers: response.headers } : data;
+  }
+
+  // el('div', {class: 'x', text: 'y'}, child...): text always goes in as text, never as HTML.
+  function el(tag, attrs, ...children) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === null || v === undefined || v === false) continue;
+      if (k === 'class') e.className = v;
+      else if (k === 'text') e.textContent = v;
+      else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+      else e.setAttribute(k, v === true ? '' : String(v));
+    }
+    for (const c of children.flat()) if (c !== null && c !== undefined && c !== false) e.append(c);
+    return e;
+  }
+
+  // Replaces a node's children; null, undefined and false children are left out (replaceChildren would print them).
+  function fill(node, ...children) {
+    node.replaceChildren(...children.flat(Infinity).filter((c) => c !== null && c !== undefined && c !== false));
+  }
+
+  function show(node, visible) { if (node) node.hidden = !visible; }
+
+  function showError(box, err) {
+    if (!box) return;
+    if (!err) { box.hidden = true; fill(box); return; }
+    fill(box, el('strong', { text: err.message }), err.fix ? el('div', { class: 'fix', text: err.fix }) : null);
+    box.dataset.code = err.code || '';
+    box.hidden = false;
+  }
+
+  const errorBox = (scope) => $('[data-role=error]', scope);
+
+  // Runs an action with its button disabled and a busy label, so a double click never sends twice.
+  async function busy(button, label, action) {
+    const before = button ? button.textContent : '';
+    if (button) { button.disabled = true; button.textContent = label; button.classList.add('busy'); }
+    try { return await action(); } finally {
+      // The action may have relabelled the button ("Verify permissions" becomes "Re-verify"): keep that.
+      if (button) {
+        button.disabled = false;
+        if (button.textContent === label) button.textContent = before;
+        button.classList.remove('busy');
+      }
+    }
+  }
+
+  const levelLabel = (level) => (catalog.level_labels || {})[level] || (level ? String(level) : 'None');
+  const streamLabel = (key) => (catalog.stream_labels || {})[key] || key;
+  const number = (n) => (n === null || n === undefined ? '…' : Number(n).toLocaleString('en-US'));
+
+  function parseTime(t) {
+    if (t === null || t === undefined || t === '') return null;
+    if (typeof t === 'number') return new Date(t > 1e12 ? t : t * 1000);
+    const d = new Date(t);
+    return isNaN(d) ? null : d;
+  }
+
+  function ago(t) {
+    const d = parseTime(t);
+    if (!d) return '—';
+    const s = Math.round((Date.now() - d.getTime()) / 1000);
+    if (s < 10) return 'just now';
+    if (s < 60) return `${s} s ago`;
+    if (s < 3600) return `${Math.round(s / 60)} min ago`;
+    if (s < 86400) return `${Math.round(s / 3600)} h ago`;
+    return d.toLocaleDateString('en-GB', { day: 'numeric', month: 'short', year: 'numeric' });
+  }
+
+  function when(t) {
+    const d = parseTime(t);
+    return d ? d.toLocaleString('en-GB', { day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' }) : '—';
+  }
+
+  function duration(seconds) {
+    if (!isFinite(seconds) || seconds < 0) return '';
+    if (seconds < 5) return 'a few seconds';
+    if (seconds < 60) return `${Math.round(seconds / 5) * 5} s`;
+    if (seconds < 3600) return `${Math.round(seconds / 60)} min`;
+    return `${(seconds / 3600).toFixed(1)} h`;
+  }
+
+  const STATUS_LABELS = {
+    not_started: 'Not connected', credentials_saved: 'Credentials saved', credentials_verified: 'Credentials verified',
+    configured: 'Settings saved', permissions_verified: 'Ready to complete', completing: 'Syncing',
+    active: 'Active', error: 'Needs attention', disconnected: 'Disconnected',
+  };
+  const STATUS_BADGE = {
+    active: 'ok', completing: 'syncing', error: 'error', permissions_verified: 'ok', disconnected: '',
+  };
+  const CHECK_LABELS = { ok: 'OK', missing: 'Missing', tool_disabled: 'Tool disabled', project_not_permitted: 'Not permitted' };
+  // The grid's cells: short, so a dozen tools fit beside each other.
+  const CHECK_SHORT = { ok: '✓', missing: 'Missing', tool_disabled: 'Disabled', project_not_permitted: 'No access' };
+  const STREAM_STATUS_LABELS = {
+    synced: 'Synced', syncing: 'Syncing', pending: 'Pending', rate_limited: 'Rate limited', error: 'Error',
+    paused: 'Paused', queued: 'Queued',
+  };
+  const ENVIRONMENTS = {
+    production: 'Production', sandbox: 'Developer Sandbox', monthly_sandbox: 'Monthly Sandbox', custom: 'Custom URLs',
+  };
+
+  function statusBadge(status) {
+    const b = $('#integration-status');
+    if (!b) return;
+    b.textContent = STATUS_LABELS[status] || status;
+    b.className = 'badge ' + (STATUS_BADGE[status] !== undefined ? STATUS_BADGE[status] : 'warn');
+    b.dataset.status = status;
+    b.hidden = false;
+  }
+
+  function nextAction(text, link) {
+    const p = $('#next-action');
+    if (!p) return;
+    fill(p, text, link ? ' ' : '', link ? el('a', { href: link.href, text: link.text }) : '');
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // What the integration answers, read defensively: the API may add fields, never rename them.
+
+  const state = { integration: null, projects: null, requirements: null, checks: null, streamsSeen: new Map() };
+
+  // GET / answers credentials {client_id, client_secret (masked), uses_marketplace_app, verified_at} and the
+  // environment (with login_url and api_url for custom URLs) beside them.
+  function credentialsOf(integration) {
+    const c = integration.credentials || {};
+    return {
+      clientId: c.client_id || '',
+      secretMasked: c.client_secret || '',
+      environment: integration.environment || '',
+      loginUrl: integration.login_url || '',
+      apiUrl: integration.api_url || '',
+      verifiedAt: c.verified_at || null,
+      marketplace: !!c.uses_marketplace_app,
+      saved: !!integration.credentials,
+    };
+  }
+
+  function settingsOf(integration) {
+    const s = integration.settings || {};
+    return {
+      domains: Array.isArray(s.domains) ? s.domains : null,
+      autoLink: !!s.auto_link_projects,
+      reconcile: s.reconcile_interval_s || catalog.default_reconcile_interval_s || 3600,
+      saved: Array.isArray(s.domains),
+    };
+  }
+
+  const companyOf = (integration) => integration.company && integration.company.id ? integration.company : null;
+
+  async function loadIntegration() {
+    state.integration = await api('GET', '/');
+    return state.integration;
+  }
+
+  async function loadProjects() {
+    if (state.projects) return state.projects;
+    try {
+      const answer = await api('GET', '/projects?per_page=1000');
+      state.projects = Array.isArray(answer) ? answer : (answer && (answer.projects || answer.items)) || [];
+    } catch (_) {
+      state.projects = [];  // names are a nicety here: ids still read well enough
+    }
+    return state.projects;
+  }
+
+  // A project as the page names it: the name an answer carries, else the one GET /projects lists, else its id.
+  function projectName(id, nameFromAnswer) {
+    if (id === null || id === undefined) return 'Company';
+    if (nameFromAnswer) return nameFromAnswer;
+    const p = (state.projects || []).find((x) => String(x.id) === String(id));
+    return p ? p.name || p.display_name : `Project ${id}`;
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Settings: the form, the live "Procore tools this needs" table, the summary.
+
+  function readSettingsForm(form) {
+    const domains = $$('input[name=domain]', form).filter((i) => i.checked && !i.disabled).map((i) => i.value);
+    return {
+      domains,
+      auto_link_projects: $('#auto_link_projects', form).checked,
+      reconcile_interval_s: Number($('#reconcile_interval_s', form).value),
+    };
+  }
+
+  function fillSettingsForm(form, settings) {
+    if (settings.domains) {
+      for (const i of $$('input[name=domain]', form)) if (!i.disabled) i.checked = settings.domains.includes(i.value);
+    }
+    $('#auto_link_projects', form).checked = settings.autoLink;
+    const select = $('#reconcile_interval_s', form);
+    if (![...select.options].some((o) => Number(o.value) === Number(settings.reconcile))) {
+      select.append(el('option', { value: settings.reconcile, text: `Every ${duration(settings.reconcile)}` }));
+    }
+    select.value = String(settings.reconcile);
+  }
+
+  const LEVEL_RANK = { none: 0, read_only: 1, standard: 2, admin: 3 };
+
+  // The least level per (scope, tool) for the chosen domains, from the catalog the server embeds.
+  function previewRequirements(domains) {
+    const need = new Map();
+    for (const d of catalog.domains || []) {
+      if (d.key !== 'projects' && !domains.includes(d.key)) continue;
+      for (const t of d.tools) {
+        const key = t.scope + '\u0000' + t.tool;
+        const prev = need.get(key);
+        if (!prev || LEVEL_RANK[t.level] > LEVEL_RANK[prev.level]) need.set(key, { ...t });
+      }
+    }
+    return [...need.values()];
+  }
+
+  function sortRequirements(list) {
+    return [...list].sort((a, b) => (a.scope === b.scope ? 0 : a.scope === 'company' ? -1 : 1));
+  }
+
+  function renderRequirements(form, list, confirmed) {
+    const tbody = $('#requirements-table tbody', form);
+    fill(tbody, ...sortRequirements(list).map((r) => el('tr', { 'data-scope': r.scope, 'data-tool': r.tool },
+      el('td', { text: r.scope === 'company' ? 'Company' : 'Project' }),
+      el('td', {}, el('strong', { text: r.tool })),
+      el('td', { text: levelLabel(r.level) }))));
+    $('#requirements-source', form).textContent = confirmed
+      ? 'What the saved settings need, as KTrack will check it. More is fine.'
+      : 'The least each tool needs for the data chosen. More is fine.';
+    $('#requirements-table', form).dataset.source = confirmed ? 'server' : 'preview';
+  }
+
+  function sameSettings(a, b) {
+    return a && b && a.auto_link_projects === b.auto_link_projects && a.reconcile_interval_s === b.reconcile_interval_s &&
+      [...a.domains].sort().join() === [...b.domains].sort().join();
+  }
+
+  function savedSettingsBody(integration) {
+    const s = settingsOf(integration);
+    return s.saved ? { domains: s.domains, auto_link_projects: s.autoLink, reconcile_interval_s: s.reconcile } : null;
+  }
+
+  // Live table: the server's answer while the form equals the saved settings, the catalog's preview otherwise.
+  function refreshRequirements(form) {
+    const chosen = readSettingsForm(form);
+    const saved = savedSettingsBody(state.integration || {});
+    if (state.requirements && sameSettings(chosen, saved)) renderRequirements(form, state.requirements, true);
+    else renderRequirements(form, previewRequirements(chosen.domains), false);
+  }
+
+  async function loadRequirements() {
+    try {
+      const answer = await api('GET', '/permissions/requirements');
+      state.requirements = Array.isArray(answer) ? answer : (answer && answer.requirements) || null;
+    } catch (_) {
+      state.requirements = null;
+    }
+  }
+
+  function settingsSummary(integration) {
+    const s = settingsOf(integration);
+    if (!s.saved) return el('p', { class: 'small muted', text: 'Not chosen yet.' });
+    const labels = (catalog.domains || []).filter((d) => d.key === 'projects' || s.domains.includes(d.key)).map((d) => d.label);
+    const interval = $(`#reconcile_interval_s option[value="${s.reconcile}"]`);
+    return el('div', { class: 'summary-list' },
+      el('div', {}, el('span', { class: 'muted', text: 'Data: ' }), labels.join(', ')),
+      el('div', {}, el('span', { class: 'muted', text: 'New projects: ' }),
+         s.autoLink ? 'linked automatically' : 'linked by hand'),
+      el('div', {}, el('span', { class: 'muted', text: 'Reconciliation: ' }),
+         interval ? interval.textContent.toLowerCase() : `every ${duration(s.reconcile)}`));
+  }
+
+  function wireSettingsForm(form, onSave) {
+    form.addEventListener('change', () => refreshRequirements(form));
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      const box = errorBox(form);
+      showError(box, null);
+      const body = readSettingsForm(form);
+      const company = companyOf(state.integration || {});
+      if (company) body.company_id = company.id;
+      await busy($('#save-settings', form), 'Saving…', async () => {
+        try {
+          await api('PUT', '/settings', body);
+          await loadIntegration();
+          await loadRequirements();
+          refreshRequirements(form);
+          await onSave();
+        } catch (err) {
+          showError(box, err);
+        }
+      });
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Permissions: the grid (scope × tool) and the fixes, grouped so 40 projects missing one tool read as one line.
+
+  // The failed checks grouped by (scope, tool, status): 40 projects missing one tool read as one thing to fix.
+  function failureGroups(result) {
+    const groups = new Map();
+    for (const c of ((result && result.checks) || []).filter((x) => x.status !== 'ok')) {
+      const key = [c.scope, c.tool, c.status].join('\u0000');
+      if (!groups.has(key)) groups.set(key, []);
+      groups.get(key).push(c);
+    }
+    return [...groups.values()];
+  }
+
+  // "A, B and C".
+  function listWords(words) {
+    return words.length < 2 ? words.join('') : `${words.slice(0, -1).join(', ')} and ${words[words.length - 1]}`;
+  }
+
+  // "on 25 of 40 projects": a large company is sampled, and the page says so.
+  function coverage(result) {
+    const checked = result.projects_checked, total = result.projects_total;
+    if (!total) return '';
+    return checked < total ? ` (company and ${checked} of ${total} projects)` : ` (company and ${total} project${total > 1 ? 's' : ''})`;
+  }
+
+  function renderPermissions(scope, result) {
+    const checks = (result && result.checks) || [];
+    state.checks = result;
+    const failures = checks.filter((c) => c.status !== 'ok');
+    const status = $('#permissions-status', scope);
+    if (!checks.length) {
+      fill(status, 'No checks yet.');
+    } else if (!failures.length) {
+      fill(status, el('span', { class: 'badge ok', text: 'All permissions OK' }),
+        ` ${checks.length} checks passed${coverage(result)}`, result.checked_at ? `, ${ago(result.checked_at)}.` : '.');
+    } else {
+      const things = failureGroups(result).length;
+      fill(status, el('span', { class: 'badge error', text: `${things} to fix` }),
+        ` ${checks.length - failures.length} of ${checks.length} checks passed${coverage(result)}. Fix ${things > 1 ? 'these' : 'this'} in Procore, then Re-verify.`);
+    }
+    $('#verify-permissions', scope).textContent = checks.length ? 'Re-verify' : 'Verify permissions';
+
+    fill($('#permission-fixes', scope), ...failureGroups(result).map((list) => {
+      const c = list[0];
+      const where = c.scope === 'company' ? 'at company level'
+        : list.length === 1 ? `on ${projectName(c.project_id, c.project_name)}` : `on ${list.length} projects`;
+      const levels = c.status === 'missing' ? ` Needs ${levelLabel(c.required)}, has ${levelLabel(c.actual)}.` : '';
+      return el('div', { class: 'fix-item', 'data-status': c.status, 'data-tool': c.tool || '' },
+        el('div', {}, el('span', { class: `badge ${c.status}`, text: CHECK_LABELS[c.status] || c.status }), ' ',
+           el('strong', { text: c.tool || 'Project access' }), ` ${where}.${levels}`),
+        c.fix ? el('div', { class: 'fix', text: c.fix }) : null,
+        list.length > 1 ? el('div', { class: 'small muted', text: `The same for ${listWords(list.slice(1).map((x) => projectName(x.project_id, x.project_name)))}.` }) : null);
+    }));
+
+    // The grid, as two tables so a dozen tools fit: company-level tools, then one row per project.
+    fill($('#permissions-grid', scope),
+      permissionTable('Company level', checks.filter((c) => c.scope === 'company')),
+      permissionTable('Project', checks.filter((c) => c.scope !== 'company')));
+    show($('#permissions-grid', scope), checks.length > 0);
+  }
+
+  // One table of the grid: a row per scope (the company, or each project), a column per tool.
+  function permissionTable(heading, checks) {
+    if (!checks.length) return null;
+    const tools = [];
+    for (const c of checks) if (c.tool && !tools.includes(c.tool)) tools.push(c.tool);
+    const rows = new Map();
+    for (const c of checks) {
+      const key = c.scope === 'company' ? 'company' : String(c.project_id);
+      if (!rows.has(key)) rows.set(key, { scope: c.scope, projectId: c.project_id, name: c.project_name, cells: new Map() });
+      rows.get(key).cells.set(c.tool || '', c);
+    }
+    return el('div', { class: 'table-wrap' }, el('table', { class: 'grid' },
+      el('thead', {}, el('tr', {}, el('th', { text: heading }), tools.map((t) => el('th', { text: t })))),
+      el('tbody', {}, [...rows.values()].map((row) => {
+        const whole = row.cells.get('');  // a check about the project itself (not permitted)
+        return el('tr', { 'data-scope': row.scope, 'data-project-id': row.projectId ?? '' },
+          el('th', { scope: 'row', text: row.scope === 'company' ? 'Company' : projectName(row.projectId, row.name) }),
+          whole && !tools.some((t) => row.cells.has(t))
+            ? el('td', { colspan: tools.length || 1, 'data-status': whole.status }, el('span', { class: `badge ${whole.status}`, text: CHECK_LABELS[whole.status] }))
+            : tools.map((t) => {
+              const c = row.cells.get(t) || (whole && whole.status !== 'ok' ? whole : null);
+              if (!c) return el('td', { class: 'na', text: '·', title: 'Not needed here' });
+              return el('td', { 'data-tool': t, 'data-status': c.status,
+                title: `${t}: needs ${levelLabel(c.required)}, has ${levelLabel(c.actual)}${c.probed ? ' (checked by reading one record)' : ''}` },
+                el('span', { class: `badge ${c.status}`, text: CHECK_SHORT[c.status] || c.status, 'aria-label': CHECK_LABELS[c.status] || c.status }));
+            }));
+      }))));
+  }
+
+  // The last permission check GET / carries, when there is one.
+  function storedCheck(integration) {
+    const p = integration.permissions;
+    return p && Array.isArray(p.checks) && p.checks.length ? p : null;
+  }
+
+  async function verifyPermissions(scope) {
+    const box = errorBox(scope);
+    showError(box, null);
+    return busy($('#verify-permissions', scope), 'Checking…', async () => {
+      try {
+        await loadProjects();
+        const result = await api('POST', '/permissions/verify', {});
+        renderPermissions(scope, result);
+        await loadIntegration();
+        return result;
+      } catch (err) {
+        showError(box, err);
+        return null;
+      }
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Streams: the progress table with counts against Procore's totals and an ETA from the observed rate.
+
+  function streamKey(s) { return `${s.stream}:${s.project_id ?? ''}`; }
+
+  // Records a sample per stream; the ETA is the remaining count over the rate seen since the first sample.
+  function etaSeconds(s, now) {
+    const key = streamKey(s);
+    const seen = state.streamsSeen.get(key);
+    if (!seen || s.count < seen.count) { state.streamsSeen.set(key, { t: now, count: s.count || 0 }); return null; }
+    const rate = (s.count - seen.count) / Math.max((now - seen.t) / 1000, 0.001);
+    if (!(rate > 0) || s.procore_total === null || s.procore_total === undefined) return null;
+    return Math.max(s.procore_total - s.count, 0) / rate;
+  }
+
+  // Streams in the catalog's order (projects, directory, then each domain's), company first, then by project.
+  const STREAM_ORDER = Object.keys(catalog.stream_labels || {});
+  const streamRank = (key) => { const i = STREAM_ORDER.indexOf(key); return i < 0 ? STREAM_ORDER.length : i; };
+
+  function renderStreams(scope, streams) {
+    const now = Date.now();
+    const groups = new Map();  // project id ('' for the company) → streams
+    for (const s of streams) {
+      const key = s.project_id === null || s.project_id === undefined ? '' : String(s.project_id);
+      if (!groups.has(key)) groups.set(key, []);
+      groups.get(key).push(s);
+    }
+    const ordered = [...groups.entries()].sort(([a, x], [b, y]) => (a === '' ? -1 : b === '' ? 1 :
+      projectName(a, x[0].project_name).localeCompare(projectName(b, y[0].project_name))));
+    let done = 0, total = 0, synced = 0, etaMax = 0, anyEta = false;
+    const rows = [];
+    for (const [key, list] of ordered) {
+      list.sort((a, b) => streamRank(a.stream) - streamRank(b.stream));
+      const groupSynced = list.filter((s) => s.status === 'synced').length;
+      rows.push(el('tr', { class: 'group' }, el('th', { colspan: 4, scope: 'rowgroup' },
+        key === '' ? 'Company' : projectName(key, list[0].project_name),
+        el('span', { class: 'muted small', text: ` · ${groupSynced} of ${list.length} synced` }))));
+      for (const s of list) {
+        const count = s.count || 0;
+        const procoreTotal = s.procore_total ?? null;
+        done += procoreTotal !== null ? Math.min(count, procoreTotal) : count;
+        total += procoreTotal !== null ? procoreTotal : count;
+        if (s.status === 'synced') synced++;
+        const observed = s.status === 'synced' || s.status === 'error' ? null : etaSeconds(s, now);
+        const eta = s.status === 'synced' || s.status === 'error' ? null : (s.eta_s ?? observed);
+        if (eta !== null) { anyEta = true; etaMax = Math.max(etaMax, eta); }
+        const last = s.status === 'synced' ? ago(s.last_synced_at)
+          : eta !== null ? `about ${duration(eta)} left` : s.status === 'error' ? '' : '…';
+        rows.push(el('tr', { 'data-stream': s.stream, 'data-project-id': s.project_id ?? '', 'data-status': s.status },
+          el('td', { text: streamLabel(s.stream) }),
+          el('td', {}, el('span', { class: `badge ${s.status}`, text: STREAM_STATUS_LABELS[s.status] || s.status })),
+          el('td', { class: 'num' }, el('span', { class: 'count', text: number(count) }),
+            el('span', { class: 'muted', text: ` / ${number(procoreTotal)}` })),
+          el('td', { class: 'eta-col small muted', text: last })));
+      }
+    }
+    fill($('#streams-table tbody', scope), ...rows);
+    const all = streams.length > 0 && synced === streams.length;
+    $('#sync-overall', scope).textContent = !streams.length ? 'Waiting for the first streams…'
+      : all ? `All ${streams.length} streams synced · ${number(done)} records`
+        : `${synced} of ${streams.length} streams synced · ${number(done)} of ${number(total)} records`;
+    $('#sync-eta', scope).textContent = all ? '' : anyEta ? ` · about ${duration(etaMax)} left` : '';
+    $('#sync-bar', scope).style.width = `${total > 0 ? Math.round((100 * done) / total) : all ? 100 : 0}%`;
+    return { all, synced, count: streams.length, records: done };
+  }
+
+  function renderStreamErrors(box, streams) {
+    if (!box) return;
+    const failing = streams.filter((s) => s.error);
+    fill(box, ...failing.map((s) => {
+      const e = typeof s.error === 'object' ? s.error : { message: String(s.error) };
+      return el('div', { class: 'fix-item', 'data-stream': s.stream },
+        el('div', {}, el('span', { class: `badge ${s.status}`, text: STREAM_STATUS_LABELS[s.status] || s.status }), ' ',
+           el('strong', { text: streamLabel(s.stream) }), ` (${projectName(s.project_id, s.project_name)}): ${e.message || ''}`),
+        e.fix ? el('div', { class: 'fix', text: e.fix }) : null);
+    }));
+  }
+
+  // Polls GET /streams until every stream is synced (then every 15 s on the details page); pauses when hidden.
+  function pollStreams(scope, { fastMs, slowMs, onUpdate }) {
+    let timer = null;
+    let stopped = false;
+    async function tick() {
+      timer = null;
+      if (stopped) return;
+      let progress = null;
+      try {
+        const streams = await api('GET', '/streams');
+        const list = Array.isArray(streams) ? streams : (streams && streams.streams) || [];
+        progress = renderStreams(scope, list);
+        if (onUpdate) await onUpdate(progress, list);
+      } catch (err) {
+        showError($('#page-error'), err);
+      }
+      if (stopped) return;
+      const delay = progress && progress.all ? slowMs : fastMs;
+      if (delay) timer = setTimeout(tick, document.hidden ? Math.max(delay, 10000) : delay);
+    }
+    tick();
+    return { stop() { stopped = true; if (timer) clearTimeout(timer); } };
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Credentials: the form (environment, custom URLs, client id and secret), Verify, the company picker.
+
+  function credentialsSummary(integration) {
+    const c = credentialsOf(integration);
+    const company = companyOf(integration);
+    return el('dl', { class: 'facts' },
+      company ? [el('dt', { text: 'Company' }), el('dd', { class: 'company-name' }, el('strong', { text: company.name }),
+                                                      el('span', { class: 'muted', text: ` (${company.id})` }))] : null,
+      c.environment ? [el('dt', { text: 'Environment' }), el('dd', { text: ENVIRONMENTS[c.environment] || c.environment })] : null,
+      c.environment === 'custom' && c.apiUrl ? [el('dt', { text: 'API URL' }), el('dd', { class: 'mono', text: c.apiUrl })] : null,
+      c.clientId ? [el('dt', { text: 'Client ID' }), el('dd', { class: 'mono', text: c.clientId })] : null,
+      [el('dt', { text: 'Client Secret' }), el('dd', { class: 'mono secret-masked', text: c.secretMasked || '••••••••' })],
+      [el('dt', { text: 'Verified' }), el('dd', { text: c.verifiedAt ? when(c.verifiedAt) : company ? 'yes' : 'not yet' })]);
+  }
+
+  function wireEnvironment(form) {
+    const select = $('#environment', form);
+    const sync = () => show($('#custom-urls', form), select.value === 'custom');
+    select.addEventListener('change', sync);
+    for (const r of $$('input[name=way]', form)) {
+      r.addEventListener('change', () => form.classList.toggle('marketplace', r.checked && r.value === 'marketplace'));
+    }
+    sync();
+  }
+
+  function fillCredentialsForm(form, integration) {
+    const c = credentialsOf(integration);
+    if (c.environment && [...$('#environment', form).options].some((o) => o.value === c.environment)) {
+      $('#environment', form).value = c.environment;
+    }
+    if (c.loginUrl) $('#login_url', form).value = c.loginUrl;
+    if (c.apiUrl) $('#api_url', form).value = c.apiUrl;
+    if (c.clientId && !$('#client_id', form).value) $('#client_id', form).value = c.clientId;
+    const company = companyOf(integration);
+    if (company && !$('#company_id', form).value) $('#company_id', form).value = company.id;
+    for (const r of $$('input[name=way]', form)) {
+      if (c.saved && r.value === (c.marketplace ? 'marketplace' : 'custom')) r.checked = true;
+    }
+    form.classList.toggle('marketplace', (($('input[name=way]:checked', form) || {}).value) === 'marketplace');
+    $('#client_secret', form).placeholder = c.clientId ? 'Leave empty to keep the saved secret' : '';
+    show($('#custom-urls', form), $('#environment', form).value === 'custom');
+  }
+
+  function readCredentialsForm(form) {
+    const way = ($('input[name=way]:checked', form) || {}).value || 'custom';
+    const body = { environment: $('#environment', form).value };
+    const company = $('#company_id', form).value.trim();
+    if (company) body.company_id = /^[0-9]+$/.test(company) ? Number(company) : company;
+    if (way === 'marketplace') body.use_marketplace_app = true;
+    else {
+      body.client_id = $('#client_id', form).value.trim();
+      body.client_secret = $('#client_secret', form).value.trim();
+    }
+    if (body.environment === 'custom') {
+      body.login_url = $('#login_url', form).value.trim();
+      body.api_url = $('#api_url', form).value.trim();
+    }
+    return body;
+  }
+
+  function checkCredentials(body, integration) {
+    const saved = credentialsOf(integration || {});
+    if (!body.use_marketplace_app && !body.client_id) return { message: 'Enter the Client ID.', fix: 'Copy it from the app’s OAuth Credentials in the Procore Developer Portal.', field: 'client_id' };
+    if (!body.use_marketplace_app && !body.client_secret && body.client_id !== saved.clientId) return { message: 'Enter the Client Secret.', fix: 'Copy it from the app’s OAuth Credentials in the Procore Developer Portal.', field: 'client_secret' };
+    if (body.company_id !== undefined && typeof body.company_id !== 'number') return { message: 'The company ID is a number.', fix: 'Copy the digits after /companies/ in your Procore address bar.', field: 'company_id' };
+    if (body.environment === 'custom' && (!body.login_url || !body.api_url)) return { message: 'Enter both the Login URL and the API URL.', fix: 'Custom URLs point KTrack at a Procore emulator or proxy.', field: body.login_url ? 'api_url' : 'login_url' };
+    return null;
+  }
+
+  // Saves (unless only the secret was kept) and verifies. Resolves to the verify answer, or throws ApiError.
+  async function saveAndVerify(body) {
+    const saved = credentialsOf(state.integration || {});
+    const keepSecret = !body.use_marketplace_app && !body.client_secret && body.client_id === saved.clientId;
+    const sameAsSaved = keepSecret && body.environment === saved.environment &&
+      (body.environment !== 'custom' || (body.login_url === saved.loginUrl && body.api_url === saved.apiUrl));
+    if (!keepSecret) await api('PUT', '/credentials', body);
+    else if (!sameAsSaved) {
+      throw new ApiError(400, { error: { code: 'secret_required', message: 'Enter the Client Secret again.',
+                                         fix: 'Changing the environment or URLs needs the secret too.' } });
+    }
+    return api('POST', '/credentials/verify', body.company_id ? { company_id: body.company_id } : {});
+  }
+
+  function renderCompanyPicker(picker, companies, current) {
+    const list = $('#company-list', picker);
+    fill(list, ...companies.map((c, i) => el('label', { class: 'check company-option' },
+      el('input', { type: 'radio', name: 'company_id', value: c.id,
+                    checked: current ? String(current.id) === String(c.id) : i === 0 }),
+      el('span', {}, el('strong', { text: c.name }), el('span', { class: 'muted', text: ` (${c.id})` })))));
+    show(picker, true);
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // The configuration page (wizard).
+
+  const WIZARD_STEP = {
+    not_started: 1, disconnected: 1, credentials_saved: 2, credentials_verified: 3, configured: 4,
+    permissions_verified: 5, completing: 5, active: 6,
+  };
+
+  function wizardStepFor(integration, local) {
+    const status = integration.status;
+    if (status === 'error') {
+      if ((integration.streams || []).length) return 5;
+      if (settingsOf(integration).saved) return 4;
+      if (companyOf(integration)) return 3;
+      return 2;
+    }
+    const step = WIZARD_STEP[status] || 1;
+    return step === 1 && local.haveCredentials ? 2 : step;
+  }
+
+  function setupPage() {
+    const local = { haveCredentials: false, editing: new Set(), poller: null, autoVerified: false };
+    const credForm = $('#credentials-form');
+    const picker = $('#company-picker');
+    const settingsForm = $('#settings-form');
+    const permScope = $('#step-4');
+    const completeScope = $('#step-5');
+
+    function render() {
+      const integration = state.integration;
+      const current = wizardStepFor(integration, local);
+      statusBadge(integration.status);
+      for (const li of $$('#wizard-steps > li')) {
+        const n = Number(li.dataset.step);
+        li.className = n < current ? 'done' : n === current ? 'current' : 'upcoming';
+        if (n === current) li.setAttribute('aria-current', 'step'); else li.removeAttribute('aria-current');
+      }
+      for (const section of $$('section.step')) {
+        const n = Number(section.dataset.step);
+        const st = n < current ? 'done' : n === current ? 'current' : 'upcoming';
+        section.dataset.state = local.editing.has(n) && st === 'done' ? 'editing' : st;
+        const badge = $('.step-badge', section);
+        badge.textContent = st === 'done' ? 'Done' : st === 'current' ? 'Now' : '';
+        badge.className = 'badge step-badge ' + (st === 'done' ? 'ok' : st === 'current' ? 'current' : '');
+        badge.hidden = st === 'upcoming';
+      }
+
+      // Step 2's summary and form.
+      fill($('#credentials-summary'), credentialsSummary(integration), el('div', { class: 'actions' },
+        el('button', { class: 'btn secondary', type: 'button', id: 'replace-secret', text: 'Replace secret',
+                       onclick: () => editCredentials(true) }),
+        el('button', { class: 'btn secondary', type: 'button', id: 'change-credentials', text: 'Change credentials',
+                       onclick: () => editCredentials(false) })));
+      fillCredentialsForm(credForm, integration);
+      show($('#cancel-credentials'), local.editing.has(2));
+
+      // Step 3.
+      fill($('#settings-summary'), settingsSummary(integration), el('div', { class: 'actions' },
+        el('button', { class: 'btn secondary', type: 'button', id: 'edit-settings', text: 'Change settings',
+                       onclick: () => { local.editing.add(3); render(); } })));
+      if (!local.editing.has(3) || !settingsForm.dataset.touched) fillSettingsForm(settingsForm, settingsOf(integration));
+      refreshRequirements(settingsForm);
+      show($('#cancel-settings'), local.editing.has(3));
+
+      // Step 4's summary.
+      const checks = state.checks && state.checks.checks;
+      fill($('#permissions-summary'),
+        el('p', { class: 'small', text: checks ? `All ${checks.length} checks passed.` : 'Permissions verified.' }),
+        el('div', { class: 'actions' }, el('button', { class: 'btn secondary', type: 'button', text: 'Re-verify',
+          onclick: async () => { local.editing.add(4); render(); await verifyPermissions(permScope); await refresh(); } })));
+
+      renderComplete(current);
+      renderNextAction(current);
+    }
+
+    function renderNextAction(current) {
+      const status = state.integration.status;
+      const failures = failureGroups(state.checks).length;
+      const failed = !$('#credentials-form [data-role=error]').hidden;
+      const text = {
+        1: 'Next: create the app and its credentials in Procore (step 1).',
+        2: failed ? 'Next: correct what the message below says, then Verify again (step 2).'
+          : status === 'credentials_saved' ? 'Next: verify the saved credentials (step 2).' : 'Next: paste the Client ID and Client Secret, then Verify (step 2).',
+        3: 'Next: choose what to sync and save the settings (step 3).',
+        4: failures ? `Next: fix ${failures === 1 ? 'the one thing' : `the ${failures} things`} listed in step 4 in Procore, then Re-verify.` : 'Next: verify the app’s permissions in Procore (step 4).',
+        5: status === 'completing' ? 'KTrack is running the first sync. You can leave this page; it keeps going.'
+          : status === 'error' ? 'Something needs attention; see below.' : 'Next: Complete Integration (step 5).',
+        6: 'Procore is connected and syncing.',
+      }[current];
+      nextAction(text);
+    }
+
+    function renderComplete(current) {
+      const status = state.integration.status;
+      const button = $('#complete');
+      const reason = $('#complete-reason');
+      const failures = failureGroups(state.checks).length;
+      const ready = status === 'permissions_verified';
+      button.disabled = !ready;
+      button.hidden = status === 'completing' || status === 'active';
+      reason.textContent = ready ? 'Credentials and permissions are verified.'
+        : current <= 2 ? 'Available once the credentials are verified (step 2), the settings saved (step 3) and the permissions verified (step 4).'
+          : current === 3 ? 'Available once the settings are saved (step 3) and the permissions verified (step 4).'
+            : current === 4 ? (failures ? `Available once the permissions verify: ${failures} still to fix in step 4.` : 'Available once the permissions are verified (step 4).')
+              : status === 'error' ? '' : '';
+      show(reason, !!reason.textContent);
+      completeScope.dataset.ready = ready ? 'true' : 'false';
+      if ((status === 'completing' || status === 'active' || (status === 'error' && (state.integration.streams || []).length)) && !local.poller) startProgress();
+    }
+
+    function startProgress() {
+      show($('#sync-progress'), true);
+      local.poller = pollStreams(completeScope, {
+        fastMs: 1500, slowMs: 0,
+        onUpdate: async (progress) => {
+          if (!progress.all) return;
+          await loadIntegration();
+          statusBadge(state.integration.status);
+          if (state.integration.status === 'completing') return;  // the last streams are being recorded
+          $('#sync-done-text').textContent = `The first sync finished: ${number(progress.records)} records in ${progress.count} streams.`;
+          // With auto-link on, the projects are linked already: the next page is the same, the words differ.
+          const linked = (state.integration.streams || []).some((s) => s.project_id !== null && s.project_id !== undefined);
+          $('#projects-link').textContent = linked ? 'See the Procore projects' : 'Link your first Procore project';
+          show($('#sync-done'), true);
+          local.poller.stop();
+          render();
+        },
+      });
+    }
+
+    function editCredentials(secretOnly) {
+      local.editing.add(2);
+      credForm.classList.toggle('secret-only', secretOnly);
+      $('#client_secret').value = '';
+      render();
+      $(secretOnly ? '#client_secret' : '#client_id').focus();
+    }
+
+    async function refresh() {
+      await loadIntegration();
+      render();
+    }
+
+    // Step 1.
+    $('#have-credentials').addEventListener('click', () => {
+      local.haveCredentials = true;
+      render();
+      $('#client_id').focus();
+    });
+
+    // Step 2.
+    wireEnvironment(credForm);
+    $('#cancel-credentials').addEventListener('click', () => {
+      local.editing.delete(2);
+      credForm.classList.remove('secret-only');
+      showError(errorBox(credForm), null);
+      render();
+    });
+    credForm.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      const box = errorBox(credForm);
+      showError(box, null);
+      show(picker, false);
+      const body = readCredentialsForm(credForm);
+      const invalid = checkCredentials(body, state.integration);
+      if (invalid) { showError(box, invalid); $('#' + invalid.field).focus(); return; }
+      await busy($('#verify-credentials'), 'Verifying…', async () => {
+        try {
+          const answer = await saveAndVerify(body);
+          await afterVerify(answer);
+        } catch (err) {
+          showError(box, err);
+          if (err.code === 'invalid_credentials') $('#client_secret').select();
+          await loadIntegration().then(render).catch(() => {});
+        }
+      });
+    });
+
+    async function afterVerify(answer) {
+      const companies = (answer && answer.companies) || [];
+      await loadIntegration();
+      const chosen = companyOf(state.integration) || (answer && answer.company);
+      if (companies.length > 1 && (answer.needs_company_choice || !companyOf(state.integration))) {
+        renderCompanyPicker(picker, companies, chosen);
+        render();
+        return;
+      }
+      $('#client_secret').value = '';
+      credForm.classList.remove('secret-only');
+      local.editing.delete(2);
+      show(picker, false);
+      render();
+    }
+
+    $('#choose-company').addEventListener('click', async (event) => {
+      const input = $('input[name=company_id]:checked', picker);
+      if (!input) return;
+      const box = errorBox(picker);
+      showError(box, null);
+      await busy(event.currentTarget, 'Verifying…', async () => {
+        try {
+          const answer = await api('POST', '/credentials/verify', { company_id: Number(input.value) });
+          show(picker, false);
+          await afterVerify({ ...answer, companies: [] });
+        } catch (err) {
+          showError(box, err);
+        }
+      });
+    });
+
+    // Step 3.
+    settingsForm.addEventListener('change', () => { settingsForm.dataset.touched = 'true'; });
+    wireSettingsForm(settingsForm, async () => {
+      delete settingsForm.dataset.touched;
+      local.editing.delete(3);
+      render();
+      // The admin has usually given the permissions by now: check at once, and show what is left.
+      local.editing.add(4);
+      await verifyPermissions(permScope);
+      local.editing.delete(4);
+      render();
+      $('#step-4').scrollIntoView({ behavior: 'smooth', block: 'start' });
+    });
+    $('#cancel-settings').addEventListener('click', () => {
+      local.editing.delete(3);
+      delete settingsForm.dataset.touched;
+      render();
+    });
+
+    // Step 4.
+    $('#verify-permissions').addEventListener('click', async () => {
+      await verifyPermissions(permScope);
+      local.editing.delete(4);
+      render();
+    });
+
+    // Step 5.
+    $('#complete').addEventListener('click', async (event) => {
+      const box = errorBox(completeScope);
+      showError(box, null);
+      await busy(event.currentTarget, 'Starting…', async () => {
+        try {
+          await api('POST', '/complete', {});
+          await loadProjects();
+          await refresh();
+          if (!local.poller) startProgress();
+        } catch (err) {
+          showError(box, err);
+          await refresh().catch(() => {});
+        }
+      });
+    });
+
+    (async () => {
+      try {
+        await loadIntegration();
+        if (settingsOf(state.integration).saved) await loadRequirements();
+        // Coming back to step 4: the last check, as KTrack recorded it.
+        const last = storedCheck(state.integration);
+        if (last) renderPermissions(permScope, last);
+        render();
+        if (location.hash) { const target = $(location.hash); if (target) target.scrollIntoView(); }
+      } catch (err) {
+        showError($('#page-error'), err);
+        nextAction('');
+      }
+    })();
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // The integration details page.
+
+  function detailsPage() {
+    const settingsForm = $('#settings-form');
+    const permScope = $('#permissions-card');
+    const streamsScope = $('#streams-card');
+    let poller = null;
+
+    function renderConnection(integration) {
+      fill($('#connection-facts'), ...credentialsSummary(integration).childNodes);
+      const lastError = integration.last_error;
+      const box = $('#last-error');
+      if (lastError && (lastError.message || typeof lastError === 'string')) {
+        showError(box, typeof lastError === 'string' ? { message: lastError } : lastError);
+      } else showError(box, null);
+    }
+
+    function renderHealth(integration, streams) {
+      const list = streams || integration.streams || [];
+      const synced = list.filter((s) => s.status === 'synced').length;
+      const failing = list.filter((s) => s.status === 'error').length;
+      const records = list.reduce((n, s) => n + (s.count || 0), 0);
+      const last = list.map((s) => parseTime(s.last_synced_at)).filter(Boolean).sort((a, b) => b - a)[0];
+      const hooks = webhooksOf(integration);
+      fill($('#health-facts'),
+        el('dt', { text: 'Streams' }), el('dd', {}, `${synced} of ${list.length} synced`,
+          failing ? [' · ', el('span', { class: 'badge error', text: `${failing} failing` })] : ''),
+        el('dt', { text: 'Records' }), el('dd', { text: number(records) }),
+        el('dt', { text: 'Last sync' }), el('dd', { text: last ? ago(last) : '—' }),
+        el('dt', { text: 'Webhooks' }), el('dd', {}, hooks.hookId !== null ? 'created' : 'not created yet',
+          hooks.failing ? [' · ', el('span', { class: 'badge warn', text: `${hooks.failing} failing` })] : '',
+          hooks.discarded ? [' · ', el('span', { class: 'badge error', text: `${hooks.discarded} discarded` })] : ''));
+    }
+
+    // GET / answers webhooks {hook_id, destination_url, api_version, triggers (a count), failed_triggers,
+    // failing, discarded (null until Procore's deliveries were read), health_checked_at, recent_deliveries}.
+    function webhooksOf(integration) {
+      const w = integration.webhooks || {};
+      return {
+        hookId: w.hook_id ?? null,
+        destination: w.destination_url || '',
+        version: w.api_version || '',
+        triggers: Array.isArray(w.triggers) ? w.triggers.length : w.triggers ?? null,
+        failedTriggers: w.failed_triggers || [],
+        failing: w.failing ?? null,
+        discarded: w.discarded ?? null,
+        checkedAt: w.health_checked_at || null,
+        deliveries: w.recent_deliveries || [],
+      };
+    }
+
+    function deliveryBadge(outcome) {
+      const o = String(outcome || '').toLowerCase();
+      const cls = /discard/.test(o) ? 'error' : /succe|ok|deliver/.test(o) ? 'ok' : 'warn';
+      return el('span', { class: `badge ${cls}`, text: outcome || '—' });
+    }
+
+    function countBadge(n, badCls) {
+      if (n === null || n === undefined) return el('span', { class: 'badge', text: 'not read yet' });
+      return el('span', { class: `badge ${n ? badCls : 'ok'}`, text: String(n) });
+    }
+
+    function renderWebhooks(integration) {
+      const w = webhooksOf(integration);
+      const box = $('#webhooks');
+      if (w.hookId === null) {
+        fill(box, el('p', { class: 'small muted', text: 'KTrack creates its webhook in Procore when the integration is completed.' }));
+        return;
+      }
+      fill(box,
+        el('dl', { class: 'facts' },
+          el('dt', { text: 'Hook' }), el('dd', {}, el('span', { class: 'mono', text: String(w.hookId) }),
+            w.version ? el('span', { class: 'muted', text: ` · payload ${w.version}` }) : ''),
+          el('dt', { text: 'Sends to' }), el('dd', { class: 'mono small', text: w.destination || '—' }),
+          el('dt', { text: 'Triggers' }), el('dd', {}, w.triggers === null ? '—' : `${w.triggers} (create, update and delete of each synced resource)`,
+            w.failedTriggers.length ? [' · ', el('span', { class: 'badge error', text: `${w.failedTriggers.length} could not be created` })] : ''),
+          el('dt', { text: 'Failing' }), el('dd', {}, countBadge(w.failing, 'warn'), el('span', { class: 'small muted', text: ' deliveries Procore is retrying' })),
+          el('dt', { text: 'Discarded' }), el('dd', {}, countBadge(w.discarded, 'error'),
+            el('span', { class: 'small muted', text: ' given up by Procore after 12 h; KTrack reconciles those streams' })),
+          el('dt', { text: 'Checked' }), el('dd', { class: 'small', text: w.checkedAt ? ago(w.checkedAt) : 'not yet' })),
+        w.failedTriggers.length ? el('div', { class: 'fixes' }, w.failedTriggers.map((f) => el('div', { class: 'fix-item' },
+          el('strong', { text: `${f.resource_name} ${f.event_type}` }), `: ${typeof f.error === 'string' ? f.error : (f.error && f.error.message) || ''}`))) : null,
+        el('h3', { text: 'Recent deliveries' }),
+        w.deliveries.length ? el('div', { class: 'table-wrap' }, el('table', { id: 'deliveries-table' },
+          el('thead', {}, el('tr', {}, ['When', 'Event', 'Outcome', 'Answer'].map((x) => el('th', { text: x })))),
+          el('tbody', {}, w.deliveries.slice(0, 10).map((d) => el('tr', {},
+            el('td', { class: 'small', text: when(d.completed_at) }),
+            el('td', { class: 'small', text: [d.resource_name, d.event_type].filter(Boolean).join(' ') || `event ${d.event_id}` }),
+            el('td', {}, deliveryBadge(d.outcome)),
+            el('td', { class: 'small muted', text: d.response_status ? String(d.response_status) : '' }))))))
+          : el('p', { class: 'small muted', text: 'No deliveries yet.' }));
+    }
+
+    const AUDIT_LABELS = {
+      'integration.credentials_saved': 'Saved the credentials', 'integration.credentials_replaced': 'Replaced the credentials',
+      'integration.credentials_verified': 'Verified the credentials', 'integration.settings_saved': 'Saved the settings',
+      'integration.permissions_verified': 'Verified the permissions', 'integration.disconnected': 'Disconnected',
+      'integration.webhook_secret_rotated': 'Rotated the webhook secret', 'integration.project_linked': 'Linked a project',
+      'integration.project_unlinked': 'Unlinked a project', 'integration.discarded_events_reconciled': 'Reconciled discarded webhook events',
+    };
+
+    function auditAction(action) {
+      if (AUDIT_LABELS[action]) return AUDIT_LABELS[action];
+      const words = String(action || '').replace(/^integration\./, '').replace(/_/g, ' ');
+      return words.charAt(0).toUpperCase() + words.slice(1);
+    }
+
+    // "environment: custom · verified: yes": the detail's plain values, never nested objects.
+    function auditDetail(detail) {
+      if (!detail || typeof detail !== 'object') return detail ? String(detail) : '';
+      return Object.entries(detail).filter(([, v]) => v !== null && v !== '' && typeof v !== 'object')
+        .map(([k, v]) => `${k.replace(/_/g, ' ')}: ${v === true ? 'yes' : v === false ? 'no' : v}`).join(' · ');
+    }
+
+    async function renderAudit() {
+      let entries = [];
+      try {
+        const answer = await api('GET', '/audit?limit=50');
+        entries = Array.isArray(answer) ? answer : [];
+      } catch (_) {
+        entries = null;
+      }
+      const tbody = $('#audit-table tbody');
+      if (!entries || !entries.length) {
+        fill(tbody, el('tr', {}, el('td', { colspan: 3, class: 'small muted',
+          text: entries ? 'Nothing recorded yet.' : 'The audit log could not be loaded.' })));
+        return;
+      }
+      const me = root.dataset.userId;
+      fill(tbody, ...entries.map((e) => el('tr', { 'data-action': e.action },
+        el('td', { class: 'small nowrap', text: when(e.at) }),
+        el('td', { class: 'small', text: e.user_id === null || e.user_id === undefined ? 'KTrack'
+          : String(e.user_id) === me ? 'You' : e.user_email || `User ${e.user_id}` }),
+        el('td', { class: 'small' }, el('strong', { text: auditAction(e.action) }),
+          auditDetail(e.detail) ? el('div', { class: 'muted', text: auditDetail(e.detail) }) : ''))));
+    }
+
+    function renderSettings(integration) {
+      fill($('#settings-summary'), settingsSummary(integration));
+      if (!settingsForm.dataset.touched) fillSettingsForm(settingsForm, settingsOf(integration));
+      refreshRequirements(settingsForm);
+    }
+
+    function render() {
+      const integration = state.integration;
+      statusBadge(integration.status);
+      const connected = !['not_started', 'disconnected'].includes(integration.status);
+      show($('#not-connected'), !connected);
+      show($('#details'), connected);
+      if (!connected) {
+        nextAction(integration.status === 'disconnected' ? 'Disconnected. Connect again whenever you like.' : 'Procore is not connected yet.');
+        return;
+      }
+      const setupDone = ['completing', 'active', 'error'].includes(integration.status);
+      if (!setupDone) nextAction('The setup is not finished.', { href: `/clients/${clientId}/procore/setup`, text: 'Continue the setup →' });
+      else if (integration.status === 'completing') nextAction('The first sync is running.');
+      else if (integration.status === 'error') nextAction('Something needs attention; the fix is below.');
+      else nextAction(`Connected to ${((companyOf(integration) || {}).name || 'Procore').replace(/\.$/, '')}.`);
+      renderConnection(integration);
+      renderSettings(integration);
+      renderWebhooks(integration);
+      renderHealth(integration);
+    }
+
+    // Replace secret.
+    const replaceForm = $('#replace-secret-form');
+    $('#replace-secret').addEventListener('click', () => {
+      show(replaceForm, true);
+      show($('#connection-actions'), false);
+      $('#new_client_secret').focus();
+    });
+    $('#cancel-replace-secret').addEventListener('click', () => {
+      show(replaceForm, false);
+      show($('#connection-actions'), true);
+      showError(errorBox(replaceForm), null);
+    });
+    replaceForm.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      const box = errorBox(replaceForm);
+      showError(box, null);
+      const secret = $('#new_client_secret').value.trim();
+      if (!secret) { showError(box, { message: 'Enter the new Client Secret.' }); return; }
+      const c = credentialsOf(state.integration);
+      const body = { client_id: c.clientId, client_secret: secret, environment: c.environment || 'production' };
+      if (c.environment === 'custom') { body.login_url = c.loginUrl; body.api_url = c.apiUrl; }
+      await busy($('button[type=submit]', replaceForm), 'Verifying…', async () => {
+        try {
+          // A running integration verifies replaced credentials against its company before saving them.
+          const answer = await api('PUT', '/credentials', body);
+          if ((answer && answer.status) === 'credentials_saved') {
+            const company = companyOf(state.integration);
+            await api('POST', '/credentials/verify', company ? { company_id: company.id } : {});
+          }
+          $('#new_client_secret').value = '';
+          show(replaceForm, false);
+          show($('#connection-actions'), true);
+          await loadIntegration();
+          render();
+          await renderAudit();
+        } catch (err) {
+          showError(box, err);
+          await loadIntegration().then(render).catch(() => {});
+        }
+      });
+    });
+
+    // Settings.
+    $('#edit-settings').addEventListener('click', () => {
+      show($('#settings-editor'), true);
+      show($('#settings-summary'), false);
+      show($('#edit-settings'), false);
+      show($('#cancel-settings'), true);
+    });
+    const closeSettings = () => {
+      show($('#settings-editor'), false);
+      show($('#settings-summary'), true);
+      show($('#edit-settings'), true);
+      delete settingsForm.dataset.touched;
+      showError(errorBox(settingsForm), null);
+    };
+    $('#cancel-settings').addEventListener('click', () => { closeSettings(); renderSettings(state.integration); });
+    settingsForm.addEventListener('change', () => { settingsForm.dataset.touched = 'true'; });
+    wireSettingsForm(settingsForm, async () => {
+      closeSettings();
+      render();
+      await verifyPermissions(permScope);
+      await renderAudit();
+    });
+
+    // Permissions.
+    $('#verify-permissions').addEventListener('click', async () => { await verifyPermissions(permScope); render(); });
+
+    // Disconnect.
+    const disconnectForm = $('#disconnect-form');
+    $('#disconnect').addEventListener('click', () => { show(disconnectForm, true); show($('#disconnect'), false); });
+    $('#cancel-disconnect').addEventListener('click', () => { show(disconnectForm, false); show($('#disconnect'), true); });
+    disconnectForm.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      const box = errorBox(disconnectForm);
+      showError(box, null);
+      const purge = ($('input[name=purge_data]:checked', disconnectForm) || {}).value === 'purge';
+      await busy($('#confirm-disconnect'), 'Disconnecting…', async () => {
+        try {
+          await api('DELETE', '/', { purge_data: purge });
+          if (poller) poller.stop();
+          await loadIntegration();
+          render();
+        } catch (err) {
+          showError(box, err);
+        }
+      });
+    });
+
+    (async () => {
+      try {
+        await Promise.all([loadIntegration(), loadProjects()]);
+        if (settingsOf(state.integration).saved) await loadRequirements();
+        render();
+        if (['not_started', 'disconnected'].includes(state.integration.status)) return;
+        renderStreamErrors($('#stream-errors'), state.integration.streams || []);
+        poller = pollStreams(streamsScope, {
+          fastMs: 2000, slowMs: 15000,
+          onUpdate: async (_, list) => { renderStreamErrors($('#stream-errors'), list); renderHealth(state.integration, list); },
+        });
+        const last = storedCheck(state.integration);
+        if (last) renderPermissions(permScope, last);
+        await renderAudit();
+      } catch (err) {
+        showError($('#page-error'), err);
+        nextAction('');
+      }
+    })();
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // The Procore projects page.
+
+  function projectsPage() {
+    const PER_PAGE = 50;
+    const view = { page: 1, total: 0, list: [], busy: new Set(), unlinking: null };
+    const FILTERS = { all: '', linked: '&linked=true', unlinked: '&linked=false', active: '&active=true', inactive: '&active=false' };
+
+    function syncBadge(p) {
+      if (!p.linked_ktrack_project_id) return el('span', { class: 'muted small', text: '—' });
+      const st = p.sync_status || 'pending';
+      return el('span', { class: `badge ${st}`, text: STREAM_STATUS_LABELS[st] || st });
+    }
+
+    function actions(p) {
+      const id = String(p.id);
+      const working = view.busy.has(id);
+      if (view.unlinking === id) {
+        return el('form', { class: 'unlink-confirm', onsubmit: (e) => { e.preventDefault(); unlink(p, e.currentTarget); } },
+          el('label', { class: 'check small' }, el('input', { type: 'checkbox', name: 'purge' }), 'Also delete its synced data'),
+          el('div', { class: 'actions' },
+            el('button', { class: 'btn danger small-btn', type: 'submit', disabled: working, text: 'Unlink' }),
+            el('button', { class: 'btn secondary small-btn', type: 'button', text: 'Cancel',
+                           onclick: () => { view.unlinking = null; render(); } })));
+      }
+      if (p.linked_ktrack_project_id) {
+        return el('button', { class: 'btn secondary small-btn', type: 'button', disabled: working, text: 'Unlink',
+                              onclick: () => { view.unlinking = id; render(); } });
+      }
+      return el('button', { class: 'btn small-btn', type: 'button', disabled: working || p.permitted === false,
+                            text: working ? 'Linking…' : 'Link',
+                            title: p.permitted === false ? 'Add it to the app’s permitted projects in Procore first.' : 'Create a KTrack project from it and sync it',
+                            onclick: () => link(p) });
+    }
+
+    function render() {
+      const pages = Math.max(1, Math.ceil(view.total / PER_PAGE));
+      $('#project-count').textContent = `${number(view.total)} project${view.total === 1 ? '' : 's'}`;
+      fill($('#projects-table tbody'), ...(view.list.length ? view.list.map((p) => el('tr', { 'data-project-id': p.id },
+        el('td', {}, el('strong', { text: p.name || p.display_name || `Project ${p.id}` }),
+          el('div', { class: 'small muted', text: [p.project_number, p.active === false ? 'Inactive' : null].filter(Boolean).join(' · ') || `#${p.id}` })),
+        el('td', { class: 'small', text: p.stage || '—' }),
+        el('td', {}, p.permitted === false
+          ? [el('span', { class: 'badge project_not_permitted', text: 'Not permitted' }), p.fix ? el('div', { class: 'small muted', text: p.fix }) : null]
+          : el('span', { class: 'badge ok', text: 'Permitted' })),
+        el('td', { class: 'small' }, p.linked_ktrack_project_id
+          ? el('span', { text: p.ktrack_project_name || `KTrack project ${p.linked_ktrack_project_id}` })
+          : el('span', { class: 'muted', text: 'Not linked' })),
+        el('td', {}, syncBadge(p)),
+        el('td', { class: 'actions-cell' }, actions(p))))
+        : [el('tr', {}, el('td', { colspan: 6, class: 'muted', text: 'No projects match.' }))]));
+      const pager = $('#projects-pager');
+      fill(pager,
+        el('button', { class: 'btn secondary small-btn', type: 'button', disabled: view.page <= 1, text: '‹ Previous',
+                       onclick: () => { view.page--; load(); } }),
+        el('span', { text: ` Page ${view.page} of ${pages} ` }),
+        el('button', { class: 'btn secondary small-btn', type: 'button', disabled: view.page >= pages, text: 'Next ›',
+                       onclick: () => { view.page++; load(); } }));
+      show(pager, pages > 1);
+    }
+
+    // The server pages, searches and filters: fast with a thousand projects.
+    let seq = 0;
+    async function load() {
+      const mine = ++seq;
+      const q = $('#project-search').value.trim();
+      const path = `/projects?page=${view.page}&per_page=${PER_PAGE}${FILTERS[$('#project-filter').value] || ''}` +
+        (q ? `&q=${encodeURIComponent(q)}` : '');
+      try {
+        const { data, headers } = await api('GET', path, undefined, { withHeaders: true });
+        if (mine !== seq) return;  // a newer search answered first
+        view.list = Array.isArray(data) ? data : [];
+        view.total = Number(headers.get('Total') || view.list.length);
+        showError($('#page-error'), null);
+        render();
+      } catch (err) {
+        showError($('#page-error'), err);
+      }
+    }
+
+    async function link(p) {
+      view.busy.add(String(p.id)); render();
+      try {
+        await api('POST', `/projects/${p.id}/link`, { create: true });
+        await load();
+      } catch (err) { showError($('#page-error'), err); } finally { view.busy.delete(String(p.id)); render(); }
+    }
+
+    async function unlink(p, form) {
+      const purge = $('input[name=purge]', form).checked;
+      view.busy.add(String(p.id)); render();
+      try {
+        await api('DELETE', `/projects/${p.id}/link`, { purge_data: purge });
+        view.unlinking = null;
+        await load();
+      } catch (err) { showError($('#page-error'), err); } finally { view.busy.delete(String(p.id)); render(); }
+    }
+
+    let typing = null;
+    $('#project-search').addEventListener('input', () => {
+      clearTimeout(typing);
+      typing = setTimeout(() => { view.page = 1; load(); }, 250);
+    });
+    $('#project-filter').addEventListener('change', () => { view.page = 1; load(); });
+
+    (async () => {
+      try {
+        const integration = await loadIntegration();
+        if (['not_started', 'disconnected'].includes(integration.status)) {
+          nextAction('Connect Procore first.', { href: `/clients/${clientId}/procore/integrate`, text: 'Integrate with Procore →' });
+          return;
+        }
+        nextAction('Link a Procore project to a KTrack project: its project-level data then syncs.');
+        show($('#projects-toolbar'), true);
+        show($('#projects-wrap'), true);
+        await load();
+      } catch (err) {
+        showError($('#page-error'), err);
+        nextAction('');
+      }
+    })();
+  }
+
+  const pages = { setup: setupPage, details: detailsPage, projects: projectsPage };
+  if (pages[root.dataset.page]) pages[root.dataset.page]();
+})();
