@@ -50,7 +50,7 @@ class Access {
   const App& CreateApp(std::string name, bool legacy, int64_t user_id, int64_t now_ms);
   const App* FindApp(std::string_view client_id) const;
   const App* FindAppByVersionKey(std::string_view app_version_key) const;
-  const std::vector<App>& apps() const { return apps_; }
+  const std::vector<App>& Apps() const { return apps_; }
 
   const AccessToken& IssueToken(const std::string& client_id, int64_t now_ms, int64_t lifetime_s);
   const AccessToken* FindToken(std::string_view token) const;

@@ -73,7 +73,7 @@ void Emulator::AddControlRoutes(kt::http::Router& router) {
       return ControlError(400, "invalid_kind", "kind must be \"dmsa\" or \"legacy_service_account\"");
     std::unique_lock lock(mu_);
     const App& app = access_.CreateApp(name, kind == "legacy_service_account",
-                                       AppUserId(access_.apps().size()), clock_.NowMs());
+                                       AppUserId(access_.Apps().size()), clock_.NowMs());
     return Response::Json(200, {{"client_id", app.client_id},
                                 {"client_secret", app.client_secret},
                                 {"app_version_key", app.app_version_key},
@@ -85,7 +85,7 @@ void Emulator::AddControlRoutes(kt::http::Router& router) {
   router.Get("/_emulator/apps", [this](Request&) {
     std::shared_lock lock(mu_);
     nlohmann::json apps = nlohmann::json::array();
-    for (const auto& app : access_.apps())
+    for (const auto& app : access_.Apps())
       apps.push_back({{"client_id", app.client_id},
                       {"app_version_key", app.app_version_key},
                       {"name", app.name},
@@ -164,7 +164,7 @@ void Emulator::AddControlRoutes(kt::http::Router& router) {
     if (!body) return ControlError(400, "invalid_json", body.error().message);
     std::unique_lock lock(mu_);
     Faults f = faults_;
-    RateLimits limits = rate_.limits();
+    RateLimits limits = rate_.Limits();
     try {
       auto rate_in = [](const nlohmann::json& v, const char* name) {
         double d = v.get<double>();
@@ -201,7 +201,7 @@ void Emulator::AddControlRoutes(kt::http::Router& router) {
 
   router.Get("/_emulator/faults", [this](Request&) {
     std::shared_lock lock(mu_);
-    return Response::Json(200, faults_.ToJson(rate_.limits()));
+    return Response::Json(200, faults_.ToJson(rate_.Limits()));
   });
 
   router.Post("/_emulator/companies/{company_id}/changes", [this, company_of](Request& req) {

@@ -90,14 +90,14 @@ nlohmann::json Emulator::Reset(Preset preset, uint64_t seed) {
   }
   std::shared_lock lock(mu_);
   nlohmann::json companies = nlohmann::json::array();
-  for (const auto& c : world_->companies())
+  for (const auto& c : world_->Companies())
     companies.push_back({{"id", c.id}, {"name", c.name}, {"project_ids", world_->ProjectIds(c.slot)}});
   return {{"companies", companies}};
 }
 
 int64_t Emulator::AppUserId(size_t ordinal) const {
   // Outside every record id range of the preset (see World::IdFor).
-  int64_t base = world_->preset() == Preset::kLarge ? (int64_t{1} << 34) : 7'000'000;
+  int64_t base = world_->CurrentPreset() == Preset::kLarge ? (int64_t{1} << 34) : 7'000'000;
   return base + static_cast<int64_t>(ordinal) + 1;
 }
 
@@ -143,7 +143,7 @@ std::optional<Response> Emulator::InjectFault() {
 std::optional<Response> Emulator::Authenticate(Call& call, const ApiOptions& options,
                                                std::optional<RateDecision>& rate) {
   Request& req = call.req;
-  auto invalid = [](std::string description, std::string message) {
+  auto invalid = [](const std::string& description, std::string message) {
     Response r = Errors(401, std::move(message));
     r.headers.Set(
         "WWW-Authenticate",
@@ -294,7 +294,7 @@ int Emulator::ApplyChanges(int company_slot, int count, const std::vector<Stream
 void Emulator::PublishChange(const AppliedChange& change) {
   if (!webhooks_) return;
   const StreamInfo& info = Info(change.key.stream);
-  const CompanyData& company = world_->companies()[static_cast<size_t>(change.key.company_slot)];
+  const CompanyData& company = world_->Companies()[static_cast<size_t>(change.key.company_slot)];
   // The person in Procore who made the change: a company user, not an app.
   int64_t user_id =
       world_->IdFor({change.key.company_slot, Stream::kCompanyUsers, -1},
@@ -334,7 +334,7 @@ std::set<int64_t> Emulator::VisibleProjects(const CompanyData& company, const In
 
 kt::Status Emulator::ApplyInstall(int64_t company_id, const nlohmann::json& body, bool create) {
   auto bad = [](std::string message) {
-    return kt::Fail(kt::ErrorKind::kInvalidInput, "invalid_install", message);
+    return kt::Fail(kt::ErrorKind::kInvalidInput, "invalid_install", std::move(message));
   };
   if (!body.is_object()) return bad("the body must be a JSON object");
   const CompanyData* company = world_->FindCompany(company_id);
@@ -372,7 +372,10 @@ kt::Status Emulator::ApplyInstall(int64_t company_id, const nlohmann::json& body
         const ToolInfo* info = FindTool(tool);
         if (!info) {
           std::string names;
-          for (const auto& t : Tools()) names += (names.empty() ? "" : ", ") + std::string(t.name);
+          for (const auto& t : Tools()) {
+            if (!names.empty()) names += ", ";
+            names += t.name;
+          }
           return bad("unknown tool \"" + tool + "\"; tools are: " + names);
         }
         auto parsed = level.is_string() ? ParseLevel(level.get<std::string>()) : std::nullopt;

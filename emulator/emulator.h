@@ -61,7 +61,6 @@ class Emulator {
   void Start();
   void Stop();
 
-  EmulatedClock& clock() { return clock_; }
   // The control API's reset: fresh data for the preset and seed, no apps, installs, faults or stats.
   nlohmann::json Reset(Preset preset, uint64_t seed);
 

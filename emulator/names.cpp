@@ -9,7 +9,7 @@ namespace procore_emulator {
 namespace pools {
 namespace {
 using sv = std::string_view;
-const std::array kFirstNamesA = {
+constexpr std::array kFirstNames = {
     sv("James"),   sv("María"),    sv("Wei"),   sv("Aisha"),   sv("Lukas"),  sv("Sofía"),    sv("Chloé"),
     sv("José"),    sv("Zoë"),      sv("Björn"), sv("Łukasz"),  sv("Siân"),   sv("Renée"),    sv("Jürgen"),
     sv("Søren"),   sv("François"), sv("Ana"),   sv("Mateo"),   sv("Olivia"), sv("Noah"),     sv("Emma"),
@@ -18,7 +18,7 @@ const std::array kFirstNamesA = {
     sv("Tomás"),   sv("Élodie"),   sv("Thảo"),  sv("Øystein"), sv("Grace"),  sv("Daniel"),   sv("Sarah"),
     sv("Michael"), sv("Jessica"),  sv("David"), sv("Emily"),   sv("Carlos"), sv("Hannah"),
 };
-const std::array kLastNamesA = {
+constexpr std::array kLastNames = {
     sv("Smith"),      sv("García"),    sv("Müller"),    sv("Nguyễn"), sv("O'Brien"), sv("Kowalski"),
     sv("Johansson"),  sv("Rossi"),     sv("Dubois"),    sv("Tanaka"), sv("Okafor"),  sv("Schröder"),
     sv("Peña"),       sv("Núñez"),     sv("Fernández"), sv("Walker"), sv("Chen"),    sv("Patel"),
@@ -28,7 +28,7 @@ const std::array kLastNamesA = {
     sv("Lopez"),      sv("Hill"),      sv("Scott"),     sv("Green"),  sv("Adams"),   sv("Baker"),
     sv("Østergaard"), sv("Çelik"),     sv("Kim"),       sv("Singh"),  sv("Ivanova"), sv("Yamamoto"),
 };
-const std::array kJobTitlesA = {
+constexpr std::array kJobTitles = {
     sv("Project Manager"),
     sv("Superintendent"),
     sv("Project Engineer"),
@@ -48,7 +48,7 @@ const std::array kJobTitlesA = {
     sv("Purchasing Agent"),
     sv("Owner's Representative"),
 };
-const std::array kFirmPrefixesA = {
+constexpr std::array kFirmPrefixes = {
     sv("Summit"),    sv("Keystone"),  sv("Blue Ridge"), sv("Müller"),        sv("Peña"),
     sv("Ironclad"),  sv("Northstar"), sv("Cascade"),    sv("Granite State"), sv("Pacific"),
     sv("Lone Star"), sv("Evergreen"), sv("Redwood"),    sv("Atlas"),         sv("Beacon"),
@@ -57,18 +57,18 @@ const std::array kFirmPrefixesA = {
     sv("São Paulo"), sv("Zürich"),    sv("Brightline"), sv("Copperhead"),    sv("Falcon"),
     sv("Highland"),  sv("Ridgeway"),
 };
-const std::array kFirmTradesA = {
+constexpr std::array kFirmTrades = {
     sv("Concrete"), sv("Electric"),   sv("Plumbing"),     sv("Mechanical"),      sv("Steel"),
     sv("Drywall"),  sv("Roofing"),    sv("Glazing"),      sv("Excavation"),      sv("Paving"),
     sv("Masonry"),  sv("Painting"),   sv("Flooring"),     sv("Fire Protection"), sv("Landscaping"),
     sv("HVAC"),     sv("Insulation"), sv("Demolition"),   sv("Elevator"),        sv("Millwork"),
     sv("Supply"),   sv("Builders"),   sv("Construction"), sv("Engineering"),
 };
-const std::array kFirmSuffixesA = {
+constexpr std::array kFirmSuffixes = {
     sv("Inc."), sv("LLC"),    sv("Co."),      sv("Group"),       sv("Corp."), sv("Ltd."),
     sv("GmbH"), sv("& Sons"), sv("Partners"), sv("Contractors"), sv("S.A."),  sv("Services"),
 };
-const std::array kTradesA = {
+constexpr std::array kTrades = {
     sv("General Conditions"),
     sv("Sitework"),
     sv("Concrete"),
@@ -130,7 +130,7 @@ const std::array kTradesA = {
     sv("Stucco"),
     sv("Caulking & Sealants"),
 };
-const std::array kCitiesA = {
+constexpr std::array kCities = {
     City{"Austin", "TX", "78701", "Travis", 30.2672, -97.7431, "Central Time (US & Canada)"},
     City{"Denver", "CO", "80202", "Denver", 39.7392, -104.9903, "Mountain Time (US & Canada)"},
     City{"Seattle", "WA", "98101", "King", 47.6062, -122.3321, "Pacific Time (US & Canada)"},
@@ -154,7 +154,7 @@ const std::array kCitiesA = {
     City{"San Juan", "PR", "00901", "San Juan", 18.4655, -66.1057, "Atlantic Time (Canada)"},
     City{"Honolulu", "HI", "96813", "Honolulu", 21.3069, -157.8583, "Hawaii"},
 };
-const std::array kStreetsA = {
+constexpr std::array kStreets = {
     sv("Main St"),       sv("Market St"),       sv("Congress Ave"),
     sv("Broadway"),      sv("Peachtree St NE"), sv("Avenida de la Constitución"),
     sv("Elm St"),        sv("Commerce Blvd"),   sv("Industrial Pkwy"),
@@ -162,7 +162,7 @@ const std::array kStreetsA = {
     sv("Cedar Ave"),     sv("Oak Grove Rd"),    sv("University Ave"),
     sv("Calle Ocho"),    sv("Rue Saint-Denis"), sv("Riverside Dr"),
 };
-const std::array kProjectPlacesA = {
+constexpr std::array kProjectPlaces = {
     sv("Riverside"),    sv("Maple Street"), sv("Harbor Point"), sv("Cedar Park"),    sv("Lakeview"),
     sv("Union Square"), sv("Oak Hollow"),   sv("Bayfront"),     sv("Westgate"),      sv("Pioneer"),
     sv("Sunset Ridge"), sv("Mission Bay"),  sv("Elm Creek"),    sv("Northgate"),     sv("Canyon View"),
@@ -170,7 +170,7 @@ const std::array kProjectPlacesA = {
     sv("São Miguel"),   sv("Zürich Haus"),  sv("Kōyō"),         sv("Fjällbacka"),    sv("Peña Blanca"),
     sv("Eastside"),     sv("Stonebridge"),  sv("Magnolia"),     sv("Ironworks"),     sv("Gateway"),
 };
-const std::array kProjectTypesA = {
+constexpr std::array kProjectTypes = {
     sv("Medical Center"),
     sv("Lofts"),
     sv("Office Tower"),
@@ -194,13 +194,13 @@ const std::array kProjectTypesA = {
     sv("Tenant Improvement"),
     sv("Laboratory"),
 };
-const std::array kCompanyNamesA = {
+constexpr std::array kCompanyNames = {
     sv("Ridgeline Builders, Inc."),         sv("Northwind Construction Co."),
     sv("Ålesund Building Group"),           sv("Peña & Whitaker Contractors"),
     sv("Granite Peak General Contracting"), sv("Bayside Development Partners"),
     sv("Keystone Civil & Structural"),      sv("Montaño Construction LLC"),
 };
-const std::array kDivisionsA = {
+constexpr std::array kDivisions = {
     Division{"01", "General Requirements"},
     Division{"02", "Existing Conditions"},
     Division{"03", "Concrete"},
@@ -218,7 +218,7 @@ const std::array kDivisionsA = {
     Division{"26", "Electrical"},
     Division{"31", "Earthwork"},
 };
-const std::array kCostCodeNamesA = {
+constexpr std::array kCostCodeNames = {
     sv("Supervision"),
     sv("Temporary Facilities"),
     sv("Survey & Layout"),
@@ -252,7 +252,7 @@ const std::array kCostCodeNamesA = {
     sv("Excavation"),
     sv("Site Utilities"),
 };
-const std::array kRfiSubjectsA = {
+constexpr std::array kRfiSubjects = {
     sv("Clarify footing depth at grid line"),
     sv("Conflict between duct and beam at"),
     sv("Confirm door hardware set for"),
@@ -270,13 +270,13 @@ const std::array kRfiSubjectsA = {
     sv("Drainage slope at"),
     sv("Structural connection detail for canopy at"),
 };
-const std::array kLocationsA = {
+constexpr std::array kLocations = {
     sv("Level 1"),         sv("Level 2"),        sv("Level 3"),  sv("Roof"),
     sv("Basement"),        sv("Parking Garage"), sv("Lobby"),    sv("Stair 2"),
     sv("East Wing"),       sv("West Wing"),      sv("Grid C/4"), sv("Grid F/7"),
     sv("Mechanical Room"), sv("Loading Dock"),   sv("Atrium"),   sv("Courtyard"),
 };
-const std::array kSubmittalTitlesA = {
+constexpr std::array kSubmittalTitles = {
     sv("Concrete Mix Design"),
     sv("Rebar Shop Drawings"),
     sv("Structural Steel Shop Drawings"),
@@ -298,7 +298,7 @@ const std::array kSubmittalTitlesA = {
     sv("Storefront Shop Drawings"),
     sv("Generator Product Data"),
 };
-const std::array kChangeEventTitlesA = {
+constexpr std::array kChangeEventTitles = {
     sv("Owner requested additional outlets"),
     sv("Unforeseen rock during excavation"),
     sv("Design change: lobby finishes"),
@@ -314,11 +314,11 @@ const std::array kChangeEventTitlesA = {
     sv("Accelerated schedule: overtime"),
     sv("Added security cameras"),
 };
-const std::array kChangeReasonsA = {
+constexpr std::array kChangeReasons = {
     sv("Client Request"), sv("Design Development"), sv("Existing Condition"), sv("Allowance"),
     sv("Backcharge"),     sv("Code Requirement"),   sv("Errors & Omissions"), sv("Unforeseen Condition"),
 };
-const std::array kContractScopesA = {
+constexpr std::array kContractScopes = {
     sv("Concrete package"),
     sv("Electrical rough-in and trim"),
     sv("Mechanical systems"),
@@ -336,7 +336,7 @@ const std::array kContractScopesA = {
     sv("Masonry"),
     sv("Landscaping"),
 };
-const std::array kNotesA = {
+constexpr std::array kNotes = {
     sv("Crew on site at 7:00; work proceeded as planned."),
     sv("Rain delay in the morning, resumed at noon."),
     sv("Inspection passed; forms stripped."),
@@ -350,27 +350,69 @@ const std::array kNotesA = {
 };
 }  // namespace
 
-const std::span<const std::string_view> kFirstNames = kFirstNamesA;
-const std::span<const std::string_view> kLastNames = kLastNamesA;
-const std::span<const std::string_view> kJobTitles = kJobTitlesA;
-const std::span<const std::string_view> kFirmPrefixes = kFirmPrefixesA;
-const std::span<const std::string_view> kFirmTrades = kFirmTradesA;
-const std::span<const std::string_view> kFirmSuffixes = kFirmSuffixesA;
-const std::span<const std::string_view> kTrades = kTradesA;
-const std::span<const City> kCities = kCitiesA;
-const std::span<const std::string_view> kStreets = kStreetsA;
-const std::span<const std::string_view> kProjectPlaces = kProjectPlacesA;
-const std::span<const std::string_view> kProjectTypes = kProjectTypesA;
-const std::span<const std::string_view> kCompanyNames = kCompanyNamesA;
-const std::span<const Division> kDivisions = kDivisionsA;
-const std::span<const std::string_view> kCostCodeNames = kCostCodeNamesA;
-const std::span<const std::string_view> kRfiSubjects = kRfiSubjectsA;
-const std::span<const std::string_view> kLocations = kLocationsA;
-const std::span<const std::string_view> kSubmittalTitles = kSubmittalTitlesA;
-const std::span<const std::string_view> kChangeEventTitles = kChangeEventTitlesA;
-const std::span<const std::string_view> kChangeReasons = kChangeReasonsA;
-const std::span<const std::string_view> kContractScopes = kContractScopesA;
-const std::span<const std::string_view> kNotes = kNotesA;
+std::span<const std::string_view> FirstNames() {
+  return kFirstNames;
+}
+std::span<const std::string_view> LastNames() {
+  return kLastNames;
+}
+std::span<const std::string_view> JobTitles() {
+  return kJobTitles;
+}
+std::span<const std::string_view> FirmPrefixes() {
+  return kFirmPrefixes;
+}
+std::span<const std::string_view> FirmTrades() {
+  return kFirmTrades;
+}
+std::span<const std::string_view> FirmSuffixes() {
+  return kFirmSuffixes;
+}
+std::span<const std::string_view> Trades() {
+  return kTrades;
+}
+std::span<const City> Cities() {
+  return kCities;
+}
+std::span<const std::string_view> Streets() {
+  return kStreets;
+}
+std::span<const std::string_view> ProjectPlaces() {
+  return kProjectPlaces;
+}
+std::span<const std::string_view> ProjectTypes() {
+  return kProjectTypes;
+}
+std::span<const std::string_view> CompanyNames() {
+  return kCompanyNames;
+}
+std::span<const Division> Divisions() {
+  return kDivisions;
+}
+std::span<const std::string_view> CostCodeNames() {
+  return kCostCodeNames;
+}
+std::span<const std::string_view> RfiSubjects() {
+  return kRfiSubjects;
+}
+std::span<const std::string_view> Locations() {
+  return kLocations;
+}
+std::span<const std::string_view> SubmittalTitles() {
+  return kSubmittalTitles;
+}
+std::span<const std::string_view> ChangeEventTitles() {
+  return kChangeEventTitles;
+}
+std::span<const std::string_view> ChangeReasons() {
+  return kChangeReasons;
+}
+std::span<const std::string_view> ContractScopes() {
+  return kContractScopes;
+}
+std::span<const std::string_view> Notes() {
+  return kNotes;
+}
 }  // namespace pools
 
 namespace {
@@ -381,50 +423,50 @@ const T& PickBy(std::span<const T> items, uint64_t h) {
 }  // namespace
 
 std::string PersonFirstName(uint64_t seed, int company_slot, int64_t user_index) {
-  return std::string(PickBy(pools::kFirstNames, Mix({seed, 11, static_cast<uint64_t>(company_slot),
-                                                     static_cast<uint64_t>(user_index)})));
+  return std::string(PickBy(pools::FirstNames(), Mix({seed, 11, static_cast<uint64_t>(company_slot),
+                                                      static_cast<uint64_t>(user_index)})));
 }
 
 std::string PersonLastName(uint64_t seed, int company_slot, int64_t user_index) {
-  return std::string(PickBy(pools::kLastNames, Mix({seed, 12, static_cast<uint64_t>(company_slot),
-                                                    static_cast<uint64_t>(user_index)})));
+  return std::string(PickBy(pools::LastNames(), Mix({seed, 12, static_cast<uint64_t>(company_slot),
+                                                     static_cast<uint64_t>(user_index)})));
 }
 
 std::string VendorName(uint64_t seed, int company_slot, int64_t vendor_index) {
   uint64_t h = Mix({seed, 13, static_cast<uint64_t>(company_slot), static_cast<uint64_t>(vendor_index)});
-  std::string name(PickBy(pools::kFirmPrefixes, h));
+  std::string name(PickBy(pools::FirmPrefixes(), h));
   name += ' ';
-  name += PickBy(pools::kFirmTrades, h >> 16);
+  name += PickBy(pools::FirmTrades(), h >> 16);
   name += ' ';
-  name += PickBy(pools::kFirmSuffixes, h >> 32);
+  name += PickBy(pools::FirmSuffixes(), h >> 32);
   // Keep names distinct enough in large directories.
-  if (vendor_index >= static_cast<int64_t>(pools::kFirmPrefixes.size() * pools::kFirmTrades.size()))
+  if (vendor_index >= static_cast<int64_t>(pools::FirmPrefixes().size() * pools::FirmTrades().size()))
     name += " (" + std::to_string(vendor_index) + ")";
   return name;
 }
 
 std::string TradeName(int64_t trade_index) {
-  auto n = static_cast<int64_t>(pools::kTrades.size());
-  std::string name(pools::kTrades[static_cast<size_t>(trade_index % n)]);
+  auto n = static_cast<int64_t>(pools::Trades().size());
+  std::string name(pools::Trades()[static_cast<size_t>(trade_index % n)]);
   if (trade_index >= n) name += " " + std::to_string(trade_index / n + 1);
   return name;
 }
 
 std::string ProjectName(uint64_t seed, int company_slot, int64_t project_index) {
   uint64_t h = Mix({seed, 14, static_cast<uint64_t>(company_slot), static_cast<uint64_t>(project_index)});
-  std::string name(PickBy(pools::kProjectPlaces, h));
+  std::string name(PickBy(pools::ProjectPlaces(), h));
   name += ' ';
-  name += PickBy(pools::kProjectTypes, h >> 20);
+  name += PickBy(pools::ProjectTypes(), h >> 20);
   if ((h >> 40) % 4 == 0) name += " – Phase " + std::to_string((h >> 44) % 3 + 2);
   return name;
 }
 
 std::string CompanyName(uint64_t seed, int company_slot) {
-  return std::string(PickBy(pools::kCompanyNames, Mix({seed, 15}) + static_cast<uint64_t>(company_slot)));
+  return std::string(PickBy(pools::CompanyNames(), Mix({seed, 15}) + static_cast<uint64_t>(company_slot)));
 }
 
 const City& ProjectCity(uint64_t seed, int company_slot, int64_t project_index) {
-  return PickBy(pools::kCities,
+  return PickBy(pools::Cities(),
                 Mix({seed, 16, static_cast<uint64_t>(company_slot), static_cast<uint64_t>(project_index)}));
 }
 

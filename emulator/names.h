@@ -24,27 +24,27 @@ struct Division {
 };
 
 namespace pools {
-extern const std::span<const std::string_view> kFirstNames;
-extern const std::span<const std::string_view> kLastNames;
-extern const std::span<const std::string_view> kJobTitles;
-extern const std::span<const std::string_view> kFirmPrefixes;
-extern const std::span<const std::string_view> kFirmTrades;
-extern const std::span<const std::string_view> kFirmSuffixes;
-extern const std::span<const std::string_view> kTrades;
-extern const std::span<const City> kCities;
-extern const std::span<const std::string_view> kStreets;
-extern const std::span<const std::string_view> kProjectPlaces;
-extern const std::span<const std::string_view> kProjectTypes;
-extern const std::span<const std::string_view> kCompanyNames;
-extern const std::span<const Division> kDivisions;
-extern const std::span<const std::string_view> kCostCodeNames;
-extern const std::span<const std::string_view> kRfiSubjects;
-extern const std::span<const std::string_view> kLocations;
-extern const std::span<const std::string_view> kSubmittalTitles;
-extern const std::span<const std::string_view> kChangeEventTitles;
-extern const std::span<const std::string_view> kChangeReasons;
-extern const std::span<const std::string_view> kContractScopes;
-extern const std::span<const std::string_view> kNotes;
+std::span<const std::string_view> FirstNames();
+std::span<const std::string_view> LastNames();
+std::span<const std::string_view> JobTitles();
+std::span<const std::string_view> FirmPrefixes();
+std::span<const std::string_view> FirmTrades();
+std::span<const std::string_view> FirmSuffixes();
+std::span<const std::string_view> Trades();
+std::span<const City> Cities();
+std::span<const std::string_view> Streets();
+std::span<const std::string_view> ProjectPlaces();
+std::span<const std::string_view> ProjectTypes();
+std::span<const std::string_view> CompanyNames();
+std::span<const Division> Divisions();
+std::span<const std::string_view> CostCodeNames();
+std::span<const std::string_view> RfiSubjects();
+std::span<const std::string_view> Locations();
+std::span<const std::string_view> SubmittalTitles();
+std::span<const std::string_view> ChangeEventTitles();
+std::span<const std::string_view> ChangeReasons();
+std::span<const std::string_view> ContractScopes();
+std::span<const std::string_view> Notes();
 }  // namespace pools
 
 // Names that other records refer to, so they stay the same wherever they appear.

@@ -40,18 +40,18 @@ struct Ctx {
   const RecordState& r;
   Dice fixed;  // same for every revision
   Dice rev;    // changes with each update
-  uint64_t seed() const { return world.seed(); }
-  int slot() const { return key.company_slot; }
-  const CompanyData& company() const { return world.companies()[static_cast<size_t>(key.company_slot)]; }
-  int64_t project_id() const { return world.ProjectId(key.company_slot, key.project_index); }
-  std::string project_name() const { return ProjectName(seed(), key.company_slot, key.project_index); }
-  std::string domain() const { return "ridgeline-builders.example"; }
+  uint64_t Seed() const { return world.Seed(); }
+  int Slot() const { return key.company_slot; }
+  const CompanyData& Company() const { return world.Companies()[static_cast<size_t>(key.company_slot)]; }
+  int64_t ProjectId() const { return world.ProjectId(key.company_slot, key.project_index); }
+  std::string ProjectTitle() const { return ProjectName(Seed(), key.company_slot, key.project_index); }
+  std::string Domain() const { return "ridgeline-builders.example"; }
 };
 
 Ctx MakeCtx(const World& world, const StreamKey& key, const RecordState& r) {
   uint64_t s = static_cast<uint64_t>(key.stream);
-  return Ctx{world, key, r, Dice(Mix({world.seed(), 100 + s, key.Packed(), static_cast<uint64_t>(r.index)})),
-             Dice(Mix({world.seed(), 200 + s, key.Packed(), static_cast<uint64_t>(r.index),
+  return Ctx{world, key, r, Dice(Mix({world.Seed(), 100 + s, key.Packed(), static_cast<uint64_t>(r.index)})),
+             Dice(Mix({world.Seed(), 200 + s, key.Packed(), static_cast<uint64_t>(r.index),
                        static_cast<uint64_t>(r.revision)}))};
 }
 
@@ -61,14 +61,14 @@ struct UserRef {
   std::string name, login;
 };
 UserRef User(const Ctx& c, int64_t index) {
-  StreamKey k{c.slot(), Stream::kCompanyUsers, -1};
-  std::string first = PersonFirstName(c.seed(), c.slot(), index),
-              last = PersonLastName(c.seed(), c.slot(), index);
+  StreamKey k{c.Slot(), Stream::kCompanyUsers, -1};
+  std::string first = PersonFirstName(c.Seed(), c.Slot(), index),
+              last = PersonLastName(c.Seed(), c.Slot(), index);
   return {c.world.IdFor(k, index), first + " " + last,
-          EmailFor(first, last + std::to_string(index), c.domain())};
+          EmailFor(first, last + std::to_string(index), c.Domain())};
 }
 UserRef RandomUser(const Ctx& c, Dice& d) {
-  return User(c, d.Range(0, c.world.UserCount(c.slot()) - 1));
+  return User(c, d.Range(0, c.world.UserCount(c.Slot()) - 1));
 }
 
 struct VendorRef {
@@ -76,10 +76,10 @@ struct VendorRef {
   std::string name;
 };
 VendorRef Vendor(const Ctx& c, int64_t index) {
-  return {c.world.IdFor({c.slot(), Stream::kVendors, -1}, index), VendorName(c.seed(), c.slot(), index)};
+  return {c.world.IdFor({c.Slot(), Stream::kVendors, -1}, index), VendorName(c.Seed(), c.Slot(), index)};
 }
 VendorRef RandomVendor(const Ctx& c, Dice& d) {
-  return Vendor(c, d.Range(0, c.world.VendorCount(c.slot()) - 1));
+  return Vendor(c, d.Range(0, c.world.VendorCount(c.Slot()) - 1));
 }
 
 void WriteUser(JsonWriter& w, std::string_view key, const UserRef& u) {
@@ -96,27 +96,28 @@ struct CostCodeParts {
   std::string code, name;
 };
 CostCodeParts CostCodeOf(int64_t index) {
-  const auto& divisions = pools::kDivisions;
+  const auto& divisions = pools::Divisions();
   const Division& div = divisions[static_cast<size_t>(index) % divisions.size()];
   int64_t n = index / static_cast<int64_t>(divisions.size());
   std::string code = std::string(div.code) + "-" + std::to_string(100 + n * 10);
-  std::string name(pools::kCostCodeNames[static_cast<size_t>(index * 7 + n) % pools::kCostCodeNames.size()]);
+  std::string name(
+      pools::CostCodeNames()[static_cast<size_t>(index * 7 + n) % pools::CostCodeNames().size()]);
   return {div, code, name};
 }
 int64_t CostCodeId(const Ctx& c, int64_t index) {
-  return c.world.IdFor({c.slot(), Stream::kCostCodes, c.key.project_index}, index);
+  return c.world.IdFor({c.Slot(), Stream::kCostCodes, c.key.project_index}, index);
 }
 int64_t RandomCostCodeIndex(const Ctx& c, Dice& d) {
-  return d.Range(0, c.world.BaseCount({c.slot(), Stream::kCostCodes, c.key.project_index}) - 1);
+  return d.Range(0, c.world.BaseCount({c.Slot(), Stream::kCostCodes, c.key.project_index}) - 1);
 }
 
 int64_t SmallId(const Ctx& c, uint64_t what, int64_t n) {
-  return 10'000 + static_cast<int64_t>(Mix({c.seed(), what, static_cast<uint64_t>(n)}) % 90'000);
+  return 10'000 + static_cast<int64_t>(Mix({c.Seed(), what, static_cast<uint64_t>(n)}) % 90'000);
 }
 
 void WriteLocation(JsonWriter& w, const Ctx& c, Dice& d) {
-  int64_t n = d.Range(0, static_cast<int64_t>(pools::kLocations.size()) - 1);
-  std::string_view name = pools::kLocations[static_cast<size_t>(n)];
+  int64_t n = d.Range(0, static_cast<int64_t>(pools::Locations().size()) - 1);
+  std::string_view name = pools::Locations()[static_cast<size_t>(n)];
   w.Key("location");
   w.BeginObject();
   w.Field("id", SmallId(c, 900, n));
@@ -157,8 +158,8 @@ void WriteOrigin(JsonWriter& w) {
 void WriteProject(JsonWriter& w, Ctx& c, RecordView view) {
   const RecordState& r = c.r;
   int idx = r.index;
-  const City& city = ProjectCity(c.seed(), c.slot(), idx);
-  std::string name = ProjectName(c.seed(), c.slot(), idx);
+  const City& city = ProjectCity(c.Seed(), c.Slot(), idx);
+  std::string name = ProjectName(c.Seed(), c.Slot(), idx);
   std::string number = Padded("", 2020 + idx % 6, 4) + "-" + Padded("", 100 + idx, 3);
   static constexpr std::string_view kStages[] = {"Pre-Construction", "Course of Construction", "Bidding",
                                                  "Warranty", "Post-Construction"};
@@ -174,7 +175,7 @@ void WriteProject(JsonWriter& w, Ctx& c, RecordView view) {
   w.Field("display_name", number + " - " + name);
   w.Field("project_number", number);
   w.Field("address", std::to_string(c.fixed.Range(100, 9899)) + " " +
-                         std::string(pools::kStreets[c.fixed.Next() % pools::kStreets.size()]));
+                         std::string(pools::Streets()[c.fixed.Next() % pools::Streets().size()]));
   w.Field("city", city.city);
   w.Field("state_code", city.state_code);
   w.Field("country_code", "US");
@@ -224,8 +225,8 @@ void WriteProject(JsonWriter& w, Ctx& c, RecordView view) {
   w.Field("priority", kPriorities[c.rev.Next() % 3]);
   w.Key("company");
   w.BeginObject();
-  w.Field("id", c.company().id);
-  w.Field("name", c.company().name);
+  w.Field("id", c.Company().id);
+  w.Field("name", c.Company().name);
   w.EndObject();
   WriteUser(w, "created_by", RandomUser(c, c.fixed));
   w.Key("custom_fields");
@@ -274,9 +275,9 @@ void WriteProject(JsonWriter& w, Ctx& c, RecordView view) {
 
 void WriteCompanyUser(JsonWriter& w, Ctx& c) {
   const RecordState& r = c.r;
-  std::string first = PersonFirstName(c.seed(), c.slot(), r.index);
-  std::string last = PersonLastName(c.seed(), c.slot(), r.index);
-  const City& city = pools::kCities[c.fixed.Next() % pools::kCities.size()];
+  std::string first = PersonFirstName(c.Seed(), c.Slot(), r.index);
+  std::string last = PersonLastName(c.Seed(), c.Slot(), r.index);
+  const City& city = pools::Cities()[c.fixed.Next() % pools::Cities().size()];
   bool employee = c.fixed.Chance(0.6);
   w.BeginObject();
   w.Field("id", r.id);
@@ -287,8 +288,8 @@ void WriteCompanyUser(JsonWriter& w, Ctx& c) {
   initials += first.substr(0, first[0] & 0x80 ? 2 : 1);
   initials += last.substr(0, last[0] & 0x80 ? 2 : 1);
   w.Field("initials", initials);
-  w.Field("email_address", EmailFor(first, last + std::to_string(r.index), c.domain()));
-  w.Field("job_title", pools::kJobTitles[c.rev.Next() % pools::kJobTitles.size()]);
+  w.Field("email_address", EmailFor(first, last + std::to_string(r.index), c.Domain()));
+  w.Field("job_title", pools::JobTitles()[c.rev.Next() % pools::JobTitles().size()]);
   w.Field("is_active", r.deleted_at_ms == 0);
   w.Field("is_employee", employee);
   if (employee)
@@ -300,7 +301,7 @@ void WriteCompanyUser(JsonWriter& w, Ctx& c) {
   w.Field("mobile_phone", "+1 737-555-" + Padded("", c.fixed.Range(0, 9999), 4));
   w.FieldNull("fax_number");
   w.Field("address", std::to_string(c.fixed.Range(10, 999)) + " " +
-                         std::string(pools::kStreets[c.fixed.Next() % pools::kStreets.size()]));
+                         std::string(pools::Streets()[c.fixed.Next() % pools::Streets().size()]));
   w.Field("city", city.city);
   w.Field("state_code", city.state_code);
   w.Field("zip", city.zip);
@@ -310,7 +311,7 @@ void WriteCompanyUser(JsonWriter& w, Ctx& c) {
     w.Key("vendor");
     w.BeginObject();
     w.FieldNull("id");
-    w.Field("name", c.company().name);
+    w.Field("name", c.Company().name);
     w.EndObject();
   } else {
     w.Key("vendor");
@@ -332,9 +333,9 @@ void WriteCompanyUser(JsonWriter& w, Ctx& c) {
 
 void WriteVendor(JsonWriter& w, Ctx& c) {
   const RecordState& r = c.r;
-  std::string name = VendorName(c.seed(), c.slot(), r.index);
-  const City& city = pools::kCities[c.fixed.Next() % pools::kCities.size()];
-  int64_t trade = c.fixed.Range(0, c.world.BaseCount({c.slot(), Stream::kTrades, -1}) - 1);
+  std::string name = VendorName(c.Seed(), c.Slot(), r.index);
+  const City& city = pools::Cities()[c.fixed.Next() % pools::Cities().size()];
+  int64_t trade = c.fixed.Range(0, c.world.BaseCount({c.Slot(), Stream::kTrades, -1}) - 1);
   w.BeginObject();
   w.Field("id", r.id);
   w.Field("name", name);
@@ -344,7 +345,7 @@ void WriteVendor(JsonWriter& w, Ctx& c) {
   w.Field("abbreviated_name", abbreviated);
   w.Field("legal_name", name);
   w.Field("address", std::to_string(c.rev.Range(100, 9999)) + " " +
-                         std::string(pools::kStreets[c.rev.Next() % pools::kStreets.size()]));
+                         std::string(pools::Streets()[c.rev.Next() % pools::Streets().size()]));
   w.Field("city", city.city);
   w.Field("state_code", city.state_code);
   w.Field("zip", city.zip);
@@ -362,7 +363,7 @@ void WriteVendor(JsonWriter& w, Ctx& c) {
   w.Key("trades");
   w.BeginArray();
   w.BeginObject();
-  w.Field("id", c.world.IdFor({c.slot(), Stream::kTrades, -1}, trade));
+  w.Field("id", c.world.IdFor({c.Slot(), Stream::kTrades, -1}, trade));
   w.Field("name", TradeName(trade));
   w.EndObject();
   w.EndArray();
@@ -407,8 +408,8 @@ void WriteCostCode(JsonWriter& w, Ctx& c) {
   w.Field("name", cc.division.name);
   w.EndObject();
   w.Field("standard_cost_code_id", SmallId(c, 931, c.r.index));
-  w.Field("biller", c.project_name());
-  w.Field("biller_id", c.project_id());
+  w.Field("biller", c.ProjectTitle());
+  w.Field("biller_id", c.ProjectId());
   w.Field("biller_type", "Project");
   w.Field("budgeted", c.rev.Chance(0.7));
   w.Key("line_item_types");
@@ -428,7 +429,7 @@ void WriteCostCode(JsonWriter& w, Ctx& c) {
 
 void WriteBudgetDetailRow(JsonWriter& w, Ctx& c) {
   int64_t cc_index =
-      c.fixed.Range(0, c.world.BaseCount({c.slot(), Stream::kCostCodes, c.key.project_index}) - 1);
+      c.fixed.Range(0, c.world.BaseCount({c.Slot(), Stream::kCostCodes, c.key.project_index}) - 1);
   CostCodeParts cc = CostCodeOf(cc_index);
   static constexpr std::string_view kCategories[] = {"Labor", "Material", "Equipment", "Subcontract",
                                                      "Other"};
@@ -440,13 +441,13 @@ void WriteBudgetDetailRow(JsonWriter& w, Ctx& c) {
   w.Field("id", c.r.id);
   w.Field("budget_line_item_id", c.r.id);
   w.Field("deletable", true);
-  w.Field("company_id", c.company().id);
-  w.Field("company", c.company().name);
-  w.Field("project_id", c.project_id());
-  w.Field("project", c.project_name());
+  w.Field("company_id", c.Company().id);
+  w.Field("company", c.Company().name);
+  w.Field("project_id", c.ProjectId());
+  w.Field("project", c.ProjectTitle());
   w.FieldNull("wbs_code_id");
-  w.Field("biller_id", c.project_id());
-  w.Field("biller", c.project_name());
+  w.Field("biller_id", c.ProjectId());
+  w.Field("biller", c.ProjectTitle());
   w.Field("biller_type", "Project");
   w.Field("root_cost_code_id", SmallId(c, 930, std::stoi(std::string(cc.division.code))));
   w.Field("root_cost_code", std::string(cc.division.code) + " - " + std::string(cc.division.name));
@@ -476,7 +477,7 @@ void WriteBudgetDetailRow(JsonWriter& w, Ctx& c) {
 void WriteCommitment(JsonWriter& w, Ctx& c, bool purchase_order) {
   const RecordState& r = c.r;
   VendorRef v = RandomVendor(c, c.fixed);
-  std::string_view scope = pools::kContractScopes[c.fixed.Next() % pools::kContractScopes.size()];
+  std::string_view scope = pools::ContractScopes()[c.fixed.Next() % pools::ContractScopes().size()];
   static constexpr std::string_view kSubStatuses[] = {
       "Draft", "Out For Bid", "Out For Signature", "Approved", "Complete", "Terminated", "Void"};
   static constexpr std::string_view kPoStatuses[] = {
@@ -499,8 +500,8 @@ void WriteCommitment(JsonWriter& w, Ctx& c, bool purchase_order) {
   w.EndObject();
   w.Key("project");
   w.BeginObject();
-  w.Field("id", c.project_id());
-  w.Field("name", c.project_name());
+  w.Field("id", c.ProjectId());
+  w.Field("name", c.ProjectTitle());
   w.EndObject();
   w.Field("accounting_method", "amount");
   w.Field("grand_total", total);
@@ -531,9 +532,9 @@ void WriteCommitment(JsonWriter& w, Ctx& c, bool purchase_order) {
   w.Field("signed_contract_received_date", DateOf(contract_ms + 5 * kDayMs));
   if (purchase_order) {
     w.Field("delivery_date", DateOf(contract_ms + c.fixed.Range(10, 120) * kDayMs));
-    w.Field("ship_to_address", "Jobsite: " + c.project_name());
+    w.Field("ship_to_address", "Jobsite: " + c.ProjectTitle());
     w.Field("ship_via", "Ground");
-    w.Field("bill_to_address", c.company().name);
+    w.Field("bill_to_address", c.Company().name);
     w.Field("payment_terms", "Net 30");
   } else {
     w.Field("contract_start_date", DateOf(contract_ms + 7 * kDayMs));
@@ -556,14 +557,15 @@ void WriteChangeOrder(JsonWriter& w, Ctx& c, bool prime) {
                                                    "revised", "rejected", "void",     "no_charge"};
   std::string_view status = kStatuses[c.rev.Next() % 8];
   Stream contract_stream = prime ? Stream::kPrimeContracts : Stream::kWorkOrderContracts;
-  StreamKey contract_key{c.slot(), contract_stream, c.key.project_index};
+  StreamKey contract_key{c.Slot(), contract_stream, c.key.project_index};
   int64_t contract_index = c.fixed.Range(0, c.world.BaseCount(contract_key) - 1);
   VendorRef v = RandomVendor(c, c.fixed);
   w.BeginObject();
   w.Field("id", r.id);
   w.Field("number", std::to_string(r.index + 1));
   w.Field("revision", static_cast<int64_t>(r.revision));
-  w.Field("title", std::string(pools::kChangeEventTitles[c.fixed.Next() % pools::kChangeEventTitles.size()]));
+  w.Field("title",
+          std::string(pools::ChangeEventTitles()[c.fixed.Next() % pools::ChangeEventTitles().size()]));
   w.Field("status", status);
   w.Field("executed", status == "approved");
   w.Field("contract_id", c.world.IdFor(contract_key, contract_index));
@@ -580,7 +582,7 @@ void WriteChangeOrder(JsonWriter& w, Ctx& c, bool prime) {
     w.EndObject();
   }
   w.Field("grand_total", Money(c.rev, -20'000, 180'000));
-  w.Field("description", "Change order for " + c.project_name() + ".");
+  w.Field("description", "Change order for " + c.ProjectTitle() + ".");
   w.Field("due_date", DateOf(r.created_at_ms + c.fixed.Range(7, 30) * kDayMs));
   w.Field("invoiced_date", DateOf(r.created_at_ms + 35 * kDayMs));
   w.Field("paid_in_full", false);
@@ -603,7 +605,7 @@ void WritePrimeContract(JsonWriter& w, Ctx& c) {
   w.BeginObject();
   w.Field("id", r.id);
   w.Field("number", Padded("PC-", r.index + 1, 3));
-  w.Field("title", "Prime Contract – " + c.project_name());
+  w.Field("title", "Prime Contract – " + c.ProjectTitle());
   w.Field("status", status);
   w.Field("executed", status == "Approved" || status == "Complete");
   w.Field("accounting_method", "amount");
@@ -631,8 +633,8 @@ void WritePrimeContract(JsonWriter& w, Ctx& c) {
   WriteUser(w, "architect", architect);
   w.Key("contractor");
   w.BeginObject();
-  w.Field("id", c.company().id);
-  w.Field("name", c.company().name);
+  w.Field("id", c.Company().id);
+  w.Field("name", c.Company().name);
   w.EndObject();
   VendorRef owner = RandomVendor(c, c.fixed);
   w.Key("vendor");
@@ -654,8 +656,8 @@ void WriteChangeEvent(JsonWriter& w, Ctx& c) {
   const RecordState& r = c.r;
   static constexpr std::string_view kStatuses[] = {"Open", "Pending", "Closed", "Void"};
   int64_t status = c.rev.Range(0, 3);
-  std::string_view title = pools::kChangeEventTitles[c.fixed.Next() % pools::kChangeEventTitles.size()];
-  std::string_view reason = pools::kChangeReasons[c.fixed.Next() % pools::kChangeReasons.size()];
+  std::string_view title = pools::ChangeEventTitles()[c.fixed.Next() % pools::ChangeEventTitles().size()];
+  std::string_view reason = pools::ChangeReasons()[c.fixed.Next() % pools::ChangeReasons().size()];
   w.BeginObject();
   w.Field("id", r.id);
   w.Field("number", Padded("", r.index + 1, 3));
@@ -663,8 +665,8 @@ void WriteChangeEvent(JsonWriter& w, Ctx& c) {
   w.Field("description", std::string(title) + " — see attached backup.");
   static constexpr std::string_view kScopes[] = {"in_scope", "out_of_scope", "tbd"};
   w.Field("scope", kScopes[c.rev.Next() % 3]);
-  w.Field("project_id", c.project_id());
-  w.Field("company_id", c.company().id);
+  w.Field("project_id", c.ProjectId());
+  w.Field("company_id", c.Company().id);
   w.Key("status");
   w.BeginObject();
   w.Field("id", SmallId(c, 940, status));
@@ -759,7 +761,7 @@ void WriteDirectCost(JsonWriter& w, Ctx& c) {
   w.Field("direct_cost_type", type);
   w.Field("direct_cost_date", DateOf(date_ms));
   w.Field("status", kStatuses[c.rev.Next() % 4]);
-  w.Field("description", std::string(pools::kCostCodeNames[c.fixed.Next() % pools::kCostCodeNames.size()]) +
+  w.Field("description", std::string(pools::CostCodeNames()[c.fixed.Next() % pools::CostCodeNames().size()]) +
                              " – " + std::string(type));
   w.Field("amount", amount);
   w.Field("grand_total", amount);
@@ -791,8 +793,8 @@ void WriteRfi(JsonWriter& w, Ctx& c) {
   const RecordState& r = c.r;
   static constexpr std::string_view kStatuses[] = {"open", "open", "closed", "draft"};
   std::string_view status = kStatuses[c.rev.Next() % 4];
-  std::string subject = std::string(pools::kRfiSubjects[c.fixed.Next() % pools::kRfiSubjects.size()]) + " " +
-                        std::string(pools::kLocations[c.fixed.Next() % pools::kLocations.size()]);
+  std::string subject = std::string(pools::RfiSubjects()[c.fixed.Next() % pools::RfiSubjects().size()]) +
+                        " " + std::string(pools::Locations()[c.fixed.Next() % pools::Locations().size()]);
   UserRef manager = RandomUser(c, c.fixed), assignee = RandomUser(c, c.rev), author = RandomUser(c, c.fixed);
   VendorRef contractor = RandomVendor(c, c.fixed);
   w.BeginObject();
@@ -886,8 +888,8 @@ void WriteSubmittal(JsonWriter& w, Ctx& c) {
                                                 "Warranty"};
   int64_t st = c.rev.Range(0, 4);
   int64_t ty = c.fixed.Range(0, 4);
-  std::string_view title = pools::kSubmittalTitles[c.fixed.Next() % pools::kSubmittalTitles.size()];
-  const Division& div = pools::kDivisions[c.fixed.Next() % pools::kDivisions.size()];
+  std::string_view title = pools::SubmittalTitles()[c.fixed.Next() % pools::SubmittalTitles().size()];
+  const Division& div = pools::Divisions()[c.fixed.Next() % pools::Divisions().size()];
   std::string spec = std::string(div.code) + " " + std::to_string(c.fixed.Range(10, 99)) + " 00";
   UserRef manager = RandomUser(c, c.fixed), approver = RandomUser(c, c.rev);
   VendorRef contractor = RandomVendor(c, c.fixed);
@@ -897,7 +899,7 @@ void WriteSubmittal(JsonWriter& w, Ctx& c) {
   w.Field("number", number);
   w.Field("formatted_number", spec + "-" + number);
   w.Field("title", title);
-  w.Field("description", std::string(title) + " for " + c.project_name() + ".");
+  w.Field("description", std::string(title) + " for " + c.ProjectTitle() + ".");
   w.Field("revision", std::to_string(r.revision));
   w.Field("current_revision", true);
   w.Field("private", false);
@@ -1004,7 +1006,7 @@ void WriteManpowerLog(JsonWriter& w, Ctx& c) {
   int64_t workers = c.rev.Range(1, 24);
   int64_t hours = c.rev.Range(4, 10);
   int64_t cc = RandomCostCodeIndex(c, c.fixed);
-  int64_t trade = c.fixed.Range(0, c.world.BaseCount({c.slot(), Stream::kTrades, -1}) - 1);
+  int64_t trade = c.fixed.Range(0, c.world.BaseCount({c.Slot(), Stream::kTrades, -1}) - 1);
   UserRef author = RandomUser(c, c.fixed);
   w.BeginObject();
   w.Field("id", r.id);
@@ -1013,7 +1015,7 @@ void WriteManpowerLog(JsonWriter& w, Ctx& c) {
   w.Field("num_workers", workers);
   w.Field("num_hours", Fixed2(static_cast<double>(hours)));
   w.Field("man_hours", Fixed2(static_cast<double>(workers * hours)));
-  w.Field("notes", pools::kNotes[c.rev.Next() % pools::kNotes.size()]);
+  w.Field("notes", pools::Notes()[c.rev.Next() % pools::Notes().size()]);
   w.Field("position", static_cast<int64_t>(r.index % 12) + 1);
   w.Field("status", c.rev.Chance(0.8) ? "approved" : "pending");
   w.Key("vendor");
@@ -1035,7 +1037,7 @@ void WriteManpowerLog(JsonWriter& w, Ctx& c) {
   w.EndArray();
   w.Key("trade");
   w.BeginObject();
-  w.Field("id", c.world.IdFor({c.slot(), Stream::kTrades, -1}, trade));
+  w.Field("id", c.world.IdFor({c.Slot(), Stream::kTrades, -1}, trade));
   w.Field("name", TradeName(trade));
   w.Field("active", true);
   w.Field("updated_at", TimeOf(World::kBaseStartMs));
@@ -1167,12 +1169,12 @@ void WriteRecord(JsonWriter& w, const World& world, const StreamKey& key, const 
 std::string SortName(const World& world, const StreamKey& key, const RecordState& record) {
   switch (key.stream) {
     case Stream::kProjects:
-      return ProjectName(world.seed(), key.company_slot, record.index);
+      return ProjectName(world.Seed(), key.company_slot, record.index);
     case Stream::kCompanyUsers:
-      return PersonLastName(world.seed(), key.company_slot, record.index) + " " +
-             PersonFirstName(world.seed(), key.company_slot, record.index);
+      return PersonLastName(world.Seed(), key.company_slot, record.index) + " " +
+             PersonFirstName(world.Seed(), key.company_slot, record.index);
     case Stream::kVendors:
-      return VendorName(world.seed(), key.company_slot, record.index);
+      return VendorName(world.Seed(), key.company_slot, record.index);
     case Stream::kTrades:
       return TradeName(record.index);
     default:

@@ -30,12 +30,12 @@ std::optional<int64_t> ProjectParam(const Request& req) {
 Response ToV2(Response v1) {
   auto body = nlohmann::json::parse(v1.body, nullptr, false);
   if (v1.status != 200) {
-    static const std::map<int, std::string> kCodes = {{400, "BAD_REQUEST"},
-                                                      {401, "UNAUTHORIZED"},
-                                                      {403, "FORBIDDEN"},
-                                                      {404, "NOT_FOUND"},
-                                                      {429, "TOO_MANY_REQUESTS"}};
-    auto code = kCodes.count(v1.status) ? kCodes.at(v1.status) : std::string("INTERNAL_SERVER_ERROR");
+    static const std::map<int, std::string> codes = {{400, "BAD_REQUEST"},
+                                                     {401, "UNAUTHORIZED"},
+                                                     {403, "FORBIDDEN"},
+                                                     {404, "NOT_FOUND"},
+                                                     {429, "TOO_MANY_REQUESTS"}};
+    auto code = codes.count(v1.status) ? codes.at(v1.status) : std::string("INTERNAL_SERVER_ERROR");
     std::string message =
         body.is_object() && body.contains("errors") ? body["errors"].get<std::string>() : v1.body;
     v1.body = nlohmann::json{{"error",
@@ -120,7 +120,7 @@ void Emulator::AddRestRoutes(kt::http::Router& router) {
   Api(router, "GET", "/rest/v1.0/companies",
       [this](Call& call) {
         std::vector<const CompanyData*> installed;
-        for (const auto& c : world_->companies())
+        for (const auto& c : world_->Companies())
           if (access_.FindInstall(c.id, call.app->client_id)) installed.push_back(&c);
         auto paging = ParsePaging(call.req, 100, 1000);
         if (!paging) return Errors(400, paging.error().message);
@@ -423,10 +423,10 @@ void Emulator::AddRestRoutes(kt::http::Router& router) {
         int64_t from = (paging->page - 1) * paging->per_page;
         for (int64_t p = from; p < n && p < from + paging->per_page; ++p) {
           bool is_assigned = std::binary_search(assigned.begin(), assigned.end(), static_cast<int>(p));
-          const City& city = ProjectCity(world_->seed(), call.company->slot, p);
+          const City& city = ProjectCity(world_->Seed(), call.company->slot, p);
           w.BeginObject();
           w.Field("project_id", world_->ProjectId(call.company->slot, static_cast<int>(p)));
-          w.Field("name", ProjectName(world_->seed(), call.company->slot, p));
+          w.Field("name", ProjectName(world_->Seed(), call.company->slot, p));
           w.Field("project_number", std::to_string(100 + p));
           w.Field("address", std::string(city.city) + ", " + std::string(city.state_code));
           w.Field("stage", "Course of Construction");
@@ -555,8 +555,8 @@ void Emulator::AddRestRoutes(kt::http::Router& router) {
     w.Key("created_by");
     w.BeginObject();
     w.Field("id", world_->IdFor({ref.company_slot, Stream::kCompanyUsers, -1}, 0));
-    w.Field("name", PersonFirstName(world_->seed(), ref.company_slot, 0) + " " +
-                        PersonLastName(world_->seed(), ref.company_slot, 0));
+    w.Field("name", PersonFirstName(world_->Seed(), ref.company_slot, 0) + " " +
+                        PersonLastName(world_->Seed(), ref.company_slot, 0));
     w.Field("login", "admin@ridgeline-builders.example");
     w.EndObject();
     w.Key("links");

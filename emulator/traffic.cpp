@@ -43,7 +43,7 @@ void RateLimiter::SetLimits(const RateLimits& limits) {
   limits_ = limits;
 }
 
-RateLimits RateLimiter::limits() const {
+RateLimits RateLimiter::Limits() const {
   std::lock_guard lock(mu_);
   return limits_;
 }

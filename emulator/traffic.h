@@ -31,7 +31,7 @@ class RateLimiter {
  public:
   RateDecision Check(const std::string& key, int64_t now_ms);
   void SetLimits(const RateLimits& limits);
-  RateLimits limits() const;
+  RateLimits Limits() const;
   void Reset();
 
  private:

@@ -87,14 +87,14 @@ void Emulator::AddUiRoutes(kt::http::Router& router) {
   router.Get("/", [this](Request& req) {
     std::shared_lock lock(mu_);
     std::ostringstream b;
-    b << "<h1>Procore (emulated)</h1><div class=card><p>Preset <code>" << PresetName(world_->preset())
-      << "</code>, seed <code>" << world_->seed()
+    b << "<h1>Procore (emulated)</h1><div class=card><p>Preset <code>" << PresetName(world_->CurrentPreset())
+      << "</code>, seed <code>" << world_->Seed()
       << "</code>. This is the Procore side of the help article: install the custom app in App Management, "
          "then "
          "give its service account the tool permissions in the "
          "Directory.</p><table><tr><th>Company</th><th>Id</th>"
          "<th>Projects</th><th></th></tr>";
-    for (const auto& c : world_->companies())
+    for (const auto& c : world_->Companies())
       b << "<tr><td>" << Esc(c.name) << "</td><td>" << c.id << "</td><td>" << world_->ProjectCount(c.slot)
         << "</td><td><a href=\"/companies/" << c.id
         << "/admin/app_management\">Company Admin → App Management</a>"
@@ -102,16 +102,16 @@ void Emulator::AddUiRoutes(kt::http::Router& router) {
     b << "</table></div><div class=card><h2>Apps registered in the Developer "
          "Portal</h2><table><tr><th>Name</th>"
          "<th>Kind</th><th>App version key</th><th>Client id</th></tr>";
-    for (const auto& app : access_.apps())
+    for (const auto& app : access_.Apps())
       b << "<tr><td>" << Esc(app.name) << "</td><td>"
         << (app.legacy_service_account ? "Legacy service account (sunset)" : "Data connector (DMSA)")
         << "</td><td><code>" << Esc(app.app_version_key) << "</code></td><td><code>"
         << Esc(app.client_id.substr(0, 12)) << "…</code></td></tr>";
-    if (access_.apps().empty())
+    if (access_.Apps().empty())
       b << "<tr><td colspan=4 class=note>No apps yet: create one with <code>POST "
            "/_emulator/apps</code>.</td></tr>";
     b << "</table></div>";
-    return Response::Html(200, Page("Home", b.str(), req, world_->companies()));
+    return Response::Html(200, Page("Home", b.str(), req, world_->Companies()));
   });
 
   router.Get("/companies/{company_id}/admin/app_management", [this](Request& req) {
@@ -119,7 +119,7 @@ void Emulator::AddUiRoutes(kt::http::Router& router) {
     auto company_id = kt::ParseInt64(req.PathParam("company_id"));
     const CompanyData* company = company_id ? world_->FindCompany(*company_id) : nullptr;
     if (!company)
-      return Response::Html(404, Page("Not found", "<h1>No such company</h1>", req, world_->companies()));
+      return Response::Html(404, Page("Not found", "<h1>No such company</h1>", req, world_->Companies()));
     std::string base = "/companies/" + std::to_string(company->id);
     auto projects = world_->ProjectIds(company->slot);
     std::ostringstream b;
@@ -131,7 +131,7 @@ void Emulator::AddUiRoutes(kt::http::Router& router) {
       << "<label><input type=checkbox name=all_projects value=1> All projects</label><br>";
     for (size_t i = 0; i < projects.size(); ++i)
       b << "<label><input type=checkbox name=project value=" << projects[i] << "> "
-        << Esc(ProjectName(world_->seed(), company->slot, static_cast<int64_t>(i))) << " <span class=note>("
+        << Esc(ProjectName(world_->Seed(), company->slot, static_cast<int64_t>(i))) << " <span class=note>("
         << projects[i] << ")</span></label><br>";
     b << "</div><p><button type=submit>Install</button></p></form></div>";
 
@@ -150,7 +150,7 @@ void Emulator::AddUiRoutes(kt::http::Router& router) {
       for (size_t i = 0; i < projects.size(); ++i)
         b << "<label><input type=checkbox name=project value=" << projects[i]
           << (!install->all_projects && install->permitted_projects.count(projects[i]) ? " checked" : "")
-          << "> " << Esc(ProjectName(world_->seed(), company->slot, static_cast<int64_t>(i)))
+          << "> " << Esc(ProjectName(world_->Seed(), company->slot, static_cast<int64_t>(i)))
           << " <span class=note>(" << projects[i] << ")</span></label><br>";
       b << "</div><p><button type=submit class=secondary>Save permitted projects</button></p></form><form "
            "method=post "
@@ -158,7 +158,7 @@ void Emulator::AddUiRoutes(kt::http::Router& router) {
         << ibase << "/uninstall\"><button type=submit class=danger>Uninstall</button></form>";
     }
     b << "</div>";
-    return Response::Html(200, Page("App Management", b.str(), req, world_->companies()));
+    return Response::Html(200, Page("App Management", b.str(), req, world_->Companies()));
   });
 
   auto parse_projects = [this](const kt::QueryParams& form, const CompanyData& company, Install& install) {
@@ -225,7 +225,7 @@ void Emulator::AddUiRoutes(kt::http::Router& router) {
     auto company_id = kt::ParseInt64(req.PathParam("company_id"));
     const CompanyData* company = company_id ? world_->FindCompany(*company_id) : nullptr;
     if (!company)
-      return Response::Html(404, Page("Not found", "<h1>No such company</h1>", req, world_->companies()));
+      return Response::Html(404, Page("Not found", "<h1>No such company</h1>", req, world_->Companies()));
     std::string base = "/companies/" + std::to_string(company->id);
     std::ostringstream b;
     b << "<h1>Directory · Users</h1><div class=card><h2>Service accounts of installed "
@@ -245,11 +245,11 @@ void Emulator::AddUiRoutes(kt::http::Router& router) {
     StreamKey users{company->slot, Stream::kCompanyUsers, -1};
     auto page = world_->List(users, ListFilter{}, 0, 25);
     for (const auto& r : page.records)
-      b << "<tr><td>" << Esc(PersonFirstName(world_->seed(), company->slot, r.index)) << " "
-        << Esc(PersonLastName(world_->seed(), company->slot, r.index)) << "</td><td>yes</td></tr>";
+      b << "<tr><td>" << Esc(PersonFirstName(world_->Seed(), company->slot, r.index)) << " "
+        << Esc(PersonLastName(world_->Seed(), company->slot, r.index)) << "</td><td>yes</td></tr>";
     b << "</table><p class=note>" << page.total
       << " people in the directory; the first 25 are shown.</p></div>";
-    return Response::Html(200, Page("Directory", b.str(), req, world_->companies()));
+    return Response::Html(200, Page("Directory", b.str(), req, world_->Companies()));
   });
 
   router.Get("/companies/{company_id}/directory/apps/{client_id}", [this](Request& req) {
@@ -260,7 +260,7 @@ void Emulator::AddUiRoutes(kt::http::Router& router) {
     const App* app = install ? access_.FindApp(install->client_id) : nullptr;
     if (!app)
       return Response::Html(
-          404, Page("Not found", "<h1>That app is not installed here</h1>", req, world_->companies()));
+          404, Page("Not found", "<h1>That app is not installed here</h1>", req, world_->Companies()));
     std::ostringstream b;
     b << "<h1>" << Esc(app->name)
       << " (Service Account) · Permissions</h1><div class=card><form method=post action=\"/ui"
@@ -285,7 +285,7 @@ void Emulator::AddUiRoutes(kt::http::Router& router) {
       b << "</table>";
     }
     b << "<p><button type=submit>Save permissions</button></p></form></div>";
-    return Response::Html(200, Page("Permissions", b.str(), req, world_->companies()));
+    return Response::Html(200, Page("Permissions", b.str(), req, world_->Companies()));
   });
 
   router.Post("/ui/companies/{company_id}/installs/{client_id}/permissions", [this](Request& req) {

@@ -85,9 +85,9 @@ class World {
  public:
   World(Preset preset, uint64_t seed);
 
-  Preset preset() const { return preset_; }
-  uint64_t seed() const { return seed_; }
-  const std::vector<CompanyData>& companies() const { return companies_; }
+  Preset CurrentPreset() const { return preset_; }
+  uint64_t Seed() const { return seed_; }
+  const std::vector<CompanyData>& Companies() const { return companies_; }
   const CompanyData* FindCompany(int64_t company_id) const;
   std::optional<ProjectRef> FindProject(int64_t project_id) const;
   int ProjectCount(int company_slot) const { return project_counts_[static_cast<size_t>(company_slot)]; }

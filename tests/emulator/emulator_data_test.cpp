@@ -56,7 +56,7 @@ TEST(EmulatorData, PresetSizes) {
     return n;
   };
   World small(Preset::kSmall, 1);
-  EXPECT_EQ(small.companies().size(), 1u);
+  EXPECT_EQ(small.Companies().size(), 1u);
   EXPECT_EQ(small.ProjectCount(0), 3);
   int64_t n_small = total(small, 0, 3);
   EXPECT_GT(n_small, 150);
@@ -67,12 +67,12 @@ TEST(EmulatorData, PresetSizes) {
   EXPECT_GT(n_demo, 10'000);
   EXPECT_LT(n_demo, 100'000);
   World large(Preset::kLarge, 1);
-  EXPECT_EQ(large.companies().size(), 2u);
+  EXPECT_EQ(large.Companies().size(), 2u);
   EXPECT_EQ(large.ProjectCount(0) + large.ProjectCount(1), 1000);
   int64_t n_large = total(large, 0, large.ProjectCount(0)) + total(large, 1, large.ProjectCount(1));
   EXPECT_GT(n_large, 800'000);
   EXPECT_LT(n_large, 1'500'000);
-  EXPECT_GT(large.companies()[0].id, int64_t{1} << 32);
+  EXPECT_GT(large.Companies()[0].id, int64_t{1} << 32);
   EXPECT_GT(large.ProjectId(1, 399), int64_t{1} << 32);
   EXPECT_LT(large.IdFor({1, Stream::kManpowerLogs, 399}, 5000), int64_t{1} << 53);
 }
