@@ -39,6 +39,13 @@ struct StreamRow {
   int64_t watermark_ms = 0;
   int64_t failures = 0;
   const procore::StreamEndpoint* endpoint = nullptr;
+  // A pass begun in memory whose start is written with its first page (one transaction fewer per read):
+  // the checkpoint the first commit must find, and the `wants` the pass consumes.
+  bool starting = false;
+  std::string stored_pass;
+  int64_t stored_next_page = 1;
+  std::string consumed_wants;
+  bool parent_changed = false;
 
   RecordScope Scope() const { return RecordScope{client_id, company_id, stream, project_id}; }
 };

@@ -85,18 +85,19 @@ Status SyncEngine::RunStreamJob(int64_t stream_id, int64_t seq) {
     } else {
       kind = "incremental";
     }
-    bool started = false;
-    StreamRow next;
-    Status s = store_.Transact([&](Tx& tx) -> Status {
-      next = row;
-      auto applied = StartPass(tx, next, kind, kind == "full" ? 1 : 0, clock_.NowUnixMs(), /*hand_over=*/false);
-      if (!applied) return tl::unexpected(applied.error());
-      started = *applied;
-      return {};
-    });
-    if (!s) return s;
-    if (!started) return {};
-    row = next;
+    // The pass starts with its first page's commit; until then nothing is written.
+    row.starting = true;
+    row.stored_pass = row.pass;
+    row.stored_next_page = row.next_page;
+    row.consumed_wants = row.wants;
+    row.pass = kind;
+    row.next_page = 1;
+    row.pass_started_at = clock_.NowUnixMs();
+    row.pass_read = 0;
+    row.pass_first_total.reset();
+    row.pass_max_updated_at.clear();
+    row.pass_max_updated_ms = 0;
+    row.full_passes = kind == "full" ? 1 : 0;
   }
   if (row.pass == "probe") return Probe(row, **client);
   return ReadPages(row, **client);
@@ -140,12 +141,8 @@ Status SyncEngine::ReadPages(StreamRow& row, procore::Client& client) {
       if (*outcome == PageOutcome::kProbe) return Probe(row, client);
       return {};
     }
-    const int64_t parent = views->front().id;
-    auto set = store_.Exec("UPDATE sync_streams SET parent_id = $3 WHERE id = $1 AND seq = $2",
-                           {row.id, row.seq, parent});
-    if (!set) return tl::unexpected(set.error());
-    if (*set == 0) return {};
-    row.parent_id = parent;
+    row.parent_id = views->front().id;  // written with the first page
+    row.parent_changed = true;
   }
 
   procore::StreamListOptions options;
@@ -195,13 +192,30 @@ Result<SyncEngine::PageOutcome> SyncEngine::CommitPage(StreamRow& row, const pro
     next = row;
     outcome = PageOutcome::kStop;
     // The checkpoint this page continues from must still be the stream's: otherwise another job has moved on.
+    const std::string& stored_pass = row.starting ? row.stored_pass : row.pass;
+    const int64_t stored_next_page = row.starting ? row.stored_next_page : row.next_page;
     auto cas = tx.Query(
         "UPDATE sync_streams SET updated_at = $5 WHERE id = $1 AND seq = $2 AND next_page = $3 AND pass = $4 "
         "RETURNING wants",
-        {row.id, row.seq, row.next_page, row.pass, now});
+        {row.id, row.seq, stored_next_page, stored_pass, now});
     if (!cas) return tl::unexpected(cas.error());
     if (cas->rows.empty()) return {};
-    const std::string wants = cas->rows[0].Text(0);
+    std::string wants = cas->rows[0].Text(0);
+    if (row.starting) {
+      // The pass now begins for good: it answers the request it was started for (a newer one stays).
+      if (wants == row.consumed_wants) wants.clear();
+      auto begun = tx.Exec(
+          "UPDATE sync_streams SET pass_started_at = $2, full_passes = $3, wants = $4, parent_id = $5, "
+          "started_at = COALESCE(started_at, $2) WHERE id = $1",
+          {row.id, row.pass_started_at, row.full_passes, wants, row.parent_id});
+      if (!begun) return tl::unexpected(begun.error());
+      next.starting = false;
+      next.parent_changed = false;
+    } else if (row.parent_changed) {
+      auto parent = tx.Exec("UPDATE sync_streams SET parent_id = $2 WHERE id = $1", {row.id, row.parent_id});
+      if (!parent) return tl::unexpected(parent.error());
+      next.parent_changed = false;
+    }
 
     auto stats = UpsertRecords(tx, row.Scope(), records, seen_ms);
     if (!stats) return tl::unexpected(stats.error());
