@@ -2,14 +2,20 @@
 #include "app/serve.h"
 
 #include <cstdio>
+#include <atomic>
+#include <condition_variable>
 #include <iostream>
+#include <mutex>
+#include <thread>
 
 #include "api/api.h"
+#include "api/procore_routes.h"
 #include "app/services.h"
 #include "http/middleware.h"
 #include "http/server.h"
 #include "obs/log.h"
 #include "web/pages.h"
+#include "web/procore_pages.h"
 
 namespace kt::app {
 
@@ -23,9 +29,54 @@ void RegisterRoutes(http::Router& router, Services& s) {
   });
   router.Get("/metrics", http::MetricsHandler(s.metrics));
   web::RegisterStatic(router);
-  web::RegisterPages(router, web::PagesDeps{*s.access, *s.users, *s.clients, *s.sessions, {}});
+  auto badge = [&s](int64_t client_id) {
+    integration::Badge b = s.integration->BadgeFor(client_id);
+    return web::IntegrationBadge{b.status, b.label, b.started};
+  };
+  web::RegisterPages(router, web::PagesDeps{*s.access, *s.users, *s.clients, *s.sessions, badge});
+  web::RegisterProcorePages(router, web::ProcorePagesDeps{*s.access, *s.clients, s.config.procore_allow_custom_urls,
+                                                          !s.config.procore_marketplace_client_id.empty() &&
+                                                              !s.config.procore_marketplace_client_secret.empty()});
   api::RegisterClientRoutes(router, *s.access, *s.clients);
+  api::RegisterProcoreRoutes(router, *s.access, *s.integration);
+  api::RegisterWebhookReceiver(router, *s.webhook_receiver, static_cast<size_t>(s.config.webhook_max_body_bytes));
 }
+
+namespace {
+
+// The scheduler: the sync engine's and the integration's periodic calls, every couple of seconds.
+class Ticker {
+ public:
+  explicit Ticker(Services& s) : thread_([this, &s] { Run(s); }) {}
+  ~Ticker() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  void Run(Services& s) {
+    std::unique_lock lock(mu_);
+    while (!stopping_) {
+      lock.unlock();
+      if (auto t = s.sync->Tick(); !t) obs::Log(obs::Level::kWarn, "sync_tick_failed", {{"code", t.error().code}});
+      if (auto t = s.integration->Tick(); !t)
+        obs::Log(obs::Level::kWarn, "integration_tick_failed", {{"code", t.error().code}});
+      lock.lock();
+      cv_.wait_for(lock, std::chrono::seconds(2), [this] { return stopping_; });
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace
 
 int Serve(const Config& config) {
   auto level = obs::ParseLevel(config.log_level).value_or(obs::Level::kInfo);
@@ -41,8 +92,12 @@ int Serve(const Config& config) {
   std::unique_ptr<queue::Worker> worker;
   if (config.role != Role::kWeb && config.job_threads > 0) {
     worker = std::make_unique<queue::Worker>(*s.queue, queue::WorkerOptions{.threads = config.job_threads});
+    s.sync->RegisterHandlers(*worker);
+    s.integration->RegisterHandlers(*worker);
     worker->Start();
   }
+  std::unique_ptr<Ticker> ticker;
+  if (worker) ticker = std::make_unique<Ticker>(s);
 
   std::unique_ptr<http::Server> server;
   if (config.role != Role::kWorker) {
@@ -65,6 +120,7 @@ int Serve(const Config& config) {
       return 1;
     }
     std::string url = "http://" + server->host() + ":" + std::to_string(*port);
+    s.integration->SetPublicBaseUrl(config.PublicBaseUrl(url));
     std::cout << "listening on " << url << std::endl;
     obs::Log(obs::Level::kInfo, "serving",
              {{"url", url}, {"role", RoleName(config.role)}, {"database", s.store->Describe()},
@@ -76,6 +132,7 @@ int Serve(const Config& config) {
   http::WaitForShutdownSignal();
   obs::Log(obs::Level::kInfo, "shutting_down", {});
   if (server) server->Stop();
+  ticker.reset();
   if (worker) worker->Stop();
   obs::Log(obs::Level::kInfo, "stopped", {});
   return 0;

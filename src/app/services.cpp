@@ -41,6 +41,23 @@ Result<std::unique_ptr<Services>> BuildServices(const Config& config) {
   s->audit = std::make_unique<accounts::AuditLog>(*s->store, s->clock);
   s->access = std::make_unique<access::Access>(*s->users, *s->sessions, *s->api_tokens, *s->memberships);
   s->queue = std::make_unique<queue::Queue>(*s->store, s->clock, s->random);
+
+  integration::ProcoreClientsOptions procore_options;
+  procore_options.allow_custom_urls = config.procore_allow_custom_urls;
+  procore_options.marketplace = {config.procore_marketplace_client_id, config.procore_marketplace_client_secret};
+  s->procore_clients = std::make_unique<integration::ProcoreClients>(*s->store, *s->secrets, s->clock, s->random,
+                                                                     procore_options);
+  s->sync = std::make_unique<sync::SyncEngine>(*s->store, *s->queue, *s->procore_clients, s->clock);
+  integration::ReceiverOptions receiver_options;
+  receiver_options.max_body_bytes = static_cast<size_t>(config.webhook_max_body_bytes);
+  s->webhook_receiver = std::make_unique<integration::WebhookReceiver>(*s->store, *s->secrets, s->sync->inbox(),
+                                                                       s->clock, receiver_options);
+  integration::IntegrationOptions integration_options;
+  // Until the server has bound its port (serve sets it then), the configured listen address stands in.
+  integration_options.public_base_url = config.PublicBaseUrl("http://" + config.listen);
+  s->integration = std::make_unique<integration::IntegrationService>(
+      *s->store, *s->secrets, *s->audit, *s->queue, *s->sync, *s->procore_clients, s->webhook_receiver.get(),
+      s->clock, integration_options);
   return s;
 }
 

@@ -13,9 +13,13 @@
 #include "accounts/users.h"
 #include "app/config.h"
 #include "crypto/secret_store.h"
+#include "integration/integration_service.h"
+#include "integration/procore_clients.h"
+#include "integration/webhook_receiver.h"
 #include "obs/metrics.h"
 #include "queue/queue.h"
 #include "store/store.h"
+#include "sync/engine.h"
 #include "util/clock.h"
 #include "util/random.h"
 
@@ -37,6 +41,11 @@ struct Services {
   std::unique_ptr<accounts::AuditLog> audit;
   std::unique_ptr<access::Access> access;
   std::unique_ptr<queue::Queue> queue;
+  // The Procore integration: clients from stored credentials, the sync engine, the webhook receiver, the wizard.
+  std::unique_ptr<integration::ProcoreClients> procore_clients;
+  std::unique_ptr<sync::SyncEngine> sync;
+  std::unique_ptr<integration::WebhookReceiver> webhook_receiver;
+  std::unique_ptr<integration::IntegrationService> integration;
   obs::Metrics metrics;
 };
 

@@ -1,0 +1,172 @@
+// Thin handlers for the Procore integration: read the request, call the integration service, render JSON.
+#include "api/procore_routes.h"
+
+#include "api/api.h"
+#include "util/strings.h"
+
+namespace kt::api {
+namespace {
+
+constexpr char kBase[] = "/api/v1/clients/{client_id}/procore";
+
+std::string Path(const char* rest) { return std::string(kBase) + rest; }
+
+Result<http::Response> JsonOf(int status, Result<nlohmann::json> r) {
+  if (!r) return tl::unexpected(r.error());
+  return http::Response::Json(status, *r);
+}
+
+std::optional<bool> BoolParam(const http::Request& r, std::string_view key) {
+  auto v = r.Query(key);
+  if (!v) return std::nullopt;
+  if (*v == "true" || *v == "1") return true;
+  if (*v == "false" || *v == "0") return false;
+  return std::nullopt;
+}
+
+Result<int64_t> IntParam(const http::Request& r, std::string_view key, int64_t fallback) {
+  auto v = r.Query(key);
+  if (!v || v->empty()) return fallback;
+  auto n = ParseInt64(*v);
+  if (!n)
+    return Fail(ErrorKind::kInvalidInput, "invalid_parameter", "'" + std::string(key) + "' must be a whole number.",
+                "Send ?" + std::string(key) + "=<number>.");
+  return *n;
+}
+
+bool PurgeRequested(const http::Request& r, const ApiContext& ctx) {
+  if (auto it = ctx.body.find("purge_data"); it != ctx.body.end() && it->is_boolean()) return it->get<bool>();
+  return BoolParam(r, "purge_data").value_or(false);
+}
+
+Result<int64_t> ProjectIdParam(const http::Request& r) {
+  auto id = ParseInt64(r.PathParam("procore_project_id"));
+  if (!id || *id <= 0)
+    return Fail(ErrorKind::kNotFound, "procore_project_not_found", "There is no such Procore project.",
+                "Check the project id in the URL.");
+  return *id;
+}
+
+}  // namespace
+
+void RegisterProcoreRoutes(http::Router& router, access::Access& access, integration::IntegrationService& s) {
+  auto route = [&access](ApiHandler h) { return ClientRoute(access, /*admin_required=*/true, std::move(h)); };
+
+  router.Get(kBase, route([&s](http::Request&, ApiContext& ctx) { return JsonOf(200, s.Describe(ctx.client_id)); }));
+  router.Put(Path("/credentials"), route([&s](http::Request&, ApiContext& ctx) {
+               return JsonOf(200, s.SaveCredentials(ctx.client_id, ctx.caller.user_id, ctx.body));
+             }));
+  router.Post(Path("/credentials/verify"), route([&s](http::Request&, ApiContext& ctx) -> Result<http::Response> {
+                std::optional<int64_t> company;
+                if (auto it = ctx.body.find("company_id"); it != ctx.body.end() && !it->is_null()) {
+                  auto id = RequireInt(ctx.body, "company_id");
+                  if (!id) return tl::unexpected(id.error());
+                  company = *id;
+                }
+                return JsonOf(200, s.VerifyCredentials(ctx.client_id, ctx.caller.user_id, company));
+              }));
+  router.Put(Path("/settings"), route([&s](http::Request&, ApiContext& ctx) {
+               return JsonOf(200, s.SaveSettings(ctx.client_id, ctx.caller.user_id, ctx.body));
+             }));
+  router.Get(Path("/permissions/requirements"),
+             route([&s](http::Request&, ApiContext& ctx) { return JsonOf(200, s.Requirements(ctx.client_id)); }));
+  router.Post(Path("/permissions/verify"), route([&s](http::Request&, ApiContext& ctx) {
+                return JsonOf(200, s.VerifyPermissions(ctx.client_id, ctx.caller.user_id));
+              }));
+  router.Post(Path("/complete"), route([&s](http::Request&, ApiContext& ctx) {
+                return JsonOf(202, s.Complete(ctx.client_id, ctx.caller.user_id));
+              }));
+  router.Post(Path("/webhooks/rotate-secret"), route([&s](http::Request&, ApiContext& ctx) {
+                return JsonOf(200, s.RotateWebhookSecret(ctx.client_id, ctx.caller.user_id));
+              }));
+  router.Delete(kBase, route([&s](http::Request& r, ApiContext& ctx) {
+                  return JsonOf(200, s.Disconnect(ctx.client_id, ctx.caller.user_id, PurgeRequested(r, ctx)));
+                }));
+
+  router.Get(Path("/streams"), route([&s](http::Request&, ApiContext& ctx) { return JsonOf(200, s.Streams(ctx.client_id)); }));
+  router.Get(Path("/records"), route([&s](http::Request& r, ApiContext& ctx) -> Result<http::Response> {
+               sync::RecordsQuery q;
+               q.client_id = ctx.client_id;
+               q.stream = r.Query("stream").value_or("");
+               if (q.stream.empty())
+                 return Fail(ErrorKind::kInvalidInput, "invalid_parameter", "'stream' is required.",
+                             "Send ?stream=<stream key>, e.g. ?stream=rfis.");
+               if (r.Query("project_id")) {
+                 auto p = IntParam(r, "project_id", 0);
+                 if (!p) return tl::unexpected(p.error());
+                 q.project_id = *p;
+               }
+               auto page = IntParam(r, "page", 1);
+               if (!page) return tl::unexpected(page.error());
+               auto per_page = IntParam(r, "per_page", 100);
+               if (!per_page) return tl::unexpected(per_page.error());
+               q.page = std::max<int64_t>(*page, 1);
+               q.per_page = std::clamp<int64_t>(*per_page, 1, 1000);
+               q.include_deleted = BoolParam(r, "include_deleted").value_or(false);
+               auto body = s.Records(q);
+               if (!body) return tl::unexpected(body.error());
+               return http::Response::Text(200, std::move(*body), "application/json");
+             }));
+  router.Get(Path("/audit"), route([&s](http::Request& r, ApiContext& ctx) -> Result<http::Response> {
+               auto limit = IntParam(r, "limit", 50);
+               if (!limit) return tl::unexpected(limit.error());
+               return JsonOf(200, s.AuditEntries(ctx.client_id, *limit));
+             }));
+
+  router.Get(Path("/projects"), route([&s](http::Request& r, ApiContext& ctx) -> Result<http::Response> {
+               integration::IntegrationService::ProjectsQuery q;
+               auto page = IntParam(r, "page", 1);
+               if (!page) return tl::unexpected(page.error());
+               auto per_page = IntParam(r, "per_page", 100);
+               if (!per_page) return tl::unexpected(per_page.error());
+               q.page = *page;
+               q.per_page = *per_page;
+               q.search = r.Query("q").value_or("");
+               q.linked = BoolParam(r, "linked");
+               q.active = BoolParam(r, "active");
+               auto listed = s.Projects(ctx.client_id, q);
+               if (!listed) return tl::unexpected(listed.error());
+               // The list is the body; paging travels in headers, as Procore's own lists do.
+               auto response = http::Response::Json(200, (*listed)["projects"]);
+               response.headers.Set("Total", std::to_string((*listed)["total"].get<int64_t>()));
+               response.headers.Set("Per-Page", std::to_string((*listed)["per_page"].get<int64_t>()));
+               response.headers.Set("Page", std::to_string((*listed)["page"].get<int64_t>()));
+               return response;
+             }));
+  router.Post(Path("/projects/{procore_project_id}/link"),
+              route([&s](http::Request& r, ApiContext& ctx) -> Result<http::Response> {
+                auto id = ProjectIdParam(r);
+                if (!id) return tl::unexpected(id.error());
+                return JsonOf(200, s.LinkProject(ctx.client_id, ctx.caller.user_id, *id, ctx.body));
+              }));
+  router.Delete(Path("/projects/{procore_project_id}/link"),
+                route([&s](http::Request& r, ApiContext& ctx) -> Result<http::Response> {
+                  auto id = ProjectIdParam(r);
+                  if (!id) return tl::unexpected(id.error());
+                  return JsonOf(200, s.UnlinkProject(ctx.client_id, ctx.caller.user_id, *id, PurgeRequested(r, ctx)));
+                }));
+}
+
+void RegisterWebhookReceiver(http::Router& router, integration::WebhookReceiver& receiver, size_t max_body_bytes) {
+  router.Post(
+      "/webhooks/procore/{integration_key}",
+      [&receiver](http::Request& r) {
+        integration::Delivery d;
+        const std::string key = r.PathParam("integration_key");
+        const std::string authorization = r.Header("Authorization").value_or("");
+        const std::string content_type = r.Header("Content-Type").value_or("");
+        d.integration_key = key;
+        d.authorization = authorization;
+        d.content_type = content_type;
+        d.body = r.body;
+        auto outcome = receiver.Receive(d);
+        if (outcome.http_status == 200) return http::Response::Json(200, {{"status", outcome.code}});
+        auto response = http::Response::Json(outcome.http_status,
+                                             {{"error", {{"code", outcome.code}, {"message", outcome.message}}}});
+        if (outcome.http_status == 401) response.headers.Set("WWW-Authenticate", "Bearer");
+        return response;
+      },
+      {.max_body_bytes = max_body_bytes});
+}
+
+}  // namespace kt::api

@@ -1,0 +1,580 @@
+// The Procore integration's JSON API and webhook receiver end to end: `ktrack serve` and the Procore emulator
+// as child processes on loopback, driven as a customer and as Procore would.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <regex>
+#include <set>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "crypto/master_key.h"
+#include "harness.h"
+#include "crypto/secret_store.h"
+#include "http/client.h"
+#include "process.h"
+#include "store/store.h"
+#include "util/clock.h"
+#include "util/strings.h"
+
+namespace kt::testing {
+namespace {
+
+using nlohmann::json;
+
+struct App {
+  std::string client_id;
+  std::string client_secret;
+};
+
+class IntegrationApiTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new TempDir();
+    emulator_ = new ChildProcess();
+    emulator_->Start({BinPath("procore-emulator"), "--listen", "127.0.0.1:0", "--preset", "small", "--seed", "7"}, {},
+                     dir_->path() + "/emulator.log");
+    emu_ = emulator_->WaitForListening();
+    auto reset = Call("POST", emu_ + "/_emulator/reset", {{"preset", "small"}, {"seed", 7}});
+    ASSERT_EQ(reset.status, 200) << reset.text;
+    company_ = reset.body["companies"][0]["id"].get<int64_t>();
+    company_name_ = reset.body["companies"][0]["name"].get<std::string>();
+    for (const auto& p : reset.body["companies"][0]["project_ids"]) projects_.push_back(p.get<int64_t>());
+    ASSERT_GE(projects_.size(), 3u);
+    app_ = NewApp("KTrack", "dmsa");
+    InstallApp(app_, DefaultPermissions(), "all", /*create=*/true);
+
+    server_ = new ChildProcess();
+    server_->Start({BinPath("ktrack"), "serve", "--listen", "127.0.0.1:0", "--data-dir", dir_->path()},
+                   {{"KTRACK_PROCORE_ALLOW_CUSTOM_URLS", "true"}}, dir_->path() + "/server.log");
+    base_ = server_->WaitForListening();
+  }
+  static void TearDownTestSuite() {
+    server_->Signal(SIGTERM);
+    EXPECT_EQ(server_->Wait(), 0);
+    delete server_;
+    emulator_->Signal(SIGTERM);
+    emulator_->Wait();
+    delete emulator_;
+    delete dir_;
+  }
+
+  static json DefaultPermissions() {
+    // Company Admin at admin level: the project lists show every project, permitted or not.
+    return {{"company", {{"Admin", "admin"}, {"Directory", "read_only"}, {"Webhooks API", "standard"}}},
+            {"project", {{"Admin", "read_only"}, {"Budget", "read_only"}, {"RFIs", "read_only"}}}};
+  }
+  static App NewApp(const std::string& name, const std::string& kind) {
+    auto a = Call("POST", emu_ + "/_emulator/apps", {{"name", name}, {"kind", kind}});
+    EXPECT_EQ(a.status, 200) << a.text;
+    return {a.body["client_id"], a.body["client_secret"]};
+  }
+  static void InstallApp(const App& app, const json& permissions, const json& permitted, bool create) {
+    json body = {{"permissions", permissions}, {"permitted_projects", permitted}};
+    Answer a;
+    if (create) {
+      body["client_id"] = app.client_id;
+      a = Call("POST", emu_ + "/_emulator/companies/" + std::to_string(company_) + "/installs", body);
+    } else {
+      a = Call("PATCH", emu_ + "/_emulator/companies/" + std::to_string(company_) + "/installs/" + app.client_id, body);
+    }
+    EXPECT_LT(a.status, 300) << a.text;
+  }
+  static void SetTool(int64_t project, const std::string& tool, bool active) {
+    auto a = Call("PUT", emu_ + "/_emulator/projects/" + std::to_string(project) + "/tools/" + UrlEncode(tool),
+                  {{"active", active}});
+    EXPECT_EQ(a.status, 200) << a.text;
+  }
+
+  static Tenant NewTenant(const std::string& name) { return testing::NewTenant(name, dir_->path()); }
+
+  static std::string Api(const Tenant& t, const std::string& rest = "") {
+    return base_ + "/api/v1/clients/" + std::to_string(t.client_id) + "/procore" + rest;
+  }
+  static Answer As(const Tenant& t, const std::string& method, const std::string& rest, const json& body = nullptr) {
+    return Call(method, Api(t, rest), body, {{"Authorization", "Bearer " + t.admin_token}});
+  }
+  static json CustomCredentials(const App& app) {
+    return {{"client_id", app.client_id}, {"client_secret", app.client_secret}, {"environment", "custom"},
+            {"login_url", emu_}, {"api_url", emu_}};
+  }
+
+  // Runs the wizard up to permissions_verified with the given domains.
+  static void ConnectUntilPermissionsVerified(const Tenant& t, const json& domains) {
+    ASSERT_EQ(As(t, "PUT", "/credentials", CustomCredentials(app_)).status, 200);
+    auto v = As(t, "POST", "/credentials/verify", {{"company_id", company_}});
+    ASSERT_EQ(v.status, 200) << v.text;
+    auto s = As(t, "PUT", "/settings", {{"company_id", company_}, {"domains", domains}, {"reconcile_interval_s", 3600}});
+    ASSERT_EQ(s.status, 200) << s.text;
+    auto p = As(t, "POST", "/permissions/verify", json::object());
+    ASSERT_EQ(p.status, 200) << p.text;
+    ASSERT_TRUE(p.body["ok"].get<bool>()) << p.text;
+  }
+
+  static json WaitForStatus(const Tenant& t, const std::string& status, std::chrono::seconds limit = std::chrono::seconds(60)) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    json last;
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto g = As(t, "GET", "");
+      last = g.body;
+      if (g.status == 200 && g.body["status"] == status) return g.body;
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    ADD_FAILURE() << "status never became " << status << ": " << last.dump();
+    return last;
+  }
+
+  // A token for the emulator's API, as the app: to look at hooks the way Procore holds them.
+  static std::vector<json> HooksInProcore(const App& app) {
+    http::ClientRequest r;
+    r.method = "POST";
+    r.url = emu_ + "/oauth/token";
+    r.headers.Add("Content-Type", "application/x-www-form-urlencoded");
+    r.body = "grant_type=client_credentials&client_id=" + UrlEncode(app.client_id) + "&client_secret=" + UrlEncode(app.client_secret);
+    auto t = http::Fetch(r);
+    std::string token = json::parse(t.body)["access_token"];
+    std::vector<std::pair<std::string, std::string>> h = {{"Authorization", "Bearer " + token},
+                                                          {"Procore-Company-Id", std::to_string(company_)}};
+    auto hooks = Call("GET", emu_ + "/rest/v1.0/webhooks/hooks?company_id=" + std::to_string(company_) + "&namespace=ktrack", nullptr, h);
+    std::vector<json> out;
+    for (auto hook : hooks.body) {
+      auto triggers = Call("GET", emu_ + "/rest/v1.0/webhooks/hooks/" + std::to_string(hook["id"].get<int64_t>()) +
+                                      "/triggers?company_id=" + std::to_string(company_), nullptr, h);
+      hook["triggers_list"] = triggers.body;
+      out.push_back(hook);
+    }
+    return out;
+  }
+
+  // The current webhook secret, read the way the server reads it (white box: Procore holds it, KTrack never shows it).
+  static std::string WebhookSecret(int64_t client_id, const std::string& purpose = "procore.webhook_secret") {
+    auto store = store::OpenStore("sqlite:" + dir_->path() + "/ktrack.db");
+    EXPECT_TRUE(store);
+    auto keyring = crypto::LoadKeyring(crypto::KeySourceFromEnvironment(dir_->path()));
+    EXPECT_TRUE(keyring);
+    crypto::SecretStore secrets(**store, keyring->keyring, SystemClock::Instance());
+    auto got = secrets.Get("client:" + std::to_string(client_id), purpose);
+    EXPECT_TRUE(got);
+    return got && *got ? **got : "";
+  }
+  static int64_t CountRows(const std::string& sql) {
+    auto store = store::OpenStore("sqlite:" + dir_->path() + "/ktrack.db");
+    auto r = (*store)->Query(sql);
+    EXPECT_TRUE(r) << (r ? "" : r.error().message);
+    return r ? r->rows[0].Int(0) : -1;
+  }
+
+  static TempDir* dir_;
+  static ChildProcess* emulator_;
+  static ChildProcess* server_;
+  static std::string emu_, base_, company_name_;
+  static int64_t company_;
+  static std::vector<int64_t> projects_;
+  static App app_;
+};
+TempDir* IntegrationApiTest::dir_;
+ChildProcess* IntegrationApiTest::emulator_;
+ChildProcess* IntegrationApiTest::server_;
+std::string IntegrationApiTest::emu_, IntegrationApiTest::base_, IntegrationApiTest::company_name_;
+int64_t IntegrationApiTest::company_;
+std::vector<int64_t> IntegrationApiTest::projects_;
+App IntegrationApiTest::app_;
+
+TEST_F(IntegrationApiTest, NotStartedIntegrationDescribesItself) {
+  Tenant t = NewTenant("Fresh Co");
+  auto g = As(t, "GET", "");
+  ASSERT_EQ(g.status, 200) << g.text;
+  EXPECT_EQ(g.body["status"], "not_started");
+  EXPECT_TRUE(g.body["credentials"].is_null());
+  EXPECT_TRUE(g.body["streams"].is_array());
+  EXPECT_FALSE(g.body["next_step"].get<std::string>().empty());
+}
+
+TEST_F(IntegrationApiTest, SecretIsStoredEncryptedAndShownMasked) {
+  Tenant t = NewTenant("Mask Co");
+  auto put = As(t, "PUT", "/credentials", CustomCredentials(app_));
+  ASSERT_EQ(put.status, 200) << put.text;
+  EXPECT_EQ(put.body["status"], "credentials_saved");
+  EXPECT_EQ(put.text.find(app_.client_secret), std::string::npos) << "the secret is never returned";
+  auto g = As(t, "GET", "");
+  EXPECT_EQ(g.text.find(app_.client_secret), std::string::npos);
+  EXPECT_EQ(g.body["credentials"]["client_secret"], "••••••••" + app_.client_secret.substr(app_.client_secret.size() - 4));
+  EXPECT_EQ(g.body["credentials"]["client_id"], app_.client_id);
+  // Not in the database in plain text either.
+  EXPECT_EQ(CountRows("SELECT COUNT(*) FROM procore_integrations WHERE settings_json LIKE '%" + app_.client_secret +
+                      "%' OR companies_json LIKE '%" + app_.client_secret + "%' OR client_secret_hint = '" +
+                      app_.client_secret + "'"),
+            0);
+  auto audit = As(t, "GET", "/audit");
+  ASSERT_EQ(audit.status, 200);
+  EXPECT_EQ(audit.text.find(app_.client_secret), std::string::npos);
+  EXPECT_EQ(audit.body[0]["action"], "integration.credentials_saved");
+}
+
+TEST_F(IntegrationApiTest, EachVerificationFailureHasItsOwnCode) {
+  Tenant t = NewTenant("Errors Co");
+  auto expect_code = [&](const json& credentials, const json& verify_body, const std::string& code) {
+    auto put = As(t, "PUT", "/credentials", credentials);
+    ASSERT_EQ(put.status, 200) << put.text;
+    auto v = As(t, "POST", "/credentials/verify", verify_body);
+    EXPECT_EQ(v.status, 422) << code << ": " << v.text;
+    EXPECT_EQ(v.body["error"]["code"], code) << v.text;
+    EXPECT_FALSE(v.body["error"]["message"].get<std::string>().empty());
+    EXPECT_FALSE(v.body["error"]["fix"].get<std::string>().empty());
+    EXPECT_EQ(As(t, "GET", "").body["status"], "credentials_saved") << "a failed verification changes nothing";
+  };
+  json wrong = CustomCredentials(app_);
+  wrong["client_secret"] = "not-the-right-secret-at-all";
+  expect_code(wrong, {{"company_id", company_}}, "invalid_credentials");
+
+  App legacy = NewApp("Old service account", "legacy_service_account");
+  expect_code(CustomCredentials(legacy), {{"company_id", company_}}, "service_account_retired");
+
+  App lonely = NewApp("Never installed", "dmsa");
+  expect_code(CustomCredentials(lonely), {{"company_id", company_}}, "app_not_installed");
+
+  expect_code(CustomCredentials(app_), {{"company_id", company_ + 12345}}, "company_not_found");
+
+  json unreachable = CustomCredentials(app_);
+  unreachable["login_url"] = "http://127.0.0.1:9";
+  unreachable["api_url"] = "http://127.0.0.1:9";
+  expect_code(unreachable, {{"company_id", company_}}, "procore_unreachable");
+
+  // The right ones, then: verified, the company identified.
+  ASSERT_EQ(As(t, "PUT", "/credentials", CustomCredentials(app_)).status, 200);
+  auto v = As(t, "POST", "/credentials/verify", {{"company_id", company_}});
+  ASSERT_EQ(v.status, 200) << v.text;
+  EXPECT_TRUE(v.body["ok"].get<bool>());
+  EXPECT_EQ(v.body["company"]["id"], company_);
+  EXPECT_EQ(v.body["company"]["name"], company_name_);
+  EXPECT_EQ(As(t, "GET", "").body["status"], "credentials_verified");
+}
+
+TEST_F(IntegrationApiTest, CustomUrlsAreRefusedUnlessTheServerAllowsThem) {
+  TempDir other;
+  ChildProcess strict;
+  std::string d = other.path();
+  int64_t client = json::parse(RunKtrack({"client", "add", "--name", "Strict", "--json"}, d))["id"].get<int64_t>();
+  RunKtrack({"user", "add", "--client", std::to_string(client), "--email", "a@strict.test", "--password",
+             "correct horse", "--role", "admin", "--json"}, d);
+  std::string token = json::parse(RunKtrack({"token", "create", "--email", "a@strict.test", "--json"}, d))["token"];
+  strict.Start({BinPath("ktrack"), "serve", "--listen", "127.0.0.1:0", "--data-dir", d}, {}, d + "/server.log");
+  std::string url = strict.WaitForListening();
+  auto r = Call("PUT", url + "/api/v1/clients/" + std::to_string(client) + "/procore/credentials", CustomCredentials(app_),
+                {{"Authorization", "Bearer " + token}});
+  EXPECT_EQ(r.status, 400) << r.text;
+  EXPECT_EQ(r.body["error"]["code"], "custom_urls_not_allowed");
+  auto g = Call("GET", url + "/api/v1/clients/" + std::to_string(client) + "/procore", nullptr,
+                {{"Authorization", "Bearer " + token}});
+  EXPECT_EQ(g.body["status"], "not_started");
+  strict.Signal(SIGTERM);
+  strict.Wait();
+}
+
+TEST_F(IntegrationApiTest, IllegalTransitionsAreRefusedWithTheNextStep) {
+  Tenant t = NewTenant("Order Co");
+  auto settings = As(t, "PUT", "/settings", {{"domains", {"rfis"}}});
+  EXPECT_EQ(settings.status, 409);
+  EXPECT_EQ(settings.body["error"]["code"], "invalid_state");
+  EXPECT_EQ(As(t, "POST", "/complete", json::object()).body["error"]["code"], "invalid_state");
+  EXPECT_EQ(As(t, "POST", "/permissions/verify", json::object()).status, 409);
+  EXPECT_EQ(As(t, "POST", "/credentials/verify", json::object()).status, 409);
+  EXPECT_EQ(As(t, "DELETE", "", json::object()).status, 409);
+  EXPECT_EQ(As(t, "POST", "/webhooks/rotate-secret", json::object()).status, 409);
+
+  ASSERT_EQ(As(t, "PUT", "/credentials", CustomCredentials(app_)).status, 200);
+  settings = As(t, "PUT", "/settings", {{"domains", {"rfis"}}});
+  EXPECT_EQ(settings.status, 409);
+  EXPECT_EQ(settings.body["error"]["message"], "Verify the credentials before choosing settings.");
+  ASSERT_EQ(As(t, "POST", "/credentials/verify", {{"company_id", company_}}).status, 200);
+  auto complete = As(t, "POST", "/complete", json::object());
+  EXPECT_EQ(complete.status, 409);
+  EXPECT_NE(complete.body["error"]["message"].get<std::string>().find("settings"), std::string::npos);
+
+  // Settings validation.
+  auto unknown = As(t, "PUT", "/settings", {{"company_id", company_}, {"domains", {"rfis", "timesheets"}}});
+  EXPECT_EQ(unknown.status, 400);
+  EXPECT_EQ(unknown.body["error"]["code"], "unknown_domain");
+  EXPECT_NE(unknown.body["error"]["message"].get<std::string>().find("timesheets"), std::string::npos);
+  auto interval = As(t, "PUT", "/settings", {{"company_id", company_}, {"domains", {"rfis"}}, {"reconcile_interval_s", 5}});
+  EXPECT_EQ(interval.status, 400);
+  auto ok = As(t, "PUT", "/settings", {{"company_id", company_}, {"domains", {"rfis"}}});
+  ASSERT_EQ(ok.status, 200) << ok.text;
+  EXPECT_EQ(ok.body["status"], "configured");
+  complete = As(t, "POST", "/complete", json::object());
+  EXPECT_EQ(complete.status, 409);
+  EXPECT_EQ(complete.body["error"]["message"], "Verify the permissions before completing the integration.");
+
+  auto reqs = As(t, "GET", "/permissions/requirements");
+  ASSERT_EQ(reqs.status, 200);
+  std::set<std::string> tools;
+  for (const auto& r : reqs.body) tools.insert(r["scope"].get<std::string>() + ":" + r["tool"].get<std::string>() + ":" + r["level"].get<std::string>());
+  EXPECT_EQ(tools, (std::set<std::string>{"company:Admin:Read Only", "company:Webhooks API:Standard", "project:RFIs:Read Only"}));
+}
+
+TEST_F(IntegrationApiTest, PermissionGridShowsEachGapWithItsFixUntilFixedInProcore) {
+  Tenant t = NewTenant("Grid Co");
+  App app = NewApp("KTrack grid", "dmsa");
+  // RFIs missing on projects, Budget switched off on the first project, the third project not permitted.
+  json perms = DefaultPermissions();
+  perms["project"]["RFIs"] = "none";
+  InstallApp(app, perms, json{projects_[0], projects_[1]}, true);
+  SetTool(projects_[0], "Budget", false);
+
+  ASSERT_EQ(As(t, "PUT", "/credentials", CustomCredentials(app)).status, 200);
+  ASSERT_EQ(As(t, "POST", "/credentials/verify", {{"company_id", company_}}).status, 200);
+  ASSERT_EQ(As(t, "PUT", "/settings", {{"company_id", company_}, {"domains", {"budget", "rfis"}}}).status, 200);
+  auto p = As(t, "POST", "/permissions/verify", json::object());
+  ASSERT_EQ(p.status, 200) << p.text;
+  EXPECT_FALSE(p.body["ok"].get<bool>());
+  EXPECT_EQ(p.body["status"], "configured");
+  int missing = 0, disabled = 0, not_permitted = 0, ok = 0;
+  for (const auto& c : p.body["checks"]) {
+    const std::string status = c["status"];
+    if (status == "ok") {
+      ++ok;
+      continue;
+    }
+    std::string fix = c["fix"];
+    if (status == "missing") {
+      ++missing;
+      EXPECT_EQ(c["tool"], "RFIs");
+      EXPECT_NE(fix.find("App Management → KTrack → Permissions and set RFIs to Read Only for project '"), std::string::npos) << fix;
+    } else if (status == "tool_disabled") {
+      ++disabled;
+      EXPECT_EQ(c["tool"], "Budget");
+      EXPECT_EQ(c["project_id"], projects_[0]);
+      EXPECT_NE(fix.find("→ Admin → Project Tools, turn on Budget."), std::string::npos) << fix;
+    } else if (status == "project_not_permitted") {
+      ++not_permitted;
+      EXPECT_EQ(c["project_id"], projects_[2]);
+      EXPECT_NE(fix.find("App Management → KTrack → Permitted Projects, add '"), std::string::npos) << fix;
+    }
+  }
+  EXPECT_GE(ok, 2);  // company Admin and Webhooks API
+  EXPECT_EQ(missing, 2) << "RFIs on each permitted project";
+  EXPECT_EQ(disabled, 1);
+  EXPECT_EQ(not_permitted, 2) << "both tools on the project outside the permitted ones";
+  EXPECT_EQ(As(t, "POST", "/complete", json::object()).status, 409);
+
+  // Fixed in Procore (the emulator's control API): verified.
+  InstallApp(app, DefaultPermissions(), "all", false);
+  SetTool(projects_[0], "Budget", true);
+  p = As(t, "POST", "/permissions/verify", json::object());
+  ASSERT_EQ(p.status, 200) << p.text;
+  EXPECT_TRUE(p.body["ok"].get<bool>()) << p.text;
+  EXPECT_EQ(p.body["status"], "permissions_verified");
+  for (const auto& c : p.body["checks"]) EXPECT_EQ(c["status"], "ok") << c.dump();
+}
+
+TEST_F(IntegrationApiTest, CompleteCreatesTheHookAndTriggersOnceAndReceivesWebhooks) {
+  Tenant t = NewTenant("Complete Co");
+  ConnectUntilPermissionsVerified(t, {"budget", "rfis"});
+  auto c = As(t, "POST", "/complete", json::object());
+  ASSERT_EQ(c.status, 202) << c.text;
+  json described = WaitForStatus(t, "active");
+  const std::string destination = described["webhooks"]["destination_url"];
+  EXPECT_EQ(destination.rfind(base_ + "/webhooks/procore/", 0), 0u) << destination;
+
+  auto hooks_of_client = [&] {
+    std::vector<json> mine;
+    for (auto& h : HooksInProcore(app_))
+      if (h["destination_url"] == destination) mine.push_back(h);
+    return mine;
+  };
+  auto resources = [](const json& hook) {
+    std::set<std::string> out;
+    for (const auto& tr : hook["triggers_list"]) out.insert(tr["resource_name"].get<std::string>() + ":" + ToLower(tr["event_type"].get<std::string>()));
+    return out;
+  };
+  auto hooks = hooks_of_client();
+  ASSERT_EQ(hooks.size(), 1u);
+  EXPECT_EQ(resources(hooks[0]), (std::set<std::string>{"Budget Line Items:create", "Budget Line Items:delete",
+                                                        "Budget Line Items:update", "Projects:create", "Projects:delete",
+                                                        "Projects:update", "RFIs:create", "RFIs:delete", "RFIs:update"}));
+  EXPECT_EQ(described["webhooks"]["hook_id"], hooks[0]["id"]);
+
+  // Complete again: the same hook, the same triggers.
+  ASSERT_EQ(As(t, "POST", "/complete", json::object()).status, 202);
+  WaitForStatus(t, "active");
+  auto again = hooks_of_client();
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0]["id"], hooks[0]["id"]);
+  EXPECT_EQ(resources(again[0]), resources(hooks[0]));
+
+  // A settings change on the running integration updates the triggers.
+  auto s = As(t, "PUT", "/settings", {{"domains", {"rfis"}}});
+  ASSERT_EQ(s.status, 200) << s.text;
+  WaitForStatus(t, "active");
+  auto changed = hooks_of_client();
+  ASSERT_EQ(changed.size(), 1u);
+  EXPECT_EQ(resources(changed[0]), (std::set<std::string>{"Projects:create", "Projects:delete", "Projects:update",
+                                                          "RFIs:create", "RFIs:delete", "RFIs:update"}));
+
+  // --- The receiver ---
+  const std::string secret = WebhookSecret(t.client_id);
+  ASSERT_FALSE(secret.empty());
+  auto deliver = [&](const std::string& url, const std::string& body, const std::string& auth,
+                     const std::string& type = "application/json") {
+    http::ClientRequest r;
+    r.method = "POST";
+    r.url = url;
+    r.body = body;
+    if (!type.empty()) r.headers.Add("Content-Type", type);
+    if (!auth.empty()) r.headers.Add("Authorization", auth);
+    return http::Fetch(r).status;
+  };
+  auto event = [&](int64_t id) {
+    std::string digits = std::to_string(id);
+    std::string ulid = "01J" + std::string(23 - digits.size(), '0') + digits;  // 26 Crockford characters
+    return json{{"id", id}, {"ulid", ulid}, {"timestamp", "2026-01-02T03:04:05.000Z"},
+                {"resource_name", "RFIs"}, {"event_type", "update"}, {"resource_id", 42}, {"company_id", company_},
+                {"project_id", projects_[0]}, {"user_id", 1}, {"api_version", "v2.0"},
+                {"metadata", {{"source_user_id", 1}, {"source_application_id", nullptr}}}}.dump();
+  };
+  const std::string bearer = "Bearer " + secret;
+  const std::string count_sql =
+      "SELECT (SELECT COUNT(*) FROM webhook_inbox) * 1000000 + (SELECT COUNT(*) FROM jobs) * 1000 + "
+      "(SELECT COUNT(*) FROM audit_log)";
+  const int64_t before = CountRows(count_sql);
+  EXPECT_EQ(deliver(destination, event(1), "Bearer wrong-secret"), 401);
+  EXPECT_EQ(deliver(destination, event(1), ""), 401);
+  EXPECT_EQ(deliver(base_ + "/webhooks/procore/no-such-key", event(1), bearer), 404);
+  EXPECT_EQ(deliver(destination, "{not json", bearer), 400);
+  EXPECT_EQ(deliver(destination, "{\"id\": 1}", bearer), 400);
+  EXPECT_EQ(deliver(destination, event(1), bearer, "text/plain"), 415);
+  EXPECT_EQ(deliver(destination, std::string(300 * 1024, ' ') + event(1), bearer), 413);
+  EXPECT_EQ(CountRows(count_sql), before) << "nothing is recorded for a rejected request";
+  EXPECT_EQ(Call("GET", base_ + "/healthz").status, 200);
+
+  EXPECT_EQ(deliver(destination, event(900001), bearer), 200);
+  EXPECT_EQ(deliver(destination, event(900001), bearer), 200) << "a redelivery is acknowledged";
+  EXPECT_EQ(CountRows("SELECT COUNT(*) FROM webhook_inbox WHERE event_key LIKE '%900001%' AND client_id = " +
+                      std::to_string(t.client_id)),
+            1);
+
+  // Rotation: the new secret works once the hook in Procore has it; the old one no longer does.
+  auto rotated = As(t, "POST", "/webhooks/rotate-secret", json::object());
+  ASSERT_EQ(rotated.status, 200) << rotated.text;
+  EXPECT_TRUE(rotated.body["hook_updated"].get<bool>());
+  const std::string fresh = WebhookSecret(t.client_id);
+  EXPECT_NE(fresh, secret);
+  EXPECT_EQ(rotated.text.find(fresh), std::string::npos);
+  EXPECT_EQ(deliver(destination, event(900002), "Bearer " + fresh), 200);
+  std::this_thread::sleep_for(std::chrono::milliseconds(2100));  // past the receiver's reload pause
+  EXPECT_EQ(deliver(destination, event(900003), bearer), 401);
+
+  // Procore's own deliveries arrive: a change in the emulator lands in the inbox.
+  const int64_t inbox_before = CountRows("SELECT COUNT(*) FROM webhook_inbox WHERE client_id = " + std::to_string(t.client_id));
+  auto changes = Call("POST", emu_ + "/_emulator/companies/" + std::to_string(company_) + "/changes",
+                      {{"count", 5}, {"streams", {"rfis"}}, {"seed", 3}});
+  ASSERT_EQ(changes.status, 200) << changes.text;
+  bool arrived = false;
+  for (int i = 0; i < 100 && !arrived; ++i) {
+    arrived = CountRows("SELECT COUNT(*) FROM webhook_inbox WHERE client_id = " + std::to_string(t.client_id)) > inbox_before;
+    if (!arrived) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(arrived) << "Procore's deliveries reach the inbox";
+
+  // Disconnect: hooks gone in Procore, credentials and secrets wiped, the webhook address unknown.
+  auto d = As(t, "DELETE", "", {{"purge_data", true}});
+  ASSERT_EQ(d.status, 200) << d.text;
+  EXPECT_TRUE(d.body["hooks"]["deleted"].get<bool>());
+  EXPECT_TRUE(hooks_of_client().empty());
+  auto g = As(t, "GET", "");
+  EXPECT_EQ(g.body["status"], "disconnected");
+  EXPECT_TRUE(g.body["credentials"].is_null());
+  EXPECT_EQ(CountRows("SELECT COUNT(*) FROM secrets WHERE owner = 'client:" + std::to_string(t.client_id) + "'"), 0);
+  EXPECT_EQ(deliver(destination, event(900004), "Bearer " + fresh), 404);
+}
+
+TEST_F(IntegrationApiTest, ProjectsAreListedAndLinkedToKtrackProjects) {
+  Tenant t = NewTenant("Projects Co");
+  EXPECT_EQ(As(t, "GET", "/projects").status, 409) << "no projects before the company is known";
+  ConnectUntilPermissionsVerified(t, {"rfis"});
+  ASSERT_EQ(As(t, "POST", "/complete", json::object()).status, 202);
+  WaitForStatus(t, "active");
+
+  auto list = As(t, "GET", "/projects");
+  ASSERT_EQ(list.status, 200) << list.text;
+  ASSERT_EQ(list.body.size(), projects_.size());
+  for (const auto& p : list.body) {
+    EXPECT_TRUE(p["linked_ktrack_project_id"].is_null());
+    EXPECT_TRUE(p["permitted"].get<bool>());
+    EXPECT_TRUE(p.contains("active"));
+  }
+  const int64_t first = projects_[0], second = projects_[1];
+  auto linked = As(t, "POST", "/projects/" + std::to_string(first) + "/link", {{"create", true}});
+  ASSERT_EQ(linked.status, 200) << linked.text;
+  const int64_t ktrack_project = linked.body["ktrack_project_id"];
+  EXPECT_TRUE(linked.body["permissions"]["ok"].get<bool>()) << linked.text;
+
+  // Its project streams exist now.
+  auto streams = As(t, "GET", "/streams");
+  ASSERT_EQ(streams.status, 200);
+  bool project_stream = false;
+  for (const auto& st : streams.body)
+    if (st["stream"] == "rfis" && st["project_id"] == first) project_stream = true;
+  EXPECT_TRUE(project_stream) << streams.text;
+
+  EXPECT_EQ(As(t, "POST", "/projects/" + std::to_string(second) + "/link", {{"ktrack_project_id", ktrack_project}}).status, 409)
+      << "one KTrack project links one Procore project";
+  EXPECT_EQ(As(t, "POST", "/projects/999999999/link", {{"create", true}}).status, 404);
+  auto after = As(t, "GET", "/projects?linked=true");
+  ASSERT_EQ(after.body.size(), 1u);
+  EXPECT_EQ(after.body[0]["linked_ktrack_project_id"], ktrack_project);
+
+  ASSERT_EQ(As(t, "DELETE", "/projects/" + std::to_string(first) + "/link", json::object()).status, 200);
+  EXPECT_EQ(As(t, "DELETE", "/projects/" + std::to_string(first) + "/link", json::object()).status, 404);
+  auto relinked = As(t, "POST", "/projects/" + std::to_string(second) + "/link", {{"ktrack_project_id", ktrack_project}});
+  EXPECT_EQ(relinked.status, 200) << relinked.text;
+  auto audit = As(t, "GET", "/audit");
+  std::set<std::string> actions;
+  for (const auto& e : audit.body) actions.insert(e["action"]);
+  EXPECT_TRUE(actions.count("integration.project_linked"));
+  EXPECT_TRUE(actions.count("integration.project_unlinked"));
+}
+
+TEST_F(IntegrationApiTest, EveryRouteIsForThisClientsAdminsOnly) {
+  Tenant t = NewTenant("Tenant A");
+  Tenant other = NewTenant("Tenant B");
+  const std::vector<std::pair<std::string, std::string>> routes = {
+      {"GET", ""}, {"PUT", "/credentials"}, {"POST", "/credentials/verify"}, {"PUT", "/settings"},
+      {"GET", "/permissions/requirements"}, {"POST", "/permissions/verify"}, {"POST", "/complete"},
+      {"GET", "/streams"}, {"GET", "/records?stream=rfis"}, {"GET", "/audit"}, {"POST", "/webhooks/rotate-secret"},
+      {"GET", "/projects"}, {"POST", "/projects/1/link"}, {"DELETE", "/projects/1/link"}, {"DELETE", ""}};
+  // A session of the client's admin, to test CSRF.
+  auto form = Call("GET", base_ + "/signin");
+  std::string pre;
+  for (const auto& [k, v] : form.raw.headers.items())
+    if (IEquals(k, "Set-Cookie") && v.rfind("ktrack_csrf=", 0) == 0) pre = v.substr(0, v.find(';'));
+  std::smatch m;
+  std::regex_search(form.text, m, std::regex("name=\"_csrf\" value=\"([^\"]+)\""));
+  http::ClientRequest signin;
+  signin.method = "POST";
+  signin.url = base_ + "/signin";
+  signin.body = "_csrf=" + m[1].str() + "&email=" + UrlEncode(t.admin_email) + "&password=correct+horse";
+  signin.headers.Add("Content-Type", "application/x-www-form-urlencoded");
+  signin.headers.Add("Cookie", pre);
+  auto signed_in = http::Fetch(signin);
+  std::string session;
+  for (const auto& [k, v] : signed_in.headers.items())
+    if (IEquals(k, "Set-Cookie") && v.rfind("ktrack_session=", 0) == 0) session = v.substr(0, v.find(';'));
+  ASSERT_FALSE(session.empty());
+
+  for (const auto& [method, path] : routes) {
+    SCOPED_TRACE(method + " " + path);
+    const json body = method == "GET" ? json(nullptr) : json::object();
+    EXPECT_EQ(Call(method, Api(t, path), body).status, 401);
+    EXPECT_EQ(Call(method, Api(t, path), body, {{"Authorization", "Bearer " + t.member_token}}).status, 403);
+    EXPECT_EQ(Call(method, Api(t, path), body, {{"Authorization", "Bearer " + other.admin_token}}).status, 404);
+    if (method != "GET") {
+      EXPECT_EQ(Call(method, Api(t, path), body, {{"Cookie", session}}).status, 403) << "no CSRF token";
+    }
+  }
+  EXPECT_EQ(As(t, "GET", "").body["status"], "not_started") << "none of the refused calls changed anything";
+}
+
+}  // namespace
+}  // namespace kt::testing
