@@ -388,7 +388,12 @@ Result<std::vector<StreamStatus>> SyncEngine::ListStreams(int64_t client_id) {
     s.rate_limited_until_ms = row.OptInt("rate_limited_until");
     s.pass_read = row.Int("pass_read");
     const int64_t version = row.Int("data_version");
-    if (row.Int("checksum_version") != version) {
+    const std::string pass = row.Text("pass");
+    const bool reading = !pass.empty() && s.status != "paused";
+    if (reading && s.phase == "initial") {
+      // Mid-read the digest would change with every page: show progress, and digest once the read ends.
+      s.count = std::max(s.count, s.pass_read);
+    } else if (row.Int("checksum_version") != version && !(reading && !s.checksum.empty())) {
       RecordScope scope{client_id, company_id, s.stream, project};
       auto digest = DigestStream(store_, scope);
       if (!digest) return tl::unexpected(digest.error());
@@ -401,7 +406,6 @@ Result<std::vector<StreamStatus>> SyncEngine::ListStreams(int64_t client_id) {
           {s.id, s.checksum, s.count, version});
       if (!cached) return tl::unexpected(cached.error());
     }
-    const std::string pass = row.Text("pass");
     if ((pass == "full" || s.status == "pending") && s.status != "paused") {
       const int64_t page_size = std::max<int64_t>(1, row.Int("page_size") > 0 ? row.Int("page_size") : [&] {
         const procore::StreamEndpoint* e = procore::FindStream(s.stream);

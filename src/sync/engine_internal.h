@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "procore/streams.h"
 #include "sync/engine.h"
@@ -48,6 +49,45 @@ struct StreamRow {
   bool parent_changed = false;
 
   RecordScope Scope() const { return RecordScope{client_id, company_id, stream, project_id}; }
+};
+
+struct StreamRef {
+  int64_t id = 0;
+  int64_t company_id = 0;
+  int64_t parent_id = 0;
+  std::string project_name;
+  std::string status;
+};
+
+struct InboxEvent {
+  int64_t id = 0;
+  std::string resource_name;
+  std::string event_type;
+  int64_t resource_id = 0;
+  std::optional<int64_t> project_id;
+  std::optional<std::string> source_application_id;
+  int64_t event_at_ms = 0;
+};
+
+// The events of one burst that concern one record.
+struct Group {
+  std::string stream;
+  int64_t project_id = 0;  // 0 for company streams
+  int64_t resource_id = 0;
+  std::vector<InboxEvent> events;
+};
+
+// A record to re-read, with the inbox events it answers.
+struct FetchItem {
+  const Group* group = nullptr;
+  std::vector<int64_t> event_ids;
+  RecordScope scope;
+  const StreamRef* stream = nullptr;
+};
+
+struct FetchOutcome {
+  std::optional<int64_t> rate_limited_until;  // stop: the budget is spent until then
+  std::optional<Error> transient;             // stop: Procore unavailable; the queue retries
 };
 
 }  // namespace internal

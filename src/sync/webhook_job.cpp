@@ -3,7 +3,9 @@
 // same transaction.
 #include <algorithm>
 #include <map>
+#include <set>
 
+#include "procore/pagination.h"
 #include "procore/streams.h"
 #include "sync/engine.h"
 #include "sync/engine_internal.h"
@@ -18,31 +20,14 @@ using store::Value;
 
 namespace {
 
-struct InboxEvent {
-  int64_t id = 0;
-  std::string resource_name;
-  std::string event_type;
-  int64_t resource_id = 0;
-  std::optional<int64_t> project_id;
-  std::optional<std::string> source_application_id;
-  int64_t event_at_ms = 0;
-};
+using internal::FetchItem;
+using internal::FetchOutcome;
+using internal::Group;
+using internal::InboxEvent;
+using internal::StreamRef;
 
-struct StreamRef {
-  int64_t id = 0;
-  int64_t company_id = 0;
-  int64_t parent_id = 0;
-  std::string project_name;
-  std::string status;
-};
-
-// The events of one burst that concern one record.
-struct Group {
-  std::string stream;
-  int64_t project_id = 0;  // 0 for company streams
-  int64_t resource_id = 0;
-  std::vector<InboxEvent> events;
-};
+// Records re-read in one list request (filters[id][]); the URL stays a few kilobytes long.
+constexpr size_t kIdsPerRead = 100;
 
 bool NeedsCustomer(procore::ErrorCode code) {
   using procore::ErrorCode;
@@ -181,6 +166,7 @@ Status SyncEngine::RunWebhookJob(int64_t client_id, char slot) {
     }
     if (auto s = finish(unsynced, "dropped", "resource_not_synced"); !s) return s;
 
+    std::map<std::pair<std::string, int64_t>, std::vector<FetchItem>> fetches;
     for (const Group& g : groups) {
       std::vector<int64_t> ids;
       std::vector<const InboxEvent*> own;  // not echoes of KTrack's own writes
@@ -235,58 +221,30 @@ Status SyncEngine::RunWebhookJob(int64_t client_id, char slot) {
         continue;
       }
 
-      procore::RecordRequest request;
-      request.stream = g.stream;
-      request.company_id = stream.company_id;
-      request.project_id = g.project_id;
-      request.id = g.resource_id;
-      request.parent_id = stream.parent_id;
-      request.project_name = stream.project_name;
-      request.priority = procore::Priority::kWebhookFollowUp;
-      const int64_t seen = clock_.NowUnixMs();
-      auto fetched = procore_client.GetRecord(request);
-      if (fetched) {
-        auto parsed = ParseRecordJson(*fetched);
-        if (!parsed) {
-          if (auto s = finish(ids, "dropped", "invalid_record"); !s) return s;
-          continue;
+      // Re-read below, together with the other records of the same stream and project.
+      fetches[{g.stream, g.project_id}].push_back(FetchItem{&g, std::move(ids), scope, &stream});
+    }
+
+    for (auto& [key, items] : fetches) {
+      for (size_t from = 0; from < items.size(); from += kIdsPerRead) {
+        std::vector<FetchItem> chunk(items.begin() + static_cast<std::ptrdiff_t>(from),
+                                     items.begin() + static_cast<std::ptrdiff_t>(std::min(items.size(), from + kIdsPerRead)));
+        auto outcome = FetchRecords(procore_client, client_id, token, chunk);
+        if (!outcome) return tl::unexpected(outcome.error());
+        if (outcome->rate_limited_until) {
+          // Keep the rest for when the budget frees up.
+          if (auto s = release(); !s) return s;
+          return store_.Transact([&](Tx& tx) {
+            return Inbox::QueueProcessing(tx, queue_, client_id, *outcome->rate_limited_until,
+                                          options_.inbox.job_priority, other_slot);
+          });
         }
-        Status s = store_.Transact([&](Tx& tx) -> Status {
-          IncomingRecord in{parsed->id, parsed->updated_at, parsed->deleted_at, parsed->json};
-          auto w = UpsertRecords(tx, scope, std::span<const IncomingRecord>(&in, 1), seen);
-          if (!w) return tl::unexpected(w.error());
-          if (auto b = BumpDataVersion(tx, stream.id); !b) return b;
-          return FinishEvents(tx, ids, token, "done", "fetched", clock_.NowUnixMs());
-        });
-        if (!s) return s;
-        continue;
+        if (outcome->transient) {
+          // Procore unavailable or unreadable: put the events back and let the queue retry with backoff.
+          if (auto s = release(); !s) return s;
+          return tl::unexpected(*outcome->transient);
+        }
       }
-      const procore::ProcoreError& error = fetched.error();
-      if (error.code == procore::ErrorCode::kNotFound) {
-        Status s = store_.Transact([&](Tx& tx) -> Status {
-          if (auto m = MarkDeleted(tx, scope, g.resource_id, 0, seen); !m) return m;
-          if (auto b = BumpDataVersion(tx, stream.id); !b) return b;
-          return FinishEvents(tx, ids, token, "done", "not_found", clock_.NowUnixMs());
-        });
-        if (!s) return s;
-        continue;
-      }
-      if (error.code == procore::ErrorCode::kRateLimited) {
-        // Keep the rest for when the budget frees up.
-        if (auto s = release(); !s) return s;
-        const int64_t until = std::max(error.retry_at ? ToMs(*error.retry_at) : 0,
-                                       clock_.NowUnixMs() + options_.rate_limit_fallback.count() / 60);
-        return store_.Transact([&](Tx& tx) {
-          return Inbox::QueueProcessing(tx, queue_, client_id, until, options_.inbox.job_priority, other_slot);
-        });
-      }
-      if (NeedsCustomer(error.code)) {
-        if (auto s = finish(ids, "dropped", std::string(procore::ErrorCodeName(error.code))); !s) return s;
-        continue;
-      }
-      // Procore unavailable or unreadable: put the events back and let the queue retry with backoff.
-      if (auto s = release(); !s) return s;
-      return tl::unexpected(error.error);
     }
   }
 
@@ -299,6 +257,165 @@ Status SyncEngine::RunWebhookJob(int64_t client_id, char slot) {
     });
   }
   return {};
+}
+
+bool SyncEngine::ListsFilterById(const std::string& stream) {
+  std::lock_guard lock(id_filter_mu_);
+  return no_id_filter_.count(stream) == 0;
+}
+
+void SyncEngine::NoIdFilter(const std::string& stream) {
+  std::lock_guard lock(id_filter_mu_);
+  no_id_filter_.insert(stream);
+}
+
+Result<FetchOutcome> SyncEngine::FetchRecords(procore::Client& client, int64_t client_id, const std::string& token,
+                                              const std::vector<FetchItem>& items) {
+  FetchOutcome out;
+  if (items.empty()) return out;
+  const FetchItem& first = items.front();
+  const std::string& stream_key = first.group->stream;
+  const RecordScope& scope = first.scope;
+  const StreamRef& ref = *first.stream;
+  const procore::StreamEndpoint* endpoint = procore::FindStream(stream_key);
+  auto finish = [&](const std::vector<int64_t>& ids, const char* status, const std::string& outcome) -> Status {
+    return store_.Transact(
+        [&](Tx& tx) { return FinishEvents(tx, ids, token, status, outcome, clock_.NowUnixMs()); });
+  };
+  // Returns true when processing must stop (rate limited, or Procore unavailable).
+  auto failed = [&](const procore::ProcoreError& error, const std::vector<int64_t>& ids) -> Result<bool> {
+    if (error.code == procore::ErrorCode::kRateLimited) {
+      out.rate_limited_until = std::max(error.retry_at ? ToMs(*error.retry_at) : 0,
+                                        clock_.NowUnixMs() + options_.transient_backoff_base.count() / 15);
+      return true;
+    }
+    if (NeedsCustomer(error.code)) {
+      if (auto s = finish(ids, "dropped", std::string(procore::ErrorCodeName(error.code))); !s) {
+        return tl::unexpected(s.error());
+      }
+      return false;
+    }
+    out.transient = error.error;
+    return true;
+  };
+
+  if (endpoint && items.size() > 1 && ListsFilterById(stream_key)) {
+    // One list request for the lot: filters[id][] (budget rows: budget_line_item_id[]), deleted ones included
+    // where Procore offers it. Ids it does not return are gone (or, for users and vendors, inactive).
+    procore::StreamListOptions options;
+    options.company_id = ref.company_id;
+    options.project_id = endpoint->scope == procore::Scope::kProject ? first.group->project_id : 0;
+    options.project_name = ref.project_name;
+    options.parent_id = ref.parent_id;
+    options.priority = procore::Priority::kWebhookFollowUp;
+    options.include_deleted = true;
+    const char* param = endpoint->needs_parent ? "budget_line_item_id[]" : "filters[id][]";
+    std::set<int64_t> wanted;
+    std::vector<int64_t> all_events;
+    for (const auto& item : items) {
+      options.extra_filters.emplace_back(param, std::to_string(item.group->resource_id));
+      wanted.insert(item.group->resource_id);
+      all_events.insert(all_events.end(), item.event_ids.begin(), item.event_ids.end());
+    }
+    const int64_t seen = clock_.NowUnixMs();
+    auto list = procore::StreamListRequest(*endpoint, options, clock_.Now());
+    if (!list) {
+      auto stop = failed(list.error(), all_events);
+      if (!stop) return tl::unexpected(stop.error());
+      return out;
+    }
+    struct Owned {
+      int64_t id;
+      std::string updated_at, deleted_at, json;
+    };
+    std::vector<Owned> got;
+    bool foreign = false;
+    std::optional<int64_t> total;
+    procore::Pager pager(client, std::move(*list));
+    while (!foreign) {
+      auto more = pager.Next();
+      if (!more) {
+        auto stop = failed(more.error(), all_events);
+        if (!stop) return tl::unexpected(stop.error());
+        return out;
+      }
+      if (!*more) break;
+      const procore::Page& page = pager.page();
+      if (page.total) total = page.total;
+      for (const auto& r : page.records) {
+        if (!wanted.count(r.id)) {
+          foreign = true;  // the list ignored the filter
+          break;
+        }
+        got.push_back({r.id, std::string(r.updated_at), std::string(r.deleted_at), std::string(r.json)});
+      }
+      if (pager.done()) break;
+    }
+    if (!foreign && (!total || *total <= static_cast<int64_t>(wanted.size()))) {
+      Status s = store_.Transact([&](Tx& tx) -> Status {
+        std::vector<IncomingRecord> records;
+        std::set<int64_t> present;
+        for (const auto& g : got) {
+          records.push_back({g.id, g.updated_at, g.deleted_at, g.json});
+          present.insert(g.id);
+        }
+        auto w = UpsertRecords(tx, scope, records, seen);
+        if (!w) return tl::unexpected(w.error());
+        for (int64_t id : wanted) {
+          if (present.count(id)) continue;
+          if (auto m = MarkDeleted(tx, scope, id, 0, seen); !m) return m;
+        }
+        if (auto b = BumpDataVersion(tx, ref.id); !b) return b;
+        return FinishEvents(tx, all_events, token, "done", "fetched", clock_.NowUnixMs());
+      });
+      if (!s) return tl::unexpected(s.error());
+      return out;
+    }
+    NoIdFilter(stream_key);  // from now on this stream's records are read one by one
+  }
+
+  for (const auto& item : items) {
+    const Group& g = *item.group;
+    procore::RecordRequest request;
+    request.stream = g.stream;
+    request.company_id = ref.company_id;
+    request.project_id = g.project_id;
+    request.id = g.resource_id;
+    request.parent_id = ref.parent_id;
+    request.project_name = ref.project_name;
+    request.priority = procore::Priority::kWebhookFollowUp;
+    const int64_t seen = clock_.NowUnixMs();
+    auto fetched = client.GetRecord(request);
+    if (fetched) {
+      auto parsed = ParseRecordJson(*fetched);
+      if (!parsed) {
+        if (auto s = finish(item.event_ids, "dropped", "invalid_record"); !s) return tl::unexpected(s.error());
+        continue;
+      }
+      Status s = store_.Transact([&](Tx& tx) -> Status {
+        IncomingRecord in{parsed->id, parsed->updated_at, parsed->deleted_at, parsed->json};
+        auto w = UpsertRecords(tx, scope, std::span<const IncomingRecord>(&in, 1), seen);
+        if (!w) return tl::unexpected(w.error());
+        if (auto b = BumpDataVersion(tx, ref.id); !b) return b;
+        return FinishEvents(tx, item.event_ids, token, "done", "fetched", clock_.NowUnixMs());
+      });
+      if (!s) return tl::unexpected(s.error());
+      continue;
+    }
+    if (fetched.error().code == procore::ErrorCode::kNotFound) {
+      Status s = store_.Transact([&](Tx& tx) -> Status {
+        if (auto m = MarkDeleted(tx, scope, g.resource_id, 0, seen); !m) return m;
+        if (auto b = BumpDataVersion(tx, ref.id); !b) return b;
+        return FinishEvents(tx, item.event_ids, token, "done", "not_found", clock_.NowUnixMs());
+      });
+      if (!s) return tl::unexpected(s.error());
+      continue;
+    }
+    auto stop = failed(fetched.error(), item.event_ids);
+    if (!stop) return tl::unexpected(stop.error());
+    if (*stop) return out;
+  }
+  return out;
 }
 
 }  // namespace kt::sync

@@ -174,14 +174,14 @@ TEST_F(EmulatorSyncTest, WebhookDeliveriesAreProcessedToTheTruth) {
 
   emulator_.Faults({{"webhook_duplicate_rate", 0.2}});
   emulator_.Call("POST", "/_emulator/stats/reset");
-  ASSERT_EQ(emulator_.Changes(200, 9), 200);
+  ASSERT_EQ(emulator_.Changes(1000, 9), 1000);
 
   // Deliveries until they stop coming.
   size_t seen = 0;
   for (int quiet = 0; quiet < 10;) {
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     size_t now = receiver.Count();
-    quiet = now == seen && now >= 200 ? quiet + 1 : 0;
+    quiet = now == seen && now >= 1000 ? quiet + 1 : 0;
     seen = now;
   }
   int accepted = 0, duplicates = 0;
@@ -193,12 +193,17 @@ TEST_F(EmulatorSyncTest, WebhookDeliveriesAreProcessedToTheTruth) {
     (r->duplicate ? duplicates : accepted)++;
   }
   EXPECT_GT(duplicates, 0);
+  // Within Procore's default budget (100 requests per 10 s) the records come back in a few dozen id-filtered
+  // lists, not a thousand single reads. (Issue 7's 10 s is measured end to end by the integration tests.)
+  const auto start = std::chrono::steady_clock::now();
   ASSERT_TRUE(WaitSynced(std::chrono::seconds(120)));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(15));
   auto counts = engine_->inbox().Counts(kClient);
   ASSERT_TRUE(counts);
   EXPECT_EQ(counts->pending, 0);
   ExpectTruth();
   auto stats = emulator_.Stats();
+  EXPECT_LT(stats.at("requests").get<int64_t>(), accepted / 5) << stats.at("by_path").dump();
   EXPECT_LE(stats.at("max_record_count").get<int64_t>(), 2);
   EXPECT_EQ(stats.at("rate_limited").get<int64_t>(), 0);
 }

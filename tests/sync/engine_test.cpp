@@ -18,9 +18,10 @@ class EngineTest : public SyncFixture {
     fake_.List("users", {"/rest/v1.3/companies/1/users", "", "/rest/v1.3/companies/1/users/", true, false, true, {}});
     for (int64_t p : {5, 6}) {
       std::string ps = std::to_string(p);
-      fake_.List("rfis:" + ps,
-                 {"/rest/v1.0/projects/" + ps + "/rfis", "", "/rest/v1.0/projects/" + ps + "/rfis/", true, false, false,
-                  {}});
+      FakeList rfis{"/rest/v1.0/projects/" + ps + "/rfis", "", "/rest/v1.0/projects/" + ps + "/rfis/", true, false,
+                    false, {}};
+      rfis.id_filter = p == 5;  // project 6's list ignores filters[id][]
+      fake_.List("rfis:" + ps, rfis);
     }
     fake_.List("cost_codes:5", {"/rest/v1.0/cost_codes", "project_id=5", "/rest/v1.0/cost_codes/", false, false, false, {}});
     fake_.List("change_events:5",
@@ -188,6 +189,8 @@ TEST_F(EngineTest, WebhookEventsAreCoalescedDeduplicatedAndEchoesDropped) {
   fake_.Put("rfis:5", 30, later);
   fake_.Touch("users", 102, later);
   fake_.Touch("rfis:6", 21, later);
+  fake_.Touch("rfis:6", 22, later);
+  fake_.HardDelete("rfis:6", 23);
 
   Inbox& inbox = engine_->inbox();
   auto first = inbox.Accept(kClient, Event("k1", "RFIs", "update", 11, 5, later));
@@ -206,21 +209,38 @@ TEST_F(EngineTest, WebhookEventsAreCoalescedDeduplicatedAndEchoesDropped) {
   echo.source_application_id = "ktrack-app";
   ASSERT_TRUE(inbox.Accept(kClient, echo));
   ASSERT_TRUE(inbox.Accept(kClient, Event("k9", "Submittals", "update", 99, 5, later)));
+  ASSERT_TRUE(inbox.Accept(kClient, Event("k11", "RFIs", "update", 22, 6, later)));
+  ASSERT_TRUE(inbox.Accept(kClient, Event("k12", "RFIs", "update", 23, 6, later)));
 
   Drain();
-  EXPECT_EQ(fake_.RecordReads("rfis:5", 11), 1);
+  // Project 5's RFIs 11 and 30 are re-read together, in one list request filtered by id.
+  EXPECT_EQ(fake_.RecordReads("rfis:5", 11), 0);
+  EXPECT_EQ(fake_.RecordReads("rfis:5", 30), 0);
+  int filtered_reads = 0;
+  for (const auto& [target, n] : fake_.Targets()) {
+    if (target.find("/rest/v1.0/projects/5/rfis?") != std::string::npos &&
+        target.find("filters%5Bid%5D") != std::string::npos) {
+      filtered_reads += n;
+    }
+  }
+  EXPECT_EQ(filtered_reads, 1);
   EXPECT_EQ(fake_.RecordReads("rfis:5", 12), 0);  // a delete needs no read
-  EXPECT_EQ(fake_.RecordReads("rfis:5", 30), 1);
   EXPECT_EQ(fake_.RecordReads("users", 102), 1);  // fan-out fetched once
   EXPECT_EQ(fake_.RecordReads("rfis:6", 21), 0);  // our own write
+  // Project 6's list ignores the id filter: its records are read one by one (23 answers 404: deleted).
+  EXPECT_EQ(fake_.RecordReads("rfis:6", 22), 1);
+  EXPECT_EQ(fake_.RecordReads("rfis:6", 23), 1);
   ExpectTruth("rfis", 5, "rfis:5");
   ExpectTruth("company_users", 0, "users");
+  auto rfis6 = engine_->ListRecords(RecordsQuery{kClient, "rfis", 6, 1, 10, false});
+  ASSERT_TRUE(rfis6);
+  EXPECT_EQ(rfis6->total, 2);  // 21 (kept: the echo) and 22
 
   auto counts = inbox.Counts(kClient);
   ASSERT_TRUE(counts);
   EXPECT_EQ(counts->pending, 0);
   EXPECT_EQ(counts->dropped, 2);  // the echo and the stream KTrack does not sync
-  EXPECT_EQ(counts->done, 7);
+  EXPECT_EQ(counts->done, 9);
 
   // A redelivery of an event already processed is recognised, and a late duplicate of a processed update
   // needs no fetch.
@@ -228,8 +248,9 @@ TEST_F(EngineTest, WebhookEventsAreCoalescedDeduplicatedAndEchoesDropped) {
   ASSERT_TRUE(late);
   EXPECT_TRUE(late->duplicate);
   ASSERT_TRUE(inbox.Accept(kClient, Event("k10", "RFIs", "update", 11, 5, later)));
+  const int before = fake_.Requests();
   Drain();
-  EXPECT_EQ(fake_.RecordReads("rfis:5", 11), 1);
+  EXPECT_EQ(fake_.Requests(), before);
 }
 
 TEST_F(EngineTest, AReadStartedBeforeADeleteDoesNotBringTheRecordBack) {

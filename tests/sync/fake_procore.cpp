@@ -89,9 +89,14 @@ http::ClientResponse FakeProcore::Send(const http::ClientRequest& request) {
         if (dots != std::string::npos) to = ParseIso8601(range->substr(dots + 3));
       }
       bool with_deleted = list.include_deleted && FindParam(query, "filters[include_deleted]").value_or("") == "with";
+      std::set<int64_t> ids;
+      for (const auto& [k, v] : query) {
+        if (list.id_filter && (k == "filters[id][]" || k == "budget_line_item_id[]")) ids.insert(ParseInt64(v).value_or(0));
+      }
       std::vector<const FakeRecord*> matched;
       for (const auto& [id, r] : list.records) {
         if (r.gone) continue;
+        if (!ids.empty() && !ids.count(id)) continue;
         if (r.deleted && (list.active_flag || !with_deleted)) continue;
         if (from && r.updated_ms < *from) continue;
         if (to && r.updated_ms > *to) continue;

@@ -37,6 +37,7 @@ struct FakeList {
   bool updated_filter = true;
   bool include_deleted = false;
   bool active_flag = false;  // users/vendors: deleted means is_active false, hidden from the list
+  bool id_filter = true;     // honours filters[id][] (else ignores it, as an endpoint without it would)
   std::map<int64_t, FakeRecord> records;
 };
 
