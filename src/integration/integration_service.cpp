@@ -823,6 +823,7 @@ Status IntegrationService::RunComplete(const queue::Job& job) {
                   {"triggers_failed", hook->failed.size()}});
   });
   if (!saved) return Fail(saved.error());
+  next_health_ms_ = 0;  // the new hook's delivery health is read at the next tick
   return {};
 }
 
@@ -1002,7 +1003,77 @@ Status IntegrationService::RunDeliveryHealth(const queue::Job&) {
     if (auto checked = CheckHealthOf(record); !checked)
       obs::Log(obs::Level::kWarn, "delivery_health_failed",
                {{"client_id", record.client_id}, {"code", checked.error().code}, {"detail", checked.error().detail}});
+    if (record.status != IntegrationStatus::kActive) continue;
+    if (auto linked = AutoLinkNewProjects(record); !linked)
+      obs::Log(obs::Level::kWarn, "auto_link_failed", {{"client_id", record.client_id}, {"code", linked.error().code}});
+    if (auto rechecked = RecheckPermissions(record); !rechecked)
+      obs::Log(obs::Level::kWarn, "permission_recheck_failed",
+               {{"client_id", record.client_id}, {"code", rechecked.error().code}});
   }
+  return {};
+}
+
+Status IntegrationService::AutoLinkNewProjects(const IntegrationRecord& record) {
+  if (!record.settings || !record.settings->auto_link_projects) return {};
+  // New projects reach KTrack through the projects stream (webhook or reconciliation).
+  const int64_t now = clock_.NowUnixMs();
+  int64_t created = 0;
+  auto done = store_.Transact([&](store::Tx& tx) -> Status {
+    created = 0;
+    auto fresh = tx.Query(
+        "SELECT p.procore_id, p.name, p.project_number FROM procore_projects p LEFT JOIN procore_project_links l "
+        "ON l.client_id = p.client_id AND l.procore_project_id = p.procore_id "
+        "WHERE p.client_id = $1 AND p.deleted = 0 AND l.procore_project_id IS NULL ORDER BY p.procore_id LIMIT 500",
+        {record.client_id});
+    if (!fresh) return tl::unexpected(fresh.error());
+    for (const auto& row : fresh->rows) {
+      auto id = CreateKtrackProject(tx, record.client_id, row.Text("name"), row.Text("project_number"), now);
+      if (!id) return tl::unexpected(id.error());
+      auto ins = tx.Exec(
+          "INSERT INTO procore_project_links (client_id, procore_project_id, ktrack_project_id, project_name, "
+          "linked_by, linked_at) VALUES ($1, $2, $3, $4, NULL, $5) ON CONFLICT (client_id, procore_project_id) DO NOTHING",
+          {record.client_id, row.Int("procore_id"), *id, row.Text("name"), now});
+      if (!ins) return tl::unexpected(ins.error());
+      auto audited = audit_.Record(tx, record.client_id, std::nullopt, "integration.project_linked",
+                                   {{"procore_project_id", row.Int("procore_id")}, {"ktrack_project_id", *id},
+                                    {"created", true}, {"auto", true}});
+      if (!audited) return audited;
+      ++created;
+    }
+    return {};
+  });
+  if (!done) return done;
+  if (created > 0) return ApplySyncScope(record);
+  return {};
+}
+
+Status IntegrationService::RecheckPermissions(const IntegrationRecord& record) {
+  const int64_t now = clock_.NowUnixMs();
+  if (record.last_permission_check.is_object()) {
+    auto at = ParseIso8601(record.last_permission_check.value("checked_at", std::string()));
+    if (at && now - *at < options_.permission_recheck_interval.count()) return {};
+  }
+  const bool was_ok = !record.last_permission_check.is_object() || record.last_permission_check.value("ok", true);
+  auto report = RunPermissionCheck(record, record.settings.value_or(Settings{}));
+  if (!report) return tl::unexpected(report.error());
+  std::string fix;
+  const std::string gaps = SummarizeGaps(*report, &fix);
+  auto saved = Mutate(record.client_id, [&](store::Tx& tx, IntegrationRecord& r) -> Status {
+    r.last_permission_check = PermissionReportJson(*report);
+    r.last_permission_check["checked_at"] = FormatIso8601(now);
+    if (!report->ok) {
+      r.last_error = ErrorJson(Error{ErrorKind::kForbidden, "permissions_drift", gaps, fix, {}}, now);
+    } else if (r.last_error.is_object() && r.last_error.value("code", "") == "permissions_drift") {
+      r.last_error = nullptr;
+    }
+    if (was_ok != report->ok)
+      return Audit(tx, record.client_id, 0, report->ok ? "integration.permissions_restored" : "integration.permissions_drift",
+                   {{"ok", report->ok}});
+    return {};
+  });
+  if (!saved) return tl::unexpected(saved.error());
+  // Fixed in Procore: streams held back by permission errors go again now rather than at their next backoff.
+  if (report->ok && !was_ok) return sync_.RetryNow(record.client_id);
   return {};
 }
 
@@ -1010,40 +1081,56 @@ Status IntegrationService::CheckHealthOf(const IntegrationRecord& record) {
   if (!record.hook_id || !record.company_id) return {};
   auto client = clients_.ForIntegration(record);
   if (!client) return tl::unexpected(client.error());
-  procore::WebhooksApi api(**client);
-  const procore::HookScope scope{*record.company_id, 0};
-  auto count = [&](const std::string& status, std::vector<procore::Delivery>* keep) -> procore::ProcoreResult<int64_t> {
+  // Deliveries page by their own id (page_start), which procore::Delivery does not carry: read them here.
+  struct Seen {
+    int64_t id = 0;
+    procore::Delivery delivery;
+  };
+  auto count = [&](const std::string& status, std::vector<Seen>* keep,
+                   int64_t page_start) -> procore::ProcoreResult<int64_t> {
     int64_t n = 0;
-    procore::DeliveryQuery q;
-    q.status = status;
-    q.page_size = 100;
-    for (int pages = 0; pages < 20; ++pages) {
-      auto page = api.ListDeliveries(scope, *record.hook_id, q);
-      if (!page) return tl::unexpected(page.error());
-      n += static_cast<int64_t>(page->size());
-      if (keep) keep->insert(keep->end(), page->begin(), page->end());
-      if (page->size() < static_cast<size_t>(q.page_size)) break;
-      q.page_start = page->back().event_id;
+    for (int pages = 0; pages < 50; ++pages) {
+      procore::ApiRequest r;
+      r.path = "/rest/v1.0/webhooks/hooks/" + std::to_string(*record.hook_id) + "/deliveries";
+      r.query = {{"company_id", std::to_string(*record.company_id)}, {"filters[status]", status}, {"page_size", "100"}};
+      if (page_start) r.query.emplace_back("page_start", std::to_string(page_start));
+      r.company_id = *record.company_id;
+      r.priority = procore::Priority::kReconciliation;
+      r.context.tool = "Webhooks API";
+      r.context.required_level = "Standard";
+      auto response = (*client)->Send(r);
+      if (!response) return tl::unexpected(response.error());
+      auto page = nlohmann::json::parse(response->body, nullptr, false);
+      if (!page.is_array()) break;
+      for (const auto& item : page) {
+        ++n;
+        page_start = std::max(page_start, procore::JsonId(item, "id").value_or(0));
+        if (keep) keep->push_back({procore::JsonId(item, "id").value_or(0), procore::DeliveryFromJson(item)});
+      }
+      if (page.size() < 100) break;
     }
     return n;
   };
-  auto failing = count("failing", nullptr);
+  auto failing = count("failing", nullptr, 0);
   if (!failing) return Fail(failing.error().error);
-  std::vector<procore::Delivery> discarded_list;
-  auto discarded = count("discarded", &discarded_list);
+  std::vector<Seen> discarded_list;
+  auto discarded = count("discarded", &discarded_list, 0);
+  // Recent deliveries: read forward from where the last check ended (Procore pages oldest first).
+  const int64_t last_seen =
+      record.webhook_health.is_object() ? record.webhook_health.value("last_delivery_id", int64_t{0}) : 0;
+  std::vector<Seen> fresh;
+  auto any = count("any", &fresh, last_seen);
+  if (!any) return Fail(any.error().error);
   if (!discarded) return Fail(discarded.error().error);
-  procore::DeliveryQuery recent_q;
-  recent_q.page_size = 10;
-  auto recent = api.ListDeliveries(scope, *record.hook_id, recent_q);
-
   // Discarded events KTrack has not reacted to yet: reconcile their streams (per project where known).
   const int64_t seen_up_to =
-      record.webhook_health.is_object() ? record.webhook_health.value("last_discarded_event_id", int64_t{0}) : 0;
+      record.webhook_health.is_object() ? record.webhook_health.value("last_discarded_delivery_id", int64_t{0}) : 0;
   int64_t newest = seen_up_to;
   std::set<std::pair<std::string, int64_t>> to_reconcile;
-  for (const auto& d : discarded_list) {
-    if (d.event_id <= seen_up_to) continue;
-    newest = std::max(newest, d.event_id);
+  for (const auto& seen : discarded_list) {
+    const procore::Delivery& d = seen.delivery;
+    if (seen.id <= seen_up_to) continue;
+    newest = std::max(newest, seen.id);
     std::string resource = d.event.value("resource_name", d.event.value("resource_type", std::string()));
     auto stream = sync::StreamForWebhookResource(resource);
     if (!stream) continue;
@@ -1060,22 +1147,32 @@ Status IntegrationService::CheckHealthOf(const IntegrationRecord& record) {
     if (!asked) return asked;
   }
 
+  // Newest first, at most ten: this check's new deliveries, then the ones shown before.
   nlohmann::json recent_json = nlohmann::json::array();
-  if (recent)
-    for (const auto& d : *recent)
-      recent_json.push_back({{"event_id", d.event_id},
-                             {"outcome", d.outcome},
-                             {"response_status", d.response_status},
-                             {"completed_at", d.completed_at},
-                             {"resource_name", d.event.value("resource_name", d.event.value("resource_type", std::string()))},
-                             {"event_type", d.event.value("event_type", d.event.value("reason", std::string()))}});
+  int64_t last_delivery_id = last_seen;
+  for (auto it = fresh.rbegin(); it != fresh.rend() && recent_json.size() < 10; ++it) {
+    const procore::Delivery& d = it->delivery;
+    last_delivery_id = std::max(last_delivery_id, it->id);
+    recent_json.push_back({{"id", it->id},
+                           {"event_id", d.event_id},
+                           {"outcome", d.outcome},
+                           {"response_status", d.response_status},
+                           {"completed_at", d.completed_at},
+                           {"resource_name", d.event.value("resource_name", d.event.value("resource_type", std::string()))},
+                           {"event_type", d.event.value("event_type", d.event.value("reason", std::string()))}});
+  }
+  for (const auto& s : fresh) last_delivery_id = std::max(last_delivery_id, s.id);
+  if (record.webhook_health.is_object())
+    for (const auto& old : record.webhook_health.value("recent", nlohmann::json::array()))
+      if (recent_json.size() < 10) recent_json.push_back(old);
   const int64_t now = clock_.NowUnixMs();
   auto saved = Mutate(record.client_id, [&](store::Tx& tx, IntegrationRecord& r) -> Status {
     r.webhook_health = {{"failing", *failing},
                         {"discarded", *discarded},
                         {"checked_at", FormatIso8601(now)},
                         {"recent", recent_json},
-                        {"last_discarded_event_id", newest}};
+                        {"last_discarded_delivery_id", newest},
+                        {"last_delivery_id", last_delivery_id}};
     if (!to_reconcile.empty())
       return Audit(tx, record.client_id, 0, "integration.discarded_events_reconciled",
                    {{"discarded", *discarded}, {"streams", to_reconcile.size()}});

@@ -31,6 +31,9 @@ struct IntegrationOptions {
   std::string public_base_url;  // where Procore sends webhooks
   PermissionCheckOptions permissions;
   Millis delivery_health_interval{60'000};
+  // How often a running integration's permissions are checked again (drift: a project no longer permitted, a
+  // tool switched off, a permission lowered).
+  Millis permission_recheck_interval{900'000};
 };
 
 // How the integration looks on the client's pages.
@@ -85,7 +88,8 @@ class IntegrationService {
   void RegisterHandlers(queue::Worker& worker);
   // Creates or reuses the hook and its triggers, links projects when auto-link is on, applies the sync scope.
   Status RunComplete(const queue::Job& job);
-  // Reads Procore's deliveries of every running integration; discarded events get a targeted reconciliation.
+  // For every running integration: reads Procore's deliveries (discarded events get a targeted
+  // reconciliation), links new Procore projects when auto-link is on, and re-checks permissions when due.
   Status RunDeliveryHealth(const queue::Job& job);
   // The scheduler's periodic call: queues the delivery health job when it is due.
   Status Tick();
@@ -97,6 +101,8 @@ class IntegrationService {
   Result<IntegrationRecord> Load(int64_t client_id);
   Status Audit(store::Tx& tx, int64_t client_id, int64_t user_id, std::string_view action, const nlohmann::json& detail);
   Status CheckHealthOf(const IntegrationRecord& record);
+  Status AutoLinkNewProjects(const IntegrationRecord& record);
+  Status RecheckPermissions(const IntegrationRecord& record);
   Status ApplySyncScope(const IntegrationRecord& record);
   Status RecordError(int64_t client_id, const Error& error);
   std::string DestinationUrl(const IntegrationRecord& record) const;

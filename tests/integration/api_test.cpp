@@ -536,6 +536,23 @@ TEST_F(IntegrationApiTest, ProjectsAreListedAndLinkedToKtrackProjects) {
   EXPECT_TRUE(actions.count("integration.project_unlinked"));
 }
 
+TEST_F(IntegrationApiTest, AutoLinkLinksEveryProjectAtCompletion) {
+  Tenant t = NewTenant("Auto Co");
+  ASSERT_EQ(As(t, "PUT", "/credentials", CustomCredentials(app_)).status, 200);
+  ASSERT_EQ(As(t, "POST", "/credentials/verify", {{"company_id", company_}}).status, 200);
+  ASSERT_EQ(As(t, "PUT", "/settings", {{"company_id", company_}, {"domains", {"rfis"}}, {"auto_link_projects", true}}).status, 200);
+  ASSERT_TRUE(As(t, "POST", "/permissions/verify", json::object()).body["ok"].get<bool>());
+  ASSERT_EQ(As(t, "POST", "/complete", json::object()).status, 202);
+  WaitForStatus(t, "active");
+  auto linked = As(t, "GET", "/projects?linked=true");
+  ASSERT_EQ(linked.status, 200) << linked.text;
+  EXPECT_EQ(linked.body.size(), projects_.size());
+  std::set<int64_t> with_streams;
+  for (const auto& st : As(t, "GET", "/streams").body)
+    if (st["stream"] == "rfis" && st["project_id"].is_number()) with_streams.insert(st["project_id"].get<int64_t>());
+  EXPECT_EQ(with_streams, std::set<int64_t>(projects_.begin(), projects_.end()));
+}
+
 TEST_F(IntegrationApiTest, EveryRouteIsForThisClientsAdminsOnly) {
   Tenant t = NewTenant("Tenant A");
   Tenant other = NewTenant("Tenant B");
