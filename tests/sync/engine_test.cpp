@@ -4,16 +4,35 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cctype>
+
+#include "postgres.h"
 #include "sync/records.h"
 #include "sync_fixture.h"
 
 namespace kt::sync::testing {
 namespace {
 
-class EngineTest : public SyncFixture {
+// Runs on SQLite and on PostgreSQL (when a server can be started here).
+class EngineTest : public SyncFixture, public ::testing::WithParamInterface<std::string> {
  protected:
+  std::string StoreUrl() override {
+    if (GetParam() == "sqlite") return SyncFixture::StoreUrl();
+    std::string name = "sync_";
+    for (char c : std::string(::testing::UnitTest::GetInstance()->current_test_info()->name())) {
+      if (std::isalnum(static_cast<unsigned char>(c))) name += static_cast<char>(std::tolower(c));
+      if (name.size() >= 48) break;
+    }
+    return kt::testing::PostgresServer::Instance().CreateDatabase(name);
+  }
+
   void SetUp() override {
+    if (GetParam() == "postgres") {
+      std::string why;
+      if (!kt::testing::PostgresServer::Available(&why)) GTEST_SKIP() << why;
+    }
     SyncFixture::SetUp();
+    if (HasFatalFailure()) return;
     fake_.List("projects", {"/rest/v1.1/projects", "company_id=1", "/rest/v1.0/projects/", true, false, false, {}});
     fake_.List("users", {"/rest/v1.3/companies/1/users", "", "/rest/v1.3/companies/1/users/", true, false, true, {}});
     for (int64_t p : {5, 6}) {
@@ -83,7 +102,7 @@ class EngineTest : public SyncFixture {
   }
 };
 
-TEST_F(EngineTest, StreamsForDomainsFollowTheSettingsTable) {
+TEST_P(EngineTest, StreamsForDomainsFollowTheSettingsTable) {
   auto d = StreamsForDomains({"directory", "budget", "commitments", "daily_logs", "nonsense"});
   EXPECT_EQ(d.company_streams, (std::vector<std::string>{"projects", "company_users", "vendors", "trades"}));
   EXPECT_EQ(d.project_streams, (std::vector<std::string>{"budget_detail_rows", "work_order_contracts",
@@ -96,7 +115,7 @@ TEST_F(EngineTest, StreamsForDomainsFollowTheSettingsTable) {
   EXPECT_FALSE(StreamForWebhookResource("RFI Replies"));
 }
 
-TEST_F(EngineTest, InitialSyncCopiesEveryStreamReadingEachPageOnce) {
+TEST_P(EngineTest, InitialSyncCopiesEveryStreamReadingEachPageOnce) {
   InitialSync();
   ExpectAllTruth();
   EXPECT_EQ(fake_.MaxTargetCount("/rest/"), 1);
@@ -122,7 +141,7 @@ TEST_F(EngineTest, InitialSyncCopiesEveryStreamReadingEachPageOnce) {
   EXPECT_EQ(users->rows[0].Text(1), "user101@example.com");
 }
 
-TEST_F(EngineTest, CrashBeforeAPageCommitResumesWithoutDuplicatesOrSkips) {
+TEST_P(EngineTest, CrashBeforeAPageCommitResumesWithoutDuplicatesOrSkips) {
   ASSERT_TRUE(engine_->ApplyScope(Scope()));
   // Every third job loses its first page commit, as if the process died between the read and the commit.
   for (int step = 0; step < 20000; ++step) {
@@ -144,7 +163,7 @@ TEST_F(EngineTest, CrashBeforeAPageCommitResumesWithoutDuplicatesOrSkips) {
   }
 }
 
-TEST_F(EngineTest, ReconciliationAloneRepairsCreatesUpdatesAndDeletes) {
+TEST_P(EngineTest, ReconciliationAloneRepairsCreatesUpdatesAndDeletes) {
   InitialSync();
   clock_.Advance(Millis(60'000));
   const int64_t later = kBase + 500'000;
@@ -180,7 +199,7 @@ TEST_F(EngineTest, ReconciliationAloneRepairsCreatesUpdatesAndDeletes) {
   EXPECT_TRUE(filtered);
 }
 
-TEST_F(EngineTest, WebhookEventsAreCoalescedDeduplicatedAndEchoesDropped) {
+TEST_P(EngineTest, WebhookEventsAreCoalescedDeduplicatedAndEchoesDropped) {
   InitialSync();
   fake_.ResetCounts();
   const int64_t later = kBase + 900'000;
@@ -253,7 +272,7 @@ TEST_F(EngineTest, WebhookEventsAreCoalescedDeduplicatedAndEchoesDropped) {
   EXPECT_EQ(fake_.Requests(), before);
 }
 
-TEST_F(EngineTest, AReadStartedBeforeADeleteDoesNotBringTheRecordBack) {
+TEST_P(EngineTest, AReadStartedBeforeADeleteDoesNotBringTheRecordBack) {
   InitialSync();
   const int64_t later = kBase + 900'000;
   // A delete event for a record the sync has not seen yet leaves a tombstone...
@@ -271,7 +290,7 @@ TEST_F(EngineTest, AReadStartedBeforeADeleteDoesNotBringTheRecordBack) {
   ExpectTruth("rfis", 5, "rfis:5");
 }
 
-TEST_F(EngineTest, PermissionErrorsShowAFixAndRetryLaterNotHot) {
+TEST_P(EngineTest, PermissionErrorsShowAFixAndRetryLaterNotHot) {
   fake_.FailPath("/rest/v1.0/projects/6/rfis", 403, R"({"errors":"You do not have permission to view RFIs"})");
   fake_.FailPath("/rest/v1.0/settings/permissions", 403, R"({"errors":"forbidden"})");
   ASSERT_TRUE(engine_->ApplyScope(Scope()));
@@ -300,7 +319,7 @@ TEST_F(EngineTest, PermissionErrorsShowAFixAndRetryLaterNotHot) {
   ExpectTruth("rfis", 6, "rfis:6");
 }
 
-TEST_F(EngineTest, RateLimitedStreamsSayUntilWhenAndResume) {
+TEST_P(EngineTest, RateLimitedStreamsSayUntilWhenAndResume) {
   fake_.FailPath("/rest/v1.0/cost_codes", 429, R"({"errors":"You have surpassed the max number of requests"})");
   ASSERT_TRUE(engine_->ApplyScope(Scope()));
   RunDue();
@@ -315,7 +334,7 @@ TEST_F(EngineTest, RateLimitedStreamsSayUntilWhenAndResume) {
   ExpectAllTruth();
 }
 
-TEST_F(EngineTest, ScopeChangesPauseWithoutDeletingAndResume) {
+TEST_P(EngineTest, ScopeChangesPauseWithoutDeletingAndResume) {
   InitialSync();
   ASSERT_TRUE(engine_->ApplyScope(Scope({5})));
   auto streams = Streams();
@@ -333,7 +352,7 @@ TEST_F(EngineTest, ScopeChangesPauseWithoutDeletingAndResume) {
   EXPECT_EQ(At(Streams(), "rfis", 6).status, "synced");
 }
 
-TEST_F(EngineTest, ListRecordsPagesAndRendersTheProcoreJson) {
+TEST_P(EngineTest, ListRecordsPagesAndRendersTheProcoreJson) {
   InitialSync();
   RecordsQuery q{kClient, "rfis", 5, 2, 3, false};
   auto page = engine_->ListRecords(q);
@@ -354,7 +373,7 @@ TEST_F(EngineTest, ListRecordsPagesAndRendersTheProcoreJson) {
   EXPECT_FALSE(engine_->ListRecords(bad));
 }
 
-TEST_F(EngineTest, PurgesForgetAProjectOrAClient) {
+TEST_P(EngineTest, PurgesForgetAProjectOrAClient) {
   InitialSync();
   ASSERT_TRUE(engine_->PurgeProject(kClient, 6));
   auto streams = Streams();
@@ -367,7 +386,7 @@ TEST_F(EngineTest, PurgesForgetAProjectOrAClient) {
   EXPECT_EQ(left->rows[0].Int(0), 0);
 }
 
-TEST_F(EngineTest, TickQueuesDueReconciliations) {
+TEST_P(EngineTest, TickQueuesDueReconciliations) {
   InitialSync();
   fake_.Put("rfis:6", 25, kBase + 800'000);
   ASSERT_TRUE(engine_->Tick());
@@ -378,6 +397,9 @@ TEST_F(EngineTest, TickQueuesDueReconciliations) {
   Drain();
   ExpectTruth("rfis", 6, "rfis:6");
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, EngineTest, ::testing::Values("sqlite", "postgres"),
+                         [](const auto& info) { return info.param; });
 
 }  // namespace
 }  // namespace kt::sync::testing

@@ -22,8 +22,11 @@ class SyncFixture : public ::testing::Test {
   static constexpr int64_t kCompany = 1;
   static constexpr int64_t kBase = 1'600'000'000'000;  // record times, well before the manual clock's now
 
+  // The database the test runs on; the engine tests run on both backends.
+  virtual std::string StoreUrl() { return "sqlite:" + dir_.path() + "/sync.db"; }
+
   void SetUp() override {
-    auto opened = store::OpenStore("sqlite:" + dir_.path() + "/sync.db");
+    auto opened = store::OpenStore(StoreUrl());
     ASSERT_TRUE(opened) << opened.error().message;
     store_ = std::move(*opened);
     auto migrated = store::Migrate(*store_);
