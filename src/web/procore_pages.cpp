@@ -2,12 +2,17 @@
 // attributes.
 #include "web/procore_pages.h"
 
+#include <algorithm>
+#include <cctype>
 #include <memory>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "integration/settings.h"
+#include "sync/scope.h"
 #include "util/hash.h"
+#include "util/strings.h"
 #include "web/pages.h"
 #include "web/render.h"
 
@@ -15,71 +20,59 @@ namespace kt::web {
 
 namespace {
 
-struct ToolNeed {
-  std::string_view scope;  // "company" or "project"
-  std::string_view tool;   // Procore's tool name, as in the permissions matrix
-  std::string_view level;  // the least level a read-only sync needs
+// One Additional Configuration Setting as the pages explain it: what it brings, the tools it needs, its
+// streams.
+struct DomainView {
+  std::string key;
+  std::string label;
+  std::string gets;
+  std::vector<integration::Requirement> tools;
+  std::vector<std::string> streams;
 };
 
-struct DomainInfo {
-  std::string_view key;
-  std::string_view label;
-  std::string_view gets;  // what KTrack gets, in the customer's words
-  std::vector<ToolNeed> tools;
-  std::vector<std::string_view> streams;
-};
+// "company users, vendors and trades" -> "Company users, vendors and trades."
+std::string Sentence(std::string_view words) {
+  std::string s(words);
+  if (!s.empty()) s[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(s[0])));
+  if (!s.empty() && s.back() != '.') s += '.';
+  return s;
+}
 
-// product.md's settings table. Projects are always synced; creating the webhooks needs the Webhooks API tool.
-const std::vector<DomainInfo>& Domains() {
-  static const std::vector<DomainInfo> kDomains = {
-      {"projects",
-       "Projects",
-       "The company's projects and their status (always synced).",
-       {{"company", "Admin", "read_only"}, {"company", "Webhooks API", "standard"}},
-       {"projects"}},
-      {"directory",
-       "Directory",
-       "Company users, vendors (companies) and trades.",
-       {{"company", "Directory", "read_only"}},
-       {"company_users", "vendors", "trades"}},
-      {"cost_codes",
-       "Cost codes",
-       "Cost codes of linked projects.",
-       {{"project", "Admin", "read_only"}},
-       {"cost_codes"}},
-      {"budget",
-       "Budget",
-       "Budget views and line-item detail rows.",
-       {{"project", "Budget", "read_only"}},
-       {"budget_detail_rows"}},
-      {"commitments",
-       "Commitments",
-       "Subcontracts, purchase orders and commitment change orders.",
-       {{"project", "Commitments", "read_only"}, {"project", "Change Orders", "read_only"}},
-       {"work_order_contracts", "purchase_order_contracts", "commitment_change_orders"}},
-      {"prime_contracts",
-       "Prime contracts",
-       "Prime contracts and prime change orders.",
-       {{"project", "Prime Contracts", "read_only"}, {"project", "Change Orders", "read_only"}},
-       {"prime_contracts", "prime_change_orders"}},
-      {"change_events",
-       "Change events",
-       "Change events.",
-       {{"project", "Change Events", "read_only"}},
-       {"change_events"}},
-      {"direct_costs",
-       "Direct costs",
-       "Direct costs.",
-       {{"project", "Direct Costs", "read_only"}},
-       {"direct_costs"}},
-      {"rfis", "RFIs", "Requests for information.", {{"project", "RFIs", "read_only"}}, {"rfis"}},
-      {"submittals", "Submittals", "Submittals.", {{"project", "Submittals", "read_only"}}, {"submittals"}},
-      {"daily_logs",
-       "Daily logs",
-       "Manpower logs from the Daily Log.",
-       {{"project", "Daily Log", "read_only"}},
-       {"manpower_logs"}},
-  };
+bool NeededFor(const integration::Requirement& r, std::string_view why) {
+  return std::find(r.needed_for.begin(), r.needed_for.end(), why) != r.needed_for.end();
+}
+
+// Projects (always on, with the Webhooks API the hooks need), then the integration's domains, each with the
+// requirements and streams the integration and sync modules derive for it alone: one table, theirs.
+const std::vector<DomainView>& Domains() {
+  static const std::vector<DomainView> kDomains = [] {
+    std::vector<DomainView> out;
+    DomainView projects{
+        "projects", "Projects", "The company's projects and their status (always synced).", {}, {}};
+    for (auto& r : integration::Requirements(integration::Settings{}))
+      if (NeededFor(r, "projects") || NeededFor(r, "webhooks")) projects.tools.push_back(r);
+    projects.streams = sync::StreamsForDomains({}).company_streams;
+    out.push_back(std::move(projects));
+    for (const auto& d : integration::Domains()) {
+      // "RFIs: RFIs." says nothing: a domain whose label already says what it brings shows no sentence.
+      std::string gets = Sentence(d.brings);
+      if (ToLower(gets.substr(0, gets.size() - 1)) == ToLower(d.label)) gets.clear();
+      DomainView view{std::string(d.key), std::string(d.label), std::move(gets), {}, {}};
+      integration::Settings only;
+      only.domains = {view.key};
+      for (auto& r : integration::Requirements(only))
+        if (NeededFor(r, d.key)) view.tools.push_back(r);
+      auto streams = sync::StreamsForDomains(only.domains);
+      auto base = sync::StreamsForDomains({});
+      for (const auto& list : {streams.company_streams, streams.project_streams})
+        for (const auto& key : list)
+          if (std::find(base.company_streams.begin(), base.company_streams.end(), key) ==
+              base.company_streams.end())
+            view.streams.push_back(key);
+      out.push_back(std::move(view));
+    }
+    return out;
+  }();
   return kDomains;
 }
 
@@ -102,13 +95,9 @@ constexpr std::pair<std::string_view, std::string_view> kStreamLabels[] = {
     {"manpower_logs", "Manpower logs"},
 };
 
-constexpr std::pair<std::string_view, std::string_view> kLevelLabels[] = {
-    {"none", "None"}, {"read_only", "Read Only"}, {"standard", "Standard"}, {"admin", "Admin"}};
-
 // The reconciliation intervals offered, in seconds, with the default first chosen.
 constexpr std::pair<int, std::string_view> kReconcileIntervals[] = {
     {900, "Every 15 minutes"}, {3600, "Every hour"}, {6 * 3600, "Every 6 hours"}, {24 * 3600, "Once a day"}};
-constexpr int kDefaultReconcileIntervalS = 3600;
 
 // /static/<name>?v=<content hash>: pages pick up a new build's script at once while the asset stays
 // cacheable.
@@ -123,7 +112,7 @@ nlohmann::json DomainsContext() {
     std::string tools;
     for (const auto& t : d.tools) {
       if (!tools.empty()) tools += ", ";
-      tools += std::string(t.tool) + " (" + std::string(t.scope) + ")";
+      tools += t.tool + " (" + std::string(integration::ToolScopeName(t.scope)) + ")";
     }
     list.push_back({{"key", d.key},
                     {"label", d.label},
@@ -137,8 +126,9 @@ nlohmann::json DomainsContext() {
 nlohmann::json ReconcileContext() {
   nlohmann::json list = nlohmann::json::array();
   for (const auto& [seconds, label] : kReconcileIntervals)
-    list.push_back(
-        {{"seconds", seconds}, {"label", label}, {"selected", seconds == kDefaultReconcileIntervalS}});
+    list.push_back({{"seconds", seconds},
+                    {"label", label},
+                    {"selected", seconds == integration::kDefaultReconcileIntervalS}});
   return list;
 }
 
@@ -148,19 +138,15 @@ nlohmann::json ProcoreSettingsCatalog() {
   nlohmann::json domains = nlohmann::json::array();
   for (const auto& d : Domains()) {
     nlohmann::json tools = nlohmann::json::array();
-    for (const auto& t : d.tools) tools.push_back({{"scope", t.scope}, {"tool", t.tool}, {"level", t.level}});
-    nlohmann::json streams = nlohmann::json::array();
-    for (auto s : d.streams) streams.push_back(s);
-    domains.push_back({{"key", d.key}, {"label", d.label}, {"tools", tools}, {"streams", streams}});
+    for (const auto& t : d.tools)
+      tools.push_back({{"scope", integration::ToolScopeName(t.scope)}, {"tool", t.tool}, {"level", t.level}});
+    domains.push_back({{"key", d.key}, {"label", d.label}, {"tools", tools}, {"streams", d.streams}});
   }
   nlohmann::json stream_labels = nlohmann::json::object();
   for (const auto& [key, label] : kStreamLabels) stream_labels[std::string(key)] = label;
-  nlohmann::json level_labels = nlohmann::json::object();
-  for (const auto& [key, label] : kLevelLabels) level_labels[std::string(key)] = label;
   return {{"domains", domains},
           {"stream_labels", stream_labels},
-          {"level_labels", level_labels},
-          {"default_reconcile_interval_s", kDefaultReconcileIntervalS}};
+          {"default_reconcile_interval_s", integration::kDefaultReconcileIntervalS}};
 }
 
 void RegisterProcorePages(http::Router& router, ProcorePagesDeps deps) {

@@ -21,8 +21,8 @@ struct ProcorePagesDeps {
   bool marketplace_app = false;
 };
 
-// What each Additional Configuration Setting brings and the Procore tools it needs, as the pages explain it
-// (keys of interfaces.md: "projects" is always on, then the domains), and the labels of the stream keys.
+// What each Additional Configuration Setting brings, the Procore tools it needs and its streams, from the
+// integration and sync modules ("projects" is always on, then the domains), and the labels of the stream keys.
 // The JSON API's GET /permissions/requirements stays authoritative; the pages use this for a live preview.
 nlohmann::json ProcoreSettingsCatalog();
 

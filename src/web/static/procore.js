@@ -97,7 +97,8 @@
     }
   }
 
-  const levelLabel = (level) => (catalog.level_labels || {})[level] || (level ? String(level) : 'None');
+  const LEVEL_LABELS = { none: 'None', read_only: 'Read Only', standard: 'Standard', admin: 'Admin' };
+  const levelLabel = (level) => LEVEL_LABELS[level] || (level ? String(level) : 'None');
   const streamLabel = (key) => (catalog.stream_labels || {})[key] || key;
   const number = (n) => (n === null || n === undefined ? '…' : Number(n).toLocaleString('en-US'));
 
@@ -247,7 +248,8 @@
     select.value = String(settings.reconcile);
   }
 
-  const LEVEL_RANK = { none: 0, read_only: 1, standard: 2, admin: 3 };
+  // Procore's levels in order, as the API spells them ("Read Only") and as the emulator does ("read_only").
+  const LEVEL_RANK = { none: 0, None: 0, read_only: 1, 'Read Only': 1, standard: 2, Standard: 2, admin: 3, Admin: 3 };
 
   // The least level per (scope, tool) for the chosen domains, from the catalog the server embeds.
   function previewRequirements(domains) {
@@ -472,7 +474,9 @@
   }
 
   // Streams in the catalog's order (projects, directory, then each domain's), company first, then by project.
-  const STREAM_ORDER = Object.keys(catalog.stream_labels || {});
+  const STREAM_ORDER = (catalog.domains || []).flatMap((d) => d.streams || []);
+  // Groups the admin opened or closed, kept across the polls' re-renders.
+  const groupsOpen = new Map();
   const streamRank = (key) => { const i = STREAM_ORDER.indexOf(key); return i < 0 ? STREAM_ORDER.length : i; };
 
   function renderStreams(scope, streams) {
@@ -487,12 +491,23 @@
       projectName(a, x[0].project_name).localeCompare(projectName(b, y[0].project_name))));
     let done = 0, total = 0, synced = 0, etaMax = 0, anyEta = false;
     const rows = [];
+    // With many projects, a project whose streams are all synced folds into its one line.
+    const many = ordered.length > 3;
     for (const [key, list] of ordered) {
       list.sort((a, b) => streamRank(a.stream) - streamRank(b.stream));
       const groupSynced = list.filter((s) => s.status === 'synced').length;
-      rows.push(el('tr', { class: 'group' }, el('th', { colspan: 4, scope: 'rowgroup' },
-        key === '' ? 'Company' : projectName(key, list[0].project_name),
-        el('span', { class: 'muted small', text: ` · ${groupSynced} of ${list.length} synced` }))));
+      const open = groupsOpen.has(key) ? groupsOpen.get(key) : !(many && groupSynced === list.length);
+      const records = list.reduce((n, s) => n + (s.count || 0), 0);
+      const toggle = el('button', { type: 'button', class: 'group-toggle', 'aria-expanded': open ? 'true' : 'false',
+        onclick: (e) => {
+          const now = e.currentTarget.getAttribute('aria-expanded') !== 'true';
+          groupsOpen.set(key, now);
+          e.currentTarget.setAttribute('aria-expanded', now ? 'true' : 'false');
+          for (const r of $$(`tr[data-group="${CSS.escape(key)}"]`, scope)) r.hidden = !now;
+        } },
+        el('strong', { text: key === '' ? 'Company' : projectName(key, list[0].project_name) }),
+        el('span', { class: 'muted small', text: ` · ${groupSynced} of ${list.length} synced · ${number(records)} records` }));
+      rows.push(el('tr', { class: 'group', 'data-group-head': key }, el('th', { colspan: 4, scope: 'rowgroup' }, toggle)));
       for (const s of list) {
         const count = s.count || 0;
         const procoreTotal = s.procore_total ?? null;
@@ -504,7 +519,8 @@
         if (eta !== null) { anyEta = true; etaMax = Math.max(etaMax, eta); }
         const last = s.status === 'synced' ? ago(s.last_synced_at)
           : eta !== null ? `about ${duration(eta)} left` : s.status === 'error' ? '' : '…';
-        rows.push(el('tr', { 'data-stream': s.stream, 'data-project-id': s.project_id ?? '', 'data-status': s.status },
+        rows.push(el('tr', { 'data-stream': s.stream, 'data-project-id': s.project_id ?? '', 'data-status': s.status,
+                             'data-group': key, hidden: !open },
           el('td', { text: streamLabel(s.stream) }),
           el('td', {}, el('span', { class: `badge ${s.status}`, text: STREAM_STATUS_LABELS[s.status] || s.status })),
           el('td', { class: 'num' }, el('span', { class: 'count', text: number(count) }),
@@ -518,7 +534,10 @@
       : all ? `All ${streams.length} streams synced · ${number(done)} records`
         : `${synced} of ${streams.length} streams synced · ${number(done)} of ${number(total)} records`;
     $('#sync-eta', scope).textContent = all ? '' : anyEta ? ` · about ${duration(etaMax)} left` : '';
-    $('#sync-bar', scope).style.width = `${total > 0 ? Math.round((100 * done) / total) : all ? 100 : 0}%`;
+    const bar = $('#sync-bar', scope);
+    if (!bar.dataset.drawn) bar.classList.add('instant');  // the first drawing shows where things are, unanimated
+    bar.style.width = `${total > 0 ? Math.round((100 * done) / total) : all ? 100 : 0}%`;
+    if (!bar.dataset.drawn) { void bar.offsetWidth; bar.classList.remove('instant'); bar.dataset.drawn = 'true'; }
     return { all, synced, count: streams.length, records: done };
   }
 
@@ -1028,11 +1047,14 @@
       return words.charAt(0).toUpperCase() + words.slice(1);
     }
 
+    // Long identifiers (client ids, URLs) shortened: the audit log says what changed, not every byte of it.
+    const short = (text) => (text.length > 28 ? `${text.slice(0, 12)}…` : text);
+
     // "environment: custom · verified: yes": the detail's plain values, never nested objects.
     function auditDetail(detail) {
       if (!detail || typeof detail !== 'object') return detail ? String(detail) : '';
       return Object.entries(detail).filter(([, v]) => v !== null && v !== '' && typeof v !== 'object')
-        .map(([k, v]) => `${k.replace(/_/g, ' ')}: ${v === true ? 'yes' : v === false ? 'no' : v}`).join(' · ');
+        .map(([k, v]) => `${k.replace(/_/g, ' ')}: ${v === true ? 'yes' : v === false ? 'no' : short(String(v))}`).join(' · ');
     }
 
     async function renderAudit() {
