@@ -110,9 +110,9 @@ CREATE INDEX jobs_running ON jobs (lease_until) WHERE status = 'running';
 CREATE INDEX jobs_by_status ON jobs (status, finished_at);
 )sql";
 
-// Version 2: the sync engine (src/sync/): streams with their checkpoints, Procore records, the typed projects/users/
-// vendors tables, and the webhook inbox. procore_records is keyed by project as well as by id because budget
-// detail rows have ids unique only within a budget view (KTrack reads one view per project).
+// Version 2: the sync engine (src/sync/): streams with their checkpoints, Procore records, the typed
+// projects/users/vendors tables, and the webhook inbox. procore_records is keyed by project as well as by id
+// because budget detail rows have ids unique only within a budget view (KTrack reads one view per project).
 constexpr const char* kSyncSql = R"sql(
 CREATE TABLE sync_clients (
   client_id BIGINT PRIMARY KEY,

@@ -1,5 +1,5 @@
-// The sync engine's scope, scheduling and read side; stream reads are in stream_job.cpp and webhook processing
-// in webhook_job.cpp.
+// The sync engine's scope, scheduling and read side; stream reads are in stream_job.cpp and webhook
+// processing in webhook_job.cpp.
 #include "sync/engine.h"
 
 #include <algorithm>
@@ -103,7 +103,8 @@ Result<std::vector<DesiredStream>> DesiredStreams(const SyncScope& scope) {
     if (p.project_id <= 0) return invalid("A project id is needed.");
     for (const auto& s : p.streams) {
       const procore::StreamEndpoint* e = procore::FindStream(s);
-      if (!e || e->scope != procore::Scope::kProject) return invalid("\"" + s + "\" is not a project stream.");
+      if (!e || e->scope != procore::Scope::kProject)
+        return invalid("\"" + s + "\" is not a project stream.");
       if (seen.insert({s, p.project_id}).second) out.push_back({s, p.project_id, p.name});
     }
   }
@@ -120,15 +121,18 @@ Status SyncEngine::ApplyScope(const SyncScope& scope) {
     const int64_t interval =
         scope.reconcile_interval_s > 0 ? scope.reconcile_interval_s : options_.default_reconcile_interval_s;
     auto client = tx.Exec(
-        "INSERT INTO sync_clients (client_id, company_id, reconcile_interval_s, next_reconcile_at, updated_at) "
+        "INSERT INTO sync_clients (client_id, company_id, reconcile_interval_s, next_reconcile_at, "
+        "updated_at) "
         "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (client_id) DO UPDATE SET company_id = excluded.company_id, "
         "reconcile_interval_s = CASE WHEN $6 > 0 THEN excluded.reconcile_interval_s "
         "ELSE sync_clients.reconcile_interval_s END, updated_at = excluded.updated_at",
-        {scope.client_id, scope.company_id, interval, now + interval * 1000, now, scope.reconcile_interval_s});
+        {scope.client_id, scope.company_id, interval, now + interval * 1000, now,
+         scope.reconcile_interval_s});
     if (!client) return tl::unexpected(client.error());
 
     auto existing = tx.Query(
-        "SELECT id, stream, project_id, company_id, status, phase, seq FROM sync_streams WHERE client_id = $1",
+        "SELECT id, stream, project_id, company_id, status, phase, seq FROM sync_streams WHERE client_id = "
+        "$1",
         {scope.client_id});
     if (!existing) return tl::unexpected(existing.error());
     struct Existing {
@@ -138,16 +142,18 @@ Status SyncEngine::ApplyScope(const SyncScope& scope) {
     };
     std::map<std::pair<std::string, int64_t>, Existing> by_key;
     for (const auto& row : existing->rows) {
-      by_key[{row.Text("stream"), row.Int("project_id")}] =
-          Existing{row.Int("id"), row.Int("company_id"), row.Int("seq"), row.Text("status"), row.Text("phase")};
+      by_key[{row.Text("stream"), row.Int("project_id")}] = Existing{
+          row.Int("id"), row.Int("company_id"), row.Int("seq"), row.Text("status"), row.Text("phase")};
     }
 
     for (const auto& d : *desired) {
       auto it = by_key.find({d.stream, d.project_id});
       if (it == by_key.end()) {
         auto inserted = tx.Query(
-            "INSERT INTO sync_streams (client_id, company_id, stream, project_id, project_name, status, phase, "
-            "created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'pending', 'initial', $6, $6) RETURNING id, seq",
+            "INSERT INTO sync_streams (client_id, company_id, stream, project_id, project_name, status, "
+            "phase, "
+            "created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'pending', 'initial', $6, $6) RETURNING id, "
+            "seq",
             {scope.client_id, scope.company_id, d.stream, d.project_id, d.project_name, now});
         if (!inserted) return tl::unexpected(inserted.error());
         const auto& row = inserted->rows.at(0);
@@ -160,10 +166,13 @@ Status SyncEngine::ApplyScope(const SyncScope& scope) {
         // Another Procore company: what was synced belongs to the old one.
         if (auto s = DeleteRecords(tx, scope.client_id, d.project_id, d.stream); !s) return s;
         auto reset = tx.Exec(
-            "UPDATE sync_streams SET company_id = $2, project_name = $3, status = 'pending', phase = 'initial', "
-            "pass = '', wants = '', next_page = 1, parent_id = 0, watermark = '', watermark_ms = 0, total = NULL, "
+            "UPDATE sync_streams SET company_id = $2, project_name = $3, status = 'pending', phase = "
+            "'initial', "
+            "pass = '', wants = '', next_page = 1, parent_id = 0, watermark = '', watermark_ms = 0, total = "
+            "NULL, "
             "count = 0, data_version = data_version + 1, error_json = NULL, failures = 0, retry_at = NULL, "
-            "rate_limited_until = NULL, last_synced_at = NULL, started_at = NULL, seq = seq + 1, updated_at = $4 "
+            "rate_limited_until = NULL, last_synced_at = NULL, started_at = NULL, seq = seq + 1, updated_at "
+            "= $4 "
             "WHERE id = $1",
             {e.id, scope.company_id, d.project_name, now});
         if (!reset) return tl::unexpected(reset.error());
@@ -174,7 +183,8 @@ Status SyncEngine::ApplyScope(const SyncScope& scope) {
         // Back in scope: carry on (an interrupted read resumes) and catch up with what changed meanwhile.
         const bool initial = e.phase == "initial";
         auto resumed = tx.Exec(
-            "UPDATE sync_streams SET project_name = $2, status = $3, wants = $4, seq = seq + 1, updated_at = $5 "
+            "UPDATE sync_streams SET project_name = $2, status = $3, wants = $4, seq = seq + 1, updated_at = "
+            "$5 "
             "WHERE id = $1",
             {e.id, d.project_name, std::string(initial ? "pending" : "syncing"),
              std::string(initial ? "" : "reconcile"), now});
@@ -190,7 +200,8 @@ Status SyncEngine::ApplyScope(const SyncScope& scope) {
       if (e.keep || e.status == "paused") continue;
       // seq moves on so a job in flight for the stream stops at its next checkpoint.
       auto paused = tx.Exec(
-          "UPDATE sync_streams SET status = 'paused', seq = seq + 1, retry_at = NULL, updated_at = $2 WHERE id = $1",
+          "UPDATE sync_streams SET status = 'paused', seq = seq + 1, retry_at = NULL, updated_at = $2 WHERE "
+          "id = $1",
           {e.id, now});
       if (!paused) return tl::unexpected(paused.error());
     }
@@ -207,8 +218,8 @@ Status SyncEngine::RequestWork(Tx& tx, const std::string& where, const Params& p
   const std::string wants_param = "$" + std::to_string(p.size());
   p.emplace_back(clock_.NowUnixMs());
   const std::string now_param = "$" + std::to_string(p.size());
-  auto r = tx.Query("UPDATE sync_streams SET wants = CASE WHEN wants = 'full' THEN 'full' ELSE " + wants_param +
-                        " END, updated_at = " + now_param + " WHERE " + where +
+  auto r = tx.Query("UPDATE sync_streams SET wants = CASE WHEN wants = 'full' THEN 'full' ELSE " +
+                        wants_param + " END, updated_at = " + now_param + " WHERE " + where +
                         " AND status <> 'paused' RETURNING id, seq, pass",
                     p);
   if (!r) return tl::unexpected(r.error());
@@ -250,7 +261,9 @@ Status SyncEngine::RetryNow(int64_t client_id) {
   });
 }
 
-Status SyncEngine::RunReconcileJob(int64_t client_id) { return RequestReconcile(client_id); }
+Status SyncEngine::RunReconcileJob(int64_t client_id) {
+  return RequestReconcile(client_id);
+}
 
 Status SyncEngine::Tick() {
   const int64_t now = clock_.NowUnixMs();
@@ -280,8 +293,8 @@ Status SyncEngine::Tick() {
     if (!s) return s;
   }
 
-  // 2. Streams with work and no progress for a while: their job may have been dead-lettered or a wake-up lost.
-  // The dedupe key makes this a no-op when their job is still waiting.
+  // 2. Streams with work and no progress for a while: their job may have been dead-lettered or a wake-up
+  // lost. The dedupe key makes this a no-op when their job is still waiting.
   auto stuck = store_.Query(
       "SELECT id, seq FROM sync_streams WHERE status <> 'paused' AND (pass <> '' OR wants <> '' OR "
       "phase = 'initial') AND updated_at < $1 AND (retry_at IS NULL OR retry_at <= $2)",
@@ -314,7 +327,8 @@ Status SyncEngine::PurgeProject(int64_t client_id, int64_t project_id) {
   if (project_id <= 0) return Fail(ErrorKind::kInvalidInput, "invalid_project", "A project id is needed.");
   return store_.Transact([&](Tx& tx) -> Status {
     if (auto s = DeleteRecords(tx, client_id, project_id); !s) return s;
-    auto r = tx.Exec("DELETE FROM sync_streams WHERE client_id = $1 AND project_id = $2", {client_id, project_id});
+    auto r =
+        tx.Exec("DELETE FROM sync_streams WHERE client_id = $1 AND project_id = $2", {client_id, project_id});
     if (!r) return tl::unexpected(r.error());
     return {};
   });
@@ -347,7 +361,8 @@ std::optional<StreamError> ParseStreamError(const std::optional<std::string>& te
   return e;
 }
 
-// Requests per second the company's budget allows, from what Procore's headers taught the client; 0 if unknown.
+// Requests per second the company's budget allows, from what Procore's headers taught the client; 0 if
+// unknown.
 double RequestRate(const procore::RateBudgetSnapshot& budget) {
   double rate = 0;
   if (budget.spike_limit > 0) rate = static_cast<double>(budget.spike_limit) * 0.9 / 10.0;
@@ -362,7 +377,8 @@ double RequestRate(const procore::RateBudgetSnapshot& budget) {
 
 Result<std::vector<StreamStatus>> SyncEngine::ListStreams(int64_t client_id) {
   auto rows = store_.Query(
-      "SELECT id, company_id, stream, project_id, project_name, status, phase, pass, total, count, data_version, "
+      "SELECT id, company_id, stream, project_id, project_name, status, phase, pass, total, count, "
+      "data_version, "
       "checksum, checksum_version, last_synced_at, error_json, rate_limited_until, pass_read, page_size "
       "FROM sync_streams WHERE client_id = $1 ORDER BY project_id, id",
       {client_id});
@@ -407,10 +423,11 @@ Result<std::vector<StreamStatus>> SyncEngine::ListStreams(int64_t client_id) {
       if (!cached) return tl::unexpected(cached.error());
     }
     if ((pass == "full" || s.status == "pending") && s.status != "paused") {
-      const int64_t page_size = std::max<int64_t>(1, row.Int("page_size") > 0 ? row.Int("page_size") : [&] {
-        const procore::StreamEndpoint* e = procore::FindStream(s.stream);
-        return e ? static_cast<int64_t>(e->max_per_page) : int64_t{100};
-      }());
+      const int64_t page_size = std::max<int64_t>(
+          1, row.Int("page_size") > 0 ? row.Int("page_size") : [&] {
+            const procore::StreamEndpoint* e = procore::FindStream(s.stream);
+            return e ? static_cast<int64_t>(e->max_per_page) : int64_t{100};
+          }());
       if (s.procore_total) {
         const int64_t left = std::max<int64_t>(0, *s.procore_total - (pass == "full" ? s.pass_read : 0));
         remaining.emplace_back(out.size(), (left + page_size - 1) / page_size);
@@ -444,18 +461,21 @@ nlohmann::json StreamStatusJson(const StreamStatus& s) {
   auto time_or_null = [](const std::optional<int64_t>& ms) {
     return ms ? nlohmann::json(FormatIso8601(*ms)) : nlohmann::json();
   };
-  nlohmann::json j = {{"stream", s.stream},
-                      {"project_id", s.project_id ? nlohmann::json(*s.project_id) : nlohmann::json()},
-                      {"status", s.status},
-                      {"count", s.count},
-                      {"procore_total", s.procore_total ? nlohmann::json(*s.procore_total) : nlohmann::json()},
-                      {"checksum", s.checksum},
-                      {"last_synced_at", time_or_null(s.last_synced_at_ms)},
-                      {"project_name", s.project_name},
-                      {"phase", s.phase},
-                      {"rate_limited_until", time_or_null(s.rate_limited_until_ms)},
-                      {"progress", {{"read", s.pass_read}, {"total", s.procore_total ? nlohmann::json(*s.procore_total) : nlohmann::json()}}},
-                      {"eta_s", s.eta_s ? nlohmann::json(*s.eta_s) : nlohmann::json()}};
+  nlohmann::json j = {
+      {"stream", s.stream},
+      {"project_id", s.project_id ? nlohmann::json(*s.project_id) : nlohmann::json()},
+      {"status", s.status},
+      {"count", s.count},
+      {"procore_total", s.procore_total ? nlohmann::json(*s.procore_total) : nlohmann::json()},
+      {"checksum", s.checksum},
+      {"last_synced_at", time_or_null(s.last_synced_at_ms)},
+      {"project_name", s.project_name},
+      {"phase", s.phase},
+      {"rate_limited_until", time_or_null(s.rate_limited_until_ms)},
+      {"progress",
+       {{"read", s.pass_read},
+        {"total", s.procore_total ? nlohmann::json(*s.procore_total) : nlohmann::json()}}},
+      {"eta_s", s.eta_s ? nlohmann::json(*s.eta_s) : nlohmann::json()}};
   if (s.error) {
     j["error"] = {{"code", s.error->code}, {"message", s.error->message}, {"fix", s.error->fix}};
   } else {
@@ -486,10 +506,11 @@ Result<RecordsPage> SyncEngine::ListRecords(const RecordsQuery& query) {
   Params page_params = params;
   page_params.emplace_back(out.per_page);
   page_params.emplace_back((out.page - 1) * out.per_page);
-  auto rows = store_.Query("SELECT procore_id, project_id, updated_at, deleted, body FROM procore_records WHERE " +
-                               where + " ORDER BY project_id, procore_id LIMIT $" + std::to_string(params.size() + 1) +
-                               " OFFSET $" + std::to_string(params.size() + 2),
-                           page_params);
+  auto rows =
+      store_.Query("SELECT procore_id, project_id, updated_at, deleted, body FROM procore_records WHERE " +
+                       where + " ORDER BY project_id, procore_id LIMIT $" +
+                       std::to_string(params.size() + 1) + " OFFSET $" + std::to_string(params.size() + 2),
+                   page_params);
   if (!rows) return tl::unexpected(rows.error());
   for (const auto& row : rows->rows) {
     RecordItem item;
@@ -508,9 +529,10 @@ std::string RecordsPageJson(const RecordsPage& page) {
   for (size_t i = 0; i < page.records.size(); ++i) {
     const RecordItem& r = page.records[i];
     if (i) out += ',';
-    out += "{\"procore_id\":" + std::to_string(r.procore_id) + ",\"project_id\":" +
-           (r.project_id ? std::to_string(*r.project_id) : std::string("null")) +
-           ",\"updated_at\":" + nlohmann::json(r.updated_at).dump() + ",\"deleted\":" + (r.deleted ? "true" : "false") +
+    out += "{\"procore_id\":" + std::to_string(r.procore_id) +
+           ",\"project_id\":" + (r.project_id ? std::to_string(*r.project_id) : std::string("null")) +
+           ",\"updated_at\":" + nlohmann::json(r.updated_at).dump() +
+           ",\"deleted\":" + (r.deleted ? "true" : "false") +
            ",\"record\":" + (r.body.empty() ? std::string("null") : r.body) + "}";
   }
   out += "],\"total\":" + std::to_string(page.total) + ",\"page\":" + std::to_string(page.page) +

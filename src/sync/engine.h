@@ -1,10 +1,11 @@
 // The sync engine: streams per client and scope, initial and incremental reads committed page by page with
 // their checkpoint, reconciliation, webhook event processing, stream status and the read side.
 //
-// Work runs as queue jobs, one live job per stream (dedupe key "sync.stream:<id>:<seq>"): a job reads a few pages,
-// each committed with the stream's checkpoint in one transaction, then hands over to a successor job with the
-// next seq. A job whose seq no longer matches the stream's does nothing, and every page commit checks the
-// checkpoint it started from, so a crash or a reclaimed lease can neither skip nor double-apply a page.
+// Work runs as queue jobs, one live job per stream (dedupe key "sync.stream:<id>:<seq>"): a job reads a few
+// pages, each committed with the stream's checkpoint in one transaction, then hands over to a successor job
+// with the next seq. A job whose seq no longer matches the stream's does nothing, and every page commit
+// checks the checkpoint it started from, so a crash or a reclaimed lease can neither skip nor double-apply a
+// page.
 #pragma once
 
 #include <cstdint>
@@ -33,22 +34,22 @@ inline constexpr char kStreamJob[] = "sync.stream";
 inline constexpr char kReconcileJob[] = "sync.reconcile";
 
 struct SyncOptions {
-  int pages_per_job = 4;                   // pages one job reads before handing over (fairness between streams)
-  Millis overlap{120'000};                 // incremental reads start this far before the watermark
-  int max_full_passes = 3;                 // full reads in a row while Procore's Total and ours disagree
+  int pages_per_job = 4;    // pages one job reads before handing over (fairness between streams)
+  Millis overlap{120'000};  // incremental reads start this far before the watermark
+  int max_full_passes = 3;  // full reads in a row while Procore's Total and ours disagree
   int64_t default_reconcile_interval_s = 3600;
-  Millis error_backoff_base{60'000};       // permission/tool/project errors: retried later, not hot
+  Millis error_backoff_base{60'000};  // permission/tool/project errors: retried later, not hot
   Millis error_backoff_cap{3'600'000};
-  Millis transient_backoff_base{15'000};   // Procore unavailable, unreadable pages
+  Millis transient_backoff_base{15'000};  // Procore unavailable, unreadable pages
   Millis transient_backoff_cap{900'000};
-  Millis rate_limit_fallback{60'000};      // when a rate-limit error names no time
-  Millis stuck_after{300'000};             // Tick re-queues streams with work and no progress for this long
-  Millis stranded_inbox_after{2'000};      // Tick re-queues inboxes with events pending this long
-  // Inbox events claimed at a time: coalesced per record, and re-read per (stream, project) with id-filtered lists.
-  // While Procore's budget makes a run slow, the next one finds more events waiting and batches more.
+  Millis rate_limit_fallback{60'000};  // when a rate-limit error names no time
+  Millis stuck_after{300'000};         // Tick re-queues streams with work and no progress for this long
+  Millis stranded_inbox_after{2'000};  // Tick re-queues inboxes with events pending this long
+  // Inbox events claimed at a time: coalesced per record, and re-read per (stream, project) with id-filtered
+  // lists. While Procore's budget makes a run slow, the next one finds more events waiting and batches more.
   int webhook_batch = 1000;
   Millis inbox_claim_lease{120'000};
-  int64_t stream_job_priority = 100;       // queue priorities: lower runs first
+  int64_t stream_job_priority = 100;  // queue priorities: lower runs first
   int64_t reconcile_job_priority = 50;
   InboxOptions inbox;
 };
@@ -73,8 +74,8 @@ struct StreamStatus {
   std::optional<int64_t> last_synced_at_ms;
   std::optional<StreamError> error;
   std::optional<int64_t> rate_limited_until_ms;
-  int64_t pass_read = 0;              // records read in the current read
-  std::optional<int64_t> eta_s;       // estimated seconds until the current read completes
+  int64_t pass_read = 0;         // records read in the current read
+  std::optional<int64_t> eta_s;  // estimated seconds until the current read completes
 };
 
 // interfaces.md shape plus extras: {"stream", "project_id", "status", "count", "procore_total", "checksum",
@@ -113,7 +114,7 @@ namespace internal {
 struct StreamRow;  // one sync_streams row (engine_internal.h)
 struct FetchItem;  // records a burst of webhook events asks to re-read (engine_internal.h)
 struct FetchOutcome;
-}
+}  // namespace internal
 
 class SyncEngine {
  public:
@@ -121,8 +122,8 @@ class SyncEngine {
              SyncOptions options = {});
 
   // --- Called by the integration ---
-  // Creates or updates the client's streams (status pending, initial sync queued for new ones), resumes paused
-  // ones back in scope, and pauses those no longer in scope (their data is kept).
+  // Creates or updates the client's streams (status pending, initial sync queued for new ones), resumes
+  // paused ones back in scope, and pauses those no longer in scope (their data is kept).
   Status ApplyScope(const SyncScope& scope);
   // Reconciles now: all streams of the client, or one stream and/or one project's streams.
   Status RequestReconcile(int64_t client_id, std::optional<std::string> stream = std::nullopt,
@@ -155,7 +156,8 @@ class SyncEngine {
   Status RunStreamJob(int64_t stream_id, int64_t seq);
   Status RunReconcileJob(int64_t client_id);
   Status RunWebhookJob(int64_t client_id, char slot);
-  Result<internal::FetchOutcome> FetchRecords(procore::Client& client, int64_t client_id, const std::string& token,
+  Result<internal::FetchOutcome> FetchRecords(procore::Client& client, int64_t client_id,
+                                              const std::string& token,
                                               const std::vector<internal::FetchItem>& items);
   bool ListsFilterById(const std::string& stream);
   void NoIdFilter(const std::string& stream);
@@ -165,8 +167,8 @@ class SyncEngine {
                                  bool done, bool hand_over);
   Status FinishRead(store::Tx& tx, StreamRow& row, int64_t count, std::optional<int64_t> total,
                     const std::string& wants, int64_t now);
-  Result<bool> StartPass(store::Tx& tx, StreamRow& row, const std::string& kind, int64_t full_passes, int64_t now,
-                         bool hand_over);
+  Result<bool> StartPass(store::Tx& tx, StreamRow& row, const std::string& kind, int64_t full_passes,
+                         int64_t now, bool hand_over);
   Status Probe(StreamRow& row, procore::Client& client);
   Status OnProcoreError(const StreamRow& row, const procore::ProcoreError& error);
   Status OnClientUnavailable(const StreamRow& row, const Error& error);
@@ -183,7 +185,8 @@ class SyncEngine {
   SyncOptions options_;
   Inbox inbox_;
   std::mutex id_filter_mu_;
-  std::set<std::string> no_id_filter_;  // streams whose lists ignored filters[id][] (then records are read one by one)
+  std::set<std::string>
+      no_id_filter_;  // streams whose lists ignored filters[id][] (then records are read one by one)
 };
 
 }  // namespace kt::sync

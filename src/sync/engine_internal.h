@@ -93,8 +93,10 @@ struct FetchOutcome {
 }  // namespace internal
 
 inline constexpr const char* kStreamColumns =
-    "id, client_id, company_id, stream, project_id, project_name, parent_id, status, phase, pass, wants, seq, "
-    "next_page, page_size, pass_started_at, pass_read, pass_first_total, pass_max_updated_at, pass_max_updated_ms, "
+    "id, client_id, company_id, stream, project_id, project_name, parent_id, status, phase, pass, wants, "
+    "seq, "
+    "next_page, page_size, pass_started_at, pass_read, pass_first_total, pass_max_updated_at, "
+    "pass_max_updated_ms, "
     "full_passes, total, watermark, watermark_ms, failures";
 
 inline internal::StreamRow StreamRowFrom(const store::Row& row) {

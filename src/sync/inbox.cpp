@@ -1,4 +1,5 @@
-// Inbox inserts with ON CONFLICT DO NOTHING on (client_id, event_key), and the processing job queued alongside.
+// Inbox inserts with ON CONFLICT DO NOTHING on (client_id, event_key), and the processing job queued
+// alongside.
 #include "sync/inbox.h"
 
 #include <nlohmann/json.hpp>
@@ -7,9 +8,12 @@ namespace kt::sync {
 namespace {
 
 std::string RenderEvent(const WebhookEvent& e) {
-  nlohmann::json j = {{"payload_version", e.payload_version}, {"event_key", e.event_key},
-                      {"timestamp", e.timestamp},             {"resource_name", e.resource_name},
-                      {"event_type", e.event_type},           {"resource_id", e.resource_id},
+  nlohmann::json j = {{"payload_version", e.payload_version},
+                      {"event_key", e.event_key},
+                      {"timestamp", e.timestamp},
+                      {"resource_name", e.resource_name},
+                      {"event_type", e.event_type},
+                      {"resource_id", e.resource_id},
                       {"company_id", e.company_id}};
   j["project_id"] = e.project_id ? nlohmann::json(*e.project_id) : nlohmann::json();
   if (e.event_id) j["id"] = e.event_id;
@@ -44,25 +48,27 @@ Result<AcceptResult> Inbox::Accept(int64_t client_id, const WebhookEvent& event,
   const int64_t now = clock_.NowUnixMs();
   std::string payload = raw_body.empty() ? RenderEvent(event) : std::string(raw_body);
   store::Value project = event.project_id ? store::Value(*event.project_id) : store::Value(nullptr);
-  store::Value app = event.source_application_id ? store::Value(*event.source_application_id)
-                                                 : store::Value(nullptr);
+  store::Value app =
+      event.source_application_id ? store::Value(*event.source_application_id) : store::Value(nullptr);
   AcceptResult result;
   Status s = store_.Transact([&](store::Tx& tx) -> Status {
     result = AcceptResult{};
     auto r = tx.Query(
-        "INSERT INTO webhook_inbox (client_id, event_key, payload_version, resource_name, event_type, resource_id, "
+        "INSERT INTO webhook_inbox (client_id, event_key, payload_version, resource_name, event_type, "
+        "resource_id, "
         "company_id, project_id, source_application_id, event_at_ms, payload, received_at, status) VALUES "
         "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'pending') "
         "ON CONFLICT (client_id, event_key) DO NOTHING RETURNING id",
-        {client_id, event.event_key, event.payload_version, event.resource_name, event.event_type, event.resource_id,
-         event.company_id, project, app, event.timestamp_ms, payload, now});
+        {client_id, event.event_key, event.payload_version, event.resource_name, event.event_type,
+         event.resource_id, event.company_id, project, app, event.timestamp_ms, payload, now});
     if (!r) return tl::unexpected(r.error());
     if (r->rows.empty()) {
       result.duplicate = true;
       return {};
     }
     result.inbox_id = r->rows[0].Int(0);
-    return QueueProcessing(tx, queue_, client_id, now + options_.coalesce_window.count(), options_.job_priority);
+    return QueueProcessing(tx, queue_, client_id, now + options_.coalesce_window.count(),
+                           options_.job_priority);
   });
   if (!s) return tl::unexpected(s.error());
   return result;

@@ -43,32 +43,43 @@ std::string UpsertSql(int rows, bool returning) {
            ", $5 * (1 - " + p(3) + "), " + p(4) + ")";
   }
   const std::string n = kNewer;
-  sql += " ON CONFLICT (client_id, stream, project_id, procore_id) DO UPDATE SET"
-         " updated_at = CASE WHEN " + n + " THEN excluded.updated_at ELSE r.updated_at END,"
-         " updated_at_ms = CASE WHEN " + n + " THEN excluded.updated_at_ms ELSE r.updated_at_ms END,"
-         " body = CASE WHEN " + n + " THEN excluded.body ELSE r.body END,"
-         " deleted = CASE WHEN " + n + " THEN excluded.deleted ELSE r.deleted END,"
-         " deleted_seen_ms = CASE WHEN " + n + " AND excluded.deleted = 1 THEN excluded.deleted_seen_ms"
-         " ELSE r.deleted_seen_ms END,"
-         " seen_ms = CASE WHEN excluded.deleted = 0 AND excluded.seen_ms > r.seen_ms THEN excluded.seen_ms"
-         " ELSE r.seen_ms END,"
-         " company_id = excluded.company_id";
+  sql +=
+      " ON CONFLICT (client_id, stream, project_id, procore_id) DO UPDATE SET"
+      " updated_at = CASE WHEN " +
+      n +
+      " THEN excluded.updated_at ELSE r.updated_at END,"
+      " updated_at_ms = CASE WHEN " +
+      n +
+      " THEN excluded.updated_at_ms ELSE r.updated_at_ms END,"
+      " body = CASE WHEN " +
+      n +
+      " THEN excluded.body ELSE r.body END,"
+      " deleted = CASE WHEN " +
+      n +
+      " THEN excluded.deleted ELSE r.deleted END,"
+      " deleted_seen_ms = CASE WHEN " +
+      n +
+      " AND excluded.deleted = 1 THEN excluded.deleted_seen_ms"
+      " ELSE r.deleted_seen_ms END,"
+      " seen_ms = CASE WHEN excluded.deleted = 0 AND excluded.seen_ms > r.seen_ms THEN excluded.seen_ms"
+      " ELSE r.seen_ms END,"
+      " company_id = excluded.company_id";
   if (returning) sql += " RETURNING updated_at_ms, deleted";
   return sql;
 }
 
 const std::string& CachedUpsertSql(int rows) {
-  static const std::vector<std::string> kSql = [] {
+  static const std::vector<std::string> by_size = [] {
     std::vector<std::string> v(129);
     for (int n : kChunkSizes) v[static_cast<size_t>(n)] = UpsertSql(n, false);
     return v;
   }();
-  return kSql.at(static_cast<size_t>(rows));
+  return by_size.at(static_cast<size_t>(rows));
 }
 
 const std::string& SingleReturningSql() {
-  static const std::string kSql = UpsertSql(1, true);
-  return kSql;
+  static const std::string sql = UpsertSql(1, true);
+  return sql;
 }
 
 enum class Typed { kNone, kProjects, kUsers, kVendors };
@@ -82,10 +93,14 @@ Typed TypedOf(std::string_view stream) {
 
 const char* TypedTable(Typed t) {
   switch (t) {
-    case Typed::kProjects: return "procore_projects";
-    case Typed::kUsers: return "procore_users";
-    case Typed::kVendors: return "procore_vendors";
-    default: return nullptr;
+    case Typed::kProjects:
+      return "procore_projects";
+    case Typed::kUsers:
+      return "procore_users";
+    case Typed::kVendors:
+      return "procore_vendors";
+    default:
+      return nullptr;
   }
 }
 
@@ -104,15 +119,21 @@ Status WriteTyped(Tx& tx, Typed typed, const RecordScope& scope, int64_t id, con
   switch (typed) {
     case Typed::kProjects: {
       std::string stage;
-      if (auto it = j.find("project_stage"); it != j.end() && it->is_object()) stage = JsonString(*it, "name");
+      if (auto it = j.find("project_stage"); it != j.end() && it->is_object())
+        stage = JsonString(*it, "name");
       if (stage.empty()) stage = JsonString(j, "stage");
       if (stage.empty()) stage = JsonString(j, "stage_name");
       r = tx.Exec(
-          "INSERT INTO procore_projects (client_id, procore_id, company_id, name, display_name, project_number, "
-          "stage, active, updated_at, updated_at_ms, deleted) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) "
-          "ON CONFLICT (client_id, procore_id) DO UPDATE SET company_id = excluded.company_id, name = excluded.name, "
-          "display_name = excluded.display_name, project_number = excluded.project_number, stage = excluded.stage, "
-          "active = excluded.active, updated_at = excluded.updated_at, updated_at_ms = excluded.updated_at_ms, "
+          "INSERT INTO procore_projects (client_id, procore_id, company_id, name, display_name, "
+          "project_number, "
+          "stage, active, updated_at, updated_at_ms, deleted) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
+          "$10, $11) "
+          "ON CONFLICT (client_id, procore_id) DO UPDATE SET company_id = excluded.company_id, name = "
+          "excluded.name, "
+          "display_name = excluded.display_name, project_number = excluded.project_number, stage = "
+          "excluded.stage, "
+          "active = excluded.active, updated_at = excluded.updated_at, updated_at_ms = "
+          "excluded.updated_at_ms, "
           "deleted = excluded.deleted",
           {scope.client_id, id, scope.company_id, JsonString(j, "name"), JsonString(j, "display_name"),
            JsonString(j, "project_number"), stage, int64_t{JsonBool(j, "active", true) ? 1 : 0},
@@ -127,29 +148,39 @@ Status WriteTyped(Tx& tx, Typed typed, const RecordScope& scope, int64_t id, con
         vendor_name = JsonString(*it, "name");
       }
       r = tx.Exec(
-          "INSERT INTO procore_users (client_id, procore_id, company_id, name, first_name, last_name, email_address, "
-          "job_title, is_active, is_employee, vendor_id, vendor_name, updated_at, updated_at_ms, deleted) VALUES "
+          "INSERT INTO procore_users (client_id, procore_id, company_id, name, first_name, last_name, "
+          "email_address, "
+          "job_title, is_active, is_employee, vendor_id, vendor_name, updated_at, updated_at_ms, deleted) "
+          "VALUES "
           "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) "
-          "ON CONFLICT (client_id, procore_id) DO UPDATE SET company_id = excluded.company_id, name = excluded.name, "
-          "first_name = excluded.first_name, last_name = excluded.last_name, email_address = excluded.email_address, "
-          "job_title = excluded.job_title, is_active = excluded.is_active, is_employee = excluded.is_employee, "
-          "vendor_id = excluded.vendor_id, vendor_name = excluded.vendor_name, updated_at = excluded.updated_at, "
+          "ON CONFLICT (client_id, procore_id) DO UPDATE SET company_id = excluded.company_id, name = "
+          "excluded.name, "
+          "first_name = excluded.first_name, last_name = excluded.last_name, email_address = "
+          "excluded.email_address, "
+          "job_title = excluded.job_title, is_active = excluded.is_active, is_employee = "
+          "excluded.is_employee, "
+          "vendor_id = excluded.vendor_id, vendor_name = excluded.vendor_name, updated_at = "
+          "excluded.updated_at, "
           "updated_at_ms = excluded.updated_at_ms, deleted = excluded.deleted",
           {scope.client_id, id, scope.company_id, JsonString(j, "name"), JsonString(j, "first_name"),
            JsonString(j, "last_name"), JsonString(j, "email_address"), JsonString(j, "job_title"),
-           int64_t{JsonBool(j, "is_active", true) ? 1 : 0}, int64_t{JsonBool(j, "is_employee", false) ? 1 : 0},
-           vendor_id, vendor_name, std::string(updated_at), updated_at_ms, del});
+           int64_t{JsonBool(j, "is_active", true) ? 1 : 0},
+           int64_t{JsonBool(j, "is_employee", false) ? 1 : 0}, vendor_id, vendor_name,
+           std::string(updated_at), updated_at_ms, del});
       break;
     }
     case Typed::kVendors:
       r = tx.Exec(
-          "INSERT INTO procore_vendors (client_id, procore_id, company_id, name, abbreviated_name, email_address, "
+          "INSERT INTO procore_vendors (client_id, procore_id, company_id, name, abbreviated_name, "
+          "email_address, "
           "business_phone, is_active, updated_at, updated_at_ms, deleted) VALUES "
           "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) "
-          "ON CONFLICT (client_id, procore_id) DO UPDATE SET company_id = excluded.company_id, name = excluded.name, "
+          "ON CONFLICT (client_id, procore_id) DO UPDATE SET company_id = excluded.company_id, name = "
+          "excluded.name, "
           "abbreviated_name = excluded.abbreviated_name, email_address = excluded.email_address, "
           "business_phone = excluded.business_phone, is_active = excluded.is_active, "
-          "updated_at = excluded.updated_at, updated_at_ms = excluded.updated_at_ms, deleted = excluded.deleted",
+          "updated_at = excluded.updated_at, updated_at_ms = excluded.updated_at_ms, deleted = "
+          "excluded.deleted",
           {scope.client_id, id, scope.company_id, JsonString(j, "name"), JsonString(j, "abbreviated_name"),
            JsonString(j, "email_address"), JsonString(j, "business_phone"),
            int64_t{JsonBool(j, "is_active", true) ? 1 : 0}, std::string(updated_at), updated_at_ms, del});
@@ -207,10 +238,11 @@ Result<WriteStats> UpsertRecords(Tx& tx, const RecordScope& scope, std::span<con
   for (const auto& rec : records) {
     if (rec.id != 0) rows.push_back(&rec);
   }
-  // Procore pages hold each id once; should one repeat, only its first copy goes into a statement (one statement
-  // may not update the same row twice on PostgreSQL).
+  // Procore pages hold each id once; should one repeat, only its first copy goes into a statement (one
+  // statement may not update the same row twice on PostgreSQL).
   std::sort(rows.begin(), rows.end(), [](auto* a, auto* b) { return a->id < b->id; });
-  rows.erase(std::unique(rows.begin(), rows.end(), [](auto* a, auto* b) { return a->id == b->id; }), rows.end());
+  rows.erase(std::unique(rows.begin(), rows.end(), [](auto* a, auto* b) { return a->id == b->id; }),
+             rows.end());
 
   Params params;
   size_t next = 0;
@@ -251,21 +283,26 @@ Result<WriteStats> UpsertRecords(Tx& tx, const RecordScope& scope, std::span<con
   return stats;
 }
 
-Status MarkDeleted(Tx& tx, const RecordScope& scope, int64_t procore_id, int64_t procore_time_ms, int64_t seen_ms) {
+Status MarkDeleted(Tx& tx, const RecordScope& scope, int64_t procore_id, int64_t procore_time_ms,
+                   int64_t seen_ms) {
   Result<int64_t> r;
   if (procore_time_ms > 0) {
     // A tombstone at Procore's time of the deletion; a stored version newer than that (restored since) stays.
     r = tx.Exec(
-        "INSERT INTO procore_records AS r (client_id, stream, project_id, procore_id, company_id, updated_at, "
-        "updated_at_ms, deleted, deleted_seen_ms, seen_ms, body) VALUES ($1, $2, $3, $4, $5, '', $6, 1, $7, 0, '{}') "
+        "INSERT INTO procore_records AS r (client_id, stream, project_id, procore_id, company_id, "
+        "updated_at, "
+        "updated_at_ms, deleted, deleted_seen_ms, seen_ms, body) VALUES ($1, $2, $3, $4, $5, '', $6, 1, $7, "
+        "0, '{}') "
         "ON CONFLICT (client_id, stream, project_id, procore_id) DO UPDATE SET "
         "deleted_seen_ms = CASE WHEN r.deleted = 0 AND excluded.updated_at_ms >= r.updated_at_ms "
         "THEN excluded.deleted_seen_ms ELSE r.deleted_seen_ms END, "
         "deleted = CASE WHEN excluded.updated_at_ms >= r.updated_at_ms THEN 1 ELSE r.deleted END",
-        {scope.client_id, scope.stream, scope.project_id, procore_id, scope.company_id, procore_time_ms, seen_ms});
+        {scope.client_id, scope.stream, scope.project_id, procore_id, scope.company_id, procore_time_ms,
+         seen_ms});
   } else {
     r = tx.Exec(
-        "UPDATE procore_records SET deleted = 1, deleted_seen_ms = $5 WHERE client_id = $1 AND stream = $2 AND "
+        "UPDATE procore_records SET deleted = 1, deleted_seen_ms = $5 WHERE client_id = $1 AND stream = $2 "
+        "AND "
         "project_id = $3 AND procore_id = $4 AND deleted = 0",
         {scope.client_id, scope.stream, scope.project_id, procore_id, seen_ms});
   }
@@ -289,11 +326,12 @@ Result<int64_t> SweepUnseen(Tx& tx, const RecordScope& scope, int64_t since_ms) 
   if (!r) return tl::unexpected(r.error());
   if (*r > 0) {
     if (const char* table = TypedTable(TypedOf(scope.stream))) {
-      auto t = tx.Exec(std::string("UPDATE ") + table +
-                           " SET deleted = 1 WHERE client_id = $1 AND deleted = 0 AND procore_id IN (SELECT procore_id "
-                           "FROM procore_records WHERE client_id = $1 AND stream = $2 AND project_id = 0 AND "
-                           "deleted = 1)",
-                       {scope.client_id, scope.stream});
+      auto t = tx.Exec(
+          std::string("UPDATE ") + table +
+              " SET deleted = 1 WHERE client_id = $1 AND deleted = 0 AND procore_id IN (SELECT procore_id "
+              "FROM procore_records WHERE client_id = $1 AND stream = $2 AND project_id = 0 AND "
+              "deleted = 1)",
+          {scope.client_id, scope.stream});
       if (!t) return tl::unexpected(t.error());
     }
   }
@@ -332,7 +370,8 @@ std::string ChecksumOfLines(std::vector<std::string> lines) {
 
 Result<StreamDigest> DigestStream(store::Store& store, const RecordScope& scope) {
   auto r = store.Query(
-      "SELECT procore_id, updated_at FROM procore_records WHERE client_id = $1 AND stream = $2 AND project_id = $3 "
+      "SELECT procore_id, updated_at FROM procore_records WHERE client_id = $1 AND stream = $2 AND "
+      "project_id = $3 "
       "AND deleted = 0",
       {scope.client_id, scope.stream, scope.project_id});
   if (!r) return tl::unexpected(r.error());
@@ -347,7 +386,8 @@ Result<StreamDigest> DigestStream(store::Store& store, const RecordScope& scope)
 
 Result<int64_t> CountLive(Tx& tx, const RecordScope& scope) {
   auto r = tx.Query(
-      "SELECT count(*) FROM procore_records WHERE client_id = $1 AND stream = $2 AND project_id = $3 AND deleted = 0",
+      "SELECT count(*) FROM procore_records WHERE client_id = $1 AND stream = $2 AND project_id = $3 AND "
+      "deleted = 0",
       {scope.client_id, scope.stream, scope.project_id});
   if (!r) return tl::unexpected(r.error());
   return r->rows.at(0).Int(0);
@@ -365,11 +405,13 @@ Status DeleteRecords(Tx& tx, int64_t client_id, std::optional<int64_t> project_i
     params.emplace_back(*stream);
     where += " AND stream = $" + std::to_string(params.size());
   }
-  if (auto r = tx.Exec("DELETE FROM procore_records WHERE " + where, params); !r) return tl::unexpected(r.error());
+  if (auto r = tx.Exec("DELETE FROM procore_records WHERE " + where, params); !r)
+    return tl::unexpected(r.error());
   if (project_id) return {};  // typed tables hold company streams only
   for (Typed t : {Typed::kProjects, Typed::kUsers, Typed::kVendors}) {
     if (stream && TypedOf(*stream) != t) continue;
-    if (auto r = tx.Exec(std::string("DELETE FROM ") + TypedTable(t) + " WHERE client_id = $1", {client_id}); !r) {
+    if (auto r = tx.Exec(std::string("DELETE FROM ") + TypedTable(t) + " WHERE client_id = $1", {client_id});
+        !r) {
       return tl::unexpected(r.error());
     }
   }
@@ -378,8 +420,8 @@ Status DeleteRecords(Tx& tx, int64_t client_id, std::optional<int64_t> project_i
 
 Result<ParsedRecord> ParseRecordJson(std::string_view text) {
   auto invalid = [](std::string why) {
-    return Fail(ErrorKind::kInvalidInput, "invalid_record", "Procore sent a record KTrack could not read.", "",
-                std::move(why));
+    return Fail(ErrorKind::kInvalidInput, "invalid_record", "Procore sent a record KTrack could not read.",
+                "", std::move(why));
   };
   nlohmann::json j = nlohmann::json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
   if (!j.is_object()) return invalid("not a JSON object");

@@ -1,9 +1,10 @@
-// KTrack's copy of Procore records: upserts that never move a record backwards, deletion marks, the sweep that
-// ends a full read, the typed projects/users/vendors tables kept in the same transaction, and checksums.
+// KTrack's copy of Procore records: upserts that never move a record backwards, deletion marks, the sweep
+// that ends a full read, the typed projects/users/vendors tables kept in the same transaction, and checksums.
 //
-// Key: (client_id, stream, project_id, procore_id), project_id 0 for company streams. Procore's ids are unique
-// across a company for every stream but budget_detail_rows, whose ids are unique within a budget view; KTrack
-// reads one budget view per project, so the project in the key keeps the rows of different projects apart.
+// Key: (client_id, stream, project_id, procore_id), project_id 0 for company streams. Procore's ids are
+// unique across a company for every stream but budget_detail_rows, whose ids are unique within a budget view;
+// KTrack reads one budget view per project, so the project in the key keeps the rows of different projects
+// apart.
 #pragma once
 
 #include <cstdint>
@@ -36,22 +37,22 @@ struct IncomingRecord {
 
 // How far a record's state is trusted when records disagree (see UpsertRecords).
 struct WriteStats {
-  int64_t written = 0;           // records offered
+  int64_t written = 0;            // records offered
   int64_t max_updated_at_ms = 0;  // the newest updated_at among them
   std::string max_updated_at;
 };
 
-// Upserts records read at `seen_ms` (KTrack's clock, when the request went out). A stored record is replaced only
-// by a strictly newer updated_at, by a deletion observed at the same updated_at, or (when it is marked deleted) by
-// the same version observed live after the deletion mark was made. Every live observation refreshes the record's
-// seen time, which SweepUnseen relies on. Users and vendors that are not active count as deleted: Procore lists
-// them apart (…/inactive), and the stream is the active list.
-Result<WriteStats> UpsertRecords(store::Tx& tx, const RecordScope& scope, std::span<const IncomingRecord> records,
-                                 int64_t seen_ms);
+// Upserts records read at `seen_ms` (KTrack's clock, when the request went out). A stored record is replaced
+// only by a strictly newer updated_at, by a deletion observed at the same updated_at, or (when it is marked
+// deleted) by the same version observed live after the deletion mark was made. Every live observation
+// refreshes the record's seen time, which SweepUnseen relies on. Users and vendors that are not active count
+// as deleted: Procore lists them apart (…/inactive), and the stream is the active list.
+Result<WriteStats> UpsertRecords(store::Tx& tx, const RecordScope& scope,
+                                 std::span<const IncomingRecord> records, int64_t seen_ms);
 
-// Marks one record deleted (a delete event, or a 404 on re-reading it). procore_time_ms is Procore's time of the
-// deletion when known (the event's timestamp; 0 otherwise): a tombstone at that time keeps an older copy read
-// before the deletion from bringing the record back.
+// Marks one record deleted (a delete event, or a 404 on re-reading it). procore_time_ms is Procore's time of
+// the deletion when known (the event's timestamp; 0 otherwise): a tombstone at that time keeps an older copy
+// read before the deletion from bringing the record back.
 Status MarkDeleted(store::Tx& tx, const RecordScope& scope, int64_t procore_id, int64_t procore_time_ms,
                    int64_t seen_ms);
 
@@ -79,7 +80,8 @@ struct StreamDigest {
 Result<StreamDigest> DigestStream(store::Store& store, const RecordScope& scope);
 Result<int64_t> CountLive(store::Tx& tx, const RecordScope& scope);
 
-// The checksum of lines "<id>:<updated_at>": sorted as byte strings, joined with "\n", SHA-256, lowercase hex.
+// The checksum of lines "<id>:<updated_at>": sorted as byte strings, joined with "\n", SHA-256, lowercase
+// hex.
 std::string ChecksumOfLines(std::vector<std::string> lines);
 
 // Deletes records (and typed rows) of a client: all, or one project's project streams.

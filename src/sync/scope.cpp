@@ -30,9 +30,9 @@ constexpr std::array<DomainEntry, 10> kDomains = {{
     {"daily_logs", {"manpower_logs"}},
 }};
 
-// Resource names beside the stream table's own: the directory fan-out resources (procore-api.md §5.5), and the
-// change-order resources that some Procore companies (and the emulator) announce although the Webhooks API's
-// resource list has no trigger for them.
+// Resource names beside the stream table's own: the directory fan-out resources (procore-api.md §5.5), and
+// the change-order resources that some Procore companies (and the emulator) announce although the Webhooks
+// API's resource list has no trigger for them.
 constexpr std::array<std::pair<std::string_view, std::string_view>, 4> kExtraResources = {{
     {"Project Users", "company_users"},
     {"Project Vendors", "vendors"},

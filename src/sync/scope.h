@@ -1,5 +1,5 @@
-// What the sync engine is asked to keep in step: the streams of a client's company and linked projects, and the
-// mapping from the settings' domains (product.md) and from webhook resource names to stream keys.
+// What the sync engine is asked to keep in step: the streams of a client's company and linked projects, and
+// the mapping from the settings' domains (product.md) and from webhook resource names to stream keys.
 #pragma once
 
 #include <cstdint>
@@ -17,8 +17,9 @@ struct DomainStreams {
 };
 
 // Maps product.md's domains ("directory", "cost_codes", "budget", "commitments", "prime_contracts",
-// "change_events", "direct_costs", "rfis", "submittals", "daily_logs") to stream keys. Unknown domains are ignored
-// (the integration validates settings); the output is in interfaces.md's stream order, without duplicates.
+// "change_events", "direct_costs", "rfis", "submittals", "daily_logs") to stream keys. Unknown domains are
+// ignored (the integration validates settings); the output is in interfaces.md's stream order, without
+// duplicates.
 DomainStreams StreamsForDomains(const std::vector<std::string>& domains);
 
 struct ScopedProject {
@@ -40,8 +41,8 @@ struct SyncScope {
 // The stream a webhook resource name belongs to, or nullopt when KTrack does not sync it. Directory fan-out
 // resources ("Project Users", "Project Vendors") map to the company streams whose records they announce.
 std::optional<std::string> StreamForWebhookResource(std::string_view resource_name);
-// True for resources whose events announce a change to a company directory record seen from a project (fan-out):
-// their event type says nothing about the company record, which is always re-read.
+// True for resources whose events announce a change to a company directory record seen from a project
+// (fan-out): their event type says nothing about the company record, which is always re-read.
 bool IsDirectoryFanOutResource(std::string_view resource_name);
 
 // True when the stream is a company-level stream (projects, company_users, vendors, trades).

@@ -17,7 +17,9 @@ enum class SyncEngine::PageOutcome { kKeepReading, kStop, kProbe };
 
 namespace {
 
-int64_t ToMs(SysTime t) { return std::chrono::duration_cast<Millis>(t.time_since_epoch()).count(); }
+int64_t ToMs(SysTime t) {
+  return std::chrono::duration_cast<Millis>(t.time_since_epoch()).count();
+}
 
 // Failures that will not go away by retrying soon: they wait for the customer (permissions, tools, installs).
 bool NeedsCustomer(procore::ErrorCode code) {
@@ -51,40 +53,41 @@ Value ErrorJson(const std::optional<StreamError>& e) {
   return Value(nlohmann::json{{"code", e->code}, {"message", e->message}, {"fix", e->fix}}.dump());
 }
 
-Value OptInt(const std::optional<int64_t>& v) { return v ? Value(*v) : Value(nullptr); }
+Value OptInt(const std::optional<int64_t>& v) {
+  return v ? Value(*v) : Value(nullptr);
+}
 
 }  // namespace
 
 Millis SyncEngine::Backoff(const procore::ProcoreError& error, int64_t failures) const {
-  if (NeedsCustomer(error.code)) return Exponential(options_.error_backoff_base, options_.error_backoff_cap, failures);
+  if (NeedsCustomer(error.code))
+    return Exponential(options_.error_backoff_base, options_.error_backoff_cap, failures);
   return Exponential(options_.transient_backoff_base, options_.transient_backoff_cap, failures);
 }
 
 Status SyncEngine::RunStreamJob(int64_t stream_id, int64_t seq) {
-  auto loaded = store_.Query(std::string("SELECT ") + kStreamColumns + " FROM sync_streams WHERE id = $1", {stream_id});
+  auto loaded =
+      store_.Query(std::string("SELECT ") + kStreamColumns + " FROM sync_streams WHERE id = $1", {stream_id});
   if (!loaded) return tl::unexpected(loaded.error());
   if (loaded->rows.empty()) return {};  // purged
   StreamRow row = StreamRowFrom(loaded->rows[0]);
-  if (row.seq != seq || row.status == "paused") return {};  // a newer job owns the stream, or it is out of scope
+  if (row.seq != seq || row.status == "paused")
+    return {};  // a newer job owns the stream, or it is out of scope
   if (!row.endpoint) {
-    return Reschedule(row, "error",
-                      StreamError{"unknown_stream", "KTrack does not know the stream \"" + row.stream + "\".", ""},
-                      clock_.NowUnixMs() + options_.error_backoff_cap.count(), true, std::nullopt);
+    return Reschedule(
+        row, "error",
+        StreamError{"unknown_stream", "KTrack does not know the stream \"" + row.stream + "\".", ""},
+        clock_.NowUnixMs() + options_.error_backoff_cap.count(), true, std::nullopt);
   }
   auto client = source_.ClientFor(row.client_id);
   if (!client) return OnClientUnavailable(row, client.error());
 
   if (row.pass.empty()) {
-    std::string kind;
-    if (row.phase == "initial") {
-      kind = "full";
-    } else if (row.wants.empty()) {
-      return {};  // nothing asked for
-    } else if (row.wants == "full" || !row.endpoint->updated_at_filter || row.watermark_ms == 0) {
-      kind = "full";  // streams Procore cannot filter by updated_at are refreshed in full
-    } else {
-      kind = "incremental";
-    }
+    if (row.phase != "initial" && row.wants.empty()) return {};  // nothing asked for
+    // The initial sync reads everything; so does a refresh of a stream Procore cannot filter by updated_at.
+    const bool full = row.phase == "initial" || row.wants == "full" || !row.endpoint->updated_at_filter ||
+                      row.watermark_ms == 0;
+    const std::string kind = full ? "full" : "incremental";
     // The pass starts with its first page's commit; until then nothing is written.
     row.starting = true;
     row.stored_pass = row.pass;
@@ -103,13 +106,15 @@ Status SyncEngine::RunStreamJob(int64_t stream_id, int64_t seq) {
   return ReadPages(row, **client);
 }
 
-Result<bool> SyncEngine::StartPass(Tx& tx, StreamRow& row, const std::string& kind, int64_t full_passes, int64_t now,
-                                   bool hand_over) {
+Result<bool> SyncEngine::StartPass(Tx& tx, StreamRow& row, const std::string& kind, int64_t full_passes,
+                                   int64_t now, bool hand_over) {
   const int64_t next_seq = row.seq + (hand_over ? 1 : 0);
   auto r = tx.Exec(
-      "UPDATE sync_streams SET pass = $3, next_page = 1, pass_started_at = $4, pass_read = 0, pass_first_total = NULL, "
+      "UPDATE sync_streams SET pass = $3, next_page = 1, pass_started_at = $4, pass_read = 0, "
+      "pass_first_total = NULL, "
       "pass_max_updated_at = '', pass_max_updated_ms = 0, full_passes = $5, wants = '', status = 'syncing', "
-      "started_at = COALESCE(started_at, $4), retry_at = NULL, seq = $6, updated_at = $4 WHERE id = $1 AND seq = $2",
+      "started_at = COALESCE(started_at, $4), retry_at = NULL, seq = $6, updated_at = $4 WHERE id = $1 AND "
+      "seq = $2",
       {row.id, row.seq, kind, now, full_passes, next_seq});
   if (!r) return tl::unexpected(r.error());
   if (*r == 0) return false;
@@ -136,7 +141,8 @@ Status SyncEngine::ReadPages(StreamRow& row, procore::Client& client) {
     auto views = client.ListBudgetViews(row.company_id, row.project_id);
     if (!views) return OnProcoreError(row, views.error());
     if (views->empty()) {
-      auto outcome = CommitPage(row, nullptr, clock_.NowUnixMs(), static_cast<int>(row.next_page), true, false);
+      auto outcome =
+          CommitPage(row, nullptr, clock_.NowUnixMs(), static_cast<int>(row.next_page), true, false);
       if (!outcome) return tl::unexpected(outcome.error());
       if (*outcome == PageOutcome::kProbe) return Probe(row, client);
       return {};
@@ -178,8 +184,9 @@ Status SyncEngine::ReadPages(StreamRow& row, procore::Client& client) {
   }
 }
 
-Result<SyncEngine::PageOutcome> SyncEngine::CommitPage(StreamRow& row, const procore::Page* page, int64_t seen_ms,
-                                                       int next_page, bool done, bool hand_over) {
+Result<SyncEngine::PageOutcome> SyncEngine::CommitPage(StreamRow& row, const procore::Page* page,
+                                                       int64_t seen_ms, int next_page, bool done,
+                                                       bool hand_over) {
   std::vector<IncomingRecord> records;
   if (page) {
     records.reserve(page->records.size());
@@ -239,13 +246,15 @@ Result<SyncEngine::PageOutcome> SyncEngine::CommitPage(StreamRow& row, const pro
     if (done && row.pass == "incremental") next.pass = "probe";
 
     auto saved = tx.Exec(
-        "UPDATE sync_streams SET next_page = $2, pass_read = $3, pass_first_total = $4, pass_max_updated_at = $5, "
-        "pass_max_updated_ms = $6, total = $7, page_size = $8, watermark = $9, watermark_ms = $10, seq = $11, "
+        "UPDATE sync_streams SET next_page = $2, pass_read = $3, pass_first_total = $4, pass_max_updated_at "
+        "= $5, "
+        "pass_max_updated_ms = $6, total = $7, page_size = $8, watermark = $9, watermark_ms = $10, seq = "
+        "$11, "
         "pass = $12, data_version = data_version + 1, status = 'syncing', error_json = NULL, failures = 0, "
         "retry_at = NULL, rate_limited_until = NULL WHERE id = $1",
         {row.id, next.next_page, next.pass_read, OptInt(next.pass_first_total), next.pass_max_updated_at,
-         next.pass_max_updated_ms, OptInt(next.total), next.page_size, next.watermark, next.watermark_ms, next.seq,
-         next.pass});
+         next.pass_max_updated_ms, OptInt(next.total), next.page_size, next.watermark, next.watermark_ms,
+         next.seq, next.pass});
     if (!saved) return tl::unexpected(saved.error());
     next.status = "syncing";
     next.failures = 0;
@@ -282,8 +291,10 @@ Result<SyncEngine::PageOutcome> SyncEngine::CommitPage(StreamRow& row, const pro
 Status SyncEngine::FinishRead(Tx& tx, StreamRow& row, int64_t count, std::optional<int64_t> total,
                               const std::string& wants, int64_t now) {
   auto r = tx.Exec(
-      "UPDATE sync_streams SET pass = '', status = 'synced', phase = 'incremental', last_synced_at = $3, count = $4, "
-      "total = $5, full_passes = 0, error_json = NULL, failures = 0, retry_at = NULL, rate_limited_until = NULL, "
+      "UPDATE sync_streams SET pass = '', status = 'synced', phase = 'incremental', last_synced_at = $3, "
+      "count = $4, "
+      "total = $5, full_passes = 0, error_json = NULL, failures = 0, retry_at = NULL, rate_limited_until = "
+      "NULL, "
       "data_version = data_version + 1, seq = $2 + 1, updated_at = $3 WHERE id = $1 AND seq = $2",
       {row.id, row.seq, now, count, OptInt(total)});
   if (!r) return tl::unexpected(r.error());
@@ -323,7 +334,8 @@ Status SyncEngine::Probe(StreamRow& row, procore::Client& client) {
     const int64_t now = clock_.NowUnixMs();
     next = row;
     auto cas = tx.Query(
-        "UPDATE sync_streams SET updated_at = $3 WHERE id = $1 AND seq = $2 AND pass = 'probe' RETURNING wants",
+        "UPDATE sync_streams SET updated_at = $3 WHERE id = $1 AND seq = $2 AND pass = 'probe' RETURNING "
+        "wants",
         {row.id, row.seq, now});
     if (!cas) return tl::unexpected(cas.error());
     if (cas->rows.empty()) return {};
@@ -362,15 +374,18 @@ Status SyncEngine::OnClientUnavailable(const StreamRow& row, const Error& error)
                        error.kind == ErrorKind::kForbidden || error.kind == ErrorKind::kUnauthenticated ||
                        error.kind == ErrorKind::kInvalidInput || error.kind == ErrorKind::kUnprocessable;
   const int64_t failures = row.failures + 1;
-  Millis delay = lasting ? Exponential(options_.error_backoff_base, options_.error_backoff_cap, failures)
-                         : Exponential(options_.transient_backoff_base, options_.transient_backoff_cap, failures);
-  return Reschedule(row, "error", StreamError{error.code.empty() ? DefaultCodeFor(error.kind) : error.code,
-                                              error.message, error.fix},
-                    clock_.NowUnixMs() + delay.count(), true, std::nullopt);
+  Millis delay = lasting
+                     ? Exponential(options_.error_backoff_base, options_.error_backoff_cap, failures)
+                     : Exponential(options_.transient_backoff_base, options_.transient_backoff_cap, failures);
+  return Reschedule(
+      row, "error",
+      StreamError{error.code.empty() ? DefaultCodeFor(error.kind) : error.code, error.message, error.fix},
+      clock_.NowUnixMs() + delay.count(), true, std::nullopt);
 }
 
-Status SyncEngine::Reschedule(const StreamRow& row, const std::string& status, const std::optional<StreamError>& error,
-                              int64_t run_at_ms, bool count_failure, std::optional<int64_t> rate_limited_until) {
+Status SyncEngine::Reschedule(const StreamRow& row, const std::string& status,
+                              const std::optional<StreamError>& error, int64_t run_at_ms, bool count_failure,
+                              std::optional<int64_t> rate_limited_until) {
   return store_.Transact([&](Tx& tx) -> Status {
     const int64_t now = clock_.NowUnixMs();
     auto r = tx.Exec(

@@ -12,8 +12,9 @@ using Json = nlohmann::json;
 
 constexpr size_t kMaxNameLength = 200;
 
-tl::unexpected<Error> Invalid(std::string message) {
-  return Fail(ErrorKind::kInvalidInput, "invalid_webhook_payload", "The webhook payload is invalid: " + message,
+tl::unexpected<Error> Invalid(const std::string& message) {
+  return Fail(ErrorKind::kInvalidInput, "invalid_webhook_payload",
+              "The webhook payload is invalid: " + message,
               "Procore sends v2.0, v3.0 and v4.0 event payloads; check the hook's payload version.");
 }
 
@@ -22,7 +23,9 @@ const Json* Field(const Json& obj, const char* key) {
   return it == obj.end() ? nullptr : &*it;
 }
 
-bool IsInteger(const Json& v) { return v.is_number_integer() || v.is_number_unsigned(); }
+bool IsInteger(const Json& v) {
+  return v.is_number_integer() || v.is_number_unsigned();
+}
 
 // A JSON integer that fits int64.
 std::optional<int64_t> IntegerValue(const Json& v) {
@@ -109,7 +112,8 @@ Result<std::optional<int64_t>> OptionalDigits(const Json& obj, const char* key) 
   const Json* v = Field(obj, key);
   if (!v || v->is_null()) return std::optional<int64_t>();
   auto n = DigitsValue(*v);
-  if (!n) return Invalid(std::string("\"") + key + "\" must be a string of digits or null (v4.0 ids are strings)");
+  if (!n)
+    return Invalid(std::string("\"") + key + "\" must be a string of digits or null (v4.0 ids are strings)");
   return std::optional<int64_t>(*n);
 }
 
@@ -170,7 +174,8 @@ Result<WebhookEvent> ParseV2(const Json& obj, std::string version) {
       if (std::string_view(key) == "source_user_id") e.source_user_id = *v;
     }
   }
-  if (const Json* related = Field(obj, "related_resources"); related && !related->is_null() && !related->is_array()) {
+  if (const Json* related = Field(obj, "related_resources");
+      related && !related->is_null() && !related->is_array()) {
     return Invalid("\"related_resources\" must be an array");
   }
   return e;

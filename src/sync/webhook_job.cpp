@@ -1,6 +1,6 @@
-// Webhook event processing: claim a batch of the inbox, coalesce it per record, drop echoes of KTrack's own app,
-// re-read each record once (webhook priority) and upsert it or mark it deleted, marking its events done in the
-// same transaction.
+// Webhook event processing: claim a batch of the inbox, coalesce it per record, drop echoes of KTrack's own
+// app, re-read each record once (webhook priority) and upsert it or mark it deleted, marking its events done
+// in the same transaction.
 #include <algorithm>
 #include <map>
 #include <set>
@@ -48,7 +48,9 @@ bool NeedsCustomer(procore::ErrorCode code) {
   }
 }
 
-int64_t ToMs(SysTime t) { return std::chrono::duration_cast<Millis>(t.time_since_epoch()).count(); }
+int64_t ToMs(SysTime t) {
+  return std::chrono::duration_cast<Millis>(t.time_since_epoch()).count();
+}
 
 // Marks the given claimed events with their outcome.
 Status FinishEvents(Tx& tx, const std::vector<int64_t>& ids, const std::string& token, const char* status,
@@ -63,7 +65,8 @@ Status FinishEvents(Tx& tx, const std::vector<int64_t>& ids, const std::string& 
   }
   auto r = tx.Exec(
       "UPDATE webhook_inbox SET status = $1, outcome = $2, processed_at = $3, claim_token = NULL, "
-      "claimed_until = NULL WHERE claim_token = $4 AND id IN (" + in + ")",
+      "claimed_until = NULL WHERE claim_token = $4 AND id IN (" +
+          in + ")",
       params);
   if (!r) return tl::unexpected(r.error());
   return {};
@@ -116,7 +119,8 @@ Status SyncEngine::RunWebhookJob(int64_t client_id, char slot) {
     if (!r) return tl::unexpected(r.error());
     return {};
   };
-  auto finish = [&](const std::vector<int64_t>& ids, const char* status, const std::string& outcome) -> Status {
+  auto finish = [&](const std::vector<int64_t>& ids, const char* status,
+                    const std::string& outcome) -> Status {
     return store_.Transact(
         [&](Tx& tx) { return FinishEvents(tx, ids, token, status, outcome, clock_.NowUnixMs()); });
   };
@@ -126,9 +130,11 @@ Status SyncEngine::RunWebhookJob(int64_t client_id, char slot) {
     const int64_t now = clock_.NowUnixMs();
     auto claimed = store_.Query(
         "UPDATE webhook_inbox SET claim_token = $2, claimed_until = $3 WHERE status = 'pending' AND "
-        "(claimed_until IS NULL OR claimed_until < $4) AND id IN (SELECT id FROM webhook_inbox WHERE client_id = $1 "
+        "(claimed_until IS NULL OR claimed_until < $4) AND id IN (SELECT id FROM webhook_inbox WHERE "
+        "client_id = $1 "
         "AND status = 'pending' AND (claimed_until IS NULL OR claimed_until < $4) ORDER BY id LIMIT $5) "
-        "RETURNING id, resource_name, event_type, resource_id, project_id, source_application_id, event_at_ms",
+        "RETURNING id, resource_name, event_type, resource_id, project_id, source_application_id, "
+        "event_at_ms",
         {client_id, token, now + options_.inbox_claim_lease.count(), now, int64_t{options_.webhook_batch}});
     if (!claimed) return tl::unexpected(claimed.error());
     if (claimed->rows.empty()) break;
@@ -172,7 +178,8 @@ Status SyncEngine::RunWebhookJob(int64_t client_id, char slot) {
       std::vector<const InboxEvent*> own;  // not echoes of KTrack's own writes
       for (const auto& e : g.events) {
         ids.push_back(e.id);
-        if (app_id.empty() || !e.source_application_id || *e.source_application_id != app_id) own.push_back(&e);
+        if (app_id.empty() || !e.source_application_id || *e.source_application_id != app_id)
+          own.push_back(&e);
       }
       if (own.empty()) {
         if (auto s = finish(ids, "dropped", "echo"); !s) return s;
@@ -202,7 +209,8 @@ Status SyncEngine::RunWebhookJob(int64_t client_id, char slot) {
         continue;
       }
 
-      // Already holding this version or a newer one (a redelivery, or a record the sync read since): no fetch.
+      // Already holding this version or a newer one (a redelivery, or a record the sync read since): no
+      // fetch.
       auto local = store_.Query(
           "SELECT updated_at_ms, deleted FROM procore_records WHERE client_id = $1 AND stream = $2 AND "
           "project_id = $3 AND procore_id = $4",
@@ -227,8 +235,9 @@ Status SyncEngine::RunWebhookJob(int64_t client_id, char slot) {
 
     for (auto& [key, items] : fetches) {
       for (size_t from = 0; from < items.size(); from += kIdsPerRead) {
-        std::vector<FetchItem> chunk(items.begin() + static_cast<std::ptrdiff_t>(from),
-                                     items.begin() + static_cast<std::ptrdiff_t>(std::min(items.size(), from + kIdsPerRead)));
+        std::vector<FetchItem> chunk(
+            items.begin() + static_cast<std::ptrdiff_t>(from),
+            items.begin() + static_cast<std::ptrdiff_t>(std::min(items.size(), from + kIdsPerRead)));
         auto outcome = FetchRecords(procore_client, client_id, token, chunk);
         if (!outcome) return tl::unexpected(outcome.error());
         if (outcome->rate_limited_until) {
@@ -269,8 +278,8 @@ void SyncEngine::NoIdFilter(const std::string& stream) {
   no_id_filter_.insert(stream);
 }
 
-Result<FetchOutcome> SyncEngine::FetchRecords(procore::Client& client, int64_t client_id, const std::string& token,
-                                              const std::vector<FetchItem>& items) {
+Result<FetchOutcome> SyncEngine::FetchRecords(procore::Client& client, int64_t client_id,
+                                              const std::string& token, const std::vector<FetchItem>& items) {
   FetchOutcome out;
   if (items.empty()) return out;
   const FetchItem& first = items.front();
@@ -278,7 +287,8 @@ Result<FetchOutcome> SyncEngine::FetchRecords(procore::Client& client, int64_t c
   const RecordScope& scope = first.scope;
   const StreamRef& ref = *first.stream;
   const procore::StreamEndpoint* endpoint = procore::FindStream(stream_key);
-  auto finish = [&](const std::vector<int64_t>& ids, const char* status, const std::string& outcome) -> Status {
+  auto finish = [&](const std::vector<int64_t>& ids, const char* status,
+                    const std::string& outcome) -> Status {
     return store_.Transact(
         [&](Tx& tx) { return FinishEvents(tx, ids, token, status, outcome, clock_.NowUnixMs()); });
   };
@@ -389,7 +399,8 @@ Result<FetchOutcome> SyncEngine::FetchRecords(procore::Client& client, int64_t c
     if (fetched) {
       auto parsed = ParseRecordJson(*fetched);
       if (!parsed) {
-        if (auto s = finish(item.event_ids, "dropped", "invalid_record"); !s) return tl::unexpected(s.error());
+        if (auto s = finish(item.event_ids, "dropped", "invalid_record"); !s)
+          return tl::unexpected(s.error());
         continue;
       }
       Status s = store_.Transact([&](Tx& tx) -> Status {

@@ -35,7 +35,8 @@ Emulator::~Emulator() {
   }
 }
 
-nlohmann::json Emulator::Call(const std::string& method, const std::string& path, const nlohmann::json& body) {
+nlohmann::json Emulator::Call(const std::string& method, const std::string& path,
+                              const nlohmann::json& body) {
   http::ClientRequest request;
   request.method = method;
   request.url = url + path;
@@ -46,8 +47,8 @@ nlohmann::json Emulator::Call(const std::string& method, const std::string& path
   request.timeout = std::chrono::seconds(60);
   auto response = http::Fetch(request);
   if (response.status < 200 || response.status >= 300) {
-    throw std::runtime_error(method + " " + path + " -> " + std::to_string(response.status) + " " + response.body +
-                             response.transport_error);
+    throw std::runtime_error(method + " " + path + " -> " + std::to_string(response.status) + " " +
+                             response.body + response.transport_error);
   }
   if (response.body.empty()) return nlohmann::json::object();
   return nlohmann::json::parse(response.body);
@@ -74,9 +75,13 @@ nlohmann::json Emulator::Truth() {
   return Call("GET", "/_emulator/truth?company_id=" + std::to_string(company_id) + "&client_id=" + client_id);
 }
 
-nlohmann::json Emulator::Stats() { return Call("GET", "/_emulator/stats"); }
+nlohmann::json Emulator::Stats() {
+  return Call("GET", "/_emulator/stats");
+}
 
-void Emulator::Faults(const nlohmann::json& faults) { Call("PUT", "/_emulator/faults", faults); }
+void Emulator::Faults(const nlohmann::json& faults) {
+  Call("PUT", "/_emulator/faults", faults);
+}
 
 int Emulator::Changes(int count, int seed) {
   auto r = Call("POST", "/_emulator/companies/" + std::to_string(company_id) + "/changes",
@@ -91,12 +96,13 @@ SyncScope FullScope(int64_t client_id, int64_t company_id, const std::vector<int
   scope.client_id = client_id;
   scope.company_id = company_id;
   scope.company_streams = d.company_streams;
-  for (int64_t p : project_ids) scope.projects.push_back({p, "Project " + std::to_string(p), d.project_streams});
+  for (int64_t p : project_ids)
+    scope.projects.push_back({p, "Project " + std::to_string(p), d.project_streams});
   return scope;
 }
 
-HttpClientSource::HttpClientSource(const std::string& url, const std::string& client_id, const std::string& secret,
-                                   Clock& clock)
+HttpClientSource::HttpClientSource(const std::string& url, const std::string& client_id,
+                                   const std::string& secret, Clock& clock)
     : tokens_(transport_, clock, random_), budget_(budget_store_, clock) {
   procore::ClientOptions options;
   options.app.urls = procore::EnvironmentUrls{procore::Environment::kCustom, url, url};
@@ -107,9 +113,12 @@ HttpClientSource::HttpClientSource(const std::string& url, const std::string& cl
   client_ = std::make_shared<procore::Client>(options, deps);
 }
 
-Result<std::shared_ptr<procore::Client>> HttpClientSource::ClientFor(int64_t) { return client_; }
+Result<std::shared_ptr<procore::Client>> HttpClientSource::ClientFor(int64_t) {
+  return client_;
+}
 
-std::vector<std::string> DiffWithTruth(const std::vector<StreamStatus>& streams, const nlohmann::json& truth) {
+std::vector<std::string> DiffWithTruth(const std::vector<StreamStatus>& streams,
+                                       const nlohmann::json& truth) {
   std::map<std::pair<std::string, int64_t>, const StreamStatus*> ours;
   for (const auto& s : streams) ours[{s.stream, s.project_id.value_or(0)}] = &s;
   std::vector<std::string> diffs;
@@ -125,10 +134,12 @@ std::vector<std::string> DiffWithTruth(const std::vector<StreamStatus>& streams,
     }
     ++compared;
     const StreamStatus& s = *it->second;
-    if (s.count != entry.at("count").get<int64_t>() || s.checksum != entry.at("checksum").get<std::string>()) {
+    if (s.count != entry.at("count").get<int64_t>() ||
+        s.checksum != entry.at("checksum").get<std::string>()) {
       diffs.push_back(label + ": count " + std::to_string(s.count) + " vs " + entry.at("count").dump() +
                       (s.checksum != entry.at("checksum").get<std::string>() ? ", checksum differs" : "") +
-                      " (status " + s.status + (s.error ? ", " + s.error->code + ": " + s.error->message : "") + ")");
+                      " (status " + s.status +
+                      (s.error ? ", " + s.error->code + ": " + s.error->message : "") + ")");
     }
   }
   if (compared != streams.size()) diffs.push_back("KTrack has streams the truth does not list");

@@ -1,5 +1,5 @@
-// The emulator as the sync tests use it: started on port 0, an app installed with every tool the streams need,
-// control calls, truth and stats; and a ProcoreClientSource over real HTTP to it.
+// The emulator as the sync tests use it: started on port 0, an app installed with every tool the streams
+// need, control calls, truth and stats; and a ProcoreClientSource over real HTTP to it.
 #pragma once
 
 #include <cstdint>
@@ -9,11 +9,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "process.h"
 #include "procore/client.h"
 #include "procore/rate_budget.h"
 #include "procore/token_cache.h"
 #include "procore/transport.h"
-#include "process.h"
 #include "sync/client_source.h"
 #include "sync/engine.h"
 #include "util/clock.h"
@@ -27,7 +27,8 @@ class Emulator {
   bool Start(const std::string& preset, int seed, std::string* why);
   ~Emulator();
 
-  nlohmann::json Call(const std::string& method, const std::string& path, const nlohmann::json& body = nullptr);
+  nlohmann::json Call(const std::string& method, const std::string& path,
+                      const nlohmann::json& body = nullptr);
   // Creates a DMSA app and installs it with read access to every stream's tools (and Webhooks API).
   void InstallApp();
   nlohmann::json Truth();
@@ -50,7 +51,8 @@ SyncScope FullScope(int64_t client_id, int64_t company_id, const std::vector<int
 
 class HttpClientSource final : public ProcoreClientSource {
  public:
-  HttpClientSource(const std::string& url, const std::string& client_id, const std::string& secret, Clock& clock);
+  HttpClientSource(const std::string& url, const std::string& client_id, const std::string& secret,
+                   Clock& clock);
   Result<std::shared_ptr<procore::Client>> ClientFor(int64_t client_id) override;
   procore::Client& client() { return *client_; }
 

@@ -39,7 +39,8 @@ class EmulatorSyncTest : public ::testing::Test {
     store_ = std::move(*opened);
     EXPECT_TRUE(store::Migrate(*store_));
     queue_ = std::make_unique<queue::Queue>(*store_, clock_, random_);
-    source_ = std::make_unique<HttpClientSource>(emulator_.url, emulator_.client_id, emulator_.client_secret, clock_);
+    source_ = std::make_unique<HttpClientSource>(emulator_.url, emulator_.client_id, emulator_.client_secret,
+                                                 clock_);
     engine_ = std::make_unique<SyncEngine>(*store_, *queue_, *source_, clock_);
     queue::WorkerOptions options;
     options.threads = 4;
@@ -76,7 +77,8 @@ class EmulatorSyncTest : public ::testing::Test {
     auto streams = engine_->ListStreams(kClient);
     ASSERT_TRUE(streams);
     auto diffs = DiffWithTruth(*streams, emulator_.Truth());
-    EXPECT_TRUE(diffs.empty()) << diffs.size() << " streams differ, first: " << (diffs.empty() ? "" : diffs[0]);
+    EXPECT_TRUE(diffs.empty()) << diffs.size()
+                               << " streams differ, first: " << (diffs.empty() ? "" : diffs[0]);
   }
 
   // The most times one page (GET with its query) was read.
@@ -116,7 +118,8 @@ TEST_F(EmulatorSyncTest, InitialSyncOfSmallEqualsTheTruthReadingEachPageOnce) {
   auto stats = emulator_.Stats();
   EXPECT_EQ(MaxPageReads(stats), 1);
   EXPECT_EQ(stats.at("rate_limited").get<int64_t>(), 0);
-  // Requests: one per page (every small stream fits one page) plus one budget view per project, and the token.
+  // Requests: one per page (every small stream fits one page) plus one budget view per project, and the
+  // token.
   auto streams = engine_->ListStreams(kClient);
   ASSERT_TRUE(streams);
   EXPECT_LE(stats.at("requests").get<int64_t>(),
@@ -142,7 +145,8 @@ TEST_F(EmulatorSyncTest, ReconciliationAloneRestoresEveryChecksumAfterChanges) {
 }
 
 TEST_F(EmulatorSyncTest, ErrorsAndATightSpikeLimitGiveZero429s) {
-  START_OR_SKIP("small", nlohmann::json{{"error_rate", 0.05}, {"rate_limit", {{"spike", 25}, {"spike_window_s", 10}}}});
+  START_OR_SKIP(
+      "small", nlohmann::json{{"error_rate", 0.05}, {"rate_limit", {{"spike", 25}, {"spike_window_s", 10}}}});
   Sync();
   ExpectTruth();
   auto stats = emulator_.Stats();
@@ -156,7 +160,8 @@ TEST_F(EmulatorSyncTest, WebhookDeliveriesAreProcessedToTheTruth) {
   procore_emulator::testing::TestReceiver receiver;
   procore::WebhooksApi api(source_->client());
   procore::HookScope scope{emulator_.company_id, 0};
-  auto hook = api.CreateHook(scope, {"ktrack-sync-test", receiver.Url(), "v2.0", std::string("Bearer s3cret")});
+  auto hook =
+      api.CreateHook(scope, {"ktrack-sync-test", receiver.Url(), "v2.0", std::string("Bearer s3cret")});
   ASSERT_TRUE(hook) << hook.error().error.message;
   std::vector<procore::TriggerSpec> triggers;
   for (const auto& e : procore::StreamEndpoints()) {
@@ -212,14 +217,25 @@ TEST_F(EmulatorSyncTest, ASyncKilledAtRandomPointsResumesToTheTruth) {
   const std::string driver = kt::testing::BinPath("sync_test_driver");
   // Latency stretches the sync over seconds so the kills land in the middle of it; the limits stay far away
   // (a restarted process does not know what the killed one spent in the current rate window).
-  START_OR_SKIP("demo", nlohmann::json{{"latency_ms", 60}, {"rate_limit", {{"spike", 2000}, {"hourly", 100000}}}});
+  START_OR_SKIP("demo",
+                nlohmann::json{{"latency_ms", 60}, {"rate_limit", {{"spike", 2000}, {"hourly", 100000}}}});
   worker_->Stop();  // the driver processes do the syncing here
   std::string projects;
   for (int64_t p : emulator_.project_ids) projects += (projects.empty() ? "" : ",") + std::to_string(p);
   const std::string db = "sqlite:" + dir_.path() + "/driver.db";
-  std::vector<std::string> argv = {driver, "--db", db, "--api", emulator_.url, "--client-id", emulator_.client_id,
-                                   "--secret", emulator_.client_secret, "--company",
-                                   std::to_string(emulator_.company_id), "--projects", projects};
+  std::vector<std::string> argv = {driver,
+                                   "--db",
+                                   db,
+                                   "--api",
+                                   emulator_.url,
+                                   "--client-id",
+                                   emulator_.client_id,
+                                   "--secret",
+                                   emulator_.client_secret,
+                                   "--company",
+                                   std::to_string(emulator_.company_id),
+                                   "--projects",
+                                   projects};
   std::mt19937 rng(1234);
   // Kills come later than the driver's 1.5 s lease, so the pages a kill interrupted are re-read (once) by the
   // next process before it is killed in turn, as with restarts of a real server.
@@ -250,7 +266,8 @@ TEST_F(EmulatorSyncTest, ASyncKilledAtRandomPointsResumesToTheTruth) {
   auto stats = emulator_.Stats();
   EXPECT_LE(MaxPageReads(stats), 2);
   for (const auto& [target, n] : stats.at("by_target").items()) {
-    if (target.rfind("GET ", 0) == 0 && n.get<int64_t>() > 2) ADD_FAILURE() << target << " read " << n << " times; statuses " << stats.at("by_status");
+    if (target.rfind("GET ", 0) == 0 && n.get<int64_t>() > 2)
+      ADD_FAILURE() << target << " read " << n << " times; statuses " << stats.at("by_status");
   }
   // No 429 check here: a restarted process starts with an empty in-memory rate budget and does not know what
   // the killed one spent in the current window (a budget shared through the database would).

@@ -33,22 +33,35 @@ class EngineTest : public SyncFixture, public ::testing::WithParamInterface<std:
     }
     SyncFixture::SetUp();
     if (HasFatalFailure()) return;
-    fake_.List("projects", {"/rest/v1.1/projects", "company_id=1", "/rest/v1.0/projects/", true, false, false, {}});
-    fake_.List("users", {"/rest/v1.3/companies/1/users", "", "/rest/v1.3/companies/1/users/", true, false, true, {}});
+    fake_.List("projects",
+               {"/rest/v1.1/projects", "company_id=1", "/rest/v1.0/projects/", true, false, false, {}});
+    fake_.List("users",
+               {"/rest/v1.3/companies/1/users", "", "/rest/v1.3/companies/1/users/", true, false, true, {}});
     for (int64_t p : {5, 6}) {
       std::string ps = std::to_string(p);
-      FakeList rfis{"/rest/v1.0/projects/" + ps + "/rfis", "", "/rest/v1.0/projects/" + ps + "/rfis/", true, false,
-                    false, {}};
+      FakeList rfis{"/rest/v1.0/projects/" + ps + "/rfis",
+                    "",
+                    "/rest/v1.0/projects/" + ps + "/rfis/",
+                    true,
+                    false,
+                    false,
+                    {}};
       rfis.id_filter = p == 5;  // project 6's list ignores filters[id][]
       fake_.List("rfis:" + ps, rfis);
     }
-    fake_.List("cost_codes:5", {"/rest/v1.0/cost_codes", "project_id=5", "/rest/v1.0/cost_codes/", false, false, false, {}});
-    fake_.List("change_events:5",
-               {"/rest/v1.1/change_events", "project_id=5", "/rest/v1.1/change_events/", true, true, false, {}});
-    fake_.List("budget:5", {"/rest/v1.0/budget_views/777/detail_rows", "project_id=5", "/none/", false, false, false, {}});
+    fake_.List("cost_codes:5",
+               {"/rest/v1.0/cost_codes", "project_id=5", "/rest/v1.0/cost_codes/", false, false, false, {}});
+    fake_.List(
+        "change_events:5",
+        {"/rest/v1.1/change_events", "project_id=5", "/rest/v1.1/change_events/", true, true, false, {}});
+    fake_.List(
+        "budget:5",
+        {"/rest/v1.0/budget_views/777/detail_rows", "project_id=5", "/none/", false, false, false, {}});
 
-    for (int64_t id : {5, 6, 7, 8, 9}) fake_.Put("projects", id, kBase + id * 1000, "Project " + std::to_string(id));
-    for (int64_t id = 101; id <= 105; ++id) fake_.Put("users", id, kBase + id * 1000, "user" + std::to_string(id));
+    for (int64_t id : {5, 6, 7, 8, 9})
+      fake_.Put("projects", id, kBase + id * 1000, "Project " + std::to_string(id));
+    for (int64_t id = 101; id <= 105; ++id)
+      fake_.Put("users", id, kBase + id * 1000, "user" + std::to_string(id));
     for (int64_t id = 11; id <= 17; ++id) fake_.Put("rfis:5", id, kBase + id * 1000);
     for (int64_t id = 21; id <= 23; ++id) fake_.Put("rfis:6", id, kBase + id * 1000);
     for (int64_t id = 31; id <= 34; ++id) fake_.Put("cost_codes:5", id, kBase + id * 1000);
@@ -57,7 +70,7 @@ class EngineTest : public SyncFixture, public ::testing::WithParamInterface<std:
     fake_.SoftDelete("users", 105, kBase + 105'000);  // inactive: not in the list
   }
 
-  SyncScope Scope(std::vector<int64_t> projects = {5, 6}) {
+  SyncScope Scope(const std::vector<int64_t>& projects = {5, 6}) {
     SyncScope scope;
     scope.client_id = kClient;
     scope.company_id = kCompany;
@@ -106,8 +119,8 @@ TEST_P(EngineTest, StreamsForDomainsFollowTheSettingsTable) {
   auto d = StreamsForDomains({"directory", "budget", "commitments", "daily_logs", "nonsense"});
   EXPECT_EQ(d.company_streams, (std::vector<std::string>{"projects", "company_users", "vendors", "trades"}));
   EXPECT_EQ(d.project_streams, (std::vector<std::string>{"budget_detail_rows", "work_order_contracts",
-                                                         "purchase_order_contracts", "commitment_change_orders",
-                                                         "manpower_logs"}));
+                                                         "purchase_order_contracts",
+                                                         "commitment_change_orders", "manpower_logs"}));
   EXPECT_EQ(StreamsForDomains({}).company_streams, (std::vector<std::string>{"projects"}));
   EXPECT_EQ(StreamForWebhookResource("RFIs"), "rfis");
   EXPECT_EQ(StreamForWebhookResource("Project Users"), "company_users");
@@ -120,8 +133,8 @@ TEST_P(EngineTest, InitialSyncCopiesEveryStreamReadingEachPageOnce) {
   ExpectAllTruth();
   EXPECT_EQ(fake_.MaxTargetCount("/rest/"), 1);
   // The minimum: ceil(n / 2) pages per list, plus the budget view lookup and the token.
-  const int pages = 3 /*projects*/ + 2 /*users*/ + 4 + 2 /*rfis*/ + 2 /*cost codes*/ + 3 /*change events*/ +
-                    2 /*budget*/;
+  const int pages =
+      3 /*projects*/ + 2 /*users*/ + 4 + 2 /*rfis*/ + 2 /*cost codes*/ + 3 /*change events*/ + 2 /*budget*/;
   EXPECT_EQ(fake_.Requests(), pages + 1 + 1);
 
   auto streams = Streams();
@@ -131,11 +144,12 @@ TEST_P(EngineTest, InitialSyncCopiesEveryStreamReadingEachPageOnce) {
   EXPECT_TRUE(At(streams, "projects", 0).last_synced_at_ms);
 
   // The typed tables follow the records.
-  auto projects = store_->Query("SELECT count(*) FROM procore_projects WHERE client_id = $1 AND deleted = 0", {kClient});
+  auto projects =
+      store_->Query("SELECT count(*) FROM procore_projects WHERE client_id = $1 AND deleted = 0", {kClient});
   ASSERT_TRUE(projects);
   EXPECT_EQ(projects->rows[0].Int(0), 5);
-  auto users = store_->Query("SELECT name, email_address FROM procore_users WHERE client_id = $1 AND procore_id = 101",
-                             {kClient});
+  auto users = store_->Query(
+      "SELECT name, email_address FROM procore_users WHERE client_id = $1 AND procore_id = 101", {kClient});
   ASSERT_TRUE(users);
   ASSERT_EQ(users->rows.size(), 1u);
   EXPECT_EQ(users->rows[0].Text(1), "user101@example.com");
@@ -167,15 +181,15 @@ TEST_P(EngineTest, ReconciliationAloneRepairsCreatesUpdatesAndDeletes) {
   InitialSync();
   clock_.Advance(Millis(60'000));
   const int64_t later = kBase + 500'000;
-  fake_.Put("rfis:5", 18, later);      // created
-  fake_.Touch("rfis:5", 11, later);    // updated
-  fake_.HardDelete("rfis:5", 12);      // deleted: only a count or a full read shows it
+  fake_.Put("rfis:5", 18, later);    // created
+  fake_.Touch("rfis:5", 11, later);  // updated
+  fake_.HardDelete("rfis:5", 12);    // deleted: only a count or a full read shows it
   fake_.Put("cost_codes:5", 35, later);
   fake_.Touch("cost_codes:5", 31, later);
   fake_.HardDelete("cost_codes:5", 32);
   fake_.SoftDelete("change_events:5", 41, later);  // seen through include_deleted
   fake_.Touch("change_events:5", 42, later);
-  fake_.SoftDelete("users", 101, later);            // deactivated: leaves the list
+  fake_.SoftDelete("users", 101, later);  // deactivated: leaves the list
   fake_.Put("projects", 10, later);
   fake_.Touch("budget:5", 51, later);
   fake_.ResetCounts();
@@ -184,7 +198,8 @@ TEST_P(EngineTest, ReconciliationAloneRepairsCreatesUpdatesAndDeletes) {
   Drain();
   ExpectAllTruth();
   for (const auto& [key, s] : Streams()) EXPECT_EQ(s.status, "synced") << key.first;
-  auto user = store_->Query("SELECT deleted FROM procore_users WHERE client_id = $1 AND procore_id = 101", {kClient});
+  auto user =
+      store_->Query("SELECT deleted FROM procore_users WHERE client_id = $1 AND procore_id = 101", {kClient});
   ASSERT_TRUE(user);
   EXPECT_EQ(user->rows.at(0).Int(0), 1);
 
@@ -282,7 +297,8 @@ TEST_P(EngineTest, AReadStartedBeforeADeleteDoesNotBringTheRecordBack) {
   Status s = store_->Transact([&](store::Tx& tx) -> Status {
     std::string json = R"({"id":19,"updated_at":"2020-09-13T12:26:40Z"})";
     IncomingRecord rec{19, "2020-09-13T12:26:40Z", "", json};
-    auto w = UpsertRecords(tx, RecordScope{kClient, kCompany, "rfis", 5}, std::span(&rec, 1), clock_.NowUnixMs());
+    auto w =
+        UpsertRecords(tx, RecordScope{kClient, kCompany, "rfis", 5}, std::span(&rec, 1), clock_.NowUnixMs());
     if (!w) return tl::unexpected(w.error());
     return {};
   });
@@ -291,7 +307,8 @@ TEST_P(EngineTest, AReadStartedBeforeADeleteDoesNotBringTheRecordBack) {
 }
 
 TEST_P(EngineTest, PermissionErrorsShowAFixAndRetryLaterNotHot) {
-  fake_.FailPath("/rest/v1.0/projects/6/rfis", 403, R"({"errors":"You do not have permission to view RFIs"})");
+  fake_.FailPath("/rest/v1.0/projects/6/rfis", 403,
+                 R"({"errors":"You do not have permission to view RFIs"})");
   fake_.FailPath("/rest/v1.0/settings/permissions", 403, R"({"errors":"forbidden"})");
   ASSERT_TRUE(engine_->ApplyScope(Scope()));
   RunDue();
@@ -320,7 +337,8 @@ TEST_P(EngineTest, PermissionErrorsShowAFixAndRetryLaterNotHot) {
 }
 
 TEST_P(EngineTest, RateLimitedStreamsSayUntilWhenAndResume) {
-  fake_.FailPath("/rest/v1.0/cost_codes", 429, R"({"errors":"You have surpassed the max number of requests"})");
+  fake_.FailPath("/rest/v1.0/cost_codes", 429,
+                 R"({"errors":"You have surpassed the max number of requests"})");
   ASSERT_TRUE(engine_->ApplyScope(Scope()));
   RunDue();
   auto streams = Streams();

@@ -72,15 +72,16 @@ http::ClientResponse FakeProcore::Send(const http::ClientRequest& request) {
     if (StartsWith(path, prefix)) return Json(status, body);
   }
   if (path == "/rest/v1.0/budget_views") {
-    return Json(200, nlohmann::json::array({{{"id", budget_view_id}, {"name", "Procore Standard Budget"}}}).dump());
+    return Json(
+        200, nlohmann::json::array({{{"id", budget_view_id}, {"name", "Procore Standard Budget"}}}).dump());
   }
 
   for (auto& [key, list] : lists_) {
     bool scope_ok = list.scope_param.empty() ||
                     std::find(query.begin(), query.end(),
-                              std::pair<std::string, std::string>{list.scope_param.substr(0, list.scope_param.find('=')),
-                                                                  list.scope_param.substr(list.scope_param.find('=') + 1)}) !=
-                        query.end();
+                              std::pair<std::string, std::string>{
+                                  list.scope_param.substr(0, list.scope_param.find('=')),
+                                  list.scope_param.substr(list.scope_param.find('=') + 1)}) != query.end();
     if (path == list.list_path && scope_ok) {
       std::optional<int64_t> from, to;
       if (auto range = FindParam(query, "filters[updated_at]"); range && list.updated_filter) {
@@ -88,10 +89,12 @@ http::ClientResponse FakeProcore::Send(const http::ClientRequest& request) {
         from = ParseIso8601(range->substr(0, dots));
         if (dots != std::string::npos) to = ParseIso8601(range->substr(dots + 3));
       }
-      bool with_deleted = list.include_deleted && FindParam(query, "filters[include_deleted]").value_or("") == "with";
+      bool with_deleted =
+          list.include_deleted && FindParam(query, "filters[include_deleted]").value_or("") == "with";
       std::set<int64_t> ids;
       for (const auto& [k, v] : query) {
-        if (list.id_filter && (k == "filters[id][]" || k == "budget_line_item_id[]")) ids.insert(ParseInt64(v).value_or(0));
+        if (list.id_filter && (k == "filters[id][]" || k == "budget_line_item_id[]"))
+          ids.insert(ParseInt64(v).value_or(0));
       }
       std::vector<const FakeRecord*> matched;
       for (const auto& [id, r] : list.records) {
@@ -228,7 +231,8 @@ void FakeProcore::ClearFailures() {
 FakeClientSource::FakeClientSource(procore::Transport& transport, Clock& clock, std::string app_client_id)
     : tokens_(transport, clock, random_), budget_(budget_store_, clock) {
   procore::ClientOptions options;
-  options.app.urls = procore::EnvironmentUrls{procore::Environment::kCustom, "http://fake.test", "http://fake.test"};
+  options.app.urls =
+      procore::EnvironmentUrls{procore::Environment::kCustom, "http://fake.test", "http://fake.test"};
   options.app.client_id = std::move(app_client_id);
   options.app.client_secret = "secret";
   procore::ClientDeps deps{transport, clock, random_, tokens_, budget_, nullptr};
@@ -250,7 +254,10 @@ class FlakyTx final : public store::Tx {
       decided_ = true;  // only a transaction's first record write may fail
       std::lock_guard lock(mu_);
       // A page fails once: the first record of the write names the page.
-      std::string page_key = std::string(sql.substr(0, 40)) + (params.size() > 5 && std::holds_alternative<int64_t>(params[5]) ? std::to_string(std::get<int64_t>(params[5])) : "");
+      std::string page_key =
+          std::string(sql.substr(0, 40)) + (params.size() > 5 && std::holds_alternative<int64_t>(params[5])
+                                                ? std::to_string(std::get<int64_t>(params[5]))
+                                                : "");
       if (store_.arm_record_write_failures > 0 && store_.failed_pages.insert(page_key).second) {
         --store_.arm_record_write_failures;
         ++store_.failed;

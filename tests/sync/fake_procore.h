@@ -31,9 +31,9 @@ struct FakeRecord {
 
 // One list as the fake serves it.
 struct FakeList {
-  std::string list_path;     // "/rest/v1.0/projects/5/rfis"
-  std::string scope_param;   // "project_id=5" or "" (query parameter the list requires)
-  std::string record_prefix; // "/rest/v1.0/projects/5/rfis/"
+  std::string list_path;      // "/rest/v1.0/projects/5/rfis"
+  std::string scope_param;    // "project_id=5" or "" (query parameter the list requires)
+  std::string record_prefix;  // "/rest/v1.0/projects/5/rfis/"
   bool updated_filter = true;
   bool include_deleted = false;
   bool active_flag = false;  // users/vendors: deleted means is_active false, hidden from the list

@@ -1,4 +1,5 @@
-// Record writes: never backwards, deletion marks and tombstones, the sweep, checksums as interfaces.md defines.
+// Record writes: never backwards, deletion marks and tombstones, the sweep, checksums as interfaces.md
+// defines.
 #include "sync/records.h"
 
 #include <gtest/gtest.h>

@@ -1,4 +1,5 @@
-// A sync engine on SQLite in a temporary folder, a manual clock, the job queue run inline, and the fake Procore.
+// A sync engine on SQLite in a temporary folder, a manual clock, the job queue run inline, and the fake
+// Procore.
 #pragma once
 
 #include <gtest/gtest.h>

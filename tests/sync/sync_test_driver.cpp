@@ -1,11 +1,11 @@
 // A small process that runs the sync engine against the emulator until every stream is synced, for the crash
 // test to SIGKILL at random points: `sync_test_driver --db sqlite:PATH --api URL --client-id ID --secret S
 // --company C --projects 1,2,3`. Prints "synced" and exits 0 when done.
+#include <unistd.h>
 #include <chrono>
 #include <cstdio>
 #include <string>
 #include <thread>
-#include <unistd.h>
 
 #include "emulator_support.h"
 #include "queue/queue.h"

@@ -115,8 +115,9 @@ TEST(WebhookEventTest, RejectsMalformedJson) {
 }
 
 TEST(WebhookEventTest, RejectsMissingV2Fields) {
-  for (const char* field : {"\"resource_id\": 9007199254740993", "\"company_id\": 8089,", "\"id\": 123456,",
-                            "\"timestamp\": \"2026-01-31T12:00:05.123456Z\",", "\"event_type\": \"update\","}) {
+  for (const char* field :
+       {"\"resource_id\": 9007199254740993", "\"company_id\": 8089,", "\"id\": 123456,",
+        "\"timestamp\": \"2026-01-31T12:00:05.123456Z\",", "\"event_type\": \"update\","}) {
     std::string body = Replace(kV2, field, "");
     // Keep the JSON valid when the last field went.
     body = Replace(body, "\"resource_name\": \"RFIs\",\n}", "\"resource_name\": \"RFIs\"}");
@@ -125,23 +126,29 @@ TEST(WebhookEventTest, RejectsMissingV2Fields) {
 }
 
 TEST(WebhookEventTest, RejectsWrongV2Types) {
-  EXPECT_NE(ErrorOf(Replace(kV2, "\"resource_id\": 9007199254740993", "\"resource_id\": \"9007199254740993\""))
-                .find("resource_id"),
-            std::string::npos);
+  EXPECT_NE(
+      ErrorOf(Replace(kV2, "\"resource_id\": 9007199254740993", "\"resource_id\": \"9007199254740993\""))
+          .find("resource_id"),
+      std::string::npos);
   EXPECT_NE(ErrorOf(Replace(kV2, "\"company_id\": 8089", "\"company_id\": 8089.5")).find("company_id"),
             std::string::npos);
-  EXPECT_NE(ErrorOf(Replace(kV2, "\"project_id\": 562949953421312", "\"project_id\": true")).find("project_id"),
-            std::string::npos);
+  EXPECT_NE(
+      ErrorOf(Replace(kV2, "\"project_id\": 562949953421312", "\"project_id\": true")).find("project_id"),
+      std::string::npos);
   EXPECT_NE(ErrorOf(Replace(kV2, "\"event_type\": \"update\"", "\"event_type\": 3")), "");
   EXPECT_NE(ErrorOf(Replace(kV2, "\"event_type\": \"update\"", "\"event_type\": \"rename\"")), "");
   EXPECT_NE(ErrorOf(Replace(kV2, "\"resource_name\": \"RFIs\"", "\"resource_name\": \"\"")), "");
-  EXPECT_NE(ErrorOf(Replace(kV2, "01HQZX5V2M8K4B7C9D0E1F2G3H", "not-a-ulid")).find("ulid"), std::string::npos);
-  EXPECT_NE(ErrorOf(Replace(kV2, "2026-01-31T12:00:05.123456Z", "yesterday")).find("timestamp"), std::string::npos);
+  EXPECT_NE(ErrorOf(Replace(kV2, "01HQZX5V2M8K4B7C9D0E1F2G3H", "not-a-ulid")).find("ulid"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf(Replace(kV2, "2026-01-31T12:00:05.123456Z", "yesterday")).find("timestamp"),
+            std::string::npos);
   EXPECT_NE(ErrorOf(Replace(kV2, "\"api_version\": \"v2.0\"", "\"api_version\": \"v9.0\"")), "");
-  EXPECT_NE(ErrorOf(Replace(kV2, "\"source_application_id\": \"abc-client-id\"", "\"source_application_id\": {}")),
-            "");
-  EXPECT_NE(ErrorOf(Replace(kV2, "\"resource_id\": 9007199254740993", "\"resource_id\": 18446744073709551615")),
-            "");
+  EXPECT_NE(
+      ErrorOf(Replace(kV2, "\"source_application_id\": \"abc-client-id\"", "\"source_application_id\": {}")),
+      "");
+  EXPECT_NE(
+      ErrorOf(Replace(kV2, "\"resource_id\": 9007199254740993", "\"resource_id\": 18446744073709551615")),
+      "");
   EXPECT_NE(ErrorOf(Replace(kV2, "\"resource_id\": 9007199254740993", "\"resource_id\": -4")), "");
 }
 
@@ -155,8 +162,9 @@ TEST(WebhookEventTest, RejectsBadV4) {
   EXPECT_NE(ErrorOf(Replace(kV4, "\"resource_type\": \"Company Users\",", "\"resource_type\": null,")), "");
   EXPECT_NE(ErrorOf(Replace(kV4, "\"user_id\": \"77\"", "\"user_id\": \"99999999999999999999\"")), "");
   // Mixed v2.0 and v4.0 names.
-  EXPECT_NE(ErrorOf(Replace(kV4, "\"reason\": \"delete\"", "\"reason\": \"delete\", \"event_type\": \"delete\"")),
-            "");
+  EXPECT_NE(
+      ErrorOf(Replace(kV4, "\"reason\": \"delete\"", "\"reason\": \"delete\", \"event_type\": \"delete\"")),
+      "");
 }
 
 }  // namespace
