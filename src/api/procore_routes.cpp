@@ -9,7 +9,9 @@ namespace {
 
 constexpr char kBase[] = "/api/v1/clients/{client_id}/procore";
 
-std::string Path(const char* rest) { return std::string(kBase) + rest; }
+std::string Path(const char* rest) {
+  return std::string(kBase) + rest;
+}
 
 Result<http::Response> JsonOf(int status, Result<nlohmann::json> r) {
   if (!r) return tl::unexpected(r.error());
@@ -29,7 +31,8 @@ Result<int64_t> IntParam(const http::Request& r, std::string_view key, int64_t f
   if (!v || v->empty()) return fallback;
   auto n = ParseInt64(*v);
   if (!n)
-    return Fail(ErrorKind::kInvalidInput, "invalid_parameter", "'" + std::string(key) + "' must be a whole number.",
+    return Fail(ErrorKind::kInvalidInput, "invalid_parameter",
+                "'" + std::string(key) + "' must be a whole number.",
                 "Send ?" + std::string(key) + "=<number>.");
   return *n;
 }
@@ -52,11 +55,13 @@ Result<int64_t> ProjectIdParam(const http::Request& r) {
 void RegisterProcoreRoutes(http::Router& router, access::Access& access, integration::IntegrationService& s) {
   auto route = [&access](ApiHandler h) { return ClientRoute(access, /*admin_required=*/true, std::move(h)); };
 
-  router.Get(kBase, route([&s](http::Request&, ApiContext& ctx) { return JsonOf(200, s.Describe(ctx.client_id)); }));
+  router.Get(kBase,
+             route([&s](http::Request&, ApiContext& ctx) { return JsonOf(200, s.Describe(ctx.client_id)); }));
   router.Put(Path("/credentials"), route([&s](http::Request&, ApiContext& ctx) {
                return JsonOf(200, s.SaveCredentials(ctx.client_id, ctx.caller.user_id, ctx.body));
              }));
-  router.Post(Path("/credentials/verify"), route([&s](http::Request&, ApiContext& ctx) -> Result<http::Response> {
+  router.Post(Path("/credentials/verify"),
+              route([&s](http::Request&, ApiContext& ctx) -> Result<http::Response> {
                 std::optional<int64_t> company;
                 if (auto it = ctx.body.find("company_id"); it != ctx.body.end() && !it->is_null()) {
                   auto id = RequireInt(ctx.body, "company_id");
@@ -68,8 +73,9 @@ void RegisterProcoreRoutes(http::Router& router, access::Access& access, integra
   router.Put(Path("/settings"), route([&s](http::Request&, ApiContext& ctx) {
                return JsonOf(200, s.SaveSettings(ctx.client_id, ctx.caller.user_id, ctx.body));
              }));
-  router.Get(Path("/permissions/requirements"),
-             route([&s](http::Request&, ApiContext& ctx) { return JsonOf(200, s.Requirements(ctx.client_id)); }));
+  router.Get(Path("/permissions/requirements"), route([&s](http::Request&, ApiContext& ctx) {
+               return JsonOf(200, s.Requirements(ctx.client_id));
+             }));
   router.Post(Path("/permissions/verify"), route([&s](http::Request&, ApiContext& ctx) {
                 return JsonOf(200, s.VerifyPermissions(ctx.client_id, ctx.caller.user_id));
               }));
@@ -83,7 +89,8 @@ void RegisterProcoreRoutes(http::Router& router, access::Access& access, integra
                   return JsonOf(200, s.Disconnect(ctx.client_id, ctx.caller.user_id, PurgeRequested(r, ctx)));
                 }));
 
-  router.Get(Path("/streams"), route([&s](http::Request&, ApiContext& ctx) { return JsonOf(200, s.Streams(ctx.client_id)); }));
+  router.Get(Path("/streams"),
+             route([&s](http::Request&, ApiContext& ctx) { return JsonOf(200, s.Streams(ctx.client_id)); }));
   router.Get(Path("/records"), route([&s](http::Request& r, ApiContext& ctx) -> Result<http::Response> {
                sync::RecordsQuery q;
                q.client_id = ctx.client_id;
@@ -143,30 +150,31 @@ void RegisterProcoreRoutes(http::Router& router, access::Access& access, integra
                 route([&s](http::Request& r, ApiContext& ctx) -> Result<http::Response> {
                   auto id = ProjectIdParam(r);
                   if (!id) return tl::unexpected(id.error());
-                  return JsonOf(200, s.UnlinkProject(ctx.client_id, ctx.caller.user_id, *id, PurgeRequested(r, ctx)));
+                  return JsonOf(
+                      200, s.UnlinkProject(ctx.client_id, ctx.caller.user_id, *id, PurgeRequested(r, ctx)));
                 }));
 }
 
-void RegisterWebhookReceiver(http::Router& router, integration::WebhookReceiver& receiver, size_t max_body_bytes) {
-  router.Post(
-      "/webhooks/procore/{integration_key}",
-      [&receiver](http::Request& r) {
-        integration::Delivery d;
-        const std::string key = r.PathParam("integration_key");
-        const std::string authorization = r.Header("Authorization").value_or("");
-        const std::string content_type = r.Header("Content-Type").value_or("");
-        d.integration_key = key;
-        d.authorization = authorization;
-        d.content_type = content_type;
-        d.body = r.body;
-        auto outcome = receiver.Receive(d);
-        if (outcome.http_status == 200) return http::Response::Json(200, {{"status", outcome.code}});
-        auto response = http::Response::Json(outcome.http_status,
-                                             {{"error", {{"code", outcome.code}, {"message", outcome.message}}}});
-        if (outcome.http_status == 401) response.headers.Set("WWW-Authenticate", "Bearer");
-        return response;
-      },
-      {.max_body_bytes = max_body_bytes});
+void RegisterWebhookReceiver(http::Router& router, integration::WebhookReceiver& receiver,
+                             size_t max_body_bytes) {
+  router.Post("/webhooks/procore/{integration_key}",
+              [&receiver](http::Request& r) {
+                integration::Delivery d;
+                const std::string key = r.PathParam("integration_key");
+                const std::string authorization = r.Header("Authorization").value_or("");
+                const std::string content_type = r.Header("Content-Type").value_or("");
+                d.integration_key = key;
+                d.authorization = authorization;
+                d.content_type = content_type;
+                d.body = r.body;
+                auto outcome = receiver.Receive(d);
+                if (outcome.http_status == 200) return http::Response::Json(200, {{"status", outcome.code}});
+                auto response = http::Response::Json(
+                    outcome.http_status, {{"error", {{"code", outcome.code}, {"message", outcome.message}}}});
+                if (outcome.http_status == 401) response.headers.Set("WWW-Authenticate", "Bearer");
+                return response;
+              },
+              {.max_body_bytes = max_body_bytes});
 }
 
 }  // namespace kt::api

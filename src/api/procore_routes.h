@@ -12,9 +12,11 @@
 namespace kt::api {
 
 // Every route is for client admins only.
-void RegisterProcoreRoutes(http::Router& router, access::Access& access, integration::IntegrationService& service);
+void RegisterProcoreRoutes(http::Router& router, access::Access& access,
+                           integration::IntegrationService& service);
 
 // The receiver runs with its own body limit (config webhooks.max_body_bytes).
-void RegisterWebhookReceiver(http::Router& router, integration::WebhookReceiver& receiver, size_t max_body_bytes);
+void RegisterWebhookReceiver(http::Router& router, integration::WebhookReceiver& receiver,
+                             size_t max_body_bytes);
 
 }  // namespace kt::api

@@ -9,7 +9,9 @@ namespace kt::integration {
 nlohmann::json HookOutcomeJson(const HookOutcome& o) {
   nlohmann::json failed = nlohmann::json::array();
   for (const auto& f : o.failed)
-    failed.push_back({{"resource_name", f.trigger.resource_name}, {"event_type", f.trigger.event_type}, {"error", f.error}});
+    failed.push_back({{"resource_name", f.trigger.resource_name},
+                      {"event_type", f.trigger.event_type},
+                      {"error", f.error}});
   return {{"id", o.hook.id},
           {"namespace", o.hook.namespace_name},
           {"destination_url", o.hook.destination_url},

@@ -1,5 +1,5 @@
-// The company hook's lifecycle in Procore: find or create it in KTrack's namespace, make its triggers match the
-// settings (bulk, 207 partial success kept), point it at the current secret, delete it on disconnect.
+// The company hook's lifecycle in Procore: find or create it in KTrack's namespace, make its triggers match
+// the settings (bulk, 207 partial success kept), point it at the current secret, delete it on disconnect.
 #pragma once
 
 #include <cstdint>
@@ -19,7 +19,7 @@ inline constexpr char kHookNamespace[] = "ktrack";
 struct HookPlan {
   std::string destination_url;  // {public_base_url}/webhooks/procore/{integration_key}
   std::string api_version = "v2.0";
-  std::string authorization;    // "Bearer <webhook secret>"
+  std::string authorization;  // "Bearer <webhook secret>"
   std::vector<TriggerKey> triggers;
 };
 
@@ -31,7 +31,8 @@ struct HookOutcome {
   int64_t triggers_kept = 0;
   std::vector<procore::FailedTrigger> failed;
 };
-// What GET / shows of the hook (no secret): {"id", "namespace", "destination_url", "api_version", "triggers", ...}.
+// What GET / shows of the hook (no secret): {"id", "namespace", "destination_url", "api_version", "triggers",
+// ...}.
 nlohmann::json HookOutcomeJson(const HookOutcome& outcome);
 
 // Finds the hook (by id, else by destination in KTrack's namespace) or creates it; sets its destination,

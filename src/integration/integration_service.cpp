@@ -48,14 +48,16 @@ Result<int64_t> RequireIntField(const nlohmann::json& body, const char* field) {
 
 // Values that can be neither a client id nor a secret: empty, too long, or with spaces or control characters.
 Status CheckCredentialText(const std::string& value, const char* field) {
-  bool bad = value.size() > kMaxCredentialLength ||
-             std::any_of(value.begin(), value.end(), [](char c) { return static_cast<unsigned char>(c) <= ' '; });
+  bool bad = value.size() > kMaxCredentialLength || std::any_of(value.begin(), value.end(), [](char c) {
+               return static_cast<unsigned char>(c) <= ' ';
+             });
   if (bad)
-    return Fail(ErrorKind::kInvalidInput, "invalid_field",
-                std::string("'") + field + "' does not look like a Procore " +
-                    (std::string(field) == "client_id" ? "client ID" : "client secret") +
-                    ": it has spaces or is too long.",
-                "Copy it again from the app's OAuth Credentials in the Procore Developer Portal, without spaces.");
+    return Fail(
+        ErrorKind::kInvalidInput, "invalid_field",
+        std::string("'") + field + "' does not look like a Procore " +
+            (std::string(field) == "client_id" ? "client ID" : "client secret") +
+            ": it has spaces or is too long.",
+        "Copy it again from the app's OAuth Credentials in the Procore Developer Portal, without spaces.");
   return {};
 }
 
@@ -72,11 +74,14 @@ std::string SummarizeGaps(const PermissionReport& report, std::string* fix) {
   const PermissionCheck& first = *failing.front();
   std::string where = first.scope == ToolScope::kCompany
                           ? std::string("at company level")
-                          : "on project '" + (first.project_name.empty() ? std::to_string(first.project_id.value_or(0))
-                                                                         : first.project_name) + "'";
-  std::string what = first.status == kCheckMissing          ? first.tool + " needs " + first.required + " " + where
-                     : first.status == kCheckToolDisabled    ? "the " + first.tool + " tool is turned off " + where
-                                                             : "the project is not one of the app's permitted projects (" + where + ")";
+                          : "on project '" +
+                                (first.project_name.empty() ? std::to_string(first.project_id.value_or(0))
+                                                            : first.project_name) +
+                                "'";
+  std::string what = first.status == kCheckMissing ? first.tool + " needs " + first.required + " " + where
+                     : first.status == kCheckToolDisabled
+                         ? "the " + first.tool + " tool is turned off " + where
+                         : "the project is not one of the app's permitted projects (" + where + ")";
   if (fix) *fix = first.fix + " Then verify the permissions again.";
   std::string more = failing.size() > 1 ? " (and " + std::to_string(failing.size() - 1) + " more)" : "";
   return "KTrack's app lacks permissions the settings need: " + what + more + ".";
@@ -105,9 +110,10 @@ Error VerificationError(const procore::ProcoreError& pe) {
   return e;
 }
 
-IntegrationService::IntegrationService(store::Store& store, crypto::SecretStore& secrets, accounts::AuditLog& audit,
-                                       queue::Queue& queue, sync::SyncEngine& sync, ProcoreClients& clients,
-                                       WebhookReceiver* receiver, Clock& clock, IntegrationOptions options)
+IntegrationService::IntegrationService(store::Store& store, crypto::SecretStore& secrets,
+                                       accounts::AuditLog& audit, queue::Queue& queue, sync::SyncEngine& sync,
+                                       ProcoreClients& clients, WebhookReceiver* receiver, Clock& clock,
+                                       IntegrationOptions options)
     : store_(store),
       secrets_(secrets),
       audit_(audit),
@@ -210,7 +216,8 @@ Result<nlohmann::json> IntegrationService::Describe(int64_t client_id) {
   nlohmann::json j;
   j["status"] = StatusName(r.status);
   j["next_step"] = NextStep(r.status);
-  j["environment"] = r.status == IntegrationStatus::kNotStarted ? nlohmann::json(nullptr) : nlohmann::json(r.environment);
+  j["environment"] =
+      r.status == IntegrationStatus::kNotStarted ? nlohmann::json(nullptr) : nlohmann::json(r.environment);
   if (r.environment == "custom") {
     j["login_url"] = r.login_url;
     j["api_url"] = r.api_url;
@@ -223,16 +230,19 @@ Result<nlohmann::json> IntegrationService::Describe(int64_t client_id) {
   } else {
     j["credentials"] = nullptr;
   }
-  j["company"] = r.company_id ? nlohmann::json{{"id", *r.company_id}, {"name", r.company_name}} : nlohmann::json(nullptr);
+  j["company"] = r.company_id ? nlohmann::json{{"id", *r.company_id}, {"name", r.company_name}}
+                              : nlohmann::json(nullptr);
   j["companies"] = r.companies;
   j["settings"] = r.settings ? SettingsJson(*r.settings) : nlohmann::json(nullptr);
-  nlohmann::json permissions = r.last_permission_check.is_null() ? nlohmann::json::object() : r.last_permission_check;
+  nlohmann::json permissions =
+      r.last_permission_check.is_null() ? nlohmann::json::object() : r.last_permission_check;
   permissions["verified_at"] = Iso(r.permissions_verified_at);
   j["permissions"] = permissions;
-  nlohmann::json webhooks = {{"hook_id", r.hook_id ? nlohmann::json(*r.hook_id) : nlohmann::json(nullptr)},
-                             {"secret_rotation_pending", r.webhook_secret_rotating},
-                             {"destination_url", r.integration_key.empty() ? nlohmann::json(nullptr)
-                                                                           : nlohmann::json(DestinationUrl(r))}};
+  nlohmann::json webhooks = {
+      {"hook_id", r.hook_id ? nlohmann::json(*r.hook_id) : nlohmann::json(nullptr)},
+      {"secret_rotation_pending", r.webhook_secret_rotating},
+      {"destination_url",
+       r.integration_key.empty() ? nlohmann::json(nullptr) : nlohmann::json(DestinationUrl(r))}};
   if (r.hook.is_object())
     for (const auto& [k, v] : r.hook.items())
       if (k != "id" && k != "destination_url") webhooks[k] = v;
@@ -265,12 +275,24 @@ Badge IntegrationService::BadgeFor(int64_t client_id) {
   b.status = StatusName((*r)->status);
   b.started = (*r)->status != IntegrationStatus::kNotStarted;
   switch ((*r)->status) {
-    case IntegrationStatus::kNotStarted: b.label = "Not connected"; break;
-    case IntegrationStatus::kActive: b.label = "Connected"; break;
-    case IntegrationStatus::kCompleting: b.label = "Completing"; break;
-    case IntegrationStatus::kError: b.label = "Needs attention"; break;
-    case IntegrationStatus::kDisconnected: b.label = "Disconnected"; break;
-    default: b.label = "Setup in progress"; break;
+    case IntegrationStatus::kNotStarted:
+      b.label = "Not connected";
+      break;
+    case IntegrationStatus::kActive:
+      b.label = "Connected";
+      break;
+    case IntegrationStatus::kCompleting:
+      b.label = "Completing";
+      break;
+    case IntegrationStatus::kError:
+      b.label = "Needs attention";
+      break;
+    case IntegrationStatus::kDisconnected:
+      b.label = "Disconnected";
+      break;
+    default:
+      b.label = "Setup in progress";
+      break;
   }
   return b;
 }
@@ -286,18 +308,21 @@ Result<nlohmann::json> IntegrationService::SaveCredentials(int64_t client_id, in
   if (env_name.empty() && marketplace) env_name = "production";
   auto environment = procore::ParseEnvironment(env_name);
   if (!environment)
-    return Fail(ErrorKind::kInvalidInput, "invalid_environment",
-                env_name.empty() ? "'environment' is required." : "'" + env_name + "' is not a Procore environment.",
-                "Send \"environment\": \"production\", \"sandbox\", \"monthly_sandbox\" or \"custom\".");
+    return Fail(
+        ErrorKind::kInvalidInput, "invalid_environment",
+        env_name.empty() ? "'environment' is required." : "'" + env_name + "' is not a Procore environment.",
+        "Send \"environment\": \"production\", \"sandbox\", \"monthly_sandbox\" or \"custom\".");
   std::string login_url, api_url;
   if (*environment == procore::Environment::kCustom) {
     login_url = body.value("login_url", std::string());
     api_url = body.value("api_url", std::string());
   }
-  auto urls = procore::ResolveEnvironment(*environment, login_url, api_url, clients_.options().allow_custom_urls);
+  auto urls =
+      procore::ResolveEnvironment(*environment, login_url, api_url, clients_.options().allow_custom_urls);
   if (!urls) {
     Error e = urls.error().error;
-    if (urls.error().code == procore::ErrorCode::kCustomUrlsNotAllowed || urls.error().code == procore::ErrorCode::kInvalidUrl)
+    if (urls.error().code == procore::ErrorCode::kCustomUrlsNotAllowed ||
+        urls.error().code == procore::ErrorCode::kInvalidUrl)
       e.kind = ErrorKind::kInvalidInput;
     return Fail(e);
   }
@@ -322,12 +347,15 @@ Result<nlohmann::json> IntegrationService::SaveCredentials(int64_t client_id, in
     app.client_secret = *secret;
   }
   std::optional<int64_t> company_hint;
-  if (auto c = body.find("company_id"); c != body.end() && c->is_number_integer()) company_hint = c->get<int64_t>();
+  if (auto c = body.find("company_id"); c != body.end() && c->is_number_integer())
+    company_hint = c->get<int64_t>();
 
   auto current = Load(client_id);
   if (!current) return tl::unexpected(current.error());
-  const bool running = current->status == IntegrationStatus::kActive || current->status == IntegrationStatus::kError;
-  const IntegrationEvent event = running ? IntegrationEvent::kReplaceCredentials : IntegrationEvent::kSaveCredentials;
+  const bool running =
+      current->status == IntegrationStatus::kActive || current->status == IntegrationStatus::kError;
+  const IntegrationEvent event =
+      running ? IntegrationEvent::kReplaceCredentials : IntegrationEvent::kSaveCredentials;
   if (auto allowed = Transition(current->status, event); !allowed) return tl::unexpected(allowed.error());
 
   // A running integration keeps its company: the new credentials are verified against it before they replace
@@ -338,8 +366,9 @@ Result<nlohmann::json> IntegrationService::SaveCredentials(int64_t client_id, in
     if (!token) return Fail(VerificationError(token.error()));
     auto companies = client->ListCompanies(current->company_id.value_or(0));
     if (!companies) return Fail(VerificationError(companies.error()));
-    bool found = std::any_of(companies->begin(), companies->end(),
-                             [&](const procore::Company& c) { return current->company_id && c.id == *current->company_id; });
+    bool found = std::any_of(companies->begin(), companies->end(), [&](const procore::Company& c) {
+      return current->company_id && c.id == *current->company_id;
+    });
     if (!found) {
       procore::CallContext context;
       context.company_id = current->company_id.value_or(0);
@@ -370,7 +399,8 @@ Result<nlohmann::json> IntegrationService::SaveCredentials(int64_t client_id, in
       r.client_secret_hint.clear();
       if (auto d = secrets_.Delete(tx, owner, kClientSecretPurpose); !d) return tl::unexpected(d.error());
     } else {
-      r.client_secret_hint = app.client_secret.size() >= 8 ? app.client_secret.substr(app.client_secret.size() - 4) : "";
+      r.client_secret_hint =
+          app.client_secret.size() >= 8 ? app.client_secret.substr(app.client_secret.size() - 4) : "";
       if (auto p = secrets_.Put(tx, owner, kClientSecretPurpose, app.client_secret); !p) return p;
     }
     if (running) {
@@ -386,7 +416,8 @@ Result<nlohmann::json> IntegrationService::SaveCredentials(int64_t client_id, in
     }
     if (r.integration_key.empty()) r.integration_key = RandomToken(24);
     r.last_error = nullptr;
-    return Audit(tx, client_id, user_id, running ? "integration.credentials_replaced" : "integration.credentials_saved",
+    return Audit(tx, client_id, user_id,
+                 running ? "integration.credentials_replaced" : "integration.credentials_saved",
                  {{"environment", r.environment},
                   {"procore_client_id", r.procore_client_id},
                   {"uses_marketplace_app", marketplace},
@@ -425,11 +456,12 @@ Result<nlohmann::json> IntegrationService::VerifyCredentials(int64_t client_id, 
   auto companies = (*client)->ListCompanies(hint);
   if (!companies) {
     if (hint == 0 && companies.error().code == procore::ErrorCode::kValidation)
-      return fail(Error{ErrorKind::kUnprocessable, "company_id_required",
-                        "Procore needs the company ID to confirm where KTrack's app is installed.",
-                        "Enter your Procore company ID (the number after /companies/ in Procore's address bar) and "
-                        "click Verify again.",
-                        companies.error().error.detail});
+      return fail(
+          Error{ErrorKind::kUnprocessable, "company_id_required",
+                "Procore needs the company ID to confirm where KTrack's app is installed.",
+                "Enter your Procore company ID (the number after /companies/ in Procore's address bar) and "
+                "click Verify again.",
+                companies.error().error.detail});
     return fail(VerificationError(companies.error()));
   }
   if (companies->empty()) {
@@ -450,7 +482,8 @@ Result<nlohmann::json> IntegrationService::VerifyCredentials(int64_t client_id, 
       context.company_id = hint;
       Error e = VerificationError(procore::MakeError(procore::ErrorCode::kCompanyNotFound, context));
       std::string names;
-      for (const auto& c : *companies) names += (names.empty() ? "" : ", ") + c.name + " (" + std::to_string(c.id) + ")";
+      for (const auto& c : *companies)
+        names += (names.empty() ? "" : ", ") + c.name + " (" + std::to_string(c.id) + ")";
       e.fix = "The app is installed in: " + names + ". Choose one of them, or install the app in company " +
               std::to_string(hint) + " (Company Admin → App Management).";
       return fail(e);
@@ -481,7 +514,8 @@ Result<nlohmann::json> IntegrationService::VerifyCredentials(int64_t client_id, 
     } else if (!IsRunning(r.status)) {
       r.company_id.reset();
       r.company_name.clear();
-      if (r.status != IntegrationStatus::kCredentialsVerified) r.status = IntegrationStatus::kCredentialsVerified;
+      if (r.status != IntegrationStatus::kCredentialsVerified)
+        r.status = IntegrationStatus::kCredentialsVerified;
     }
     r.companies = list;
     r.credentials_verified_at = now;
@@ -491,8 +525,9 @@ Result<nlohmann::json> IntegrationService::VerifyCredentials(int64_t client_id, 
                   {"companies", list.size()}});
   });
   if (!saved) return tl::unexpected(saved.error());
-  nlohmann::json company = saved->company_id ? nlohmann::json{{"id", *saved->company_id}, {"name", saved->company_name}}
-                                             : nlohmann::json(nullptr);
+  nlohmann::json company = saved->company_id
+                               ? nlohmann::json{{"id", *saved->company_id}, {"name", saved->company_name}}
+                               : nlohmann::json(nullptr);
   return nlohmann::json{{"ok", true},
                         {"company", company},
                         {"companies", list},
@@ -531,16 +566,19 @@ Result<nlohmann::json> IntegrationService::SaveSettings(int64_t client_id, int64
     auto id = RequireIntField(body, "company_id");
     if (!id) return tl::unexpected(id.error());
     for (const auto& known : current->companies)
-      if (known.value("id", int64_t{0}) == *id) company = procore::Company{*id, known.value("name", std::string()), true};
+      if (known.value("id", int64_t{0}) == *id)
+        company = procore::Company{*id, known.value("name", std::string()), true};
     if (!company)
-      return Fail(ErrorKind::kUnprocessable, "company_not_found",
-                  "Company " + std::to_string(*id) + " is not one of the companies where KTrack's app is installed.",
-                  "Choose one of the companies listed after verifying the credentials, or install the app in that "
-                  "company and verify again.");
+      return Fail(
+          ErrorKind::kUnprocessable, "company_not_found",
+          "Company " + std::to_string(*id) + " is not one of the companies where KTrack's app is installed.",
+          "Choose one of the companies listed after verifying the credentials, or install the app in that "
+          "company and verify again.");
     if (IsRunning(current->status) && current->company_id && *current->company_id != *id)
-      return Fail(ErrorKind::kConflict, "company_change_requires_disconnect",
-                  "The integration runs for " + current->company_name + "; it cannot move to another company.",
-                  "Disconnect the integration first, then connect the other company.");
+      return Fail(
+          ErrorKind::kConflict, "company_change_requires_disconnect",
+          "The integration runs for " + current->company_name + "; it cannot move to another company.",
+          "Disconnect the integration first, then connect the other company.");
   } else if (!current->company_id) {
     return Fail(ErrorKind::kInvalidInput, "company_required", "Choose the Procore company to connect.",
                 "Send \"company_id\": one of the companies listed by the credentials verification.");
@@ -599,12 +637,14 @@ Result<nlohmann::json> IntegrationService::SaveSettings(int64_t client_id, int64
       reapply = true;
     }
     return Audit(tx, client_id, user_id, "integration.settings_saved",
-                 {{"settings", SettingsJson(*settings)}, {"company_id", r.company_id ? nlohmann::json(*r.company_id) : nlohmann::json(nullptr)}});
+                 {{"settings", SettingsJson(*settings)},
+                  {"company_id", r.company_id ? nlohmann::json(*r.company_id) : nlohmann::json(nullptr)}});
   });
   if (!saved) return tl::unexpected(saved.error());
   nlohmann::json out = {{"status", StatusName(saved->status)},
                         {"settings", SettingsJson(*saved->settings)},
-                        {"company", saved->company_id ? nlohmann::json{{"id", *saved->company_id}, {"name", saved->company_name}}
+                        {"company", saved->company_id ? nlohmann::json{{"id", *saved->company_id},
+                                                                       {"name", saved->company_name}}
                                                       : nlohmann::json(nullptr)}};
   nlohmann::json reqs = nlohmann::json::array();
   for (const auto& r : integration::Requirements(*saved->settings)) reqs.push_back(RequirementJson(r));
@@ -634,7 +674,8 @@ Result<nlohmann::json> IntegrationService::VerifyPermissions(int64_t client_id, 
   }
   const int64_t now = clock_.NowUnixMs();
   auto saved = Mutate(client_id, [&](store::Tx& tx, IntegrationRecord& r) -> Status {
-    auto next = Transition(r.status, report->ok ? IntegrationEvent::kVerifyPermissions : IntegrationEvent::kPermissionsMissing);
+    auto next = Transition(
+        r.status, report->ok ? IntegrationEvent::kVerifyPermissions : IntegrationEvent::kPermissionsMissing);
     if (!next) return tl::unexpected(next.error());
     r.status = *next;
     r.last_permission_check = PermissionReportJson(*report);
@@ -647,7 +688,8 @@ Result<nlohmann::json> IntegrationService::VerifyPermissions(int64_t client_id, 
     r.last_error = nullptr;
     int64_t failing = std::count_if(report->checks.begin(), report->checks.end(),
                                     [](const PermissionCheck& c) { return c.status != kCheckOk; });
-    return Audit(tx, client_id, user_id, "integration.permissions_checked", {{"ok", report->ok}, {"failing", failing}});
+    return Audit(tx, client_id, user_id, "integration.permissions_checked",
+                 {{"ok", report->ok}, {"failing", failing}});
   });
   if (!saved) return tl::unexpected(saved.error());
   nlohmann::json out = PermissionReportJson(*report);
@@ -664,7 +706,8 @@ Result<nlohmann::json> IntegrationService::Complete(int64_t client_id, int64_t u
   if (auto allowed = Transition(current->status, IntegrationEvent::kComplete); !allowed)
     return tl::unexpected(allowed.error());
   if (!current->credentials_verified_at || !current->company_id)
-    return Fail(ErrorKind::kConflict, "invalid_state", "Verify the credentials before completing the integration.",
+    return Fail(ErrorKind::kConflict, "invalid_state",
+                "Verify the credentials before completing the integration.",
                 std::string(NextStep(IntegrationStatus::kCredentialsSaved)));
   std::optional<PermissionReport> report;
   if (current->status != IntegrationStatus::kPermissionsVerified) {
@@ -704,8 +747,7 @@ Result<nlohmann::json> IntegrationService::Complete(int64_t client_id, int64_t u
     return Audit(tx, client_id, user_id, "integration.complete_requested", {{"company_id", *r.company_id}});
   });
   if (!saved) return tl::unexpected(saved.error());
-  return nlohmann::json{{"status", StatusName(saved->status)},
-                        {"webhook_url", DestinationUrl(*saved)}};
+  return nlohmann::json{{"status", StatusName(saved->status)}, {"webhook_url", DestinationUrl(*saved)}};
 }
 
 Status IntegrationService::ApplySyncScope(const IntegrationRecord& record) {
@@ -751,8 +793,13 @@ Status IntegrationService::RunComplete(const queue::Job& job) {
   if (!client) return fail(client.error(), false);
   auto secret = secrets_.Get(SecretOwner(client_id), kWebhookSecretPurpose);
   if (!secret) return Fail(secret.error());
-  if (!*secret) return fail(Error{ErrorKind::kConflict, "webhook_secret_missing", "The webhook secret is missing.",
-                                  "Click Complete Integration again.", {}}, false);
+  if (!*secret)
+    return fail(Error{ErrorKind::kConflict,
+                      "webhook_secret_missing",
+                      "The webhook secret is missing.",
+                      "Click Complete Integration again.",
+                      {}},
+                false);
   const Settings settings = current->settings.value_or(Settings{});
   HookPlan plan;
   plan.destination_url = DestinationUrl(*current);
@@ -779,8 +826,10 @@ Status IntegrationService::RunComplete(const queue::Job& job) {
         auto created = CreateKtrackProject(tx, client_id, p.name, p.project_number, now);
         if (!created) return tl::unexpected(created.error());
         auto ins = tx.Exec(
-            "INSERT INTO procore_project_links (client_id, procore_project_id, ktrack_project_id, project_name, "
-            "linked_by, linked_at) VALUES ($1, $2, $3, $4, NULL, $5) ON CONFLICT (client_id, procore_project_id) DO NOTHING",
+            "INSERT INTO procore_project_links (client_id, procore_project_id, ktrack_project_id, "
+            "project_name, "
+            "linked_by, linked_at) VALUES ($1, $2, $3, $4, NULL, $5) ON CONFLICT (client_id, "
+            "procore_project_id) DO NOTHING",
             {client_id, p.id, *created, p.name, now});
         if (!ins) return tl::unexpected(ins.error());
       }
@@ -788,7 +837,8 @@ Status IntegrationService::RunComplete(const queue::Job& job) {
     });
     if (!linked) return Fail(linked.error());
   }
-  if (auto applied = ApplySyncScope(*current); !applied) return fail(applied.error(), applied.error().kind == ErrorKind::kUnavailable);
+  if (auto applied = ApplySyncScope(*current); !applied)
+    return fail(applied.error(), applied.error().kind == ErrorKind::kUnavailable);
 
   const int64_t now = clock_.NowUnixMs();
   auto saved = Mutate(client_id, [&](store::Tx& tx, IntegrationRecord& r) -> Status {
@@ -805,16 +855,20 @@ Status IntegrationService::RunComplete(const queue::Job& job) {
       if (auto d = secrets_.Delete(tx, SecretOwner(client_id), kPreviousWebhookSecretPurpose); !d)
         return tl::unexpected(d.error());
     }
-    r.last_error = hook->failed.empty()
-                       ? nlohmann::json(nullptr)
-                       : ErrorJson(Error{ErrorKind::kUnprocessable, "triggers_failed",
-                                         std::to_string(hook->failed.size()) + " webhook triggers could not be created: " +
-                                             hook->failed.front().trigger.resource_name + " " +
-                                             hook->failed.front().trigger.event_type + " (" + hook->failed.front().error + ").",
-                                         "KTrack's reconciliation still keeps that data current. Check the Webhooks "
-                                         "API permission (Standard, company level) and complete the integration again.",
-                                         {}},
-                                   now);
+    r.last_error =
+        hook->failed.empty()
+            ? nlohmann::json(nullptr)
+            : ErrorJson(
+                  Error{ErrorKind::kUnprocessable,
+                        "triggers_failed",
+                        std::to_string(hook->failed.size()) + " webhook triggers could not be created: " +
+                            hook->failed.front().trigger.resource_name + " " +
+                            hook->failed.front().trigger.event_type + " (" + hook->failed.front().error +
+                            ").",
+                        "KTrack's reconciliation still keeps that data current. Check the Webhooks "
+                        "API permission (Standard, company level) and complete the integration again.",
+                        {}},
+                  now);
     return Audit(tx, client_id, 0, "integration.activated",
                  {{"hook_id", hook->hook.id},
                   {"hook_created", hook->created},
@@ -836,7 +890,8 @@ Result<nlohmann::json> IntegrationService::RotateWebhookSecret(int64_t client_id
   if (auto allowed = Transition(current->status, IntegrationEvent::kRotateWebhookSecret); !allowed)
     return tl::unexpected(allowed.error());
   if (!current->hook_id)
-    return Fail(ErrorKind::kConflict, "invalid_state", "There is no hook in Procore yet, so there is no secret to rotate.",
+    return Fail(ErrorKind::kConflict, "invalid_state",
+                "There is no hook in Procore yet, so there is no secret to rotate.",
                 "Click Complete Integration to create the hook.");
   const std::string owner = SecretOwner(client_id);
   const std::string fresh = RandomToken(32);
@@ -845,7 +900,8 @@ Result<nlohmann::json> IntegrationService::RotateWebhookSecret(int64_t client_id
     if (!next) return tl::unexpected(next.error());
     auto old = secrets_.Get(tx, owner, kWebhookSecretPurpose);
     if (!old) return tl::unexpected(old.error());
-    // During a rotation that never reached Procore, the secret Procore still sends is the previous one: keep it.
+    // During a rotation that never reached Procore, the secret Procore still sends is the previous one: keep
+    // it.
     if (*old && !r.webhook_secret_rotating)
       if (auto p = secrets_.Put(tx, owner, kPreviousWebhookSecretPurpose, **old); !p) return p;
     if (auto p = secrets_.Put(tx, owner, kWebhookSecretPurpose, fresh); !p) return p;
@@ -897,10 +953,11 @@ Result<nlohmann::json> IntegrationService::Disconnect(int64_t client_id, int64_t
     if (deleted) {
       hooks["deleted"] = true;
     } else {
-      hooks["error"] = {{"code", deleted.error().error.code},
-                        {"message", deleted.error().error.message},
-                        {"fix", "In Procore, open Company Admin → Webhooks and delete KTrack's hook (namespace '" +
-                                    std::string(kHookNamespace) + "')."}};
+      hooks["error"] = {
+          {"code", deleted.error().error.code},
+          {"message", deleted.error().error.message},
+          {"fix", "In Procore, open Company Admin → Webhooks and delete KTrack's hook (namespace '" +
+                      std::string(kHookNamespace) + "')."}};
     }
   }
   // Streams stop: purged with their data, or paused with the data kept.
@@ -911,7 +968,8 @@ Result<nlohmann::json> IntegrationService::Disconnect(int64_t client_id, int64_t
     scope.client_id = client_id;
     scope.company_id = *current->company_id;
     if (auto paused = sync_.ApplyScope(scope); !paused)
-      obs::Log(obs::Level::kWarn, "integration_pause_failed", {{"client_id", client_id}, {"code", paused.error().code}});
+      obs::Log(obs::Level::kWarn, "integration_pause_failed",
+               {{"client_id", client_id}, {"code", paused.error().code}});
   }
 
   auto saved = Mutate(client_id, [&](store::Tx& tx, IntegrationRecord& r) -> Status {
@@ -1002,10 +1060,13 @@ Status IntegrationService::RunDeliveryHealth(const queue::Job&) {
   for (const auto& record : *running) {
     if (auto checked = CheckHealthOf(record); !checked)
       obs::Log(obs::Level::kWarn, "delivery_health_failed",
-               {{"client_id", record.client_id}, {"code", checked.error().code}, {"detail", checked.error().detail}});
+               {{"client_id", record.client_id},
+                {"code", checked.error().code},
+                {"detail", checked.error().detail}});
     if (record.status != IntegrationStatus::kActive) continue;
     if (auto linked = AutoLinkNewProjects(record); !linked)
-      obs::Log(obs::Level::kWarn, "auto_link_failed", {{"client_id", record.client_id}, {"code", linked.error().code}});
+      obs::Log(obs::Level::kWarn, "auto_link_failed",
+               {{"client_id", record.client_id}, {"code", linked.error().code}});
     if (auto rechecked = RecheckPermissions(record); !rechecked)
       obs::Log(obs::Level::kWarn, "permission_recheck_failed",
                {{"client_id", record.client_id}, {"code", rechecked.error().code}});
@@ -1021,22 +1082,28 @@ Status IntegrationService::AutoLinkNewProjects(const IntegrationRecord& record) 
   auto done = store_.Transact([&](store::Tx& tx) -> Status {
     created = 0;
     auto fresh = tx.Query(
-        "SELECT p.procore_id, p.name, p.project_number FROM procore_projects p LEFT JOIN procore_project_links l "
+        "SELECT p.procore_id, p.name, p.project_number FROM procore_projects p LEFT JOIN "
+        "procore_project_links l "
         "ON l.client_id = p.client_id AND l.procore_project_id = p.procore_id "
-        "WHERE p.client_id = $1 AND p.deleted = 0 AND l.procore_project_id IS NULL ORDER BY p.procore_id LIMIT 500",
+        "WHERE p.client_id = $1 AND p.deleted = 0 AND l.procore_project_id IS NULL ORDER BY p.procore_id "
+        "LIMIT 500",
         {record.client_id});
     if (!fresh) return tl::unexpected(fresh.error());
     for (const auto& row : fresh->rows) {
       auto id = CreateKtrackProject(tx, record.client_id, row.Text("name"), row.Text("project_number"), now);
       if (!id) return tl::unexpected(id.error());
       auto ins = tx.Exec(
-          "INSERT INTO procore_project_links (client_id, procore_project_id, ktrack_project_id, project_name, "
-          "linked_by, linked_at) VALUES ($1, $2, $3, $4, NULL, $5) ON CONFLICT (client_id, procore_project_id) DO NOTHING",
+          "INSERT INTO procore_project_links (client_id, procore_project_id, ktrack_project_id, "
+          "project_name, "
+          "linked_by, linked_at) VALUES ($1, $2, $3, $4, NULL, $5) ON CONFLICT (client_id, "
+          "procore_project_id) DO NOTHING",
           {record.client_id, row.Int("procore_id"), *id, row.Text("name"), now});
       if (!ins) return tl::unexpected(ins.error());
       auto audited = audit_.Record(tx, record.client_id, std::nullopt, "integration.project_linked",
-                                   {{"procore_project_id", row.Int("procore_id")}, {"ktrack_project_id", *id},
-                                    {"created", true}, {"auto", true}});
+                                   {{"procore_project_id", row.Int("procore_id")},
+                                    {"ktrack_project_id", *id},
+                                    {"created", true},
+                                    {"auto", true}});
       if (!audited) return audited;
       ++created;
     }
@@ -1053,7 +1120,8 @@ Status IntegrationService::RecheckPermissions(const IntegrationRecord& record) {
     auto at = ParseIso8601(record.last_permission_check.value("checked_at", std::string()));
     if (at && now - *at < options_.permission_recheck_interval.count()) return {};
   }
-  const bool was_ok = !record.last_permission_check.is_object() || record.last_permission_check.value("ok", true);
+  const bool was_ok =
+      !record.last_permission_check.is_object() || record.last_permission_check.value("ok", true);
   auto report = RunPermissionCheck(record, record.settings.value_or(Settings{}));
   if (!report) return tl::unexpected(report.error());
   std::string fix;
@@ -1067,7 +1135,8 @@ Status IntegrationService::RecheckPermissions(const IntegrationRecord& record) {
       r.last_error = nullptr;
     }
     if (was_ok != report->ok)
-      return Audit(tx, record.client_id, 0, report->ok ? "integration.permissions_restored" : "integration.permissions_drift",
+      return Audit(tx, record.client_id, 0,
+                   report->ok ? "integration.permissions_restored" : "integration.permissions_drift",
                    {{"ok", report->ok}});
     return {};
   });
@@ -1092,7 +1161,9 @@ Status IntegrationService::CheckHealthOf(const IntegrationRecord& record) {
     for (int pages = 0; pages < 50; ++pages) {
       procore::ApiRequest r;
       r.path = "/rest/v1.0/webhooks/hooks/" + std::to_string(*record.hook_id) + "/deliveries";
-      r.query = {{"company_id", std::to_string(*record.company_id)}, {"filters[status]", status}, {"page_size", "100"}};
+      r.query = {{"company_id", std::to_string(*record.company_id)},
+                 {"filters[status]", status},
+                 {"page_size", "100"}};
       if (page_start) r.query.emplace_back("page_start", std::to_string(page_start));
       r.company_id = *record.company_id;
       r.priority = procore::Priority::kReconciliation;
@@ -1123,8 +1194,9 @@ Status IntegrationService::CheckHealthOf(const IntegrationRecord& record) {
   if (!any) return Fail(any.error().error);
   if (!discarded) return Fail(discarded.error().error);
   // Discarded events KTrack has not reacted to yet: reconcile their streams (per project where known).
-  const int64_t seen_up_to =
-      record.webhook_health.is_object() ? record.webhook_health.value("last_discarded_delivery_id", int64_t{0}) : 0;
+  const int64_t seen_up_to = record.webhook_health.is_object()
+                                 ? record.webhook_health.value("last_discarded_delivery_id", int64_t{0})
+                                 : 0;
   int64_t newest = seen_up_to;
   std::set<std::pair<std::string, int64_t>> to_reconcile;
   for (const auto& seen : discarded_list) {
@@ -1153,13 +1225,14 @@ Status IntegrationService::CheckHealthOf(const IntegrationRecord& record) {
   for (auto it = fresh.rbegin(); it != fresh.rend() && recent_json.size() < 10; ++it) {
     const procore::Delivery& d = it->delivery;
     last_delivery_id = std::max(last_delivery_id, it->id);
-    recent_json.push_back({{"id", it->id},
-                           {"event_id", d.event_id},
-                           {"outcome", d.outcome},
-                           {"response_status", d.response_status},
-                           {"completed_at", d.completed_at},
-                           {"resource_name", d.event.value("resource_name", d.event.value("resource_type", std::string()))},
-                           {"event_type", d.event.value("event_type", d.event.value("reason", std::string()))}});
+    recent_json.push_back(
+        {{"id", it->id},
+         {"event_id", d.event_id},
+         {"outcome", d.outcome},
+         {"response_status", d.response_status},
+         {"completed_at", d.completed_at},
+         {"resource_name", d.event.value("resource_name", d.event.value("resource_type", std::string()))},
+         {"event_type", d.event.value("event_type", d.event.value("reason", std::string()))}});
   }
   for (const auto& s : fresh) last_delivery_id = std::max(last_delivery_id, s.id);
   if (record.webhook_health.is_object())

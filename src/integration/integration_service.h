@@ -1,5 +1,6 @@
 // The company integration's use cases (product.md steps 3-10): credentials, verification, settings,
-// permissions, completion, webhook secret rotation, delivery health, projects and disconnection. No HTTP types.
+// permissions, completion, webhook secret rotation, delivery health, projects and disconnection. No HTTP
+// types.
 #pragma once
 
 #include <atomic>
@@ -58,7 +59,8 @@ class IntegrationService {
 
   // Each action takes the acting user (for the audit log) and answers with JSON for the API.
   Result<nlohmann::json> SaveCredentials(int64_t client_id, int64_t user_id, const nlohmann::json& body);
-  Result<nlohmann::json> VerifyCredentials(int64_t client_id, int64_t user_id, std::optional<int64_t> company_id);
+  Result<nlohmann::json> VerifyCredentials(int64_t client_id, int64_t user_id,
+                                           std::optional<int64_t> company_id);
   Result<nlohmann::json> SaveSettings(int64_t client_id, int64_t user_id, const nlohmann::json& body);
   Result<nlohmann::json> Requirements(int64_t client_id);
   Result<nlohmann::json> VerifyPermissions(int64_t client_id, int64_t user_id);
@@ -99,7 +101,8 @@ class IntegrationService {
   // Loads (or starts) the client's row in a transaction, applies the change and saves it.
   Result<IntegrationRecord> Mutate(int64_t client_id, const Mutation& change);
   Result<IntegrationRecord> Load(int64_t client_id);
-  Status Audit(store::Tx& tx, int64_t client_id, int64_t user_id, std::string_view action, const nlohmann::json& detail);
+  Status Audit(store::Tx& tx, int64_t client_id, int64_t user_id, std::string_view action,
+               const nlohmann::json& detail);
   Status CheckHealthOf(const IntegrationRecord& record);
   Status AutoLinkNewProjects(const IntegrationRecord& record);
   Status RecheckPermissions(const IntegrationRecord& record);
@@ -126,7 +129,8 @@ class IntegrationService {
 // "••••••••3f2a": the last four characters only.
 std::string MaskSecret(std::string_view hint);
 // The API's error for a failed Procore call during verification: 422 with the specific code
-// (invalid_credentials, service_account_retired, app_not_installed, company_not_found, procore_unreachable...).
+// (invalid_credentials, service_account_retired, app_not_installed, company_not_found,
+// procore_unreachable...).
 Error VerificationError(const procore::ProcoreError& error);
 
 }  // namespace kt::integration

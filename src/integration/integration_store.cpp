@@ -41,7 +41,8 @@ IntegrationRecord FromRow(const store::Row& row) {
   r.company_id = row.OptInt("company_id");
   r.company_name = row.Text("company_name");
   r.companies = ParseJsonText(row.OptText("companies_json"), nlohmann::json::array());
-  if (auto s = row.OptText("settings_json"); s && !s->empty()) r.settings = SettingsFromJson(ParseJsonText(s));
+  if (auto s = row.OptText("settings_json"); s && !s->empty())
+    r.settings = SettingsFromJson(ParseJsonText(s));
   r.credentials_verified_at = row.OptInt("credentials_verified_at");
   r.permissions_verified_at = row.OptInt("permissions_verified_at");
   r.last_permission_check = ParseJsonText(row.OptText("last_permission_check_json"));
@@ -58,7 +59,9 @@ IntegrationRecord FromRow(const store::Row& row) {
 
 }  // namespace
 
-std::string SecretOwner(int64_t client_id) { return "client:" + std::to_string(client_id); }
+std::string SecretOwner(int64_t client_id) {
+  return "client:" + std::to_string(client_id);
+}
 
 Result<std::optional<IntegrationRecord>> LoadIntegration(store::Tx& tx, int64_t client_id, bool for_update) {
   std::string sql = std::string("SELECT ") + kColumns + " FROM procore_integrations WHERE client_id = $1";
@@ -103,33 +106,35 @@ Status SaveIntegration(store::Tx& tx, const IntegrationRecord& r) {
       r.created_at,
       r.updated_at,
   };
-  auto done = tx.Exec(std::string("INSERT INTO procore_integrations (") + kColumns +
-                          ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, "
-                          "$18, $19, $20, $21, $22, $23) ON CONFLICT (client_id) DO UPDATE SET "
-                          "status = excluded.status, environment = excluded.environment, "
-                          "login_url = excluded.login_url, api_url = excluded.api_url, "
-                          "procore_client_id = excluded.procore_client_id, "
-                          "uses_marketplace_app = excluded.uses_marketplace_app, "
-                          "client_secret_hint = excluded.client_secret_hint, company_id = excluded.company_id, "
-                          "company_name = excluded.company_name, companies_json = excluded.companies_json, "
-                          "settings_json = excluded.settings_json, "
-                          "credentials_verified_at = excluded.credentials_verified_at, "
-                          "permissions_verified_at = excluded.permissions_verified_at, "
-                          "last_permission_check_json = excluded.last_permission_check_json, "
-                          "integration_key = excluded.integration_key, hook_id = excluded.hook_id, "
-                          "hook_json = excluded.hook_json, "
-                          "webhook_secret_rotating = excluded.webhook_secret_rotating, "
-                          "webhook_health_json = excluded.webhook_health_json, "
-                          "last_error_json = excluded.last_error_json, updated_at = excluded.updated_at",
-                      params);
+  auto done =
+      tx.Exec(std::string("INSERT INTO procore_integrations (") + kColumns +
+                  ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, "
+                  "$18, $19, $20, $21, $22, $23) ON CONFLICT (client_id) DO UPDATE SET "
+                  "status = excluded.status, environment = excluded.environment, "
+                  "login_url = excluded.login_url, api_url = excluded.api_url, "
+                  "procore_client_id = excluded.procore_client_id, "
+                  "uses_marketplace_app = excluded.uses_marketplace_app, "
+                  "client_secret_hint = excluded.client_secret_hint, company_id = excluded.company_id, "
+                  "company_name = excluded.company_name, companies_json = excluded.companies_json, "
+                  "settings_json = excluded.settings_json, "
+                  "credentials_verified_at = excluded.credentials_verified_at, "
+                  "permissions_verified_at = excluded.permissions_verified_at, "
+                  "last_permission_check_json = excluded.last_permission_check_json, "
+                  "integration_key = excluded.integration_key, hook_id = excluded.hook_id, "
+                  "hook_json = excluded.hook_json, "
+                  "webhook_secret_rotating = excluded.webhook_secret_rotating, "
+                  "webhook_health_json = excluded.webhook_health_json, "
+                  "last_error_json = excluded.last_error_json, updated_at = excluded.updated_at",
+              params);
   if (!done) return tl::unexpected(done.error());
   return {};
 }
 
 Result<std::vector<IntegrationRecord>> ListRunningIntegrations(store::Store& store) {
-  auto r = store.Query(std::string("SELECT ") + kColumns +
-                       " FROM procore_integrations WHERE hook_id IS NOT NULL AND status IN ('active', 'error', "
-                       "'completing') ORDER BY client_id");
+  auto r =
+      store.Query(std::string("SELECT ") + kColumns +
+                  " FROM procore_integrations WHERE hook_id IS NOT NULL AND status IN ('active', 'error', "
+                  "'completing') ORDER BY client_id");
   if (!r) return tl::unexpected(r.error());
   std::vector<IntegrationRecord> out;
   for (const auto& row : r->rows) out.push_back(FromRow(row));
@@ -139,7 +144,8 @@ Result<std::vector<IntegrationRecord>> ListRunningIntegrations(store::Store& sto
 Result<std::optional<ReceiverEntry>> LoadReceiverEntry(store::Store& store, crypto::SecretStore& secrets,
                                                        const std::string& integration_key) {
   auto r = store.Query(
-      "SELECT client_id, company_id, webhook_secret_rotating FROM procore_integrations WHERE integration_key = $1",
+      "SELECT client_id, company_id, webhook_secret_rotating FROM procore_integrations WHERE integration_key "
+      "= $1",
       {integration_key});
   if (!r) return tl::unexpected(r.error());
   if (r->empty()) return std::optional<ReceiverEntry>();
@@ -173,19 +179,22 @@ Result<std::vector<ProjectLink>> ListProjectLinks(store::Tx& tx, int64_t client_
 }
 
 Result<std::optional<KtrackProject>> FindKtrackProject(store::Tx& tx, int64_t client_id, int64_t id) {
-  auto r = tx.Query("SELECT id, client_id, name, number, created_at FROM ktrack_projects WHERE client_id = $1 AND id = $2",
-                    {client_id, id});
+  auto r = tx.Query(
+      "SELECT id, client_id, name, number, created_at FROM ktrack_projects WHERE client_id = $1 AND id = $2",
+      {client_id, id});
   if (!r) return tl::unexpected(r.error());
   if (r->empty()) return std::optional<KtrackProject>();
   const auto& row = r->rows[0];
-  return std::optional<KtrackProject>(
-      KtrackProject{row.Int("id"), row.Int("client_id"), row.Text("name"), row.Text("number"), row.Int("created_at")});
+  return std::optional<KtrackProject>(KtrackProject{row.Int("id"), row.Int("client_id"), row.Text("name"),
+                                                    row.Text("number"), row.Int("created_at")});
 }
 
 Result<int64_t> CreateKtrackProject(store::Tx& tx, int64_t client_id, const std::string& name,
                                     const std::string& number, int64_t now_ms) {
-  auto r = tx.Query("INSERT INTO ktrack_projects (client_id, name, number, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
-                    {client_id, name, number, now_ms});
+  auto r = tx.Query(
+      "INSERT INTO ktrack_projects (client_id, name, number, created_at) VALUES ($1, $2, $3, $4) RETURNING "
+      "id",
+      {client_id, name, number, now_ms});
   if (!r) return tl::unexpected(r.error());
   return r->rows[0].Int(0);
 }

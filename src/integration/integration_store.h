@@ -41,16 +41,17 @@ struct IntegrationRecord {
   nlohmann::json last_permission_check;  // {"ok", "checks", "checked_at"} or null
   std::string integration_key;           // empty when there is none (never connected, disconnected)
   std::optional<int64_t> hook_id;
-  nlohmann::json hook;                    // {"destination_url", "api_version", "namespace", "triggers", "failed_triggers"}
-  bool webhook_secret_rotating = false;   // the previous secret is still accepted
-  nlohmann::json webhook_health;          // {"failing", "discarded", "checked_at", "recent": [...]}
-  nlohmann::json last_error;              // {"code", "message", "fix", "at"} or null
+  nlohmann::json hook;  // {"destination_url", "api_version", "namespace", "triggers", "failed_triggers"}
+  bool webhook_secret_rotating = false;  // the previous secret is still accepted
+  nlohmann::json webhook_health;         // {"failing", "discarded", "checked_at", "recent": [...]}
+  nlohmann::json last_error;             // {"code", "message", "fix", "at"} or null
   int64_t created_at = 0;
   int64_t updated_at = 0;
 };
 
 // Reads and writes integration rows inside the caller's transaction.
-Result<std::optional<IntegrationRecord>> LoadIntegration(store::Tx& tx, int64_t client_id, bool for_update = false);
+Result<std::optional<IntegrationRecord>> LoadIntegration(store::Tx& tx, int64_t client_id,
+                                                         bool for_update = false);
 Result<std::optional<IntegrationRecord>> LoadIntegration(store::Store& store, int64_t client_id);
 Status SaveIntegration(store::Tx& tx, const IntegrationRecord& record);
 // Every integration with a hook or in a running status (for the delivery health job).

@@ -21,20 +21,22 @@ std::string ProjectTitle(const PermissionCheck& c) {
   return "Project " + std::to_string(c.project_id.value_or(0));
 }
 
-const procore::ToolPermission* FindTool(const std::vector<procore::ToolPermission>& manifest, std::string_view tool) {
+const procore::ToolPermission* FindTool(const std::vector<procore::ToolPermission>& manifest,
+                                        std::string_view tool) {
   for (const auto& t : manifest)
     if (procore::SameTool(t.friendly_name, tool) || procore::SameTool(t.name, tool)) return &t;
   return nullptr;
 }
 
-const procore::ProjectTool* FindProjectTool(const std::vector<procore::ProjectTool>& tools, std::string_view tool) {
+const procore::ProjectTool* FindProjectTool(const std::vector<procore::ProjectTool>& tools,
+                                            std::string_view tool) {
   for (const auto& t : tools)
     if (procore::SameTool(t.title, tool) || procore::SameTool(t.engine_name, tool)) return &t;
   return nullptr;
 }
 
-PermissionCheck Judge(const Requirement& r, std::optional<int64_t> project_id, const std::string& project_name,
-                      const procore::ToolPermission* granted) {
+PermissionCheck Judge(const Requirement& r, std::optional<int64_t> project_id,
+                      const std::string& project_name, const procore::ToolPermission* granted) {
   PermissionCheck c;
   c.scope = r.scope;
   c.project_id = project_id;
@@ -49,9 +51,11 @@ PermissionCheck Judge(const Requirement& r, std::optional<int64_t> project_id, c
   return c;
 }
 
-// A cheap read that needs the tool: one record of a stream the tool guards (or the hooks, for the Webhooks API).
+// A cheap read that needs the tool: one record of a stream the tool guards (or the hooks, for the Webhooks
+// API).
 procore::ProcoreStatus Probe(procore::Client& client, int64_t company_id, const PermissionCheck& check) {
-  const procore::Scope scope = check.scope == ToolScope::kCompany ? procore::Scope::kCompany : procore::Scope::kProject;
+  const procore::Scope scope =
+      check.scope == ToolScope::kCompany ? procore::Scope::kCompany : procore::Scope::kProject;
   if (procore::SameTool(check.tool, "Webhooks API")) {
     procore::WebhooksApi api(client);
     auto hooks = api.ListHooks({company_id, 0}, "*");
@@ -140,12 +144,13 @@ std::string FixFor(const PermissionCheck& c) {
   const std::string where =
       c.scope == ToolScope::kCompany ? std::string(" at company level") : " for " + ProjectWords(c);
   if (c.status == kCheckMissing)
-    return "In Procore, open Company Admin → App Management → KTrack → Permissions and set " + c.tool + " to " +
-           c.required + where + ".";
+    return "In Procore, open Company Admin → App Management → KTrack → Permissions and set " + c.tool +
+           " to " + c.required + where + ".";
   if (c.status == kCheckToolDisabled)
     return "In Procore, open " + ProjectTitle(c) + " → Admin → Project Tools, turn on " + c.tool + ".";
   if (c.status == kCheckProjectNotPermitted) {
-    std::string name = c.project_name.empty() ? std::to_string(c.project_id.value_or(0)) : "'" + c.project_name + "'";
+    std::string name =
+        c.project_name.empty() ? std::to_string(c.project_id.value_or(0)) : "'" + c.project_name + "'";
     return "In Procore, open Company Admin → App Management → KTrack → Permitted Projects, add " + name + ".";
   }
   return {};
@@ -159,7 +164,8 @@ std::vector<PermissionCheck> EvaluateCompany(const std::vector<Requirement>& req
   return out;
 }
 
-std::vector<PermissionCheck> EvaluateProject(const std::vector<Requirement>& requirements, const ProjectRef& project,
+std::vector<PermissionCheck> EvaluateProject(const std::vector<Requirement>& requirements,
+                                             const ProjectRef& project,
                                              const std::vector<procore::ToolPermission>& manifest,
                                              const std::vector<procore::ProjectTool>& tools) {
   std::vector<PermissionCheck> out;
@@ -185,7 +191,8 @@ std::vector<PermissionCheck> EvaluateProject(const std::vector<Requirement>& req
   return out;
 }
 
-std::vector<PermissionCheck> NotPermitted(const std::vector<Requirement>& requirements, const ProjectRef& project) {
+std::vector<PermissionCheck> NotPermitted(const std::vector<Requirement>& requirements,
+                                          const ProjectRef& project) {
   std::vector<PermissionCheck> out;
   for (const auto& r : requirements) {
     if (r.scope != ToolScope::kProject) continue;
@@ -213,12 +220,14 @@ procore::ProcoreResult<PermissionReport> CheckPermissions(procore::Client& clien
   if (!manifest) return tl::unexpected(manifest.error());
   for (auto& c : EvaluateCompany(requirements, *manifest)) {
     if (c.status.empty())
-      if (auto settled = SettleByProbe(client, company_id, c); !settled) return tl::unexpected(settled.error());
+      if (auto settled = SettleByProbe(client, company_id, c); !settled)
+        return tl::unexpected(settled.error());
     report.checks.push_back(std::move(c));
   }
 
-  const bool needs_projects = std::any_of(requirements.begin(), requirements.end(),
-                                          [](const Requirement& r) { return r.scope == ToolScope::kProject; });
+  const bool needs_projects = std::any_of(requirements.begin(), requirements.end(), [](const Requirement& r) {
+    return r.scope == ToolScope::kProject;
+  });
   if (needs_projects) {
     std::vector<ProjectRef> projects = known_projects;
     std::set<int64_t> seen;
@@ -226,7 +235,8 @@ procore::ProcoreResult<PermissionReport> CheckPermissions(procore::Client& clien
     auto listed = client.ListProjects(company_id);
     if (!listed) {
       // Without Admin on the company, the list itself is refused: the company check above already says so.
-      if (listed.error().code != procore::ErrorCode::kMissingPermission) return tl::unexpected(listed.error());
+      if (listed.error().code != procore::ErrorCode::kMissingPermission)
+        return tl::unexpected(listed.error());
     } else {
       for (const auto& p : *listed)
         if (seen.insert(p.id).second) projects.push_back({p.id, p.name.empty() ? p.display_name : p.name});
@@ -257,7 +267,8 @@ procore::ProcoreResult<PermissionReport> CheckPermissions(procore::Client& clien
       }
       for (auto& c : EvaluateProject(requirements, project, *project_manifest, tools)) {
         if (c.status.empty())
-          if (auto settled = SettleByProbe(client, company_id, c); !settled) return tl::unexpected(settled.error());
+          if (auto settled = SettleByProbe(client, company_id, c); !settled)
+            return tl::unexpected(settled.error());
         report.checks.push_back(std::move(c));
       }
     }

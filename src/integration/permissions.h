@@ -1,5 +1,6 @@
 // The permission check of step 7: for the chosen settings, each tool at company level and on each permitted
-// project, as Procore reports it (permission manifest, project tools, cheap probes), with the fix for each gap.
+// project, as Procore reports it (permission manifest, project tools, cheap probes), with the fix for each
+// gap.
 #pragma once
 
 #include <cstdint>
@@ -51,13 +52,15 @@ struct ProjectRef {
 std::vector<PermissionCheck> EvaluateCompany(const std::vector<Requirement>& requirements,
                                              const std::vector<procore::ToolPermission>& manifest);
 // Project-level requirements against a project's manifest and tools. Tools the manifest leaves out and the
-// project shows as inactive are tool_disabled; those it leaves out otherwise come back with status "" (unknown:
-// to be probed).
-std::vector<PermissionCheck> EvaluateProject(const std::vector<Requirement>& requirements, const ProjectRef& project,
+// project shows as inactive are tool_disabled; those it leaves out otherwise come back with status ""
+// (unknown: to be probed).
+std::vector<PermissionCheck> EvaluateProject(const std::vector<Requirement>& requirements,
+                                             const ProjectRef& project,
                                              const std::vector<procore::ToolPermission>& manifest,
                                              const std::vector<procore::ProjectTool>& tools);
 // Every project requirement refused because the project is not among the app's permitted projects.
-std::vector<PermissionCheck> NotPermitted(const std::vector<Requirement>& requirements, const ProjectRef& project);
+std::vector<PermissionCheck> NotPermitted(const std::vector<Requirement>& requirements,
+                                          const ProjectRef& project);
 
 // The fix for a failed check, in Procore's words.
 std::string FixFor(const PermissionCheck& check);

@@ -5,8 +5,9 @@
 
 namespace kt::integration {
 
-ProcoreClients::ProcoreClients(store::Store& store, crypto::SecretStore& secrets, Clock& clock, Random& random,
-                               ProcoreClientsOptions options, std::unique_ptr<procore::Transport> transport)
+ProcoreClients::ProcoreClients(store::Store& store, crypto::SecretStore& secrets, Clock& clock,
+                               Random& random, ProcoreClientsOptions options,
+                               std::unique_ptr<procore::Transport> transport)
     : store_(store),
       secrets_(secrets),
       clock_(clock),
@@ -19,8 +20,8 @@ ProcoreClients::ProcoreClients(store::Store& store, crypto::SecretStore& secrets
 std::shared_ptr<procore::Client> ProcoreClients::ForCredentials(procore::AppCredentials app) {
   procore::ClientOptions options;
   options.app = std::move(app);
-  return std::make_shared<procore::Client>(std::move(options),
-                                           procore::ClientDeps{*transport_, clock_, random_, tokens_, budget_});
+  return std::make_shared<procore::Client>(
+      std::move(options), procore::ClientDeps{*transport_, clock_, random_, tokens_, budget_});
 }
 
 Result<procore::AppCredentials> ProcoreClients::CredentialsFor(const IntegrationRecord& record) {
@@ -28,17 +29,19 @@ Result<procore::AppCredentials> ProcoreClients::CredentialsFor(const Integration
   if (!environment)
     return Fail(ErrorKind::kConflict, "credentials_missing", "The integration has no Procore environment.",
                 "Save the credentials again.");
-  auto urls = procore::ResolveEnvironment(*environment, record.login_url, record.api_url, options_.allow_custom_urls);
+  auto urls =
+      procore::ResolveEnvironment(*environment, record.login_url, record.api_url, options_.allow_custom_urls);
   if (!urls) return Fail(urls.error().error);
   procore::AppCredentials app;
   app.urls = *urls;
   app.client_id = record.procore_client_id;
   if (record.uses_marketplace_app) {
     if (!options_.marketplace.configured())
-      return Fail(ErrorKind::kConflict, "marketplace_app_not_configured",
-                  "This KTrack server no longer has the credentials of KTrack's Marketplace app.",
-                  "Ask the KTrack operator to configure procore.marketplace_client_id and its secret, or save "
-                  "your own app's credentials.");
+      return Fail(
+          ErrorKind::kConflict, "marketplace_app_not_configured",
+          "This KTrack server no longer has the credentials of KTrack's Marketplace app.",
+          "Ask the KTrack operator to configure procore.marketplace_client_id and its secret, or save "
+          "your own app's credentials.");
     app.client_id = options_.marketplace.client_id;
     app.client_secret = options_.marketplace.client_secret;
     return app;
@@ -46,7 +49,8 @@ Result<procore::AppCredentials> ProcoreClients::CredentialsFor(const Integration
   auto secret = secrets_.Get(SecretOwner(record.client_id), kClientSecretPurpose);
   if (!secret) return tl::unexpected(secret.error());
   if (!*secret || record.procore_client_id.empty())
-    return Fail(ErrorKind::kConflict, "credentials_missing", "No Procore credentials are saved for this client.",
+    return Fail(ErrorKind::kConflict, "credentials_missing",
+                "No Procore credentials are saved for this client.",
                 "Paste the client ID and client secret, then click Verify.");
   app.client_secret = std::move(**secret);
   return app;

@@ -1,4 +1,5 @@
-// Procore clients for KTrack clients, built from the stored credentials: the sync engine's ProcoreClientSource.
+// Procore clients for KTrack clients, built from the stored credentials: the sync engine's
+// ProcoreClientSource.
 #pragma once
 
 #include <cstdint>

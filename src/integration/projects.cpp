@@ -25,14 +25,15 @@ Result<std::vector<ProcoreProjectRow>> SyncedProjects(store::Store& store, int64
   if (!r) return tl::unexpected(r.error());
   std::vector<ProcoreProjectRow> out;
   for (const auto& row : r->rows)
-    out.push_back({row.Int("procore_id"), row.Text("name"), row.Text("display_name"), row.Text("project_number"),
-                   row.Text("stage"), row.Int("active") != 0});
+    out.push_back({row.Int("procore_id"), row.Text("name"), row.Text("display_name"),
+                   row.Text("project_number"), row.Text("stage"), row.Int("active") != 0});
   return out;
 }
 
 // The worst status among a project's streams, as one badge.
 std::string StreamsBadge(const std::vector<std::string>& statuses) {
-  static const std::vector<std::string> kOrder = {"error", "rate_limited", "paused", "syncing", "pending", "synced"};
+  static const std::vector<std::string> kOrder = {"error",   "rate_limited", "paused",
+                                                  "syncing", "pending",      "synced"};
   for (const auto& s : kOrder)
     if (std::find(statuses.begin(), statuses.end(), s) != statuses.end()) return s;
   return statuses.empty() ? "" : statuses.front();
@@ -48,7 +49,8 @@ Result<nlohmann::json> IntegrationService::Projects(int64_t client_id, const Pro
   auto record = Load(client_id);
   if (!record) return tl::unexpected(record.error());
   if (!record->company_id || !record->credentials_verified_at)
-    return Fail(ErrorKind::kConflict, "invalid_state", "Verify the credentials and choose the company before listing projects.",
+    return Fail(ErrorKind::kConflict, "invalid_state",
+                "Verify the credentials and choose the company before listing projects.",
                 std::string(NextStep(record->status)));
   auto rows = SyncedProjects(store_, client_id);
   if (!rows) return tl::unexpected(rows.error());
@@ -58,7 +60,8 @@ Result<nlohmann::json> IntegrationService::Projects(int64_t client_id, const Pro
     if (!client) return tl::unexpected(client.error());
     auto live = (*client)->ListProjects(*record->company_id);
     if (!live) return Fail(VerificationError(live.error()));
-    for (const auto& p : *live) rows->push_back({p.id, p.name, p.display_name, p.project_number, "", p.active});
+    for (const auto& p : *live)
+      rows->push_back({p.id, p.name, p.display_name, p.project_number, "", p.active});
   }
   std::map<int64_t, ProjectLink> links;
   std::map<int64_t, std::string> ktrack_names;
@@ -77,8 +80,10 @@ Result<nlohmann::json> IntegrationService::Projects(int64_t client_id, const Pro
   std::map<int64_t, std::string> not_permitted_fix;
   if (record->last_permission_check.is_object())
     for (const auto& c : record->last_permission_check.value("checks", nlohmann::json::array()))
-      if (c.value("status", "") == kCheckProjectNotPermitted && c.value("project_id", nlohmann::json()).is_number_integer())
-        not_permitted_fix[c["project_id"].get<int64_t>()] = c.value("fix", nlohmann::json()).is_string() ? c["fix"].get<std::string>() : "";
+      if (c.value("status", "") == kCheckProjectNotPermitted &&
+          c.value("project_id", nlohmann::json()).is_number_integer())
+        not_permitted_fix[c["project_id"].get<int64_t>()] =
+            c.value("fix", nlohmann::json()).is_string() ? c["fix"].get<std::string>() : "";
   std::map<int64_t, std::vector<std::string>> stream_statuses;
   if (auto streams = sync_.ListStreams(client_id); streams)
     for (const auto& s : *streams)
@@ -94,16 +99,20 @@ Result<nlohmann::json> IntegrationService::Projects(int64_t client_id, const Pro
         !Contains(p.project_number, query.search))
       continue;
     auto fix = not_permitted_fix.find(p.id);
-    nlohmann::json j = {{"id", p.id},
-                        {"name", p.name},
-                        {"display_name", p.display_name},
-                        {"project_number", p.project_number},
-                        {"stage", p.stage},
-                        {"active", p.active},
-                        {"permitted", fix == not_permitted_fix.end()},
-                        {"linked_ktrack_project_id", linked ? nlohmann::json(link->second.ktrack_project_id) : nlohmann::json(nullptr)},
-                        {"ktrack_project_name", linked ? nlohmann::json(ktrack_names[link->second.ktrack_project_id]) : nlohmann::json(nullptr)},
-                        {"sync_status", linked ? nlohmann::json(StreamsBadge(stream_statuses[p.id])) : nlohmann::json(nullptr)}};
+    nlohmann::json j = {
+        {"id", p.id},
+        {"name", p.name},
+        {"display_name", p.display_name},
+        {"project_number", p.project_number},
+        {"stage", p.stage},
+        {"active", p.active},
+        {"permitted", fix == not_permitted_fix.end()},
+        {"linked_ktrack_project_id",
+         linked ? nlohmann::json(link->second.ktrack_project_id) : nlohmann::json(nullptr)},
+        {"ktrack_project_name",
+         linked ? nlohmann::json(ktrack_names[link->second.ktrack_project_id]) : nlohmann::json(nullptr)},
+        {"sync_status",
+         linked ? nlohmann::json(StreamsBadge(stream_statuses[p.id])) : nlohmann::json(nullptr)}};
     if (fix != not_permitted_fix.end()) j["fix"] = fix->second;
     all.push_back(std::move(j));
   }
@@ -115,7 +124,8 @@ Result<nlohmann::json> IntegrationService::Projects(int64_t client_id, const Pro
   return nlohmann::json{{"projects", out}, {"total", all.size()}, {"page", page}, {"per_page", per_page}};
 }
 
-Result<nlohmann::json> IntegrationService::LinkProject(int64_t client_id, int64_t user_id, int64_t procore_project_id,
+Result<nlohmann::json> IntegrationService::LinkProject(int64_t client_id, int64_t user_id,
+                                                       int64_t procore_project_id,
                                                        const nlohmann::json& body) {
   auto record = Load(client_id);
   if (!record) return tl::unexpected(record.error());
@@ -125,7 +135,8 @@ Result<nlohmann::json> IntegrationService::LinkProject(int64_t client_id, int64_
                 std::string(NextStep(record->status)));
   const bool create = body.value("create", false);
   std::optional<int64_t> ktrack_id;
-  if (auto it = body.find("ktrack_project_id"); it != body.end() && it->is_number_integer()) ktrack_id = it->get<int64_t>();
+  if (auto it = body.find("ktrack_project_id"); it != body.end() && it->is_number_integer())
+    ktrack_id = it->get<int64_t>();
   if (!create && !ktrack_id)
     return Fail(ErrorKind::kInvalidInput, "invalid_field", "Say which KTrack project to link.",
                 "Send {\"ktrack_project_id\": <id>} or {\"create\": true}.");
@@ -141,7 +152,8 @@ Result<nlohmann::json> IntegrationService::LinkProject(int64_t client_id, int64_
     auto live = (*client)->ListProjects(*record->company_id);
     if (!live) return Fail(VerificationError(live.error()));
     for (const auto& p : *live)
-      if (p.id == procore_project_id) project = ProcoreProjectRow{p.id, p.name, p.display_name, p.project_number, "", p.active};
+      if (p.id == procore_project_id)
+        project = ProcoreProjectRow{p.id, p.name, p.display_name, p.project_number, "", p.active};
   }
   if (!project)
     return Fail(ErrorKind::kNotFound, "procore_project_not_found",
@@ -178,18 +190,21 @@ Result<nlohmann::json> IntegrationService::LinkProject(int64_t client_id, int64_
       auto found = FindKtrackProject(tx, client_id, *ktrack_id);
       if (!found) return tl::unexpected(found.error());
       if (!*found)
-        return Fail(ErrorKind::kNotFound, "ktrack_project_not_found", "There is no such KTrack project in this client.",
+        return Fail(ErrorKind::kNotFound, "ktrack_project_not_found",
+                    "There is no such KTrack project in this client.",
                     "Pick an existing KTrack project, or send {\"create\": true}.");
       linked_to = (*found)->id;
       ktrack_name = (*found)->name;
     }
     auto ins = tx.Exec(
-        "INSERT INTO procore_project_links (client_id, procore_project_id, ktrack_project_id, project_name, linked_by, "
+        "INSERT INTO procore_project_links (client_id, procore_project_id, ktrack_project_id, project_name, "
+        "linked_by, "
         "linked_at) VALUES ($1, $2, $3, $4, $5, $6)",
         {client_id, procore_project_id, linked_to, project->name, user_id, now});
     if (!ins) return tl::unexpected(ins.error());
-    return audit_.Record(tx, client_id, user_id, "integration.project_linked",
-                         {{"procore_project_id", procore_project_id}, {"ktrack_project_id", linked_to}, {"created", create}});
+    return audit_.Record(
+        tx, client_id, user_id, "integration.project_linked",
+        {{"procore_project_id", procore_project_id}, {"ktrack_project_id", linked_to}, {"created", create}});
   });
   if (!done) return tl::unexpected(done.error());
 
@@ -216,13 +231,14 @@ Result<nlohmann::json> IntegrationService::LinkProject(int64_t client_id, int64_
                         {"permissions", permissions}};
 }
 
-Result<nlohmann::json> IntegrationService::UnlinkProject(int64_t client_id, int64_t user_id, int64_t procore_project_id,
-                                                         bool purge_data) {
+Result<nlohmann::json> IntegrationService::UnlinkProject(int64_t client_id, int64_t user_id,
+                                                         int64_t procore_project_id, bool purge_data) {
   auto record = Load(client_id);
   if (!record) return tl::unexpected(record.error());
   auto done = store_.Transact([&](store::Tx& tx) -> Status {
-    auto removed = tx.Exec("DELETE FROM procore_project_links WHERE client_id = $1 AND procore_project_id = $2",
-                           {client_id, procore_project_id});
+    auto removed =
+        tx.Exec("DELETE FROM procore_project_links WHERE client_id = $1 AND procore_project_id = $2",
+                {client_id, procore_project_id});
     if (!removed) return tl::unexpected(removed.error());
     if (*removed == 0)
       return Fail(ErrorKind::kNotFound, "not_linked", "That Procore project is not linked.",
@@ -234,8 +250,10 @@ Result<nlohmann::json> IntegrationService::UnlinkProject(int64_t client_id, int6
   if (record->company_id && IsRunning(record->status))
     if (auto applied = ApplySyncScope(*record); !applied) return tl::unexpected(applied.error());
   if (purge_data)
-    if (auto purged = sync_.PurgeProject(client_id, procore_project_id); !purged) return tl::unexpected(purged.error());
-  return nlohmann::json{{"procore_project_id", procore_project_id}, {"unlinked", true}, {"purge_data", purge_data}};
+    if (auto purged = sync_.PurgeProject(client_id, procore_project_id); !purged)
+      return tl::unexpected(purged.error());
+  return nlohmann::json{
+      {"procore_project_id", procore_project_id}, {"unlinked", true}, {"purge_data", purge_data}};
 }
 
 }  // namespace kt::integration

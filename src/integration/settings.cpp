@@ -57,7 +57,9 @@ std::vector<std::string> OrderedDomains(const std::set<std::string>& chosen) {
 
 }  // namespace
 
-std::span<const DomainInfo> Domains() { return kDomains; }
+std::span<const DomainInfo> Domains() {
+  return kDomains;
+}
 
 bool IsKnownDomain(std::string_view key) {
   return std::any_of(kDomains.begin(), kDomains.end(), [&](const DomainInfo& d) { return d.key == key; });
@@ -79,8 +81,8 @@ Result<Settings> ParseSettings(const nlohmann::json& body, const Settings& curre
       if (!IsKnownDomain(name)) {
         std::string known;
         for (const auto& k : kDomains) known += (known.empty() ? "" : ", ") + std::string(k.key);
-        return Fail(ErrorKind::kInvalidInput, "unknown_domain", "'" + name + "' is not a domain KTrack can sync.",
-                    "Choose among: " + known + ".");
+        return Fail(ErrorKind::kInvalidInput, "unknown_domain",
+                    "'" + name + "' is not a domain KTrack can sync.", "Choose among: " + known + ".");
       }
       chosen.insert(name);
     }
@@ -98,23 +100,25 @@ Result<Settings> ParseSettings(const nlohmann::json& body, const Settings& curre
   }
   if (auto it = body.find("reconcile_interval_s"); it != body.end()) {
     if (!it->is_number_integer())
-      return Fail(ErrorKind::kInvalidInput, "invalid_field", "'reconcile_interval_s' must be a whole number of seconds.",
-                  "Send \"reconcile_interval_s\" between " + std::to_string(kMinReconcileIntervalS) + " and " +
-                      std::to_string(kMaxReconcileIntervalS) + ".");
+      return Fail(ErrorKind::kInvalidInput, "invalid_field",
+                  "'reconcile_interval_s' must be a whole number of seconds.",
+                  "Send \"reconcile_interval_s\" between " + std::to_string(kMinReconcileIntervalS) +
+                      " and " + std::to_string(kMaxReconcileIntervalS) + ".");
     int64_t v = it->get<int64_t>();
     if (v < kMinReconcileIntervalS || v > kMaxReconcileIntervalS)
       return Fail(ErrorKind::kInvalidInput, "reconcile_interval_out_of_range",
                   "The reconciliation interval must be between 5 minutes and 7 days (" +
-                      std::to_string(kMinReconcileIntervalS) + " to " + std::to_string(kMaxReconcileIntervalS) +
-                      " seconds); " + std::to_string(v) + " is not.",
+                      std::to_string(kMinReconcileIntervalS) + " to " +
+                      std::to_string(kMaxReconcileIntervalS) + " seconds); " + std::to_string(v) + " is not.",
                   "Choose an interval between " + std::to_string(kMinReconcileIntervalS) + " and " +
-                      std::to_string(kMaxReconcileIntervalS) + " seconds; 3600 (an hour) suits most companies.");
+                      std::to_string(kMaxReconcileIntervalS) +
+                      " seconds; 3600 (an hour) suits most companies.");
     out.reconcile_interval_s = v;
   }
   if (auto it = body.find("webhook_payload_version"); it != body.end()) {
     if (!it->is_string() || (*it != "v2.0" && *it != "v4.0"))
-      return Fail(ErrorKind::kInvalidInput, "invalid_field", "'webhook_payload_version' must be \"v2.0\" or \"v4.0\".",
-                  "Leave it out to use v2.0.");
+      return Fail(ErrorKind::kInvalidInput, "invalid_field",
+                  "'webhook_payload_version' must be \"v2.0\" or \"v4.0\".", "Leave it out to use v2.0.");
     out.webhook_payload_version = it->get<std::string>();
   }
   return out;
@@ -141,12 +145,15 @@ Settings SettingsFromJson(const nlohmann::json& j) {
   return s;
 }
 
-std::string_view ToolScopeName(ToolScope scope) { return scope == ToolScope::kCompany ? "company" : "project"; }
+std::string_view ToolScopeName(ToolScope scope) {
+  return scope == ToolScope::kCompany ? "company" : "project";
+}
 
 int LevelRank(std::string_view level) {
   std::string l;
   for (char c : level)
-    if (c != ' ' && c != '_' && c != '-') l.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    if (c != ' ' && c != '_' && c != '-')
+      l.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
   if (l == "admin") return 3;
   if (l == "standard") return 2;
   if (l == "readonly" || l == "read") return 1;
@@ -180,7 +187,8 @@ std::vector<Requirement> Requirements(const Settings& settings) {
 }
 
 nlohmann::json RequirementJson(const Requirement& r) {
-  return {{"scope", ToolScopeName(r.scope)}, {"tool", r.tool}, {"level", r.level}, {"needed_for", r.needed_for}};
+  return {
+      {"scope", ToolScopeName(r.scope)}, {"tool", r.tool}, {"level", r.level}, {"needed_for", r.needed_for}};
 }
 
 std::vector<TriggerKey> TriggersFor(const Settings& settings) {
@@ -191,7 +199,8 @@ std::vector<TriggerKey> TriggersFor(const Settings& settings) {
   for (const auto& key : keys) {
     const procore::StreamEndpoint* s = procore::FindStream(key);
     if (!s || s->webhook_resource.empty()) continue;
-    for (const char* type : {"create", "update", "delete"}) out.insert({std::string(s->webhook_resource), type});
+    for (const char* type : {"create", "update", "delete"})
+      out.insert({std::string(s->webhook_resource), type});
   }
   return {out.begin(), out.end()};
 }

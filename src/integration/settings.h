@@ -14,7 +14,7 @@
 
 namespace kt::integration {
 
-inline constexpr int64_t kMinReconcileIntervalS = 300;       // 5 minutes
+inline constexpr int64_t kMinReconcileIntervalS = 300;        // 5 minutes
 inline constexpr int64_t kMaxReconcileIntervalS = 7 * 86400;  // a week
 inline constexpr int64_t kDefaultReconcileIntervalS = 3600;
 
@@ -47,8 +47,8 @@ std::string_view ToolScopeName(ToolScope scope);
 // One Procore tool at the least level KTrack needs, and the settings that need it.
 struct Requirement {
   ToolScope scope = ToolScope::kCompany;
-  std::string tool;   // Procore's name, as in the permissions matrix ("RFIs", "Change Orders", "Webhooks API")
-  std::string level;  // "Read Only" or "Standard"
+  std::string tool;  // Procore's name, as in the permissions matrix ("RFIs", "Change Orders", "Webhooks API")
+  std::string level;                    // "Read Only" or "Standard"
   std::vector<std::string> needed_for;  // "projects", "webhooks" or domain keys
 };
 // Procore's levels in order; a level satisfies a requirement when it is at least as high.

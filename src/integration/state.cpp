@@ -10,12 +10,25 @@ namespace {
 using S = IntegrationStatus;
 using E = IntegrationEvent;
 
-constexpr std::array kStatuses = {S::kNotStarted,          S::kCredentialsSaved, S::kCredentialsVerified,
-                                  S::kConfigured,          S::kPermissionsVerified, S::kCompleting,
-                                  S::kActive,              S::kError,            S::kDisconnected};
-constexpr std::array kEvents = {E::kSaveCredentials, E::kReplaceCredentials, E::kVerifyCredentials,
-                                E::kSaveSettings,    E::kVerifyPermissions,  E::kPermissionsMissing, E::kComplete,
-                                E::kCompleted,       E::kFail,               E::kRotateWebhookSecret,
+constexpr std::array kStatuses = {S::kNotStarted,
+                                  S::kCredentialsSaved,
+                                  S::kCredentialsVerified,
+                                  S::kConfigured,
+                                  S::kPermissionsVerified,
+                                  S::kCompleting,
+                                  S::kActive,
+                                  S::kError,
+                                  S::kDisconnected};
+constexpr std::array kEvents = {E::kSaveCredentials,
+                                E::kReplaceCredentials,
+                                E::kVerifyCredentials,
+                                E::kSaveSettings,
+                                E::kVerifyPermissions,
+                                E::kPermissionsMissing,
+                                E::kComplete,
+                                E::kCompleted,
+                                E::kFail,
+                                E::kRotateWebhookSecret,
                                 E::kDisconnect};
 
 struct Edge {
@@ -34,7 +47,8 @@ constexpr Edge kEdges[] = {
     {S::kPermissionsVerified, E::kSaveCredentials, S::kCredentialsSaved},
     {S::kError, E::kSaveCredentials, S::kCredentialsSaved},
     {S::kDisconnected, E::kSaveCredentials, S::kCredentialsSaved},
-    // A running integration keeps running with replaced credentials (they are verified before they are saved).
+    // A running integration keeps running with replaced credentials (they are verified before they are
+    // saved).
     {S::kActive, E::kReplaceCredentials, S::kActive},
     {S::kError, E::kReplaceCredentials, S::kError},
 
@@ -59,7 +73,8 @@ constexpr Edge kEdges[] = {
     {S::kError, E::kVerifyPermissions, S::kPermissionsVerified},
     {S::kConfigured, E::kPermissionsMissing, S::kConfigured},
     {S::kPermissionsVerified, E::kPermissionsMissing, S::kConfigured},
-    {S::kActive, E::kPermissionsMissing, S::kActive},  // the running integration shows the drift, it keeps running
+    {S::kActive, E::kPermissionsMissing,
+     S::kActive},  // the running integration shows the drift, it keeps running
     {S::kError, E::kPermissionsMissing, S::kError},
 
     // Complete is idempotent: it may run again on a running integration (hooks are found and reused).
@@ -87,7 +102,8 @@ constexpr Edge kEdges[] = {
 std::string Refusal(S from, E event) {
   switch (event) {
     case E::kSaveCredentials:
-      if (from == S::kCompleting) return "Wait until the integration has finished completing before changing the credentials.";
+      if (from == S::kCompleting)
+        return "Wait until the integration has finished completing before changing the credentials.";
       return "The integration is running: replaced credentials are verified before they are saved.";
     case E::kReplaceCredentials:
       return "Only a running integration replaces its credentials in place; save the credentials instead.";
@@ -95,22 +111,28 @@ std::string Refusal(S from, E event) {
       if (from == S::kCompleting) return "Wait until the integration has finished completing.";
       return "Save the client ID and client secret before verifying them.";
     case E::kSaveSettings:
-      if (from == S::kCompleting) return "Wait until the integration has finished completing before changing the settings.";
+      if (from == S::kCompleting)
+        return "Wait until the integration has finished completing before changing the settings.";
       if (from == S::kCredentialsSaved) return "Verify the credentials before choosing settings.";
       return "Save and verify the credentials before choosing settings.";
     case E::kVerifyPermissions:
       if (from == S::kCompleting) return "Wait until the integration has finished completing.";
       if (from == S::kCredentialsVerified) return "Choose the settings before verifying permissions.";
-      if (from == S::kCredentialsSaved) return "Verify the credentials, then choose the settings, before verifying permissions.";
+      if (from == S::kCredentialsSaved)
+        return "Verify the credentials, then choose the settings, before verifying permissions.";
       return "Save and verify the credentials, then choose the settings, before verifying permissions.";
     case E::kPermissionsMissing:
       return Refusal(from, E::kVerifyPermissions);
     case E::kComplete:
       if (from == S::kCompleting) return "The integration is already completing.";
       if (from == S::kConfigured) return "Verify the permissions before completing the integration.";
-      if (from == S::kCredentialsVerified) return "Choose the settings and verify the permissions before completing the integration.";
-      if (from == S::kCredentialsSaved) return "Verify the credentials, choose the settings and verify the permissions before completing the integration.";
-      return "Save and verify the credentials, choose the settings and verify the permissions before completing the integration.";
+      if (from == S::kCredentialsVerified)
+        return "Choose the settings and verify the permissions before completing the integration.";
+      if (from == S::kCredentialsSaved)
+        return "Verify the credentials, choose the settings and verify the permissions before completing the "
+               "integration.";
+      return "Save and verify the credentials, choose the settings and verify the permissions before "
+             "completing the integration.";
     case E::kCompleted:
       return "Only a completing integration can become active.";
     case E::kFail:
@@ -128,15 +150,24 @@ std::string Refusal(S from, E event) {
 
 std::string_view StatusName(IntegrationStatus status) {
   switch (status) {
-    case S::kNotStarted: return "not_started";
-    case S::kCredentialsSaved: return "credentials_saved";
-    case S::kCredentialsVerified: return "credentials_verified";
-    case S::kConfigured: return "configured";
-    case S::kPermissionsVerified: return "permissions_verified";
-    case S::kCompleting: return "completing";
-    case S::kActive: return "active";
-    case S::kError: return "error";
-    case S::kDisconnected: return "disconnected";
+    case S::kNotStarted:
+      return "not_started";
+    case S::kCredentialsSaved:
+      return "credentials_saved";
+    case S::kCredentialsVerified:
+      return "credentials_verified";
+    case S::kConfigured:
+      return "configured";
+    case S::kPermissionsVerified:
+      return "permissions_verified";
+    case S::kCompleting:
+      return "completing";
+    case S::kActive:
+      return "active";
+    case S::kError:
+      return "error";
+    case S::kDisconnected:
+      return "disconnected";
   }
   return "not_started";
 }
@@ -149,23 +180,38 @@ std::optional<IntegrationStatus> ParseStatus(std::string_view name) {
 
 std::string_view EventName(IntegrationEvent event) {
   switch (event) {
-    case E::kSaveCredentials: return "save_credentials";
-    case E::kReplaceCredentials: return "replace_credentials";
-    case E::kVerifyCredentials: return "verify_credentials";
-    case E::kSaveSettings: return "save_settings";
-    case E::kVerifyPermissions: return "verify_permissions";
-    case E::kPermissionsMissing: return "permissions_missing";
-    case E::kComplete: return "complete";
-    case E::kCompleted: return "completed";
-    case E::kFail: return "fail";
-    case E::kRotateWebhookSecret: return "rotate_webhook_secret";
-    case E::kDisconnect: return "disconnect";
+    case E::kSaveCredentials:
+      return "save_credentials";
+    case E::kReplaceCredentials:
+      return "replace_credentials";
+    case E::kVerifyCredentials:
+      return "verify_credentials";
+    case E::kSaveSettings:
+      return "save_settings";
+    case E::kVerifyPermissions:
+      return "verify_permissions";
+    case E::kPermissionsMissing:
+      return "permissions_missing";
+    case E::kComplete:
+      return "complete";
+    case E::kCompleted:
+      return "completed";
+    case E::kFail:
+      return "fail";
+    case E::kRotateWebhookSecret:
+      return "rotate_webhook_secret";
+    case E::kDisconnect:
+      return "disconnect";
   }
   return "unknown";
 }
 
-std::span<const IntegrationStatus> AllStatuses() { return kStatuses; }
-std::span<const IntegrationEvent> AllEvents() { return kEvents; }
+std::span<const IntegrationStatus> AllStatuses() {
+  return kStatuses;
+}
+std::span<const IntegrationEvent> AllEvents() {
+  return kEvents;
+}
 
 Result<IntegrationStatus> Transition(IntegrationStatus from, IntegrationEvent event) {
   for (const Edge& e : kEdges)
@@ -182,7 +228,8 @@ std::string_view NextStep(IntegrationStatus status) {
   switch (status) {
     case S::kNotStarted:
     case S::kDisconnected:
-      return "Paste the client ID and client secret of KTrack's app in Procore (or choose KTrack's Marketplace app), then click Verify.";
+      return "Paste the client ID and client secret of KTrack's app in Procore (or choose KTrack's "
+             "Marketplace app), then click Verify.";
     case S::kCredentialsSaved:
       return "Click Verify so KTrack obtains a token and finds the company where the app is installed.";
     case S::kCredentialsVerified:

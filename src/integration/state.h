@@ -23,17 +23,17 @@ enum class IntegrationStatus {
 
 // What happens to an integration: each API action and each outcome of the background work.
 enum class IntegrationEvent {
-  kSaveCredentials,     // PUT /credentials before the integration runs
-  kReplaceCredentials,  // PUT /credentials on a running integration (verified before it is saved)
-  kVerifyCredentials,   // POST /credentials/verify succeeded
-  kSaveSettings,        // PUT /settings
-  kVerifyPermissions,   // POST /permissions/verify found every permission in place
-  kPermissionsMissing,  // a permission check found gaps: verified permissions are no longer verified
-  kComplete,            // POST /complete accepted
-  kCompleted,           // hooks, triggers and the sync's scope are in place
-  kFail,                // the completion or the running integration failed
-  kRotateWebhookSecret, // POST /webhooks/rotate-secret
-  kDisconnect,          // DELETE /
+  kSaveCredentials,      // PUT /credentials before the integration runs
+  kReplaceCredentials,   // PUT /credentials on a running integration (verified before it is saved)
+  kVerifyCredentials,    // POST /credentials/verify succeeded
+  kSaveSettings,         // PUT /settings
+  kVerifyPermissions,    // POST /permissions/verify found every permission in place
+  kPermissionsMissing,   // a permission check found gaps: verified permissions are no longer verified
+  kComplete,             // POST /complete accepted
+  kCompleted,            // hooks, triggers and the sync's scope are in place
+  kFail,                 // the completion or the running integration failed
+  kRotateWebhookSecret,  // POST /webhooks/rotate-secret
+  kDisconnect,           // DELETE /
 };
 
 std::string_view StatusName(IntegrationStatus status);

@@ -27,8 +27,8 @@ bool IsJsonContentType(std::string_view content_type) {
   return StartsWith(type, "application/") && type.size() > 5 && type.substr(type.size() - 5) == "+json";
 }
 
-WebhookReceiver::WebhookReceiver(store::Store& store, crypto::SecretStore& secrets, sync::Inbox& inbox, Clock& clock,
-                                 ReceiverOptions options)
+WebhookReceiver::WebhookReceiver(store::Store& store, crypto::SecretStore& secrets, sync::Inbox& inbox,
+                                 Clock& clock, ReceiverOptions options)
     : store_(store), secrets_(secrets), inbox_(inbox), clock_(clock), options_(options) {}
 
 void WebhookReceiver::Invalidate(int64_t client_id) {
@@ -63,16 +63,18 @@ Result<WebhookReceiver::Cached> WebhookReceiver::Lookup(const std::string& key, 
 ReceiveOutcome WebhookReceiver::Receive(const Delivery& d) {
   // Integration keys are base64url tokens; anything else cannot be one (and never reaches the database).
   if (d.integration_key.empty() || d.integration_key.size() > 128 ||
-      d.integration_key.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") !=
-          std::string_view::npos)
+      d.integration_key.find_first_not_of(
+          "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") != std::string_view::npos)
     return Reject(404, "unknown_integration", "No integration has this webhook address.");
   const std::string key(d.integration_key);
   auto cached = Lookup(key, false);
-  if (!cached) return Reject(503, "unavailable", "KTrack cannot receive webhooks right now; Procore will retry.");
+  if (!cached)
+    return Reject(503, "unavailable", "KTrack cannot receive webhooks right now; Procore will retry.");
   if (!cached->entry) return Reject(404, "unknown_integration", "No integration has this webhook address.");
 
   std::string_view presented = Trim(d.authorization);
-  if (presented.size() > 7 && IEquals(presented.substr(0, 7), "bearer ")) presented = Trim(presented.substr(7));
+  if (presented.size() > 7 && IEquals(presented.substr(0, 7), "bearer "))
+    presented = Trim(presented.substr(7));
   auto matches = [&](const ReceiverEntry& e) {
     const std::string hash = Sha256Hex(presented);
     bool ok = ConstantTimeEquals(hash, e.secret_hash);
@@ -82,12 +84,15 @@ ReceiveOutcome WebhookReceiver::Receive(const Delivery& d) {
   if (!matches(*cached->entry)) {
     // The secret may have been rotated by another process since the key was cached.
     if (clock_.NowUnixMs() - cached->loaded_at_ms < options_.reload_after_failure.count())
-      return Reject(401, "unauthorized", "The Authorization header does not match this integration's webhook secret.");
+      return Reject(401, "unauthorized",
+                    "The Authorization header does not match this integration's webhook secret.");
     cached = Lookup(key, true);
-    if (!cached) return Reject(503, "unavailable", "KTrack cannot receive webhooks right now; Procore will retry.");
+    if (!cached)
+      return Reject(503, "unavailable", "KTrack cannot receive webhooks right now; Procore will retry.");
     if (!cached->entry) return Reject(404, "unknown_integration", "No integration has this webhook address.");
     if (!matches(*cached->entry))
-      return Reject(401, "unauthorized", "The Authorization header does not match this integration's webhook secret.");
+      return Reject(401, "unauthorized",
+                    "The Authorization header does not match this integration's webhook secret.");
   }
   const ReceiverEntry& entry = *cached->entry;
 
@@ -96,9 +101,12 @@ ReceiveOutcome WebhookReceiver::Receive(const Delivery& d) {
   if (d.body.size() > options_.max_body_bytes)
     return Reject(413, "payload_too_large", "The delivery is larger than KTrack accepts.");
   auto event = sync::ParseWebhookEvent(d.body);
-  if (!event) return Reject(400, event.error().code.empty() ? "invalid_webhook_payload" : event.error().code, event.error().message);
+  if (!event)
+    return Reject(400, event.error().code.empty() ? "invalid_webhook_payload" : event.error().code,
+                  event.error().message);
   if (entry.company_id != 0 && event->company_id != 0 && event->company_id != entry.company_id)
-    return Reject(400, "wrong_company", "The event belongs to another Procore company than this integration's.");
+    return Reject(400, "wrong_company",
+                  "The event belongs to another Procore company than this integration's.");
 
   auto accepted = inbox_.Accept(entry.client_id, *event, d.body);
   if (!accepted) return Reject(503, "unavailable", "KTrack could not store the event; Procore will retry.");

@@ -10,8 +10,8 @@
 #include <nlohmann/json.hpp>
 
 #include "crypto/master_key.h"
-#include "harness.h"
 #include "crypto/secret_store.h"
+#include "harness.h"
 #include "http/client.h"
 #include "process.h"
 #include "store/store.h"
@@ -33,8 +33,9 @@ class IntegrationApiTest : public ::testing::Test {
   static void SetUpTestSuite() {
     dir_ = new TempDir();
     emulator_ = new ChildProcess();
-    emulator_->Start({BinPath("procore-emulator"), "--listen", "127.0.0.1:0", "--preset", "small", "--seed", "7"}, {},
-                     dir_->path() + "/emulator.log");
+    emulator_->Start(
+        {BinPath("procore-emulator"), "--listen", "127.0.0.1:0", "--preset", "small", "--seed", "7"}, {},
+        dir_->path() + "/emulator.log");
     emu_ = emulator_->WaitForListening();
     auto reset = Call("POST", emu_ + "/_emulator/reset", {{"preset", "small"}, {"seed", 7}});
     ASSERT_EQ(reset.status, 200) << reset.text;
@@ -77,13 +78,16 @@ class IntegrationApiTest : public ::testing::Test {
       body["client_id"] = app.client_id;
       a = Call("POST", emu_ + "/_emulator/companies/" + std::to_string(company_) + "/installs", body);
     } else {
-      a = Call("PATCH", emu_ + "/_emulator/companies/" + std::to_string(company_) + "/installs/" + app.client_id, body);
+      a = Call("PATCH",
+               emu_ + "/_emulator/companies/" + std::to_string(company_) + "/installs/" + app.client_id,
+               body);
     }
     EXPECT_LT(a.status, 300) << a.text;
   }
   static void SetTool(int64_t project, const std::string& tool, bool active) {
-    auto a = Call("PUT", emu_ + "/_emulator/projects/" + std::to_string(project) + "/tools/" + UrlEncode(tool),
-                  {{"active", active}});
+    auto a =
+        Call("PUT", emu_ + "/_emulator/projects/" + std::to_string(project) + "/tools/" + UrlEncode(tool),
+             {{"active", active}});
     EXPECT_EQ(a.status, 200) << a.text;
   }
 
@@ -92,12 +96,16 @@ class IntegrationApiTest : public ::testing::Test {
   static std::string Api(const Tenant& t, const std::string& rest = "") {
     return base_ + "/api/v1/clients/" + std::to_string(t.client_id) + "/procore" + rest;
   }
-  static Answer As(const Tenant& t, const std::string& method, const std::string& rest, const json& body = nullptr) {
+  static Answer As(const Tenant& t, const std::string& method, const std::string& rest,
+                   const json& body = nullptr) {
     return Call(method, Api(t, rest), body, {{"Authorization", "Bearer " + t.admin_token}});
   }
   static json CustomCredentials(const App& app) {
-    return {{"client_id", app.client_id}, {"client_secret", app.client_secret}, {"environment", "custom"},
-            {"login_url", emu_}, {"api_url", emu_}};
+    return {{"client_id", app.client_id},
+            {"client_secret", app.client_secret},
+            {"environment", "custom"},
+            {"login_url", emu_},
+            {"api_url", emu_}};
   }
 
   // Runs the wizard up to permissions_verified with the given domains.
@@ -105,14 +113,16 @@ class IntegrationApiTest : public ::testing::Test {
     ASSERT_EQ(As(t, "PUT", "/credentials", CustomCredentials(app_)).status, 200);
     auto v = As(t, "POST", "/credentials/verify", {{"company_id", company_}});
     ASSERT_EQ(v.status, 200) << v.text;
-    auto s = As(t, "PUT", "/settings", {{"company_id", company_}, {"domains", domains}, {"reconcile_interval_s", 3600}});
+    auto s = As(t, "PUT", "/settings",
+                {{"company_id", company_}, {"domains", domains}, {"reconcile_interval_s", 3600}});
     ASSERT_EQ(s.status, 200) << s.text;
     auto p = As(t, "POST", "/permissions/verify", json::object());
     ASSERT_EQ(p.status, 200) << p.text;
     ASSERT_TRUE(p.body["ok"].get<bool>()) << p.text;
   }
 
-  static json WaitForStatus(const Tenant& t, const std::string& status, std::chrono::seconds limit = std::chrono::seconds(60)) {
+  static json WaitForStatus(const Tenant& t, const std::string& status,
+                            std::chrono::seconds limit = std::chrono::seconds(60)) {
     auto deadline = std::chrono::steady_clock::now() + limit;
     json last;
     while (std::chrono::steady_clock::now() < deadline) {
@@ -131,23 +141,30 @@ class IntegrationApiTest : public ::testing::Test {
     r.method = "POST";
     r.url = emu_ + "/oauth/token";
     r.headers.Add("Content-Type", "application/x-www-form-urlencoded");
-    r.body = "grant_type=client_credentials&client_id=" + UrlEncode(app.client_id) + "&client_secret=" + UrlEncode(app.client_secret);
+    r.body = "grant_type=client_credentials&client_id=" + UrlEncode(app.client_id) +
+             "&client_secret=" + UrlEncode(app.client_secret);
     auto t = http::Fetch(r);
     std::string token = json::parse(t.body)["access_token"];
     std::vector<std::pair<std::string, std::string>> h = {{"Authorization", "Bearer " + token},
                                                           {"Procore-Company-Id", std::to_string(company_)}};
-    auto hooks = Call("GET", emu_ + "/rest/v1.0/webhooks/hooks?company_id=" + std::to_string(company_) + "&namespace=ktrack", nullptr, h);
+    auto hooks =
+        Call("GET",
+             emu_ + "/rest/v1.0/webhooks/hooks?company_id=" + std::to_string(company_) + "&namespace=ktrack",
+             nullptr, h);
     std::vector<json> out;
     for (auto hook : hooks.body) {
-      auto triggers = Call("GET", emu_ + "/rest/v1.0/webhooks/hooks/" + std::to_string(hook["id"].get<int64_t>()) +
-                                      "/triggers?company_id=" + std::to_string(company_), nullptr, h);
+      auto triggers = Call("GET",
+                           emu_ + "/rest/v1.0/webhooks/hooks/" + std::to_string(hook["id"].get<int64_t>()) +
+                               "/triggers?company_id=" + std::to_string(company_),
+                           nullptr, h);
       hook["triggers_list"] = triggers.body;
       out.push_back(hook);
     }
     return out;
   }
 
-  // The current webhook secret, read the way the server reads it (white box: Procore holds it, KTrack never shows it).
+  // The current webhook secret, read the way the server reads it (white box: Procore holds it, KTrack never
+  // shows it).
   static std::string WebhookSecret(int64_t client_id, const std::string& purpose = "procore.webhook_secret") {
     auto store = store::OpenStore("sqlite:" + dir_->path() + "/ktrack.db");
     EXPECT_TRUE(store);
@@ -199,12 +216,13 @@ TEST_F(IntegrationApiTest, SecretIsStoredEncryptedAndShownMasked) {
   EXPECT_EQ(put.text.find(app_.client_secret), std::string::npos) << "the secret is never returned";
   auto g = As(t, "GET", "");
   EXPECT_EQ(g.text.find(app_.client_secret), std::string::npos);
-  EXPECT_EQ(g.body["credentials"]["client_secret"], "••••••••" + app_.client_secret.substr(app_.client_secret.size() - 4));
+  EXPECT_EQ(g.body["credentials"]["client_secret"],
+            "••••••••" + app_.client_secret.substr(app_.client_secret.size() - 4));
   EXPECT_EQ(g.body["credentials"]["client_id"], app_.client_id);
   // Not in the database in plain text either.
-  EXPECT_EQ(CountRows("SELECT COUNT(*) FROM procore_integrations WHERE settings_json LIKE '%" + app_.client_secret +
-                      "%' OR companies_json LIKE '%" + app_.client_secret + "%' OR client_secret_hint = '" +
-                      app_.client_secret + "'"),
+  EXPECT_EQ(CountRows("SELECT COUNT(*) FROM procore_integrations WHERE settings_json LIKE '%" +
+                      app_.client_secret + "%' OR companies_json LIKE '%" + app_.client_secret +
+                      "%' OR client_secret_hint = '" + app_.client_secret + "'"),
             0);
   auto audit = As(t, "GET", "/audit");
   ASSERT_EQ(audit.status, 200);
@@ -222,7 +240,8 @@ TEST_F(IntegrationApiTest, EachVerificationFailureHasItsOwnCode) {
     EXPECT_EQ(v.body["error"]["code"], code) << v.text;
     EXPECT_FALSE(v.body["error"]["message"].get<std::string>().empty());
     EXPECT_FALSE(v.body["error"]["fix"].get<std::string>().empty());
-    EXPECT_EQ(As(t, "GET", "").body["status"], "credentials_saved") << "a failed verification changes nothing";
+    EXPECT_EQ(As(t, "GET", "").body["status"], "credentials_saved")
+        << "a failed verification changes nothing";
   };
   json wrong = CustomCredentials(app_);
   wrong["client_secret"] = "not-the-right-secret-at-all";
@@ -255,14 +274,18 @@ TEST_F(IntegrationApiTest, CustomUrlsAreRefusedUnlessTheServerAllowsThem) {
   TempDir other;
   ChildProcess strict;
   std::string d = other.path();
-  int64_t client = json::parse(RunKtrack({"client", "add", "--name", "Strict", "--json"}, d))["id"].get<int64_t>();
+  int64_t client =
+      json::parse(RunKtrack({"client", "add", "--name", "Strict", "--json"}, d))["id"].get<int64_t>();
   RunKtrack({"user", "add", "--client", std::to_string(client), "--email", "a@strict.test", "--password",
-             "correct horse", "--role", "admin", "--json"}, d);
-  std::string token = json::parse(RunKtrack({"token", "create", "--email", "a@strict.test", "--json"}, d))["token"];
-  strict.Start({BinPath("ktrack"), "serve", "--listen", "127.0.0.1:0", "--data-dir", d}, {}, d + "/server.log");
+             "correct horse", "--role", "admin", "--json"},
+            d);
+  std::string token =
+      json::parse(RunKtrack({"token", "create", "--email", "a@strict.test", "--json"}, d))["token"];
+  strict.Start({BinPath("ktrack"), "serve", "--listen", "127.0.0.1:0", "--data-dir", d}, {},
+               d + "/server.log");
   std::string url = strict.WaitForListening();
-  auto r = Call("PUT", url + "/api/v1/clients/" + std::to_string(client) + "/procore/credentials", CustomCredentials(app_),
-                {{"Authorization", "Bearer " + token}});
+  auto r = Call("PUT", url + "/api/v1/clients/" + std::to_string(client) + "/procore/credentials",
+                CustomCredentials(app_), {{"Authorization", "Bearer " + token}});
   EXPECT_EQ(r.status, 400) << r.text;
   EXPECT_EQ(r.body["error"]["code"], "custom_urls_not_allowed");
   auto g = Call("GET", url + "/api/v1/clients/" + std::to_string(client) + "/procore", nullptr,
@@ -297,7 +320,8 @@ TEST_F(IntegrationApiTest, IllegalTransitionsAreRefusedWithTheNextStep) {
   EXPECT_EQ(unknown.status, 400);
   EXPECT_EQ(unknown.body["error"]["code"], "unknown_domain");
   EXPECT_NE(unknown.body["error"]["message"].get<std::string>().find("timesheets"), std::string::npos);
-  auto interval = As(t, "PUT", "/settings", {{"company_id", company_}, {"domains", {"rfis"}}, {"reconcile_interval_s", 5}});
+  auto interval = As(t, "PUT", "/settings",
+                     {{"company_id", company_}, {"domains", {"rfis"}}, {"reconcile_interval_s", 5}});
   EXPECT_EQ(interval.status, 400);
   auto ok = As(t, "PUT", "/settings", {{"company_id", company_}, {"domains", {"rfis"}}});
   ASSERT_EQ(ok.status, 200) << ok.text;
@@ -309,8 +333,11 @@ TEST_F(IntegrationApiTest, IllegalTransitionsAreRefusedWithTheNextStep) {
   auto reqs = As(t, "GET", "/permissions/requirements");
   ASSERT_EQ(reqs.status, 200);
   std::set<std::string> tools;
-  for (const auto& r : reqs.body) tools.insert(r["scope"].get<std::string>() + ":" + r["tool"].get<std::string>() + ":" + r["level"].get<std::string>());
-  EXPECT_EQ(tools, (std::set<std::string>{"company:Admin:Read Only", "company:Webhooks API:Standard", "project:RFIs:Read Only"}));
+  for (const auto& r : reqs.body)
+    tools.insert(r["scope"].get<std::string>() + ":" + r["tool"].get<std::string>() + ":" +
+                 r["level"].get<std::string>());
+  EXPECT_EQ(tools, (std::set<std::string>{"company:Admin:Read Only", "company:Webhooks API:Standard",
+                                          "project:RFIs:Read Only"}));
 }
 
 TEST_F(IntegrationApiTest, PermissionGridShowsEachGapWithItsFixUntilFixedInProcore) {
@@ -324,7 +351,8 @@ TEST_F(IntegrationApiTest, PermissionGridShowsEachGapWithItsFixUntilFixedInProco
 
   ASSERT_EQ(As(t, "PUT", "/credentials", CustomCredentials(app)).status, 200);
   ASSERT_EQ(As(t, "POST", "/credentials/verify", {{"company_id", company_}}).status, 200);
-  ASSERT_EQ(As(t, "PUT", "/settings", {{"company_id", company_}, {"domains", {"budget", "rfis"}}}).status, 200);
+  ASSERT_EQ(As(t, "PUT", "/settings", {{"company_id", company_}, {"domains", {"budget", "rfis"}}}).status,
+            200);
   auto p = As(t, "POST", "/permissions/verify", json::object());
   ASSERT_EQ(p.status, 200) << p.text;
   EXPECT_FALSE(p.body["ok"].get<bool>());
@@ -340,7 +368,9 @@ TEST_F(IntegrationApiTest, PermissionGridShowsEachGapWithItsFixUntilFixedInProco
     if (status == "missing") {
       ++missing;
       EXPECT_EQ(c["tool"], "RFIs");
-      EXPECT_NE(fix.find("App Management → KTrack → Permissions and set RFIs to Read Only for project '"), std::string::npos) << fix;
+      EXPECT_NE(fix.find("App Management → KTrack → Permissions and set RFIs to Read Only for project '"),
+                std::string::npos)
+          << fix;
     } else if (status == "tool_disabled") {
       ++disabled;
       EXPECT_EQ(c["tool"], "Budget");
@@ -385,14 +415,16 @@ TEST_F(IntegrationApiTest, CompleteCreatesTheHookAndTriggersOnceAndReceivesWebho
   };
   auto resources = [](const json& hook) {
     std::set<std::string> out;
-    for (const auto& tr : hook["triggers_list"]) out.insert(tr["resource_name"].get<std::string>() + ":" + ToLower(tr["event_type"].get<std::string>()));
+    for (const auto& tr : hook["triggers_list"])
+      out.insert(tr["resource_name"].get<std::string>() + ":" + ToLower(tr["event_type"].get<std::string>()));
     return out;
   };
   auto hooks = hooks_of_client();
   ASSERT_EQ(hooks.size(), 1u);
-  EXPECT_EQ(resources(hooks[0]), (std::set<std::string>{"Budget Line Items:create", "Budget Line Items:delete",
-                                                        "Budget Line Items:update", "Projects:create", "Projects:delete",
-                                                        "Projects:update", "RFIs:create", "RFIs:delete", "RFIs:update"}));
+  EXPECT_EQ(resources(hooks[0]),
+            (std::set<std::string>{"Budget Line Items:create", "Budget Line Items:delete",
+                                   "Budget Line Items:update", "Projects:create", "Projects:delete",
+                                   "Projects:update", "RFIs:create", "RFIs:delete", "RFIs:update"}));
   EXPECT_EQ(described["webhooks"]["hook_id"], hooks[0]["id"]);
 
   // Complete again: the same hook, the same triggers.
@@ -409,8 +441,9 @@ TEST_F(IntegrationApiTest, CompleteCreatesTheHookAndTriggersOnceAndReceivesWebho
   WaitForStatus(t, "active");
   auto changed = hooks_of_client();
   ASSERT_EQ(changed.size(), 1u);
-  EXPECT_EQ(resources(changed[0]), (std::set<std::string>{"Projects:create", "Projects:delete", "Projects:update",
-                                                          "RFIs:create", "RFIs:delete", "RFIs:update"}));
+  EXPECT_EQ(resources(changed[0]),
+            (std::set<std::string>{"Projects:create", "Projects:delete", "Projects:update", "RFIs:create",
+                                   "RFIs:delete", "RFIs:update"}));
 
   // --- The receiver ---
   const std::string secret = WebhookSecret(t.client_id);
@@ -428,10 +461,18 @@ TEST_F(IntegrationApiTest, CompleteCreatesTheHookAndTriggersOnceAndReceivesWebho
   auto event = [&](int64_t id) {
     std::string digits = std::to_string(id);
     std::string ulid = "01J" + std::string(23 - digits.size(), '0') + digits;  // 26 Crockford characters
-    return json{{"id", id}, {"ulid", ulid}, {"timestamp", "2026-01-02T03:04:05.000Z"},
-                {"resource_name", "RFIs"}, {"event_type", "update"}, {"resource_id", 42}, {"company_id", company_},
-                {"project_id", projects_[0]}, {"user_id", 1}, {"api_version", "v2.0"},
-                {"metadata", {{"source_user_id", 1}, {"source_application_id", nullptr}}}}.dump();
+    return json{{"id", id},
+                {"ulid", ulid},
+                {"timestamp", "2026-01-02T03:04:05.000Z"},
+                {"resource_name", "RFIs"},
+                {"event_type", "update"},
+                {"resource_id", 42},
+                {"company_id", company_},
+                {"project_id", projects_[0]},
+                {"user_id", 1},
+                {"api_version", "v2.0"},
+                {"metadata", {{"source_user_id", 1}, {"source_application_id", nullptr}}}}
+        .dump();
   };
   const std::string bearer = "Bearer " + secret;
   const std::string count_sql =
@@ -466,13 +507,15 @@ TEST_F(IntegrationApiTest, CompleteCreatesTheHookAndTriggersOnceAndReceivesWebho
   EXPECT_EQ(deliver(destination, event(900003), bearer), 401);
 
   // Procore's own deliveries arrive: a change in the emulator lands in the inbox.
-  const int64_t inbox_before = CountRows("SELECT COUNT(*) FROM webhook_inbox WHERE client_id = " + std::to_string(t.client_id));
+  const int64_t inbox_before =
+      CountRows("SELECT COUNT(*) FROM webhook_inbox WHERE client_id = " + std::to_string(t.client_id));
   auto changes = Call("POST", emu_ + "/_emulator/companies/" + std::to_string(company_) + "/changes",
                       {{"count", 5}, {"streams", {"rfis"}}, {"seed", 3}});
   ASSERT_EQ(changes.status, 200) << changes.text;
   bool arrived = false;
   for (int i = 0; i < 100 && !arrived; ++i) {
-    arrived = CountRows("SELECT COUNT(*) FROM webhook_inbox WHERE client_id = " + std::to_string(t.client_id)) > inbox_before;
+    arrived = CountRows("SELECT COUNT(*) FROM webhook_inbox WHERE client_id = " +
+                        std::to_string(t.client_id)) > inbox_before;
     if (!arrived) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   EXPECT_TRUE(arrived) << "Procore's deliveries reach the inbox";
@@ -485,7 +528,9 @@ TEST_F(IntegrationApiTest, CompleteCreatesTheHookAndTriggersOnceAndReceivesWebho
   auto g = As(t, "GET", "");
   EXPECT_EQ(g.body["status"], "disconnected");
   EXPECT_TRUE(g.body["credentials"].is_null());
-  EXPECT_EQ(CountRows("SELECT COUNT(*) FROM secrets WHERE owner = 'client:" + std::to_string(t.client_id) + "'"), 0);
+  EXPECT_EQ(
+      CountRows("SELECT COUNT(*) FROM secrets WHERE owner = 'client:" + std::to_string(t.client_id) + "'"),
+      0);
   EXPECT_EQ(deliver(destination, event(900004), "Bearer " + fresh), 404);
 }
 
@@ -518,7 +563,10 @@ TEST_F(IntegrationApiTest, ProjectsAreListedAndLinkedToKtrackProjects) {
     if (st["stream"] == "rfis" && st["project_id"] == first) project_stream = true;
   EXPECT_TRUE(project_stream) << streams.text;
 
-  EXPECT_EQ(As(t, "POST", "/projects/" + std::to_string(second) + "/link", {{"ktrack_project_id", ktrack_project}}).status, 409)
+  EXPECT_EQ(
+      As(t, "POST", "/projects/" + std::to_string(second) + "/link", {{"ktrack_project_id", ktrack_project}})
+          .status,
+      409)
       << "one KTrack project links one Procore project";
   EXPECT_EQ(As(t, "POST", "/projects/999999999/link", {{"create", true}}).status, 404);
   auto after = As(t, "GET", "/projects?linked=true");
@@ -527,7 +575,8 @@ TEST_F(IntegrationApiTest, ProjectsAreListedAndLinkedToKtrackProjects) {
 
   ASSERT_EQ(As(t, "DELETE", "/projects/" + std::to_string(first) + "/link", json::object()).status, 200);
   EXPECT_EQ(As(t, "DELETE", "/projects/" + std::to_string(first) + "/link", json::object()).status, 404);
-  auto relinked = As(t, "POST", "/projects/" + std::to_string(second) + "/link", {{"ktrack_project_id", ktrack_project}});
+  auto relinked =
+      As(t, "POST", "/projects/" + std::to_string(second) + "/link", {{"ktrack_project_id", ktrack_project}});
   EXPECT_EQ(relinked.status, 200) << relinked.text;
   auto audit = As(t, "GET", "/audit");
   std::set<std::string> actions;
@@ -540,7 +589,10 @@ TEST_F(IntegrationApiTest, AutoLinkLinksEveryProjectAtCompletion) {
   Tenant t = NewTenant("Auto Co");
   ASSERT_EQ(As(t, "PUT", "/credentials", CustomCredentials(app_)).status, 200);
   ASSERT_EQ(As(t, "POST", "/credentials/verify", {{"company_id", company_}}).status, 200);
-  ASSERT_EQ(As(t, "PUT", "/settings", {{"company_id", company_}, {"domains", {"rfis"}}, {"auto_link_projects", true}}).status, 200);
+  ASSERT_EQ(As(t, "PUT", "/settings",
+               {{"company_id", company_}, {"domains", {"rfis"}}, {"auto_link_projects", true}})
+                .status,
+            200);
   ASSERT_TRUE(As(t, "POST", "/permissions/verify", json::object()).body["ok"].get<bool>());
   ASSERT_EQ(As(t, "POST", "/complete", json::object()).status, 202);
   WaitForStatus(t, "active");
@@ -549,18 +601,29 @@ TEST_F(IntegrationApiTest, AutoLinkLinksEveryProjectAtCompletion) {
   EXPECT_EQ(linked.body.size(), projects_.size());
   std::set<int64_t> with_streams;
   for (const auto& st : As(t, "GET", "/streams").body)
-    if (st["stream"] == "rfis" && st["project_id"].is_number()) with_streams.insert(st["project_id"].get<int64_t>());
+    if (st["stream"] == "rfis" && st["project_id"].is_number())
+      with_streams.insert(st["project_id"].get<int64_t>());
   EXPECT_EQ(with_streams, std::set<int64_t>(projects_.begin(), projects_.end()));
 }
 
 TEST_F(IntegrationApiTest, EveryRouteIsForThisClientsAdminsOnly) {
   Tenant t = NewTenant("Tenant A");
   Tenant other = NewTenant("Tenant B");
-  const std::vector<std::pair<std::string, std::string>> routes = {
-      {"GET", ""}, {"PUT", "/credentials"}, {"POST", "/credentials/verify"}, {"PUT", "/settings"},
-      {"GET", "/permissions/requirements"}, {"POST", "/permissions/verify"}, {"POST", "/complete"},
-      {"GET", "/streams"}, {"GET", "/records?stream=rfis"}, {"GET", "/audit"}, {"POST", "/webhooks/rotate-secret"},
-      {"GET", "/projects"}, {"POST", "/projects/1/link"}, {"DELETE", "/projects/1/link"}, {"DELETE", ""}};
+  const std::vector<std::pair<std::string, std::string>> routes = {{"GET", ""},
+                                                                   {"PUT", "/credentials"},
+                                                                   {"POST", "/credentials/verify"},
+                                                                   {"PUT", "/settings"},
+                                                                   {"GET", "/permissions/requirements"},
+                                                                   {"POST", "/permissions/verify"},
+                                                                   {"POST", "/complete"},
+                                                                   {"GET", "/streams"},
+                                                                   {"GET", "/records?stream=rfis"},
+                                                                   {"GET", "/audit"},
+                                                                   {"POST", "/webhooks/rotate-secret"},
+                                                                   {"GET", "/projects"},
+                                                                   {"POST", "/projects/1/link"},
+                                                                   {"DELETE", "/projects/1/link"},
+                                                                   {"DELETE", ""}};
   // A session of the client's admin, to test CSRF.
   auto form = Call("GET", base_ + "/signin");
   std::string pre;
@@ -585,7 +648,8 @@ TEST_F(IntegrationApiTest, EveryRouteIsForThisClientsAdminsOnly) {
     const json body = method == "GET" ? json(nullptr) : json::object();
     EXPECT_EQ(Call(method, Api(t, path), body).status, 401);
     EXPECT_EQ(Call(method, Api(t, path), body, {{"Authorization", "Bearer " + t.member_token}}).status, 403);
-    EXPECT_EQ(Call(method, Api(t, path), body, {{"Authorization", "Bearer " + other.admin_token}}).status, 404);
+    EXPECT_EQ(Call(method, Api(t, path), body, {{"Authorization", "Bearer " + other.admin_token}}).status,
+              404);
     if (method != "GET") {
       EXPECT_EQ(Call(method, Api(t, path), body, {{"Cookie", session}}).status, 403) << "no CSRF token";
     }

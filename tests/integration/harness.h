@@ -1,4 +1,5 @@
-// Shared helpers of the end-to-end integration suites: JSON calls over HTTP, running ktrack commands, tenants.
+// Shared helpers of the end-to-end integration suites: JSON calls over HTTP, running ktrack commands,
+// tenants.
 #pragma once
 
 #include <cstdio>
@@ -66,18 +67,20 @@ inline Tenant NewTenant(const std::string& name, const std::string& data_dir) {
   static int n = 0;
   ++n;
   Tenant t;
-  t.client_id = nlohmann::json::parse(RunKtrack({"client", "add", "--name", name, "--json"}, data_dir))["id"].get<int64_t>();
+  t.client_id = nlohmann::json::parse(RunKtrack({"client", "add", "--name", name, "--json"}, data_dir))["id"]
+                    .get<int64_t>();
   t.admin_email = "admin" + std::to_string(n) + "@tenant.test";
   std::string member = "member" + std::to_string(n) + "@tenant.test";
   RunKtrack({"user", "add", "--client", std::to_string(t.client_id), "--email", t.admin_email, "--password",
              "correct horse", "--role", "admin", "--json"},
             data_dir);
-  RunKtrack({"user", "add", "--client", std::to_string(t.client_id), "--email", member, "--password", "correct horse",
-             "--role", "member", "--json"},
+  RunKtrack({"user", "add", "--client", std::to_string(t.client_id), "--email", member, "--password",
+             "correct horse", "--role", "member", "--json"},
             data_dir);
-  t.admin_token =
-      nlohmann::json::parse(RunKtrack({"token", "create", "--email", t.admin_email, "--json"}, data_dir))["token"];
-  t.member_token = nlohmann::json::parse(RunKtrack({"token", "create", "--email", member, "--json"}, data_dir))["token"];
+  t.admin_token = nlohmann::json::parse(
+      RunKtrack({"token", "create", "--email", t.admin_email, "--json"}, data_dir))["token"];
+  t.member_token =
+      nlohmann::json::parse(RunKtrack({"token", "create", "--email", member, "--json"}, data_dir))["token"];
   return t;
 }
 

@@ -29,7 +29,8 @@ Settings RfisAndBudget() {
 }
 
 TEST(IntegrationPermissions, CompanyToolsBelowTheNeededLevelAreMissingWithTheirFix) {
-  auto checks = EvaluateCompany(Requirements(Settings{}), {Tool("Admin", "Read Only"), Tool("Webhooks API", "Read Only")});
+  auto checks = EvaluateCompany(Requirements(Settings{}),
+                                {Tool("Admin", "Read Only"), Tool("Webhooks API", "Read Only")});
   ASSERT_EQ(checks.size(), 2u);
   EXPECT_EQ(checks[0].status, kCheckOk);
   EXPECT_TRUE(checks[0].fix.empty());
@@ -37,26 +38,30 @@ TEST(IntegrationPermissions, CompanyToolsBelowTheNeededLevelAreMissingWithTheirF
   EXPECT_EQ(checks[1].status, kCheckMissing);
   EXPECT_EQ(checks[1].actual, "Read Only");
   EXPECT_EQ(checks[1].fix,
-            "In Procore, open Company Admin → App Management → KTrack → Permissions and set Webhooks API to Standard "
+            "In Procore, open Company Admin → App Management → KTrack → Permissions and set Webhooks API to "
+            "Standard "
             "at company level.");
 }
 
 TEST(IntegrationPermissions, MoreThanNeededIsAccepted) {
-  auto checks = EvaluateCompany(Requirements(Settings{}), {Tool("Admin", "Admin"), Tool("Webhooks API", "Admin")});
+  auto checks =
+      EvaluateCompany(Requirements(Settings{}), {Tool("Admin", "Admin"), Tool("Webhooks API", "Admin")});
   for (const auto& c : checks) EXPECT_EQ(c.status, kCheckOk) << c.tool;
 }
 
 TEST(IntegrationPermissions, ProjectGapsNameTheProject) {
   ProjectRef tower{7, "Tower A"};
-  auto checks = EvaluateProject(Requirements(RfisAndBudget()), tower, {Tool("Budget", "Read Only"), Tool("RFIs", "None")},
+  auto checks = EvaluateProject(Requirements(RfisAndBudget()), tower,
+                                {Tool("Budget", "Read Only"), Tool("RFIs", "None")},
                                 {ProjectToolOf("Budget", true), ProjectToolOf("RFIs", true)});
   ASSERT_EQ(checks.size(), 2u);
   EXPECT_EQ(checks[0].status, kCheckOk);
   EXPECT_EQ(checks[1].status, kCheckMissing);
   EXPECT_EQ(checks[1].actual, "None");
-  EXPECT_EQ(checks[1].fix,
-            "In Procore, open Company Admin → App Management → KTrack → Permissions and set RFIs to Read Only for "
-            "project 'Tower A'.");
+  EXPECT_EQ(
+      checks[1].fix,
+      "In Procore, open Company Admin → App Management → KTrack → Permissions and set RFIs to Read Only for "
+      "project 'Tower A'.");
 }
 
 TEST(IntegrationPermissions, AToolLeftOutOfTheManifestAndInactiveIsDisabled) {
@@ -80,14 +85,17 @@ TEST(IntegrationPermissions, ANonPermittedProjectFailsEveryProjectTool) {
   ASSERT_EQ(checks.size(), 2u);
   for (const auto& c : checks) {
     EXPECT_EQ(c.status, kCheckProjectNotPermitted);
-    EXPECT_EQ(c.fix, "In Procore, open Company Admin → App Management → KTrack → Permitted Projects, add 'Harbor Point'.");
+    EXPECT_EQ(
+        c.fix,
+        "In Procore, open Company Admin → App Management → KTrack → Permitted Projects, add 'Harbor Point'.");
   }
 }
 
 TEST(IntegrationPermissions, JsonHasTheInterfaceFields) {
   auto checks = NotPermitted(Requirements(RfisAndBudget()), {9, "Harbor Point"});
   auto j = PermissionCheckJson(checks[0]);
-  for (const char* k : {"scope", "project_id", "tool", "required", "actual", "status", "fix"}) EXPECT_TRUE(j.contains(k)) << k;
+  for (const char* k : {"scope", "project_id", "tool", "required", "actual", "status", "fix"})
+    EXPECT_TRUE(j.contains(k)) << k;
   EXPECT_EQ(j["scope"], "project");
   EXPECT_EQ(j["project_id"], 9);
 }

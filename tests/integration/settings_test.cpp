@@ -10,8 +10,9 @@ namespace {
 
 bool HasRequirement(const std::vector<Requirement>& reqs, ToolScope scope, const std::string& tool,
                     const std::string& level) {
-  return std::any_of(reqs.begin(), reqs.end(),
-                     [&](const Requirement& r) { return r.scope == scope && r.tool == tool && r.level == level; });
+  return std::any_of(reqs.begin(), reqs.end(), [&](const Requirement& r) {
+    return r.scope == scope && r.tool == tool && r.level == level;
+  });
 }
 
 TEST(IntegrationSettings, UnknownDomainIsRefusedByName) {
@@ -23,7 +24,8 @@ TEST(IntegrationSettings, UnknownDomainIsRefusedByName) {
 }
 
 TEST(IntegrationSettings, DomainsAreOrderedAndDeduplicatedAndProjectsIsImplicit) {
-  auto s = ParseSettings({{"domains", {"rfis", "directory", "rfis", "projects"}}, {"auto_link_projects", true}});
+  auto s =
+      ParseSettings({{"domains", {"rfis", "directory", "rfis", "projects"}}, {"auto_link_projects", true}});
   ASSERT_TRUE(s) << s.error().message;
   EXPECT_EQ(s->domains, (std::vector<std::string>{"directory", "rfis"}));
   EXPECT_TRUE(s->auto_link_projects);
@@ -62,10 +64,13 @@ TEST(IntegrationSettings, RequirementsFollowTheProductTable) {
                            "Direct Costs", "RFIs", "Submittals", "Daily Log"})
     EXPECT_TRUE(HasRequirement(reqs, ToolScope::kProject, tool, "Read Only")) << tool;
   // Change Orders is needed by two domains but listed once, saying both.
-  auto co = std::find_if(reqs.begin(), reqs.end(), [](const Requirement& r) { return r.tool == "Change Orders"; });
+  auto co =
+      std::find_if(reqs.begin(), reqs.end(), [](const Requirement& r) { return r.tool == "Change Orders"; });
   ASSERT_NE(co, reqs.end());
   EXPECT_EQ(co->needed_for, (std::vector<std::string>{"commitments", "prime_contracts"}));
-  EXPECT_EQ(std::count_if(reqs.begin(), reqs.end(), [](const Requirement& r) { return r.tool == "Change Orders"; }), 1);
+  EXPECT_EQ(
+      std::count_if(reqs.begin(), reqs.end(), [](const Requirement& r) { return r.tool == "Change Orders"; }),
+      1);
   // Company requirements come first.
   EXPECT_EQ(reqs.front().scope, ToolScope::kCompany);
   EXPECT_EQ(reqs.back().scope, ToolScope::kProject);

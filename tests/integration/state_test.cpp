@@ -81,9 +81,11 @@ TEST(IntegrationState, RefusalsNameTheStepThatComesFirst) {
             "Verify the permissions before completing the integration.");
   EXPECT_EQ(Transition(S::kNotStarted, E::kVerifyCredentials).error().message,
             "Save the client ID and client secret before verifying them.");
-  EXPECT_EQ(Transition(S::kDisconnected, E::kDisconnect).error().message, "The integration is already disconnected.");
-  EXPECT_NE(Transition(S::kNotStarted, E::kRotateWebhookSecret).error().message.find("Complete the integration"),
-            std::string::npos);
+  EXPECT_EQ(Transition(S::kDisconnected, E::kDisconnect).error().message,
+            "The integration is already disconnected.");
+  EXPECT_NE(
+      Transition(S::kNotStarted, E::kRotateWebhookSecret).error().message.find("Complete the integration"),
+      std::string::npos);
   EXPECT_NE(Transition(S::kCompleting, E::kSaveSettings).error().message.find("Wait"), std::string::npos);
 }
 
@@ -93,15 +95,16 @@ TEST(IntegrationState, StatusNamesRoundTripAndMatchTheInterface) {
     names.insert(std::string(StatusName(s)));
     EXPECT_EQ(ParseStatus(StatusName(s)), s);
   }
-  EXPECT_EQ(names, (std::set<std::string>{"not_started", "credentials_saved", "credentials_verified", "configured",
-                                          "permissions_verified", "completing", "active", "error", "disconnected"}));
+  EXPECT_EQ(names,
+            (std::set<std::string>{"not_started", "credentials_saved", "credentials_verified", "configured",
+                                   "permissions_verified", "completing", "active", "error", "disconnected"}));
   EXPECT_FALSE(ParseStatus("bogus"));
 }
 
 TEST(IntegrationState, TheWizardPathReachesActive) {
   S s = S::kNotStarted;
-  for (E e : {E::kSaveCredentials, E::kVerifyCredentials, E::kSaveSettings, E::kVerifyPermissions, E::kComplete,
-              E::kCompleted}) {
+  for (E e : {E::kSaveCredentials, E::kVerifyCredentials, E::kSaveSettings, E::kVerifyPermissions,
+              E::kComplete, E::kCompleted}) {
     auto next = Transition(s, e);
     ASSERT_TRUE(next) << EventName(e);
     s = *next;
