@@ -9,6 +9,7 @@
 #include "procore/streams.h"
 #include "sync/engine.h"
 #include "sync/records.h"
+#include "util/strings.h"
 
 namespace kt::sync {
 
@@ -91,6 +92,16 @@ struct FetchOutcome {
 };
 
 }  // namespace internal
+
+// Open ends for list filters, well past Procore's clock whatever the skew between it and ours (an emulator
+// with
+// --time-scale runs ahead): filters[updated_at] ends and daily logs' end_date.
+inline std::string FarEndTime(int64_t now_ms) {
+  return FormatIso8601(now_ms + int64_t{366} * 24 * 3600 * 1000);
+}
+inline std::string FarEndDate(int64_t now_ms) {
+  return FarEndTime(now_ms).substr(0, 10);
+}
 
 inline constexpr const char* kStreamColumns =
     "id, client_id, company_id, stream, project_id, project_name, parent_id, status, phase, pass, wants, "

@@ -159,10 +159,10 @@ Status SyncEngine::ReadPages(StreamRow& row, procore::Client& client) {
   options.priority =
       row.phase == "initial" ? procore::Priority::kInitialSync : procore::Priority::kReconciliation;
   options.start_page = static_cast<int>(std::max<int64_t>(1, row.next_page));
+  options.end_date = FarEndDate(clock_.NowUnixMs());
   if (row.pass == "incremental") {
     options.updated_from = FormatIso8601(std::max<int64_t>(0, row.watermark_ms - options_.overlap.count()));
-    // An open end well past Procore's clock, whatever the skew between it and ours.
-    options.updated_to = FormatIso8601(clock_.NowUnixMs() + int64_t{366} * 24 * 3600 * 1000);
+    options.updated_to = FarEndTime(clock_.NowUnixMs());
     options.include_deleted = true;  // soft deletions show up here where Procore offers it
   }
   auto list = procore::StreamListRequest(*row.endpoint, options, clock_.Now());
@@ -322,6 +322,7 @@ Status SyncEngine::Probe(StreamRow& row, procore::Client& client) {
   options.parent_id = row.parent_id;
   options.priority = procore::Priority::kReconciliation;
   options.per_page = 1;
+  options.end_date = FarEndDate(clock_.NowUnixMs());
   auto list = procore::StreamListRequest(*row.endpoint, options, clock_.Now());
   if (!list) return OnProcoreError(row, list.error());
   procore::Pager pager(client, std::move(*list));

@@ -318,6 +318,7 @@ Result<FetchOutcome> SyncEngine::FetchRecords(procore::Client& client, int64_t c
     options.project_name = ref.project_name;
     options.parent_id = ref.parent_id;
     options.priority = procore::Priority::kWebhookFollowUp;
+    options.end_date = FarEndDate(clock_.NowUnixMs());
     options.include_deleted = true;
     const char* param = endpoint->needs_parent ? "budget_line_item_id[]" : "filters[id][]";
     std::set<int64_t> wanted;
