@@ -294,15 +294,20 @@ Status SyncEngine::Tick() {
   }
 
   // 2. Streams with work and no progress for a while: their job may have been dead-lettered or a wake-up
-  // lost. The dedupe key makes this a no-op when their job is still waiting.
-  auto stuck = store_.Query(
-      "SELECT id, seq FROM sync_streams WHERE status <> 'paused' AND (pass <> '' OR wants <> '' OR "
-      "phase = 'initial') AND updated_at < $1 AND (retry_at IS NULL OR retry_at <= $2)",
-      {now - options_.stuck_after.count(), now});
-  if (!stuck) return tl::unexpected(stuck.error());
-  for (const auto& row : stuck->rows) {
-    Status s = store_.Transact([&](Tx& tx) { return EnqueueStream(tx, row.Int(0), row.Int(1), now); });
-    if (!s) return s;
+  // lost. The dedupe key makes this a no-op when their job is still waiting (behind a long backlog, say), so
+  // the check runs at most every half stuck_after, for the longest-waiting streams first.
+  if (now - last_stuck_check_ms_.load() >= options_.stuck_after.count() / 2) {
+    last_stuck_check_ms_ = now;
+    auto stuck = store_.Query(
+        "SELECT id, seq FROM sync_streams WHERE status <> 'paused' AND (pass <> '' OR wants <> '' OR "
+        "phase = 'initial') AND updated_at < $1 AND (retry_at IS NULL OR retry_at <= $2) ORDER BY updated_at "
+        "LIMIT $3",
+        {now - options_.stuck_after.count(), now, int64_t{200}});
+    if (!stuck) return tl::unexpected(stuck.error());
+    for (const auto& row : stuck->rows) {
+      Status s = store_.Transact([&](Tx& tx) { return EnqueueStream(tx, row.Int(0), row.Int(1), now); });
+      if (!s) return s;
+    }
   }
 
   // 3. Inboxes with events waiting longer than a burst's coalescing should take.

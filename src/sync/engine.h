@@ -8,6 +8,7 @@
 // page.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -184,6 +185,7 @@ class SyncEngine {
   Clock& clock_;
   SyncOptions options_;
   Inbox inbox_;
+  std::atomic<int64_t> last_stuck_check_ms_{0};
   std::mutex id_filter_mu_;
   std::set<std::string>
       no_id_filter_;  // streams whose lists ignored filters[id][] (then records are read one by one)

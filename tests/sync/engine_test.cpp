@@ -416,6 +416,19 @@ TEST_P(EngineTest, TickQueuesDueReconciliations) {
   ExpectTruth("rfis", 6, "rfis:6");
 }
 
+TEST_P(EngineTest, TickRevivesAStreamWhoseJobWasLost) {
+  ASSERT_TRUE(engine_->ApplyScope(Scope()));
+  // Every queued job dead-lettered (e.g. the database was down through all its attempts).
+  ASSERT_TRUE(store_->Exec("UPDATE jobs SET status = 'dead' WHERE status = 'pending'"));
+  EXPECT_EQ(RunDue(), 0);
+  ASSERT_TRUE(engine_->Tick());
+  EXPECT_EQ(RunDue(), 0);  // not yet: only after stuck_after without progress
+  clock_.Advance(options_.stuck_after + Millis(1000));
+  ASSERT_TRUE(engine_->Tick());
+  Drain();
+  ExpectAllTruth();
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, EngineTest, ::testing::Values("sqlite", "postgres"),
                          [](const auto& info) { return info.param; });
 
