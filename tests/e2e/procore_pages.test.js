@@ -191,7 +191,7 @@ test('the Procore pages render what the API answers', async (t) => {
     await h.waitFor(async () => (await rows.count()) === 2, { what: 'the filter' });
     await page.selectOption('#project-filter', 'all');
     await h.waitFor(async () => (await rows.count()) === 3, { what: 'every project again' });
-    await page.click('tr[data-project-id="102"] button:has-text("Link")');
+    await page.click('tr[data-project-id="102"] button:text-is("Link")');
     await h.waitFor(() => calls.some((c) => c.key === 'POST /projects/102/link'), { what: 'the link call' });
     assert.deepStrictEqual(JSON.parse(calls.find((c) => c.key === 'POST /projects/102/link').body), { create: true });
     assert.deepStrictEqual(page.errors, []);

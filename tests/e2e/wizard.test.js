@@ -195,6 +195,58 @@ test('Concierge walks the Procore company integration end to end, as the help ar
     await page.waitForSelector('#permissions-grid td[data-status]');
     await h.screenshot(page, 'wizard-10-details');
     await phone('10-details', `${server.url}/clients/${client.id}/procore`);
+
+    // Replacing the secret verifies it against the company before it is used; the audit log says who did it.
+    await page.click('#replace-secret');
+    await page.fill('#new_client_secret', app.client_secret);
+    await page.click('#replace-secret-form button[type=submit]');
+    await page.waitForSelector('#replace-secret-form', { state: 'hidden' });
+    await page.waitForSelector('#audit-table tr[data-action="integration.credentials_replaced"]');
+    assert.ok(!(await page.content()).includes(app.client_secret));
+
+    // Editing the settings re-checks the permissions and keeps the integration running.
+    await page.click('#edit-settings');
+    await page.uncheck('input[name=domain][value=daily_logs]');
+    await page.click('#save-settings');
+    await page.waitForSelector('#settings-editor', { state: 'hidden' });
+    assert.doesNotMatch(await page.textContent('#settings-summary'), /Daily logs/);
+    await h.screenshot(page, 'wizard-11-details-edited');
+  });
+
+  await t.test('10: the Procore projects: unlink one, link it again, its streams sync', async () => {
+    await page.goto(`${server.url}/clients/${client.id}/procore/projects`);
+    const row = (id) => page.locator(`#projects-table tr[data-project-id="${id}"]`);
+    await row(p1).waitFor();
+    assert.strictEqual(await page.locator('#projects-table tr[data-project-id]').count(), company.project_ids.length);
+    await row(p1).locator('button:has-text("Unlink")').click();
+    await row(p1).locator('form.unlink-confirm button[type=submit]').click();
+    await row(p1).locator('button:text-is("Link")').waitFor();
+    assert.match(await row(p1).textContent(), /Not linked/);
+    await row(p1).locator('button:text-is("Link")').click();
+    await page.waitForSelector(`tr[data-result-for="${p1}"] .alert.ok`);
+    // Its streams of the chosen settings sync again to the emulator's truth (Daily logs, unticked above, stay paused).
+    const projectStreams = async () => (await page.evaluate(async (id) => (await fetch(`/api/v1/clients/${id}/procore/streams`)).json(), client.id))
+      .filter((s) => s.project_id === p1 && s.status !== 'paused');
+    await h.waitFor(async () => { const list = await projectStreams(); return list.length > 0 && list.every((s) => s.status === 'synced'); },
+      { timeoutMs: 120000, what: 'the linked project\'s streams to sync' });
+    const truth = await emulator.control('GET', `/_emulator/truth?company_id=${company.id}`);
+    for (const s of await projectStreams()) {
+      const want = truth.streams.find((x) => x.stream === s.stream && x.project_id === p1);
+      assert.strictEqual(s.checksum, want.checksum, `${s.stream} on the relinked project`);
+    }
+    await h.screenshot(page, 'wizard-12-projects');
+    await phone('12-projects', `${server.url}/clients/${client.id}/procore/projects`);
+  });
+
+  await t.test('Disconnect keeps the synced data when asked to', async () => {
+    await page.goto(`${server.url}/clients/${client.id}/procore`);
+    await page.waitForSelector('#details:not([hidden])');
+    await page.click('#disconnect');
+    await page.check('input[name=purge_data][value=keep]');
+    await h.screenshot(page, 'wizard-13-disconnect-confirm');
+    await page.click('#confirm-disconnect');
+    await page.waitForSelector('#not-connected:not([hidden])');
+    assert.strictEqual(await page.getAttribute('#integration-status', 'data-status'), 'disconnected');
   });
 
   assert.deepStrictEqual(pageErrors, [], 'no script errors in the browser');

@@ -489,14 +489,17 @@
     }
     const ordered = [...groups.entries()].sort(([a, x], [b, y]) => (a === '' ? -1 : b === '' ? 1 :
       projectName(a, x[0].project_name).localeCompare(projectName(b, y[0].project_name))));
-    let done = 0, total = 0, synced = 0, etaMax = 0, anyEta = false;
+    let done = 0, total = 0, synced = 0, paused = 0, etaMax = 0, anyEta = false;
     const rows = [];
     // With many projects, a project whose streams are all synced folds into its one line.
     const many = ordered.length > 3;
     for (const [key, list] of ordered) {
       list.sort((a, b) => streamRank(a.stream) - streamRank(b.stream));
+      // Paused streams (a setting unticked, or waiting for a fix in Procore) keep their data and are not counted.
+      const groupPaused = list.filter((s) => s.status === 'paused' && !s.error).length;
+      const groupLive = list.length - groupPaused;
       const groupSynced = list.filter((s) => s.status === 'synced').length;
-      const open = groupsOpen.has(key) ? groupsOpen.get(key) : !(many && groupSynced === list.length);
+      const open = groupsOpen.has(key) ? groupsOpen.get(key) : !(many && groupSynced === groupLive);
       const records = list.reduce((n, s) => n + (s.count || 0), 0);
       const toggle = el('button', { type: 'button', class: 'group-toggle', 'aria-expanded': open ? 'true' : 'false',
         onclick: (e) => {
@@ -506,7 +509,7 @@
           for (const r of $$(`tr[data-group="${CSS.escape(key)}"]`, scope)) r.hidden = !now;
         } },
         el('strong', { text: key === '' ? 'Company' : projectName(key, list[0].project_name) }),
-        el('span', { class: 'muted small', text: ` · ${groupSynced} of ${list.length} synced · ${number(records)} records` }));
+        el('span', { class: 'muted small', text: ` · ${groupSynced} of ${groupLive} synced${groupPaused ? ` · ${groupPaused} paused` : ''} · ${number(records)} records` }));
       rows.push(el('tr', { class: 'group', 'data-group-head': key }, el('th', { colspan: 4, scope: 'rowgroup' }, toggle)));
       for (const s of list) {
         const count = s.count || 0;
@@ -514,6 +517,7 @@
         done += procoreTotal !== null ? Math.min(count, procoreTotal) : count;
         total += procoreTotal !== null ? procoreTotal : count;
         if (s.status === 'synced') synced++;
+        if (s.status === 'paused' && !s.error) paused++;
         const observed = s.status === 'synced' || s.status === 'error' ? null : etaSeconds(s, now);
         const eta = s.status === 'synced' || s.status === 'error' ? null : (s.eta_s ?? observed);
         if (eta !== null) { anyEta = true; etaMax = Math.max(etaMax, eta); }
@@ -522,23 +526,26 @@
         rows.push(el('tr', { 'data-stream': s.stream, 'data-project-id': s.project_id ?? '', 'data-status': s.status,
                              'data-group': key, hidden: !open },
           el('td', { text: streamLabel(s.stream) }),
-          el('td', {}, el('span', { class: `badge ${s.status}`, text: STREAM_STATUS_LABELS[s.status] || s.status })),
+          el('td', {}, el('span', { class: `badge ${s.status}`, text: STREAM_STATUS_LABELS[s.status] || s.status,
+            title: s.status === 'paused' ? 'Not syncing now (not in the settings, or waiting for a fix in Procore); its data is kept.' : null })),
           el('td', { class: 'num' }, el('span', { class: 'count', text: number(count) }),
             el('span', { class: 'muted', text: ` / ${number(procoreTotal)}` })),
           el('td', { class: 'eta-col small muted', text: last })));
       }
     }
     fill($('#streams-table tbody', scope), ...rows);
-    const all = streams.length > 0 && synced === streams.length;
+    const live = streams.length - paused;
+    const all = live > 0 && synced === live;
+    const pausedNote = paused ? ` · ${paused} paused` : '';
     $('#sync-overall', scope).textContent = !streams.length ? 'Waiting for the first streams…'
-      : all ? `All ${streams.length} streams synced · ${number(done)} records`
-        : `${synced} of ${streams.length} streams synced · ${number(done)} of ${number(total)} records`;
+      : all ? `All ${live} streams synced · ${number(done)} records${pausedNote}`
+        : `${synced} of ${live} streams synced · ${number(done)} of ${number(total)} records${pausedNote}`;
     $('#sync-eta', scope).textContent = all ? '' : anyEta ? ` · about ${duration(etaMax)} left` : '';
     const bar = $('#sync-bar', scope);
     if (!bar.dataset.drawn) bar.classList.add('instant');  // the first drawing shows where things are, unanimated
     bar.style.width = `${total > 0 ? Math.round((100 * done) / total) : all ? 100 : 0}%`;
     if (!bar.dataset.drawn) { void bar.offsetWidth; bar.classList.remove('instant'); bar.dataset.drawn = 'true'; }
-    return { all, synced, count: streams.length, records: done };
+    return { all, synced, count: live, records: done };
   }
 
   function renderStreamErrors(box, streams) {
@@ -960,12 +967,13 @@
     function renderHealth(integration, streams) {
       const list = streams || integration.streams || [];
       const synced = list.filter((s) => s.status === 'synced').length;
-      const failing = list.filter((s) => s.status === 'error').length;
+      const paused = list.filter((s) => s.status === 'paused' && !s.error).length;
+      const failing = list.filter((s) => s.status === 'error' || (s.status === 'paused' && s.error)).length;
       const records = list.reduce((n, s) => n + (s.count || 0), 0);
       const last = list.map((s) => parseTime(s.last_synced_at)).filter(Boolean).sort((a, b) => b - a)[0];
       const hooks = webhooksOf(integration);
       fill($('#health-facts'),
-        el('dt', { text: 'Streams' }), el('dd', {}, `${synced} of ${list.length} synced`,
+        el('dt', { text: 'Streams' }), el('dd', {}, `${synced} of ${list.length - paused} synced${paused ? ` (${paused} paused)` : ''}`,
           failing ? [' · ', el('span', { class: 'badge error', text: `${failing} failing` })] : ''),
         el('dt', { text: 'Records' }), el('dd', { text: number(records) }),
         el('dt', { text: 'Last sync' }), el('dd', { text: last ? ago(last) : '—' }),
@@ -1222,7 +1230,7 @@
 
   function projectsPage() {
     const PER_PAGE = 50;
-    const view = { page: 1, total: 0, list: [], busy: new Set(), unlinking: null };
+    const view = { page: 1, total: 0, list: [], busy: new Set(), unlinking: null, linked: new Map() };
     const FILTERS = { all: '', linked: '&linked=true', unlinked: '&linked=false', active: '&active=true', inactive: '&active=false' };
 
     function syncBadge(p) {
@@ -1252,10 +1260,23 @@
                             onclick: () => link(p) });
     }
 
+    // What linking answered: the KTrack project, and the project-level permission check for the settings.
+    function linkResult(p) {
+      const answer = view.linked.get(String(p.id));
+      if (!answer) return null;
+      const checks = (answer.permissions && answer.permissions.checks) || [];
+      const failures = checks.filter((c) => c.status !== 'ok');
+      return el('tr', { class: 'link-result', 'data-result-for': p.id }, el('td', { colspan: 6 },
+        el('div', { class: `alert ${failures.length ? 'error' : 'ok'}` },
+          el('strong', { text: `Linked to KTrack project “${answer.ktrack_project_name || p.name}”.` }),
+          checks.length ? ` ${failures.length ? `${failures.length} of ${checks.length} permission checks failed; its data syncs once they pass.` : `All ${checks.length} permission checks passed; its data is syncing.`}` : '',
+          failures.map((c) => el('div', { class: 'fix' }, el('span', { class: `badge ${c.status}`, text: CHECK_LABELS[c.status] || c.status }), ` ${c.tool}: ${c.fix || ''}`)))));
+    }
+
     function render() {
       const pages = Math.max(1, Math.ceil(view.total / PER_PAGE));
       $('#project-count').textContent = `${number(view.total)} project${view.total === 1 ? '' : 's'}`;
-      fill($('#projects-table tbody'), ...(view.list.length ? view.list.map((p) => el('tr', { 'data-project-id': p.id },
+      fill($('#projects-table tbody'), ...(view.list.length ? view.list.flatMap((p) => [el('tr', { 'data-project-id': p.id },
         el('td', {}, el('strong', { text: p.name || p.display_name || `Project ${p.id}` }),
           el('div', { class: 'small muted', text: [p.project_number, p.active === false ? 'Inactive' : null].filter(Boolean).join(' · ') || `#${p.id}` })),
         el('td', { class: 'small', text: p.stage || '—' }),
@@ -1266,7 +1287,7 @@
           ? el('span', { text: p.ktrack_project_name || `KTrack project ${p.linked_ktrack_project_id}` })
           : el('span', { class: 'muted', text: 'Not linked' })),
         el('td', {}, syncBadge(p)),
-        el('td', { class: 'actions-cell' }, actions(p))))
+        el('td', { class: 'actions-cell' }, actions(p))), linkResult(p)])
         : [el('tr', {}, el('td', { colspan: 6, class: 'muted', text: 'No projects match.' }))]));
       const pager = $('#projects-pager');
       fill(pager,
@@ -1292,6 +1313,11 @@
         view.total = Number(headers.get('Total') || view.list.length);
         showError($('#page-error'), null);
         render();
+        // While a linked project syncs, its badge follows without a reload.
+        clearTimeout(view.refresh);
+        if (view.list.some((p) => p.linked_ktrack_project_id && p.sync_status && p.sync_status !== 'synced')) {
+          view.refresh = setTimeout(load, document.hidden ? 15000 : 3000);
+        }
       } catch (err) {
         showError($('#page-error'), err);
       }
@@ -1300,7 +1326,8 @@
     async function link(p) {
       view.busy.add(String(p.id)); render();
       try {
-        await api('POST', `/projects/${p.id}/link`, { create: true });
+        const answer = await api('POST', `/projects/${p.id}/link`, { create: true });
+        view.linked.set(String(p.id), answer || {});
         await load();
       } catch (err) { showError($('#page-error'), err); } finally { view.busy.delete(String(p.id)); render(); }
     }
@@ -1311,6 +1338,7 @@
       try {
         await api('DELETE', `/projects/${p.id}/link`, { purge_data: purge });
         view.unlinking = null;
+        view.linked.delete(String(p.id));
         await load();
       } catch (err) { showError($('#page-error'), err); } finally { view.busy.delete(String(p.id)); render(); }
     }
