@@ -215,7 +215,7 @@ TEST_F(EmulatorSyncTest, WebhookDeliveriesAreProcessedToTheTruth) {
 
 TEST_F(EmulatorSyncTest, ASyncKilledAtRandomPointsResumesToTheTruth) {
   const std::string driver = kt::testing::BinPath("sync_test_driver");
-  // Latency stretches the sync over seconds so the kills land in the middle of it; the limits stay far away
+  // Latency stretches the sync over seconds; the limits stay far away
   // (a restarted process does not know what the killed one spent in the current rate window).
   START_OR_SKIP("demo",
                 nlohmann::json{{"latency_ms", 60}, {"rate_limit", {{"spike", 2000}, {"hourly", 100000}}}});
@@ -236,15 +236,21 @@ TEST_F(EmulatorSyncTest, ASyncKilledAtRandomPointsResumesToTheTruth) {
                                    std::to_string(emulator_.company_id),
                                    "--projects",
                                    projects};
+  // Each process is killed once it has waited out the killed one's 1.5 s lease and then made some progress of
+  // its own (a number of requests to the emulator), so the kills land mid-sync however fast the machine is, and
+  // the pages a kill interrupted are re-read (once) by the next process, as with restarts of a real server.
   std::mt19937 rng(1234);
-  // Kills come later than the driver's 1.5 s lease, so the pages a kill interrupted are re-read (once) by the
-  // next process before it is killed in turn, as with restarts of a real server.
-  std::uniform_int_distribution<int> pause_ms(2000, 4500);
+  std::uniform_int_distribution<int64_t> progress(10, 40);
+  auto requests = [&] { return emulator_.Stats().at("requests").get<int64_t>(); };
   int kills = 0;
-  for (int attempt = 0; attempt < 8; ++attempt) {
+  for (int attempt = 0; attempt < 6; ++attempt) {
     kt::testing::ChildProcess child;
     child.Start(argv, {}, dir_.path() + "/driver.err");
-    std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms(rng)));
+    std::this_thread::sleep_for(std::chrono::milliseconds(1600));
+    const int64_t target = requests() + progress(rng);
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (child.Running() && requests() < target && std::chrono::steady_clock::now() < give_up)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
     if (!child.Running()) break;  // finished already
     child.Signal(SIGKILL);
     child.Wait();
