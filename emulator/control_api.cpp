@@ -174,6 +174,13 @@ void Emulator::AddControlRoutes(kt::http::Router& router) {
       if (body->contains("latency_ms")) f.latency_ms = (*body)["latency_ms"].get<int64_t>();
       if (body->contains("error_rate")) f.error_rate = rate_in((*body)["error_rate"], "error_rate");
       if (body->contains("timeout_rate")) f.timeout_rate = rate_in((*body)["timeout_rate"], "timeout_rate");
+      if (body->contains("throttle_rate"))
+        f.throttle_rate = rate_in((*body)["throttle_rate"], "throttle_rate");
+      if (body->contains("unavailable_rate"))
+        f.unavailable_rate = rate_in((*body)["unavailable_rate"], "unavailable_rate");
+      if (body->contains("retry_after_s")) f.retry_after_s = (*body)["retry_after_s"].get<int64_t>();
+      if (body->contains("webhook_reorder_rate"))
+        f.webhook_reorder_rate = rate_in((*body)["webhook_reorder_rate"], "webhook_reorder_rate");
       if (body->contains("webhook_duplicate_rate"))
         f.webhook_duplicate_rate = rate_in((*body)["webhook_duplicate_rate"], "webhook_duplicate_rate");
       if (body->contains("webhook_failure_rate"))
@@ -185,9 +192,10 @@ void Emulator::AddControlRoutes(kt::http::Router& router) {
         if (rl.contains("spike")) limits.spike = rl["spike"].get<int64_t>();
         if (rl.contains("spike_window_s")) limits.spike_window_s = rl["spike_window_s"].get<int64_t>();
       }
-      if (f.latency_ms < 0 || f.token_lifetime_s < 1 || limits.hourly < 0 || limits.spike < 0 ||
-          limits.spike_window_s < 1)
-        throw std::invalid_argument("latency_ms, limits and token_lifetime_s must be positive");
+      if (f.latency_ms < 0 || f.token_lifetime_s < 1 || f.retry_after_s < 0 || limits.hourly < 0 ||
+          limits.spike < 0 || limits.spike_window_s < 1)
+        throw std::invalid_argument(
+            "latency_ms, limits, retry_after_s and token_lifetime_s must be positive");
     } catch (const std::exception& e) {
       return ControlError(400, "invalid_faults", e.what(),
                           "send numbers: rates between 0 and 1, latency_ms and limits as integers");
@@ -195,7 +203,8 @@ void Emulator::AddControlRoutes(kt::http::Router& router) {
     faults_ = f;
     rate_.SetLimits(limits);
     rate_.Reset();
-    if (webhooks_) webhooks_->SetFaults({f.webhook_duplicate_rate, f.webhook_failure_rate});
+    if (webhooks_)
+      webhooks_->SetFaults({f.webhook_duplicate_rate, f.webhook_failure_rate, f.webhook_reorder_rate});
     return Response::Json(200, faults_.ToJson(limits));
   });
 
@@ -255,13 +264,28 @@ void Emulator::AddControlRoutes(kt::http::Router& router) {
     }
     std::optional<int64_t> only_project;
     if (auto p = req.Query("project_id")) only_project = kt::ParseInt64(*p);
+    const std::string records_flag = req.Query("records").value_or("false");
+    if (records_flag != "true" && records_flag != "false")
+      return ControlError(400, "invalid_records", "records must be true or false");
+    const bool with_records = records_flag == "true";
     nlohmann::json streams = nlohmann::json::array();
-    for (const auto& entry : world_->Truth(company->slot, visible, only_stream, only_project)) {
-      streams.push_back(
-          {{"stream", Info(entry.stream).key},
-           {"project_id", entry.project_id ? nlohmann::json(*entry.project_id) : nlohmann::json()},
-           {"count", entry.count},
-           {"checksum", entry.checksum}});
+    for (const auto& entry : world_->Truth(company->slot, visible, only_stream, only_project, with_records)) {
+      nlohmann::json item = {
+          {"stream", Info(entry.stream).key},
+          {"project_id", entry.project_id ? nlohmann::json(*entry.project_id) : nlohmann::json()},
+          {"count", entry.count},
+          {"checksum", entry.checksum}};
+      if (with_records) {
+        // Each live record's id and updated_at, the lines the checksum is made of.
+        nlohmann::json records = nlohmann::json::array();
+        for (const auto& line : entry.lines) {
+          const size_t colon = line.find(':');
+          records.push_back({{"id", kt::ParseInt64(line.substr(0, colon)).value_or(0)},
+                             {"updated_at", line.substr(colon + 1)}});
+        }
+        item["records"] = std::move(records);
+      }
+      streams.push_back(std::move(item));
     }
     return Response::Json(200, {{"streams", streams}});
   });

@@ -115,13 +115,16 @@ std::optional<Response> Emulator::InjectFault() {
     f = faults_;
   }
   if (f.latency_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(f.latency_ms));
-  double roll_timeout, roll_error;
+  double roll_timeout, roll_error, roll_throttle, roll_unavailable;
   int64_t kind;
   {
     std::lock_guard lock(dice_mu_);
     roll_timeout = fault_dice_.Unit();
     roll_error = fault_dice_.Unit();
     kind = fault_dice_.Range(0, 2);
+    // Rolled only when set, so the dice of runs without these faults stay as they were.
+    roll_throttle = f.throttle_rate > 0 ? fault_dice_.Unit() : 1;
+    roll_unavailable = f.unavailable_rate > 0 ? fault_dice_.Unit() : 1;
   }
   if (roll_timeout < f.timeout_rate) {
     // Hang past any sensible client timeout, but let shutdown through.
@@ -135,6 +138,19 @@ std::optional<Response> Emulator::InjectFault() {
     Response r =
         Errors(503, "Service Unavailable: the server is temporarily overloaded. Please retry later.");
     r.headers.Set("Retry-After", "2");
+    return r;
+  }
+  if (roll_throttle < f.throttle_rate) {
+    stats_.CountRateLimited();
+    Response r = Errors(429,
+                        "You have surpassed the max number of requests for an hour. Please wait until your "
+                        "limit resets.");
+    r.headers.Set("Retry-After", std::to_string(f.retry_after_s));
+    return r;
+  }
+  if (roll_unavailable < f.unavailable_rate) {
+    Response r = Errors(503, "Service Unavailable: Procore is down for maintenance. Please retry later.");
+    r.headers.Set("Retry-After", std::to_string(f.retry_after_s));
     return r;
   }
   return std::nullopt;

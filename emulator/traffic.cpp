@@ -57,10 +57,14 @@ nlohmann::json Faults::ToJson(const RateLimits& limits) const {
   return {{"latency_ms", latency_ms},
           {"error_rate", error_rate},
           {"timeout_rate", timeout_rate},
+          {"throttle_rate", throttle_rate},
+          {"unavailable_rate", unavailable_rate},
+          {"retry_after_s", retry_after_s},
           {"rate_limit",
            {{"hourly", limits.hourly}, {"spike", limits.spike}, {"spike_window_s", limits.spike_window_s}}},
           {"webhook_duplicate_rate", webhook_duplicate_rate},
           {"webhook_failure_rate", webhook_failure_rate},
+          {"webhook_reorder_rate", webhook_reorder_rate},
           {"token_lifetime_s", token_lifetime_s}};
 }
 

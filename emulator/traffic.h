@@ -46,10 +46,14 @@ class RateLimiter {
 
 struct Faults {
   int64_t latency_ms = 0;
-  double error_rate = 0;    // share of API calls answered 500, 502 or 503 (503 with Retry-After)
-  double timeout_rate = 0;  // share of API calls that hang (30 s or until shutdown) so the client times out
+  double error_rate = 0;     // share of API calls answered 500, 502 or 503 (503 with Retry-After)
+  double timeout_rate = 0;   // share of API calls that hang (30 s or until shutdown) so the client times out
+  double throttle_rate = 0;  // share of API calls answered 429 with Retry-After (another app's storm)
+  double unavailable_rate = 0;  // share of API calls answered 503 with Retry-After (maintenance)
+  int64_t retry_after_s = 2;    // the Retry-After of throttle_rate and unavailable_rate answers
   double webhook_duplicate_rate = 0;
   double webhook_failure_rate = 0;
+  double webhook_reorder_rate = 0;
   int64_t token_lifetime_s = 5400;
   nlohmann::json ToJson(const RateLimits& limits) const;
 };

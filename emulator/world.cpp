@@ -352,8 +352,8 @@ std::vector<AppliedChange> World::ApplyChanges(int company_slot, int count,
 
 std::vector<TruthEntry> World::Truth(int company_slot,
                                      const std::optional<std::set<int64_t>>& visible_projects,
-                                     std::optional<Stream> only_stream,
-                                     std::optional<int64_t> only_project) const {
+                                     std::optional<Stream> only_stream, std::optional<int64_t> only_project,
+                                     bool with_records) const {
   std::vector<TruthEntry> out;
   auto entry = [&](const StreamKey& key, std::optional<int64_t> project_id) {
     RecordPage all = List(key, ListFilter{}, 0, INT64_MAX);
@@ -369,7 +369,8 @@ std::vector<TruthEntry> World::Truth(int company_slot,
       if (i) sha.Update("\n");
       sha.Update(lines[i]);
     }
-    out.push_back({key.stream, project_id, static_cast<int64_t>(lines.size()), sha.FinishHex()});
+    out.push_back({key.stream, project_id, static_cast<int64_t>(lines.size()), sha.FinishHex(), {}});
+    if (with_records) out.back().lines = std::move(lines);
   };
   auto wanted = [&](Stream s) { return !only_stream || *only_stream == s; };
   if (!only_project)

@@ -79,6 +79,7 @@ struct TruthEntry {
   std::optional<int64_t> project_id;
   int64_t count = 0;
   std::string checksum;
+  std::vector<std::string> lines;  // "<id>:<updated_at>", sorted; only when asked for (records)
 };
 
 class World {
@@ -114,10 +115,11 @@ class World {
                                           uint64_t change_seed, int64_t now_ms);
 
   // Count and checksum of every stream of the company; projects limited to visible_projects when given.
-  // Optionally only one stream and/or one project's streams.
+  // Optionally only one stream and/or one project's streams, and with the checksummed lines (records).
   std::vector<TruthEntry> Truth(int company_slot, const std::optional<std::set<int64_t>>& visible_projects,
                                 std::optional<Stream> only_stream = std::nullopt,
-                                std::optional<int64_t> only_project = std::nullopt) const;
+                                std::optional<int64_t> only_project = std::nullopt,
+                                bool with_records = false) const;
 
   // Directory assignments: which projects a company user or vendor is on (drives fan-out and project
   // directories).

@@ -163,6 +163,7 @@ void DeliveryEngine::SetFaults(const WebhookFaults& faults) {
   std::lock_guard lock(mu_);
   faults_.duplicate_rate = std::clamp(faults.duplicate_rate, 0.0, 1.0);
   faults_.failure_rate = std::clamp(faults.failure_rate, 0.0, 1.0);
+  faults_.reorder_rate = std::clamp(faults.reorder_rate, 0.0, 1.0);
 }
 
 void DeliveryEngine::Discard(DeliveryRecord& record) {
@@ -206,6 +207,14 @@ void DeliveryEngine::Work() {
     }
     last_picked_ = it->first;
     it->second.busy = true;
+    // Reordering: the next event overtakes the front one, unless the front one is already being retried
+    // (Procore retries the failing delivery before the ones behind it).
+    auto& queue = it->second.queue;
+    if (faults_.reorder_rate > 0 && queue.size() >= 2 && it->second.failing_since_ms == 0 &&
+        random_.Uniform() < faults_.reorder_rate) {
+      std::swap(queue[0], queue[1]);
+      ++totals_.reordered;
+    }
     const std::string endpoint_key = it->first;
     const std::shared_ptr<DeliveryRecord> record = it->second.queue.front();
     const uint64_t generation = generation_;
@@ -370,6 +379,7 @@ nlohmann::json DeliveryEngine::Stats() const {
   }
   nlohmann::json stats = CountersJson(totals_.attempted, totals_.succeeded, totals_.failed, totals_.discarded,
                                       totals_.duplicated, queued);
+  stats["reordered"] = totals_.reordered;
   stats["paused_endpoints"] = paused_endpoints;
   stats["hooks"] = std::move(hooks);
   return stats;

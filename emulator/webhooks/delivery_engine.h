@@ -104,6 +104,7 @@ class DeliveryEngine {
     int64_t failed = 0;
     int64_t discarded = 0;
     int64_t duplicated = 0;
+    int64_t reordered = 0;  // totals only
   };
 
   void Work();

@@ -47,6 +47,7 @@ using WebhookAuthenticator =
 struct WebhookFaults {
   double duplicate_rate = 0.0;  // share of deliveries sent twice
   double failure_rate = 0.0;    // share of deliveries the emulator pretends failed (before sending)
+  double reorder_rate = 0.0;    // share of deliveries that overtake the one queued before them
 };
 
 class WebhookService {
@@ -57,7 +58,8 @@ class WebhookService {
   // Called by the core for every change; matching hooks' triggers queue deliveries.
   virtual void Publish(const ResourceEvent& event) = 0;
   virtual void SetFaults(const WebhookFaults& faults) = 0;
-  // {"attempted", "succeeded", "failed", "discarded", "duplicated", "queued"} and per-hook figures.
+  // {"attempted", "succeeded", "failed", "discarded", "duplicated", "reordered", "queued"} and per-hook
+  // figures.
   virtual nlohmann::json Stats() const = 0;
   virtual void ResetStats() = 0;
   // Forgets all hooks, triggers and deliveries (control API reset).

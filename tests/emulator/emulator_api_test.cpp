@@ -2,6 +2,7 @@
 // filters, rate limits, faults and token expiry.
 #include <gtest/gtest.h>
 
+#include <set>
 #include <thread>
 
 #include "emulator_client.h"
@@ -417,6 +418,62 @@ TEST_F(EmulatorApi, InjectedErrorsAndTimeouts) {
   auto start = std::chrono::steady_clock::now();
   EXPECT_EQ(emu.Get("/rest/v1.0/me", token).status, 200);
   EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(50));
+}
+
+TEST_F(EmulatorApi, ThrottleAndUnavailableStormsCarryTheirRetryAfter) {
+  AppCredentials app = emu.CreateApp();
+  emu.Install(app);
+  std::string token = emu.Token(app);
+  emu.Control("PUT", "/_emulator/faults", {{"throttle_rate", 1.0}, {"retry_after_s", 7}}, 200);
+  for (int i = 0; i < 3; ++i) {
+    auto a = emu.Get("/rest/v1.0/me", token);
+    EXPECT_EQ(a.status, 429);
+    EXPECT_EQ(a.Header("Retry-After"), "7");
+  }
+  EXPECT_EQ(emu.Control("GET", "/_emulator/stats", nullptr, 200)["rate_limited"], 3);
+  emu.Control("PUT", "/_emulator/faults", {{"throttle_rate", 0.0}, {"unavailable_rate", 1.0}}, 200);
+  auto down = emu.Get("/rest/v1.0/me", token);
+  EXPECT_EQ(down.status, 503);
+  EXPECT_EQ(down.Header("Retry-After"), "7");
+  auto faults = emu.Control("GET", "/_emulator/faults", nullptr, 200);
+  EXPECT_EQ(faults["unavailable_rate"], 1.0);
+  EXPECT_EQ(faults["retry_after_s"], 7);
+  emu.Control("PUT", "/_emulator/faults", {{"unavailable_rate", 0.0}}, 200);
+  EXPECT_EQ(emu.Get("/rest/v1.0/me", token).status, 200);
+  emu.Control("PUT", "/_emulator/faults", {{"throttle_rate", 1.5}}, 400);
+  emu.Control("PUT", "/_emulator/faults", {{"retry_after_s", -1}}, 400);
+}
+
+TEST_F(EmulatorApi, TruthListsItsRecordsOnRequest) {
+  AppCredentials app = emu.CreateApp();
+  emu.Install(app);
+  std::string token = emu.Token(app);
+  std::string c = std::to_string(emu.company_id());
+  emu.Control("POST", "/_emulator/companies/" + c + "/changes",
+              {{"count", 40}, {"streams", {"rfis"}}, {"seed", 2}}, 200);
+  const int64_t project = emu.project_ids()[0];
+  auto truth = emu.Control("GET",
+                           "/_emulator/truth?company_id=" + c +
+                               "&stream=rfis&project_id=" + std::to_string(project) + "&records=true",
+                           nullptr, 200);
+  ASSERT_EQ(truth["streams"].size(), 1u);
+  const auto& entry = truth["streams"][0];
+  std::vector<json> listed =
+      emu.GetAll("/rest/v1.0/projects/" + std::to_string(project) + "/rfis", token, 100);
+  ASSERT_EQ(entry["records"].size(), listed.size());
+  EXPECT_EQ(entry["count"].get<size_t>(), listed.size());
+  std::set<std::string> from_list, from_truth;
+  for (const auto& r : listed)
+    from_list.insert(std::to_string(r["id"].get<int64_t>()) + ":" + r["updated_at"].get<std::string>());
+  for (const auto& r : entry["records"])
+    from_truth.insert(std::to_string(r["id"].get<int64_t>()) + ":" + r["updated_at"].get<std::string>());
+  EXPECT_EQ(from_truth, from_list);
+  EXPECT_EQ(StreamChecksum(entry["records"].get<std::vector<json>>()), entry["checksum"]);
+  // Without the flag, no records; a bad flag is refused.
+  EXPECT_FALSE(
+      emu.Control("GET", "/_emulator/truth?company_id=" + c + "&stream=rfis", nullptr, 200)["streams"][0]
+          .contains("records"));
+  emu.Control("GET", "/_emulator/truth?company_id=" + c + "&records=yes", nullptr, 400);
 }
 
 TEST(EmulatorClock, TokensExpireOnTheScaledClock) {

@@ -770,6 +770,33 @@ TEST(WebhookDeliveryTest, DeliveriesFilterByStatusAndPageByCursor) {
   EXPECT_LT(std::chrono::steady_clock::now() - before, 500ms);
 }
 
+TEST(WebhookDeliveryTest, ReorderRateLetsEventsOvertakeEachOther) {
+  TestReceiver receiver;
+  WebhooksApi api;
+  api.CreateHook(CompanyScope(), receiver.Url(), "v2.0", {{"Change Events", "create"}});
+  api.Service().SetFaults({.duplicate_rate = 0.0, .failure_rate = 0.0, .reorder_rate = 0.5});
+  constexpr int kEvents = 100;
+  // Queued before the threads start, so every event waits behind another one.
+  for (int i = 1; i <= kEvents; ++i)
+    api.Service().Publish(api.Event("Change Events", "create", kProjectId, i));
+  api.Service().Start();
+  ASSERT_TRUE(api.WaitForStats([&](const json& s) { return s["succeeded"] == kEvents; }, 20s));
+  ASSERT_TRUE(receiver.WaitForCount(kEvents, 5s));
+  json stats = api.Service().Stats();
+  EXPECT_GE(stats["reordered"].get<int64_t>(), 10);
+  std::vector<int64_t> order;
+  std::set<int64_t> distinct;
+  for (const auto& request : receiver.Requests()) {
+    const int64_t id = json::parse(request.body)["resource_id"];
+    order.push_back(id);
+    distinct.insert(id);
+  }
+  EXPECT_EQ(distinct.size(), static_cast<size_t>(kEvents)) << "every event once, none lost";
+  int overtaken = 0;
+  for (size_t i = 1; i < order.size(); ++i) overtaken += order[i] < order[i - 1];
+  EXPECT_GT(overtaken, 0) << "some events arrive before earlier ones";
+}
+
 TEST(WebhookDeliveryTest, DuplicateRateSendsTheSameEventTwice) {
   TestReceiver receiver;
   WebhooksApi api;
