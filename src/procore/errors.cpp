@@ -306,6 +306,24 @@ ErrorKind KindFor(ErrorCode code) {
   return ErrorKind::kInternal;
 }
 
+bool NeedsCustomer(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kInvalidCredentials:
+    case ErrorCode::kServiceAccountRetired:
+    case ErrorCode::kAppNotInstalled:
+    case ErrorCode::kCompanyNotFound:
+    case ErrorCode::kMissingPermission:
+    case ErrorCode::kToolDisabled:
+    case ErrorCode::kProjectNotPermitted:
+    case ErrorCode::kValidation:
+    case ErrorCode::kCustomUrlsNotAllowed:
+    case ErrorCode::kInvalidUrl:
+      return true;
+    default:
+      return false;
+  }
+}
+
 std::string_view ScopeName(Scope scope) {
   return scope == Scope::kCompany ? "company" : "project";
 }

@@ -37,6 +37,9 @@ enum class ErrorCode {
 // The stable snake_case name ("missing_permission"), used as kt::Error::code.
 std::string_view ErrorCodeName(ErrorCode code);
 ErrorKind KindFor(ErrorCode code);
+// Failures that retrying soon will not fix: they wait for the customer (credentials, installs, permissions,
+// tools, URLs, requests Procore finds invalid).
+bool NeedsCustomer(ErrorCode code);
 
 enum class Scope { kCompany, kProject };
 std::string_view ScopeName(Scope scope);

@@ -7,9 +7,6 @@
 namespace kt::procore {
 namespace {
 
-int64_t ToMs(SysTime t) {
-  return std::chrono::duration_cast<Millis>(t.time_since_epoch()).count();
-}
 SysTime FromMs(int64_t ms) {
   return SysTime(Millis(ms));
 }
@@ -69,7 +66,7 @@ std::string_view PriorityName(Priority priority) {
 }
 
 AcquireDecision DecideAcquire(RateBudgetState& state, SysTime now, const RateBudgetPolicy& policy) {
-  const int64_t now_ms = ToMs(now);
+  const int64_t now_ms = UnixMs(now);
   auto& sends = state.sends_ms;
   // Forget sends older than the hourly window.
   auto keep_from = std::upper_bound(sends.begin(), sends.end(), now_ms - policy.hourly_window.count());
@@ -94,8 +91,8 @@ AcquireDecision DecideAcquire(RateBudgetState& state, SysTime now, const RateBud
 }
 
 void ApplyObservation(RateBudgetState& state, const RateObservation& obs, const RateBudgetPolicy& policy) {
-  const int64_t sent_ms = ToMs(obs.sent_at);
-  const int64_t recv_ms = ToMs(obs.received_at);
+  const int64_t sent_ms = UnixMs(obs.sent_at);
+  const int64_t recv_ms = UnixMs(obs.received_at);
   const int64_t hour_ms = policy.hourly_window.count();
   state.saw_response = true;
 
@@ -108,7 +105,7 @@ void ApplyObservation(RateBudgetState& state, const RateObservation& obs, const 
     if (reset < 1'000'000'000) {
       reset_in_ms = reset * 1000;
     } else if (obs.server_date) {
-      reset_in_ms = reset * 1000 - ToMs(*obs.server_date);
+      reset_in_ms = reset * 1000 - UnixMs(*obs.server_date);
     } else {
       reset_in_ms = reset * 1000 - recv_ms;
     }
@@ -160,7 +157,7 @@ void ApplyObservation(RateBudgetState& state, const RateObservation& obs, const 
 
 std::optional<SysTime> LimitedUntil(const RateBudgetState& state, SysTime now,
                                     const RateBudgetPolicy& policy) {
-  const int64_t now_ms = ToMs(now);
+  const int64_t now_ms = UnixMs(now);
   int64_t until = 0;
   if (state.blocked_until_ms > now_ms) until = state.blocked_until_ms;
   until = std::max(until, ReportedWindowWait(state, state.spike, now_ms, policy));
@@ -248,7 +245,7 @@ std::optional<SysTime> RateBudget::LimitedUntil(const std::string& key) {
 RateBudgetSnapshot RateBudget::Snapshot(const std::string& key) {
   RateBudgetState state = store_.Load(key);
   SysTime now = clock_.Now();
-  int64_t now_ms = ToMs(now);
+  int64_t now_ms = UnixMs(now);
   RateBudgetSnapshot s;
   s.spike_limit = state.spike.limit;
   s.hourly_limit = state.hourly.limit;

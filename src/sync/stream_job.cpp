@@ -17,29 +17,10 @@ enum class SyncEngine::PageOutcome { kKeepReading, kStop, kProbe };
 
 namespace {
 
-int64_t ToMs(SysTime t) {
-  return std::chrono::duration_cast<Millis>(t.time_since_epoch()).count();
-}
-
-// Failures that will not go away by retrying soon: they wait for the customer (permissions, tools, installs).
-bool NeedsCustomer(procore::ErrorCode code) {
-  using procore::ErrorCode;
-  switch (code) {
-    case ErrorCode::kInvalidCredentials:
-    case ErrorCode::kServiceAccountRetired:
-    case ErrorCode::kAppNotInstalled:
-    case ErrorCode::kCompanyNotFound:
-    case ErrorCode::kMissingPermission:
-    case ErrorCode::kToolDisabled:
-    case ErrorCode::kProjectNotPermitted:
-    case ErrorCode::kNotFound:
-    case ErrorCode::kValidation:
-    case ErrorCode::kCustomUrlsNotAllowed:
-    case ErrorCode::kInvalidUrl:
-      return true;
-    default:
-      return false;
-  }
+// Failures that will not go away by retrying soon: they wait for the customer. A list that is not found (a
+// tool or project gone) waits for the customer too.
+bool WaitsForCustomer(procore::ErrorCode code) {
+  return procore::NeedsCustomer(code) || code == procore::ErrorCode::kNotFound;
 }
 
 Millis Exponential(Millis base, Millis cap, int64_t failures) {
@@ -60,7 +41,7 @@ Value OptInt(const std::optional<int64_t>& v) {
 }  // namespace
 
 Millis SyncEngine::Backoff(const procore::ProcoreError& error, int64_t failures) const {
-  if (NeedsCustomer(error.code))
+  if (WaitsForCustomer(error.code))
     return Exponential(options_.error_backoff_base, options_.error_backoff_cap, failures);
   return Exponential(options_.transient_backoff_base, options_.transient_backoff_cap, failures);
 }
@@ -360,12 +341,12 @@ Status SyncEngine::Probe(StreamRow& row, procore::Client& client) {
 Status SyncEngine::OnProcoreError(const StreamRow& row, const procore::ProcoreError& error) {
   const int64_t now = clock_.NowUnixMs();
   if (error.code == procore::ErrorCode::kRateLimited) {
-    int64_t until = error.retry_at ? ToMs(*error.retry_at) : now + options_.rate_limit_fallback.count();
+    int64_t until = error.retry_at ? UnixMs(*error.retry_at) : now + options_.rate_limit_fallback.count();
     until = std::max(until, now + 1000);
     return Reschedule(row, "rate_limited", std::nullopt, until, false, until);
   }
   Millis delay = Backoff(error, row.failures + 1);
-  if (error.retry_at) delay = std::max(delay, Millis(ToMs(*error.retry_at) - now));
+  if (error.retry_at) delay = std::max(delay, Millis(UnixMs(*error.retry_at) - now));
   return Reschedule(row, "error", StreamError{error.error.code, error.error.message, error.error.fix},
                     now + delay.count(), true, std::nullopt);
 }

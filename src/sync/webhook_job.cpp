@@ -29,29 +29,6 @@ using internal::StreamRef;
 // Records re-read in one list request (filters[id][]); the URL stays a few kilobytes long.
 constexpr size_t kIdsPerRead = 100;
 
-bool NeedsCustomer(procore::ErrorCode code) {
-  using procore::ErrorCode;
-  switch (code) {
-    case ErrorCode::kInvalidCredentials:
-    case ErrorCode::kServiceAccountRetired:
-    case ErrorCode::kAppNotInstalled:
-    case ErrorCode::kCompanyNotFound:
-    case ErrorCode::kMissingPermission:
-    case ErrorCode::kToolDisabled:
-    case ErrorCode::kProjectNotPermitted:
-    case ErrorCode::kValidation:
-    case ErrorCode::kCustomUrlsNotAllowed:
-    case ErrorCode::kInvalidUrl:
-      return true;
-    default:
-      return false;
-  }
-}
-
-int64_t ToMs(SysTime t) {
-  return std::chrono::duration_cast<Millis>(t.time_since_epoch()).count();
-}
-
 // Marks the given claimed events with their outcome.
 Status FinishEvents(Tx& tx, const std::vector<int64_t>& ids, const std::string& token, const char* status,
                     const std::string& outcome, int64_t now) {
@@ -295,11 +272,11 @@ Result<FetchOutcome> SyncEngine::FetchRecords(procore::Client& client, int64_t c
   // Returns true when processing must stop (rate limited, or Procore unavailable).
   auto failed = [&](const procore::ProcoreError& error, const std::vector<int64_t>& ids) -> Result<bool> {
     if (error.code == procore::ErrorCode::kRateLimited) {
-      out.rate_limited_until = std::max(error.retry_at ? ToMs(*error.retry_at) : 0,
+      out.rate_limited_until = std::max(error.retry_at ? UnixMs(*error.retry_at) : 0,
                                         clock_.NowUnixMs() + options_.transient_backoff_base.count() / 15);
       return true;
     }
-    if (NeedsCustomer(error.code)) {
+    if (procore::NeedsCustomer(error.code)) {
       if (auto s = finish(ids, "dropped", std::string(procore::ErrorCodeName(error.code))); !s) {
         return tl::unexpected(s.error());
       }

@@ -11,6 +11,10 @@ namespace kt {
 using SysTime = std::chrono::system_clock::time_point;
 using Millis = std::chrono::milliseconds;
 
+inline int64_t UnixMs(SysTime t) {
+  return std::chrono::duration_cast<Millis>(t.time_since_epoch()).count();
+}
+
 class Clock {
  public:
   virtual ~Clock() = default;
@@ -19,7 +23,7 @@ class Clock {
   // Blocks the calling thread; a manual clock advances instead of sleeping.
   virtual void SleepFor(Millis d) = 0;
 
-  int64_t NowUnixMs() { return std::chrono::duration_cast<Millis>(Now().time_since_epoch()).count(); }
+  int64_t NowUnixMs() { return UnixMs(Now()); }
   int64_t NowUnixS() { return NowUnixMs() / 1000; }
 };
 
