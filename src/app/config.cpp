@@ -98,6 +98,8 @@ const std::map<std::string, Setter>& Setters() {
        }},
       {"worker.job_threads", [](Config& c, const std::string& k,
                                 const std::string& v) { return SetInt(c.job_threads, k, v, 0, 256); }},
+      {"worker.job_lease_s", [](Config& c, const std::string& k,
+                                const std::string& v) { return SetInt(c.job_lease_s, k, v, 1, 3600); }},
       {"procore.allow_custom_urls",
        [](Config& c, const std::string& k, const std::string& v) {
          return SetBool(c.procore_allow_custom_urls, k, v);

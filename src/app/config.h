@@ -28,6 +28,9 @@ struct Config {
 
   // [worker]
   int job_threads = 4;
+  // How long a claimed job stays this server's without a heartbeat: after a crash, its jobs wait this long
+  // before another server (or the restarted one) takes them over.
+  int64_t job_lease_s = 60;
 
   // [procore]
   bool procore_allow_custom_urls = false;

@@ -91,7 +91,11 @@ int Serve(const Config& config) {
 
   std::unique_ptr<queue::Worker> worker;
   if (config.role != Role::kWeb && config.job_threads > 0) {
-    worker = std::make_unique<queue::Worker>(*s.queue, queue::WorkerOptions{.threads = config.job_threads});
+    // Heartbeats four times per lease, so a busy job keeps its lease through a slow store write.
+    const Millis lease(config.job_lease_s * 1000);
+    worker = std::make_unique<queue::Worker>(
+        *s.queue,
+        queue::WorkerOptions{.threads = config.job_threads, .lease = lease, .heartbeat_interval = lease / 4});
     s.sync->RegisterHandlers(*worker);
     s.integration->RegisterHandlers(*worker);
     worker->Start();

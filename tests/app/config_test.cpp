@@ -54,6 +54,14 @@ TEST(Config, ErrorsNameTheLineOrKey) {
   ASSERT_FALSE(bad_bool);
   EXPECT_EQ(bad_bool.error().code, "invalid_config");
 
+  Config lease;
+  EXPECT_EQ(lease.job_lease_s, 60);
+  ASSERT_TRUE(ApplyConfigValues(lease, {{"worker.job_lease_s", "3"}}));
+  EXPECT_EQ(lease.job_lease_s, 3);
+  auto bad_lease = ApplyConfigValues(lease, {{"worker.job_lease_s", "0"}});
+  ASSERT_FALSE(bad_lease);
+  EXPECT_NE(bad_lease.error().message.find("worker.job_lease_s"), std::string::npos);
+
   auto bad_role = ApplyConfigValues(c, {{"role", "boss"}});
   ASSERT_FALSE(bad_role);
   EXPECT_NE(bad_role.error().message.find("role"), std::string::npos);
