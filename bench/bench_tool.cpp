@@ -1,0 +1,124 @@
+// The benchmark's helper process (scripts/bench):
+//
+//   ktrack_bench_tool sync --db sqlite:PATH --api URL --client-id ID --company C --projects 1,2,3 [--threads
+//   N]
+//     (the app's secret in KTRACK_BENCH_CLIENT_SECRET) runs KTrack's sync engine on a job worker configured
+//     as `ktrack serve` configures it (worker.job_threads, default 4) until every stream is synced, then
+//     prints "synced". The script measures this process from outside (wall, CPU and peak RSS through wait4)
+//     and samples its database for progress, so nothing here adds work that serve would not do.
+//   ktrack_bench_tool webhook-secret --data-dir DIR --client N --out FILE
+//     writes the integration's current webhook secret to FILE (mode 0600), read the way the server reads it,
+//     for wrk to send as Procore does. It never prints the secret.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "crypto/master_key.h"
+#include "crypto/secret_store.h"
+#include "emulator_support.h"
+#include "queue/queue.h"
+#include "store/migrations.h"
+#include "store/store.h"
+#include "util/strings.h"
+
+namespace {
+
+using namespace kt;
+
+std::map<std::string, std::string> Flags(int argc, char** argv) {
+  std::map<std::string, std::string> flags;
+  for (int i = 2; i + 1 < argc; i += 2) flags[argv[i]] = argv[i + 1];
+  return flags;
+}
+
+int Fail(const std::string& what, const std::string& message) {
+  std::fprintf(stderr, "ktrack_bench_tool: %s: %s\n", what.c_str(), message.c_str());
+  return 2;
+}
+
+int Sync(std::map<std::string, std::string> flags) {
+  const char* secret = std::getenv("KTRACK_BENCH_CLIENT_SECRET");
+  if (!secret || !*secret) return Fail("sync", "KTRACK_BENCH_CLIENT_SECRET is not set");
+  const int64_t company = ParseInt64(flags["--company"]).value_or(0);
+  if (company <= 0) return Fail("sync", "--company must be a Procore company id");
+  std::vector<int64_t> projects;
+  for (const auto& p : Split(flags["--projects"], ',')) {
+    auto id = ParseInt64(p);
+    if (!id) return Fail("sync", "--projects must be a comma list of project ids, not '" + p + "'");
+    projects.push_back(*id);
+  }
+  const int threads = static_cast<int>(ParseInt64(flags["--threads"]).value_or(4));
+  auto store = store::OpenStore(flags["--db"]);
+  if (!store) return Fail("open " + flags["--db"], store.error().message);
+  if (auto m = store::Migrate(**store); !m) return Fail("migrate", m.error().message);
+
+  Clock& clock = SystemClock::Instance();
+  SeededRandom random(static_cast<uint64_t>(getpid()));
+  queue::Queue queue(**store, clock, random);
+  sync::testing::HttpClientSource source(flags["--api"], flags["--client-id"], secret, clock);
+  sync::SyncEngine engine(**store, queue, source, clock);
+  const int64_t client = 1;
+  if (auto s = engine.ApplyScope(sync::testing::FullScope(client, company, projects)); !s)
+    return Fail("scope", s.error().message);
+  queue::Worker worker(queue, queue::WorkerOptions{.threads = threads});
+  engine.RegisterHandlers(worker);
+  worker.Start();
+  // Done when the queue is idle and every stream is synced (ListStreams also digests the checksums that the
+  // script compares with the emulator's truth).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::hours(1);
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    (void)engine.Tick();
+    auto counts = queue.CountByStatus();
+    if (!counts || counts->pending != 0 || counts->running != 0) continue;
+    auto streams = engine.ListStreams(client);
+    if (!streams || streams->empty()) continue;
+    bool all = true;
+    for (const auto& s : *streams) all = all && s.status == "synced";
+    if (all) {
+      worker.Stop();
+      std::printf("synced\n");
+      return 0;
+    }
+  }
+  worker.Stop();
+  return Fail("sync", "not every stream was synced within an hour");
+}
+
+int WebhookSecret(std::map<std::string, std::string> flags) {
+  const std::string dir = flags["--data-dir"];
+  const std::string out = flags["--out"];
+  if (dir.empty() || out.empty()) return Fail("webhook-secret", "--data-dir and --out are required");
+  auto store = store::OpenStore("sqlite:" + dir + "/ktrack.db");
+  if (!store) return Fail("open", store.error().message);
+  auto keyring = crypto::LoadKeyring(crypto::KeySourceFromEnvironment(dir));
+  if (!keyring) return Fail("keyring", keyring.error().message);
+  crypto::SecretStore secrets(**store, keyring->keyring, SystemClock::Instance());
+  auto got = secrets.Get("client:" + flags["--client"], "procore.webhook_secret");
+  if (!got) return Fail("secret", got.error().message);
+  if (!*got) return Fail("secret", "client " + flags["--client"] + " has no webhook secret (not completed?)");
+  int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  if (fd < 0) return Fail("write " + out, "cannot create the file");
+  const std::string& value = **got;
+  bool ok = ::write(fd, value.data(), value.size()) == static_cast<ssize_t>(value.size());
+  ::close(fd);
+  return ok ? 0 : Fail("write " + out, "short write");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string command = argc > 1 ? argv[1] : "";
+  if (command == "sync") return Sync(Flags(argc, argv));
+  if (command == "webhook-secret") return WebhookSecret(Flags(argc, argv));
+  std::fprintf(stderr, "usage: ktrack_bench_tool sync|webhook-secret --flag value ...\n");
+  return 2;
+}
