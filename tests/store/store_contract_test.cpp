@@ -680,9 +680,11 @@ TEST(store_Postgres, ReconnectsAfterItsConnectionsAreKilled) {
 
   auto admin = store::OpenStore(testing::PostgresServer::Instance().UrlFor("postgres"), {.pool_size = 1});
   ASSERT_TRUE(admin);
+  // The database's real name: on a shared server CreateDatabase makes it unique to this process.
+  const std::string name = url.substr(url.rfind('/') + 1);
   auto killed = (*admin)->Query(
-      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 't_reconnect' AND pid <> "
-      "pg_backend_pid()");
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+      {name});
   ASSERT_TRUE(killed) << killed.error().detail;
   EXPECT_EQ(killed->rows.size(), 4u);
 

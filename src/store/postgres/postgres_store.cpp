@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "store/pool.h"
+#include "store/recording_tx.h"
 
 namespace kt::store {
 namespace {
@@ -218,26 +219,7 @@ Result<QueryResult> Execute(PgConn& c, std::string_view sql, const Params& param
   return ToQueryResult(r.get());
 }
 
-class PgTx final : public Tx {
- public:
-  explicit PgTx(PgConn& c) : c_(c) {}
-  Result<QueryResult> Query(std::string_view sql, const Params& params) override {
-    auto r = Execute(c_, sql, params);
-    if (!r) {
-      if (!first_error_) first_error_ = r.error();
-      if (IsTransient(r.error())) transient_failure_ = true;
-    }
-    return r;
-  }
-  Dialect dialect() const override { return Dialect::kPostgres; }
-  bool transient_failure() const { return transient_failure_; }
-  const std::optional<Error>& first_error() const { return first_error_; }
-
- private:
-  PgConn& c_;
-  bool transient_failure_ = false;
-  std::optional<Error> first_error_;
-};
+using PgTx = RecordingTx<PgConn, Dialect::kPostgres, Execute, IsTransient>;
 
 class PostgresStore final : public Store {
  public:

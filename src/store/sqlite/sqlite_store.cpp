@@ -13,6 +13,7 @@
 #include <unordered_map>
 
 #include "store/pool.h"
+#include "store/recording_tx.h"
 
 namespace kt::store {
 namespace {
@@ -195,26 +196,7 @@ bool StartsWithSelect(std::string_view sql) {
   return true;
 }
 
-class SqliteTx final : public Tx {
- public:
-  explicit SqliteTx(SqliteConn& c) : c_(c) {}
-  Result<QueryResult> Query(std::string_view sql, const Params& params) override {
-    auto r = Execute(c_, sql, params);
-    if (!r) {
-      if (!first_error_) first_error_ = r.error();
-      if (IsTransient(r.error())) transient_failure_ = true;
-    }
-    return r;
-  }
-  Dialect dialect() const override { return Dialect::kSqlite; }
-  bool transient_failure() const { return transient_failure_; }
-  const std::optional<Error>& first_error() const { return first_error_; }
-
- private:
-  SqliteConn& c_;
-  bool transient_failure_ = false;
-  std::optional<Error> first_error_;
-};
+using SqliteTx = RecordingTx<SqliteConn, Dialect::kSqlite, Execute, IsTransient>;
 
 class SqliteStore final : public Store {
  public:
