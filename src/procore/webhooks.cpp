@@ -50,6 +50,22 @@ const json* ArrayField(const json& j, const char* key) {
   return nullptr;
 }
 
+// One object, bare or in a {"data": ...} wrapper.
+const json& DataOf(const json& j) {
+  return j.is_object() && j.contains("data") ? j["data"] : j;
+}
+
+// The items of a list, bare or in a {"data": [...]} wrapper.
+template <typename T>
+std::vector<T> ListOf(const json& j, T (*from)(const json&)) {
+  std::vector<T> out;
+  const json* items = j.is_array() ? &j : ArrayField(j, "data");
+  if (items) {
+    for (const auto& item : *items) out.push_back(from(item));
+  }
+  return out;
+}
+
 }  // namespace
 
 Hook HookFromJson(const json& j) {
@@ -107,6 +123,12 @@ WebhookResource WebhookResourceFromJson(const json& j) {
 
 WebhooksApi::WebhooksApi(Client& client) : client_(client) {}
 
+ProcoreResult<json> WebhooksApi::SendForJson(const ApiRequest& r) {
+  auto response = client_.Send(r);
+  if (!response) return tl::unexpected(response.error());
+  return ParseJson(*response, r.context);
+}
+
 ApiRequest WebhooksApi::Request(const HookScope& scope, std::string method, std::string path) const {
   ApiRequest r;
   r.method = std::move(method);
@@ -136,16 +158,9 @@ ProcoreResult<std::vector<Hook>> WebhooksApi::ListHooks(const HookScope& scope,
   ApiRequest r = Request(scope, "GET", "/rest/v1.0/webhooks/hooks");
   if (!namespace_name.empty()) r.query.emplace_back("namespace", namespace_name);
   if (!api_version.empty()) r.query.emplace_back("api_version", api_version);
-  auto response = client_.Send(r);
-  if (!response) return tl::unexpected(response.error());
-  auto j = ParseJson(*response, r.context);
+  auto j = SendForJson(r);
   if (!j) return tl::unexpected(j.error());
-  std::vector<Hook> out;
-  const json* items = j->is_array() ? &*j : ArrayField(*j, "data");
-  if (items) {
-    for (const auto& h : *items) out.push_back(HookFromJson(h));
-  }
-  return out;
+  return ListOf(*j, &HookFromJson);
 }
 
 ProcoreResult<Hook> WebhooksApi::CreateHook(const HookScope& scope, const HookSpec& spec) {
@@ -158,11 +173,9 @@ ProcoreResult<Hook> WebhooksApi::CreateHook(const HookScope& scope, const HookSp
   if (spec.authorization) hook["destination_headers"] = {{"Authorization", *spec.authorization}};
   body["hook"] = std::move(hook);
   r.body = body.dump();
-  auto response = client_.Send(r);
-  if (!response) return tl::unexpected(response.error());
-  auto j = ParseJson(*response, r.context);
+  auto j = SendForJson(r);
   if (!j) return tl::unexpected(j.error());
-  return HookFromJson(j->contains("data") ? (*j)["data"] : *j);
+  return HookFromJson(DataOf(*j));
 }
 
 ProcoreResult<Hook> WebhooksApi::UpdateHook(const HookScope& scope, int64_t hook_id, const HookPatch& patch) {
@@ -176,11 +189,9 @@ ProcoreResult<Hook> WebhooksApi::UpdateHook(const HookScope& scope, int64_t hook
   if (patch.authorization) hook["destination_headers"] = {{"Authorization", *patch.authorization}};
   body["hook"] = std::move(hook);
   r.body = body.dump();
-  auto response = client_.Send(r);
-  if (!response) return tl::unexpected(response.error());
-  auto j = ParseJson(*response, r.context);
+  auto j = SendForJson(r);
   if (!j) return tl::unexpected(j.error());
-  return HookFromJson(j->contains("data") ? (*j)["data"] : *j);
+  return HookFromJson(DataOf(*j));
 }
 
 ProcoreStatus WebhooksApi::DeleteHook(const HookScope& scope, int64_t hook_id) {
@@ -192,16 +203,9 @@ ProcoreStatus WebhooksApi::DeleteHook(const HookScope& scope, int64_t hook_id) {
 
 ProcoreResult<std::vector<Trigger>> WebhooksApi::ListTriggers(const HookScope& scope, int64_t hook_id) {
   ApiRequest r = Request(scope, "GET", "/rest/v1.0/webhooks/hooks/" + std::to_string(hook_id) + "/triggers");
-  auto response = client_.Send(r);
-  if (!response) return tl::unexpected(response.error());
-  auto j = ParseJson(*response, r.context);
+  auto j = SendForJson(r);
   if (!j) return tl::unexpected(j.error());
-  std::vector<Trigger> out;
-  const json* items = j->is_array() ? &*j : ArrayField(*j, "data");
-  if (items) {
-    for (const auto& t : *items) out.push_back(TriggerFromJson(t));
-  }
-  return out;
+  return ListOf(*j, &TriggerFromJson);
 }
 
 ProcoreResult<Trigger> WebhooksApi::CreateTrigger(const HookScope& scope, int64_t hook_id,
@@ -213,11 +217,9 @@ ProcoreResult<Trigger> WebhooksApi::CreateTrigger(const HookScope& scope, int64_
   body["api_version"] = api_version;
   body["trigger"] = {{"resource_name", trigger.resource_name}, {"event_type", trigger.event_type}};
   r.body = body.dump();
-  auto response = client_.Send(r);
-  if (!response) return tl::unexpected(response.error());
-  auto j = ParseJson(*response, r.context);
+  auto j = SendForJson(r);
   if (!j) return tl::unexpected(j.error());
-  return TriggerFromJson(j->contains("data") ? (*j)["data"] : *j);
+  return TriggerFromJson(DataOf(*j));
 }
 
 ProcoreResult<BulkTriggersResult> WebhooksApi::BulkCreateTriggers(const HookScope& scope, int64_t hook_id,
@@ -236,9 +238,7 @@ ProcoreResult<BulkTriggersResult> WebhooksApi::BulkCreateTriggers(const HookScop
       items.push_back({{"resource_name", t.resource_name}, {"event_type", t.event_type}});
     body["triggers"] = std::move(items);
     r.body = body.dump();
-    auto response = client_.Send(r);
-    if (!response) return tl::unexpected(response.error());
-    auto j = ParseJson(*response, r.context);
+    auto j = SendForJson(r);
     if (!j) return tl::unexpected(j.error());
     if (const json* success = ArrayField(*j, "success")) {
       for (const auto& t : *success) result.created.push_back(TriggerFromJson(t));
@@ -272,9 +272,7 @@ ProcoreResult<BulkDeleteResult> WebhooksApi::BulkDeleteTriggers(const HookScope&
     AddScope(body, scope);
     body["triggers"] = json(std::vector<int64_t>(chunk.begin(), chunk.end()));
     r.body = body.dump();
-    auto response = client_.Send(r);
-    if (!response) return tl::unexpected(response.error());
-    auto j = ParseJson(*response, r.context);
+    auto j = SendForJson(r);
     if (!j) return tl::unexpected(j.error());
     const json* failed = ArrayField(*j, "failed");
     std::vector<int64_t> failed_ids;
@@ -304,30 +302,16 @@ ProcoreResult<std::vector<Delivery>> WebhooksApi::ListDeliveries(const HookScope
   }
   if (query.page_size > 0) r.query.emplace_back("page_size", std::to_string(query.page_size));
   if (query.page_start > 0) r.query.emplace_back("page_start", std::to_string(query.page_start));
-  auto response = client_.Send(r);
-  if (!response) return tl::unexpected(response.error());
-  auto j = ParseJson(*response, r.context);
+  auto j = SendForJson(r);
   if (!j) return tl::unexpected(j.error());
-  std::vector<Delivery> out;
-  const json* items = j->is_array() ? &*j : ArrayField(*j, "data");
-  if (items) {
-    for (const auto& d : *items) out.push_back(DeliveryFromJson(d));
-  }
-  return out;
+  return ListOf(*j, &DeliveryFromJson);
 }
 
 ProcoreResult<std::vector<WebhookResource>> WebhooksApi::ListResources(const HookScope& scope) {
   ApiRequest r = Request(scope, "GET", "/rest/v1.0/webhooks/resources");
-  auto response = client_.Send(r);
-  if (!response) return tl::unexpected(response.error());
-  auto j = ParseJson(*response, r.context);
+  auto j = SendForJson(r);
   if (!j) return tl::unexpected(j.error());
-  std::vector<WebhookResource> out;
-  const json* items = j->is_array() ? &*j : ArrayField(*j, "data");
-  if (items) {
-    for (const auto& x : *items) out.push_back(WebhookResourceFromJson(x));
-  }
-  return out;
+  return ListOf(*j, &WebhookResourceFromJson);
 }
 
 }  // namespace kt::procore

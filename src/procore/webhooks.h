@@ -129,6 +129,8 @@ class WebhooksApi {
 
  private:
   ApiRequest Request(const HookScope& scope, std::string method, std::string path) const;
+  // Sends the request and parses its body (empty bodies are null).
+  ProcoreResult<nlohmann::json> SendForJson(const ApiRequest& r);
   Client& client_;
 };
 
