@@ -27,10 +27,6 @@ http::Handler ClientRoute(access::Access& access, bool admin_required, ApiHandle
 // The same without a client: only authentication and CSRF.
 http::Handler UserRoute(access::Access& access, ApiHandler handler);
 
-// Reads a required field of the body with a clear 400 naming the field and the expected type.
-Result<std::string> RequireString(const nlohmann::json& body, const char* field);
-Result<int64_t> RequireInt(const nlohmann::json& body, const char* field);
-
 // GET /api/v1/clients and GET /api/v1/clients/{client_id}.
 void RegisterClientRoutes(http::Router& router, access::Access& access, accounts::Clients& clients);
 

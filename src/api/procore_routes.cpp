@@ -2,6 +2,7 @@
 #include "api/procore_routes.h"
 
 #include "api/api.h"
+#include "util/json_fields.h"
 #include "util/strings.h"
 
 namespace kt::api {

@@ -12,6 +12,7 @@
 #include "procore/webhooks.h"
 #include "sync/scope.h"
 #include "util/hash.h"
+#include "util/json_fields.h"
 #include "util/strings.h"
 
 namespace kt::integration {
@@ -26,24 +27,6 @@ nlohmann::json Iso(const std::optional<int64_t>& ms) {
 
 nlohmann::json ErrorJson(const Error& e, int64_t at_ms) {
   return {{"code", e.code}, {"message", e.message}, {"fix", e.fix}, {"at", FormatIso8601(at_ms)}};
-}
-
-Result<std::string> RequireStringField(const nlohmann::json& body, const char* field) {
-  auto it = body.find(field);
-  if (it == body.end() || !it->is_string() || it->get_ref<const std::string&>().empty())
-    return Fail(ErrorKind::kInvalidInput, "invalid_field",
-                std::string("'") + field + "' is required and must be a non-empty string.",
-                std::string("Send \"") + field + "\" as a string.");
-  return it->get<std::string>();
-}
-
-Result<int64_t> RequireIntField(const nlohmann::json& body, const char* field) {
-  auto it = body.find(field);
-  if (it != body.end() && it->is_number_integer()) return it->get<int64_t>();
-  if (it != body.end() && it->is_string())
-    if (auto v = ParseInt64(it->get_ref<const std::string&>())) return *v;
-  return Fail(ErrorKind::kInvalidInput, "invalid_field", std::string("'") + field + "' must be an integer.",
-              std::string("Send \"") + field + "\" as a whole number.");
 }
 
 // Values that can be neither a client id nor a secret: empty, too long, or with spaces or control characters.
@@ -337,9 +320,9 @@ Result<nlohmann::json> IntegrationService::SaveCredentials(int64_t client_id, in
     app.client_id = clients_.options().marketplace.client_id;
     app.client_secret = clients_.options().marketplace.client_secret;
   } else {
-    auto id = RequireStringField(body, "client_id");
+    auto id = RequireString(body, "client_id");
     if (!id) return tl::unexpected(id.error());
-    auto secret = RequireStringField(body, "client_secret");
+    auto secret = RequireString(body, "client_secret");
     if (!secret) return tl::unexpected(secret.error());
     if (auto ok = CheckCredentialText(*id, "client_id"); !ok) return tl::unexpected(ok.error());
     if (auto ok = CheckCredentialText(*secret, "client_secret"); !ok) return tl::unexpected(ok.error());
@@ -563,7 +546,7 @@ Result<nlohmann::json> IntegrationService::SaveSettings(int64_t client_id, int64
 
   std::optional<procore::Company> company;
   if (auto c = body.find("company_id"); c != body.end() && !c->is_null()) {
-    auto id = RequireIntField(body, "company_id");
+    auto id = RequireInt(body, "company_id");
     if (!id) return tl::unexpected(id.error());
     for (const auto& known : current->companies)
       if (known.value("id", int64_t{0}) == *id)
