@@ -20,7 +20,9 @@ struct Fixture {
 
   Fixture() {
     auto router = std::make_shared<Router>();
-    router->Post("/webhooks/procore/{integration_key}", [](Request&) { return Response::Json(200, {{"ok", true}}); });
+    router->Post("/webhooks/procore/{integration_key}", [](Request&) {
+      return Response::Json(200, {{"ok", true}});
+    });
     router->Get("/page", [](Request&) { return Response::Html(200, "<h1>hi</h1>"); });
     router->Get("/boom", [](Request&) -> Response { throw std::runtime_error("database exploded"); });
     router->Get("/metrics", MetricsHandler(metrics), RouteOptions{.on_io_thread = true});
@@ -82,7 +84,8 @@ TEST(HttpMiddlewareTest, AccessLogEscapesOddPaths) {
 
 TEST(HttpMiddlewareTest, MetricsCountRequestsAndRender) {
   Fixture f;
-  for (int i = 0; i < 3; ++i) ASSERT_EQ(f.Call("POST", "/webhooks/procore/k" + std::to_string(i), "{}").status, 200);
+  for (int i = 0; i < 3; ++i)
+    ASSERT_EQ(f.Call("POST", "/webhooks/procore/k" + std::to_string(i), "{}").status, 200);
   EXPECT_EQ(f.Call("GET", "/missing/thing").status, 404);
   auto r = f.Call("GET", "/metrics");
   ASSERT_EQ(r.status, 200);
@@ -92,7 +95,8 @@ TEST(HttpMiddlewareTest, MetricsCountRequestsAndRender) {
                       "status=\"200\"} 3"),
             std::string::npos)
       << text;
-  EXPECT_NE(text.find("http_requests_total{method=\"GET\",route=\"unmatched\",status=\"404\"} 1"), std::string::npos)
+  EXPECT_NE(text.find("http_requests_total{method=\"GET\",route=\"unmatched\",status=\"404\"} 1"),
+            std::string::npos)
       << text;
   EXPECT_NE(text.find("http_request_duration_seconds_count{method=\"POST\",route=\"/webhooks/procore/"
                       "{integration_key}\"} 3"),
@@ -125,7 +129,8 @@ TEST(HttpMiddlewareTest, CatchAllAnswers500AndLogsTheException) {
   f.server->Stop();
   bool logged = false, counted = false;
   for (const auto& line : f.Lines()) {
-    if (line["event"] == "http_handler_exception" && line["what"] == "database exploded" && line["request_id"] == id)
+    if (line["event"] == "http_handler_exception" && line["what"] == "database exploded" &&
+        line["request_id"] == id)
       logged = true;
     if (line["event"] == "http_request" && line["status"] == 500) counted = true;
   }

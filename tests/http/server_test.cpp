@@ -57,7 +57,8 @@ std::string RawExchange(uint16_t port, const std::string& bytes, std::chrono::mi
     close(fd);
     return "";
   }
-  timeval tv{static_cast<time_t>(timeout.count() / 1000), static_cast<suseconds_t>((timeout.count() % 1000) * 1000)};
+  timeval tv{static_cast<time_t>(timeout.count() / 1000),
+             static_cast<suseconds_t>((timeout.count() % 1000) * 1000)};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
   std::string out;
@@ -121,14 +122,18 @@ TEST(HttpServerTest, PostBodyRoundTrips) {
 TEST(HttpServerTest, ContentLengthOverLimitIs413BeforeTheBodyIsRead) {
   auto router = BasicRouter();
   std::atomic<int> handled{0};
-  router->Post("/small", [&](Request&) {
-    ++handled;
-    return Response::Text(200, "ok");
-  }, RouteOptions{.max_body_bytes = 1024});
+  router->Post(
+      "/small",
+      [&](Request&) {
+        ++handled;
+        return Response::Text(200, "ok");
+      },
+      RouteOptions{.max_body_bytes = 1024});
   TestServer ts(router);
 
   // Only the headers are sent: the answer must come without waiting for the 10 MB body.
-  std::string raw = RawExchange(ts.port(), "POST /small HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000\r\n\r\n");
+  std::string raw =
+      RawExchange(ts.port(), "POST /small HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000\r\n\r\n");
   EXPECT_NE(raw.find("HTTP/1.1 413"), std::string::npos) << raw;
   EXPECT_NE(raw.find("1024"), std::string::npos) << raw;
 
@@ -181,7 +186,8 @@ TEST(HttpServerTest, PipelinedRequestsAreAnsweredInOrder) {
   size_t a = raw.find("hello");
   size_t b = raw.find("world");
   size_t c = raw.find("hello", b == std::string::npos ? 0 : b);
-  EXPECT_TRUE(a != std::string::npos && b != std::string::npos && c != std::string::npos && a < b && b < c) << raw;
+  EXPECT_TRUE(a != std::string::npos && b != std::string::npos && c != std::string::npos && a < b && b < c)
+      << raw;
 }
 
 TEST(HttpServerTest, SlowHandlerDoesNotBlockFastOne) {
@@ -289,8 +295,9 @@ TEST(HttpServerTest, IdleConnectionsAreClosed) {
 
 TEST(HttpServerTest, Http10KeepAliveIsAcknowledged) {
   TestServer ts(BasicRouter());
-  std::string raw = RawExchange(ts.port(), "GET /hello HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
-                                           "GET /hello HTTP/1.0\r\n\r\n");
+  std::string raw = RawExchange(ts.port(),
+                                "GET /hello HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+                                "GET /hello HTTP/1.0\r\n\r\n");
   size_t first = raw.find("Connection: keep-alive");
   EXPECT_NE(first, std::string::npos) << raw;
   EXPECT_NE(raw.find("Connection: close", first), std::string::npos) << raw;
@@ -300,8 +307,8 @@ TEST(HttpServerTest, HeadersOverLimitAnswer431) {
   ServerOptions options;
   options.max_header_bytes = 1024;
   TestServer ts(BasicRouter(), options);
-  std::string raw =
-      RawExchange(ts.port(), "GET /hello HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(4000, 'a') + "\r\n\r\n");
+  std::string raw = RawExchange(
+      ts.port(), "GET /hello HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(4000, 'a') + "\r\n\r\n");
   EXPECT_NE(raw.find("HTTP/1.1 431"), std::string::npos) << raw;
 }
 
@@ -338,7 +345,8 @@ TEST(HttpServerTest, HandlerExceptionBecomes500WithRequestId) {
 
 TEST(HttpServerTest, IoThreadRoutesAndHead) {
   auto router = std::make_shared<Router>();
-  router->Get("/healthz", [](Request&) { return Response::Text(200, "ok"); }, RouteOptions{.on_io_thread = true});
+  router->Get(
+      "/healthz", [](Request&) { return Response::Text(200, "ok"); }, RouteOptions{.on_io_thread = true});
   TestServer ts(router);
   EXPECT_EQ(Get(ts.Url("/healthz")).body, "ok");
   ClientRequest head;
@@ -358,7 +366,8 @@ TEST(HttpServerTest, ListensOnIpv6LoopbackAndLocalhost) {
     auto port = server.Start();
     if (!port && listen == "[::1]:0") continue;  // no IPv6 in this sandbox
     ASSERT_TRUE(port) << port.error().message;
-    std::string host = server.host().find(':') != std::string::npos ? "[" + server.host() + "]" : server.host();
+    std::string host =
+        server.host().find(':') != std::string::npos ? "[" + server.host() + "]" : server.host();
     auto r = Get("http://" + host + ":" + std::to_string(*port) + "/hello");
     EXPECT_EQ(r.status, 200) << listen << " " << r.transport_error;
     server.Stop();

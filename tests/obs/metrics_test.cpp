@@ -32,7 +32,8 @@ TEST(ObsMetricsTest, ConcurrentGetOrCreate) {
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&] {
-      for (int i = 0; i < 1000; ++i) metrics.Counter("hits_total", {{"k", std::to_string(i % 5)}}).Increment();
+      for (int i = 0; i < 1000; ++i)
+        metrics.Counter("hits_total", {{"k", std::to_string(i % 5)}}).Increment();
     });
   }
   for (auto& t : threads) t.join();

@@ -237,8 +237,9 @@ TEST_F(EmulatorSyncTest, ASyncKilledAtRandomPointsResumesToTheTruth) {
                                    "--projects",
                                    projects};
   // Each process is killed once it has waited out the killed one's 1.5 s lease and then made some progress of
-  // its own (a number of requests to the emulator), so the kills land mid-sync however fast the machine is, and
-  // the pages a kill interrupted are re-read (once) by the next process, as with restarts of a real server.
+  // its own (a number of requests to the emulator), so the kills land mid-sync however fast the machine is,
+  // and the pages a kill interrupted are re-read (once) by the next process, as with restarts of a real
+  // server.
   std::mt19937 rng(1234);
   std::uniform_int_distribution<int64_t> progress(10, 40);
   auto requests = [&] { return emulator_.Stats().at("requests").get<int64_t>(); };
