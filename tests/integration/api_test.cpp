@@ -17,6 +17,7 @@
 #include "store/store.h"
 #include "util/clock.h"
 #include "util/strings.h"
+#include "webhook_secret.h"
 
 namespace kt::testing {
 namespace {
@@ -166,14 +167,7 @@ class IntegrationApiTest : public ::testing::Test {
   // The current webhook secret, read the way the server reads it (white box: Procore holds it, KTrack never
   // shows it).
   static std::string WebhookSecret(int64_t client_id, const std::string& purpose = "procore.webhook_secret") {
-    auto store = store::OpenStore("sqlite:" + dir_->path() + "/ktrack.db");
-    EXPECT_TRUE(store);
-    auto keyring = crypto::LoadKeyring(crypto::KeySourceFromEnvironment(dir_->path()));
-    EXPECT_TRUE(keyring);
-    crypto::SecretStore secrets(**store, keyring->keyring, SystemClock::Instance());
-    auto got = secrets.Get("client:" + std::to_string(client_id), purpose);
-    EXPECT_TRUE(got);
-    return got && *got ? **got : "";
+    return ReadWebhookSecret(dir_->path(), client_id, purpose);
   }
   static int64_t CountRows(const std::string& sql) {
     auto store = store::OpenStore("sqlite:" + dir_->path() + "/ktrack.db");

@@ -13,16 +13,6 @@ namespace {
 
 using nlohmann::json;
 
-template <typename Pred>
-bool WaitUntil(Pred pred, std::chrono::seconds limit) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  }
-  return pred();
-}
-
 TEST(DeliveryHealth, DiscardedDeliveriesAreCountedAndTheirDataReconciled) {
   TempDir dir;
   ChildProcess emulator;

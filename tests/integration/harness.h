@@ -2,8 +2,10 @@
 // tenants.
 #pragma once
 
+#include <chrono>
 #include <cstdio>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -53,6 +55,17 @@ inline std::string RunKtrack(const std::vector<std::string>& args, const std::st
   while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
   EXPECT_EQ(pclose(p), 0) << cmd << "\n" << out;
   return out;
+}
+
+// Polls pred every 300 ms until it holds or the limit passes; returns its last answer.
+template <typename Pred>
+bool WaitUntil(Pred pred, std::chrono::milliseconds limit) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  }
+  return pred();
 }
 
 struct Tenant {

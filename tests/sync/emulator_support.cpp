@@ -13,13 +13,17 @@
 
 namespace kt::sync::testing {
 
-bool Emulator::Start(const std::string& preset, int seed, std::string* why) {
+bool Emulator::Start(const std::string& preset, int seed, std::string* why,
+                     const std::vector<std::string>& extra_args, const std::string& log_path) {
   const std::string bin = kt::testing::BinPath("procore-emulator");
   if (!std::filesystem::exists(bin)) {
     *why = "procore-emulator is not built (" + bin + ")";
     return false;
   }
-  process_.Start({bin, "--listen", "127.0.0.1:0", "--preset", preset, "--seed", std::to_string(seed)});
+  std::vector<std::string> argv = {bin,    "--listen", "127.0.0.1:0",       "--preset",
+                                   preset, "--seed",   std::to_string(seed)};
+  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  process_.Start(argv, {}, log_path);
   url = process_.WaitForListening();
   auto reset = Call("POST", "/_emulator/reset", {{"preset", preset}, {"seed", seed}});
   const auto& company = reset.at("companies").at(0);
@@ -58,6 +62,10 @@ void Emulator::InstallApp() {
   auto app = Call("POST", "/_emulator/apps", {{"name", "KTrack sync test"}, {"kind", "dmsa"}});
   client_id = app.at("client_id").get<std::string>();
   client_secret = app.at("client_secret").get<std::string>();
+  Reinstall();
+}
+
+void Emulator::Reinstall() {
   nlohmann::json project_tools = nlohmann::json::object();
   for (const char* tool : {"Admin", "Directory", "Budget", "Commitments", "Change Orders", "Prime Contracts",
                            "Change Events", "Direct Costs", "RFIs", "Submittals", "Daily Log"}) {

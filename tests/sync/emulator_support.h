@@ -24,13 +24,17 @@ namespace kt::sync::testing {
 class Emulator {
  public:
   // Starts procore-emulator with the preset; false (with a reason) when the binary is not built.
-  bool Start(const std::string& preset, int seed, std::string* why);
+  // extra_args: more flags (e.g. --time-scale 60); log_path: where its stderr goes (inherited when empty).
+  bool Start(const std::string& preset, int seed, std::string* why,
+             const std::vector<std::string>& extra_args = {}, const std::string& log_path = {});
   ~Emulator();
 
   nlohmann::json Call(const std::string& method, const std::string& path,
                       const nlohmann::json& body = nullptr);
   // Creates a DMSA app and installs it with read access to every stream's tools (and Webhooks API).
   void InstallApp();
+  // Installs the app created by InstallApp again (after an uninstall), with the same permissions.
+  void Reinstall();
   nlohmann::json Truth();
   nlohmann::json Stats();
   void Faults(const nlohmann::json& faults);
