@@ -114,6 +114,14 @@ const std::map<std::string, Setter>& Setters() {
          c.procore_marketplace_client_secret = v;
          return Status{};
        }},
+      {"integration.maintenance_interval_s",
+       [](Config& c, const std::string& k, const std::string& v) {
+         return SetInt(c.integration_maintenance_interval_s, k, v, 1, 3600);
+       }},
+      {"integration.permission_recheck_interval_s",
+       [](Config& c, const std::string& k, const std::string& v) {
+         return SetInt(c.integration_permission_recheck_interval_s, k, v, 1, 86400);
+       }},
       {"webhooks.max_body_bytes",
        [](Config& c, const std::string& k, const std::string& v) {
          return SetInt(c.webhook_max_body_bytes, k, v, 1024, int64_t{64} << 20);
@@ -158,7 +166,7 @@ Result<ConfigValues> ParseConfigText(std::string_view text) {
       if (line.back() != ']' || line.size() < 3)
         return Fail(ErrorKind::kInvalidInput, "invalid_config",
                     "Config file " + where() + ": a section header must look like [name].",
-                    "Write the section as [server], [worker], [procore] or [webhooks].");
+                    "Write the section as [server], [worker], [procore], [integration] or [webhooks].");
       section = std::string(Trim(line.substr(1, line.size() - 2)));
       for (char c : section)
         if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_')

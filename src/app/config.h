@@ -39,6 +39,12 @@ struct Config {
   std::string procore_marketplace_client_id;
   std::string procore_marketplace_client_secret;
 
+  // [integration]
+  // How often the maintenance job runs (webhook delivery health, auto-link of new projects, due re-checks).
+  int64_t integration_maintenance_interval_s = 60;
+  // How often a running integration's permissions are checked again for drift.
+  int64_t integration_permission_recheck_interval_s = 900;
+
   // [webhooks]
   int64_t webhook_max_body_bytes = 256 << 10;
 

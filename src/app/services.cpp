@@ -55,6 +55,9 @@ Result<std::unique_ptr<Services>> BuildServices(const Config& config) {
   integration::IntegrationOptions integration_options;
   // Until the server has bound its port (serve sets it then), the configured listen address stands in.
   integration_options.public_base_url = config.PublicBaseUrl("http://" + config.listen);
+  integration_options.delivery_health_interval = Millis(config.integration_maintenance_interval_s * 1000);
+  integration_options.permission_recheck_interval =
+      Millis(config.integration_permission_recheck_interval_s * 1000);
   s->integration = std::make_unique<integration::IntegrationService>(
       *s->store, *s->secrets, *s->audit, *s->queue, *s->sync, *s->procore_clients, s->webhook_receiver.get(),
       s->clock, integration_options);

@@ -70,7 +70,52 @@ std::string SummarizeGaps(const PermissionReport& report, std::string* fix) {
   return "KTrack's app lacks permissions the settings need: " + what + more + ".";
 }
 
+std::string Joined(const std::vector<std::string>& parts, std::string_view separator) {
+  std::string out;
+  for (const auto& p : parts) {
+    if (!out.empty()) out += separator;
+    out += p;
+  }
+  return out;
+}
+
 }  // namespace
+
+std::map<int64_t, sync::PauseReason> ProjectDrift(const nlohmann::json& last_permission_check) {
+  std::map<int64_t, sync::PauseReason> out;
+  if (!last_permission_check.is_object()) return out;
+  std::map<int64_t, std::vector<std::string>> gaps, fixes;
+  std::map<int64_t, std::string> first_code;
+  for (const auto& c : last_permission_check.value("checks", nlohmann::json::array())) {
+    const std::string status = c.value("status", "");
+    if (status != kCheckMissing && status != kCheckToolDisabled && status != kCheckProjectNotPermitted)
+      continue;
+    auto id = c.find("project_id");
+    if (id == c.end() || !id->is_number_integer()) continue;
+    const int64_t project = id->get<int64_t>();
+    const std::string tool = c.value("tool", "");
+    std::string gap = status == kCheckProjectNotPermitted
+                          ? "the project is not one of KTrack's permitted projects"
+                      : status == kCheckToolDisabled ? "the " + tool + " tool is turned off"
+                                                     : tool + " needs " + c.value("required", "Read Only");
+    auto& list = gaps[project];
+    if (std::find(list.begin(), list.end(), gap) == list.end()) list.push_back(gap);
+    const std::string fix = c.value("fix", nlohmann::json()).is_string() ? c["fix"].get<std::string>() : "";
+    auto& fix_list = fixes[project];
+    if (!fix.empty() && std::find(fix_list.begin(), fix_list.end(), fix) == fix_list.end())
+      fix_list.push_back(fix);
+    first_code.emplace(project, status);
+  }
+  for (const auto& [project, list] : gaps) {
+    sync::PauseReason reason;
+    reason.code = "permissions_drift";
+    reason.message = "Paused until fixed in Procore: " + Joined(list, "; ") + ".";
+    reason.fix =
+        Joined(fixes[project], " ") + " KTrack resumes this project's sync by itself at its next check.";
+    out[project] = std::move(reason);
+  }
+  return out;
+}
 
 std::string MaskSecret(std::string_view hint) {
   if (hint.empty()) return {};
@@ -743,8 +788,14 @@ Status IntegrationService::ApplySyncScope(const IntegrationRecord& record) {
   scope.reconcile_interval_s = settings.reconcile_interval_s;
   auto linked = LinkedProjects(record.client_id);
   if (!linked) return tl::unexpected(linked.error());
+  // Projects whose permissions drifted wait, paused with the fix, instead of failing in a loop.
+  const auto drift = ProjectDrift(record.last_permission_check);
   if (!streams.project_streams.empty())
-    for (const auto& p : *linked) scope.projects.push_back({p.id, p.name, streams.project_streams});
+    for (const auto& p : *linked) {
+      sync::ScopedProject project{p.id, p.name, streams.project_streams, std::nullopt};
+      if (auto d = drift.find(p.id); d != drift.end()) project.paused = d->second;
+      scope.projects.push_back(std::move(project));
+    }
   return sync_.ApplyScope(scope);
 }
 
@@ -1097,11 +1148,31 @@ Status IntegrationService::AutoLinkNewProjects(const IntegrationRecord& record) 
   return {};
 }
 
+Result<bool> IntegrationService::PermissionFailuresUnexplained(const IntegrationRecord& record) {
+  auto streams = sync_.ListStreams(record.client_id);
+  if (!streams) return tl::unexpected(streams.error());
+  const auto drift = ProjectDrift(record.last_permission_check);
+  const bool last_ok =
+      !record.last_permission_check.is_object() || record.last_permission_check.value("ok", true);
+  for (const auto& s : *streams) {
+    if (s.status != "error" || !s.error) continue;
+    const std::string& code = s.error->code;
+    if (code != "missing_permission" && code != "tool_disabled" && code != "project_not_permitted") continue;
+    if (s.project_id ? !drift.count(*s.project_id) : last_ok) return true;
+  }
+  return false;
+}
+
 Status IntegrationService::RecheckPermissions(const IntegrationRecord& record) {
   const int64_t now = clock_.NowUnixMs();
   if (record.last_permission_check.is_object()) {
     auto at = ParseIso8601(record.last_permission_check.value("checked_at", std::string()));
-    if (at && now - *at < options_.permission_recheck_interval.count()) return {};
+    if (at && now - *at < options_.permission_recheck_interval.count()) {
+      // Not due; but streams answered 403s the last check did not explain (drift seen by the sync): now.
+      auto unexplained = PermissionFailuresUnexplained(record);
+      if (!unexplained) return tl::unexpected(unexplained.error());
+      if (!*unexplained) return {};
+    }
   }
   const bool was_ok =
       !record.last_permission_check.is_object() || record.last_permission_check.value("ok", true);
@@ -1124,6 +1195,8 @@ Status IntegrationService::RecheckPermissions(const IntegrationRecord& record) {
     return {};
   });
   if (!saved) return tl::unexpected(saved.error());
+  // Projects found short pause with their fix; projects fixed in Procore resume.
+  if (auto applied = ApplySyncScope(*saved); !applied) return applied;
   // Fixed in Procore: streams held back by permission errors go again now rather than at their next backoff.
   if (report->ok && !was_ok) return sync_.RetryNow(record.client_id);
   return {};

