@@ -213,6 +213,22 @@ void Emulator::AddControlRoutes(kt::http::Router& router) {
     return Response::Json(200, faults_.ToJson(rate_.Limits()));
   });
 
+  router.Post("/_emulator/companies/{company_id}/projects", [this, company_of](Request& req) {
+    auto company_id = company_of(req);
+    int slot = -1;
+    {
+      std::shared_lock lock(mu_);
+      const CompanyData* company = company_id ? world_->FindCompany(*company_id) : nullptr;
+      if (company) slot = company->slot;
+    }
+    if (slot < 0) return ControlError(404, "company_not_found", "no company " + req.PathParam("company_id"));
+    auto id = CreateProject(slot);
+    if (!id)
+      return ControlError(409, "no_room_for_projects", "the company has as many projects as its ids allow",
+                          "reset with a preset that has fewer projects");
+    return Response::Json(201, {{"id", *id}});
+  });
+
   router.Post("/_emulator/companies/{company_id}/changes", [this, company_of](Request& req) {
     auto body = BodyObject(req);
     if (!body) return ControlError(400, "invalid_json", body.error().message);

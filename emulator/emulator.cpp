@@ -307,6 +307,18 @@ int Emulator::ApplyChanges(int company_slot, int count, const std::vector<Stream
   return static_cast<int>(applied.size());
 }
 
+std::optional<int64_t> Emulator::CreateProject(int company_slot) {
+  std::optional<AppliedChange> created;
+  {
+    std::unique_lock lock(mu_);
+    created = world_->CreateProject(company_slot, clock_.NowMs());
+  }
+  if (!created) return std::nullopt;
+  std::shared_lock lock(mu_);
+  PublishChange(*created);
+  return created->record.id;
+}
+
 void Emulator::PublishChange(const AppliedChange& change) {
   if (!webhooks_) return;
   const StreamInfo& info = Info(change.key.stream);

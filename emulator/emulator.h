@@ -88,6 +88,8 @@ class Emulator {
   // Applies data changes and announces them to webhooks (with the directory fan-out Procore does).
   int ApplyChanges(int company_slot, int count, const std::vector<Stream>& streams, uint64_t change_seed);
   void PublishChange(const AppliedChange& change);
+  // Creates a project in the company and fires its Projects create webhook; its id, or none when full.
+  std::optional<int64_t> CreateProject(int company_slot);
   // Installs from the control API or the UI; validates tool names and projects.
   kt::Status ApplyInstall(int64_t company_id, const nlohmann::json& body, bool create);
   std::set<int64_t> VisibleProjects(const CompanyData& company, const Install& install) const;

@@ -61,6 +61,7 @@ std::string_view PresetName(Preset preset) {
 World::World(Preset preset, uint64_t seed) : preset_(preset), seed_(seed) {
   PresetShape shape = ShapeOf(preset);
   project_counts_ = shape.project_counts;
+  base_project_counts_ = shape.project_counts;
   id_base_ = shape.id_base;
   project_bits_ = shape.project_bits;
   index_bits_ = shape.index_bits;
@@ -110,7 +111,7 @@ int32_t World::BaseCount(const StreamKey& key) const {
   PresetShape shape = ShapeOf(preset_);
   switch (key.stream) {
     case Stream::kProjects:
-      return ProjectCount(key.company_slot);
+      return base_project_counts_[static_cast<size_t>(key.company_slot)];
     case Stream::kCompanyUsers:
       return shape.users;
     case Stream::kVendors:
@@ -348,6 +349,22 @@ std::vector<AppliedChange> World::ApplyChanges(int company_slot, int count,
     applied.push_back({key, r, event_type});
   }
   return applied;
+}
+
+std::optional<AppliedChange> World::CreateProject(int company_slot, int64_t now_ms) {
+  const int next = ProjectCount(company_slot);
+  if (int64_t{next} + 2 >= (int64_t{1} << project_bits_)) return std::nullopt;
+  const StreamKey key{company_slot, Stream::kProjects, -1};
+  int64_t at_ms = std::max({now_ms / 1000 * 1000, last_change_ms_, kBaseEndMs});
+  last_change_ms_ = at_ms;
+  KeyOverlay& overlay = overlay_[key.Packed()];
+  RecordState r;
+  r.index = BaseCount(key) + overlay.created++;
+  r.id = IdFor(key, r.index);
+  r.created_at_ms = r.updated_at_ms = at_ms;
+  overlay.records[r.id] = r;
+  ++project_counts_[static_cast<size_t>(company_slot)];
+  return AppliedChange{key, r, "create"};
 }
 
 std::vector<TruthEntry> World::Truth(int company_slot,

@@ -114,6 +114,11 @@ class World {
   std::vector<AppliedChange> ApplyChanges(int company_slot, int count, const std::vector<Stream>& streams,
                                           uint64_t change_seed, int64_t now_ms);
 
+  // A new project in the company (as a user creating one in Procore): the next project index, created now,
+  // with its project streams generated like every other project's. None when the company has no room left for
+  // ids.
+  std::optional<AppliedChange> CreateProject(int company_slot, int64_t now_ms);
+
   // Count and checksum of every stream of the company; projects limited to visible_projects when given.
   // Optionally only one stream and/or one project's streams, and with the checksummed lines (records).
   std::vector<TruthEntry> Truth(int company_slot, const std::optional<std::set<int64_t>>& visible_projects,
@@ -147,7 +152,9 @@ class World {
   Preset preset_;
   uint64_t seed_;
   std::vector<CompanyData> companies_;
-  std::vector<int> project_counts_;
+  std::vector<int> project_counts_;  // base projects plus created ones
+  std::vector<int>
+      base_project_counts_;  // the preset's projects (their timestamps are spread over this count)
   int64_t id_base_ = 0;
   int project_bits_ = 0;
   int index_bits_ = 0;

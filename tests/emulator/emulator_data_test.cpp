@@ -193,5 +193,32 @@ TEST(EmulatorData, ThousandRecordPageIsFast) {
   EXPECT_LT(elapsed, std::chrono::milliseconds(100));  // a few ms on a quiet machine; generous for busy CI
 }
 
+TEST(EmulatorData, CreatedProjectComesAfterTheBaseOnesWithItsOwnStreamsAndLeavesThemUnchanged) {
+  World world(Preset::kSmall, 7);
+  const StreamKey projects{0, Stream::kProjects, -1};
+  const auto before = world.List(projects, {}, 0, 1000);
+  const int base = world.ProjectCount(0);
+  const int64_t now_ms = World::kBaseEndMs + 86'400'000;
+  auto created = world.CreateProject(0, now_ms);
+  ASSERT_TRUE(created);
+  EXPECT_EQ(created->event_type, "create");
+  EXPECT_EQ(world.ProjectCount(0), base + 1);
+  EXPECT_EQ(world.ProjectIds(0).back(), created->record.id);
+  ASSERT_TRUE(world.FindProject(created->record.id));
+  EXPECT_EQ(world.FindProject(created->record.id)->index, base);
+  EXPECT_EQ(created->record.updated_at_ms, now_ms);
+
+  const auto after = world.List(projects, {}, 0, 1000);
+  ASSERT_EQ(after.total, before.total + 1);
+  for (size_t i = 0; i < before.records.size(); ++i)
+    EXPECT_EQ(after.records[i].updated_at_ms, before.records[i].updated_at_ms) << "base projects unchanged";
+  // Its project streams exist like any other project's, and truth covers them.
+  EXPECT_GT(world.List({0, Stream::kRfis, base}, {}, 0, 10).total, 0);
+  bool in_truth = false;
+  for (const auto& e : world.Truth(0, std::nullopt))
+    if (e.stream == Stream::kRfis && e.project_id == created->record.id) in_truth = e.count > 0;
+  EXPECT_TRUE(in_truth);
+}
+
 }  // namespace
 }  // namespace procore_emulator

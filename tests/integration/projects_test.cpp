@@ -265,5 +265,39 @@ TEST_F(ProjectDriftTest, ToolSwitchedOffOnALinkedProjectPausesItsStreamsUntilSwi
       << StreamOf(t, "rfis", project).dump();
 }
 
+TEST_F(ProjectDriftTest, AutoLinkLinksAndSyncsAProjectCreatedInProcoreAfterCompletion) {
+  Tenant t = NewTenant("Later Co", dir_->path());
+  App app = NewApp("KTrack later", Permissions("admin"), "all");
+  Connect(t, app, {{"domains", {"rfis"}}, {"auto_link_projects", true}});
+  auto linked_ids = [&] {
+    std::set<int64_t> ids;
+    for (const auto& p : As(t, "GET", "/projects?linked=true&per_page=1000").body)
+      ids.insert(p["id"].get<int64_t>());
+    return ids;
+  };
+  ASSERT_TRUE(WaitUntil([&] { return linked_ids().size() >= projects_.size(); }, seconds(30)));
+
+  // Someone creates a project in Procore; nobody touches KTrack.
+  auto created =
+      Call("POST", emu_ + "/_emulator/companies/" + std::to_string(company_) + "/projects", json::object());
+  ASSERT_EQ(created.status, 201) << created.text;
+  const int64_t fresh = created.body["id"];
+  EXPECT_EQ(linked_ids().count(fresh), 0u);
+
+  ASSERT_TRUE(WaitUntil([&] { return linked_ids().count(fresh) == 1; }, seconds(60)))
+      << "the Projects create webhook (or reconciliation) brings the project, auto-link links it";
+  EXPECT_TRUE(WaitUntil([&] { return AtTruth(t, "rfis", fresh); }, seconds(60)))
+      << StreamOf(t, "rfis", fresh).dump();
+  json row = ProjectRow(t, fresh);
+  EXPECT_FALSE(row["ktrack_project_name"].get<std::string>().empty()) << row.dump();
+  EXPECT_EQ(row["sync_status"], "synced");
+  bool audited = false;
+  for (const auto& e : As(t, "GET", "/audit").body)
+    if (e["action"] == "integration.project_linked" && e["detail"]["procore_project_id"] == fresh &&
+        e["detail"]["auto"] == true)
+      audited = true;
+  EXPECT_TRUE(audited) << "linked by KTrack itself, not by a user";
+}
+
 }  // namespace
 }  // namespace kt::testing
