@@ -11,6 +11,7 @@
 #include "api/api.h"
 #include "api/procore_routes.h"
 #include "app/services.h"
+#include "fleet/lease.h"
 #include "http/middleware.h"
 #include "http/server.h"
 #include "obs/log.h"
@@ -44,10 +45,15 @@ void RegisterRoutes(http::Router& router, Services& s) {
 
 namespace {
 
-// The scheduler: the sync engine's and the integration's periodic calls, every couple of seconds.
+// The scheduler: the sync engine's and the integration's periodic calls, every couple of seconds, in one
+// process of the fleet at a time: the one holding the "scheduler" lease in the database. Another process
+// takes over when the holder stops renewing it (killed: after the lease; stopped: at once, it is released).
 class Ticker {
  public:
-  explicit Ticker(Services& s) : thread_([this, &s] { Run(s); }) {}
+  Ticker(Services& s, Millis lease)
+      : lease_(*s.store, s.clock, "scheduler", fleet::ProcessHolderName()), thread_([this, &s, lease] {
+          Run(s, lease);
+        }) {}
   ~Ticker() {
     {
       std::lock_guard lock(mu_);
@@ -58,18 +64,31 @@ class Ticker {
   }
 
  private:
-  void Run(Services& s) {
+  void Run(Services& s, Millis lease) {
+    bool holding = false;
     std::unique_lock lock(mu_);
     while (!stopping_) {
       lock.unlock();
-      if (auto t = s.sync->Tick(); !t) obs::Log(obs::Level::kWarn, "sync_tick_failed", {{"code", t.error().code}});
-      if (auto t = s.integration->Tick(); !t)
-        obs::Log(obs::Level::kWarn, "integration_tick_failed", {{"code", t.error().code}});
+      auto held = lease_.Hold(lease);
+      if (!held) obs::Log(obs::Level::kWarn, "scheduler_lease_failed", {{"code", held.error().code}});
+      const bool now_holding = held && *held;
+      if (now_holding != holding)
+        obs::Log(obs::Level::kInfo, now_holding ? "scheduler_lease_taken" : "scheduler_lease_lost",
+                 {{"holder", lease_.holder()}});
+      holding = now_holding;
+      if (holding) {
+        if (auto t = s.sync->Tick(); !t)
+          obs::Log(obs::Level::kWarn, "sync_tick_failed", {{"code", t.error().code}});
+        if (auto t = s.integration->Tick(); !t)
+          obs::Log(obs::Level::kWarn, "integration_tick_failed", {{"code", t.error().code}});
+      }
       lock.lock();
       cv_.wait_for(lock, std::chrono::seconds(2), [this] { return stopping_; });
     }
+    if (holding) (void)lease_.Release();
   }
 
+  fleet::FleetLease lease_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;
@@ -101,7 +120,8 @@ int Serve(const Config& config) {
     worker->Start();
   }
   std::unique_ptr<Ticker> ticker;
-  if (worker) ticker = std::make_unique<Ticker>(s);
+  // The scheduler lease lasts as long as a job's: a killed scheduler's work is taken over as soon as its jobs.
+  if (worker) ticker = std::make_unique<Ticker>(s, Millis(config.job_lease_s * 1000));
 
   std::unique_ptr<http::Server> server;
   if (config.role != Role::kWorker) {

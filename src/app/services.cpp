@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "crypto/master_key.h"
+#include "fleet/shared_rate_budget.h"
 #include "obs/log.h"
 #include "store/migrations.h"
 
@@ -45,6 +46,12 @@ Result<std::unique_ptr<Services>> BuildServices(const Config& config) {
   integration::ProcoreClientsOptions procore_options;
   procore_options.allow_custom_urls = config.procore_allow_custom_urls;
   procore_options.marketplace = {config.procore_marketplace_client_id, config.procore_marketplace_client_secret};
+  // Several processes share a PostgreSQL database, so they share each company's budget there. A SQLite file
+  // serves one process, whose budget in memory costs no write per request.
+  if (s->store->dialect() == store::Dialect::kPostgres) {
+    s->rate_budget_store = std::make_unique<fleet::SharedRateBudgetStore>(*s->store);
+    procore_options.rate_budget_store = s->rate_budget_store.get();
+  }
   s->procore_clients = std::make_unique<integration::ProcoreClients>(*s->store, *s->secrets, s->clock, s->random,
                                                                      procore_options);
   s->sync = std::make_unique<sync::SyncEngine>(*s->store, *s->queue, *s->procore_clients, s->clock);

@@ -17,6 +17,7 @@
 #include "integration/procore_clients.h"
 #include "integration/webhook_receiver.h"
 #include "obs/metrics.h"
+#include "procore/rate_budget.h"
 #include "queue/queue.h"
 #include "store/store.h"
 #include "sync/engine.h"
@@ -41,6 +42,8 @@ struct Services {
   std::unique_ptr<accounts::AuditLog> audit;
   std::unique_ptr<access::Access> access;
   std::unique_ptr<queue::Queue> queue;
+  // On PostgreSQL the Procore rate budget lives in the database, shared by every process (null: in memory).
+  std::unique_ptr<procore::RateBudgetStore> rate_budget_store;
   // The Procore integration: clients from stored credentials, the sync engine, the webhook receiver, the wizard.
   std::unique_ptr<integration::ProcoreClients> procore_clients;
   std::unique_ptr<sync::SyncEngine> sync;

@@ -15,7 +15,7 @@ ProcoreClients::ProcoreClients(store::Store& store, crypto::SecretStore& secrets
       options_(std::move(options)),
       transport_(transport ? std::move(transport) : std::make_unique<procore::CurlTransport>()),
       tokens_(*transport_, clock_, random_),
-      budget_(budget_store_, clock_) {}
+      budget_(options_.rate_budget_store ? *options_.rate_budget_store : budget_store_, clock_) {}
 
 std::shared_ptr<procore::Client> ProcoreClients::ForCredentials(procore::AppCredentials app) {
   procore::ClientOptions options;

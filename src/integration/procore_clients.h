@@ -27,6 +27,9 @@ struct MarketplaceApp {
 struct ProcoreClientsOptions {
   bool allow_custom_urls = false;
   MarketplaceApp marketplace;
+  // Where the rate budget per (app, company) lives; null: in this process's memory. Several processes on
+  // one database share it through fleet::SharedRateBudgetStore (the composition root decides).
+  procore::RateBudgetStore* rate_budget_store = nullptr;
 };
 
 // Owns what every Procore client in the process shares (transport, token cache, rate budget).

@@ -188,11 +188,17 @@ Status Queue::Heartbeat(int64_t job_id, std::string_view worker_id, Millis lease
 Status Queue::Complete(const Job& job) {
   int64_t now = clock_.NowUnixMs();
   auto r = store_.Exec(
-      "UPDATE jobs SET status = 'done', finished_at = $1, updated_at = $1, lease_until = NULL "
+      "UPDATE jobs SET status = 'done', finished_at = $1, updated_at = $1, lease_until = NULL, "
+      "completions = completions + 1 "
       "WHERE id = $2 AND worker_id = $3 AND attempts = $4 AND status = 'running'",
       {now, job.id, job.worker_id, job.attempts});
   if (!r) return tl::unexpected(r.error());
-  if (*r == 0) return LeaseLost(job.id);
+  if (*r == 0) {
+    // The handler finished after losing its lease: counted all the same, so a job that ran to completion
+    // twice (here and in whoever took it over) shows as completions > 1.
+    (void)store_.Exec("UPDATE jobs SET completions = completions + 1 WHERE id = $1", {job.id});
+    return LeaseLost(job.id);
+  }
   return {};
 }
 

@@ -89,7 +89,8 @@ class Queue {
                                    Millis lease);
   // Extends the lease; fails with kConflict ("lease_lost") when the job is no longer this worker's.
   Status Heartbeat(int64_t job_id, std::string_view worker_id, Millis lease);
-  // Marks the job done; fails with kConflict ("lease_lost") when it is no longer this worker's.
+  // Marks the job done and counts the completion (jobs.completions); fails with kConflict ("lease_lost")
+  // when it is no longer this worker's (the completion is counted then too: the handler did finish).
   Status Complete(const Job& job);
   // Records a failed attempt: the job is retried after a backoff, or dead-lettered after max_attempts
   // (at once when permanent). Fails with kConflict ("lease_lost") when it is no longer this worker's.

@@ -301,6 +301,27 @@ CREATE TABLE procore_project_links (
 );
 )sql";
 
+// Version 4: several `ktrack serve` processes on one database (src/fleet/): the Procore rate budget per
+// (app, company) as one row each (state: compact JSON with the send log delta-encoded), named leases (the
+// scheduler runs in one process at a time), and how many times a handler finished each job (a second
+// completion means a job ran twice: its first run outlived its lease).
+constexpr const char* kFleetSql = R"sql(
+CREATE TABLE rate_budgets (
+  budget_key TEXT PRIMARY KEY,
+  state TEXT NOT NULL,
+  updated_at BIGINT NOT NULL
+);
+
+CREATE TABLE fleet_leases (
+  name TEXT PRIMARY KEY,
+  holder TEXT NOT NULL,
+  lease_until BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL
+);
+
+ALTER TABLE jobs ADD COLUMN completions BIGINT NOT NULL DEFAULT 0;
+)sql";
+
 void ReplaceAll(std::string& s, std::string_view from, std::string_view to) {
   for (size_t pos = s.find(from); pos != std::string::npos; pos = s.find(from, pos + to.size())) {
     s.replace(pos, from.size(), to);
@@ -330,6 +351,7 @@ const std::vector<Migration>& AllMigrations() {
       {1, "foundation", kFoundationSql},
       {2, "sync", kSyncSql},
       {3, "integration", kIntegrationSql},
+      {4, "fleet", kFleetSql},
   };
   return kMigrations;
 }
