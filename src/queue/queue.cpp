@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <exception>
 
 namespace kt::queue {
@@ -136,23 +137,37 @@ Result<std::optional<Job>> Queue::Claim(std::string_view worker_id, const std::v
                                         Millis lease) {
   int64_t now = clock_.NowUnixMs();
   Params params{now, std::string(worker_id), now + lease.count()};
-  std::string due = "((status = 'pending' AND run_at <= $1) OR (status = 'running' AND lease_until <= $1))" +
-                    KindFilter(kinds, params);
+  const std::string kind_filter = KindFilter(kinds, params);
+  // Two index-backed candidates instead of one OR over both states: the first due pending job in the order of
+  // jobs_pending, and the first expired lease from jobs_running; the better of the two wins. (An OR of both
+  // states made SQLite read every pending row and sort them on each claim.)
+  const std::string pending_where = " WHERE status = 'pending' AND run_at <= $1" + kind_filter;
+  const std::string expired_where = " WHERE status = 'running' AND lease_until <= $1" + kind_filter;
+  const std::string order = " ORDER BY priority, run_at, id LIMIT 1";
   std::string sql;
   if (store_.dialect() == store::Dialect::kPostgres) {
     // SKIP LOCKED: concurrent claimers pass over each other's candidate rows instead of queueing on them.
     sql =
-        "WITH next AS (SELECT id FROM jobs WHERE " + due +
-        " ORDER BY priority, run_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) "
+        "WITH pending AS (SELECT id, priority, run_at FROM jobs" + pending_where + order +
+        " FOR UPDATE SKIP LOCKED), expired AS (SELECT id, priority, run_at FROM jobs" + expired_where +
+        order +
+        " FOR UPDATE SKIP LOCKED), next AS (SELECT id FROM (SELECT * FROM pending UNION ALL SELECT * FROM "
+        "expired) candidates" +
+        order +
+        ") "
         "UPDATE jobs SET status = 'running', worker_id = $2, lease_until = $3, attempts = jobs.attempts + 1, "
         "updated_at = $1 FROM next WHERE jobs.id = next.id RETURNING " +
         ColumnList("jobs.");
   } else {
     // SQLite: Transact holds the write lock (BEGIN IMMEDIATE), so the pick and the update are one step.
+    // INDEXED BY: without statistics the planner picks jobs_by_status and sorts every pending row.
     sql =
         "UPDATE jobs SET status = 'running', worker_id = $2, lease_until = $3, attempts = attempts + 1, "
-        "updated_at = $1 WHERE id = (SELECT id FROM jobs WHERE " +
-        due + " ORDER BY priority, run_at, id LIMIT 1) RETURNING " + ColumnList();
+        "updated_at = $1 WHERE id = (SELECT id FROM (SELECT * FROM (SELECT id, priority, run_at FROM jobs "
+        "INDEXED BY jobs_pending" +
+        pending_where + order +
+        ") UNION ALL SELECT * FROM (SELECT id, priority, run_at FROM jobs INDEXED BY jobs_running" +
+        expired_where + order + "))" + order + ") RETURNING " + ColumnList();
   }
   std::optional<Job> claimed;
   Status s = store_.Transact([&](Tx& tx) -> Status {
@@ -407,7 +422,10 @@ void Worker::Loop(int index) {
   }
 }
 
+// Heartbeats for the jobs in flight, and now and then the purge of old done jobs (they would otherwise pile
+// up: a sync writes one per page batch).
 void Worker::HeartbeatLoop() {
+  auto last_purge = std::chrono::steady_clock::now();
   std::unique_lock lock(mu_);
   while (true) {
     cv_.wait_for(lock, options_.heartbeat_interval, [&] { return heartbeat_stopping_; });
@@ -415,6 +433,11 @@ void Worker::HeartbeatLoop() {
     auto jobs = in_flight_;
     lock.unlock();
     for (const auto& [job_id, worker_id] : jobs) queue_.Heartbeat(job_id, worker_id, options_.lease);
+    if (options_.keep_done.count() > 0 &&
+        std::chrono::steady_clock::now() - last_purge >= options_.purge_interval) {
+      last_purge = std::chrono::steady_clock::now();
+      (void)queue_.PurgeDone(queue_.clock().NowUnixMs() - options_.keep_done.count());
+    }
     lock.lock();
   }
 }

@@ -125,6 +125,10 @@ struct WorkerOptions {
   Millis lease{60'000};
   Millis heartbeat_interval{15'000};  // must be well under lease
   Millis idle_poll{250};              // how long an idle thread waits before looking again (real time)
+  // Done jobs are deleted this long after they finish (by the queue's clock), looked for every purge_interval
+  // (real time); zero keeps them.
+  Millis keep_done{3'600'000};
+  Millis purge_interval{300'000};
 };
 
 // Runs registered handlers on N threads: claim, run, complete or fail, heartbeat while a handler runs.

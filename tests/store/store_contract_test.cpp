@@ -664,6 +664,52 @@ TEST_P(QueueContract, WorkerHeartbeatsKeepLongJobsLeased) {
   EXPECT_EQ(job->attempts, 1);
 }
 
+TEST_P(QueueContract, ClaimTakesTheBetterOfDuePendingAndExpiredLease) {
+  SKIP_IF_NO_STORE();
+  int64_t now = clock_.NowUnixMs();
+  int64_t crashed = Enqueue("k", {.run_at_ms = now - 50, .priority = 10});
+  ASSERT_EQ(Claim("crashed-worker", {}, 10s)->id, crashed);
+  int64_t later = Enqueue("k", {.run_at_ms = now - 10, .priority = 10});
+  int64_t low = Enqueue("k", {.priority = 100});
+  for (int i = 0; i < 20; ++i) {  // jobs done before: never claimed again
+    Enqueue("done-before");
+    Ok(q().Complete(*Claim("busy", {"done-before"})));
+  }
+  clock_.Advance(10s);  // the crashed worker's lease ends
+  std::vector<int64_t> order;
+  while (auto job = Claim("w", {"k"})) order.push_back(job->id);
+  EXPECT_EQ(order, (std::vector<int64_t>{crashed, later, low}));
+}
+
+TEST_P(QueueContract, WorkerPurgesDoneJobsOlderThanKeepDone) {
+  SKIP_IF_NO_STORE();
+  Queue real_time(db(), SystemClock::Instance(), random_);
+  int64_t old_done = Must(real_time.Enqueue("old", "{}"));
+  auto finished = Must(real_time.Claim("w", {"old"}, 10s));
+  ASSERT_TRUE(finished);
+  Ok(real_time.Complete(*finished));
+  int64_t dead = Must(real_time.Enqueue("bad", "{}", {.max_attempts = 1}));
+  auto claimed = Must(real_time.Claim("w", {"bad"}, 10s));
+  ASSERT_TRUE(claimed);
+  ASSERT_TRUE(real_time.Fail(*claimed, "never works"));
+  int64_t waiting = Must(real_time.Enqueue("unhandled", "{}"));
+  std::this_thread::sleep_for(50ms);
+  queue::Worker worker(real_time, {.threads = 1,
+                                   .heartbeat_interval = 20ms,
+                                   .idle_poll = 10ms,
+                                   .keep_done = 30ms,
+                                   .purge_interval = 20ms});
+  worker.Register("other", [](const Job&) -> Status { return {}; });
+  worker.Start();
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::steady_clock::now() < deadline && Must(real_time.Get(old_done)))
+    std::this_thread::sleep_for(10ms);
+  worker.Stop();
+  EXPECT_FALSE(Must(real_time.Get(old_done))) << "a done job past keep_done is purged";
+  EXPECT_TRUE(Must(real_time.Get(dead))) << "dead jobs stay for inspection";
+  EXPECT_TRUE(Must(real_time.Get(waiting))) << "pending jobs stay";
+}
+
 // PostgreSQL only: connections killed under the pool (a server restart, a failover) are replaced
 // transparently.
 TEST(store_Postgres, ReconnectsAfterItsConnectionsAreKilled) {
