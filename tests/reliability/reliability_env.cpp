@@ -44,13 +44,19 @@ ReliabilityEnv::~ReliabilityEnv() {
 }
 
 void ReliabilityEnv::StartServer() {
+  std::map<std::string, std::string> env = {
+      {"KTRACK_PROCORE_ALLOW_CUSTOM_URLS", "true"},
+      {"KTRACK_WORKER_JOB_LEASE_S", std::to_string(options.job_lease_s)},
+      {"KTRACK_LOG_LEVEL", "warn"}};
+  if (options.maintenance_interval_s > 0)
+    env["KTRACK_INTEGRATION_MAINTENANCE_INTERVAL_S"] = std::to_string(options.maintenance_interval_s);
+  if (options.permission_recheck_interval_s > 0)
+    env["KTRACK_INTEGRATION_PERMISSION_RECHECK_INTERVAL_S"] =
+        std::to_string(options.permission_recheck_interval_s);
   server_ = std::make_unique<ChildProcess>();
   server_->Start({BinPath("ktrack"), "serve", "--listen", listen_.empty() ? "127.0.0.1:0" : listen_,
                   "--data-dir", dir_.path()},
-                 {{"KTRACK_PROCORE_ALLOW_CUSTOM_URLS", "true"},
-                  {"KTRACK_WORKER_JOB_LEASE_S", std::to_string(options.job_lease_s)},
-                  {"KTRACK_LOG_LEVEL", "warn"}},
-                 dir_.path() + "/server" + std::to_string(starts_++) + ".log");
+                 env, dir_.path() + "/server" + std::to_string(starts_++) + ".log");
   base_url = server_->WaitForListening();
   listen_ = base_url.substr(std::string("http://").size());
 }

@@ -28,6 +28,10 @@ struct EnvOptions {
                                       "submittals",      "daily_logs"};
   // A short job lease, so a restarted server takes over the killed one's jobs in seconds.
   int job_lease_s = 2;
+  // When set: how often the integration's maintenance runs and permissions are re-checked (the server's
+  // defaults are a minute and a quarter of an hour), for scenarios that wait on them.
+  int maintenance_interval_s = 0;
+  int permission_recheck_interval_s = 0;
 };
 
 // The integer value of an environment variable, or fallback.
