@@ -51,6 +51,13 @@ const AccessToken& Access::IssueToken(const std::string& client_id, int64_t now_
   return it->second;
 }
 
+std::vector<std::string> Access::TokensOf(std::string_view client_id) const {
+  std::vector<std::string> out;
+  for (const auto& [token, t] : tokens_)
+    if (t.client_id == client_id) out.push_back(token);
+  return out;
+}
+
 const AccessToken* Access::FindToken(std::string_view token) const {
   auto it = tokens_.find(token);
   return it == tokens_.end() ? nullptr : &it->second;

@@ -54,6 +54,8 @@ class Access {
 
   const AccessToken& IssueToken(const std::string& client_id, int64_t now_ms, int64_t lifetime_s);
   const AccessToken* FindToken(std::string_view token) const;
+  // Every token issued to the app, live or not (tests look for them where they must never appear).
+  std::vector<std::string> TokensOf(std::string_view client_id) const;
   // Revokes the token if it exists and belongs to client_id (or client_id is empty).
   void Revoke(std::string_view token, std::string_view client_id);
 

@@ -94,6 +94,13 @@ void Emulator::AddControlRoutes(kt::http::Router& router) {
     return Response::Json(200, apps);
   });
 
+  router.Get("/_emulator/apps/{client_id}/tokens", [this](Request& req) {
+    std::shared_lock lock(mu_);
+    const std::string client_id = req.PathParam("client_id");
+    if (!access_.FindApp(client_id)) return ControlError(404, "app_not_found", "no app " + client_id);
+    return Response::Json(200, {{"tokens", access_.TokensOf(client_id)}});
+  });
+
   auto company_of = [](const Request& req) { return kt::ParseInt64(req.PathParam("company_id")); };
 
   router.Post("/_emulator/companies/{company_id}/installs", [this, company_of](Request& req) {

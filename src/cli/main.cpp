@@ -1,4 +1,4 @@
-// `ktrack`: serve, migrate, client add, user add, token create, keys rotate.
+// `ktrack`: serve, migrate, client add, user add, token create, keys rotate, routes.
 #include <unistd.h>
 
 #include <cstdio>
@@ -256,6 +256,19 @@ int main(int argc, char** argv) {
     else
       std::cout << "re-encrypted " << report->rotated << " secret(s) under key " << report->active_key_id
                 << std::endl;
+  });
+
+  auto* routes = app.add_subcommand(
+      "routes", "Print the web role's route table (method and path pattern) as JSON, as serve registers it");
+  AddCommon(routes, f, false);
+  routes->callback([&] {
+    auto s = Open(f, exit_code);
+    if (!s) return;
+    kt::http::Router router;
+    kt::app::RegisterRoutes(router, *s);
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& r : router.routes()) out.push_back({{"method", r.method}, {"pattern", r.pattern}});
+    std::cout << out.dump() << std::endl;
   });
 
   try {

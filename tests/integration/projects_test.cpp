@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdio>
 #include <map>
 #include <set>
 #include <thread>
@@ -297,6 +298,95 @@ TEST_F(ProjectDriftTest, AutoLinkLinksAndSyncsAProjectCreatedInProcoreAfterCompl
         e["detail"]["auto"] == true)
       audited = true;
   EXPECT_TRUE(audited) << "linked by KTrack itself, not by a user";
+}
+
+// The large preset's first company has 600 projects; 400 more are created in Procore to make 1,000.
+class ThousandProjectsTest : public ProjectsTest {
+ protected:
+  static void SetUpTestSuite() {
+    Start("large");
+    while (projects_.size() < 1000) {
+      auto created = Call("POST", emu_ + "/_emulator/companies/" + std::to_string(company_) + "/projects",
+                          json::object());
+      ASSERT_EQ(created.status, 201) << created.text;
+      projects_.push_back(created.body["id"].get<int64_t>());
+    }
+  }
+  static void TearDownTestSuite() { Stop(); }
+};
+
+TEST_F(ThousandProjectsTest, ProjectsArePagedSearchedAndFilteredOnTheServerQuickly) {
+  Tenant t = NewTenant("Big Co", dir_->path());
+  App app = NewApp("KTrack big", Permissions("admin"), "all");
+  Connect(t, app, {{"domains", {"rfis"}}});
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        for (const auto& s : As(t, "GET", "/streams").body)
+          if (s["stream"] == "projects") return s["status"] == "synced" && s["count"] == 1000;
+        return false;
+      },
+      seconds(120)))
+      << As(t, "GET", "/streams").text;
+  for (int64_t p : {projects_[10], projects_[990]})
+    ASSERT_EQ(As(t, "POST", "/projects/" + std::to_string(p) + "/link", {{"create", true}}).status, 200);
+
+  double slowest_ms = 0;
+  auto list = [&](const std::string& query) {
+    const auto started = std::chrono::steady_clock::now();
+    auto a = As(t, "GET", "/projects" + query);
+    slowest_ms = std::max(
+        slowest_ms,
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count());
+    EXPECT_EQ(a.status, 200) << query << ": " << a.text.substr(0, 300);
+    return a;
+  };
+  auto total = [](const Answer& a) { return std::stoll(a.raw.headers.Get("Total").value_or("-1")); };
+
+  // Pages of 50: the server sends one page, and says how many there are in all.
+  auto page2 = list("?per_page=50&page=2"), page3 = list("?per_page=50&page=3");
+  EXPECT_EQ(total(page3), 1000);
+  EXPECT_EQ(page3.raw.headers.Get("Page").value_or(""), "3");
+  ASSERT_EQ(page3.body.size(), 50u);
+  std::set<int64_t> ids;
+  for (const auto& p : page2.body) ids.insert(p["id"].get<int64_t>());
+  for (const auto& p : page3.body) EXPECT_EQ(ids.count(p["id"].get<int64_t>()), 0u) << "pages do not overlap";
+  EXPECT_LE(page2.body.back()["name"].get<std::string>(), page3.body.front()["name"].get<std::string>())
+      << "sorted by name across pages";
+  EXPECT_EQ(list("?per_page=50&page=21").body.size(), 0u);
+  EXPECT_EQ(list("?per_page=5000").body.size(), 1000u) << "per_page is capped at 1,000";
+
+  // Search by name or number, case-insensitively.
+  const json sample = page3.body[7];
+  const std::string name = sample["name"];
+  auto by_name = list("?per_page=1000&q=" + UrlEncode(ToLower(name)));
+  bool found = false;
+  for (const auto& p : by_name.body) {
+    found = found || p["id"] == sample["id"];
+    EXPECT_NE(ToLower(p["name"].get<std::string>() + " " + p["display_name"].get<std::string>() + " " +
+                      p["project_number"].get<std::string>())
+                  .find(ToLower(name)),
+              std::string::npos);
+  }
+  EXPECT_TRUE(found) << name;
+  EXPECT_LT(total(by_name), 1000);
+  if (!sample["project_number"].get<std::string>().empty()) {
+    auto by_number = list("?q=" + UrlEncode(sample["project_number"].get<std::string>()));
+    EXPECT_GE(total(by_number), 1);
+  }
+  EXPECT_EQ(total(list("?q=no-such-project-anywhere")), 0);
+
+  // Filters: linked, active; combined with paging.
+  auto linked = list("?linked=true");
+  EXPECT_EQ(total(linked), 2);
+  EXPECT_EQ(total(list("?linked=false&per_page=10")), 998);
+  const int64_t active = total(list("?active=true&per_page=1")),
+                inactive = total(list("?active=false&per_page=1"));
+  EXPECT_EQ(active + inactive, 1000);
+  for (const auto& p : list("?active=false&per_page=1000").body) EXPECT_FALSE(p["active"].get<bool>());
+  EXPECT_EQ(As(t, "GET", "/projects?page=abc").status, 400);
+
+  std::printf("projects list with 1,000 projects: slowest answer %.1f ms\n", slowest_ms);
+  EXPECT_LT(slowest_ms, 1000.0) << "fast with 1,000 projects";
 }
 
 }  // namespace
