@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <mutex>
 #include <thread>
 
@@ -218,6 +219,36 @@ TEST_P(Fleet, CompletionsCountJobsRunTwice) {
   ASSERT_TRUE(claimed && *claimed);
   ASSERT_TRUE(qb.Complete(**claimed));
   EXPECT_EQ(a_->Query("SELECT completions FROM jobs WHERE id = $1", {*once})->rows[0].Int(0), 1);
+}
+
+// What the shared budget costs per Procore request (one TryAcquire and one Observe transaction), printed for
+// docs/SCALING.md; the in-memory store is the baseline.
+TEST_P(Fleet, CostPerRequestIsPrinted) {
+  procore::RateBudgetPolicy policy;
+  policy.initial_spike_limit = 100'000;
+  fleet::SharedRateBudgetStore shared(*a_);
+  procore::InMemoryRateBudgetStore memory;
+  const std::string key = procore::BudgetKey("https://api.procore.test", "app", 9);
+  auto measure = [&](procore::RateBudgetStore& store) {
+    const auto start = std::chrono::steady_clock::now();
+    SysTime now = SysTime(std::chrono::seconds(1'764'000'000));
+    procore::RateObservation seen;
+    seen.headers.limit = 100'000;
+    seen.headers.remaining = 99'000;
+    seen.headers.reset = 9;
+    for (int i = 0; i < 500; ++i) {
+      now += 7ms;  // ~500 sends kept in the log, as under a busy hour
+      EXPECT_TRUE(store.TryAcquire(key, now, policy).granted);
+      seen.sent_at = now;
+      seen.received_at = now + 1ms;
+      store.Observe(key, seen, policy);
+    }
+    return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count() / 500;
+  };
+  const double in_memory = measure(memory), in_db = measure(shared);
+  EXPECT_EQ(shared.Load(key).sends_ms.size(), 500u);
+  std::printf("[ figures  ] %s: %.0f us per request's budget round trip in the database, %.1f us in memory\n",
+              BackendName(GetParam()).c_str(), in_db, in_memory);
 }
 
 INSTANTIATE_TEST_SUITE_P(fleet, Fleet, ::testing::Values(Backend::kSqlite, Backend::kPostgres),
