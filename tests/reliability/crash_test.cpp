@@ -31,7 +31,7 @@ int KillAtRandomPoints(ReliabilityEnv& env, int trials, std::mt19937& rng, int64
   int kills = 0;
   for (int trial = 0; trial < trials; ++trial) {
     const int64_t target = progress() + step(rng);
-    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(90);
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(150);
     bool finished = false;
     while (progress() < target && std::chrono::steady_clock::now() < give_up) {
       if ((finished = done())) break;
@@ -100,7 +100,9 @@ TEST(CrashSuite, WebhookProcessingKilledAtRandomPointsConverges) {
     return env.CountRows("SELECT count(*) FROM webhook_inbox WHERE status <> 'pending'");
   };
   auto rng = Rng(2);
-  const int trials = Trials();
+  // At most two kills: the events a killed server had claimed wait out the inbox claim (SyncOptions::
+  // inbox_claim_lease, 120 s) before a restarted server processes them, so each kill costs two minutes.
+  const int trials = std::min(Trials(), 2);
   const int kills = KillAtRandomPoints(env, trials, rng, 10, 60, processed, [&] {
     return env.CountRows("SELECT count(*) FROM webhook_inbox WHERE status = 'pending'") == 0 &&
            env.CountRows("SELECT count(*) FROM webhook_inbox") >= 1000;

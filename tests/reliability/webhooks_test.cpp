@@ -53,6 +53,7 @@ TEST(WebhookReliability, AThousandChangesWithDuplicatesConvergeWithinTenSeconds)
       seconds, delivered_s, static_cast<long long>(sent.at("requests").get<int64_t>()));
 
   const json stats = env.emulator.Stats();
+  if (seconds > 10.0) std::printf("[ figures  ] requests by path: %s\n", stats.at("by_path").dump().c_str());
   EXPECT_GT(stats.at("webhook_deliveries").value("duplicated", 0), 0) << "the duplicates were sent";
   int64_t most = 0, over = 0;
   for (const auto& [id, n] : env.RecordFetches()) {
