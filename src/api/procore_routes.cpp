@@ -141,6 +141,9 @@ void RegisterProcoreRoutes(http::Router& router, access::Access& access, integra
                response.headers.Set("Page", std::to_string((*listed)["page"].get<int64_t>()));
                return response;
              }));
+  router.Get(Path("/ktrack-projects"), route([&s](http::Request&, ApiContext& ctx) -> Result<http::Response> {
+               return JsonOf(200, s.KtrackProjects(ctx.client_id));
+             }));
   router.Post(Path("/projects/{procore_project_id}/link"),
               route([&s](http::Request& r, ApiContext& ctx) -> Result<http::Response> {
                 auto id = ProjectIdParam(r);

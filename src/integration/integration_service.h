@@ -85,6 +85,8 @@ class IntegrationService {
   Result<nlohmann::json> Projects(int64_t client_id, const ProjectsQuery& query);
   Result<nlohmann::json> LinkProject(int64_t client_id, int64_t user_id, int64_t procore_project_id,
                                      const nlohmann::json& body);
+  // The client's KTrack projects with the Procore project each is linked to (null when none), by name.
+  Result<nlohmann::json> KtrackProjects(int64_t client_id);
   Result<nlohmann::json> UnlinkProject(int64_t client_id, int64_t user_id, int64_t procore_project_id,
                                        bool purge_data);
 

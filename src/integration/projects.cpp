@@ -31,12 +31,18 @@ Result<std::vector<ProcoreProjectRow>> SyncedProjects(store::Store& store, int64
 }
 
 // The worst status among a project's streams, as one badge.
-std::string StreamsBadge(const std::vector<std::string>& statuses) {
+// Streams paused because the settings no longer select them are left out (they say nothing about the
+// project); a project with nothing else shows "paused".
+std::string StreamsBadge(const std::map<int64_t, std::vector<std::string>>& by_project, int64_t project) {
+  auto it = by_project.find(project);
+  if (it == by_project.end()) return "";
+  const auto& statuses = it->second;
+  if (statuses.empty()) return "paused";
   static const std::vector<std::string> kOrder = {"error",   "rate_limited", "paused",
                                                   "syncing", "pending",      "synced"};
   for (const auto& s : kOrder)
     if (std::find(statuses.begin(), statuses.end(), s) != statuses.end()) return s;
-  return statuses.empty() ? "" : statuses.front();
+  return statuses.front();
 }
 
 bool Contains(std::string_view hay, std::string_view needle) {
@@ -89,7 +95,12 @@ Result<nlohmann::json> IntegrationService::Projects(int64_t client_id, const Pro
   std::map<int64_t, std::vector<std::string>> stream_statuses;
   if (auto streams = sync_.ListStreams(client_id); streams)
     for (const auto& s : *streams)
-      if (s.project_id) stream_statuses[*s.project_id].push_back(s.status);
+      // Paused for a permissions drift, a stream carries the fix; paused otherwise, it is out of the
+      // settings.
+      if (s.project_id) {
+        auto& list = stream_statuses[*s.project_id];
+        if (s.status != "paused" || s.error) list.push_back(s.status);
+      }
 
   nlohmann::json all = nlohmann::json::array();
   for (const auto& p : *rows) {
@@ -114,7 +125,7 @@ Result<nlohmann::json> IntegrationService::Projects(int64_t client_id, const Pro
         {"ktrack_project_name",
          linked ? nlohmann::json(ktrack_names[link->second.ktrack_project_id]) : nlohmann::json(nullptr)},
         {"sync_status",
-         linked ? nlohmann::json(StreamsBadge(stream_statuses[p.id])) : nlohmann::json(nullptr)}};
+         linked ? nlohmann::json(StreamsBadge(stream_statuses, p.id)) : nlohmann::json(nullptr)}};
     if (fix != not_permitted_fix.end()) j["fix"] = fix->second;
     auto drifted = drift.find(p.id);
     j["drift"] = linked && drifted != drift.end() ? nlohmann::json{{"code", drifted->second.code},
@@ -236,6 +247,27 @@ Result<nlohmann::json> IntegrationService::LinkProject(int64_t client_id, int64_
                         {"ktrack_project_id", linked_to},
                         {"ktrack_project_name", ktrack_name},
                         {"permissions", permissions}};
+}
+
+Result<nlohmann::json> IntegrationService::KtrackProjects(int64_t client_id) {
+  auto rows = store_.Query(
+      "SELECT k.id, k.name, k.number, l.procore_project_id, l.project_name FROM ktrack_projects k LEFT JOIN "
+      "procore_project_links l ON l.client_id = k.client_id AND l.ktrack_project_id = k.id WHERE k.client_id "
+      "= $1 "
+      "ORDER BY k.name, k.id",
+      {client_id});
+  if (!rows) return tl::unexpected(rows.error());
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& row : rows->rows) {
+    auto procore = row.OptInt("procore_project_id");
+    out.push_back({{"id", row.Int("id")},
+                   {"name", row.Text("name")},
+                   {"project_number", row.Text("number")},
+                   {"procore_project_id", procore ? nlohmann::json(*procore) : nlohmann::json(nullptr)},
+                   {"procore_project_name",
+                    procore ? nlohmann::json(row.Text("project_name")) : nlohmann::json(nullptr)}});
+  }
+  return out;
 }
 
 Result<nlohmann::json> IntegrationService::UnlinkProject(int64_t client_id, int64_t user_id,

@@ -12,7 +12,8 @@ const ADMIN = { email: 'dana@harborpoint.test', password: 'site-visit-42' };
 
 const company = { id: 4264807, name: 'Harbor Point Builders' };
 const projects = [
-  { id: 101, name: 'Harbor Tower', project_number: 'HT-01', stage: 'Course of Construction', active: true, permitted: true, linked_ktrack_project_id: 7, ktrack_project_name: 'Harbor Tower', sync_status: 'synced' },
+  { id: 101, name: 'Harbor Tower', project_number: 'HT-01', stage: 'Course of Construction', active: true, permitted: true, linked_ktrack_project_id: 7, ktrack_project_name: 'Harbor Tower', sync_status: 'paused',
+    drift: { code: 'permissions_drift', message: 'Paused until fixed in Procore: the RFIs tool is turned off.', fix: 'In Procore, open Harbor Tower › Admin › Tools and turn RFIs on. KTrack resumes this project\'s sync by itself at its next check.' } },
   { id: 102, name: 'Pier 9 Retail', project_number: 'P9-02', stage: 'Pre-Construction', active: true, permitted: true, linked_ktrack_project_id: null },
   { id: 103, name: 'Zürich Haus', project_number: 'ZH-03', stage: 'Bidding', active: false, permitted: false, linked_ktrack_project_id: null },
 ];
@@ -176,11 +177,17 @@ test('the Procore pages render what the API answers', async (t) => {
         return [200, list];
       },
       'POST /projects/102/link': [200, { ok: true }],
+      'GET /ktrack-projects': [200, [{ id: 7, name: 'Harbor Tower', project_number: 'HT-01', procore_project_id: 101, procore_project_name: 'Harbor Tower' },
+        { id: 9, name: 'Pier 9 (2024 bid)', project_number: '', procore_project_id: null, procore_project_name: null }]],
     }, calls);
     await page.goto(`${server.url}/clients/${client.id}/procore/projects`);
     await page.waitForSelector('#projects-table tbody tr[data-project-id="101"]');
     assert.strictEqual(await page.locator('#projects-table tbody tr[data-project-id]').count(), 3);
     assert.ok(await page.isDisabled('tr[data-project-id="103"] button'), 'a project the app may not reach cannot be linked');
+    // A drifted project says why it is paused and what fixes it; an unlinked one offers the free KTrack project.
+    assert.match(await page.textContent('tr[data-project-id="101"] .drift'), /turn RFIs on/);
+    assert.deepStrictEqual(await page.locator('tr[data-project-id="102"] select.link-target option').allTextContents(),
+      ['New KTrack project', 'Pier 9 (2024 bid)']);
     await h.screenshot(page, 'pages-05-projects');
     const rows = page.locator('#projects-table tbody tr[data-project-id]');
     await page.fill('#project-search', 'zür');

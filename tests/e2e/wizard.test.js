@@ -230,12 +230,47 @@ test('Concierge walks the Procore company integration end to end, as the help ar
     await h.waitFor(async () => { const list = await projectStreams(); return list.length > 0 && list.every((s) => s.status === 'synced'); },
       { timeoutMs: 120000, what: 'the linked project\'s streams to sync' });
     const truth = await emulator.control('GET', `/_emulator/truth?company_id=${company.id}`);
+    assert.ok((await projectStreams()).length > 0);
     for (const s of await projectStreams()) {
       const want = truth.streams.find((x) => x.stream === s.stream && x.project_id === p1);
       assert.strictEqual(s.checksum, want.checksum, `${s.stream} on the relinked project`);
     }
     await h.screenshot(page, 'wizard-12-projects');
     await phone('12-projects', `${server.url}/clients/${client.id}/procore/projects`);
+  });
+
+  await t.test('10b: unlink that project, link another to the existing KTrack project it leaves free', async () => {
+    const row = (id) => page.locator(`#projects-table tr[data-project-id="${id}"]`);
+    const apiGet = (path) => page.evaluate(async ([id, rest]) => (await fetch(`/api/v1/clients/${id}/procore${rest}`)).json(), [client.id, path]);
+    const linkedTo = async (id) => (await apiGet('/projects?per_page=100')).find((p) => p.id === id).linked_ktrack_project_id;
+    const freed = await linkedTo(p1);
+    await row(p1).locator('button:has-text("Unlink")').click();
+    await row(p1).locator('form.unlink-confirm button[type=submit]').click();
+    await row(p1).locator('button:text-is("Link")').waitFor();
+    // The second project leaves its own KTrack project, then takes the one the first left free.
+    await row(p2).locator('button:has-text("Unlink")').click();
+    await row(p2).locator('form.unlink-confirm button[type=submit]').click();
+    await row(p2).locator('button:text-is("Link")').waitFor();
+    const free = (await apiGet('/ktrack-projects')).filter((k) => k.procore_project_id === null);
+    assert.ok(free.some((k) => k.id === freed), 'the first project\'s KTrack project is free to link');
+    await row(p2).locator('select.link-target').selectOption(String(freed));
+    await h.screenshot(page, 'wizard-12b-link-existing-choice');
+    await row(p2).locator('button:text-is("Link")').click();
+    await page.waitForSelector(`tr[data-result-for="${p2}"] .alert.ok`);
+    assert.strictEqual(await linkedTo(p2), freed, 'linked to the existing KTrack project, not a new one');
+    const name = free.find((k) => k.id === freed).name;
+    assert.ok((await row(p2).textContent()).includes(name));
+    const streams = async () => (await apiGet('/streams')).filter((s) => s.project_id === p2 && s.status !== 'paused');
+    await h.waitFor(async () => { const list = await streams(); return list.length > 0 && list.every((s) => s.status === 'synced'); },
+      { timeoutMs: 120000, what: 'the second project\'s streams to sync' });
+    const truth = await emulator.control('GET', `/_emulator/truth?company_id=${company.id}`);
+    for (const s of await streams()) {
+      const want = truth.streams.find((x) => x.stream === s.stream && x.project_id === p2);
+      assert.strictEqual(s.checksum, want.checksum, `${s.stream} on the project linked to an existing KTrack project`);
+    }
+    await page.reload();
+    await row(p2).waitFor();
+    await h.screenshot(page, 'wizard-12c-linked-existing');
   });
 
   await t.test('Disconnect keeps the synced data when asked to', async () => {

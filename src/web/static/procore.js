@@ -1230,7 +1230,7 @@
 
   function projectsPage() {
     const PER_PAGE = 50;
-    const view = { page: 1, total: 0, list: [], busy: new Set(), unlinking: null, linked: new Map() };
+    const view = { page: 1, total: 0, list: [], busy: new Set(), unlinking: null, linked: new Map(), ktrack: [], target: new Map() };
     const FILTERS = { all: '', linked: '&linked=true', unlinked: '&linked=false', active: '&active=true', inactive: '&active=false' };
 
     function syncBadge(p) {
@@ -1254,10 +1254,21 @@
         return el('button', { class: 'btn secondary small-btn', type: 'button', disabled: working, text: 'Unlink',
                               onclick: () => { view.unlinking = id; render(); } });
       }
-      return el('button', { class: 'btn small-btn', type: 'button', disabled: working || p.permitted === false,
-                            text: working ? 'Linking…' : 'Link',
-                            title: p.permitted === false ? 'Add it to the app’s permitted projects in Procore first.' : 'Create a KTrack project from it and sync it',
-                            onclick: () => link(p) });
+      // Link to a new KTrack project made from this one (the default), or to a KTrack project without a link.
+      const free = view.ktrack.filter((k) => k.procore_project_id == null);
+      const target = view.target.get(id) || 'new';
+      const blocked = working || p.permitted === false;
+      return el('div', { class: 'link-form' },
+        free.length ? el('select', { class: 'link-target', 'aria-label': `KTrack project for ${p.name || p.id}`, disabled: blocked,
+                                     onchange: (e) => { view.target.set(id, e.currentTarget.value); } },
+          el('option', { value: 'new', text: 'New KTrack project', selected: target === 'new' }),
+          el('optgroup', { label: 'Existing KTrack project' },
+            free.map((k) => el('option', { value: String(k.id), text: k.name || `KTrack project ${k.id}`, selected: target === String(k.id) })))) : null,
+        el('button', { class: 'btn small-btn', type: 'button', disabled: blocked,
+                       text: working ? 'Linking…' : 'Link',
+                       title: p.permitted === false ? 'Add it to the app’s permitted projects in Procore first.'
+                         : target === 'new' ? 'Create a KTrack project from it and sync it' : 'Link it to the chosen KTrack project and sync it',
+                       onclick: () => link(p) }));
     }
 
     // What linking answered: the KTrack project, and the project-level permission check for the settings.
@@ -1286,7 +1297,9 @@
         el('td', { class: 'small' }, p.linked_ktrack_project_id
           ? el('span', { text: p.ktrack_project_name || `KTrack project ${p.linked_ktrack_project_id}` })
           : el('span', { class: 'muted', text: 'Not linked' })),
-        el('td', {}, syncBadge(p)),
+        el('td', {}, syncBadge(p), p.drift
+          ? el('div', { class: 'small drift', 'data-drift': p.drift.code }, el('div', { text: p.drift.message }), el('div', { class: 'muted', text: p.drift.fix }))
+          : null),
         el('td', { class: 'actions-cell' }, actions(p))), linkResult(p)])
         : [el('tr', {}, el('td', { colspan: 6, class: 'muted', text: 'No projects match.' }))]));
       const pager = $('#projects-pager');
@@ -1307,8 +1320,12 @@
       const path = `/projects?page=${view.page}&per_page=${PER_PAGE}${FILTERS[$('#project-filter').value] || ''}` +
         (q ? `&q=${encodeURIComponent(q)}` : '');
       try {
-        const { data, headers } = await api('GET', path, undefined, { withHeaders: true });
+        const [{ data, headers }, ktrack] = await Promise.all([
+          api('GET', path, undefined, { withHeaders: true }),
+          api('GET', '/ktrack-projects').catch(() => []),  // without them, linking offers a new project only
+        ]);
         if (mine !== seq) return;  // a newer search answered first
+        view.ktrack = Array.isArray(ktrack) ? ktrack : [];
         view.list = Array.isArray(data) ? data : [];
         view.total = Number(headers.get('Total') || view.list.length);
         showError($('#page-error'), null);
@@ -1326,7 +1343,9 @@
     async function link(p) {
       view.busy.add(String(p.id)); render();
       try {
-        const answer = await api('POST', `/projects/${p.id}/link`, { create: true });
+        const target = view.target.get(String(p.id)) || 'new';
+        const answer = await api('POST', `/projects/${p.id}/link`, target === 'new' ? { create: true } : { ktrack_project_id: Number(target) });
+        view.target.delete(String(p.id));
         view.linked.set(String(p.id), answer || {});
         await load();
       } catch (err) { showError($('#page-error'), err); } finally { view.busy.delete(String(p.id)); render(); }
