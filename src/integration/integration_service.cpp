@@ -85,7 +85,6 @@ std::map<int64_t, sync::PauseReason> ProjectDrift(const nlohmann::json& last_per
   std::map<int64_t, sync::PauseReason> out;
   if (!last_permission_check.is_object()) return out;
   std::map<int64_t, std::vector<std::string>> gaps, fixes;
-  std::map<int64_t, std::string> first_code;
   for (const auto& c : last_permission_check.value("checks", nlohmann::json::array())) {
     const std::string status = c.value("status", "");
     if (status != kCheckMissing && status != kCheckToolDisabled && status != kCheckProjectNotPermitted)
@@ -104,7 +103,6 @@ std::map<int64_t, sync::PauseReason> ProjectDrift(const nlohmann::json& last_per
     auto& fix_list = fixes[project];
     if (!fix.empty() && std::find(fix_list.begin(), fix_list.end(), fix) == fix_list.end())
       fix_list.push_back(fix);
-    first_code.emplace(project, status);
   }
   for (const auto& [project, list] : gaps) {
     sync::PauseReason reason;

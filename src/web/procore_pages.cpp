@@ -176,6 +176,9 @@ void RegisterProcorePages(http::Router& router, ProcorePagesDeps deps) {
   router.Get("/clients/{client_id}/procore", page("procore_details", "Procore integration", "details"));
   router.Get("/clients/{client_id}/procore/projects",
              page("procore_projects", "Procore projects", "projects"));
+  // A KTrack project: the Procore project linked to it and that project's streams.
+  router.Get("/clients/{client_id}/projects/{ktrack_project_id}",
+             page("procore_ktrack_project", "KTrack project", "ktrack_project"));
 }
 
 }  // namespace kt::web

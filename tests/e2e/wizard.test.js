@@ -271,6 +271,15 @@ test('Concierge walks the Procore company integration end to end, as the help ar
     await page.reload();
     await row(p2).waitFor();
     await h.screenshot(page, 'wizard-12c-linked-existing');
+    // The KTrack project's own page: the Procore project linked to it and that project's streams.
+    await row(p2).locator(`a[href$="/projects/${freed}"]`).click();
+    await page.waitForSelector('#ktrack-streams-table tbody tr[data-stream]');
+    assert.strictEqual(await page.textContent('#ktrack-project-name'), name);
+    assert.strictEqual(await page.getAttribute('[data-procore-project-id]', 'data-procore-project-id'), String(p2));
+    const shown = await page.locator('#ktrack-streams-table tbody tr[data-stream]').count();
+    assert.strictEqual(shown, (await apiGet('/streams')).filter((s) => s.project_id === p2).length);
+    assert.ok(await page.locator('#ktrack-streams-table tr[data-status="synced"]').count() > 0);
+    await h.screenshot(page, 'wizard-12d-ktrack-project');
   });
 
   await t.test('Disconnect keeps the synced data when asked to', async () => {

@@ -1295,7 +1295,7 @@
           ? [el('span', { class: 'badge project_not_permitted', text: 'Not permitted' }), p.fix ? el('div', { class: 'small muted', text: p.fix }) : null]
           : el('span', { class: 'badge ok', text: 'Permitted' })),
         el('td', { class: 'small' }, p.linked_ktrack_project_id
-          ? el('span', { text: p.ktrack_project_name || `KTrack project ${p.linked_ktrack_project_id}` })
+          ? el('a', { href: `/clients/${clientId}/projects/${p.linked_ktrack_project_id}`, text: p.ktrack_project_name || `KTrack project ${p.linked_ktrack_project_id}` })
           : el('span', { class: 'muted', text: 'Not linked' })),
         el('td', {}, syncBadge(p), p.drift
           ? el('div', { class: 'small drift', 'data-drift': p.drift.code }, el('div', { text: p.drift.message }), el('div', { class: 'muted', text: p.drift.fix }))
@@ -1387,6 +1387,52 @@
     })();
   }
 
-  const pages = { setup: setupPage, details: detailsPage, projects: projectsPage };
+  // ---------------------------------------------------------------------------------------------------------
+  // A KTrack project: the Procore project linked to it, and that project's streams.
+
+  function ktrackProjectPage() {
+    const id = Number(location.pathname.split('/').pop());
+    const when = (iso) => (iso ? new Date(iso).toLocaleString() : 'Not yet');
+    async function load() {
+      const projects = await api('GET', '/ktrack-projects');
+      const project = (Array.isArray(projects) ? projects : []).find((k) => k.id === id);
+      if (!project) {
+        nextAction('There is no such KTrack project in this client.', { href: `/clients/${clientId}/procore/projects`, text: 'Procore projects →' });
+        return;
+      }
+      $('#ktrack-project-name').textContent = project.name || `KTrack project ${project.id}`;
+      $('#crumb-name').textContent = project.name || `KTrack project ${project.id}`;
+      const facts = $('#ktrack-project-facts');
+      fill(facts,
+        el('dt', { text: 'Number' }), el('dd', { text: project.project_number || '—' }),
+        el('dt', { text: 'Procore project' }), el('dd', { 'data-procore-project-id': project.procore_project_id ?? '' },
+          project.procore_project_id == null ? el('span', { class: 'muted', text: 'Not linked' })
+            : `${project.procore_project_name || 'Procore project'} (#${project.procore_project_id})`));
+      show(facts, true);
+      if (project.procore_project_id == null) {
+        nextAction('Link it to a Procore project to sync its data.', { href: `/clients/${clientId}/procore/projects`, text: 'Procore projects →' });
+        show($('#ktrack-streams-title'), false);
+        show($('#ktrack-streams-wrap'), false);
+        return;
+      }
+      const streams = (await api('GET', '/streams')).filter((s) => s.project_id === project.procore_project_id);
+      const waiting = streams.some((s) => s.status !== 'synced' && !(s.status === 'paused' && !s.error));
+      nextAction(waiting ? 'Its Procore data is syncing; this page follows it.' : 'Its Procore data is in step with Procore.');
+      fill($('#ktrack-streams-table tbody'), ...(streams.length ? streams.map((s) => el('tr', { 'data-stream': s.stream, 'data-status': s.status },
+        el('td', {}, el('strong', { text: streamLabel(s.stream) })),
+        el('td', {}, el('span', { class: `badge ${s.status}`, text: STREAM_STATUS_LABELS[s.status] || s.status }),
+          s.error ? el('div', { class: 'small drift' }, el('div', { text: s.error.message || '' }), el('div', { class: 'muted', text: s.error.fix || '' }))
+            : s.status === 'paused' ? el('div', { class: 'small muted', text: 'Not chosen in the integration settings; what was synced is kept.' }) : null),
+        el('td', { class: 'count', text: number(s.count || 0) }),
+        el('td', { class: 'small', text: when(s.last_synced_at) })))
+        : [el('tr', {}, el('td', { colspan: 4, class: 'muted', text: 'No Procore data is chosen for projects in the integration settings.' }))]));
+      show($('#ktrack-streams-title'), true);
+      show($('#ktrack-streams-wrap'), true);
+      if (waiting) setTimeout(() => load().catch((err) => showError($('#page-error'), err)), document.hidden ? 15000 : 3000);
+    }
+    load().catch((err) => { showError($('#page-error'), err); nextAction(''); });
+  }
+
+  const pages = { setup: setupPage, details: detailsPage, projects: projectsPage, ktrack_project: ktrackProjectPage };
   if (pages[root.dataset.page]) pages[root.dataset.page]();
 })();
