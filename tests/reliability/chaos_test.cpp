@@ -12,11 +12,11 @@ using nlohmann::json;
 
 constexpr std::chrono::seconds kConverge{240};
 
-// Starts the small preset, connects, and applies the faults as the initial sync starts.
+// Starts the small preset and connects, with the faults applied from Complete on (hook set-up and the whole
+// initial sync run under them).
 void StartSyncUnder(ReliabilityEnv& env, const json& faults, EnvOptions options = {}) {
   ASSERT_NO_FATAL_FAILURE(env.Start(options));
-  ASSERT_NO_FATAL_FAILURE(env.Connect());
-  if (!faults.is_null()) env.emulator.Faults(faults);
+  ASSERT_NO_FATAL_FAILURE(env.Connect(3600, faults));
 }
 
 void ExpectConverged(ReliabilityEnv& env, const char* scenario, std::chrono::seconds limit = kConverge) {

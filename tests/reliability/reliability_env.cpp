@@ -93,7 +93,7 @@ std::string ReliabilityEnv::webhook_url() {
   return Api("GET").body["webhooks"].value("destination_url", std::string());
 }
 
-void ReliabilityEnv::Connect(int64_t reconcile_interval_s) {
+void ReliabilityEnv::Connect(int64_t reconcile_interval_s, const json& faults_at_complete) {
   auto put = Api("PUT", "/credentials",
                  {{"client_id", emulator.client_id},
                   {"client_secret", emulator.client_secret},
@@ -112,9 +112,10 @@ void ReliabilityEnv::Connect(int64_t reconcile_interval_s) {
   auto permissions = Api("POST", "/permissions/verify", json::object());
   ASSERT_EQ(permissions.status, 200) << permissions.text;
   ASSERT_TRUE(permissions.body.value("ok", false)) << permissions.text;
+  if (!faults_at_complete.is_null()) emulator.Faults(faults_at_complete);
   auto complete = Api("POST", "/complete", json::object());
   ASSERT_EQ(complete.status, 202) << complete.text;
-  ASSERT_TRUE(WaitUntil([&] { return IntegrationStatus() == "active"; }, std::chrono::seconds(60)))
+  ASSERT_TRUE(WaitUntil([&] { return IntegrationStatus() == "active"; }, std::chrono::seconds(120)))
       << Api("GET").text;
 }
 

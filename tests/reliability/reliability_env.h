@@ -51,8 +51,9 @@ class ReliabilityEnv {
   bool ServerRunning();
 
   // Runs the wizard to active (credentials, verify, settings with auto-linked projects, permissions,
-  // complete). Does not wait for the sync.
-  void Connect(int64_t reconcile_interval_s = 3600);
+  // complete). Does not wait for the sync. faults_at_complete: emulator faults applied just before Complete,
+  // so the hook set-up and the whole initial sync run under them.
+  void Connect(int64_t reconcile_interval_s = 3600, const nlohmann::json& faults_at_complete = nullptr);
 
   // The client's Procore API as its admin: rest is appended to /api/v1/clients/{id}/procore.
   Answer Api(const std::string& method, const std::string& rest = "", const nlohmann::json& body = nullptr);
