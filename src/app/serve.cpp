@@ -1,9 +1,9 @@
 // Wires the routes, starts the server and workers, and shuts down gracefully on a signal.
 #include "app/serve.h"
 
-#include <cstdio>
 #include <atomic>
 #include <condition_variable>
+#include <cstdio>
 #include <iostream>
 #include <mutex>
 #include <thread>
@@ -21,7 +21,10 @@
 namespace kt::app {
 
 void RegisterRoutes(http::Router& router, Services& s) {
-  router.Get("/healthz", [](http::Request&) { return http::Response::Json(200, {{"status", "ok"}}); },
+  router.Get("/healthz",
+             [](http::Request&) {
+               return http::Response::Json(200, {{"status", "ok"}});
+             },
              {.on_io_thread = true});
   router.Get("/readyz", [&s](http::Request&) {
     if (auto ok = s.store->Ping(); !ok)
@@ -35,12 +38,14 @@ void RegisterRoutes(http::Router& router, Services& s) {
     return web::IntegrationBadge{b.status, b.label, b.started};
   };
   web::RegisterPages(router, web::PagesDeps{*s.access, *s.users, *s.clients, *s.sessions, badge});
-  web::RegisterProcorePages(router, web::ProcorePagesDeps{*s.access, *s.clients, s.config.procore_allow_custom_urls,
-                                                          !s.config.procore_marketplace_client_id.empty() &&
-                                                              !s.config.procore_marketplace_client_secret.empty()});
+  web::RegisterProcorePages(router,
+                            web::ProcorePagesDeps{*s.access, *s.clients, s.config.procore_allow_custom_urls,
+                                                  !s.config.procore_marketplace_client_id.empty() &&
+                                                      !s.config.procore_marketplace_client_secret.empty()});
   api::RegisterClientRoutes(router, *s.access, *s.clients);
   api::RegisterProcoreRoutes(router, *s.access, *s.integration);
-  api::RegisterWebhookReceiver(router, *s.webhook_receiver, static_cast<size_t>(s.config.webhook_max_body_bytes));
+  api::RegisterWebhookReceiver(router, *s.webhook_receiver,
+                               static_cast<size_t>(s.config.webhook_max_body_bytes));
 }
 
 namespace {
@@ -51,9 +56,8 @@ namespace {
 class Ticker {
  public:
   Ticker(Services& s, Millis lease)
-      : lease_(*s.store, s.clock, "scheduler", fleet::ProcessHolderName()), thread_([this, &s, lease] {
-          Run(s, lease);
-        }) {}
+      : lease_(*s.store, s.clock, "scheduler", fleet::ProcessHolderName()),
+        thread_([this, &s, lease] { Run(s, lease); }) {}
   ~Ticker() {
     {
       std::lock_guard lock(mu_);
@@ -103,7 +107,8 @@ int Serve(const Config& config) {
   auto services = BuildServices(config);
   if (!services) {
     std::fprintf(stderr, "ktrack: %s\n%s\n", services.error().message.c_str(), services.error().fix.c_str());
-    obs::Log(obs::Level::kError, "startup_failed", {{"code", services.error().code}, {"detail", services.error().detail}});
+    obs::Log(obs::Level::kError, "startup_failed",
+             {{"code", services.error().code}, {"detail", services.error().detail}});
     return 1;
   }
   Services& s = **services;
@@ -118,9 +123,12 @@ int Serve(const Config& config) {
     s.sync->RegisterHandlers(*worker);
     s.integration->RegisterHandlers(*worker);
     worker->Start();
+    // An accepted webhook wakes this process's worker when its processing is due, not at the next poll.
+    s.sync->inbox().SetWakeHook([w = worker.get()](Millis delay) { w->WakeIn(delay); });
   }
   std::unique_ptr<Ticker> ticker;
-  // The scheduler lease lasts as long as a job's: a killed scheduler's work is taken over as soon as its jobs.
+  // The scheduler lease lasts as long as a job's: a killed scheduler's work is taken over as soon as its
+  // jobs.
   if (worker) ticker = std::make_unique<Ticker>(s, Millis(config.job_lease_s * 1000));
 
   std::unique_ptr<http::Server> server;
@@ -132,6 +140,8 @@ int Serve(const Config& config) {
     options.io_threads = static_cast<size_t>(config.io_threads);
     options.worker_threads = static_cast<size_t>(config.worker_threads);
     options.max_body_bytes = static_cast<size_t>(config.max_body_bytes);
+    // Behind a TLS-terminating proxy (public_base_url is https): session cookies are Secure.
+    options.secure = config.public_base_url.rfind("https://", 0) == 0;
     server = std::make_unique<http::Server>(
         options, router,
         // Outermost first; CatchAll innermost so a 500 from a thrown exception is still logged, counted
@@ -147,7 +157,9 @@ int Serve(const Config& config) {
     s.integration->SetPublicBaseUrl(config.PublicBaseUrl(url));
     std::cout << "listening on " << url << std::endl;
     obs::Log(obs::Level::kInfo, "serving",
-             {{"url", url}, {"role", RoleName(config.role)}, {"database", s.store->Describe()},
+             {{"url", url},
+              {"role", RoleName(config.role)},
+              {"database", s.store->Describe()},
               {"public_base_url", config.PublicBaseUrl(url)}});
   } else {
     std::cout << "worker started" << std::endl;
@@ -157,7 +169,10 @@ int Serve(const Config& config) {
   obs::Log(obs::Level::kInfo, "shutting_down", {});
   if (server) server->Stop();
   ticker.reset();
-  if (worker) worker->Stop();
+  if (worker) {
+    worker->Stop();
+    s.sync->inbox().SetWakeHook(nullptr);
+  }
   obs::Log(obs::Level::kInfo, "stopped", {});
   return 0;
 }
