@@ -689,6 +689,7 @@ asio::awaitable<void> Server::Impl::Session(std::shared_ptr<Connection> conn) {
           raw_path.find('%') == std::string_view::npos ? std::string(raw_path) : UrlDecode(raw_path, false);
       if (q != std::string_view::npos) req.query = ParseQuery(target.substr(q + 1));
       req.remote_addr = conn->remote;
+      req.secure = options.secure;
       auto incoming_id = req.headers.Get(kRequestIdHeader);
       req.request_id =
           incoming_id && IsSaneRequestId(*incoming_id) ? std::move(*incoming_id) : NewRequestId();

@@ -22,6 +22,9 @@ struct ServerOptions {
   std::chrono::milliseconds read_timeout{15000};
   std::chrono::milliseconds handler_timeout{60000};
   std::chrono::milliseconds idle_timeout{60000};
+  // Browsers reach the server over TLS (a TLS-terminating proxy in front of it): requests are marked secure,
+  // so cookies carry the Secure flag.
+  bool secure = false;
 };
 
 class Server {

@@ -267,6 +267,35 @@ TEST_F(SecurityTest, SessionCookiesAreFlaggedAndSignInIsThrottled) {
   EXPECT_TRUE(locked.cookie.empty());
 }
 
+TEST_F(SecurityTest, CookiesAreSecureWhenTheServerIsReachedOverHttps) {
+  // Behind a TLS-terminating proxy: the configured public address is https.
+  TempDir other;
+  const std::string d = other.path();
+  const int64_t client =
+      json::parse(RunKtrack({"client", "add", "--name", "Proxy Co", "--json"}, d))["id"].get<int64_t>();
+  RunKtrack({"user", "add", "--client", std::to_string(client), "--email", "a@proxy.test", "--password",
+             kPassword, "--role", "admin", "--json"},
+            d);
+  ChildProcess proxied;
+  proxied.Start({BinPath("ktrack"), "serve", "--listen", "127.0.0.1:0", "--data-dir", d},
+                {{"KTRACK_PUBLIC_BASE_URL", "https://ktrack.example"}}, d + "/server.log");
+  const std::string saved = base_;
+  base_ = proxied.WaitForListening();
+  Session s = SignIn("a@proxy.test", kPassword);
+  auto form = Call("GET", base_ + "/signin");
+  base_ = saved;
+  ASSERT_FALSE(s.cookie.empty());
+  EXPECT_NE(s.set_cookie.find("; Secure"), std::string::npos) << s.set_cookie;
+  EXPECT_NE(s.set_cookie.find("HttpOnly"), std::string::npos) << s.set_cookie;
+  bool csrf_cookie_secure = false;
+  for (const auto& [k, v] : form.raw.headers.items())
+    if (IEquals(k, "Set-Cookie") && v.rfind("ktrack_csrf=", 0) == 0)
+      csrf_cookie_secure = v.find("; Secure") != std::string::npos;
+  EXPECT_TRUE(csrf_cookie_secure) << "the sign-in form's cookie too";
+  proxied.Signal(SIGTERM);
+  EXPECT_EQ(proxied.Wait(), 0);
+}
+
 TEST_F(SecurityTest, SecretsAppearNowhereAfterAFullFlow) {
   Tenant t = NewTenant("Secret Co", dir_->path());
   auto app = Call("POST", emu_ + "/_emulator/apps", {{"name", "KTrack secrets"}, {"kind", "dmsa"}});
