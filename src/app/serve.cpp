@@ -142,8 +142,6 @@ int Serve(const Config& config) {
     options.max_body_bytes = static_cast<size_t>(config.max_body_bytes);
     // Behind a TLS-terminating proxy (public_base_url is https): session cookies are Secure.
     options.secure = config.public_base_url.rfind("https://", 0) == 0;
-    // Behind a TLS-terminating proxy (public_base_url is https): session cookies are Secure.
-    options.secure = config.public_base_url.rfind("https://", 0) == 0;
     server = std::make_unique<http::Server>(
         options, router,
         // Outermost first; CatchAll innermost so a 500 from a thrown exception is still logged, counted
