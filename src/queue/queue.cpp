@@ -362,6 +362,22 @@ void Worker::Notify() {
   cv_.notify_all();
 }
 
+void Worker::WakeIn(Millis delay) {
+  if (delay.count() <= 0) return Notify();
+  using namespace std::chrono;
+  // A millisecond late, so the work queued to run at the same moment is due when the thread looks.
+  const auto at = steady_clock::now() + delay + milliseconds(1);
+  {
+    std::lock_guard lock(mu_);
+    // A wake-up already due by then serves this one too: a burst of events asks for many, but its job was
+    // queued to run at the first event's time.
+    if (!wake_times_.empty() && *wake_times_.begin() <= at + milliseconds(5)) return;
+    wake_times_.insert(at);
+    ++wake_times_changed_;
+  }
+  cv_.notify_all();
+}
+
 bool Worker::Stopping() {
   std::lock_guard lock(mu_);
   return stopping_;
@@ -417,8 +433,26 @@ void Worker::Loop(int index) {
     auto ran = RunOnce(worker_id);
     if (ran && *ran) continue;  // there may be more work: look again at once
     std::unique_lock lock(mu_);
-    uint64_t seen = wakeups_;
-    cv_.wait_for(lock, options_.idle_poll, [&] { return stopping_ || wakeups_ != seen; });
+    const uint64_t seen = wakeups_;
+    const auto poll_at = std::chrono::steady_clock::now() + options_.idle_poll;
+    while (!stopping_ && wakeups_ == seen) {
+      const auto now = std::chrono::steady_clock::now();
+      // Past wake-ups are served: this thread has just looked.
+      while (!wake_times_.empty() && *wake_times_.begin() <= now) wake_times_.erase(wake_times_.begin());
+      auto until = poll_at;
+      if (!wake_times_.empty() && *wake_times_.begin() < until) until = *wake_times_.begin();
+      if (until <= now) break;
+      const uint64_t changed = wake_times_changed_;
+      bool woken = cv_.wait_until(
+          lock, until, [&] { return stopping_ || wakeups_ != seen || wake_times_changed_ != changed; });
+      if (woken) continue;
+      if (until == poll_at) break;  // the poll is due
+      // A requested wake-up is due: one thread takes it, the others keep waiting.
+      if (wake_times_.erase(until) > 0) {
+        ++wake_times_changed_;
+        break;
+      }
+    }
   }
 }
 

@@ -8,6 +8,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -150,6 +151,8 @@ class Worker {
   void Stop();
   // Wakes idle threads now (e.g. right after enqueueing urgent work).
   void Notify();
+  // Wakes idle threads `delay` from now (work was queued to run then), rather than at their next poll.
+  void WakeIn(Millis delay);
   // Claims and runs one job on the calling thread; false when there was nothing to do (for tests and tools).
   Result<bool> RunOnce(std::string_view worker_id = "inline");
 
@@ -169,6 +172,8 @@ class Worker {
   bool stopping_ = false;
   bool heartbeat_stopping_ = false;
   uint64_t wakeups_ = 0;
+  std::set<std::chrono::steady_clock::time_point> wake_times_;  // WakeIn's, future ones only
+  uint64_t wake_times_changed_ = 0;
   std::map<int64_t, std::string> in_flight_;  // job id -> worker id, for heartbeats
 };
 

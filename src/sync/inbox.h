@@ -1,10 +1,19 @@
 // The webhook inbox: the receiver stores each parsed event here (deduplicated by its ULID or id) before it
 // answers Procore, and the insert queues the processing job in the same transaction.
+//
+// Group commit: concurrent Accept calls are committed together. The first caller to find no commit in
+// progress becomes the leader and stores every waiting event in one transaction; the others sleep until the
+// transaction that holds their event has committed. Each caller still returns only after its own event is
+// durable, but N concurrent deliveries cost one commit instead of N.
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
+#include <functional>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "queue/queue.h"
 #include "store/store.h"
@@ -19,7 +28,8 @@ inline constexpr char kWebhookJob[] = "sync.webhook";
 
 struct InboxOptions {
   // Processing starts this long after the first event of a burst, so the burst's events for one record
-  // coalesce into one fetch.
+  // coalesce into one fetch (a burst keeps coalescing anyway: events arriving while a job runs wait for its
+  // successor).
   Millis coalesce_window{150};
   int64_t job_priority = 10;  // before bulk reads (lower runs first)
 };
@@ -53,11 +63,36 @@ class Inbox {
   static Status QueueProcessing(store::Tx& tx, queue::Queue& queue, int64_t client_id, int64_t run_at_ms,
                                 int64_t priority, char slot = 'a');
 
+  // Called (outside any transaction) after processing was queued to run `delay` from now, so an in-process
+  // worker can wake for it instead of waiting for its next poll. Set before serving; may be empty.
+  using WakeHook = std::function<void(Millis delay)>;
+  void SetWakeHook(WakeHook hook) { wake_hook_ = std::move(hook); }
+  void Wake(Millis delay) const {
+    if (wake_hook_) wake_hook_(delay);
+  }
+
  private:
+  struct PendingAccept {
+    int64_t client_id = 0;
+    const WebhookEvent* event = nullptr;
+    std::string payload;
+    Result<AcceptResult> result;
+    bool done = false;
+  };
+  // Stores a batch in one transaction (each event alone if that fails, so one bad event fails only itself).
+  void CommitBatch(const std::vector<PendingAccept*>& batch);
+  Status InsertAll(store::Tx& tx, const std::vector<PendingAccept*>& batch, int64_t now);
+
   store::Store& store_;
   queue::Queue& queue_;
   Clock& clock_;
   InboxOptions options_;
+  WakeHook wake_hook_;
+
+  std::mutex group_mu_;
+  std::condition_variable group_cv_;
+  std::vector<PendingAccept*> waiting_;  // not yet taken by a leader
+  bool committing_ = false;
 };
 
 }  // namespace kt::sync

@@ -4,7 +4,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <cctype>
+#include <thread>
 
 #include "postgres.h"
 #include "sync/records.h"
@@ -285,6 +287,52 @@ TEST_P(EngineTest, WebhookEventsAreCoalescedDeduplicatedAndEchoesDropped) {
   const int before = fake_.Requests();
   Drain();
   EXPECT_EQ(fake_.Requests(), before);
+}
+
+// Group commit: deliveries accepted from many threads at once are committed together, yet each caller is
+// answered for its own event (new or duplicate), every new event is stored once, and the wake hook fires.
+TEST_P(EngineTest, ConcurrentDeliveriesAreEachStoredOnceAndAnsweredForThemselves) {
+  Inbox& inbox = engine_->inbox();
+  std::atomic<int> wakes{0};
+  inbox.SetWakeHook([&](Millis delay) {
+    EXPECT_GT(delay.count(), 0);
+    ++wakes;
+  });
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 40;
+  std::atomic<int> fresh{0}, duplicates{0}, failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        // Threads 2k and 2k+1 deliver the same keys (Procore redelivering while the first is in flight).
+        const std::string key = "c" + std::to_string(t / 2) + "-" + std::to_string(i);
+        auto r = inbox.Accept(kClient, Event(key, "RFIs", "update", 11, 5, kBase + i));
+        if (!r) {
+          ++failures;
+        } else if (r->duplicate) {
+          EXPECT_EQ(r->inbox_id, 0);
+          ++duplicates;
+        } else {
+          EXPECT_GT(r->inbox_id, 0);
+          ++fresh;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  inbox.SetWakeHook(nullptr);
+  EXPECT_EQ(failures, 0);
+  EXPECT_EQ(fresh, kThreads / 2 * kPerThread);
+  EXPECT_EQ(duplicates, kThreads / 2 * kPerThread);
+  EXPECT_EQ(wakes, fresh.load());
+  auto counts = inbox.Counts(kClient);
+  ASSERT_TRUE(counts);
+  EXPECT_EQ(counts->pending, kThreads / 2 * kPerThread);
+
+  // An incomplete event is refused before it joins a batch.
+  auto bad = inbox.Accept(kClient, Event("", "RFIs", "update", 11, 5, kBase));
+  EXPECT_FALSE(bad);
 }
 
 TEST_P(EngineTest, AReadStartedBeforeADeleteDoesNotBringTheRecordBack) {
