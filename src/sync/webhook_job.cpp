@@ -33,7 +33,7 @@ using internal::StreamRef;
 constexpr size_t kIdsPerRead = 100;
 // Reads of one batch in flight at once (the rate budget still decides how fast they may go).
 constexpr size_t kConcurrentReads = 8;
-constexpr std::chrono::milliseconds kPaceWhenBudgetLow{250};
+constexpr std::chrono::milliseconds kSpikeWindow{10'000};  // Procore's (procore-api.md §6)
 
 // Marks the given claimed events with their outcome.
 Status FinishEvents(Tx& tx, const std::vector<int64_t>& ids, const std::string& token, const char* status,
@@ -110,15 +110,24 @@ Status SyncEngine::RunWebhookJob(int64_t client_id, char slot) {
 
   const int64_t company_id = streams.empty() ? 0 : streams.begin()->second.company_id;
   bool processed_any = false;
+  int64_t last_reads = 0;
+  auto last_batch_started = std::chrono::steady_clock::now();
   while (true) {
-    if (processed_any && company_id != 0) {
-      // With most of the spike window's budget spent, let events gather a moment before the next batch:
-      // one read per (stream, project) then covers more of them, instead of the budget running out and
-      // every event waiting for the window to reopen.
+    if (processed_any && company_id != 0 && last_reads > 0) {
+      // Paced to the budget: the previous batch's reads may use at most their share of 80% of the spike
+      // window's limit, so the next batch waits out the rest. Events gather meanwhile and one read per
+      // (stream, project) covers more of them, instead of the budget running out and every event waiting
+      // for the window to reopen.
       const procore::RateBudgetSnapshot budget = procore_client.RateBudgetStatus(company_id);
-      if (budget.spike_limit > 0 && budget.sent_in_spike_window * 10 >= budget.spike_limit * 6)
-        std::this_thread::sleep_for(kPaceWhenBudgetLow);
+      if (budget.spike_limit > 0) {
+        const auto share = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+            kSpikeWindow * last_reads * 10 / (budget.spike_limit * 8));
+        const auto until = last_batch_started + share;
+        if (until > std::chrono::steady_clock::now()) std::this_thread::sleep_until(until);
+      }
     }
+    last_batch_started = std::chrono::steady_clock::now();
+    last_reads = 0;
     const int64_t now = clock_.NowUnixMs();
     auto claimed = store_.Query(
         "UPDATE webhook_inbox SET claim_token = $2, claimed_until = $3 WHERE status = 'pending' AND "
@@ -236,6 +245,7 @@ Status SyncEngine::RunWebhookJob(int64_t client_id, char slot) {
             items.begin() + static_cast<std::ptrdiff_t>(std::min(items.size(), from + kIdsPerRead)));
       }
     }
+    last_reads = static_cast<int64_t>(chunks.size());
     std::vector<Result<FetchOutcome>> outcomes(chunks.size());
     // The first read of each stream goes alone: it learns whether the stream's lists honour the id filter,
     // which the others then rely on (as when the reads ran one after another).
