@@ -17,7 +17,8 @@ Result<std::unique_ptr<Services>> BuildServices(const Config& config) {
   std::error_code ec;
   std::filesystem::create_directories(config.data_dir, ec);
   if (ec)
-    return Fail(ErrorKind::kUnavailable, "data_dir_unwritable", "Cannot create the data directory '" + config.data_dir + "'.",
+    return Fail(ErrorKind::kUnavailable, "data_dir_unwritable",
+                "Cannot create the data directory '" + config.data_dir + "'.",
                 "Choose a writable --data-dir.", ec.message());
 
   auto store = store::OpenStore(config.DatabaseUrl());
@@ -25,7 +26,9 @@ Result<std::unique_ptr<Services>> BuildServices(const Config& config) {
   s->store = std::move(*store);
   auto migrated = store::Migrate(*s->store);
   if (!migrated) return tl::unexpected(migrated.error());
-  if (*migrated > 0) obs::Log(obs::Level::kInfo, "migrations_applied", {{"count", *migrated}, {"database", s->store->Describe()}});
+  if (*migrated > 0)
+    obs::Log(obs::Level::kInfo, "migrations_applied",
+             {{"count", *migrated}, {"database", s->store->Describe()}});
 
   auto key_options = crypto::KeySourceFromEnvironment(config.data_dir);
   auto keyring = crypto::LoadKeyring(key_options);
@@ -46,15 +49,16 @@ Result<std::unique_ptr<Services>> BuildServices(const Config& config) {
 
   integration::ProcoreClientsOptions procore_options;
   procore_options.allow_custom_urls = config.procore_allow_custom_urls;
-  procore_options.marketplace = {config.procore_marketplace_client_id, config.procore_marketplace_client_secret};
+  procore_options.marketplace = {config.procore_marketplace_client_id,
+                                 config.procore_marketplace_client_secret};
   // Several processes share a PostgreSQL database, so they share each company's budget there. A SQLite file
   // serves one process, whose budget in memory costs no write per request.
   if (s->store->dialect() == store::Dialect::kPostgres) {
     s->rate_budget_store = std::make_unique<fleet::SharedRateBudgetStore>(*s->store);
     procore_options.rate_budget_store = s->rate_budget_store.get();
   }
-  s->procore_clients = std::make_unique<integration::ProcoreClients>(*s->store, *s->secrets, s->clock, s->random,
-                                                                     procore_options);
+  s->procore_clients = std::make_unique<integration::ProcoreClients>(*s->store, *s->secrets, s->clock,
+                                                                     s->random, procore_options);
   sync::SyncOptions sync_options;
   // Webhook events claimed by a killed server wait out their claim: twice the job lease (two minutes by
   // default), at least 30 s, so a shorter job_lease_s speeds up the takeover of both.
@@ -63,8 +67,8 @@ Result<std::unique_ptr<Services>> BuildServices(const Config& config) {
                                                sync_options);
   integration::ReceiverOptions receiver_options;
   receiver_options.max_body_bytes = static_cast<size_t>(config.webhook_max_body_bytes);
-  s->webhook_receiver = std::make_unique<integration::WebhookReceiver>(*s->store, *s->secrets, s->sync->inbox(),
-                                                                       s->clock, receiver_options);
+  s->webhook_receiver = std::make_unique<integration::WebhookReceiver>(
+      *s->store, *s->secrets, s->sync->inbox(), s->clock, receiver_options);
   integration::IntegrationOptions integration_options;
   // Until the server has bound its port (serve sets it then), the configured listen address stands in.
   integration_options.public_base_url = config.PublicBaseUrl("http://" + config.listen);
