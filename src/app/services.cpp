@@ -63,8 +63,8 @@ Result<std::unique_ptr<Services>> BuildServices(const Config& config) {
   // Webhook events claimed by a killed server wait out their claim: twice the job lease (two minutes by
   // default), at least 30 s, so a shorter job_lease_s speeds up the takeover of both.
   sync_options.inbox_claim_lease = std::max(Millis(30'000), Millis(config.job_lease_s * 2000));
-  s->sync = std::make_unique<sync::SyncEngine>(*s->store, *s->queue, *s->procore_clients, s->clock,
-                                               sync_options);
+  s->sync =
+      std::make_unique<sync::SyncEngine>(*s->store, *s->queue, *s->procore_clients, s->clock, sync_options);
   integration::ReceiverOptions receiver_options;
   receiver_options.max_body_bytes = static_cast<size_t>(config.webhook_max_body_bytes);
   s->webhook_receiver = std::make_unique<integration::WebhookReceiver>(

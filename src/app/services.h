@@ -44,7 +44,8 @@ struct Services {
   std::unique_ptr<queue::Queue> queue;
   // On PostgreSQL the Procore rate budget lives in the database, shared by every process (null: in memory).
   std::unique_ptr<procore::RateBudgetStore> rate_budget_store;
-  // The Procore integration: clients from stored credentials, the sync engine, the webhook receiver, the wizard.
+  // The Procore integration: clients from stored credentials, the sync engine, the webhook receiver, the
+  // wizard.
   std::unique_ptr<integration::ProcoreClients> procore_clients;
   std::unique_ptr<sync::SyncEngine> sync;
   std::unique_ptr<integration::WebhookReceiver> webhook_receiver;

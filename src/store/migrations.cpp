@@ -251,8 +251,9 @@ CREATE INDEX webhook_inbox_pending ON webhook_inbox (client_id, id) WHERE status
 CREATE INDEX webhook_inbox_processed ON webhook_inbox (processed_at) WHERE status <> 'pending';
 )sql";
 
-// Version 3: the company integration (src/integration/): one row per client with its status, environment, company,
-// settings and hook; secrets live in the secrets table, never here. KTrack projects and their Procore links.
+// Version 3: the company integration (src/integration/): one row per client with its status, environment,
+// company, settings and hook; secrets live in the secrets table, never here. KTrack projects and their
+// Procore links.
 constexpr const char* kIntegrationSql = R"sql(
 CREATE TABLE procore_integrations (
   client_id BIGINT PRIMARY KEY,

@@ -22,8 +22,9 @@ struct ProcorePagesDeps {
 };
 
 // What each Additional Configuration Setting brings, the Procore tools it needs and its streams, from the
-// integration and sync modules ("projects" is always on, then the domains), and the labels of the stream keys.
-// The JSON API's GET /permissions/requirements stays authoritative; the pages use this for a live preview.
+// integration and sync modules ("projects" is always on, then the domains), and the labels of the stream
+// keys. The JSON API's GET /permissions/requirements stays authoritative; the pages use this for a live
+// preview.
 nlohmann::json ProcoreSettingsCatalog();
 
 // GET /clients/{client_id}/procore/integrate, /procore/setup, /procore and /procore/projects; client admins
