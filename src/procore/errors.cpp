@@ -307,21 +307,9 @@ ErrorKind KindFor(ErrorCode code) {
 }
 
 bool NeedsCustomer(ErrorCode code) {
-  switch (code) {
-    case ErrorCode::kInvalidCredentials:
-    case ErrorCode::kServiceAccountRetired:
-    case ErrorCode::kAppNotInstalled:
-    case ErrorCode::kCompanyNotFound:
-    case ErrorCode::kMissingPermission:
-    case ErrorCode::kToolDisabled:
-    case ErrorCode::kProjectNotPermitted:
-    case ErrorCode::kValidation:
-    case ErrorCode::kCustomUrlsNotAllowed:
-    case ErrorCode::kInvalidUrl:
-      return true;
-    default:
-      return false;
-  }
+  // Procore refused the set-up (credentials, install, permissions, tools) or KTrack refused the address.
+  const ErrorKind kind = KindFor(code);
+  return kind == ErrorKind::kUnprocessable || kind == ErrorKind::kInvalidInput;
 }
 
 std::string_view ScopeName(Scope scope) {

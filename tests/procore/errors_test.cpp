@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "fake_procore.h"
 #include "procore/environment.h"
 
@@ -297,6 +299,20 @@ TEST(Environments, ProcoreUrlsAndCustomGate) {
   EXPECT_EQ(ParseEnvironment("monthly_sandbox"), Environment::kMonthlySandbox);
   EXPECT_FALSE(ParseEnvironment("staging"));
   EXPECT_EQ(UserAgent(), std::string("KTrack/") + KTRACK_VERSION + " (+procore-integration)");
+}
+
+// Retrying soon cures rate limits, outages, unreadable answers, conflicts and missing records; the rest waits
+// for the customer to act in Procore or in KTrack's settings.
+TEST(Classify, WhatWaitsForTheCustomer) {
+  const std::set<ErrorCode> waits = {ErrorCode::kInvalidCredentials,   ErrorCode::kServiceAccountRetired,
+                                     ErrorCode::kAppNotInstalled,      ErrorCode::kCompanyNotFound,
+                                     ErrorCode::kMissingPermission,    ErrorCode::kToolDisabled,
+                                     ErrorCode::kProjectNotPermitted,  ErrorCode::kValidation,
+                                     ErrorCode::kCustomUrlsNotAllowed, ErrorCode::kInvalidUrl};
+  for (int c = 0; c <= static_cast<int>(ErrorCode::kInvalidUrl); ++c) {
+    const auto code = static_cast<ErrorCode>(c);
+    EXPECT_EQ(NeedsCustomer(code), waits.count(code) == 1) << ErrorCodeName(code);
+  }
 }
 
 }  // namespace
