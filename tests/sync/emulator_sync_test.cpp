@@ -136,9 +136,9 @@ TEST_F(EmulatorSyncTest, InitialSyncOfDemoEqualsTheTruth) {
 }
 
 TEST_F(EmulatorSyncTest, ReconciliationAloneRestoresEveryChecksumAfterChanges) {
-  START_OR_SKIP("small");
+  START_OR_SKIP("demo", nlohmann::json{{"rate_limit", {{"spike", 400}, {"hourly", 100000}}}});
   Sync();
-  EXPECT_EQ(emulator_.Changes(300, 3), 300);  // no hooks: no webhooks
+  EXPECT_EQ(emulator_.Changes(2000, 3), 2000);  // no hooks: no webhooks
   ASSERT_TRUE(engine_->RequestReconcile(kClient));
   ASSERT_TRUE(WaitSynced(std::chrono::seconds(240)));
   ExpectTruth();
