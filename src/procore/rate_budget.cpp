@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 
 namespace kt::procore {
 namespace {
@@ -137,6 +138,19 @@ void ApplyObservation(RateBudgetState& state, const RateObservation& obs, const 
                        std::upper_bound(sends.begin(), sends.end(), sent_ms - window_ms);
         w.foreign = std::max<int64_t>(0, (limit - w.remaining) - ours);
       }
+    }
+  }
+
+  // Procore counts a request when it arrives, some time between its send and its response. Keeping it in the
+  // send log from its send until a window after its response covers any arrival time, however slow the
+  // request was (under load a request sent just before a window's edge can arrive after it). The entry moved
+  // is the latest send at or before this one's: the grant is logged just before the request is sent.
+  if (recv_ms > sent_ms) {
+    auto& sends = state.sends_ms;
+    auto after = std::upper_bound(sends.begin(), sends.end(), sent_ms);
+    if (after != sends.begin()) {
+      sends.erase(std::prev(after));
+      sends.insert(std::upper_bound(sends.begin(), sends.end(), recv_ms), recv_ms);
     }
   }
 
