@@ -32,8 +32,10 @@ struct RateBudgetPolicy {
   int64_t initial_spike_limit = 5;
   // If responses come back without X-Rate-Limit headers: Procore's documented example spike limit.
   int64_t headerless_spike_limit = 25;
-  // Share of a learned limit kept unused, for latency jitter between our clock and Procore's counting.
-  double spike_margin = 0.1;
+  // Share of a learned limit kept unused. Latency jitter needs none: a send stays in the log until a window
+  // after its response, so whenever Procore counts it (between the two) the log's count covers its window.
+  // What is left is for Procore's counting being other than documented (unconfirmed): 10 of 500, 2 of 100.
+  double spike_margin = 0.02;
   double hourly_margin = 0.02;
   // Requests kept back from a reported X-Rate-Limit-Remaining (requests Procore has not counted yet).
   int64_t remaining_reserve = 2;
