@@ -102,6 +102,13 @@ void Emulator::AddControlRoutes(kt::http::Router& router) {
   });
 
   auto company_of = [](const Request& req) { return kt::ParseInt64(req.PathParam("company_id")); };
+  // The slot of the path's company, or -1 when the preset has no such company.
+  auto slot_of = [this, company_of](const Request& req) {
+    auto company_id = company_of(req);
+    std::shared_lock lock(mu_);
+    const CompanyData* company = company_id ? world_->FindCompany(*company_id) : nullptr;
+    return company ? company->slot : -1;
+  };
 
   router.Post("/_emulator/companies/{company_id}/installs", [this, company_of](Request& req) {
     auto body = BodyObject(req);
@@ -220,14 +227,8 @@ void Emulator::AddControlRoutes(kt::http::Router& router) {
     return Response::Json(200, faults_.ToJson(rate_.Limits()));
   });
 
-  router.Post("/_emulator/companies/{company_id}/projects", [this, company_of](Request& req) {
-    auto company_id = company_of(req);
-    int slot = -1;
-    {
-      std::shared_lock lock(mu_);
-      const CompanyData* company = company_id ? world_->FindCompany(*company_id) : nullptr;
-      if (company) slot = company->slot;
-    }
+  router.Post("/_emulator/companies/{company_id}/projects", [this, slot_of](Request& req) {
+    const int slot = slot_of(req);
     if (slot < 0) return ControlError(404, "company_not_found", "no company " + req.PathParam("company_id"));
     auto id = CreateProject(slot);
     if (!id)
@@ -236,16 +237,10 @@ void Emulator::AddControlRoutes(kt::http::Router& router) {
     return Response::Json(201, {{"id", *id}});
   });
 
-  router.Post("/_emulator/companies/{company_id}/changes", [this, company_of](Request& req) {
+  router.Post("/_emulator/companies/{company_id}/changes", [this, slot_of](Request& req) {
     auto body = BodyObject(req);
     if (!body) return ControlError(400, "invalid_json", body.error().message);
-    auto company_id = company_of(req);
-    int slot = -1;
-    {
-      std::shared_lock lock(mu_);
-      const CompanyData* company = company_id ? world_->FindCompany(*company_id) : nullptr;
-      if (company) slot = company->slot;
-    }
+    const int slot = slot_of(req);
     if (slot < 0) return ControlError(404, "company_not_found", "no company " + req.PathParam("company_id"));
     if (!body->contains("count") || !(*body)["count"].is_number_integer() ||
         (*body)["count"].get<int64_t>() < 0 || (*body)["count"].get<int64_t>() > 1'000'000)
