@@ -15,21 +15,6 @@
 namespace kt::testing {
 namespace {
 
-// Runs a ktrack command to completion and returns its stdout.
-std::string RunKtrack(const std::vector<std::string>& args, const std::string& data_dir) {
-  std::string cmd = BinPath("ktrack");
-  for (const auto& a : args) cmd += " '" + a + "'";
-  cmd += " --data-dir '" + data_dir + "' 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  int rc = pclose(p);
-  EXPECT_EQ(rc, 0) << cmd << "\n" << out;
-  return out;
-}
-
 class ServeTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {

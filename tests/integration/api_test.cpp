@@ -28,38 +28,16 @@ struct App {
   std::string client_secret;
 };
 
-class IntegrationApiTest : public ::testing::Test {
+class IntegrationApiTest : public EmulatorServeTest {
  protected:
   static void SetUpTestSuite() {
-    dir_ = new TempDir();
-    emulator_ = new ChildProcess();
-    emulator_->Start(
-        {BinPath("procore-emulator"), "--listen", "127.0.0.1:0", "--preset", "small", "--seed", "7"}, {},
-        dir_->path() + "/emulator.log");
-    emu_ = emulator_->WaitForListening();
-    auto reset = Call("POST", emu_ + "/_emulator/reset", {{"preset", "small"}, {"seed", 7}});
-    ASSERT_EQ(reset.status, 200) << reset.text;
-    company_ = reset.body["companies"][0]["id"].get<int64_t>();
-    company_name_ = reset.body["companies"][0]["name"].get<std::string>();
-    for (const auto& p : reset.body["companies"][0]["project_ids"]) projects_.push_back(p.get<int64_t>());
+    StartSuite("small", 7);
+    if (HasFatalFailure()) return;
     ASSERT_GE(projects_.size(), 3u);
     app_ = NewApp("KTrack", "dmsa");
     InstallApp(app_, DefaultPermissions(), "all", /*create=*/true);
-
-    server_ = new ChildProcess();
-    server_->Start({BinPath("ktrack"), "serve", "--listen", "127.0.0.1:0", "--data-dir", dir_->path()},
-                   {{"KTRACK_PROCORE_ALLOW_CUSTOM_URLS", "true"}}, dir_->path() + "/server.log");
-    base_ = server_->WaitForListening();
   }
-  static void TearDownTestSuite() {
-    server_->Signal(SIGTERM);
-    EXPECT_EQ(server_->Wait(), 0);
-    delete server_;
-    emulator_->Signal(SIGTERM);
-    emulator_->Wait();
-    delete emulator_;
-    delete dir_;
-  }
+  static void TearDownTestSuite() { StopSuite(); }
 
   static json DefaultPermissions() {
     // Company Admin at admin level: the project lists show every project, permitted or not.
@@ -93,13 +71,6 @@ class IntegrationApiTest : public ::testing::Test {
 
   static Tenant NewTenant(const std::string& name) { return testing::NewTenant(name, dir_->path()); }
 
-  static std::string Api(const Tenant& t, const std::string& rest = "") {
-    return base_ + "/api/v1/clients/" + std::to_string(t.client_id) + "/procore" + rest;
-  }
-  static Answer As(const Tenant& t, const std::string& method, const std::string& rest,
-                   const json& body = nullptr) {
-    return Call(method, Api(t, rest), body, {{"Authorization", "Bearer " + t.admin_token}});
-  }
   static json CustomCredentials(const App& app) {
     return {{"client_id", app.client_id},
             {"client_secret", app.client_secret},
@@ -175,20 +146,8 @@ class IntegrationApiTest : public ::testing::Test {
     return r ? r->rows[0].Int(0) : -1;
   }
 
-  static TempDir* dir_;
-  static ChildProcess* emulator_;
-  static ChildProcess* server_;
-  static std::string emu_, base_, company_name_;
-  static int64_t company_;
-  static std::vector<int64_t> projects_;
   static App app_;
 };
-TempDir* IntegrationApiTest::dir_;
-ChildProcess* IntegrationApiTest::emulator_;
-ChildProcess* IntegrationApiTest::server_;
-std::string IntegrationApiTest::emu_, IntegrationApiTest::base_, IntegrationApiTest::company_name_;
-int64_t IntegrationApiTest::company_;
-std::vector<int64_t> IntegrationApiTest::projects_;
 App IntegrationApiTest::app_;
 
 TEST_F(IntegrationApiTest, NotStartedIntegrationDescribesItself) {

@@ -1,9 +1,11 @@
-// Shared helpers of the end-to-end integration suites: JSON calls over HTTP, running ktrack commands,
-// tenants.
+// Shared helpers of the end-to-end integration suites: JSON calls over HTTP, tenants, and a suite fixture
+// with one Procore emulator and one `ktrack serve`.
 #pragma once
 
 #include <chrono>
-#include <cstdio>
+#include <csignal>
+#include <cstdint>
+#include <map>
 #include <string>
 #include <thread>
 #include <utility>
@@ -41,20 +43,6 @@ inline Answer Call(const std::string& method, const std::string& url, const nloh
   a.text = a.raw.body;
   a.body = nlohmann::json::parse(a.raw.body, nullptr, false);
   return a;
-}
-
-// Runs a ktrack command against a data directory and returns its standard output.
-inline std::string RunKtrack(const std::vector<std::string>& args, const std::string& data_dir) {
-  std::string cmd = BinPath("ktrack");
-  for (const auto& a : args) cmd += " '" + a + "'";
-  cmd += " --data-dir '" + data_dir + "' 2>/dev/null";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  EXPECT_EQ(pclose(p), 0) << cmd << "\n" << out;
-  return out;
 }
 
 // Polls pred every 300 ms until it holds or the limit passes; returns its last answer.
@@ -96,5 +84,69 @@ inline Tenant NewTenant(const std::string& name, const std::string& data_dir) {
       nlohmann::json::parse(RunKtrack({"token", "create", "--email", member, "--json"}, data_dir))["token"];
   return t;
 }
+
+// One Procore emulator and one `ktrack serve` on a fresh data directory, shared by a test suite: a derived
+// fixture's SetUpTestSuite calls StartSuite, its TearDownTestSuite StopSuite.
+class EmulatorServeTest : public ::testing::Test {
+ protected:
+  // Starts the emulator with the preset and seed, resets it to them and reads its first company and that
+  // company's projects, then starts `ktrack serve` with custom Procore URLs allowed and server_env added.
+  static void StartSuite(const std::string& preset, int seed,
+                         const std::map<std::string, std::string>& server_env = {}) {
+    dir_ = new TempDir();
+    emulator_ = new ChildProcess();
+    emulator_->Start({BinPath("procore-emulator"), "--listen", "127.0.0.1:0", "--preset", preset, "--seed",
+                      std::to_string(seed)},
+                     {}, dir_->path() + "/emulator.log");
+    emu_ = emulator_->WaitForListening();
+    auto reset = Call("POST", emu_ + "/_emulator/reset", {{"preset", preset}, {"seed", seed}});
+    ASSERT_EQ(reset.status, 200) << reset.text;
+    company_ = reset.body["companies"][0]["id"].get<int64_t>();
+    company_name_ = reset.body["companies"][0]["name"].get<std::string>();
+    projects_.clear();
+    for (const auto& p : reset.body["companies"][0]["project_ids"]) projects_.push_back(p.get<int64_t>());
+
+    std::map<std::string, std::string> env = server_env;
+    env["KTRACK_PROCORE_ALLOW_CUSTOM_URLS"] = "true";
+    server_ = new ChildProcess();
+    server_->Start({BinPath("ktrack"), "serve", "--listen", "127.0.0.1:0", "--data-dir", dir_->path()}, env,
+                   dir_->path() + "/server.log");
+    base_ = server_->WaitForListening();
+  }
+  // Stops the server (a graceful exit on SIGTERM is expected) and the emulator, and removes the directory.
+  static void StopSuite() {
+    if (server_) {
+      server_->Signal(SIGTERM);
+      EXPECT_EQ(server_->Wait(), 0);
+      delete server_;
+      server_ = nullptr;
+    }
+    if (emulator_) {
+      emulator_->Signal(SIGTERM);
+      emulator_->Wait();
+      delete emulator_;
+      emulator_ = nullptr;
+    }
+    delete dir_;
+    dir_ = nullptr;
+  }
+
+  // The tenant's Procore API (/api/v1/clients/ID/procore...), and a call to it as the tenant's admin.
+  static std::string Api(const Tenant& t, const std::string& rest = "") {
+    return base_ + "/api/v1/clients/" + std::to_string(t.client_id) + "/procore" + rest;
+  }
+  static Answer As(const Tenant& t, const std::string& method, const std::string& rest,
+                   const nlohmann::json& body = nullptr) {
+    return Call(method, Api(t, rest), body, {{"Authorization", "Bearer " + t.admin_token}});
+  }
+
+  static inline TempDir* dir_ = nullptr;
+  static inline ChildProcess* emulator_ = nullptr;
+  static inline ChildProcess* server_ = nullptr;
+  static inline std::string emu_, base_;  // the emulator's and the server's base URLs
+  static inline std::string company_name_;
+  static inline int64_t company_ = 0;
+  static inline std::vector<int64_t> projects_;
+};
 
 }  // namespace kt::testing

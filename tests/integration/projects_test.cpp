@@ -30,38 +30,13 @@ struct App {
   std::string client_secret;
 };
 
-// One emulator and one `ktrack serve` for the suite.
-class ProjectsTest : public ::testing::Test {
+// One emulator and one `ktrack serve` for the suite, with short maintenance and re-check intervals.
+class ProjectsTest : public EmulatorServeTest {
  protected:
   static void Start(const std::string& preset) {
-    dir_ = new TempDir();
-    emulator_ = new ChildProcess();
-    emulator_->Start(
-        {BinPath("procore-emulator"), "--listen", "127.0.0.1:0", "--preset", preset, "--seed", "7"}, {},
-        dir_->path() + "/emulator.log");
-    emu_ = emulator_->WaitForListening();
-    auto reset = Call("POST", emu_ + "/_emulator/reset", {{"preset", preset}, {"seed", 7}});
-    ASSERT_EQ(reset.status, 200) << reset.text;
-    company_ = reset.body["companies"][0]["id"].get<int64_t>();
-    projects_.clear();
-    for (const auto& p : reset.body["companies"][0]["project_ids"]) projects_.push_back(p.get<int64_t>());
-
-    server_ = new ChildProcess();
-    server_->Start({BinPath("ktrack"), "serve", "--listen", "127.0.0.1:0", "--data-dir", dir_->path()},
-                   {{"KTRACK_PROCORE_ALLOW_CUSTOM_URLS", "true"},
-                    {"KTRACK_INTEGRATION_MAINTENANCE_INTERVAL_S", "1"},
-                    {"KTRACK_INTEGRATION_PERMISSION_RECHECK_INTERVAL_S", std::to_string(kRecheckSeconds)}},
-                   dir_->path() + "/server.log");
-    base_ = server_->WaitForListening();
-  }
-  static void Stop() {
-    server_->Signal(SIGTERM);
-    EXPECT_EQ(server_->Wait(), 0);
-    delete server_;
-    emulator_->Signal(SIGTERM);
-    emulator_->Wait();
-    delete emulator_;
-    delete dir_;
+    StartSuite(preset, 7,
+               {{"KTRACK_INTEGRATION_MAINTENANCE_INTERVAL_S", "1"},
+                {"KTRACK_INTEGRATION_PERMISSION_RECHECK_INTERVAL_S", std::to_string(kRecheckSeconds)}});
   }
 
   static json Permissions(const std::string& company_admin) {
@@ -83,14 +58,6 @@ class ProjectsTest : public ::testing::Test {
                   emu_ + "/_emulator/companies/" + std::to_string(company_) + "/installs/" + app.client_id,
                   {{"permitted_projects", permitted}});
     ASSERT_EQ(a.status, 200) << a.text;
-  }
-
-  static std::string Api(const Tenant& t, const std::string& rest = "") {
-    return base_ + "/api/v1/clients/" + std::to_string(t.client_id) + "/procore" + rest;
-  }
-  static Answer As(const Tenant& t, const std::string& method, const std::string& rest,
-                   const json& body = nullptr) {
-    return Call(method, Api(t, rest), body, {{"Authorization", "Bearer " + t.admin_token}});
   }
 
   // Credentials, company, settings, permissions and completion; waits for the integration to run.
@@ -141,25 +108,12 @@ class ProjectsTest : public ::testing::Test {
       if (p["id"] == project) return p;
     return nullptr;
   }
-
-  static TempDir* dir_;
-  static ChildProcess* emulator_;
-  static ChildProcess* server_;
-  static std::string emu_, base_;
-  static int64_t company_;
-  static std::vector<int64_t> projects_;
 };
-TempDir* ProjectsTest::dir_;
-ChildProcess* ProjectsTest::emulator_;
-ChildProcess* ProjectsTest::server_;
-std::string ProjectsTest::emu_, ProjectsTest::base_;
-int64_t ProjectsTest::company_;
-std::vector<int64_t> ProjectsTest::projects_;
 
 class ProjectDriftTest : public ProjectsTest {
  protected:
   static void SetUpTestSuite() { Start("small"); }
-  static void TearDownTestSuite() { Stop(); }
+  static void TearDownTestSuite() { StopSuite(); }
 };
 
 TEST_F(ProjectDriftTest, ProjectRemovedFromPermittedProjectsPausesWithTheFixAndResumesToTruthWhenRestored) {
@@ -312,7 +266,7 @@ class ThousandProjectsTest : public ProjectsTest {
       projects_.push_back(created.body["id"].get<int64_t>());
     }
   }
-  static void TearDownTestSuite() { Stop(); }
+  static void TearDownTestSuite() { StopSuite(); }
 };
 
 TEST_F(ThousandProjectsTest, ProjectsArePagedSearchedAndFilteredOnTheServerQuickly) {

@@ -53,35 +53,12 @@ struct Session {
   std::string csrf;
 };
 
-class SecurityTest : public ::testing::Test {
+class SecurityTest : public EmulatorServeTest {
  protected:
   static void SetUpTestSuite() {
-    dir_ = new TempDir();
-    emulator_ = new ChildProcess();
-    emulator_->Start(
-        {BinPath("procore-emulator"), "--listen", "127.0.0.1:0", "--preset", "small", "--seed", "5"}, {},
-        dir_->path() + "/emulator.log");
-    emu_ = emulator_->WaitForListening();
-    auto reset = Call("POST", emu_ + "/_emulator/reset", {{"preset", "small"}, {"seed", 5}});
-    ASSERT_EQ(reset.status, 200) << reset.text;
-    company_ = reset.body["companies"][0]["id"].get<int64_t>();
-    for (const auto& p : reset.body["companies"][0]["project_ids"]) projects_.push_back(p.get<int64_t>());
-    server_ = new ChildProcess();
-    server_->Start(
-        {BinPath("ktrack"), "serve", "--listen", "127.0.0.1:0", "--data-dir", dir_->path()},
-        {{"KTRACK_PROCORE_ALLOW_CUSTOM_URLS", "true"}, {"KTRACK_INTEGRATION_MAINTENANCE_INTERVAL_S", "1"}},
-        dir_->path() + "/server.log");
-    base_ = server_->WaitForListening();
+    StartSuite("small", 5, {{"KTRACK_INTEGRATION_MAINTENANCE_INTERVAL_S", "1"}});
   }
-  static void TearDownTestSuite() {
-    server_->Signal(SIGTERM);
-    EXPECT_EQ(server_->Wait(), 0);
-    delete server_;
-    emulator_->Signal(SIGTERM);
-    emulator_->Wait();
-    delete emulator_;
-    delete dir_;
-  }
+  static void TearDownTestSuite() { StopSuite(); }
 
   static Session SignIn(const std::string& email, const std::string& password, int* status = nullptr) {
     auto form = Call("GET", base_ + "/signin");
@@ -142,20 +119,7 @@ class SecurityTest : public ::testing::Test {
     ss << in.rdbuf();
     return ss.str();
   }
-
-  static TempDir* dir_;
-  static ChildProcess* emulator_;
-  static ChildProcess* server_;
-  static std::string emu_, base_;
-  static int64_t company_;
-  static std::vector<int64_t> projects_;
 };
-TempDir* SecurityTest::dir_;
-ChildProcess* SecurityTest::emulator_;
-ChildProcess* SecurityTest::server_;
-std::string SecurityTest::emu_, SecurityTest::base_;
-int64_t SecurityTest::company_;
-std::vector<int64_t> SecurityTest::projects_;
 
 TEST_F(SecurityTest, EveryRouteOfTheRouterRefusesOtherTenantsMembersStrangersAndMissingCsrf) {
   Tenant t = NewTenant("Route Co", dir_->path());

@@ -1,4 +1,4 @@
-// Child processes and temporary directories for tests.
+// Child processes, ktrack commands run to completion, and temporary directories for tests.
 #include "process.h"
 
 #include <fcntl.h>
@@ -7,11 +7,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <stdexcept>
 #include <thread>
+
+#include <gtest/gtest.h>
 
 namespace kt::testing {
 
@@ -27,6 +30,19 @@ std::string BinPath(const std::string& name) {
 std::string SharedDir() {
   if (const char* dir = std::getenv("KTRACK_SHARED_DIR"); dir && *dir) return dir;
   return KTRACK_DEFAULT_SHARED_DIR;
+}
+
+std::string RunKtrack(const std::vector<std::string>& args, const std::string& data_dir) {
+  std::string cmd = BinPath("ktrack");
+  for (const auto& a : args) cmd += " '" + a + "'";
+  cmd += " --data-dir '" + data_dir + "' 2>/dev/null";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  EXPECT_EQ(pclose(p), 0) << cmd << "\n" << out;
+  return out;
 }
 
 ChildProcess::~ChildProcess() {

@@ -1,4 +1,5 @@
-// Test support: start one of our binaries as a child process, read its "listening on" line, stop it.
+// Test support: start one of our binaries as a child process, read its "listening on" line, stop it; run a
+// ktrack command to completion.
 #pragma once
 
 #include <sys/types.h>
@@ -14,6 +15,10 @@ namespace kt::testing {
 std::string BinPath(const std::string& name);
 // The shared/ folder (contract files, docs).
 std::string SharedDir();
+
+// Runs a ktrack command against a data directory to completion and returns its standard output (its standard
+// error is discarded); a non-zero exit is a test failure naming the command and its output.
+std::string RunKtrack(const std::vector<std::string>& args, const std::string& data_dir);
 
 class ChildProcess {
  public:
