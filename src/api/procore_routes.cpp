@@ -159,26 +159,48 @@ void RegisterProcoreRoutes(http::Router& router, access::Access& access, integra
                 }));
 }
 
+namespace {
+
+http::Response WebhookAnswer(const integration::ReceiveOutcome& outcome) {
+  if (outcome.http_status == 200) return http::Response::Json(200, {{"status", outcome.code}});
+  auto response = http::Response::Json(outcome.http_status,
+                                       {{"error", {{"code", outcome.code}, {"message", outcome.message}}}});
+  if (outcome.http_status == 401) response.headers.Set("WWW-Authenticate", "Bearer");
+  return response;
+}
+
+// Runs `receive` on the delivery in `r` (the views point into the request, which outlives the call).
+template <typename Receive>
+auto WithDelivery(http::Request& r, Receive&& receive) {
+  integration::Delivery d;
+  const std::string key = r.PathParam("integration_key");
+  const std::string authorization = r.Header("Authorization").value_or("");
+  const std::string content_type = r.Header("Content-Type").value_or("");
+  d.integration_key = key;
+  d.authorization = authorization;
+  d.content_type = content_type;
+  d.body = r.body;
+  return receive(d);
+}
+
+}  // namespace
+
 void RegisterWebhookReceiver(http::Router& router, integration::WebhookReceiver& receiver,
                              size_t max_body_bytes) {
+  // Deliveries of a cached key are checked on the I/O thread and acknowledged once the inbox's committer has
+  // stored them; the rest (a key to read from the database) take the blocking path on the pool.
+  http::IoFront front = [&receiver](http::Request& r, const http::Responder& respond) {
+    return WithDelivery(r, [&](const integration::Delivery& d) {
+      return receiver.TryReceive(
+          d, [respond](integration::ReceiveOutcome outcome) { respond(WebhookAnswer(outcome)); });
+    });
+  };
   router.Post("/webhooks/procore/{integration_key}",
               [&receiver](http::Request& r) {
-                integration::Delivery d;
-                const std::string key = r.PathParam("integration_key");
-                const std::string authorization = r.Header("Authorization").value_or("");
-                const std::string content_type = r.Header("Content-Type").value_or("");
-                d.integration_key = key;
-                d.authorization = authorization;
-                d.content_type = content_type;
-                d.body = r.body;
-                auto outcome = receiver.Receive(d);
-                if (outcome.http_status == 200) return http::Response::Json(200, {{"status", outcome.code}});
-                auto response = http::Response::Json(
-                    outcome.http_status, {{"error", {{"code", outcome.code}, {"message", outcome.message}}}});
-                if (outcome.http_status == 401) response.headers.Set("WWW-Authenticate", "Bearer");
-                return response;
+                return WithDelivery(
+                    r, [&](const integration::Delivery& d) { return WebhookAnswer(receiver.Receive(d)); });
               },
-              {.max_body_bytes = max_body_bytes});
+              {.io_front = std::move(front), .max_body_bytes = max_body_bytes});
 }
 
 }  // namespace kt::api

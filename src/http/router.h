@@ -17,10 +17,19 @@ using Handler = std::function<Response(Request&)>;
 using Next = std::function<Response(Request&)>;
 using Middleware = std::function<Response(Request&, const Next&)>;
 
+// Answers a request its route's I/O-thread front took: callable from any thread; the first call counts.
+using Responder = std::function<void(Response)>;
+// A route's non-blocking front, tried on the I/O thread before the blocking handler. It either takes the
+// request (returns true, and answers through the responder now or later, from any thread) or leaves it to the
+// handler on the pool (returns false without answering). The middleware sees the answer as the handler's.
+using IoFront = std::function<bool(Request&, const Responder&)>;
+
 struct RouteOptions {
   // Handlers run on the bounded blocking pool by default (they may touch the database or Procore).
   // A handler that never blocks (health checks, static files) may run on the I/O thread instead.
   bool on_io_thread = false;
+  // Tried on the I/O thread first; the handler runs (on the pool) only for requests it leaves.
+  IoFront io_front;
   // Overrides the server's body limit for this route (0: the server's default).
   size_t max_body_bytes = 0;
 };

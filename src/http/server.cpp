@@ -3,7 +3,10 @@
 // Each connection is one coroutine on its own strand. It reads one request at a time (so pipelined requests
 // are answered in order), checks the limits before reading a body, runs the middleware chain and handler (on
 // the pool unless the route says it never blocks) and writes the answer. I/O threads never wait on a handler:
-// the coroutine suspends until the pool posts the answer back to the connection's strand.
+// the coroutine suspends until the pool posts the answer back to the connection's strand. A route may have an
+// I/O-thread front (RouteOptions::io_front) that takes requests it can answer without blocking, such as a
+// webhook whose key is cached: it answers later from any thread (the inbox's committer once the event is
+// durable), and the middleware sees that answer when the connection resumes.
 //
 // The hot path is kept lean for the webhook receiver: the request is parsed straight into kt::http::Request
 // (no Beast message in between), the answer is serialized into a reused buffer and sent with a non-blocking
@@ -281,10 +284,13 @@ struct WaiterFor final : Waiter {
   Handler handler;
 };
 
-// A request handed to the pool. Shared with the worker, which may still hold it after a handler timeout.
+// A request handed to the pool or taken by a route's I/O-thread front. Shared with whoever answers it, which
+// may still hold it after a handler timeout.
 struct Handoff {
   Request request;
   Response response;
+  bool taken_by_front = false;        // answered through the route's io_front (set on the strand)
+  std::atomic<bool> answered{false};  // the front's responder was called
 };
 
 // One accepted connection; touched only on its strand (except the server's registry, under its mutex).
@@ -442,6 +448,8 @@ struct Server::Impl {
   asio::awaitable<void> Accept();
   asio::awaitable<void> Session(std::shared_ptr<Connection> conn);
   asio::awaitable<Response> Dispatch(Connection& conn, Request& req, const Route* route);
+  bool TryFront(const Route& route, const std::shared_ptr<Handoff>& state,
+                const std::shared_ptr<Connection>& conn);
   asio::awaitable<bool> Write(Connection& conn, std::string_view body);
   asio::awaitable<void> WriteAndClose(Connection& conn, int status, std::string_view code,
                                       std::string_view message);
@@ -573,6 +581,7 @@ asio::awaitable<Response> Server::Impl::Dispatch(Connection& conn, Request& req,
   co_await asio::async_initiate<const asio::use_awaitable_t<>&, void()>(
       [&](auto handler) {
         conn.waiter = std::make_unique<WaiterFor<decltype(handler)>>(std::move(handler));
+        if (route->options.io_front && TryFront(*route, state, conn.shared_from_this())) return;
         pool->Post([this, state, c = conn.shared_from_this()] {
           queued.fetch_sub(1, std::memory_order_relaxed);
           state->response = RunChain(state->request);
@@ -587,6 +596,8 @@ asio::awaitable<Response> Server::Impl::Dispatch(Connection& conn, Request& req,
   if (!conn.handler_timed_out) {
     // Give the request back (the caller still reads its id, method and route) and take the answer.
     req = std::move(state->request);
+    // The middleware did not run around the front: it sees its answer now, as a handler's.
+    if (state->taken_by_front) co_return RunRejection(req, std::move(state->response));
     co_return std::move(state->response);
   }
   // The handler keeps running on the pool; its answer is dropped when it ends.
@@ -594,6 +605,36 @@ asio::awaitable<Response> Server::Impl::Dispatch(Connection& conn, Request& req,
   req.route = std::move(route_pattern);
   req.request_id = std::move(request_id);
   co_return JsonError(503, "handler_timeout", "the server took too long to answer", "retry later");
+}
+
+// Offers the request to the route's I/O-thread front. True when the front took it: its responder then
+// resumes the connection, from whichever thread answers.
+bool Server::Impl::TryFront(const Route& route, const std::shared_ptr<Handoff>& state,
+                            const std::shared_ptr<Connection>& conn) {
+  Responder respond = [this, state, conn](Response answer) {
+    if (state->answered.exchange(true)) return;
+    state->response = std::move(answer);
+    queued.fetch_sub(1, std::memory_order_relaxed);
+    asio::post(conn->socket.get_executor(), [state, conn] {
+      if (conn->pending == state) conn->Resume();
+    });
+  };
+  bool taken = false;
+  try {
+    taken = route.options.io_front(state->request, respond);
+  } catch (const std::exception& e) {
+    obs::Log(obs::Level::kError, "http_handler_exception",
+             {{"request_id", state->request.request_id}, {"what", e.what()}});
+    taken = true;
+    respond(JsonError(500, "internal_error", "the server failed to answer this request",
+                      "try again; if it keeps failing, report request id " + state->request.request_id));
+  }
+  if (!taken && state->answered.load()) {
+    obs::Log(obs::Level::kError, "http_front_answered_and_declined", {{"route", route.pattern}});
+    taken = true;
+  }
+  state->taken_by_front = taken;
+  return taken;
 }
 
 asio::awaitable<void> Server::Impl::Session(std::shared_ptr<Connection> conn) {

@@ -19,6 +19,44 @@ ReceiveOutcome Reject(int status, std::string code, std::string message) {
   return {status, std::move(code), std::move(message)};
 }
 
+// Integration keys are base64url tokens; anything else cannot be one (and never reaches the database).
+bool IsIntegrationKey(std::string_view key) {
+  return !key.empty() && key.size() <= 128 &&
+         key.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") ==
+             std::string_view::npos;
+}
+
+ReceiveOutcome UnknownKey() {
+  return Reject(404, "unknown_integration", "No integration has this webhook address.");
+}
+ReceiveOutcome BadSecret() {
+  return Reject(401, "unauthorized",
+                "The Authorization header does not match this integration's webhook secret.");
+}
+ReceiveOutcome Unavailable() {
+  return Reject(503, "unavailable", "KTrack cannot receive webhooks right now; Procore will retry.");
+}
+
+std::string_view PresentedSecret(std::string_view authorization) {
+  std::string_view presented = Trim(authorization);
+  if (presented.size() > 7 && IEquals(presented.substr(0, 7), "bearer "))
+    presented = Trim(presented.substr(7));
+  return presented;
+}
+
+// Compares hashes in constant time, against the previous secret too during a rotation's grace period.
+bool SecretMatches(const ReceiverEntry& e, std::string_view presented) {
+  const std::string hash = Sha256Hex(presented);
+  bool ok = ConstantTimeEquals(hash, e.secret_hash);
+  if (!e.previous_secret_hash.empty()) ok = ConstantTimeEquals(hash, e.previous_secret_hash) || ok;
+  return ok && !presented.empty();
+}
+
+ReceiveOutcome AcceptOutcome(const Result<sync::AcceptResult>& accepted) {
+  if (!accepted) return Reject(503, "unavailable", "KTrack could not store the event; Procore will retry.");
+  return {200, accepted->duplicate ? "duplicate" : "accepted", ""};
+}
+
 }  // namespace
 
 bool IsJsonContentType(std::string_view content_type) {
@@ -42,15 +80,21 @@ void WebhookReceiver::Invalidate(int64_t client_id) {
   }
 }
 
-Result<WebhookReceiver::Cached> WebhookReceiver::Lookup(const std::string& key, bool force_reload) {
+std::optional<WebhookReceiver::Cached> WebhookReceiver::CachedEntry(std::string_view key) {
   const int64_t now = clock_.NowUnixMs();
+  std::shared_lock lock(mu_);
+  auto it = cache_.find(key);
+  if (it == cache_.end()) return std::nullopt;
+  int64_t ttl = it->second.entry ? options_.cache_ttl.count() : kUnknownKeyTtlMs;
+  if (now - it->second.loaded_at_ms >= ttl) return std::nullopt;
+  return it->second;
+}
+
+Result<WebhookReceiver::Cached> WebhookReceiver::Lookup(const std::string& key, bool force_reload) {
   if (!force_reload) {
-    std::shared_lock lock(mu_);
-    if (auto it = cache_.find(key); it != cache_.end()) {
-      int64_t ttl = it->second.entry ? options_.cache_ttl.count() : kUnknownKeyTtlMs;
-      if (now - it->second.loaded_at_ms < ttl) return it->second;
-    }
+    if (auto cached = CachedEntry(key)) return *cached;
   }
+  const int64_t now = clock_.NowUnixMs();
   auto loaded = LoadReceiverEntry(store_, secrets_, key);
   if (!loaded) return tl::unexpected(loaded.error());
   Cached fresh{std::move(*loaded), now};
@@ -60,57 +104,74 @@ Result<WebhookReceiver::Cached> WebhookReceiver::Lookup(const std::string& key, 
   return fresh;
 }
 
-ReceiveOutcome WebhookReceiver::Receive(const Delivery& d) {
-  // Integration keys are base64url tokens; anything else cannot be one (and never reaches the database).
-  if (d.integration_key.empty() || d.integration_key.size() > 128 ||
-      d.integration_key.find_first_not_of(
-          "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") != std::string_view::npos)
-    return Reject(404, "unknown_integration", "No integration has this webhook address.");
-  const std::string key(d.integration_key);
-  auto cached = Lookup(key, false);
-  if (!cached)
-    return Reject(503, "unavailable", "KTrack cannot receive webhooks right now; Procore will retry.");
-  if (!cached->entry) return Reject(404, "unknown_integration", "No integration has this webhook address.");
-
-  std::string_view presented = Trim(d.authorization);
-  if (presented.size() > 7 && IEquals(presented.substr(0, 7), "bearer "))
-    presented = Trim(presented.substr(7));
-  auto matches = [&](const ReceiverEntry& e) {
-    const std::string hash = Sha256Hex(presented);
-    bool ok = ConstantTimeEquals(hash, e.secret_hash);
-    if (!e.previous_secret_hash.empty()) ok = ConstantTimeEquals(hash, e.previous_secret_hash) || ok;
-    return ok && !presented.empty();
-  };
-  if (!matches(*cached->entry)) {
-    // The secret may have been rotated by another process since the key was cached.
-    if (clock_.NowUnixMs() - cached->loaded_at_ms < options_.reload_after_failure.count())
-      return Reject(401, "unauthorized",
-                    "The Authorization header does not match this integration's webhook secret.");
-    cached = Lookup(key, true);
-    if (!cached)
-      return Reject(503, "unavailable", "KTrack cannot receive webhooks right now; Procore will retry.");
-    if (!cached->entry) return Reject(404, "unknown_integration", "No integration has this webhook address.");
-    if (!matches(*cached->entry))
-      return Reject(401, "unauthorized",
-                    "The Authorization header does not match this integration's webhook secret.");
-  }
-  const ReceiverEntry& entry = *cached->entry;
-
+std::optional<ReceiveOutcome> WebhookReceiver::CheckEvent(const ReceiverEntry& entry, const Delivery& d,
+                                                          sync::WebhookEvent& event) const {
   if (!IsJsonContentType(d.content_type))
     return Reject(415, "unsupported_media_type", "Webhook deliveries must be sent as application/json.");
   if (d.body.size() > options_.max_body_bytes)
     return Reject(413, "payload_too_large", "The delivery is larger than KTrack accepts.");
-  auto event = sync::ParseWebhookEvent(d.body);
-  if (!event)
-    return Reject(400, event.error().code.empty() ? "invalid_webhook_payload" : event.error().code,
-                  event.error().message);
-  if (entry.company_id != 0 && event->company_id != 0 && event->company_id != entry.company_id)
+  auto parsed = sync::ParseWebhookEvent(d.body);
+  if (!parsed)
+    return Reject(400, parsed.error().code.empty() ? "invalid_webhook_payload" : parsed.error().code,
+                  parsed.error().message);
+  if (entry.company_id != 0 && parsed->company_id != 0 && parsed->company_id != entry.company_id)
     return Reject(400, "wrong_company",
                   "The event belongs to another Procore company than this integration's.");
+  event = std::move(*parsed);
+  return std::nullopt;
+}
 
-  auto accepted = inbox_.Accept(entry.client_id, *event, d.body);
-  if (!accepted) return Reject(503, "unavailable", "KTrack could not store the event; Procore will retry.");
-  return {200, accepted->duplicate ? "duplicate" : "accepted", ""};
+ReceiveOutcome WebhookReceiver::Receive(const Delivery& d) {
+  if (!IsIntegrationKey(d.integration_key)) return UnknownKey();
+  const std::string key(d.integration_key);
+  auto cached = Lookup(key, false);
+  if (!cached) return Unavailable();
+  if (!cached->entry) return UnknownKey();
+
+  const std::string_view presented = PresentedSecret(d.authorization);
+  if (!SecretMatches(*cached->entry, presented)) {
+    // The secret may have been rotated by another process since the key was cached.
+    if (clock_.NowUnixMs() - cached->loaded_at_ms < options_.reload_after_failure.count()) return BadSecret();
+    cached = Lookup(key, true);
+    if (!cached) return Unavailable();
+    if (!cached->entry) return UnknownKey();
+    if (!SecretMatches(*cached->entry, presented)) return BadSecret();
+  }
+  const ReceiverEntry& entry = *cached->entry;
+
+  sync::WebhookEvent event;
+  if (auto refused = CheckEvent(entry, d, event)) return *refused;
+  auto accepted = inbox_.Accept(entry.client_id, event, d.body);
+  return AcceptOutcome(accepted);
+}
+
+bool WebhookReceiver::TryReceive(const Delivery& d, ReceiveDone done) {
+  if (!IsIntegrationKey(d.integration_key)) {
+    done(UnknownKey());
+    return true;
+  }
+  auto cached = CachedEntry(d.integration_key);
+  if (!cached) return false;  // the key must be read from the database
+  if (!cached->entry) {
+    done(UnknownKey());
+    return true;
+  }
+  if (!SecretMatches(*cached->entry, PresentedSecret(d.authorization))) {
+    // A rotation elsewhere is looked for (in the database) at most every reload_after_failure.
+    if (clock_.NowUnixMs() - cached->loaded_at_ms >= options_.reload_after_failure.count()) return false;
+    done(BadSecret());
+    return true;
+  }
+  const ReceiverEntry& entry = *cached->entry;
+  sync::WebhookEvent event;
+  if (auto refused = CheckEvent(entry, d, event)) {
+    done(std::move(*refused));
+    return true;
+  }
+  inbox_.AcceptAsync(
+      entry.client_id, std::move(event), std::string(d.body),
+      [done = std::move(done)](Result<sync::AcceptResult> accepted) { done(AcceptOutcome(accepted)); });
+  return true;
 }
 
 }  // namespace kt::integration

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <shared_mutex>
@@ -45,7 +46,15 @@ class WebhookReceiver {
   WebhookReceiver(store::Store& store, crypto::SecretStore& secrets, sync::Inbox& inbox, Clock& clock,
                   ReceiverOptions options = {});
 
+  // Checks the delivery and stores it, blocking until the event is durable (or refused). May read the
+  // database (a key not cached, or a secret that may have been rotated).
   ReceiveOutcome Receive(const Delivery& delivery);
+  // The same without blocking, for the HTTP I/O thread: when everything it needs is cached it takes the
+  // delivery (returns true) and calls `done` exactly once, at once for a refusal or from the inbox's
+  // committer once the event is durable. Returns false, having done nothing, when the key must be read from
+  // the database first: the caller then runs Receive where blocking is fine. `done` must not block.
+  using ReceiveDone = std::function<void(ReceiveOutcome)>;
+  bool TryReceive(const Delivery& delivery, ReceiveDone done);
   // Drops cached keys of a client (called on every change of its hook, secret or status).
   void Invalidate(int64_t client_id);
 
@@ -55,6 +64,11 @@ class WebhookReceiver {
     int64_t loaded_at_ms = 0;
   };
   Result<Cached> Lookup(const std::string& key, bool force_reload);
+  // The cached entry when it is fresh; nullopt when the key must be read from the database.
+  std::optional<Cached> CachedEntry(std::string_view key);
+  // The checks after the secret: content type, size, the event itself. Sets `event` when all pass.
+  std::optional<ReceiveOutcome> CheckEvent(const ReceiverEntry& entry, const Delivery& d,
+                                           sync::WebhookEvent& event) const;
 
   store::Store& store_;
   crypto::SecretStore& secrets_;
@@ -62,7 +76,11 @@ class WebhookReceiver {
   Clock& clock_;
   ReceiverOptions options_;
   std::shared_mutex mu_;
-  std::unordered_map<std::string, Cached> cache_;
+  struct KeyHash {
+    using is_transparent = void;  // looked up by string_view, without a copy of the key
+    size_t operator()(std::string_view key) const { return std::hash<std::string_view>{}(key); }
+  };
+  std::unordered_map<std::string, Cached, KeyHash, std::equal_to<>> cache_;
 };
 
 // True for a JSON media type ("application/json", "application/json; charset=utf-8", "application/x+json").

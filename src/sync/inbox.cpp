@@ -3,6 +3,8 @@
 #include "sync/inbox.h"
 
 #include <algorithm>
+#include <iterator>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -24,10 +26,59 @@ std::string RenderEvent(const WebhookEvent& e) {
   return j.dump();
 }
 
+// A batch is stored with multi-row INSERTs of these sizes (largest first), so that a handful of statement
+// texts serve every batch size and stay prepared in the store's statement cache.
+constexpr size_t kRowSizes[] = {64, 16, 4, 1};
+constexpr size_t kInboxColumns = 12;
+
+size_t RowsForNextInsert(size_t left) {
+  for (size_t rows : kRowSizes) {
+    if (rows <= left) return rows;
+  }
+  return 1;
+}
+
+const std::string& InsertSql(size_t rows) {
+  static const std::vector<std::string> texts = [] {
+    std::vector<std::string> out;
+    for (size_t n : kRowSizes) {
+      std::string sql =
+          "INSERT INTO webhook_inbox (client_id, event_key, payload_version, resource_name, event_type, "
+          "resource_id, company_id, project_id, source_application_id, event_at_ms, payload, received_at, "
+          "status) VALUES ";
+      for (size_t row = 0; row < n; ++row) {
+        sql += row ? ", (" : "(";
+        for (size_t col = 1; col <= kInboxColumns; ++col) {
+          sql += '$';
+          sql += std::to_string(row * kInboxColumns + col);
+          sql += ", ";
+        }
+        sql += "'pending')";
+      }
+      sql += " ON CONFLICT (client_id, event_key) DO NOTHING RETURNING id, client_id, event_key";
+      out.push_back(std::move(sql));
+    }
+    return out;
+  }();
+  for (size_t i = 0; i < std::size(kRowSizes); ++i) {
+    if (kRowSizes[i] == rows) return texts[i];
+  }
+  return texts.back();
+}
+
 }  // namespace
 
 Inbox::Inbox(store::Store& store, queue::Queue& queue, Clock& clock, InboxOptions options)
     : store_(store), queue_(queue), clock_(clock), options_(options) {}
+
+Inbox::~Inbox() {
+  {
+    std::lock_guard lock(group_mu_);
+    stopping_ = true;
+  }
+  group_cv_.notify_all();
+  if (committer_.joinable()) committer_.join();
+}
 
 Status Inbox::QueueProcessing(store::Tx& tx, queue::Queue& queue, int64_t client_id, int64_t run_at_ms,
                               int64_t priority, char slot) {
@@ -44,61 +95,113 @@ Status Inbox::QueueProcessing(store::Tx& tx, queue::Queue& queue, int64_t client
 }
 
 Result<AcceptResult> Inbox::Accept(int64_t client_id, const WebhookEvent& event, std::string_view raw_body) {
-  if (client_id <= 0 || event.event_key.empty() || event.resource_name.empty()) {
-    return Fail(ErrorKind::kInvalidInput, "invalid_webhook_event", "The webhook event is incomplete.");
-  }
-  PendingAccept mine;
-  mine.client_id = client_id;
-  mine.event = &event;
-  mine.payload = raw_body.empty() ? RenderEvent(event) : std::string(raw_body);
+  std::mutex mu;
+  std::condition_variable cv;
+  std::optional<Result<AcceptResult>> out;
+  AcceptAsync(client_id, event, std::string(raw_body), [&](Result<AcceptResult> r) {
+    std::lock_guard lock(mu);  // notified under the lock: this frame may end as soon as `out` is seen
+    out = std::move(r);
+    cv.notify_one();
+  });
+  std::unique_lock lock(mu);
+  cv.wait(lock, [&] { return out.has_value(); });
+  return std::move(*out);
+}
 
-  std::unique_lock lock(group_mu_);
-  waiting_.push_back(&mine);
-  while (!mine.done) {
-    if (committing_) {
-      group_cv_.wait(lock);
-      continue;
+void Inbox::AcceptAsync(int64_t client_id, WebhookEvent event, std::string raw_body, AcceptDone done) {
+  if (client_id <= 0 || event.event_key.empty() || event.resource_name.empty()) {
+    done(Fail(ErrorKind::kInvalidInput, "invalid_webhook_event", "The webhook event is incomplete."));
+    return;
+  }
+  PendingAccept pending;
+  pending.client_id = client_id;
+  pending.payload = raw_body.empty() ? RenderEvent(event) : std::move(raw_body);
+  pending.event = std::move(event);
+  pending.done = std::move(done);
+  bool wake;
+  {
+    std::lock_guard lock(group_mu_);
+    if (stopping_) {
+      pending.done(Fail(ErrorKind::kUnavailable, "inbox_stopped", "The webhook inbox is shutting down."));
+      return;
     }
-    // Lead: commit everything waiting (this call's event, unless an earlier leader already took it).
-    committing_ = true;
-    std::vector<PendingAccept*> batch;
+    if (!committer_.joinable()) committer_ = std::thread([this] { RunCommitter(); });
+    waiting_.push_back(std::move(pending));
+    // The committer looks at the queue again after each commit; only an idle one needs waking.
+    wake = waiting_.size() == 1;
+  }
+  if (wake) group_cv_.notify_one();
+}
+
+void Inbox::RunCommitter() {
+  std::vector<PendingAccept> batch;
+  std::unique_lock lock(group_mu_);
+  for (;;) {
+    group_cv_.wait(lock, [this] { return stopping_ || !waiting_.empty(); });
+    if (waiting_.empty()) return;  // stopping, and everything handed in was stored
+    batch.clear();
     batch.swap(waiting_);
     lock.unlock();
-    CommitBatch(batch);
+    try {
+      CommitBatch(batch);
+    } catch (const std::exception& e) {
+      // Never lose the thread (or a caller's answer) to an exception from below.
+      for (PendingAccept& p : batch)
+        p.result = Fail(ErrorKind::kInternal, "inbox_commit_failed", "The webhook event was not stored.", "",
+                        e.what());
+    }
+    bool stored_new = false;
+    for (PendingAccept& p : batch) {
+      if (p.result && !p.result->duplicate) stored_new = true;
+      p.done(std::move(p.result));
+    }
+    if (stored_new) Wake(options_.coalesce_window);
     lock.lock();
-    for (PendingAccept* p : batch) p->done = true;
-    committing_ = false;
-    group_cv_.notify_all();
   }
-  lock.unlock();
-  if (mine.result && !mine.result->duplicate) Wake(options_.coalesce_window);
-  return std::move(mine.result);
 }
 
 Status Inbox::InsertAll(store::Tx& tx, const std::vector<PendingAccept*>& batch, int64_t now) {
   std::vector<int64_t> queue_for;  // clients with a new event, each queued once
-  for (PendingAccept* p : batch) {
-    const WebhookEvent& event = *p->event;
-    store::Value project = event.project_id ? store::Value(*event.project_id) : store::Value(nullptr);
-    store::Value app =
-        event.source_application_id ? store::Value(*event.source_application_id) : store::Value(nullptr);
-    auto r = tx.Query(
-        "INSERT INTO webhook_inbox (client_id, event_key, payload_version, resource_name, event_type, "
-        "resource_id, company_id, project_id, source_application_id, event_at_ms, payload, received_at, "
-        "status) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'pending') "
-        "ON CONFLICT (client_id, event_key) DO NOTHING RETURNING id",
-        {p->client_id, event.event_key, event.payload_version, event.resource_name, event.event_type,
-         event.resource_id, event.company_id, project, app, event.timestamp_ms, p->payload, now});
-    if (!r) return tl::unexpected(r.error());
-    AcceptResult result;
-    if (r->rows.empty()) {
-      result.duplicate = true;  // stored before, or earlier in this batch (a redelivery racing the first)
-    } else {
-      result.inbox_id = r->rows[0].Int(0);
-      if (std::find(queue_for.begin(), queue_for.end(), p->client_id) == queue_for.end())
-        queue_for.push_back(p->client_id);
+  store::Params params;
+  for (size_t at = 0; at < batch.size();) {
+    const size_t rows = RowsForNextInsert(batch.size() - at);
+    params.clear();
+    params.reserve(rows * kInboxColumns);
+    for (size_t i = at; i < at + rows; ++i) {
+      const PendingAccept& p = *batch[i];
+      const WebhookEvent& event = p.event;
+      params.emplace_back(p.client_id);
+      params.emplace_back(event.event_key);
+      params.emplace_back(event.payload_version);
+      params.emplace_back(event.resource_name);
+      params.emplace_back(event.event_type);
+      params.emplace_back(event.resource_id);
+      params.emplace_back(event.company_id);
+      params.push_back(event.project_id ? store::Value(*event.project_id) : store::Value(nullptr));
+      params.push_back(event.source_application_id ? store::Value(*event.source_application_id)
+                                                   : store::Value(nullptr));
+      params.emplace_back(event.timestamp_ms);
+      params.emplace_back(p.payload);
+      params.emplace_back(now);
     }
-    p->result = result;
+    auto r = tx.Query(InsertSql(rows), params);
+    if (!r) return tl::unexpected(r.error());
+    // The rows inserted come back (in no promised order); every other event of the piece is a duplicate:
+    // stored before, or earlier in this batch (a redelivery racing the first).
+    for (size_t i = at; i < at + rows; ++i) batch[i]->result = AcceptResult{.duplicate = true};
+    for (const auto& row : r->rows) {
+      const int64_t client_id = row.Int(1);
+      const std::string event_key = row.Text(2);
+      for (size_t i = at; i < at + rows; ++i) {
+        PendingAccept& p = *batch[i];
+        if (p.client_id != client_id || p.event.event_key != event_key || !p.result->duplicate) continue;
+        p.result = AcceptResult{.duplicate = false, .inbox_id = row.Int(0)};
+        break;
+      }
+      if (std::find(queue_for.begin(), queue_for.end(), client_id) == queue_for.end())
+        queue_for.push_back(client_id);
+    }
+    at += rows;
   }
   for (int64_t client_id : queue_for) {
     if (auto s = QueueProcessing(tx, queue_, client_id, now + options_.coalesce_window.count(),
@@ -109,16 +212,19 @@ Status Inbox::InsertAll(store::Tx& tx, const std::vector<PendingAccept*>& batch,
   return {};
 }
 
-void Inbox::CommitBatch(const std::vector<PendingAccept*>& batch) {
+void Inbox::CommitBatch(std::vector<PendingAccept>& batch) {
   const int64_t now = clock_.NowUnixMs();
-  Status s = store_.Transact([&](store::Tx& tx) { return InsertAll(tx, batch, now); });
+  std::vector<PendingAccept*> all;
+  all.reserve(batch.size());
+  for (PendingAccept& p : batch) all.push_back(&p);
+  Status s = store_.Transact([&](store::Tx& tx) { return InsertAll(tx, all, now); });
   if (s) return;
   if (batch.size() == 1) {
-    batch[0]->result = tl::unexpected(s.error());
+    batch[0].result = tl::unexpected(s.error());
     return;
   }
   // Something in the batch failed: store each event alone so only the failing one is refused.
-  for (PendingAccept* p : batch) {
+  for (PendingAccept* p : all) {
     const std::vector<PendingAccept*> one{p};
     Status alone = store_.Transact([&](store::Tx& tx) { return InsertAll(tx, one, now); });
     if (!alone) p->result = tl::unexpected(alone.error());

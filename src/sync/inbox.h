@@ -1,10 +1,10 @@
 // The webhook inbox: the receiver stores each parsed event here (deduplicated by its ULID or id) before it
 // answers Procore, and the insert queues the processing job in the same transaction.
 //
-// Group commit: concurrent Accept calls are committed together. The first caller to find no commit in
-// progress becomes the leader and stores every waiting event in one transaction; the others sleep until the
-// transaction that holds their event has committed. Each caller still returns only after its own event is
-// durable, but N concurrent deliveries cost one commit instead of N.
+// Group commit: events are handed to one committer thread, which stores everything waiting in one
+// transaction, then tells each caller its result. While a transaction commits, the next batch gathers, so N
+// concurrent deliveries cost one commit instead of N. AcceptAsync returns at once and reports from the
+// committer once the event is durable (the HTTP receiver's I/O thread never waits); Accept waits for it.
 #pragma once
 
 #include <condition_variable>
@@ -13,6 +13,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "queue/queue.h"
@@ -48,10 +49,18 @@ struct InboxCounts {
 class Inbox {
  public:
   Inbox(store::Store& store, queue::Queue& queue, Clock& clock, InboxOptions options = {});
+  // Stores what is still waiting, then stops the committer.
+  ~Inbox();
+  Inbox(const Inbox&) = delete;
+  Inbox& operator=(const Inbox&) = delete;
 
   // Stores the event durably (once per client and event key) and queues its processing. `raw_body` is kept as
   // the payload when given; otherwise a JSON rendering of the event is. Safe to call from many threads.
   Result<AcceptResult> Accept(int64_t client_id, const WebhookEvent& event, std::string_view raw_body = {});
+  // The same without waiting: `done` runs exactly once, on the committer thread after the transaction holding
+  // the event committed (or failed), or at once on this thread for an incomplete event. It must not block.
+  using AcceptDone = std::function<void(Result<AcceptResult>)>;
+  void AcceptAsync(int64_t client_id, WebhookEvent event, std::string raw_body, AcceptDone done);
 
   // Deletes processed events older than the cutoff (keep them past Procore's 12-hour redelivery horizon so
   // redeliveries are still recognised). Returns how many went.
@@ -66,33 +75,45 @@ class Inbox {
   // Called (outside any transaction) after processing was queued to run `delay` from now, so an in-process
   // worker can wake for it instead of waiting for its next poll. Set before serving; may be empty.
   using WakeHook = std::function<void(Millis delay)>;
-  void SetWakeHook(WakeHook hook) { wake_hook_ = std::move(hook); }
+  void SetWakeHook(WakeHook hook) {
+    std::lock_guard lock(wake_mu_);
+    wake_hook_ = std::move(hook);
+  }
   void Wake(Millis delay) const {
-    if (wake_hook_) wake_hook_(delay);
+    WakeHook hook;
+    {
+      std::lock_guard lock(wake_mu_);
+      hook = wake_hook_;
+    }
+    if (hook) hook(delay);
   }
 
  private:
   struct PendingAccept {
     int64_t client_id = 0;
-    const WebhookEvent* event = nullptr;
+    WebhookEvent event;
     std::string payload;
     Result<AcceptResult> result;
-    bool done = false;
+    AcceptDone done;
   };
+  // The committer thread: takes everything waiting, stores it, reports, until stopped with nothing waiting.
+  void RunCommitter();
   // Stores a batch in one transaction (each event alone if that fails, so one bad event fails only itself).
-  void CommitBatch(const std::vector<PendingAccept*>& batch);
+  void CommitBatch(std::vector<PendingAccept>& batch);
   Status InsertAll(store::Tx& tx, const std::vector<PendingAccept*>& batch, int64_t now);
 
   store::Store& store_;
   queue::Queue& queue_;
   Clock& clock_;
   InboxOptions options_;
-  WakeHook wake_hook_;
+  mutable std::mutex wake_mu_;
+  WakeHook wake_hook_;  // guarded by wake_mu_
 
   std::mutex group_mu_;
   std::condition_variable group_cv_;
-  std::vector<PendingAccept*> waiting_;  // not yet taken by a leader
-  bool committing_ = false;
+  std::vector<PendingAccept> waiting_;  // not yet taken by the committer; guarded by group_mu_
+  bool stopping_ = false;               // guarded by group_mu_
+  std::thread committer_;               // started by the first accept (under group_mu_)
 };
 
 }  // namespace kt::sync
