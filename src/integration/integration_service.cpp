@@ -19,6 +19,10 @@ namespace kt::integration {
 namespace {
 
 constexpr size_t kMaxCredentialLength = 512;
+// Delivery health: pages of failing and of discarded deliveries counted per check, and pages of recent ones
+// read per check (a burst's thousand deliveries are caught up over a few checks, not read mid-burst).
+constexpr int kCountPages = 50;
+constexpr int kRecentPages = 3;
 
 nlohmann::json Iso(const std::optional<int64_t>& ms) {
   if (!ms) return nullptr;
@@ -1204,59 +1208,43 @@ Status IntegrationService::CheckHealthOf(const IntegrationRecord& record) {
   if (!record.hook_id || !record.company_id) return {};
   auto client = clients_.ForIntegration(record);
   if (!client) return tl::unexpected(client.error());
-  // Deliveries page by their own id (page_start), which procore::Delivery does not carry: read them here.
-  struct Seen {
-    int64_t id = 0;
-    procore::Delivery delivery;
+  procore::WebhooksApi api(**client);
+  const procore::HookScope scope{*record.company_id, 0};
+  // In the background: behind webhook follow-ups (and the wizard) in the rate budget's queue.
+  auto query = [](const char* status, int64_t page_start) {
+    procore::DeliveryQuery q;
+    q.status = status;
+    q.page_start = page_start;
+    q.priority = procore::Priority::kReconciliation;
+    return q;
   };
-  auto count = [&](const std::string& status, std::vector<Seen>* keep,
-                   int64_t page_start) -> procore::ProcoreResult<int64_t> {
-    int64_t n = 0;
-    for (int pages = 0; pages < 50; ++pages) {
-      procore::ApiRequest r;
-      r.path = "/rest/v1.0/webhooks/hooks/" + std::to_string(*record.hook_id) + "/deliveries";
-      r.query = {{"company_id", std::to_string(*record.company_id)},
-                 {"filters[status]", status},
-                 {"page_size", "100"}};
-      if (page_start) r.query.emplace_back("page_start", std::to_string(page_start));
-      r.company_id = *record.company_id;
-      r.priority = procore::Priority::kReconciliation;
-      r.context.tool = "Webhooks API";
-      r.context.required_level = "Standard";
-      auto response = (*client)->Send(r);
-      if (!response) return tl::unexpected(response.error());
-      auto page = nlohmann::json::parse(response->body, nullptr, false);
-      if (!page.is_array()) break;
-      for (const auto& item : page) {
-        ++n;
-        page_start = std::max(page_start, procore::JsonId(item, "id").value_or(0));
-        if (keep) keep->push_back({procore::JsonId(item, "id").value_or(0), procore::DeliveryFromJson(item)});
-      }
-      if (page.size() < 100) break;
-    }
-    return n;
-  };
-  auto failing = count("failing", nullptr, 0);
+  auto failing = api.ListDeliveryPages(scope, *record.hook_id, query("failing", 0), kCountPages);
   if (!failing) return Fail(failing.error().error);
-  std::vector<Seen> discarded_list;
-  auto discarded = count("discarded", &discarded_list, 0);
-  // Recent deliveries: read forward from where the last check ended (Procore pages oldest first).
+  auto discarded = api.ListDeliveryPages(scope, *record.hook_id, query("discarded", 0), kCountPages);
+  if (!discarded) return Fail(discarded.error().error);
+  // Recent deliveries: read forward from where the last check ended (Procore pages oldest first), a few pages
+  // a check. Not while events wait in the inbox: a burst's deliveries would take pages of the budget its
+  // follow-up reads need; the next check reads them.
   const int64_t last_seen =
       record.webhook_health.is_object() ? record.webhook_health.value("last_delivery_id", int64_t{0}) : 0;
-  std::vector<Seen> fresh;
-  auto any = count("any", &fresh, last_seen);
-  if (!any) return Fail(any.error().error);
-  if (!discarded) return Fail(discarded.error().error);
+  auto inbox = sync_.inbox().Counts(record.client_id);
+  if (!inbox) return tl::unexpected(inbox.error());
+  procore::DeliveryPages fresh;
+  fresh.last_id = last_seen;
+  if (inbox->pending == 0) {
+    auto any = api.ListDeliveryPages(scope, *record.hook_id, query("any", last_seen), kRecentPages);
+    if (!any) return Fail(any.error().error);
+    fresh = std::move(*any);
+  }
   // Discarded events KTrack has not reacted to yet: reconcile their streams (per project where known).
   const int64_t seen_up_to = record.webhook_health.is_object()
                                  ? record.webhook_health.value("last_discarded_delivery_id", int64_t{0})
                                  : 0;
   int64_t newest = seen_up_to;
   std::set<std::pair<std::string, int64_t>> to_reconcile;
-  for (const auto& seen : discarded_list) {
-    const procore::Delivery& d = seen.delivery;
-    if (seen.id <= seen_up_to) continue;
-    newest = std::max(newest, seen.id);
+  for (const procore::Delivery& d : discarded->deliveries) {
+    if (d.id <= seen_up_to) continue;
+    newest = std::max(newest, d.id);
     std::string resource = d.event.value("resource_name", d.event.value("resource_type", std::string()));
     auto stream = sync::StreamForWebhookResource(resource);
     if (!stream) continue;
@@ -1275,12 +1263,10 @@ Status IntegrationService::CheckHealthOf(const IntegrationRecord& record) {
 
   // Newest first, at most ten: this check's new deliveries, then the ones shown before.
   nlohmann::json recent_json = nlohmann::json::array();
-  int64_t last_delivery_id = last_seen;
-  for (auto it = fresh.rbegin(); it != fresh.rend() && recent_json.size() < 10; ++it) {
-    const procore::Delivery& d = it->delivery;
-    last_delivery_id = std::max(last_delivery_id, it->id);
+  for (auto it = fresh.deliveries.rbegin(); it != fresh.deliveries.rend() && recent_json.size() < 10; ++it) {
+    const procore::Delivery& d = *it;
     recent_json.push_back(
-        {{"id", it->id},
+        {{"id", d.id},
          {"event_id", d.event_id},
          {"outcome", d.outcome},
          {"response_status", d.response_status},
@@ -1288,21 +1274,21 @@ Status IntegrationService::CheckHealthOf(const IntegrationRecord& record) {
          {"resource_name", d.event.value("resource_name", d.event.value("resource_type", std::string()))},
          {"event_type", d.event.value("event_type", d.event.value("reason", std::string()))}});
   }
-  for (const auto& s : fresh) last_delivery_id = std::max(last_delivery_id, s.id);
+  const int64_t last_delivery_id = std::max(last_seen, fresh.last_id);
   if (record.webhook_health.is_object())
     for (const auto& old : record.webhook_health.value("recent", nlohmann::json::array()))
       if (recent_json.size() < 10) recent_json.push_back(old);
   const int64_t now = clock_.NowUnixMs();
   auto saved = Mutate(record.client_id, [&](store::Tx& tx, IntegrationRecord& r) -> Status {
-    r.webhook_health = {{"failing", *failing},
-                        {"discarded", *discarded},
+    r.webhook_health = {{"failing", static_cast<int64_t>(failing->deliveries.size())},
+                        {"discarded", static_cast<int64_t>(discarded->deliveries.size())},
                         {"checked_at", FormatIso8601(now)},
                         {"recent", recent_json},
                         {"last_discarded_delivery_id", newest},
                         {"last_delivery_id", last_delivery_id}};
     if (!to_reconcile.empty())
       return Audit(tx, record.client_id, 0, "integration.discarded_events_reconciled",
-                   {{"discarded", *discarded}, {"streams", to_reconcile.size()}});
+                   {{"discarded", discarded->deliveries.size()}, {"streams", to_reconcile.size()}});
     return {};
   });
   if (!saved) return tl::unexpected(saved.error());

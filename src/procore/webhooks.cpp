@@ -95,6 +95,7 @@ Trigger TriggerFromJson(const json& j) {
 
 Delivery DeliveryFromJson(const json& j) {
   Delivery d;
+  d.id = JsonId(j, "id").value_or(0);
   d.event_id = JsonId(j, "event_id").value_or(0);
   d.outcome = JsonString(j, "outcome");
   d.response_status = static_cast<int>(JsonId(j, "response_status").value_or(0));
@@ -302,9 +303,32 @@ ProcoreResult<std::vector<Delivery>> WebhooksApi::ListDeliveries(const HookScope
   }
   if (query.page_size > 0) r.query.emplace_back("page_size", std::to_string(query.page_size));
   if (query.page_start > 0) r.query.emplace_back("page_start", std::to_string(query.page_start));
+  r.priority = query.priority;
   auto j = SendForJson(r);
   if (!j) return tl::unexpected(j.error());
   return ListOf(*j, &DeliveryFromJson);
+}
+
+ProcoreResult<DeliveryPages> WebhooksApi::ListDeliveryPages(const HookScope& scope, int64_t hook_id,
+                                                            DeliveryQuery query, int max_pages) {
+  DeliveryPages out;
+  out.last_id = query.page_start;
+  for (int pages = 0; pages < max_pages; ++pages) {
+    auto page = ListDeliveries(scope, hook_id, query);
+    if (!page) return tl::unexpected(page.error());
+    for (auto& d : *page) {
+      out.last_id = std::max(out.last_id, d.id);
+      out.deliveries.push_back(std::move(d));
+    }
+    // A short page is the last (Procore's default page size is 100); so is one that does not move the cursor
+    // (deliveries without ids).
+    const size_t page_size = query.page_size > 0 ? static_cast<size_t>(query.page_size) : 100;
+    const bool full = page->size() >= page_size;
+    if (!full || out.last_id <= query.page_start) return out;
+    query.page_start = out.last_id;
+  }
+  out.more = true;
+  return out;
 }
 
 ProcoreResult<std::vector<WebhookResource>> WebhooksApi::ListResources(const HookScope& scope) {

@@ -75,6 +75,7 @@ struct BulkDeleteResult {
 };
 
 struct Delivery {
+  int64_t id = 0;  // the delivery's own id: deliveries page by it (page_start)
   int64_t event_id = 0;
   std::string outcome;  // "ok", "retried", "failed", "discarded"
   int response_status = 0;
@@ -87,7 +88,15 @@ struct Delivery {
 struct DeliveryQuery {
   std::string status = "any";  // "any", "successful", "failing", "discarded"
   int page_size = 100;
-  int64_t page_start = 0;  // the last id of the previous page (cursor paging)
+  int64_t page_start = 0;                      // the last id of the previous page (cursor paging)
+  Priority priority = Priority::kInteractive;  // a background check waits behind webhook follow-ups
+};
+
+// Deliveries read page after page.
+struct DeliveryPages {
+  std::vector<Delivery> deliveries;  // oldest first, as Procore pages them
+  int64_t last_id = 0;               // the cursor after the last page read (the query's page_start if none)
+  bool more = false;                 // stopped at the page limit after a full page: more may follow
 };
 
 struct WebhookResource {
@@ -125,6 +134,9 @@ class WebhooksApi {
   // One page of deliveries; pass the last event id as page_start for the next.
   ProcoreResult<std::vector<Delivery>> ListDeliveries(const HookScope& scope, int64_t hook_id,
                                                       const DeliveryQuery& query = {});
+  // Pages forward from query.page_start until a page comes back short, reading at most max_pages.
+  ProcoreResult<DeliveryPages> ListDeliveryPages(const HookScope& scope, int64_t hook_id, DeliveryQuery query,
+                                                 int max_pages);
   ProcoreResult<std::vector<WebhookResource>> ListResources(const HookScope& scope);
 
  private:

@@ -110,6 +110,42 @@ TEST(Webhooks, ProjectScopeAndDeliveriesFilters) {
   EXPECT_EQ(seen.headers.Get("Procore-Company-Id"), "8");
 }
 
+TEST(Webhooks, DeliveryPagesFollowTheCursorUpToTheLimit) {
+  Harness h;
+  std::vector<std::string> starts;
+  // 250 deliveries, ids 1..250, pages of 100 by the last id.
+  h.procore.AddRoute("/rest/v1.0/webhooks/hooks/12/deliveries", [&](const http::ClientRequest& r) {
+    auto q = QueryOf(r.url);
+    const std::string start = FindParam(q, "page_start").value_or("0");
+    starts.push_back(start);
+    json page = json::array();
+    for (int64_t id = std::stoll(start) + 1; id <= 250 && page.size() < 100; ++id)
+      page.push_back({{"id", id}, {"event_id", 1000 + id}, {"outcome", "ok"}});
+    return Respond(200, page.dump());
+  });
+  WebhooksApi api(h.client);
+  DeliveryQuery query;
+  query.priority = Priority::kReconciliation;
+  auto all = api.ListDeliveryPages({8, 0}, 12, query, 10);
+  ASSERT_TRUE(all) << all.error().error.detail;
+  EXPECT_EQ(all->deliveries.size(), 250u);
+  EXPECT_EQ(all->deliveries.front().id, 1);
+  EXPECT_EQ(all->deliveries.back().event_id, 1250);
+  EXPECT_EQ(all->last_id, 250);
+  EXPECT_FALSE(all->more);
+  EXPECT_EQ(starts, (std::vector<std::string>{"0", "100", "200"}));
+
+  // Capped: two pages, then the cursor to go on from.
+  starts.clear();
+  query.page_start = 20;
+  auto some = api.ListDeliveryPages({8, 0}, 12, query, 2);
+  ASSERT_TRUE(some);
+  EXPECT_EQ(some->deliveries.size(), 200u);
+  EXPECT_EQ(some->last_id, 220);
+  EXPECT_TRUE(some->more);
+  EXPECT_EQ(starts, (std::vector<std::string>{"20", "120"}));
+}
+
 TEST(Webhooks, TriggersResourcesAndDeletes) {
   Harness h;
   h.procore.AddRoute("/rest/v1.0/webhooks/hooks/12/triggers", [](const http::ClientRequest& r) {
