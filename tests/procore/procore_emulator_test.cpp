@@ -9,7 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "http/client.h"
+#include "emulator_control.h"
 #include "process.h"
 #include "procore/client.h"
 #include "procore/environment.h"
@@ -32,19 +32,9 @@ class Emulator {
   }
   const std::string& url() const { return url_; }
 
+  // A control call: throws with the call and the answer when it fails (the test fails with that message).
   json Control(const std::string& method, const std::string& path, const json& body = nullptr) {
-    http::ClientRequest r;
-    r.method = method;
-    r.url = url_ + path;
-    if (!body.is_null()) {
-      r.body = body.dump();
-      r.headers.Set("Content-Type", "application/json");
-    }
-    auto response = http::Fetch(r);
-    EXPECT_TRUE(response.ok()) << method << " " << path << " -> " << response.status << " " << response.body
-                               << response.transport_error;
-    if (response.body.empty()) return json();
-    return json::parse(response.body, nullptr, false);
+    return kt::testing::EmulatorControl(url_).Call(method, path, body);
   }
 
  private:

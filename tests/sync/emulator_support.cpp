@@ -6,9 +6,8 @@
 
 #include <filesystem>
 #include <map>
-#include <stdexcept>
 
-#include "http/client.h"
+#include "emulator_control.h"
 #include "procore/streams.h"
 
 namespace kt::sync::testing {
@@ -41,21 +40,7 @@ Emulator::~Emulator() {
 
 nlohmann::json Emulator::Call(const std::string& method, const std::string& path,
                               const nlohmann::json& body) {
-  http::ClientRequest request;
-  request.method = method;
-  request.url = url + path;
-  if (!body.is_null()) {
-    request.body = body.dump();
-    request.headers.Set("Content-Type", "application/json");
-  }
-  request.timeout = std::chrono::seconds(60);
-  auto response = http::Fetch(request);
-  if (response.status < 200 || response.status >= 300) {
-    throw std::runtime_error(method + " " + path + " -> " + std::to_string(response.status) + " " +
-                             response.body + response.transport_error);
-  }
-  if (response.body.empty()) return nlohmann::json::object();
-  return nlohmann::json::parse(response.body);
+  return kt::testing::EmulatorControl(url).Call(method, path, body);
 }
 
 void Emulator::InstallApp() {

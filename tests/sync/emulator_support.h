@@ -29,6 +29,7 @@ class Emulator {
              const std::vector<std::string>& extra_args = {}, const std::string& log_path = {});
   ~Emulator();
 
+  // A control call (kt::testing::EmulatorControl): throws with the call and the answer when it fails.
   nlohmann::json Call(const std::string& method, const std::string& path,
                       const nlohmann::json& body = nullptr);
   // Creates a DMSA app and installs it with read access to every stream's tools (and Webhooks API).
