@@ -593,6 +593,7 @@ asio::awaitable<Response> Server::Impl::Dispatch(Connection& conn, Request& req,
       asio::use_awaitable);
 
   conn.pending.reset();
+  if (state->taken_by_front) queued.fetch_sub(1, std::memory_order_relaxed);  // the pool's job does it
   if (!conn.handler_timed_out) {
     // Give the request back (the caller still reads its id, method and route) and take the answer.
     req = std::move(state->request);
@@ -611,12 +612,15 @@ asio::awaitable<Response> Server::Impl::Dispatch(Connection& conn, Request& req,
 // resumes the connection, from whichever thread answers.
 bool Server::Impl::TryFront(const Route& route, const std::shared_ptr<Handoff>& state,
                             const std::shared_ptr<Connection>& conn) {
-  Responder respond = [this, state, conn](Response answer) {
+  // The responder may outlive the connection (and be called after a handler timeout): it holds the connection
+  // weakly and touches nothing of the server.
+  Responder respond = [state, weak = std::weak_ptr<Connection>(conn)](Response answer) {
     if (state->answered.exchange(true)) return;
     state->response = std::move(answer);
-    queued.fetch_sub(1, std::memory_order_relaxed);
-    asio::post(conn->socket.get_executor(), [state, conn] {
-      if (conn->pending == state) conn->Resume();
+    auto c = weak.lock();
+    if (!c) return;
+    asio::post(c->socket.get_executor(), [state, c] {
+      if (c->pending == state) c->Resume();
     });
   };
   bool taken = false;

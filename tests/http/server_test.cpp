@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <future>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -356,6 +357,94 @@ TEST(HttpServerTest, IoThreadRoutesAndHead) {
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.headers.Get("content-length"), "2");
   EXPECT_TRUE(r.body.empty());
+}
+
+TEST(HttpServerTest, AnIoThreadFrontAnswersLaterOrLeavesTheRequestToTheHandler) {
+  // The front takes "/work/later" (answered from another thread), "/work/now" (answered before it returns)
+  // and "/work/boom" (it throws); everything else goes to the handler on the pool.
+  std::vector<std::thread> answerers;
+  std::mutex answerers_mu;
+  std::atomic<int> handler_runs{0};
+  RouteOptions options;
+  options.io_front = [&](Request& req, const Responder& respond) {
+    const std::string what = req.PathParam("what");
+    if (what == "later") {
+      std::lock_guard lock(answerers_mu);
+      answerers.emplace_back([respond] {
+        std::this_thread::sleep_for(20ms);
+        respond(Response::Text(202, "from the front, later"));
+        respond(Response::Text(500, "a second answer is ignored"));
+      });
+      return true;
+    }
+    if (what == "now") {
+      respond(Response::Text(201, "from the front"));
+      return true;
+    }
+    if (what == "boom") throw std::runtime_error("front bug");
+    return false;
+  };
+  auto router = std::make_shared<Router>();
+  router->Get(
+      "/work/{what}",
+      [&](Request&) {
+        ++handler_runs;
+        return Response::Text(200, "from the handler");
+      },
+      options);
+  // The middleware sees the front's answers as the handler's.
+  std::atomic<int> seen{0};
+  std::vector<Middleware> middleware{[&](Request& req, const Next& next) {
+    Response r = next(req);
+    ++seen;
+    r.headers.Set("X-Seen", std::to_string(r.status));
+    return r;
+  }};
+  {
+    TestServer ts(router, {}, middleware);
+    auto later = Get(ts.Url("/work/later"));
+    EXPECT_EQ(later.status, 202);
+    EXPECT_EQ(later.body, "from the front, later");
+    EXPECT_EQ(later.headers.Get("x-seen"), "202");
+    auto now = Get(ts.Url("/work/now"));
+    EXPECT_EQ(now.status, 201);
+    EXPECT_EQ(now.headers.Get("x-seen"), "201");
+    auto boom = Get(ts.Url("/work/boom"));
+    EXPECT_EQ(boom.status, 500);
+    ASSERT_TRUE(boom.headers.Get("x-request-id"));
+    EXPECT_NE(boom.body.find(*boom.headers.Get("x-request-id")), std::string::npos);
+    EXPECT_EQ(handler_runs, 0);
+    auto left = Get(ts.Url("/work/other"));
+    EXPECT_EQ(left.status, 200);
+    EXPECT_EQ(left.body, "from the handler");
+    EXPECT_EQ(left.headers.Get("x-seen"), "200");
+    EXPECT_EQ(handler_runs, 1);
+    EXPECT_EQ(seen, 4);
+  }
+  for (auto& t : answerers) t.join();
+}
+
+TEST(HttpServerTest, AFrontThatNeverAnswersTimesOut) {
+  Responder kept;
+  RouteOptions options;
+  options.io_front = [&](Request&, const Responder& respond) {
+    kept = respond;  // never called before the timeout
+    return true;
+  };
+  auto router = std::make_shared<Router>();
+  router->Get(
+      "/silent", [](Request&) { return Response::Text(200, "handler"); }, options);
+  ServerOptions server_options;
+  server_options.handler_timeout = 100ms;
+  TestServer ts(router, server_options);
+  auto r = Get(ts.Url("/silent"));
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(nlohmann::json::parse(r.body)["error"]["code"], "handler_timeout");
+  kept(Response::Text(200, "too late"));  // harmless after the timeout
+  EXPECT_EQ(Get(ts.Url("/silent")).status, 503);
+  ts.server().Stop();
+  kept(Response::Text(200, "later still"));  // and after the server stopped
+  kept = nullptr;
 }
 
 TEST(HttpServerTest, ListensOnIpv6LoopbackAndLocalhost) {
