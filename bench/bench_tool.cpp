@@ -18,7 +18,6 @@
 #include <cstdlib>
 #include <map>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "crypto/master_key.h"
@@ -27,6 +26,7 @@
 #include "queue/queue.h"
 #include "store/migrations.h"
 #include "store/store.h"
+#include "sync/drain.h"
 #include "util/strings.h"
 
 namespace {
@@ -69,28 +69,10 @@ int Sync(std::map<std::string, std::string> flags) {
   if (auto s = engine.ApplyScope(sync::testing::FullScope(client, company, projects)); !s)
     return Fail("scope", s.error().message);
   queue::Worker worker(queue, queue::WorkerOptions{.threads = threads});
-  engine.RegisterHandlers(worker);
-  worker.Start();
-  // Done when the queue is idle and every stream is synced (ListStreams also digests the checksums that the
-  // script compares with the emulator's truth).
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::hours(1);
-  while (std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    (void)engine.Tick();
-    auto counts = queue.CountByStatus();
-    if (!counts || counts->pending != 0 || counts->running != 0) continue;
-    auto streams = engine.ListStreams(client);
-    if (!streams || streams->empty()) continue;
-    bool all = true;
-    for (const auto& s : *streams) all = all && s.status == "synced";
-    if (all) {
-      worker.Stop();
-      std::printf("synced\n");
-      return 0;
-    }
-  }
-  worker.Stop();
-  return Fail("sync", "not every stream was synced within an hour");
+  if (!sync::RunUntilSynced(engine, queue, worker, client, std::chrono::hours(1)))
+    return Fail("sync", "not every stream was synced within an hour");
+  std::printf("synced\n");
+  return 0;
 }
 
 int WebhookSecret(std::map<std::string, std::string> flags) {

@@ -5,12 +5,12 @@
 #include <chrono>
 #include <cstdio>
 #include <string>
-#include <thread>
 
 #include "emulator_support.h"
 #include "queue/queue.h"
 #include "store/migrations.h"
 #include "store/store.h"
+#include "sync/drain.h"
 #include "util/strings.h"
 
 int main(int argc, char** argv) {
@@ -56,24 +56,10 @@ int main(int argc, char** argv) {
   options.heartbeat_interval = Millis(250);
   options.idle_poll = Millis(20);
   queue::Worker worker(queue, options);
-  engine.RegisterHandlers(worker);
-  worker.Start();
-  for (int i = 0; i < 3000; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    (void)engine.Tick();
-    auto counts = queue.CountByStatus();
-    if (!counts || counts->pending != 0 || counts->running != 0) continue;
-    auto streams = engine.ListStreams(client);
-    if (!streams) continue;
-    bool all = !streams->empty();
-    for (const auto& s : *streams) all = all && s.status == "synced";
-    if (all) {
-      worker.Stop();
-      std::printf("synced\n");
-      return 0;
-    }
+  if (!sync::RunUntilSynced(engine, queue, worker, client, std::chrono::minutes(10))) {
+    std::fprintf(stderr, "timed out\n");
+    return 1;
   }
-  worker.Stop();
-  std::fprintf(stderr, "timed out\n");
-  return 1;
+  std::printf("synced\n");
+  return 0;
 }
