@@ -31,6 +31,8 @@
 
 namespace kt::sync {
 
+struct StreamDigest;  // sync/records.h
+
 inline constexpr char kStreamJob[] = "sync.stream";
 inline constexpr char kReconcileJob[] = "sync.reconcile";
 
@@ -166,7 +168,7 @@ class SyncEngine {
   Status ReadPages(StreamRow& row, procore::Client& client);
   Result<PageOutcome> CommitPage(StreamRow& row, const procore::Page* page, int64_t seen_ms, int next_page,
                                  bool done, bool hand_over);
-  Status FinishRead(store::Tx& tx, StreamRow& row, int64_t count, std::optional<int64_t> total,
+  Status FinishRead(store::Tx& tx, StreamRow& row, const StreamDigest& digest, std::optional<int64_t> total,
                     const std::string& wants, int64_t now);
   Result<bool> StartPass(store::Tx& tx, StreamRow& row, const std::string& kind, int64_t full_passes,
                          int64_t now, bool hand_over);

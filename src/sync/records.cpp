@@ -368,20 +368,34 @@ std::string ChecksumOfLines(std::vector<std::string> lines) {
   return sha.FinishHex();
 }
 
-Result<StreamDigest> DigestStream(store::Store& store, const RecordScope& scope) {
-  auto r = store.Query(
-      "SELECT procore_id, updated_at FROM procore_records WHERE client_id = $1 AND stream = $2 AND "
-      "project_id = $3 "
-      "AND deleted = 0",
-      {scope.client_id, scope.stream, scope.project_id});
-  if (!r) return tl::unexpected(r.error());
+namespace {
+
+constexpr char kDigestSql[] =
+    "SELECT procore_id, updated_at FROM procore_records WHERE client_id = $1 AND stream = $2 AND "
+    "project_id = $3 AND deleted = 0";
+
+StreamDigest DigestOf(const store::QueryResult& r) {
   std::vector<std::string> lines;
-  lines.reserve(r->rows.size());
-  for (const auto& row : r->rows) lines.push_back(std::to_string(row.Int(0)) + ":" + row.Text(1));
+  lines.reserve(r.rows.size());
+  for (const auto& row : r.rows) lines.push_back(std::to_string(row.Int(0)) + ":" + row.Text(1));
   StreamDigest out;
   out.count = static_cast<int64_t>(lines.size());
   out.checksum = ChecksumOfLines(std::move(lines));
   return out;
+}
+
+}  // namespace
+
+Result<StreamDigest> DigestStream(store::Store& store, const RecordScope& scope) {
+  auto r = store.Query(kDigestSql, {scope.client_id, scope.stream, scope.project_id});
+  if (!r) return tl::unexpected(r.error());
+  return DigestOf(*r);
+}
+
+Result<StreamDigest> DigestStream(Tx& tx, const RecordScope& scope) {
+  auto r = tx.Query(kDigestSql, {scope.client_id, scope.stream, scope.project_id});
+  if (!r) return tl::unexpected(r.error());
+  return DigestOf(*r);
 }
 
 Result<int64_t> CountLive(Tx& tx, const RecordScope& scope) {

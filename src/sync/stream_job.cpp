@@ -253,31 +253,32 @@ Result<SyncEngine::PageOutcome> SyncEngine::CommitPage(StreamRow& row, const pro
     const RecordScope scope = row.Scope();
     auto swept = SweepUnseen(tx, scope, row.pass_started_at);
     if (!swept) return tl::unexpected(swept.error());
-    auto count = CountLive(tx, scope);
-    if (!count) return tl::unexpected(count.error());
-    const bool settled = !next.total || (*count == *next.total && next.pass_first_total == next.total);
+    auto digest = DigestStream(tx, scope);
+    if (!digest) return tl::unexpected(digest.error());
+    const bool settled = !next.total || (digest->count == *next.total && next.pass_first_total == next.total);
     if (!settled && row.full_passes < options_.max_full_passes) {
       // Procore's list changed under the read (pages shift), or the counts disagree: read it again.
       auto again = StartPass(tx, next, "full", row.full_passes + 1, now, /*hand_over=*/true);
       if (!again) return tl::unexpected(again.error());
       return {};
     }
-    return FinishRead(tx, next, *count, next.total, wants, now);
+    return FinishRead(tx, next, *digest, next.total, wants, now);
   });
   if (!s) return tl::unexpected(s.error());
   row = next;
   return outcome;
 }
 
-Status SyncEngine::FinishRead(Tx& tx, StreamRow& row, int64_t count, std::optional<int64_t> total,
-                              const std::string& wants, int64_t now) {
+Status SyncEngine::FinishRead(Tx& tx, StreamRow& row, const StreamDigest& digest,
+                              std::optional<int64_t> total, const std::string& wants, int64_t now) {
+  // The digest is of the records as this transaction leaves them, so it is cached for the new data_version
+  // (ListStreams then has nothing to recompute).
   auto r = tx.Exec(
       "UPDATE sync_streams SET pass = '', status = 'synced', phase = 'incremental', last_synced_at = $3, "
-      "count = $4, "
-      "total = $5, full_passes = 0, error_json = NULL, failures = 0, retry_at = NULL, rate_limited_until = "
-      "NULL, "
-      "data_version = data_version + 1, seq = $2 + 1, updated_at = $3 WHERE id = $1 AND seq = $2",
-      {row.id, row.seq, now, count, OptInt(total)});
+      "count = $4, total = $5, full_passes = 0, error_json = NULL, failures = 0, retry_at = NULL, "
+      "rate_limited_until = NULL, data_version = data_version + 1, checksum = $6, "
+      "checksum_version = data_version + 1, seq = $2 + 1, updated_at = $3 WHERE id = $1 AND seq = $2",
+      {row.id, row.seq, now, digest.count, OptInt(total), digest.checksum});
   if (!r) return tl::unexpected(r.error());
   if (*r == 0) return {};
   row.pass.clear();
@@ -322,16 +323,16 @@ Status SyncEngine::Probe(StreamRow& row, procore::Client& client) {
     if (!cas) return tl::unexpected(cas.error());
     if (cas->rows.empty()) return {};
     const std::string wants = cas->rows[0].Text(0);
-    auto count = CountLive(tx, row.Scope());
-    if (!count) return tl::unexpected(count.error());
-    if (total && *count != *total && options_.max_full_passes > 0) {
+    auto digest = DigestStream(tx, row.Scope());
+    if (!digest) return tl::unexpected(digest.error());
+    if (total && digest->count != *total && options_.max_full_passes > 0) {
       // Every record changed since the watermark is in; a different count means deletions (or records a
       // shifting page hid) that only a full read finds.
       auto again = StartPass(tx, next, "full", 1, now, /*hand_over=*/true);
       if (!again) return tl::unexpected(again.error());
       return {};
     }
-    return FinishRead(tx, next, *count, total ? total : row.total, wants, now);
+    return FinishRead(tx, next, *digest, total ? total : row.total, wants, now);
   });
   if (!s) return s;
   row = next;

@@ -22,13 +22,26 @@ constexpr int kBusyTimeoutMs = 10'000;
 constexpr int kMaxAttempts = 5;
 constexpr size_t kMaxCachedStatements = 256;
 
-// One open database connection and its prepared statements (keyed by the translated SQL).
+// A prepared statement and its SQLite text.
+struct CachedStatement {
+  sqlite3_stmt* st = nullptr;
+  std::string sql;
+};
+
+// Finds a std::string key by a string_view without building a string.
+struct TextHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+
+// One open database connection and its prepared statements, keyed by the portable SQL they were made from
+// (so a cached statement is found without translating its text again).
 struct SqliteConn {
   sqlite3* db = nullptr;
-  std::unordered_map<std::string, sqlite3_stmt*> statements;
+  std::unordered_map<std::string, CachedStatement, TextHash, std::equal_to<>> statements;
 
   ~SqliteConn() {
-    for (auto& [sql, st] : statements) sqlite3_finalize(st);
+    for (auto& [portable, cached] : statements) sqlite3_finalize(cached.st);
     if (db) sqlite3_close_v2(db);
   }
 };
@@ -149,12 +162,15 @@ Status RunStatement(SqliteConn& c, sqlite3_stmt* st, std::string_view sql, const
 
 // Runs portable SQL (one statement, or several without parameters as in migrations) on a connection.
 Result<QueryResult> Execute(SqliteConn& c, std::string_view portable_sql, const Params& params) {
-  std::string sql = SqliteSql(portable_sql);
   QueryResult result;
-  if (auto it = c.statements.find(sql); it != c.statements.end()) {
-    if (auto s = RunStatement(c, it->second, sql, params, true, result); !s) return tl::unexpected(s.error());
+  if (auto it = c.statements.find(portable_sql); it != c.statements.end()) {
+    const CachedStatement& cached = it->second;
+    if (auto s = RunStatement(c, cached.st, cached.sql, params, true, result); !s) {
+      return tl::unexpected(s.error());
+    }
     return result;
   }
+  std::string sql = SqliteSql(portable_sql);
   const char* p = sql.c_str();
   const char* end = p + sql.size();
   bool first = true;
@@ -167,7 +183,7 @@ Result<QueryResult> Execute(SqliteConn& c, std::string_view portable_sql, const 
     bool single = first && OnlySpaceOrSemicolons(tail, end);
     Status s = RunStatement(c, st, sql, params, single, result);
     if (single && s && c.statements.size() < kMaxCachedStatements) {
-      c.statements.emplace(sql, st);
+      c.statements.emplace(std::string(portable_sql), CachedStatement{st, sql});
     } else {
       sqlite3_finalize(st);
     }
@@ -210,9 +226,19 @@ class SqliteStore final : public Store {
       // Writers of this process queue here rather than in SQLite's sleeping busy handler; other processes
       // still meet the file lock, which busy_timeout waits for.
       std::unique_lock write_lock(write_mu_);
-      auto lease = pool_.Acquire();
-      if (!lease) return tl::unexpected(lease.error());
-      SqliteConn& c = **lease;
+      std::optional<ConnectionPool<SqliteConn>::Lease> lease;  // a :memory: database's only connection
+      SqliteConn* conn = nullptr;
+      if (path_ == ":memory:") {
+        auto leased = pool_.Acquire();
+        if (!leased) return tl::unexpected(leased.error());
+        lease.emplace(std::move(*leased));
+        conn = &**lease;
+      } else {
+        auto writer = Writer();
+        if (!writer) return tl::unexpected(writer.error());
+        conn = *writer;
+      }
+      SqliteConn& c = *conn;
       auto begun = Execute(c, "BEGIN IMMEDIATE", {});
       if (!begun) {
         if (IsTransient(begun.error()) && attempt < kMaxAttempts) {
@@ -311,6 +337,19 @@ class SqliteStore final : public Store {
   }
 
  private:
+  // The connection every write transaction of this process uses (write_mu_ held), except on :memory:, where
+  // the pool's one connection is the database. One writer keeps its page cache valid from one transaction to
+  // the next: SQLite drops a connection's whole cache when another connection changed the file, so writes
+  // spread over the pool re-read the b-tree pages on almost every transaction.
+  Result<SqliteConn*> Writer() {
+    if (!writer_) {
+      auto c = Open();
+      if (!c) return tl::unexpected(c.error());
+      writer_ = std::move(*c);
+    }
+    return writer_.get();
+  }
+
   static void Rollback(SqliteConn& c) {
     if (!sqlite3_get_autocommit(c.db)) sqlite3_exec(c.db, "ROLLBACK", nullptr, nullptr, nullptr);
   }
@@ -318,6 +357,7 @@ class SqliteStore final : public Store {
   const std::string path_;
   ConnectionPool<SqliteConn> pool_;
   std::mutex write_mu_;
+  std::unique_ptr<SqliteConn> writer_;  // guarded by write_mu_
 };
 
 }  // namespace
@@ -370,6 +410,13 @@ Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path, const St
                   "Check that " + parent.string() + " can be created and written.", ec.message());
     }
   }
+  // No bulk allocation when a page cache is created: SQLite makes one for every temporary b-tree (RETURNING,
+  // ORDER BY without an index), and malloc gave each 80 KB block back to the system on free and took it again
+  // on the next statement (brk, page faults and TLB shootdowns across the worker threads: 2/3 of the CPU
+  // of a transaction inserting 500 streams with their jobs). Must come before SQLite initialises; if another
+  // part of the process used SQLite first, the call fails harmlessly and the default stays.
+  static std::once_flag configured;
+  std::call_once(configured, [] { sqlite3_config(SQLITE_CONFIG_PAGECACHE, nullptr, 0, 0); });
   auto store = std::make_unique<SqliteStore>(path, pool_size);
   // Open one connection now, so a bad path fails here and WAL mode is set before anyone reads.
   if (auto s = store->Check(); !s) return tl::unexpected(s.error());
