@@ -46,7 +46,9 @@ nlohmann::json EmulatorClient::Control(const std::string& method, const std::str
                                        const nlohmann::json& body, int expect_status) {
   HttpAnswer a = Request(method, path, body.is_null() ? std::string() : body.dump(),
                          {{"Content-Type", "application/json"}});
-  if (expect_status) EXPECT_EQ(a.status, expect_status) << method << " " << path << ": " << a.body;
+  if (expect_status) {
+    EXPECT_EQ(a.status, expect_status) << method << " " << path << ": " << a.body;
+  }
   return a.Json();
 }
 

@@ -189,8 +189,9 @@ TEST_F(SecurityTest, EveryRouteOfTheRouterRefusesOtherTenantsMembersStrangersAnd
       EXPECT_LT(as_member.status, 400) << as_member.text.substr(0, 300);
     }
     // State changes with the admin's session but without its CSRF token.
-    if (method != "GET")
+    if (method != "GET") {
       EXPECT_EQ(Call(method, url, body, {{"Cookie", admin.cookie}}).status, 403) << "no CSRF token";
+    }
     // And the admin gets through all of it (the refusals above are not for everyone).
     if (method == "GET") {
       auto as_admin = Call(method, url, body, {{"Cookie", admin.cookie}});
