@@ -22,7 +22,9 @@ struct Config {
   std::string log_level = "info";
 
   // [server]
-  int io_threads = 1;
+  // Two by default: webhook deliveries are checked on the I/O threads (their durable commit is the inbox's),
+  // so a second thread takes the other core's share under load.
+  int io_threads = 2;
   int worker_threads = 8;
   int64_t max_body_bytes = 1 << 20;
 

@@ -1,10 +1,16 @@
 // The JSON-lines logger and secret redaction.
 #include "obs/log.h"
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <ostream>
+#include <thread>
 
 #include <spdlog/logger.h>
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 
@@ -27,13 +33,83 @@ spdlog::level::level_enum ToSpdlog(Level level) {
   return spdlog::level::info;
 }
 
-std::shared_ptr<spdlog::logger> MakeSink(std::string name, spdlog::sink_ptr sink) {
+std::shared_ptr<spdlog::logger> MakeSink(std::string name, spdlog::sink_ptr sink,
+                                         spdlog::level::level_enum flush_on = spdlog::level::trace) {
   auto logger = std::make_shared<spdlog::logger>(std::move(name), std::move(sink));
   logger->set_pattern("%v");
   logger->set_level(spdlog::level::trace);  // Logger filters; spdlog writes what it is given
-  logger->flush_on(spdlog::level::trace);
+  logger->flush_on(flush_on);
   return logger;
 }
+
+// Standard error in batches: lines gather in a buffer written by one write(2) when a warning or error
+// arrives, when the buffer is large, or a few milliseconds after its first line (a flusher thread), so a busy
+// server's access log costs a copy per request rather than a system call. Info lines reach the file at most
+// kFlushDelay late (lost if the process is killed in that window); warnings and errors are written at once.
+class BatchingStderrSink final : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  BatchingStderrSink() : flusher_([this] { RunFlusher(); }) {}
+  ~BatchingStderrSink() override {
+    {
+      std::lock_guard lock(flusher_mu_);
+      stopping_ = true;
+    }
+    flusher_cv_.notify_all();
+    flusher_.join();
+    flush();
+  }
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    const bool was_empty = buffer_.empty();
+    buffer_.append(msg.payload.data(), msg.payload.size());
+    buffer_ += '\n';
+    if (msg.level >= spdlog::level::warn || buffer_.size() >= kMaxBuffered) {
+      flush_();
+    } else if (was_empty) {
+      {
+        std::lock_guard lock(flusher_mu_);
+        pending_ = true;
+      }
+      flusher_cv_.notify_one();
+    }
+  }
+
+  void flush_() override {
+    size_t done = 0;
+    while (done < buffer_.size()) {
+      ssize_t n = ::write(STDERR_FILENO, buffer_.data() + done, buffer_.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;  // nowhere to write: drop the batch rather than spin
+      done += static_cast<size_t>(n);
+    }
+    buffer_.clear();
+  }
+
+ private:
+  static constexpr size_t kMaxBuffered = 32 << 10;
+  static constexpr auto kFlushDelay = std::chrono::milliseconds(5);
+
+  void RunFlusher() {
+    std::unique_lock lock(flusher_mu_);
+    for (;;) {
+      flusher_cv_.wait(lock, [this] { return stopping_ || pending_; });
+      if (stopping_) return;
+      flusher_cv_.wait_for(lock, kFlushDelay, [this] { return stopping_; });
+      pending_ = false;
+      lock.unlock();
+      flush();  // takes the sink's mutex
+      lock.lock();
+    }
+  }
+
+  std::string buffer_;  // guarded by the sink's mutex
+  std::mutex flusher_mu_;
+  std::condition_variable flusher_cv_;
+  bool pending_ = false;   // guarded by flusher_mu_
+  bool stopping_ = false;  // guarded by flusher_mu_
+  std::thread flusher_;
+};
 
 std::mutex& DefaultMutex() {
   static std::mutex mu;
@@ -77,8 +153,8 @@ const char* LevelName(Level level) {
 }
 
 std::shared_ptr<Logger> Logger::Stderr(Level level) {
-  return std::make_shared<Logger>(MakeSink("ktrack", std::make_shared<spdlog::sinks::stderr_sink_mt>()),
-                                  level);
+  return std::make_shared<Logger>(
+      MakeSink("ktrack", std::make_shared<BatchingStderrSink>(), spdlog::level::warn), level);
 }
 
 std::shared_ptr<Logger> Logger::ToStream(std::ostream& out, Level level) {
