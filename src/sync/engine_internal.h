@@ -89,6 +89,8 @@ struct FetchItem {
 struct FetchOutcome {
   std::optional<int64_t> rate_limited_until;  // stop: the budget is spent until then
   std::optional<Error> transient;             // stop: Procore unavailable; the queue retries
+  int64_t requests = 0;                       // sent to Procore (pages and single reads)
+  bool filter_confirmed = false;              // a list honoured filters[id][]
 };
 
 }  // namespace internal

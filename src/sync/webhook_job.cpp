@@ -1,7 +1,9 @@
 // Webhook event processing: claim a batch of the inbox, coalesce it per record, drop echoes of KTrack's own
 // app, re-read each record once (webhook priority) and upsert it or mark it deleted, marking its events done
-// in the same transaction.
+// in the same transaction. A job's first batch gathers a burst before it reads; after that the webhook reads'
+// share of the rate budget goes, as it accrues, to the (stream, project) pairs that have waited longest.
 #include <algorithm>
+#include <atomic>
 #include <future>
 #include <map>
 #include <optional>
@@ -31,9 +33,54 @@ using internal::StreamRef;
 
 // Records re-read in one list request (filters[id][]); the URL stays a few kilobytes long.
 constexpr size_t kIdsPerRead = 100;
-// Reads of one batch in flight at once (the rate budget still decides how fast they may go).
-constexpr size_t kConcurrentReads = 8;
+// Reads of one batch in flight at once (the rate budget still decides how fast they may go): at 50 ms a call,
+// a batch of forty-odd (stream, project) reads takes about one call's time.
+constexpr size_t kConcurrentReads = 48;
 constexpr std::chrono::milliseconds kSpikeWindow{10'000};  // Procore's (procore-api.md §6)
+// Share of the spike limit the webhook batches pace themselves to; the rest is for reconciliation and the
+// delivery health check (which wait behind webhook follow-ups in the budget's queue anyway).
+constexpr int64_t kWebhookSharePercent = 90;
+// How often the inbox is looked at while a batch gathers or waits for the budget.
+constexpr std::chrono::milliseconds kGatherPoll{20};
+// Reads may run this far ahead of the budget's share (a few reads at once after a quiet spell).
+constexpr std::chrono::milliseconds kBurstTolerance{200};
+
+using SteadyTime = std::chrono::steady_clock::time_point;
+using SteadyDuration = std::chrono::steady_clock::duration;
+
+// The time `reads` requests take of the webhook reads' share of the spike limit: paced so, a steady flow of
+// events spends at most that share however it is spread. Zero while the limit is not known.
+SteadyDuration BudgetTime(int64_t reads, int64_t spike_limit) {
+  if (reads <= 0 || spike_limit <= 0) return {};
+  return std::chrono::duration_cast<SteadyDuration>(kSpikeWindow) * reads * 100 /
+         (spike_limit * kWebhookSharePercent);
+}
+
+// Events of one (resource, project) pair waiting in the inbox: about one list read.
+struct PendingPair {
+  std::string resource_name;
+  std::optional<int64_t> project_id;
+  int64_t oldest_id = 0;
+};
+
+// What a claim could take now, the pairs whose oldest event came first first.
+Result<std::vector<PendingPair>> PendingPairs(store::Store& store, int64_t client_id, int64_t now_ms,
+                                              int64_t* events) {
+  auto r = store.Query(
+      "SELECT resource_name, project_id, min(id), count(*) FROM webhook_inbox WHERE client_id = $1 AND "
+      "status "
+      "= 'pending' AND (claimed_until IS NULL OR claimed_until < $2) GROUP BY resource_name, project_id "
+      "ORDER BY 3",
+      {client_id, now_ms});
+  if (!r) return tl::unexpected(r.error());
+  std::vector<PendingPair> out;
+  *events = 0;
+  for (const auto& row : r->rows) {
+    out.push_back({row.Text(0), row.OptInt("project_id"), row.Int(2)});
+    *events += row.Int(3);
+  }
+  return out;
+}
 
 // Marks the given claimed events with their outcome.
 Status FinishEvents(Tx& tx, const std::vector<int64_t>& ids, const std::string& token, const char* status,
@@ -110,33 +157,89 @@ Status SyncEngine::RunWebhookJob(int64_t client_id, char slot) {
 
   const int64_t company_id = streams.empty() ? 0 : streams.begin()->second.company_id;
   bool processed_any = false;
-  int64_t last_reads = 0;
-  auto last_batch_started = std::chrono::steady_clock::now();
-  while (true) {
-    if (processed_any && company_id != 0 && last_reads > 0) {
-      // Paced to the budget: the previous batch's reads may use at most their share of 80% of the spike
-      // window's limit, so the next batch waits out the rest. Events gather meanwhile and one read per
-      // (stream, project) covers more of them, instead of the budget running out and every event waiting
-      // for the window to reopen.
-      const procore::RateBudgetSnapshot budget = procore_client.RateBudgetStatus(company_id);
-      if (budget.spike_limit > 0) {
-        const auto share = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-            kSpikeWindow * last_reads * 10 / (budget.spike_limit * 8));
-        const auto until = last_batch_started + share;
-        if (until > std::chrono::steady_clock::now()) std::this_thread::sleep_until(until);
+  const SteadyTime job_started = std::chrono::steady_clock::now();
+  // Pacing (a virtual schedule): the time by which the reads made so far have had their share of the
+  // budget. A read may go when this is at most kBurstTolerance ahead of now.
+  SteadyTime paid_until = job_started;
+  // Streams whose lists have honoured filters[id][] in this job: their reads need no lone probe.
+  std::set<std::string> filter_confirmed;
+
+  // Waits until some pending pairs should be read; empty when nothing is pending. The job's first batch
+  // gathers a burst: reading what is there at once would read the same (stream, project) pairs again for
+  // what follows, so it waits until the inbox has been quiet a while, its reads have had their share of the
+  // budget's time, or it is full, and then reads everything. After that the budget's share is handed out as
+  // it accrues, to the pairs that have waited longest: at 100 events/s over 40 projects and a 50 requests/s
+  // budget, a pair is read about half a second after its first event.
+  auto await_reads = [&]() -> Result<std::optional<std::vector<PendingPair>>> {
+    const int64_t limit = company_id != 0 ? procore_client.RateBudgetStatus(company_id).spike_limit : 0;
+    int64_t seen_events = -1;
+    SteadyTime grew_at = std::chrono::steady_clock::now();
+    while (true) {
+      const SteadyTime now = std::chrono::steady_clock::now();
+      int64_t events = 0;
+      auto pairs = PendingPairs(store_, client_id, clock_.NowUnixMs(), &events);
+      if (!pairs) return tl::unexpected(pairs.error());
+      if (pairs->empty()) return std::vector<PendingPair>{};
+      if (limit <= 0) return std::nullopt;  // no budget known: everything, now
+      if (!processed_any) {
+        if (events != seen_events) {
+          seen_events = events;
+          grew_at = now;
+        }
+        // At twice the share's pace: the job starts after the inbox was empty, so the window has had no
+        // webhook reads for a while (and a steady flow's first events should not wait a full share).
+        if (events >= options_.webhook_batch || now - grew_at >= options_.webhook_gather_quiet ||
+            now >= job_started + BudgetTime(static_cast<int64_t>(pairs->size()), limit) / 2 ||
+            now >= job_started + options_.webhook_gather_max)
+          return std::nullopt;
+      } else {
+        const SteadyDuration ahead = paid_until + BudgetTime(1, limit) - (now + kBurstTolerance);
+        if (ahead <= SteadyDuration::zero()) {
+          // Pairs the budget's share allows now (at least one), oldest first.
+          const SteadyDuration room = now + kBurstTolerance - paid_until;
+          const auto n = static_cast<size_t>(std::max<int64_t>(1, room / BudgetTime(1, limit)));
+          if (n >= pairs->size()) return std::nullopt;
+          pairs->resize(n);
+          return std::move(*pairs);
+        }
       }
+      std::this_thread::sleep_for(kGatherPoll);
     }
-    last_batch_started = std::chrono::steady_clock::now();
-    last_reads = 0;
+  };
+
+  while (true) {
+    auto selected = await_reads();
+    if (!selected) return tl::unexpected(selected.error());
+    if (*selected && (*selected)->empty()) break;
+    const SteadyTime batch_started = std::chrono::steady_clock::now();
+    int64_t batch_reads = 0;
     const int64_t now = clock_.NowUnixMs();
+    // All pending events, or those of the selected pairs.
+    Params claim_params{client_id, token, now + options_.inbox_claim_lease.count(), now,
+                        int64_t{options_.webhook_batch}};
+    std::string of_pairs;
+    if (*selected) {
+      for (const PendingPair& pair : **selected) {
+        claim_params.emplace_back(pair.resource_name);
+        of_pairs += of_pairs.empty() ? " AND (" : " OR ";
+        of_pairs += "(resource_name = $" + std::to_string(claim_params.size());
+        if (pair.project_id) {
+          claim_params.emplace_back(*pair.project_id);
+          of_pairs += " AND project_id = $" + std::to_string(claim_params.size()) + ")";
+        } else {
+          of_pairs += " AND project_id IS NULL)";
+        }
+      }
+      of_pairs += ")";
+    }
     auto claimed = store_.Query(
         "UPDATE webhook_inbox SET claim_token = $2, claimed_until = $3 WHERE status = 'pending' AND "
         "(claimed_until IS NULL OR claimed_until < $4) AND id IN (SELECT id FROM webhook_inbox WHERE "
-        "client_id = $1 "
-        "AND status = 'pending' AND (claimed_until IS NULL OR claimed_until < $4) ORDER BY id LIMIT $5) "
-        "RETURNING id, resource_name, event_type, resource_id, project_id, source_application_id, "
-        "event_at_ms",
-        {client_id, token, now + options_.inbox_claim_lease.count(), now, int64_t{options_.webhook_batch}});
+        "client_id = $1 AND status = 'pending' AND (claimed_until IS NULL OR claimed_until < $4)" +
+            of_pairs +
+            " ORDER BY id LIMIT $5) RETURNING id, resource_name, event_type, resource_id, project_id, "
+            "source_application_id, event_at_ms",
+        claim_params);
     if (!claimed) return tl::unexpected(claimed.error());
     if (claimed->rows.empty()) break;
     processed_any = true;
@@ -245,30 +348,38 @@ Status SyncEngine::RunWebhookJob(int64_t client_id, char slot) {
             items.begin() + static_cast<std::ptrdiff_t>(std::min(items.size(), from + kIdsPerRead)));
       }
     }
-    last_reads = static_cast<int64_t>(chunks.size());
     std::vector<Result<FetchOutcome>> outcomes(chunks.size());
-    // The first read of each stream goes alone: it learns whether the stream's lists honour the id filter,
-    // which the others then rely on (as when the reads ran one after another).
+    // The first read of a stream not yet seen to honour the id filter goes alone: it learns whether the
+    // stream's lists do, which the others then rely on (as when the reads ran one after another).
     std::set<std::string> probed;
     std::vector<size_t> rest;
     for (size_t i = 0; i < chunks.size(); ++i) {
-      if (probed.insert(chunks[i].front().group->stream).second) {
+      const std::string& stream = chunks[i].front().group->stream;
+      if (!filter_confirmed.count(stream) && probed.insert(stream).second) {
         outcomes[i] = FetchRecords(procore_client, client_id, token, chunks[i]);
       } else {
         rest.push_back(i);
       }
     }
-    for (size_t from = 0; from < rest.size(); from += kConcurrentReads) {
-      const size_t to = std::min(rest.size(), from + kConcurrentReads);
-      std::vector<std::future<Result<FetchOutcome>>> running;
-      for (size_t k = from + 1; k < to; ++k) {
-        running.push_back(std::async(std::launch::async, [&, i = rest[k]] {
-          return FetchRecords(procore_client, client_id, token, chunks[i]);
-        }));
-      }
-      outcomes[rest[from]] = FetchRecords(procore_client, client_id, token, chunks[rest[from]]);
-      for (size_t k = from + 1; k < to; ++k) outcomes[rest[k]] = running[k - from - 1].get();
+    // The rest: a few readers take them in turn.
+    std::atomic<size_t> next{0};
+    auto read_rest = [&] {
+      for (size_t k = next++; k < rest.size(); k = next++)
+        outcomes[rest[k]] = FetchRecords(procore_client, client_id, token, chunks[rest[k]]);
+    };
+    std::vector<std::future<void>> readers;
+    for (size_t r = 1; r < std::min(rest.size(), kConcurrentReads); ++r)
+      readers.push_back(std::async(std::launch::async, read_rest));
+    read_rest();
+    for (auto& reader : readers) reader.get();
+    for (size_t i = 0; i < chunks.size(); ++i) {
+      if (!outcomes[i]) continue;
+      batch_reads += outcomes[i]->requests;
+      if (outcomes[i]->filter_confirmed) filter_confirmed.insert(chunks[i].front().group->stream);
     }
+    paid_until = std::max(paid_until, batch_started) +
+                 BudgetTime(batch_reads,
+                            company_id != 0 ? procore_client.RateBudgetStatus(company_id).spike_limit : 0);
     std::optional<int64_t> rate_limited_until;
     std::optional<Error> transient;
     for (auto& outcome : outcomes) {
@@ -382,6 +493,7 @@ Result<FetchOutcome> SyncEngine::FetchRecords(procore::Client& client, int64_t c
     procore::Pager pager(client, std::move(*list));
     while (!foreign) {
       auto more = pager.Next();
+      ++out.requests;
       if (!more) {
         auto stop = failed(more.error(), all_events);
         if (!stop) return tl::unexpected(stop.error());
@@ -417,6 +529,7 @@ Result<FetchOutcome> SyncEngine::FetchRecords(procore::Client& client, int64_t c
         return FinishEvents(tx, all_events, token, "done", "fetched", clock_.NowUnixMs());
       });
       if (!s) return tl::unexpected(s.error());
+      out.filter_confirmed = true;
       return out;
     }
     NoIdFilter(stream_key);  // from now on this stream's records are read one by one
@@ -434,6 +547,7 @@ Result<FetchOutcome> SyncEngine::FetchRecords(procore::Client& client, int64_t c
     request.priority = procore::Priority::kWebhookFollowUp;
     const int64_t seen = clock_.NowUnixMs();
     auto fetched = client.GetRecord(request);
+    ++out.requests;
     if (fetched) {
       auto parsed = ParseRecordJson(*fetched);
       if (!parsed) {

@@ -52,7 +52,7 @@ TEST(WebhookReliability, AThousandChangesWithDuplicatesConvergeWithinTenSeconds)
       seconds, delivered_s, static_cast<long long>(sent.at("requests").get<int64_t>()));
 
   const json stats = env.emulator.Stats();
-  if (seconds > 10.0) std::printf("[ figures  ] requests by path: %s\n", stats.at("by_path").dump().c_str());
+  std::printf("[ figures  ] requests by path: %s\n", stats.at("by_path").dump().c_str());
   EXPECT_GT(stats.at("webhook_deliveries").value("duplicated", 0), 0) << "the duplicates were sent";
   int64_t most = 0, over = 0;
   for (const auto& [id, n] : env.RecordFetches()) {
@@ -62,12 +62,10 @@ TEST(WebhookReliability, AThousandChangesWithDuplicatesConvergeWithinTenSeconds)
   EXPECT_LE(most, 2) << over << " records were fetched more than twice";
   EXPECT_LE(stats.at("max_record_count").get<int64_t>(), 2);
   EXPECT_EQ(stats.at("rate_limited").get<int64_t>(), 0);
-  // Issue 7 asks for 10 s. Known bug, left to the sync and integration modules: at Procore's default budget
-  // (100 requests per 10 s) KTrack spends 90-140 requests on the burst (single reads of deleted records, and
-  // the delivery-health job paging through the burst's deliveries), so it takes 10-20 s.
-  if (seconds > 10.0 && !HasFailure())
-    GTEST_SKIP() << "known bug: 1,000 changes converged in " << seconds << " s, not within 10 s ("
-                 << stats.at("requests") << " requests at 100 per 10 s)";
+  // Issue 7 asks for 10 s. At Procore's default budget (100 requests per 10 s, fixed windows) KTrack gathers
+  // the burst before its first read and re-reads each (stream, project) pair once, about 40 requests: ~1 s.
+  EXPECT_LE(seconds, 10.0) << stats.at("requests") << " requests at 100 per 10 s; by path "
+                           << stats.at("by_path").dump();
 }
 
 // Row counts of every table, and of the jobs other than the periodic delivery health check (which runs on its
