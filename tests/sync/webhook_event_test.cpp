@@ -167,5 +167,30 @@ TEST(WebhookEventTest, RejectsBadV4) {
       "");
 }
 
+// Bodies the fast parser (simdjson) refuses are judged by nlohmann-json as before, and the two agree on what
+// both accept: a key given twice counts with its last value, integers beyond int64 are not ids.
+TEST(WebhookEventTest, EdgeCasesReadTheSameOnEitherParser) {
+  auto twice =
+      ParseWebhookEvent(Replace(kV2, "\"company_id\": 8089,", "\"company_id\": 1, \"company_id\": 8089,"));
+  ASSERT_TRUE(twice) << twice.error().message;
+  EXPECT_EQ(twice->company_id, 8089);
+  // Beyond uint64 (simdjson refuses the body; nlohmann reads a float).
+  EXPECT_NE(
+      ErrorOf(Replace(kV2, "\"id\": 123456", "\"id\": 99999999999999999999")).find("must be an integer"),
+      std::string::npos);
+  // Beyond int64 but within uint64.
+  EXPECT_NE(
+      ErrorOf(Replace(kV2, "\"id\": 123456", "\"id\": 18446744073709551615")).find("must be an integer"),
+      std::string::npos);
+  EXPECT_NE(ErrorOf(Replace(kV2, "\"id\": 123456", "\"id\": 1e3")).find("must be an integer"),
+            std::string::npos);
+  // An integer application id is kept as its digits.
+  auto numeric_app = ParseWebhookEvent(Replace(kV2, "\"abc-client-id\"", "18446744073709551615"));
+  ASSERT_TRUE(numeric_app) << numeric_app.error().message;
+  EXPECT_EQ(numeric_app->source_application_id, "18446744073709551615");
+  // Invalid UTF-8 is malformed JSON for both.
+  EXPECT_NE(ErrorOf(Replace(kV2, "RFIs", "RF\xc3Is")).find("not valid JSON"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace kt::sync
