@@ -63,14 +63,13 @@ struct PendingPair {
   int64_t oldest_id = 0;
 };
 
-// What a claim could take now, the pairs whose oldest event came first first.
+// What a claim could take now, by pair: the pair with the oldest event first. `events` counts the events.
 Result<std::vector<PendingPair>> PendingPairs(store::Store& store, int64_t client_id, int64_t now_ms,
                                               int64_t* events) {
   auto r = store.Query(
       "SELECT resource_name, project_id, min(id), count(*) FROM webhook_inbox WHERE client_id = $1 AND "
-      "status "
-      "= 'pending' AND (claimed_until IS NULL OR claimed_until < $2) GROUP BY resource_name, project_id "
-      "ORDER BY 3",
+      "status = 'pending' AND (claimed_until IS NULL OR claimed_until < $2) "
+      "GROUP BY resource_name, project_id ORDER BY 3",
       {client_id, now_ms});
   if (!r) return tl::unexpected(r.error());
   std::vector<PendingPair> out;
@@ -164,12 +163,13 @@ Status SyncEngine::RunWebhookJob(int64_t client_id, char slot) {
   // Streams whose lists have honoured filters[id][] in this job: their reads need no lone probe.
   std::set<std::string> filter_confirmed;
 
-  // Waits until some pending pairs should be read; empty when nothing is pending. The job's first batch
-  // gathers a burst: reading what is there at once would read the same (stream, project) pairs again for
-  // what follows, so it waits until the inbox has been quiet a while, its reads have had their share of the
-  // budget's time, or it is full, and then reads everything. After that the budget's share is handed out as
-  // it accrues, to the pairs that have waited longest: at 100 events/s over 40 projects and a 50 requests/s
-  // budget, a pair is read about half a second after its first event.
+  // Waits until some pending pairs should be read: those pairs, nullopt for everything pending, or an empty
+  // list when nothing is pending. The job's first batch gathers a burst: reading what is there at once would
+  // read the same (stream, project) pairs again for what follows, so it waits until the inbox has been quiet
+  // a while, for half the time its reads take of the budget's share, or until it is full, then reads
+  // everything. After that the budget's share is handed out as it accrues, to the pairs that have waited
+  // longest: at 100 events/s over 40 projects and a 50 requests/s budget, a pair is read about half a second
+  // after its first event.
   auto await_reads = [&]() -> Result<std::optional<std::vector<PendingPair>>> {
     const int64_t limit = company_id != 0 ? procore_client.RateBudgetStatus(company_id).spike_limit : 0;
     int64_t seen_events = -1;
