@@ -6,6 +6,7 @@
 
 #include <cctype>
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <mutex>
 #include <optional>
@@ -21,6 +22,10 @@ namespace {
 constexpr int kBusyTimeoutMs = 10'000;
 constexpr int kMaxAttempts = 5;
 constexpr size_t kMaxCachedStatements = 256;
+// The WAL is copied back into the database by a thread of its own once it holds this many pages (SQLite's
+// own default threshold) or a second after the last copy, never inside a writer's commit.
+constexpr int kCheckpointPages = 1000;
+constexpr auto kCheckpointInterval = std::chrono::seconds(1);
 
 // A prepared statement and its SQLite text.
 struct CachedStatement {
@@ -219,6 +224,15 @@ class SqliteStore final : public Store {
   SqliteStore(std::string path, size_t pool_size)
       : path_(std::move(path)), pool_(pool_size, [this] { return Open(); }) {}
 
+  ~SqliteStore() override {
+    {
+      std::lock_guard lock(checkpoint_mu_);
+      stopping_ = true;
+    }
+    checkpoint_cv_.notify_all();
+    if (checkpointer_.joinable()) checkpointer_.join();
+  }
+
   Dialect dialect() const override { return Dialect::kSqlite; }
 
   Status Transact(const std::function<Status(Tx&)>& fn) override {
@@ -341,13 +355,38 @@ class SqliteStore final : public Store {
   // the pool's one connection is the database. One writer keeps its page cache valid from one transaction to
   // the next: SQLite drops a connection's whole cache when another connection changed the file, so writes
   // spread over the pool re-read the b-tree pages on almost every transaction.
+  //
+  // The writer does not checkpoint: a checkpoint inside a commit syncs the file while holding the write lock,
+  // and every writer behind it (a webhook delivery waiting for its durable ack) waits that long. Its WAL hook
+  // wakes the checkpointer thread instead, which copies what it can on a connection of its own (PASSIVE:
+  // never blocks a writer or a reader). Durability is the WAL's, so it is unchanged.
   Result<SqliteConn*> Writer() {
     if (!writer_) {
       auto c = Open();
       if (!c) return tl::unexpected(c.error());
       writer_ = std::move(*c);
+      sqlite3_wal_hook(writer_->db, &SqliteStore::OnWalCommit, this);  // replaces the auto-checkpoint
+      if (!checkpointer_.joinable()) checkpointer_ = std::thread([this] { CheckpointLoop(); });
     }
     return writer_.get();
+  }
+
+  static int OnWalCommit(void* self, sqlite3*, const char*, int pages) {
+    if (pages >= kCheckpointPages) static_cast<SqliteStore*>(self)->checkpoint_cv_.notify_one();
+    return SQLITE_OK;
+  }
+
+  void CheckpointLoop() {
+    auto conn = Open();
+    if (!conn) return;  // the writer's next commits then only grow the WAL; the next store checkpoints it
+    std::unique_lock lock(checkpoint_mu_);
+    while (!stopping_) {
+      checkpoint_cv_.wait_for(lock, kCheckpointInterval);
+      if (stopping_) break;
+      lock.unlock();
+      sqlite3_wal_checkpoint_v2((*conn)->db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+      lock.lock();
+    }
   }
 
   static void Rollback(SqliteConn& c) {
@@ -358,6 +397,10 @@ class SqliteStore final : public Store {
   ConnectionPool<SqliteConn> pool_;
   std::mutex write_mu_;
   std::unique_ptr<SqliteConn> writer_;  // guarded by write_mu_
+  std::mutex checkpoint_mu_;
+  std::condition_variable checkpoint_cv_;
+  bool stopping_ = false;     // guarded by checkpoint_mu_
+  std::thread checkpointer_;  // last: stopped (in the destructor) before the connections close
 };
 
 }  // namespace
