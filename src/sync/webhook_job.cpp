@@ -63,14 +63,17 @@ struct PendingPair {
   int64_t oldest_id = 0;
 };
 
-// What a claim could take now, by pair: the pair with the oldest event first. `events` counts the events.
+// What a claim could take now, by pair: the pair with the oldest event first. Only the oldest `window`
+// claimable events are looked at (one batch's worth: the pairs that have waited longest are among them), so
+// polling costs the same however many events a flood has queued behind them. `events` counts the events
+// looked at (at most `window`).
 Result<std::vector<PendingPair>> PendingPairs(store::Store& store, int64_t client_id, int64_t now_ms,
-                                              int64_t* events) {
+                                              int64_t window, int64_t* events) {
   auto r = store.Query(
-      "SELECT resource_name, project_id, min(id), count(*) FROM webhook_inbox WHERE client_id = $1 AND "
-      "status = 'pending' AND (claimed_until IS NULL OR claimed_until < $2) "
-      "GROUP BY resource_name, project_id ORDER BY 3",
-      {client_id, now_ms});
+      "SELECT resource_name, project_id, min(id), count(*) FROM (SELECT id, resource_name, project_id FROM "
+      "webhook_inbox WHERE client_id = $1 AND status = 'pending' AND (claimed_until IS NULL OR "
+      "claimed_until < $2) ORDER BY id LIMIT $3) AS oldest GROUP BY resource_name, project_id ORDER BY 3",
+      {client_id, now_ms, window});
   if (!r) return tl::unexpected(r.error());
   std::vector<PendingPair> out;
   *events = 0;
@@ -177,7 +180,8 @@ Status SyncEngine::RunWebhookJob(int64_t client_id, char slot) {
     while (true) {
       const SteadyTime now = std::chrono::steady_clock::now();
       int64_t events = 0;
-      auto pairs = PendingPairs(store_, client_id, clock_.NowUnixMs(), &events);
+      auto pairs =
+          PendingPairs(store_, client_id, clock_.NowUnixMs(), int64_t{options_.webhook_batch}, &events);
       if (!pairs) return tl::unexpected(pairs.error());
       if (pairs->empty()) return std::vector<PendingPair>{};
       if (limit <= 0) return std::nullopt;  // no budget known: everything, now
