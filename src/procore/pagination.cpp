@@ -2,6 +2,8 @@
 #include "procore/pagination.h"
 
 #include <algorithm>
+#include <memory>
+#include <vector>
 
 #include <simdjson.h>
 
@@ -107,13 +109,36 @@ std::string DateOf(SysTime t) {
   return FormatIso8601(std::chrono::duration_cast<Millis>(t.time_since_epoch()).count()).substr(0, 10);
 }
 
+// Parsers for reuse: a parser's buffers grow to the largest page it has read, and a stream's read is often
+// one page, so a Pager takes a parser from its thread's few spare ones and gives it back when it ends.
+class SpareParsers {
+ public:
+  std::unique_ptr<od::parser> Take() {
+    if (spare_.empty()) return std::make_unique<od::parser>();
+    auto parser = std::move(spare_.back());
+    spare_.pop_back();
+    return parser;
+  }
+  void Give(std::unique_ptr<od::parser> parser) {
+    if (parser && spare_.size() < kKept) spare_.push_back(std::move(parser));
+  }
+
+ private:
+  static constexpr size_t kKept = 4;
+  std::vector<std::unique_ptr<od::parser>> spare_;
+};
+
+thread_local SpareParsers spare_parsers;
+
 }  // namespace
 
 struct Pager::Impl {
-  Impl(Client& c, ListRequest r) : client(c), request(std::move(r)) {}
+  Impl(Client& c, ListRequest r) : client(c), request(std::move(r)), parser_owner(spare_parsers.Take()) {}
+  ~Impl() { spare_parsers.Give(std::move(parser_owner)); }
   Client& client;
   ListRequest request;
-  od::parser parser;
+  std::unique_ptr<od::parser> parser_owner;
+  od::parser& parser = *parser_owner;
   std::string body;
   Page page;
   int next_page = 1;

@@ -59,6 +59,14 @@ Value OptionalInt(const std::optional<int64_t>& n) {
   return n ? Value(*n) : Value(nullptr);
 }
 
+// The job the calling thread's Worker is running (null outside RunOnce's handler call), and whether the
+// handler completed it in a committed transaction of its own.
+struct RunningJob {
+  const Job* job = nullptr;
+  bool completed = false;
+};
+thread_local RunningJob running_job;
+
 tl::unexpected<Error> LeaseLost(int64_t job_id) {
   return kt::Fail(ErrorKind::kConflict, "lease_lost", "The job is no longer held by this worker.", "",
                   "job " + std::to_string(job_id) + " was completed, failed or reclaimed by another worker");
@@ -215,6 +223,19 @@ Status Queue::Complete(const Job& job) {
     return LeaseLost(job.id);
   }
   return {};
+}
+
+Result<bool> Queue::CompleteRunning(Tx& tx) {
+  const Job* job = running_job.job;
+  if (!job) return false;
+  int64_t now = clock_.NowUnixMs();
+  auto r = tx.Exec(
+      "UPDATE jobs SET status = 'done', finished_at = $1, updated_at = $1, lease_until = NULL, "
+      "completions = completions + 1 "
+      "WHERE id = $2 AND worker_id = $3 AND attempts = $4 AND status = 'running'",
+      {now, job->id, job->worker_id, job->attempts});
+  if (!r) return tl::unexpected(r.error());
+  return *r == 1;
 }
 
 Result<FailOutcome> Queue::Fail(const Job& job, std::string_view error, bool permanent) {
@@ -383,6 +404,10 @@ bool Worker::Stopping() {
   return stopping_;
 }
 
+void Worker::CompletedInTransaction() {
+  if (running_job.job) running_job.completed = true;
+}
+
 Result<bool> Worker::RunOnce(std::string_view worker_id) {
   std::vector<std::string> kinds;
   {
@@ -401,6 +426,7 @@ Result<bool> Worker::RunOnce(std::string_view worker_id) {
     in_flight_[job.id] = job.worker_id;
   }
   Status status;
+  running_job = RunningJob{&job, false};
   try {
     status = handler(job);
   } catch (const std::exception& e) {
@@ -410,10 +436,13 @@ Result<bool> Worker::RunOnce(std::string_view worker_id) {
     status = kt::Fail(ErrorKind::kInternal, "handler_exception", "The job failed unexpectedly.", "",
                       "unknown exception");
   }
+  const bool completed = running_job.completed;
+  running_job = RunningJob{};
   {
     std::lock_guard lock(mu_);
     in_flight_.erase(job.id);
   }
+  if (completed) return true;  // done, with the handler's last transaction
   if (status) {
     if (auto done = queue_.Complete(job); !done) return tl::unexpected(done.error());
   } else {

@@ -93,6 +93,12 @@ class Queue {
   // Marks the job done and counts the completion (jobs.completions); fails with kConflict ("lease_lost")
   // when it is no longer this worker's (the completion is counted then too: the handler did finish).
   Status Complete(const Job& job);
+  // Completes the job the calling thread's Worker is running, inside the handler's own (last) transaction, so
+  // the work and the completion commit together: a crash cannot leave the work done and the job to run again.
+  // True when it was marked done; false when the thread runs no job (a direct call, not through a Worker) or
+  // the job is no longer this worker's (the Worker then completes it as usual and reports the lost lease).
+  // Once the transaction has committed, the handler calls Worker::CompletedInTransaction().
+  Result<bool> CompleteRunning(store::Tx& tx);
   // Records a failed attempt: the job is retried after a backoff, or dead-lettered after max_attempts
   // (at once when permanent). Fails with kConflict ("lease_lost") when it is no longer this worker's.
   Result<FailOutcome> Fail(const Job& job, std::string_view error, bool permanent = false);
@@ -153,6 +159,9 @@ class Worker {
   void Notify();
   // Wakes idle threads `delay` from now (work was queued to run then), rather than at their next poll.
   void WakeIn(Millis delay);
+  // Tells the Worker running the calling thread's job that the handler completed it in its own committed
+  // transaction (Queue::CompleteRunning), so it is not completed again.
+  static void CompletedInTransaction();
   // Claims and runs one job on the calling thread; false when there was nothing to do (for tests and tools).
   Result<bool> RunOnce(std::string_view worker_id = "inline");
 

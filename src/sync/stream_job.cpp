@@ -38,6 +38,25 @@ Value OptInt(const std::optional<int64_t>& v) {
   return v ? Value(*v) : Value(nullptr);
 }
 
+// Runs fn in a transaction that, when is_last() says the job ends with it, also completes the job the worker
+// is running: one commit for a stream's last page (or its reschedule) and the job's completion, instead of
+// two.
+Status TransactEnding(store::Store& store, queue::Queue& queue, const std::function<Status(Tx&)>& fn,
+                      const std::function<bool()>& is_last) {
+  bool completed = false;
+  Status s = store.Transact([&](Tx& tx) -> Status {
+    completed = false;
+    if (auto r = fn(tx); !r) return r;
+    if (!is_last()) return {};
+    auto done = queue.CompleteRunning(tx);
+    if (!done) return tl::unexpected(done.error());
+    completed = *done;
+    return {};
+  });
+  if (s && completed) queue::Worker::CompletedInTransaction();
+  return s;
+}
+
 }  // namespace
 
 Millis SyncEngine::Backoff(const procore::ProcoreError& error, int64_t failures) const {
@@ -175,7 +194,7 @@ Result<SyncEngine::PageOutcome> SyncEngine::CommitPage(StreamRow& row, const pro
   }
   StreamRow next;
   PageOutcome outcome = PageOutcome::kStop;
-  Status s = store_.Transact([&](Tx& tx) -> Status {
+  auto write = [&](Tx& tx) -> Status {
     const int64_t now = clock_.NowUnixMs();
     next = row;
     outcome = PageOutcome::kStop;
@@ -263,7 +282,9 @@ Result<SyncEngine::PageOutcome> SyncEngine::CommitPage(StreamRow& row, const pro
       return {};
     }
     return FinishRead(tx, next, *digest, next.total, wants, now);
-  });
+  };
+  // A page after which the job stops (the read is done, or handed over to the next job) completes the job.
+  Status s = TransactEnding(store_, queue_, write, [&] { return outcome == PageOutcome::kStop; });
   if (!s) return tl::unexpected(s.error());
   row = next;
   return outcome;
@@ -313,7 +334,7 @@ Status SyncEngine::Probe(StreamRow& row, procore::Client& client) {
   const std::optional<int64_t> total = pager.total();
 
   StreamRow next;
-  Status s = store_.Transact([&](Tx& tx) -> Status {
+  auto write = [&](Tx& tx) -> Status {
     const int64_t now = clock_.NowUnixMs();
     next = row;
     auto cas = tx.Query(
@@ -333,7 +354,8 @@ Status SyncEngine::Probe(StreamRow& row, procore::Client& client) {
       return {};
     }
     return FinishRead(tx, next, *digest, total ? total : row.total, wants, now);
-  });
+  };
+  Status s = TransactEnding(store_, queue_, write, [] { return true; });
   if (!s) return s;
   row = next;
   return {};
@@ -369,7 +391,7 @@ Status SyncEngine::OnClientUnavailable(const StreamRow& row, const Error& error)
 Status SyncEngine::Reschedule(const StreamRow& row, const std::string& status,
                               const std::optional<StreamError>& error, int64_t run_at_ms, bool count_failure,
                               std::optional<int64_t> rate_limited_until) {
-  return store_.Transact([&](Tx& tx) -> Status {
+  auto write = [&](Tx& tx) -> Status {
     const int64_t now = clock_.NowUnixMs();
     auto r = tx.Exec(
         "UPDATE sync_streams SET status = $3, error_json = $4, failures = failures + $5, retry_at = $6, "
@@ -379,7 +401,8 @@ Status SyncEngine::Reschedule(const StreamRow& row, const std::string& status,
     if (!r) return tl::unexpected(r.error());
     if (*r == 0) return {};
     return EnqueueStream(tx, row.id, row.seq + 1, run_at_ms);
-  });
+  };
+  return TransactEnding(store_, queue_, write, [] { return true; });
 }
 
 }  // namespace kt::sync
