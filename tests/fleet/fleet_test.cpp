@@ -120,17 +120,20 @@ TEST_P(Fleet, TwoProcessesShareOneSpikeLimit) {
   for (auto* b : {&budget_a, &budget_b, &budget_a, &budget_b}) threads.emplace_back(run, std::ref(*b));
   for (auto& t : threads) t.join();
 
-  std::sort(granted.begin(), granted.end());
-  // Grant times are read just after the store's decision, so allow a few ms of slack on the window.
+  // The shared send log holds the time of every grant as decided (no responses were observed to move them),
+  // both processes' together: no window of the spike's length holds more than the limit. (Times read by the
+  // threads after Acquire returned would be late by however long a loaded machine took to run them.)
+  const std::vector<int64_t> sends = store_a.Load(key).sends_ms;
+  ASSERT_EQ(sends.size(), granted.size()) << "every grant is in the shared log";
   size_t worst = 0;
-  for (size_t i = 0; i < granted.size(); ++i) {
+  for (size_t i = 0; i < sends.size(); ++i) {
     size_t j = i;
-    while (j < granted.size() && granted[j] < granted[i] + 1'000 - 20) ++j;
+    while (j < sends.size() && sends[j] < sends[i] + 1'000) ++j;
     worst = std::max(worst, j - i);
   }
   EXPECT_LE(worst, 6u) << "sends in one spike window, both processes together";
   EXPECT_GE(granted.size(), 18u) << "the budget is used: 6 a second for about 3.5 s";
-  EXPECT_EQ(store_a.Load(key).sends_ms.size(), store_b.Load(key).sends_ms.size());
+  EXPECT_EQ(sends, store_b.Load(key).sends_ms);
 }
 
 // What one process learns (a 429 with Retry-After) holds back the other.
