@@ -59,6 +59,12 @@ Value OptionalInt(const std::optional<int64_t>& n) {
   return n ? Value(*n) : Value(nullptr);
 }
 
+// Marks a job done and counts the completion, if it is still the given worker's attempt: $1 now, $2 id,
+// $3 worker_id, $4 attempts. Complete runs it alone, CompleteRunning inside the handler's transaction.
+constexpr const char* kMarkDoneSql =
+    "UPDATE jobs SET status = 'done', finished_at = $1, updated_at = $1, lease_until = NULL, "
+    "completions = completions + 1 WHERE id = $2 AND worker_id = $3 AND attempts = $4 AND status = 'running'";
+
 // The job the calling thread's Worker is running (null outside RunOnce's handler call), and whether the
 // handler completed it in a committed transaction of its own.
 struct RunningJob {
@@ -210,11 +216,7 @@ Status Queue::Heartbeat(int64_t job_id, std::string_view worker_id, Millis lease
 
 Status Queue::Complete(const Job& job) {
   int64_t now = clock_.NowUnixMs();
-  auto r = store_.Exec(
-      "UPDATE jobs SET status = 'done', finished_at = $1, updated_at = $1, lease_until = NULL, "
-      "completions = completions + 1 "
-      "WHERE id = $2 AND worker_id = $3 AND attempts = $4 AND status = 'running'",
-      {now, job.id, job.worker_id, job.attempts});
+  auto r = store_.Exec(kMarkDoneSql, {now, job.id, job.worker_id, job.attempts});
   if (!r) return tl::unexpected(r.error());
   if (*r == 0) {
     // The handler finished after losing its lease: counted all the same, so a job that ran to completion
@@ -229,11 +231,7 @@ Result<bool> Queue::CompleteRunning(Tx& tx) {
   const Job* job = running_job.job;
   if (!job) return false;
   int64_t now = clock_.NowUnixMs();
-  auto r = tx.Exec(
-      "UPDATE jobs SET status = 'done', finished_at = $1, updated_at = $1, lease_until = NULL, "
-      "completions = completions + 1 "
-      "WHERE id = $2 AND worker_id = $3 AND attempts = $4 AND status = 'running'",
-      {now, job->id, job->worker_id, job->attempts});
+  auto r = tx.Exec(kMarkDoneSql, {now, job->id, job->worker_id, job->attempts});
   if (!r) return tl::unexpected(r.error());
   return *r == 1;
 }

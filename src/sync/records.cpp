@@ -398,15 +398,6 @@ Result<StreamDigest> DigestStream(Tx& tx, const RecordScope& scope) {
   return DigestOf(*r);
 }
 
-Result<int64_t> CountLive(Tx& tx, const RecordScope& scope) {
-  auto r = tx.Query(
-      "SELECT count(*) FROM procore_records WHERE client_id = $1 AND stream = $2 AND project_id = $3 AND "
-      "deleted = 0",
-      {scope.client_id, scope.stream, scope.project_id});
-  if (!r) return tl::unexpected(r.error());
-  return r->rows.at(0).Int(0);
-}
-
 Status DeleteRecords(Tx& tx, int64_t client_id, std::optional<int64_t> project_id,
                      std::optional<std::string> stream) {
   std::string where = "client_id = $1";

@@ -79,7 +79,6 @@ struct StreamDigest {
 };
 Result<StreamDigest> DigestStream(store::Store& store, const RecordScope& scope);
 Result<StreamDigest> DigestStream(store::Tx& tx, const RecordScope& scope);
-Result<int64_t> CountLive(store::Tx& tx, const RecordScope& scope);
 
 // The checksum of lines "<id>:<updated_at>": sorted as byte strings, joined with "\n", SHA-256, lowercase
 // hex.
