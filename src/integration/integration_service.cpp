@@ -855,10 +855,12 @@ Status IntegrationService::RunComplete(const queue::Job& job) {
     auto linked = store_.Transact([&](store::Tx& tx) -> Status {
       auto links = ListProjectLinks(tx, client_id);
       if (!links) return tl::unexpected(links.error());
-      std::set<int64_t> have;
-      for (const auto& l : *links) have.insert(l.procore_project_id);
+      // Projects an admin unlinked stay unlinked.
+      auto skip = ListUnlinkedByAdmin(tx, client_id);
+      if (!skip) return tl::unexpected(skip.error());
+      for (const auto& l : *links) skip->insert(l.procore_project_id);
       for (const auto& p : *projects) {
-        if (have.count(p.id)) continue;
+        if (skip->count(p.id)) continue;
         auto created = CreateKtrackProject(tx, client_id, p.name, p.project_number, now);
         if (!created) return tl::unexpected(created.error());
         auto ins = tx.Exec(
@@ -1028,6 +1030,8 @@ Result<nlohmann::json> IntegrationService::Disconnect(int64_t client_id, int64_t
     if (purge_data) {
       auto links = tx.Exec("DELETE FROM procore_project_links WHERE client_id = $1", {client_id});
       if (!links) return tl::unexpected(links.error());
+      auto unlinks = tx.Exec("DELETE FROM procore_project_unlinks WHERE client_id = $1", {client_id});
+      if (!unlinks) return tl::unexpected(unlinks.error());
     }
     return Audit(tx, client_id, user_id, "integration.disconnected",
                  {{"purge_data", purge_data}, {"hooks_deleted", hooks["deleted"]}});
@@ -1121,8 +1125,9 @@ Status IntegrationService::AutoLinkNewProjects(const IntegrationRecord& record) 
         "SELECT p.procore_id, p.name, p.project_number FROM procore_projects p LEFT JOIN "
         "procore_project_links l "
         "ON l.client_id = p.client_id AND l.procore_project_id = p.procore_id "
-        "WHERE p.client_id = $1 AND p.deleted = 0 AND l.procore_project_id IS NULL ORDER BY p.procore_id "
-        "LIMIT 500",
+        "WHERE p.client_id = $1 AND p.deleted = 0 AND l.procore_project_id IS NULL AND NOT EXISTS (SELECT 1 "
+        "FROM procore_project_unlinks u WHERE u.client_id = p.client_id AND u.procore_project_id = "
+        "p.procore_id) ORDER BY p.procore_id LIMIT 500",
         {record.client_id});
     if (!fresh) return tl::unexpected(fresh.error());
     for (const auto& row : fresh->rows) {

@@ -178,6 +178,33 @@ Result<std::vector<ProjectLink>> ListProjectLinks(store::Tx& tx, int64_t client_
   return out;
 }
 
+Result<std::set<int64_t>> ListUnlinkedByAdmin(store::Tx& tx, int64_t client_id) {
+  auto r =
+      tx.Query("SELECT procore_project_id FROM procore_project_unlinks WHERE client_id = $1", {client_id});
+  if (!r) return tl::unexpected(r.error());
+  std::set<int64_t> out;
+  for (const auto& row : r->rows) out.insert(row.Int(0));
+  return out;
+}
+
+Status MarkUnlinkedByAdmin(store::Tx& tx, int64_t client_id, int64_t procore_project_id, int64_t user_id,
+                           int64_t now_ms) {
+  auto r = tx.Exec(
+      "INSERT INTO procore_project_unlinks (client_id, procore_project_id, unlinked_by, unlinked_at) VALUES "
+      "($1, $2, $3, $4) ON CONFLICT (client_id, procore_project_id) DO UPDATE SET unlinked_by = "
+      "excluded.unlinked_by, unlinked_at = excluded.unlinked_at",
+      {client_id, procore_project_id, user_id, now_ms});
+  if (!r) return tl::unexpected(r.error());
+  return {};
+}
+
+Status ClearUnlinkedByAdmin(store::Tx& tx, int64_t client_id, int64_t procore_project_id) {
+  auto r = tx.Exec("DELETE FROM procore_project_unlinks WHERE client_id = $1 AND procore_project_id = $2",
+                   {client_id, procore_project_id});
+  if (!r) return tl::unexpected(r.error());
+  return {};
+}
+
 Result<std::optional<KtrackProject>> FindKtrackProject(store::Tx& tx, int64_t client_id, int64_t id) {
   auto r = tx.Query(
       "SELECT id, client_id, name, number, created_at FROM ktrack_projects WHERE client_id = $1 AND id = $2",

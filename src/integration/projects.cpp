@@ -220,6 +220,7 @@ Result<nlohmann::json> IntegrationService::LinkProject(int64_t client_id, int64_
         "linked_at) VALUES ($1, $2, $3, $4, $5, $6)",
         {client_id, procore_project_id, linked_to, project->name, user_id, now});
     if (!ins) return tl::unexpected(ins.error());
+    if (auto cleared = ClearUnlinkedByAdmin(tx, client_id, procore_project_id); !cleared) return cleared;
     return audit_.Record(
         tx, client_id, user_id, "integration.project_linked",
         {{"procore_project_id", procore_project_id}, {"ktrack_project_id", linked_to}, {"created", create}});
@@ -282,6 +283,10 @@ Result<nlohmann::json> IntegrationService::UnlinkProject(int64_t client_id, int6
     if (*removed == 0)
       return Fail(ErrorKind::kNotFound, "not_linked", "That Procore project is not linked.",
                   "Reload the projects list.");
+    // Auto-link (at completion and in maintenance) must not undo the admin's choice.
+    if (auto marked = MarkUnlinkedByAdmin(tx, client_id, procore_project_id, user_id, clock_.NowUnixMs());
+        !marked)
+      return marked;
     return audit_.Record(tx, client_id, user_id, "integration.project_unlinked",
                          {{"procore_project_id", procore_project_id}, {"purge_data", purge_data}});
   });

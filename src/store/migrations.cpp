@@ -323,6 +323,17 @@ CREATE TABLE fleet_leases (
 ALTER TABLE jobs ADD COLUMN completions BIGINT NOT NULL DEFAULT 0;
 )sql";
 
+// A Procore project an admin unlinked: auto-link leaves it alone until someone links it again.
+constexpr const char* kProjectUnlinksSql = R"sql(
+CREATE TABLE procore_project_unlinks (
+  client_id BIGINT NOT NULL,
+  procore_project_id BIGINT NOT NULL,
+  unlinked_by BIGINT,
+  unlinked_at BIGINT NOT NULL,
+  PRIMARY KEY (client_id, procore_project_id)
+);
+)sql";
+
 void ReplaceAll(std::string& s, std::string_view from, std::string_view to) {
   for (size_t pos = s.find(from); pos != std::string::npos; pos = s.find(from, pos + to.size())) {
     s.replace(pos, from.size(), to);
@@ -348,12 +359,15 @@ Result<std::set<int64_t>> AppliedVersions(Store& store) {
 
 const std::vector<Migration>& AllMigrations() {
   // Append new migrations at the end with the next version number; never edit or reorder applied ones.
+  // clang-format off
   static const std::vector<Migration> kMigrations = {
       {1, "foundation", kFoundationSql},
       {2, "sync", kSyncSql},
       {3, "integration", kIntegrationSql},
       {4, "fleet", kFleetSql},
+      {5, "project_unlinks", kProjectUnlinksSql},
   };
+  // clang-format on
   return kMigrations;
 }
 

@@ -24,7 +24,7 @@ function startServer(binary, args, env = {}) {
       const m = out.match(/listening on (http:\/\/\S+)/);
       if (m) {
         clearTimeout(timer);
-        resolve({ child, url: m[1], stderr: () => err });
+        resolve({ child, binary, url: m[1], stderr: () => err });
       }
     });
     child.stderr.on('data', (d) => { err += d.toString(); });
@@ -32,13 +32,24 @@ function startServer(binary, args, env = {}) {
   });
 }
 
+// Each server's output is kept beside the screenshots (build/e2e-artifacts/<binary>-<pid>.log), so a failed run can
+// be read afterwards; scripts/run-tests prints their tails when a browser test fails.
+function keepLog(server) {
+  if (!server || server.logKept) return;
+  server.logKept = true;
+  fs.mkdirSync(artifactsDir, { recursive: true });
+  fs.writeFileSync(path.join(artifactsDir, `${server.binary}-${server.child.pid}.log`), server.stderr());
+}
+
 function stop(server) {
-  if (!server || server.child.exitCode !== null) return Promise.resolve();
+  if (!server) return Promise.resolve();
+  if (server.child.exitCode !== null) { keepLog(server); return Promise.resolve(); }
   return new Promise((resolve) => {
+    const done = () => { keepLog(server); resolve(); };
     server.child.removeAllListeners('exit');
-    server.child.on('exit', () => resolve());
+    server.child.on('exit', done);
     server.child.kill('SIGTERM');
-    setTimeout(() => { server.child.kill('SIGKILL'); resolve(); }, 5000).unref();
+    setTimeout(() => { server.child.kill('SIGKILL'); done(); }, 5000).unref();
   });
 }
 

@@ -254,6 +254,35 @@ TEST_F(ProjectDriftTest, AutoLinkLinksAndSyncsAProjectCreatedInProcoreAfterCompl
   EXPECT_TRUE(audited) << "linked by KTrack itself, not by a user";
 }
 
+TEST_F(ProjectDriftTest, AProjectTheAdminUnlinkedStaysUnlinkedThroughAutoLinkAndASettingsChange) {
+  Tenant t = NewTenant("Unlink Co", dir_->path());
+  App app = NewApp("KTrack unlink", Permissions("admin"), "all");
+  Connect(t, app, {{"domains", {"rfis"}}, {"auto_link_projects", true}});
+  auto linked = [&](int64_t id) { return !ProjectRow(t, id)["linked_ktrack_project_id"].is_null(); };
+  const int64_t chosen = projects_.at(0);
+  ASSERT_TRUE(WaitUntil([&] { return linked(chosen); }, seconds(30)));
+
+  ASSERT_EQ(As(t, "DELETE", "/projects/" + std::to_string(chosen) + "/link", json::object()).status, 200);
+  EXPECT_FALSE(linked(chosen));
+  // Saving the settings runs completion again, and maintenance runs every second: both auto-link. Each
+  // maintenance pass re-checks the permissions after auto-linking, so two new check times mean at least one
+  // whole pass since the unlink.
+  auto checked_at = [&] { return As(t, "GET", "").body["permissions"].value("checked_at", std::string()); };
+  auto saved = As(t, "PUT", "/settings", {{"domains", {"rfis"}}, {"auto_link_projects", true}});
+  ASSERT_EQ(saved.status, 200) << saved.text;
+  ASSERT_TRUE(WaitUntil([&] { return As(t, "GET", "").body["status"] == "active"; }, seconds(60)));
+  for (int pass = 0; pass < 2; ++pass) {
+    const std::string before = checked_at();
+    ASSERT_TRUE(WaitUntil([&] { return checked_at() != before; }, seconds(30))) << "no maintenance pass ran";
+  }
+  EXPECT_FALSE(linked(chosen)) << "auto-link undid the admin's unlink: " << ProjectRow(t, chosen).dump();
+
+  // Linking it again by hand works, and clears the mark: it is the admin's choice again.
+  auto relinked = As(t, "POST", "/projects/" + std::to_string(chosen) + "/link", {{"create", true}});
+  ASSERT_EQ(relinked.status, 200) << relinked.text;
+  EXPECT_TRUE(linked(chosen));
+}
+
 // The large preset's first company has 600 projects; 400 more are created in Procore to make 1,000.
 class ThousandProjectsTest : public ProjectsTest {
  protected:

@@ -71,6 +71,23 @@
     node.replaceChildren(...children.flat(Infinity).filter((c) => c !== null && c !== undefined && c !== false));
   }
 
+  // fill() for a list that refreshes itself: an old child stays in place wherever its new version (same data-key)
+  // would be identical, so a periodic refresh never swaps a button out from under a click (mouse down on the old
+  // one, up on the new one, is no click) or closes a select the user has open.
+  function fillKeyed(node, ...children) {
+    const fresh = children.flat(Infinity).filter((c) => c !== null && c !== undefined && c !== false);
+    const old = new Map();
+    for (const c of node.children) if (c.dataset.key) old.set(c.dataset.key, c);
+    let cursor = node.firstChild;
+    for (const c of fresh) {
+      const prev = c.dataset && c.dataset.key ? old.get(c.dataset.key) : null;
+      const keep = prev && prev.outerHTML === c.outerHTML ? prev : c;
+      if (keep === cursor) { cursor = cursor.nextSibling; continue; }
+      node.insertBefore(keep, cursor);
+    }
+    while (cursor) { const next = cursor.nextSibling; cursor.remove(); cursor = next; }
+  }
+
   function show(node, visible) { if (node) node.hidden = !visible; }
 
   function showError(box, err) {
@@ -510,7 +527,7 @@
         } },
         el('strong', { text: key === '' ? 'Company' : projectName(key, list[0].project_name) }),
         el('span', { class: 'muted small', text: ` · ${groupSynced} of ${groupLive} synced${groupPaused ? ` · ${groupPaused} paused` : ''} · ${number(records)} records` }));
-      rows.push(el('tr', { class: 'group', 'data-group-head': key }, el('th', { colspan: 4, scope: 'rowgroup' }, toggle)));
+      rows.push(el('tr', { class: 'group', 'data-group-head': key, 'data-key': `g${key}` }, el('th', { colspan: 4, scope: 'rowgroup' }, toggle)));
       for (const s of list) {
         const count = s.count || 0;
         const procoreTotal = s.procore_total ?? null;
@@ -524,7 +541,7 @@
         const last = s.status === 'synced' ? ago(s.last_synced_at)
           : eta !== null ? `about ${duration(eta)} left` : s.status === 'error' ? '' : '…';
         rows.push(el('tr', { 'data-stream': s.stream, 'data-project-id': s.project_id ?? '', 'data-status': s.status,
-                             'data-group': key, hidden: !open },
+                             'data-group': key, 'data-key': `s${key}:${s.stream}`, hidden: !open },
           el('td', { text: streamLabel(s.stream) }),
           el('td', {}, el('span', { class: `badge ${s.status}`, text: STREAM_STATUS_LABELS[s.status] || s.status,
             title: s.status === 'paused' ? 'Not syncing now (not in the settings, or waiting for a fix in Procore); its data is kept.' : null })),
@@ -533,7 +550,7 @@
           el('td', { class: 'eta-col small muted', text: last })));
       }
     }
-    fill($('#streams-table tbody', scope), ...rows);
+    fillKeyed($('#streams-table tbody', scope), ...rows);
     const live = streams.length - paused;
     const all = live > 0 && synced === live;
     const pausedNote = paused ? ` · ${paused} paused` : '';
@@ -1277,7 +1294,7 @@
       if (!answer) return null;
       const checks = (answer.permissions && answer.permissions.checks) || [];
       const failures = checks.filter((c) => c.status !== 'ok');
-      return el('tr', { class: 'link-result', 'data-result-for': p.id }, el('td', { colspan: 6 },
+      return el('tr', { class: 'link-result', 'data-result-for': p.id, 'data-key': `r${p.id}` }, el('td', { colspan: 6 },
         el('div', { class: `alert ${failures.length ? 'error' : 'ok'}` },
           el('strong', { text: `Linked to KTrack project “${answer.ktrack_project_name || p.name}”.` }),
           checks.length ? ` ${failures.length ? `${failures.length} of ${checks.length} permission checks failed; its data syncs once they pass.` : `All ${checks.length} permission checks passed; its data is syncing.`}` : '',
@@ -1287,7 +1304,7 @@
     function render() {
       const pages = Math.max(1, Math.ceil(view.total / PER_PAGE));
       $('#project-count').textContent = `${number(view.total)} project${view.total === 1 ? '' : 's'}`;
-      fill($('#projects-table tbody'), ...(view.list.length ? view.list.flatMap((p) => [el('tr', { 'data-project-id': p.id },
+      fillKeyed($('#projects-table tbody'), ...(view.list.length ? view.list.flatMap((p) => [el('tr', { 'data-project-id': p.id, 'data-key': `p${p.id}` },
         el('td', {}, el('strong', { text: p.name || p.display_name || `Project ${p.id}` }),
           el('div', { class: 'small muted', text: [p.project_number, p.active === false ? 'Inactive' : null].filter(Boolean).join(' · ') || `#${p.id}` })),
         el('td', { class: 'small', text: p.stage || '—' }),
