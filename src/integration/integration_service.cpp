@@ -856,11 +856,13 @@ Status IntegrationService::RunComplete(const queue::Job& job) {
       auto links = ListProjectLinks(tx, client_id);
       if (!links) return tl::unexpected(links.error());
       // Projects an admin unlinked stay unlinked.
-      auto skip = ListUnlinkedByAdmin(tx, client_id);
-      if (!skip) return tl::unexpected(skip.error());
-      for (const auto& l : *links) skip->insert(l.procore_project_id);
+      auto unlinked = ListUnlinkedByAdmin(tx, client_id);
+      if (!unlinked) return tl::unexpected(unlinked.error());
+      std::set<int64_t> skip;
+      for (const auto& [procore_id, ktrack_id] : *unlinked) skip.insert(procore_id);
+      for (const auto& l : *links) skip.insert(l.procore_project_id);
       for (const auto& p : *projects) {
-        if (skip->count(p.id)) continue;
+        if (skip.count(p.id)) continue;
         auto created = CreateKtrackProject(tx, client_id, p.name, p.project_number, now);
         if (!created) return tl::unexpected(created.error());
         auto ins = tx.Exec(

@@ -178,22 +178,24 @@ Result<std::vector<ProjectLink>> ListProjectLinks(store::Tx& tx, int64_t client_
   return out;
 }
 
-Result<std::set<int64_t>> ListUnlinkedByAdmin(store::Tx& tx, int64_t client_id) {
-  auto r =
-      tx.Query("SELECT procore_project_id FROM procore_project_unlinks WHERE client_id = $1", {client_id});
+Result<std::map<int64_t, int64_t>> ListUnlinkedByAdmin(store::Tx& tx, int64_t client_id) {
+  auto r = tx.Query(
+      "SELECT procore_project_id, ktrack_project_id FROM procore_project_unlinks WHERE client_id = $1",
+      {client_id});
   if (!r) return tl::unexpected(r.error());
-  std::set<int64_t> out;
-  for (const auto& row : r->rows) out.insert(row.Int(0));
+  std::map<int64_t, int64_t> out;
+  for (const auto& row : r->rows) out[row.Int(0)] = row.Int(1);
   return out;
 }
 
-Status MarkUnlinkedByAdmin(store::Tx& tx, int64_t client_id, int64_t procore_project_id, int64_t user_id,
-                           int64_t now_ms) {
+Status MarkUnlinkedByAdmin(store::Tx& tx, int64_t client_id, int64_t procore_project_id,
+                           int64_t ktrack_project_id, int64_t user_id, int64_t now_ms) {
   auto r = tx.Exec(
-      "INSERT INTO procore_project_unlinks (client_id, procore_project_id, unlinked_by, unlinked_at) VALUES "
-      "($1, $2, $3, $4) ON CONFLICT (client_id, procore_project_id) DO UPDATE SET unlinked_by = "
-      "excluded.unlinked_by, unlinked_at = excluded.unlinked_at",
-      {client_id, procore_project_id, user_id, now_ms});
+      "INSERT INTO procore_project_unlinks (client_id, procore_project_id, ktrack_project_id, unlinked_by, "
+      "unlinked_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (client_id, procore_project_id) DO UPDATE SET "
+      "ktrack_project_id = excluded.ktrack_project_id, unlinked_by = excluded.unlinked_by, unlinked_at = "
+      "excluded.unlinked_at",
+      {client_id, procore_project_id, ktrack_project_id, user_id, now_ms});
   if (!r) return tl::unexpected(r.error());
   return {};
 }

@@ -3,8 +3,8 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -83,10 +83,11 @@ struct ProjectLink {
   int64_t linked_at = 0;
 };
 Result<std::vector<ProjectLink>> ListProjectLinks(store::Tx& tx, int64_t client_id);
-// Projects an admin unlinked, which auto-link must not link again (a manual link clears the mark).
-Result<std::set<int64_t>> ListUnlinkedByAdmin(store::Tx& tx, int64_t client_id);
-Status MarkUnlinkedByAdmin(store::Tx& tx, int64_t client_id, int64_t procore_project_id, int64_t user_id,
-                           int64_t now_ms);
+// Projects an admin unlinked, which auto-link must not link again (a manual link clears the mark), each with
+// the KTrack project it was linked to.
+Result<std::map<int64_t, int64_t>> ListUnlinkedByAdmin(store::Tx& tx, int64_t client_id);
+Status MarkUnlinkedByAdmin(store::Tx& tx, int64_t client_id, int64_t procore_project_id,
+                           int64_t ktrack_project_id, int64_t user_id, int64_t now_ms);
 Status ClearUnlinkedByAdmin(store::Tx& tx, int64_t client_id, int64_t procore_project_id);
 Result<std::optional<KtrackProject>> FindKtrackProject(store::Tx& tx, int64_t client_id, int64_t id);
 Result<int64_t> CreateKtrackProject(store::Tx& tx, int64_t client_id, const std::string& name,

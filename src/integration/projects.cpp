@@ -1,6 +1,7 @@
 // The company's Procore projects and their links to KTrack projects (issue 8's JSON side).
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include "integration/integration_service.h"
 #include "util/strings.h"
@@ -71,12 +72,16 @@ Result<nlohmann::json> IntegrationService::Projects(int64_t client_id, const Pro
   }
   std::map<int64_t, ProjectLink> links;
   std::map<int64_t, std::string> ktrack_names;
+  std::map<int64_t, int64_t> unlinked;  // Procore project → the KTrack project an admin unlinked it from
   auto read = store_.Transact([&](store::Tx& tx) -> Status {
     links.clear();
     ktrack_names.clear();
     auto list = ListProjectLinks(tx, client_id);
     if (!list) return tl::unexpected(list.error());
     for (const auto& l : *list) links[l.procore_project_id] = l;
+    auto marks = ListUnlinkedByAdmin(tx, client_id);
+    if (!marks) return tl::unexpected(marks.error());
+    unlinked = std::move(*marks);
     auto names = tx.Query("SELECT id, name FROM ktrack_projects WHERE client_id = $1", {client_id});
     if (!names) return tl::unexpected(names.error());
     for (const auto& row : names->rows) ktrack_names[row.Int("id")] = row.Text("name");
@@ -102,6 +107,8 @@ Result<nlohmann::json> IntegrationService::Projects(int64_t client_id, const Pro
         if (s.status != "paused" || s.error) list.push_back(s.status);
       }
 
+  std::set<int64_t> linked_ktrack;
+  for (const auto& [procore_id, l] : links) linked_ktrack.insert(l.ktrack_project_id);
   nlohmann::json all = nlohmann::json::array();
   for (const auto& p : *rows) {
     auto link = links.find(p.id);
@@ -127,6 +134,11 @@ Result<nlohmann::json> IntegrationService::Projects(int64_t client_id, const Pro
         {"sync_status",
          linked ? nlohmann::json(StreamsBadge(stream_statuses, p.id)) : nlohmann::json(nullptr)}};
     if (fix != not_permitted_fix.end()) j["fix"] = fix->second;
+    // Linking it again offers the KTrack project it left, while no other Procore project has taken it.
+    j["previous_ktrack_project_id"] = nullptr;
+    if (auto was = unlinked.find(p.id); !linked && was != unlinked.end() && ktrack_names.count(was->second) &&
+                                        !linked_ktrack.count(was->second))
+      j["previous_ktrack_project_id"] = was->second;
     auto drifted = drift.find(p.id);
     j["drift"] = linked && drifted != drift.end() ? nlohmann::json{{"code", drifted->second.code},
                                                                    {"message", drifted->second.message},
@@ -276,15 +288,17 @@ Result<nlohmann::json> IntegrationService::UnlinkProject(int64_t client_id, int6
   auto record = Load(client_id);
   if (!record) return tl::unexpected(record.error());
   auto done = store_.Transact([&](store::Tx& tx) -> Status {
-    auto removed =
-        tx.Exec("DELETE FROM procore_project_links WHERE client_id = $1 AND procore_project_id = $2",
-                {client_id, procore_project_id});
+    auto removed = tx.Query(
+        "DELETE FROM procore_project_links WHERE client_id = $1 AND procore_project_id = $2 RETURNING "
+        "ktrack_project_id",
+        {client_id, procore_project_id});
     if (!removed) return tl::unexpected(removed.error());
-    if (*removed == 0)
+    if (removed->empty())
       return Fail(ErrorKind::kNotFound, "not_linked", "That Procore project is not linked.",
                   "Reload the projects list.");
     // Auto-link (at completion and in maintenance) must not undo the admin's choice.
-    if (auto marked = MarkUnlinkedByAdmin(tx, client_id, procore_project_id, user_id, clock_.NowUnixMs());
+    if (auto marked = MarkUnlinkedByAdmin(tx, client_id, procore_project_id, removed->rows[0].Int(0), user_id,
+                                          clock_.NowUnixMs());
         !marked)
       return marked;
     return audit_.Record(tx, client_id, user_id, "integration.project_unlinked",

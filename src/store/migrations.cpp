@@ -323,11 +323,13 @@ CREATE TABLE fleet_leases (
 ALTER TABLE jobs ADD COLUMN completions BIGINT NOT NULL DEFAULT 0;
 )sql";
 
-// A Procore project an admin unlinked: auto-link leaves it alone until someone links it again.
+// A Procore project an admin unlinked: auto-link leaves it alone until someone links it again, and linking it
+// again offers the KTrack project it was linked to.
 constexpr const char* kProjectUnlinksSql = R"sql(
 CREATE TABLE procore_project_unlinks (
   client_id BIGINT NOT NULL,
   procore_project_id BIGINT NOT NULL,
+  ktrack_project_id BIGINT NOT NULL,
   unlinked_by BIGINT,
   unlinked_at BIGINT NOT NULL,
   PRIMARY KEY (client_id, procore_project_id)

@@ -218,12 +218,18 @@ test('Concierge walks the Procore company integration end to end, as the help ar
     const row = (id) => page.locator(`#projects-table tr[data-project-id="${id}"]`);
     await row(p1).waitFor();
     assert.strictEqual(await page.locator('#projects-table tr[data-project-id]').count(), company.project_ids.length);
+    const linkedTo = async () => (await page.evaluate(async (id) => (await fetch(`/api/v1/clients/${id}/procore/projects?per_page=100`)).json(), client.id))
+      .find((p) => p.id === p1).linked_ktrack_project_id;
+    const before = await linkedTo();
     await row(p1).locator('button:has-text("Unlink")').click();
     await row(p1).locator('form.unlink-confirm button[type=submit]').click();
     await row(p1).locator('button:text-is("Link")').waitFor();
     assert.match(await row(p1).textContent(), /Not linked/);
+    // Linking it again offers the KTrack project it left (no second KTrack project of the same name).
+    assert.strictEqual(await row(p1).locator('select.link-target').inputValue(), String(before));
     await row(p1).locator('button:text-is("Link")').click();
     await page.waitForSelector(`tr[data-result-for="${p1}"] .alert.ok`);
+    assert.strictEqual(await linkedTo(), before, 'linked again to the KTrack project it left');
     // Its streams of the chosen settings sync again to the emulator's truth (Daily logs, unticked above, stay paused).
     const projectStreams = async () => (await page.evaluate(async (id) => (await fetch(`/api/v1/clients/${id}/procore/streams`)).json(), client.id))
       .filter((s) => s.project_id === p1 && s.status !== 'paused');

@@ -261,9 +261,12 @@ TEST_F(ProjectDriftTest, AProjectTheAdminUnlinkedStaysUnlinkedThroughAutoLinkAnd
   auto linked = [&](int64_t id) { return !ProjectRow(t, id)["linked_ktrack_project_id"].is_null(); };
   const int64_t chosen = projects_.at(0);
   ASSERT_TRUE(WaitUntil([&] { return linked(chosen); }, seconds(30)));
+  const json ktrack_project = ProjectRow(t, chosen)["linked_ktrack_project_id"];
 
   ASSERT_EQ(As(t, "DELETE", "/projects/" + std::to_string(chosen) + "/link", json::object()).status, 200);
   EXPECT_FALSE(linked(chosen));
+  EXPECT_EQ(ProjectRow(t, chosen)["previous_ktrack_project_id"], ktrack_project)
+      << "offered when linking again";
   // Saving the settings runs completion again, and maintenance runs every second: both auto-link. Each
   // maintenance pass re-checks the permissions after auto-linking, so two new check times mean at least one
   // whole pass since the unlink.
@@ -277,10 +280,13 @@ TEST_F(ProjectDriftTest, AProjectTheAdminUnlinkedStaysUnlinkedThroughAutoLinkAnd
   }
   EXPECT_FALSE(linked(chosen)) << "auto-link undid the admin's unlink: " << ProjectRow(t, chosen).dump();
 
-  // Linking it again by hand works, and clears the mark: it is the admin's choice again.
-  auto relinked = As(t, "POST", "/projects/" + std::to_string(chosen) + "/link", {{"create", true}});
+  // Linking it again by hand, to the KTrack project it left, works and clears the mark.
+  auto relinked =
+      As(t, "POST", "/projects/" + std::to_string(chosen) + "/link", {{"ktrack_project_id", ktrack_project}});
   ASSERT_EQ(relinked.status, 200) << relinked.text;
-  EXPECT_TRUE(linked(chosen));
+  json row = ProjectRow(t, chosen);
+  EXPECT_EQ(row["linked_ktrack_project_id"], ktrack_project) << row.dump();
+  EXPECT_TRUE(row["previous_ktrack_project_id"].is_null()) << row.dump();
 }
 
 // The large preset's first company has 600 projects; 400 more are created in Procore to make 1,000.

@@ -1256,6 +1256,16 @@
       return el('span', { class: `badge ${st}`, text: STREAM_STATUS_LABELS[st] || st });
     }
 
+    // Where Link links: the KTrack project chosen in the row; by default the one it was unlinked from, while that
+    // one is free; otherwise a new KTrack project ('new').
+    function targetOf(p) {
+      const chosen = view.target.get(String(p.id));
+      if (chosen) return chosen;
+      const previous = p.previous_ktrack_project_id;
+      const free = previous != null && view.ktrack.some((k) => k.id === previous && k.procore_project_id == null);
+      return free ? String(previous) : 'new';
+    }
+
     function actions(p) {
       const id = String(p.id);
       const working = view.busy.has(id);
@@ -1271,9 +1281,9 @@
         return el('button', { class: 'btn secondary small-btn', type: 'button', disabled: working, text: 'Unlink',
                               onclick: () => { view.unlinking = id; render(); } });
       }
-      // Link to a new KTrack project made from this one (the default), or to a KTrack project without a link.
+      // Link to a new KTrack project made from this one, or to a KTrack project without a link.
       const free = view.ktrack.filter((k) => k.procore_project_id == null);
-      const target = view.target.get(id) || 'new';
+      const target = targetOf(p);
       const blocked = working || p.permitted === false;
       return el('div', { class: 'link-form' },
         free.length ? el('select', { class: 'link-target', 'aria-label': `KTrack project for ${p.name || p.id}`, disabled: blocked,
@@ -1360,7 +1370,7 @@
     async function link(p) {
       view.busy.add(String(p.id)); render();
       try {
-        const target = view.target.get(String(p.id)) || 'new';
+        const target = targetOf(p);
         const answer = await api('POST', `/projects/${p.id}/link`, target === 'new' ? { create: true } : { ktrack_project_id: Number(target) });
         view.target.delete(String(p.id));
         view.linked.set(String(p.id), answer || {});
