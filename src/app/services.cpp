@@ -60,9 +60,10 @@ Result<std::unique_ptr<Services>> BuildServices(const Config& config) {
   s->procore_clients = std::make_unique<integration::ProcoreClients>(*s->store, *s->secrets, s->clock,
                                                                      s->random, procore_options);
   sync::SyncOptions sync_options;
-  // Webhook events claimed by a killed server wait out their claim: twice the job lease (two minutes by
-  // default), at least 30 s, so a shorter job_lease_s speeds up the takeover of both.
-  sync_options.inbox_claim_lease = std::max(Millis(30'000), Millis(config.job_lease_s * 2000));
+  // Webhook events claimed by a killed server wait out their claim, which the running job renews: as long as
+  // the job lease (at least 3 s, so renewals stay a second apart), so a shorter job_lease_s speeds up the
+  // takeover of both.
+  sync_options.inbox_claim_lease = Millis(std::max<int64_t>(config.job_lease_s, 3) * 1000);
   s->sync =
       std::make_unique<sync::SyncEngine>(*s->store, *s->queue, *s->procore_clients, s->clock, sync_options);
   integration::ReceiverOptions receiver_options;

@@ -52,11 +52,13 @@ struct SyncOptions {
   // lists. While Procore's budget makes a run slow, the next one finds more events waiting and batches more.
   int webhook_batch = 1000;
   // Before a webhook job's first batch is claimed, a burst may keep arriving: the claim waits until the inbox
-  // has not grown for webhook_gather_quiet, or for half the time the batch's reads take of the budget's share,
-  // whichever comes first (at most webhook_gather_max).
+  // has not grown for webhook_gather_quiet, or for half the time the batch's reads take of the budget's
+  // share, whichever comes first (at most webhook_gather_max).
   Millis webhook_gather_quiet{300};
   Millis webhook_gather_max{5'000};
-  Millis inbox_claim_lease{120'000};
+  // How long a webhook job's claim on inbox events lasts; the running job renews it every third of that, so
+  // it bounds only how soon a crashed job's events are read again.
+  Millis inbox_claim_lease{60'000};
   int64_t stream_job_priority = 100;  // queue priorities: lower runs first
   int64_t reconcile_job_priority = 50;
   InboxOptions inbox;

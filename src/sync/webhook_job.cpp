@@ -4,8 +4,10 @@
 // share of the rate budget goes, as it accrues, to the (stream, project) pairs that have waited longest.
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <future>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <thread>
@@ -55,6 +57,52 @@ SteadyDuration BudgetTime(int64_t reads, int64_t spike_limit) {
   return std::chrono::duration_cast<SteadyDuration>(kSpikeWindow) * reads * 100 /
          (spike_limit * kWebhookSharePercent);
 }
+
+// Keeps a job's inbox claims alive while it runs: every third of the claim's lease, on its own thread (a read
+// may wait on the budget or on Procore far longer than that), the claims are extended by a whole lease. So
+// the lease can be short, and a crashed server's claimed events go back to the inbox within one lease of its
+// last renewal rather than after a lease long enough for the slowest batch.
+class ClaimKeeper {
+ public:
+  ClaimKeeper(store::Store& store, Clock& clock, int64_t client_id, std::string token, Millis lease)
+      : store_(store), clock_(clock), client_id_(client_id), token_(std::move(token)), lease_(lease) {
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~ClaimKeeper() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  ClaimKeeper(const ClaimKeeper&) = delete;
+  ClaimKeeper& operator=(const ClaimKeeper&) = delete;
+
+ private:
+  void Run() {
+    std::unique_lock lock(mu_);
+    while (!cv_.wait_for(lock, lease_ / 3, [this] { return stopping_; })) {
+      lock.unlock();
+      // A failed renewal is not fatal: the claims then lapse after the lease and the events are read again.
+      (void)store_.Exec(
+          "UPDATE webhook_inbox SET claimed_until = $3 WHERE client_id = $1 AND status = 'pending' AND "
+          "claim_token = $2",
+          {client_id_, token_, clock_.NowUnixMs() + lease_.count()});
+      lock.lock();
+    }
+  }
+
+  store::Store& store_;
+  Clock& clock_;
+  const int64_t client_id_;
+  const std::string token_;
+  const Millis lease_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;  // guarded by mu_
+  std::thread thread_;
+};
 
 // Events of one (resource, project) pair waiting in the inbox: about one list read.
 struct PendingPair {
@@ -143,6 +191,7 @@ Status SyncEngine::RunWebhookJob(int64_t client_id, char slot) {
   }
 
   const std::string token = RandomHex(12);
+  ClaimKeeper keeper(store_, clock_, client_id, token, options_.inbox_claim_lease);
   auto release = [&]() -> Status {
     auto r = store_.Exec(
         "UPDATE webhook_inbox SET claim_token = NULL, claimed_until = NULL WHERE claim_token = $1 AND "

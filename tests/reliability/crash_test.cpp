@@ -100,8 +100,8 @@ TEST(CrashSuite, WebhookProcessingKilledAtRandomPointsConverges) {
     return env.CountRows("SELECT count(*) FROM webhook_inbox WHERE status <> 'pending'");
   };
   auto rng = Rng(2);
-  // One kill (two in the long form): the events a killed server had claimed wait out their claim (twice the
-  // job lease, at least 30 s, since 6b2f184; 120 s before) before a restarted server processes them.
+  // One kill (two in the long form): the events a killed server had claimed wait out their claim (the job
+  // lease, at least 3 s, renewed while the job runs) before a restarted server processes them.
   const int trials = Trials() >= 10 ? 2 : 1;
   const int kills = KillAtRandomPoints(env, trials, rng, 10, 60, processed, [&] {
     return env.CountRows("SELECT count(*) FROM webhook_inbox WHERE status = 'pending'") == 0 &&

@@ -294,6 +294,40 @@ TEST_P(EngineTest, WebhookEventsAreCoalescedDeduplicatedAndEchoesDropped) {
   EXPECT_EQ(fake_.Requests(), before);
 }
 
+// A webhook job's claim on its events is renewed while it runs, so a short claim lease (it bounds only how
+// soon a crashed job's events are read again) holds however long a read takes.
+TEST_P(EngineTest, AWebhookJobKeepsItsClaimAliveWhileAReadTakesLongerThanTheLease) {
+  options_.inbox_claim_lease = Millis(300);
+  worker_ = std::make_unique<queue::Worker>(*queue_);
+  engine_ = std::make_unique<SyncEngine>(*flaky_, *queue_, source_, clock_, options_);
+  engine_->RegisterHandlers(*worker_);
+  InitialSync();
+  const int64_t later = kBase + 900'000;
+  fake_.Touch("rfis:5", 11, later);
+  ASSERT_TRUE(engine_->inbox().Accept(kClient, Event("slow", "RFIs", "update", 11, 5, later)));
+
+  // The re-read takes three leases: the clock moves on a whole second meanwhile.
+  std::atomic<int64_t> claimed_until_while_reading{0};
+  std::atomic<int64_t> now_while_reading{0};
+  fake_.on_send = [&](const http::ClientRequest& request) {
+    if (request.url.find("/rfis") == std::string::npos || now_while_reading != 0) return;
+    clock_.Advance(Millis(1000));
+    std::this_thread::sleep_for(std::chrono::milliseconds(900));
+    auto r = store_->Query("SELECT claimed_until FROM webhook_inbox WHERE status = 'pending'");
+    if (r && !r->empty()) claimed_until_while_reading = r->rows[0].Int(0);
+    now_while_reading = clock_.NowUnixMs();
+  };
+  Drain();
+  fake_.on_send = nullptr;
+  ASSERT_NE(now_while_reading, 0) << "the event's record was not re-read";
+  EXPECT_GT(claimed_until_while_reading, now_while_reading) << "the claim lapsed while its job was reading";
+  ExpectTruth("rfis", 5, "rfis:5");
+  auto counts = engine_->inbox().Counts(kClient);
+  ASSERT_TRUE(counts);
+  EXPECT_EQ(counts->pending, 0);
+  EXPECT_EQ(counts->done, 1);
+}
+
 // Group commit: deliveries accepted from many threads at once are committed together, yet each caller is
 // answered for its own event (new or duplicate), every new event is stored once, and the wake hook fires.
 TEST_P(EngineTest, ConcurrentDeliveriesAreEachStoredOnceAndAnsweredForThemselves) {

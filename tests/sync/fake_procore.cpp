@@ -52,6 +52,7 @@ std::string FakeProcore::RecordJson(const FakeList& list, const FakeRecord& r) c
 }
 
 http::ClientResponse FakeProcore::Send(const http::ClientRequest& request) {
+  if (on_send) on_send(request);
   std::lock_guard lock(mu_);
   std::string query_text;
   const std::string path = PathOf(request.url, &query_text);

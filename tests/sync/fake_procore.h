@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -69,6 +70,8 @@ class FakeProcore final : public procore::Transport {
   void ClearFailures();
   int max_per_page = 2;
   int64_t budget_view_id = 777;
+  // Called with each request before it is answered, on the sending thread (e.g. to hold a read up).
+  std::function<void(const http::ClientRequest&)> on_send;
 
  private:
   http::ClientResponse Json(int status, std::string body);
