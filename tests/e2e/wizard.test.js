@@ -207,9 +207,14 @@ test('Concierge walks the Procore company integration end to end, as the help ar
     // Editing the settings re-checks the permissions and keeps the integration running.
     await page.click('#edit-settings');
     await page.uncheck('input[name=domain][value=daily_logs]');
+    const saves = await page.locator('#audit-table tr[data-action="integration.settings_saved"]').count();
     await page.click('#save-settings');
     await page.waitForSelector('#settings-editor', { state: 'hidden' });
+    await page.waitForFunction((n) => document.querySelectorAll('#audit-table tr[data-action="integration.settings_saved"]').length > n, saves);
     assert.doesNotMatch(await page.textContent('#settings-summary'), /Daily logs/);
+    // The save checked the permissions itself; the page shows that check, not a refusal to check again.
+    assert.strictEqual(await page.locator('#permissions-card [data-role=error]:visible').count(), 0,
+      await page.textContent('#permissions-card'));
     await h.screenshot(page, 'wizard-11-details-edited');
   });
 

@@ -1123,7 +1123,12 @@
       }
       const setupDone = ['completing', 'active', 'error'].includes(integration.status);
       if (!setupDone) nextAction('The setup is not finished.', { href: `/clients/${clientId}/procore/setup`, text: 'Continue the setup →' });
-      else if (integration.status === 'completing') nextAction('The first sync is running.');
+      else if (integration.status === 'completing') {
+        // Completing again (changed settings) once streams have synced: the webhooks and streams follow them.
+        const again = (integration.streams || []).some((st) => st.last_synced_at);
+        nextAction(again ? 'Applying the changed settings: the webhook triggers and the synced data follow them.' : 'The first sync is running.');
+        if (again) $('#integration-status').textContent = 'Applying settings';
+      }
       else if (integration.status === 'error') nextAction('Something needs attention; the fix is below.');
       else nextAction(`Connected to ${((companyOf(integration) || {}).name || 'Procore').replace(/\.$/, '')}.`);
       renderConnection(integration);
@@ -1193,7 +1198,11 @@
     wireSettingsForm(settingsForm, async () => {
       closeSettings();
       render();
-      await verifyPermissions(permScope);
+      // A running integration saves new settings only after checking their permissions, then applies them
+      // (status completing): show that check. Otherwise the new settings' permissions are checked now.
+      const last = storedCheck(state.integration);
+      if (['completing', 'active'].includes(state.integration.status) && last) renderPermissions(permScope, last);
+      else await verifyPermissions(permScope);
       await renderAudit();
     });
 
@@ -1230,7 +1239,12 @@
         renderStreamErrors($('#stream-errors'), state.integration.streams || []);
         poller = pollStreams(streamsScope, {
           fastMs: 2000, slowMs: 15000,
-          onUpdate: async (_, list) => { renderStreamErrors($('#stream-errors'), list); renderHealth(state.integration, list); },
+          onUpdate: async (_, list) => {
+            // While completing (or applying changed settings), the status follows without a reload.
+            if (state.integration.status === 'completing') { await loadIntegration(); render(); }
+            renderStreamErrors($('#stream-errors'), list);
+            renderHealth(state.integration, list);
+          },
         });
         const last = storedCheck(state.integration);
         if (last) renderPermissions(permScope, last);
