@@ -1333,7 +1333,8 @@
           el('div', { class: 'small muted', text: [p.project_number, p.active === false ? 'Inactive' : null].filter(Boolean).join(' · ') || `#${p.id}` })),
         el('td', { class: 'small', text: p.stage || '—' }),
         el('td', {}, p.permitted === false
-          ? [el('span', { class: 'badge project_not_permitted', text: 'Not permitted' }), p.fix ? el('div', { class: 'small muted', text: p.fix }) : null]
+          ? [el('span', { class: 'badge project_not_permitted', text: 'Not permitted' }),
+             el('div', { class: 'small muted access-fix', text: p.fix || 'Add it to the app’s permitted projects in Procore, then link it.' })]
           : el('span', { class: 'badge ok', text: 'Permitted' })),
         el('td', { class: 'small' }, p.linked_ktrack_project_id
           ? el('a', { href: `/clients/${clientId}/projects/${p.linked_ktrack_project_id}`, text: p.ktrack_project_name || `KTrack project ${p.linked_ktrack_project_id}` })
