@@ -1157,6 +1157,19 @@ Status IntegrationService::AutoLinkNewProjects(const IntegrationRecord& record) 
   return {};
 }
 
+namespace {
+
+// A stream stopped by something an admin fixes in Procore (a permission, a tool, the permitted projects, the
+// app's install), rather than by Procore failing.
+bool WaitsForAFixInProcore(const sync::StreamStatus& s) {
+  if (s.status != "error" || !s.error) return false;
+  const std::string& code = s.error->code;
+  return code == "missing_permission" || code == "tool_disabled" || code == "project_not_permitted" ||
+         code == "app_not_installed";
+}
+
+}  // namespace
+
 Result<bool> IntegrationService::PermissionFailuresUnexplained(const IntegrationRecord& record) {
   auto streams = sync_.ListStreams(record.client_id);
   if (!streams) return tl::unexpected(streams.error());
@@ -1164,12 +1177,16 @@ Result<bool> IntegrationService::PermissionFailuresUnexplained(const Integration
   const bool last_ok =
       !record.last_permission_check.is_object() || record.last_permission_check.value("ok", true);
   for (const auto& s : *streams) {
-    if (s.status != "error" || !s.error) continue;
-    const std::string& code = s.error->code;
-    if (code != "missing_permission" && code != "tool_disabled" && code != "project_not_permitted") continue;
+    if (!WaitsForAFixInProcore(s)) continue;
     if (s.project_id ? !drift.count(*s.project_id) : last_ok) return true;
   }
   return false;
+}
+
+Result<bool> IntegrationService::StreamsWaitForAFixInProcore(int64_t client_id) {
+  auto streams = sync_.ListStreams(client_id);
+  if (!streams) return tl::unexpected(streams.error());
+  return std::any_of(streams->begin(), streams->end(), WaitsForAFixInProcore);
 }
 
 Status IntegrationService::RecheckPermissions(const IntegrationRecord& record) {
@@ -1207,7 +1224,16 @@ Status IntegrationService::RecheckPermissions(const IntegrationRecord& record) {
   // Projects found short pause with their fix; projects fixed in Procore resume.
   if (auto applied = ApplySyncScope(*saved); !applied) return applied;
   // Fixed in Procore: streams held back by permission errors go again now rather than at their next backoff.
-  if (report->ok && !was_ok) return sync_.RetryNow(record.client_id);
+  // Also when no check saw the gap (fixed before a check ran, or the app was reinstalled: a check cannot run
+  // while it is uninstalled): a passing check is the news that what stopped them is fixed.
+  if (!report->ok) return {};
+  bool retry = !was_ok;
+  if (!retry) {
+    auto waiting = StreamsWaitForAFixInProcore(record.client_id);
+    if (!waiting) return tl::unexpected(waiting.error());
+    retry = *waiting;
+  }
+  if (retry) return sync_.RetryNow(record.client_id);
   return {};
 }
 

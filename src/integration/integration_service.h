@@ -113,6 +113,8 @@ class IntegrationService {
   // found short get their streams paused (with the fix), fixed ones resume.
   Status RecheckPermissions(const IntegrationRecord& record);
   Result<bool> PermissionFailuresUnexplained(const IntegrationRecord& record);
+  // Whether a stream is in error for something fixed in Procore (permissions, tools, install).
+  Result<bool> StreamsWaitForAFixInProcore(int64_t client_id);
   Status ApplySyncScope(const IntegrationRecord& record);
   Status RecordError(int64_t client_id, const Error& error);
   std::string DestinationUrl(const IntegrationRecord& record) const;

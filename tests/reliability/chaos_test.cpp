@@ -11,6 +11,9 @@ namespace {
 using nlohmann::json;
 
 constexpr std::chrono::seconds kConverge{240};
+// Streams stopped by something fixed in Procore retry at the next passing permission re-check (every 5 s with
+// QuickMaintenance), well before their own 60 s error backoff would.
+constexpr std::chrono::seconds kBeforeTheBackoff{45};
 
 // Starts the small preset and connects, with the faults applied from Complete on (hook set-up and the whole
 // initial sync run under them).
