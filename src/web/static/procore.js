@@ -1331,15 +1331,15 @@
       fillKeyed($('#projects-table tbody'), ...(view.list.length ? view.list.flatMap((p) => [el('tr', { 'data-project-id': p.id, 'data-key': `p${p.id}` },
         el('td', {}, el('strong', { text: p.name || p.display_name || `Project ${p.id}` }),
           el('div', { class: 'small muted', text: [p.project_number, p.active === false ? 'Inactive' : null].filter(Boolean).join(' · ') || `#${p.id}` })),
-        el('td', { class: 'small', text: p.stage || '—' }),
-        el('td', {}, p.permitted === false
+        el('td', { class: 'small', 'data-label': 'Stage', text: p.stage || '—' }),
+        el('td', { 'data-label': 'Procore access' }, p.permitted === false
           ? [el('span', { class: 'badge project_not_permitted', text: 'Not permitted' }),
              el('div', { class: 'small muted access-fix', text: p.fix || 'Add it to the app’s permitted projects in Procore, then link it.' })]
           : el('span', { class: 'badge ok', text: 'Permitted' })),
-        el('td', { class: 'small' }, p.linked_ktrack_project_id
+        el('td', { class: 'small', 'data-label': 'KTrack project' }, p.linked_ktrack_project_id
           ? el('a', { href: `/clients/${clientId}/projects/${p.linked_ktrack_project_id}`, text: p.ktrack_project_name || `KTrack project ${p.linked_ktrack_project_id}` })
           : el('span', { class: 'muted', text: 'Not linked' })),
-        el('td', {}, syncBadge(p), p.drift
+        el('td', { 'data-label': 'Sync' }, syncBadge(p), p.drift
           ? el('div', { class: 'small drift', 'data-drift': p.drift.code }, el('div', { text: p.drift.message }), el('div', { class: 'muted', text: p.drift.fix }))
           : null),
         el('td', { class: 'actions-cell' }, actions(p))), linkResult(p)])
