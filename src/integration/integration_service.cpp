@@ -863,15 +863,8 @@ Status IntegrationService::RunComplete(const queue::Job& job) {
       for (const auto& l : *links) skip.insert(l.procore_project_id);
       for (const auto& p : *projects) {
         if (skip.count(p.id)) continue;
-        auto created = CreateKtrackProject(tx, client_id, p.name, p.project_number, now);
-        if (!created) return tl::unexpected(created.error());
-        auto ins = tx.Exec(
-            "INSERT INTO procore_project_links (client_id, procore_project_id, ktrack_project_id, "
-            "project_name, "
-            "linked_by, linked_at) VALUES ($1, $2, $3, $4, NULL, $5) ON CONFLICT (client_id, "
-            "procore_project_id) DO NOTHING",
-            {client_id, p.id, *created, p.name, now});
-        if (!ins) return tl::unexpected(ins.error());
+        auto linked_to = AutoLinkToNewKtrackProject(tx, client_id, p.id, p.name, p.project_number, now);
+        if (!linked_to) return tl::unexpected(linked_to.error());
       }
       return {};
     });
@@ -1133,15 +1126,9 @@ Status IntegrationService::AutoLinkNewProjects(const IntegrationRecord& record) 
         {record.client_id});
     if (!fresh) return tl::unexpected(fresh.error());
     for (const auto& row : fresh->rows) {
-      auto id = CreateKtrackProject(tx, record.client_id, row.Text("name"), row.Text("project_number"), now);
+      auto id = AutoLinkToNewKtrackProject(tx, record.client_id, row.Int("procore_id"), row.Text("name"),
+                                           row.Text("project_number"), now);
       if (!id) return tl::unexpected(id.error());
-      auto ins = tx.Exec(
-          "INSERT INTO procore_project_links (client_id, procore_project_id, ktrack_project_id, "
-          "project_name, "
-          "linked_by, linked_at) VALUES ($1, $2, $3, $4, NULL, $5) ON CONFLICT (client_id, "
-          "procore_project_id) DO NOTHING",
-          {record.client_id, row.Int("procore_id"), *id, row.Text("name"), now});
-      if (!ins) return tl::unexpected(ins.error());
       auto audited = audit_.Record(tx, record.client_id, std::nullopt, "integration.project_linked",
                                    {{"procore_project_id", row.Int("procore_id")},
                                     {"ktrack_project_id", *id},

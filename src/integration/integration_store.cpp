@@ -228,4 +228,18 @@ Result<int64_t> CreateKtrackProject(store::Tx& tx, int64_t client_id, const std:
   return r->rows[0].Int(0);
 }
 
+Result<int64_t> AutoLinkToNewKtrackProject(store::Tx& tx, int64_t client_id, int64_t procore_project_id,
+                                           const std::string& name, const std::string& number,
+                                           int64_t now_ms) {
+  auto created = CreateKtrackProject(tx, client_id, name, number, now_ms);
+  if (!created) return tl::unexpected(created.error());
+  auto ins = tx.Exec(
+      "INSERT INTO procore_project_links (client_id, procore_project_id, ktrack_project_id, project_name, "
+      "linked_by, linked_at) VALUES ($1, $2, $3, $4, NULL, $5) ON CONFLICT (client_id, procore_project_id) "
+      "DO NOTHING",
+      {client_id, procore_project_id, *created, name, now_ms});
+  if (!ins) return tl::unexpected(ins.error());
+  return *created;
+}
+
 }  // namespace kt::integration

@@ -92,5 +92,10 @@ Status ClearUnlinkedByAdmin(store::Tx& tx, int64_t client_id, int64_t procore_pr
 Result<std::optional<KtrackProject>> FindKtrackProject(store::Tx& tx, int64_t client_id, int64_t id);
 Result<int64_t> CreateKtrackProject(store::Tx& tx, int64_t client_id, const std::string& name,
                                     const std::string& number, int64_t now_ms);
+// Auto-link: a new KTrack project made from the Procore project, linked to it by KTrack itself (no user).
+// Returns the KTrack project's id.
+Result<int64_t> AutoLinkToNewKtrackProject(store::Tx& tx, int64_t client_id, int64_t procore_project_id,
+                                           const std::string& name, const std::string& number,
+                                           int64_t now_ms);
 
 }  // namespace kt::integration
