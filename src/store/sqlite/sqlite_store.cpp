@@ -15,6 +15,7 @@
 
 #include "store/pool.h"
 #include "store/recording_tx.h"
+#include "store/sqlite/wal_batch_vfs.h"
 
 namespace kt::store {
 namespace {
@@ -322,8 +323,9 @@ class SqliteStore final : public Store {
 
   Result<std::unique_ptr<SqliteConn>> Open() {
     auto c = std::make_unique<SqliteConn>();
-    int rc = sqlite3_open_v2(path_.c_str(), &c->db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+    int rc =
+        sqlite3_open_v2(path_.c_str(), &c->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, WalBatchVfsName());
     if (rc != SQLITE_OK) {
       Error e = SqliteError(c->db, rc, "open " + path_);
       e.kind = ErrorKind::kUnavailable;
