@@ -188,7 +188,14 @@ Result<QueryResult> Execute(SqliteConn& c, std::string_view portable_sql, const 
     if (!st) break;  // only a comment was left
     bool single = first && OnlySpaceOrSemicolons(tail, end);
     Status s = RunStatement(c, st, sql, params, single, result);
-    if (single && s && c.statements.size() < kMaxCachedStatements) {
+    if (single && s) {
+      // A full cache gives up one statement (whichever the map yields first) so that statements a
+      // long-running process first runs late (after one-off statements have filled it) are cached too.
+      if (c.statements.size() >= kMaxCachedStatements) {
+        auto victim = c.statements.begin();
+        sqlite3_finalize(victim->second.st);
+        c.statements.erase(victim);
+      }
       c.statements.emplace(std::string(portable_sql), CachedStatement{st, sql});
     } else {
       sqlite3_finalize(st);
