@@ -278,39 +278,33 @@ int Unfetch(sqlite3_file* f, sqlite3_int64 offset, void* p) {
   return Real(f)->pMethods->xUnfetch(Real(f), offset, p);
 }
 
-// Version 1 methods for a wrapped file without shared memory or memory mapping, version 3 for one with.
-const sqlite3_io_methods kMethodsV1 = {1,
-                                       Close,
-                                       Read,
-                                       Write,
-                                       Truncate,
-                                       Sync,
-                                       FileSize,
-                                       Lock,
-                                       Unlock,
-                                       CheckReservedLock,
-                                       FileControl,
-                                       SectorSize,
-                                       DeviceCharacteristics};
-const sqlite3_io_methods kMethodsV3 = {3,
-                                       Close,
-                                       Read,
-                                       Write,
-                                       Truncate,
-                                       Sync,
-                                       FileSize,
-                                       Lock,
-                                       Unlock,
-                                       CheckReservedLock,
-                                       FileControl,
-                                       SectorSize,
-                                       DeviceCharacteristics,
-                                       ShmMap,
-                                       ShmLock,
-                                       ShmBarrier,
-                                       ShmUnmap,
-                                       Fetch,
-                                       Unfetch};
+// Version 3 methods for a wrapped file with shared memory and memory mapping; a version 1 file gets the same
+// table marked version 1 (SQLite reads no method past a table's version).
+sqlite3_io_methods MethodsOfVersion(int version) {
+  sqlite3_io_methods m = {3,
+                          Close,
+                          Read,
+                          Write,
+                          Truncate,
+                          Sync,
+                          FileSize,
+                          Lock,
+                          Unlock,
+                          CheckReservedLock,
+                          FileControl,
+                          SectorSize,
+                          DeviceCharacteristics,
+                          ShmMap,
+                          ShmLock,
+                          ShmBarrier,
+                          ShmUnmap,
+                          Fetch,
+                          Unfetch};
+  m.iVersion = version;
+  return m;
+}
+const sqlite3_io_methods kMethodsV1 = MethodsOfVersion(1);
+const sqlite3_io_methods kMethodsV3 = MethodsOfVersion(3);
 
 constexpr size_t kRealOffset = (sizeof(BatchFile) + alignof(std::max_align_t) - 1) /
                                alignof(std::max_align_t) * alignof(std::max_align_t);
