@@ -61,7 +61,10 @@ struct BatchFile {
   bool expect_page = false;   // the last write was a held frame header; its page comes next
   bool commit_frame = false;  // ...and that header was a commit frame's
 
+  int64_t HeldEnd() const { return held_at + static_cast<int64_t>(held.size()); }
+
   int WriteHeld() {
+    if (held.empty()) return SQLITE_OK;  // then no frame header waits for its page either
     int rc = SQLITE_OK;
     for (size_t at = 0; at < held.size() && rc == SQLITE_OK; at += kMaxWriteBytes) {
       const size_t n = std::min(kMaxWriteBytes, held.size() - at);
@@ -88,7 +91,7 @@ struct BatchFile {
   // in the shared memory that the pages are copied).
   int CheckpointWrite(const void* data, int amount, sqlite3_int64 offset) {
     g_checkpoint_pages.fetch_add(1, std::memory_order_relaxed);
-    if (!held.empty() && offset != held_at + static_cast<int64_t>(held.size())) {
+    if (!held.empty() && offset != HeldEnd()) {
       if (const int rc = WriteHeld(); rc != SQLITE_OK) return rc;
     }
     if (held.empty()) held_at = offset;
@@ -111,6 +114,15 @@ struct BatchFile {
     ahead_limit = -1;
     std::string().swap(ahead);
   }
+  // Main database: a checkpoint's copy starts or ends (its held pages are written by then: see Settle).
+  void BeginCheckpoint() {
+    in_checkpoint = true;
+    if (peer) peer->StartReadAhead();
+  }
+  void EndCheckpoint() {
+    in_checkpoint = false;
+    if (peer) peer->StopReadAhead();
+  }
   int WalRead(void* data, int amount, sqlite3_int64 offset) {
     if (ahead_limit >= 0 && offset >= 0 && offset + amount <= ahead_limit) {
       const int64_t ahead_end = ahead_at + static_cast<int64_t>(ahead.size());
@@ -131,10 +143,9 @@ struct BatchFile {
   }
 
   int WalWrite(const void* data, int amount, sqlite3_int64 offset) {
-    const int64_t held_end = held_at + static_cast<int64_t>(held.size());
     if (expect_page) {
       expect_page = false;
-      if (offset == held_end) {  // the page of the frame whose header is held
+      if (offset == HeldEnd()) {  // the page of the frame whose header is held
         held.append(static_cast<const char*>(data), static_cast<size_t>(amount));
         next_frame_at = offset + amount;
         file_end = std::max(file_end, next_frame_at);
@@ -148,7 +159,7 @@ struct BatchFile {
     }
     const bool appended_header = amount == kFrameHeaderBytes &&
                                  (offset == next_frame_at || (next_frame_at < 0 && offset >= file_end)) &&
-                                 (held.empty() || offset == held_at + static_cast<int64_t>(held.size()));
+                                 (held.empty() || offset == HeldEnd());
     if (appended_header) {
       if (held.empty()) held_at = offset;
       held.append(static_cast<const char*>(data), static_cast<size_t>(amount));
@@ -157,8 +168,8 @@ struct BatchFile {
       return SQLITE_OK;
     }
     if (!held.empty()) {
-      const int64_t end = held_at + static_cast<int64_t>(held.size());
-      if (offset >= held_at && offset + amount <= end) {  // SQLite rewrites a frame it has not committed
+      if (offset >= held_at &&
+          offset + amount <= HeldEnd()) {  // SQLite rewrites a frame it has not committed
         std::memcpy(held.data() + (offset - held_at), data, static_cast<size_t>(amount));
         return SQLITE_OK;
       }
@@ -232,14 +243,8 @@ int CheckReservedLock(sqlite3_file* f, int* out) {
 int FileControl(sqlite3_file* f, int op, void* arg) {
   BatchFile* self = Self(f);
   if (const int rc = Settle(f); rc != SQLITE_OK) return rc;
-  if (self->main_db && op == SQLITE_FCNTL_CKPT_START) {
-    self->in_checkpoint = true;
-    if (self->peer) self->peer->StartReadAhead();
-  }
-  if (op == SQLITE_FCNTL_CKPT_DONE) {
-    self->in_checkpoint = false;
-    if (self->peer) self->peer->StopReadAhead();
-  }
+  if (self->main_db && op == SQLITE_FCNTL_CKPT_START) self->BeginCheckpoint();
+  if (op == SQLITE_FCNTL_CKPT_DONE) self->EndCheckpoint();
   return Real(f)->pMethods->xFileControl(Real(f), op, arg);
 }
 int SectorSize(sqlite3_file* f) {
@@ -255,11 +260,8 @@ int ShmMap(sqlite3_file* f, int region, int size, int extend, void volatile** ou
 int ShmLock(sqlite3_file* f, int offset, int n, int flags) {
   if (const int rc = Settle(f); rc != SQLITE_OK) return rc;
   BatchFile* self = Self(f);
-  if (self->in_checkpoint && (flags & SQLITE_SHM_UNLOCK)) {
-    // A checkpoint that stopped without SQLITE_FCNTL_CKPT_DONE (an error path) is over once it unlocks.
-    self->in_checkpoint = false;
-    if (self->peer) self->peer->StopReadAhead();
-  }
+  // A checkpoint that stopped without SQLITE_FCNTL_CKPT_DONE (an error path) is over once it unlocks.
+  if (self->in_checkpoint && (flags & SQLITE_SHM_UNLOCK)) self->EndCheckpoint();
   return Real(f)->pMethods->xShmLock(Real(f), offset, n, flags);
 }
 void ShmBarrier(sqlite3_file* f) {
