@@ -44,11 +44,12 @@ std::string_view PresentedSecret(std::string_view authorization) {
   return presented;
 }
 
-// Compares hashes in constant time, against the previous secret too during a rotation's grace period.
+// Compares the presented secret's SHA-256 with the stored one in constant time (both are 64 hex digits, so
+// the length tells nothing), against the previous secret too during a rotation's grace period.
 bool SecretMatches(const ReceiverEntry& e, std::string_view presented) {
   const std::string hash = Sha256Hex(presented);
-  bool ok = ConstantTimeEquals(hash, e.secret_hash);
-  if (!e.previous_secret_hash.empty()) ok = ConstantTimeEquals(hash, e.previous_secret_hash) || ok;
+  bool ok = DigestEquals(hash, e.secret_hash);
+  if (!e.previous_secret_hash.empty()) ok = DigestEquals(hash, e.previous_secret_hash) || ok;
   return ok && !presented.empty();
 }
 
@@ -60,9 +61,11 @@ ReceiveOutcome AcceptOutcome(const Result<sync::AcceptResult>& accepted) {
 }  // namespace
 
 bool IsJsonContentType(std::string_view content_type) {
-  std::string type = ToLower(Trim(content_type.substr(0, content_type.find(';'))));
-  if (type == "application/json") return true;
-  return StartsWith(type, "application/") && type.size() > 5 && type.substr(type.size() - 5) == "+json";
+  const std::string_view type = Trim(content_type.substr(0, content_type.find(';')));
+  if (IEquals(type, "application/json")) return true;
+  constexpr std::string_view kPrefix = "application/", kSuffix = "+json";  // application/vnd.x+json
+  return type.size() > kPrefix.size() + kSuffix.size() && IEquals(type.substr(0, kPrefix.size()), kPrefix) &&
+         IEquals(type.substr(type.size() - kSuffix.size()), kSuffix);
 }
 
 WebhookReceiver::WebhookReceiver(store::Store& store, crypto::SecretStore& secrets, sync::Inbox& inbox,

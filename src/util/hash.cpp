@@ -67,4 +67,10 @@ bool ConstantTimeEquals(std::string_view a, std::string_view b) {
   return sodium_memcmp(da, db, sizeof da) == 0;
 }
 
+bool DigestEquals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size() || a.empty()) return false;
+  EnsureSodium();
+  return sodium_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
 }  // namespace kt

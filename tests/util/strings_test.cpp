@@ -43,6 +43,17 @@ TEST(Hash, ConstantTimeEqualsComparesContent) {
   EXPECT_NE(RandomToken(32), RandomToken(32));
 }
 
+TEST(Hash, DigestEqualsComparesWholeDigests) {
+  const std::string a = Sha256Hex("secret one");
+  EXPECT_TRUE(DigestEquals(a, Sha256Hex("secret one")));
+  EXPECT_FALSE(DigestEquals(a, Sha256Hex("secret two")));
+  std::string last_differs = a;
+  last_differs.back() = last_differs.back() == '0' ? '1' : '0';
+  EXPECT_FALSE(DigestEquals(a, last_differs));
+  EXPECT_FALSE(DigestEquals(a, a.substr(0, 63)));  // a prefix is not a match
+  EXPECT_FALSE(DigestEquals("", ""));              // nothing stored matches nothing
+}
+
 TEST(Strings, ParseInt64RejectsPartialNumbers) {
   EXPECT_EQ(ParseInt64("5000000000"), 5000000000);
   EXPECT_FALSE(ParseInt64("12x"));
