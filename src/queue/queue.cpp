@@ -298,6 +298,15 @@ Result<StatusCounts> Queue::CountByStatus() {
   return counts;
 }
 
+Result<bool> Queue::HasLiveJobs() {
+  auto r = store_.Query(
+      "SELECT EXISTS (SELECT 1 FROM jobs WHERE status = 'pending') OR EXISTS (SELECT 1 FROM jobs WHERE "
+      "status "
+      "= 'running')");
+  if (!r) return tl::unexpected(r.error());
+  return !r->rows.empty() && r->rows[0].Int(0) != 0;
+}
+
 Result<std::map<std::string, StatusCounts>> Queue::CountByKindAndStatus() {
   auto r = store_.Query("SELECT kind, status, COUNT(*) AS n FROM jobs GROUP BY kind, status");
   if (!r) return tl::unexpected(r.error());

@@ -8,8 +8,8 @@ namespace {
 
 // The queue is idle and the client has streams, all synced.
 bool AllSynced(SyncEngine& engine, queue::Queue& queue, int64_t client_id) {
-  auto counts = queue.CountByStatus();
-  if (!counts || counts->pending != 0 || counts->running != 0) return false;
+  auto live = queue.HasLiveJobs();
+  if (!live || *live) return false;
   auto streams = engine.ListStreams(client_id);
   if (!streams || streams->empty()) return false;
   for (const auto& s : *streams)

@@ -377,7 +377,9 @@ class QueueContract : public StoreContract {
 
 TEST_P(QueueContract, EnqueueClaimComplete) {
   SKIP_IF_NO_STORE();
+  EXPECT_FALSE(Must(q().HasLiveJobs()));
   int64_t id = Enqueue("sync.stream", {.client_id = 7}, R"({"stream":"rfis"})");
+  EXPECT_TRUE(Must(q().HasLiveJobs()));  // pending
   EXPECT_FALSE(Claim("w1", {"other.kind"}));
   auto job = Claim("w1", {"sync.stream", "other.kind"});
   ASSERT_TRUE(job);
@@ -392,6 +394,7 @@ TEST_P(QueueContract, EnqueueClaimComplete) {
   EXPECT_FALSE(Claim("w2"));  // held
   auto counts = Must(q().CountByStatus());
   EXPECT_EQ(counts.running, 1);
+  EXPECT_TRUE(Must(q().HasLiveJobs()));  // running
   Ok(q().Complete(*job));
   auto stored = Must(q().Get(id));
   ASSERT_TRUE(stored);
@@ -400,6 +403,7 @@ TEST_P(QueueContract, EnqueueClaimComplete) {
   counts = Must(q().CountByStatus());
   EXPECT_EQ(counts.done, 1);
   EXPECT_EQ(counts.pending + counts.running + counts.dead, 0);
+  EXPECT_FALSE(Must(q().HasLiveJobs()));  // done only
   EXPECT_EQ(Must(q().CountByKindAndStatus())["sync.stream"].done, 1);
   EXPECT_FALSE(Claim("w2"));
   EXPECT_FALSE(q().Complete(*job));  // twice is a lost lease
