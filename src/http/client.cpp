@@ -3,6 +3,7 @@
 
 #include <curl/curl.h>
 
+#include <algorithm>
 #include <mutex>
 #include <stdexcept>
 
@@ -34,8 +35,25 @@ class ThreadHandle {
   CURL* handle_;
 };
 
+// The body is appended in curl's pieces. Its first piece reserves the announced Content-Length (bounded, as
+// the number is the server's), so a page is not copied again each time the string doubles.
+constexpr curl_off_t kMaxReserveBytes = 16 * 1024 * 1024;
+
+struct BodySink {
+  std::string* body;
+  CURL* curl;
+  bool sized = false;
+};
+
 size_t OnBody(char* data, size_t size, size_t n, void* user) {
-  static_cast<std::string*>(user)->append(data, size * n);
+  auto* sink = static_cast<BodySink*>(user);
+  if (!sink->sized) {
+    sink->sized = true;
+    curl_off_t length = -1;
+    if (curl_easy_getinfo(sink->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length) == CURLE_OK && length > 0)
+      sink->body->reserve(static_cast<size_t>(std::min(length, kMaxReserveBytes)));
+  }
+  sink->body->append(data, size * n);
   return size * n;
 }
 
@@ -103,7 +121,8 @@ ClientResponse Fetch(const ClientRequest& request) {
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(request.timeout.count()));
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(request.connect_timeout.count()));
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, OnBody);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &out.body);
+  BodySink sink{&out.body, curl};
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &sink);
   curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, OnHeader);
   curl_easy_setopt(curl, CURLOPT_HEADERDATA, &out.headers);
 

@@ -112,7 +112,7 @@ struct BatchFile {
   }
   void StopReadAhead() {
     ahead_limit = -1;
-    std::string().swap(ahead);
+    ahead.clear();  // the capacity stays for the next checkpoint: one kReadAheadBytes piece per WAL file
   }
   // Main database: a checkpoint's copy starts or ends (its held pages are written by then: see Settle).
   void BeginCheckpoint() {
