@@ -6,6 +6,10 @@
 //     as `ktrack serve` configures it (worker.job_threads, default 4) until every stream is synced, then
 //     prints "synced". The script measures this process from outside (wall, CPU and peak RSS through wait4)
 //     and samples its database for progress, so nothing here adds work that serve would not do.
+//   ktrack_bench_tool store --db sqlite:PATH --records N --per-transaction K --body-bytes B
+//     stores N generated records of B bytes the way a sync's page commits store them: UpsertRecords and the
+//     stream's digest in one transaction per K records, through the same store, with no HTTP, queue, parsing
+//     or stream bookkeeping. Its CPU is the part of the sync's CPU that writing the records alone costs.
 //   ktrack_bench_tool webhook-secret --data-dir DIR --client N --out FILE
 //     writes the integration's current webhook secret to FILE (mode 0600), read the way the server reads it,
 //     for wrk to send as Procore does. It never prints the secret.
@@ -27,6 +31,7 @@
 #include "store/migrations.h"
 #include "store/store.h"
 #include "sync/drain.h"
+#include "sync/records.h"
 #include "util/strings.h"
 
 namespace {
@@ -75,6 +80,54 @@ int Sync(std::map<std::string, std::string> flags) {
   return 0;
 }
 
+// A record's JSON: its id and updated_at, then a description that pads it to `bytes`.
+std::string RecordJson(int64_t id, std::string_view updated_at, size_t bytes) {
+  std::string json = "{\"id\":" + std::to_string(id) + ",\"updated_at\":\"" + std::string(updated_at) +
+                     "\",\"title\":\"Record " + std::to_string(id) + "\",\"description\":\"";
+  const size_t tail = 2;  // "}
+  if (json.size() + tail < bytes) json.append(bytes - json.size() - tail, 'x');
+  json += "\"}";
+  return json;
+}
+
+int StoreRecords(std::map<std::string, std::string> flags) {
+  const int64_t total = ParseInt64(flags["--records"]).value_or(0);
+  const int64_t per_tx = ParseInt64(flags["--per-transaction"]).value_or(0);
+  const int64_t bytes = ParseInt64(flags["--body-bytes"]).value_or(0);
+  if (total <= 0 || per_tx <= 0 || bytes <= 0)
+    return Fail("store", "--records, --per-transaction and --body-bytes must be positive numbers");
+  auto store = store::OpenStore(flags["--db"]);
+  if (!store) return Fail("open " + flags["--db"], store.error().message);
+  if (auto m = store::Migrate(**store); !m) return Fail("migrate", m.error().message);
+
+  const std::string updated_at = "2026-11-02T10:15:30Z";
+  const int64_t seen_ms = SystemClock::Instance().NowUnixMs();
+  std::vector<std::string> bodies(static_cast<size_t>(per_tx));
+  std::vector<sync::IncomingRecord> records;
+  int64_t next_id = 1;
+  for (int64_t stored = 0, stream = 1; stored < total; stored += per_tx, ++stream) {
+    const int64_t n = std::min(per_tx, total - stored);
+    records.clear();
+    for (int64_t i = 0; i < n; ++i) {
+      std::string& body = bodies[static_cast<size_t>(i)];
+      body = RecordJson(next_id, updated_at, static_cast<size_t>(bytes));
+      records.push_back({next_id++, updated_at, "", body});
+    }
+    // One stream per transaction, as a single-page stream's commit is.
+    const sync::RecordScope scope{.client_id = 1, .company_id = 5, .stream = "rfis", .project_id = stream};
+    Status s = (*store)->Transact([&](store::Tx& tx) -> Status {
+      auto written = sync::UpsertRecords(tx, scope, records, seen_ms);
+      if (!written) return tl::unexpected(written.error());
+      auto digest = sync::DigestStream(tx, scope);
+      if (!digest) return tl::unexpected(digest.error());
+      return {};
+    });
+    if (!s) return Fail("store", s.error().message);
+  }
+  std::printf("stored %lld\n", static_cast<long long>(total));
+  return 0;
+}
+
 int WebhookSecret(std::map<std::string, std::string> flags) {
   const std::string dir = flags["--data-dir"];
   const std::string out = flags["--out"];
@@ -100,7 +153,8 @@ int WebhookSecret(std::map<std::string, std::string> flags) {
 int main(int argc, char** argv) {
   const std::string command = argc > 1 ? argv[1] : "";
   if (command == "sync") return Sync(Flags(argc, argv));
+  if (command == "store") return StoreRecords(Flags(argc, argv));
   if (command == "webhook-secret") return WebhookSecret(Flags(argc, argv));
-  std::fprintf(stderr, "usage: ktrack_bench_tool sync|webhook-secret --flag value ...\n");
+  std::fprintf(stderr, "usage: ktrack_bench_tool sync|store|webhook-secret --flag value ...\n");
   return 2;
 }
