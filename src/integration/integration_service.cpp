@@ -1247,11 +1247,11 @@ Status IntegrationService::CheckHealthOf(const IntegrationRecord& record) {
   // follow-up reads need; the next check reads them.
   const int64_t last_seen =
       record.webhook_health.is_object() ? record.webhook_health.value("last_delivery_id", int64_t{0}) : 0;
-  auto inbox = sync_.inbox().Counts(record.client_id);
-  if (!inbox) return tl::unexpected(inbox.error());
+  auto waiting = sync_.inbox().HasPending(record.client_id);
+  if (!waiting) return tl::unexpected(waiting.error());
   procore::DeliveryPages fresh;
   fresh.last_id = last_seen;
-  if (inbox->pending == 0) {
+  if (!*waiting) {
     auto any = api.ListDeliveryPages(scope, *record.hook_id, query("any", last_seen), kRecentPages);
     if (!any) return Fail(any.error().error);
     fresh = std::move(*any);

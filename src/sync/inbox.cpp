@@ -236,6 +236,13 @@ Result<int64_t> Inbox::PurgeProcessed(int64_t processed_before_ms) {
                      {processed_before_ms});
 }
 
+Result<bool> Inbox::HasPending(int64_t client_id) {
+  auto r = store_.Query(
+      "SELECT EXISTS (SELECT 1 FROM webhook_inbox WHERE client_id = $1 AND status = 'pending')", {client_id});
+  if (!r) return tl::unexpected(r.error());
+  return !r->rows.empty() && r->rows[0].Int(0) != 0;
+}
+
 Result<InboxCounts> Inbox::Counts(int64_t client_id) {
   auto r = store_.Query("SELECT status, count(*) FROM webhook_inbox WHERE client_id = $1 GROUP BY status",
                         {client_id});

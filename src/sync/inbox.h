@@ -65,7 +65,10 @@ class Inbox {
   // Deletes processed events older than the cutoff (keep them past Procore's 12-hour redelivery horizon so
   // redeliveries are still recognised). Returns how many went.
   Result<int64_t> PurgeProcessed(int64_t processed_before_ms);
+  // Every event the inbox keeps for the client, by status: a scan of all of them (for tests and reports).
   Result<InboxCounts> Counts(int64_t client_id);
+  // Whether an event of the client waits: one probe of the pending index, however many events are kept.
+  Result<bool> HasPending(int64_t client_id);
 
   // Queues processing of the client's inbox (used by the engine and its scheduler). `slot` picks one of two
   // dedupe keys, so a finishing processor can queue its successor.

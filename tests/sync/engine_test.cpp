@@ -252,6 +252,8 @@ TEST_P(EngineTest, WebhookEventsAreCoalescedDeduplicatedAndEchoesDropped) {
   ASSERT_TRUE(inbox.Accept(kClient, Event("k9", "Submittals", "update", 99, 5, later)));
   ASSERT_TRUE(inbox.Accept(kClient, Event("k11", "RFIs", "update", 22, 6, later)));
   ASSERT_TRUE(inbox.Accept(kClient, Event("k12", "RFIs", "update", 23, 6, later)));
+  EXPECT_TRUE(*inbox.HasPending(kClient));
+  EXPECT_FALSE(*inbox.HasPending(kClient + 1));
 
   Drain();
   // Project 5's RFIs 11 and 30 are re-read together, in one list request filtered by id.
@@ -282,6 +284,7 @@ TEST_P(EngineTest, WebhookEventsAreCoalescedDeduplicatedAndEchoesDropped) {
   EXPECT_EQ(counts->pending, 0);
   EXPECT_EQ(counts->dropped, 2);  // the echo and the stream KTrack does not sync
   EXPECT_EQ(counts->done, 9);
+  EXPECT_FALSE(*inbox.HasPending(kClient));  // all processed (done or dropped)
 
   // A redelivery of an event already processed is recognised, and a late duplicate of a processed update
   // needs no fetch.
