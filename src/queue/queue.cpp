@@ -299,10 +299,7 @@ Result<StatusCounts> Queue::CountByStatus() {
 }
 
 Result<bool> Queue::HasLiveJobs() {
-  auto r = store_.Query(
-      "SELECT EXISTS (SELECT 1 FROM jobs WHERE status = 'pending') OR EXISTS (SELECT 1 FROM jobs WHERE "
-      "status "
-      "= 'running')");
+  auto r = store_.Query("SELECT EXISTS (SELECT 1 FROM jobs WHERE status IN ('pending', 'running'))");
   if (!r) return tl::unexpected(r.error());
   return !r->rows.empty() && r->rows[0].Int(0) != 0;
 }

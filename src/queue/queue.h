@@ -108,7 +108,8 @@ class Queue {
 
   Result<std::optional<Job>> Get(int64_t job_id);
   Result<StatusCounts> CountByStatus();
-  // Whether any job is pending or running: two index probes, where CountByStatus counts every job kept.
+  // Whether any job is pending or running: index probes for the two statuses, where CountByStatus counts
+  // every job kept.
   Result<bool> HasLiveJobs();
   // Pending/running/done/dead counts per kind, for metrics.
   Result<std::map<std::string, StatusCounts>> CountByKindAndStatus();
