@@ -139,12 +139,7 @@ Status FinishEvents(Tx& tx, const std::vector<int64_t>& ids, const std::string& 
   // The ids go as one JSON array, so the statement's text is the same for any number of them: it is
   // prepared once and cached, where an IN list of up to a batch's 1,000 placeholders was a new statement
   // each time (and SQLite's parse of numbered placeholders is quadratic in their number).
-  std::string list = "[";
-  for (int64_t id : ids) {
-    if (list.size() > 1) list += ',';
-    list += std::to_string(id);
-  }
-  list += ']';
+  std::string list = nlohmann::json(ids).dump();
   const char* ids_of = tx.dialect() == store::Dialect::kSqlite
                            ? "id IN (SELECT value FROM json_each($5))"
                            : "id IN (SELECT jsonb_array_elements_text($5::jsonb)::bigint)";
