@@ -15,6 +15,7 @@
 #include "http/middleware.h"
 #include "http/server.h"
 #include "obs/log.h"
+#include "util/thread_name.h"
 #include "web/pages.h"
 #include "web/procore_pages.h"
 
@@ -56,8 +57,10 @@ namespace {
 class Ticker {
  public:
   Ticker(Services& s, Millis lease)
-      : lease_(*s.store, s.clock, "scheduler", fleet::ProcessHolderName()),
-        thread_([this, &s, lease] { Run(s, lease); }) {}
+      : lease_(*s.store, s.clock, "scheduler", fleet::ProcessHolderName()), thread_([this, &s, lease] {
+          SetThreadName("kt-scheduler");
+          Run(s, lease);
+        }) {}
   ~Ticker() {
     {
       std::lock_guard lock(mu_);

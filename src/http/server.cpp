@@ -45,6 +45,7 @@
 
 #include "obs/log.h"
 #include "util/hash.h"
+#include "util/thread_name.h"
 
 namespace kt::http {
 namespace {
@@ -192,7 +193,12 @@ class RequestParser final : public bhttp::basic_parser<true> {
 class WorkerPool {
  public:
   explicit WorkerPool(size_t threads) {
-    for (size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { Run(); });
+    for (size_t i = 0; i < threads; ++i) {
+      threads_.emplace_back([this, i] {
+        SetThreadName("kt-http-pool-" + std::to_string(i));
+        Run();
+      });
+    }
   }
   ~WorkerPool() { Stop(); }
 
@@ -894,7 +900,8 @@ Result<uint16_t> Server::Start() {
   asio::co_spawn(s.acceptor->get_executor(), s.Accept(), asio::detached);
   size_t n = std::max<size_t>(1, s.options.io_threads);
   for (size_t i = 0; i < n; ++i) {
-    s.io_threads.emplace_back([&s] {
+    s.io_threads.emplace_back([&s, i] {
+      SetThreadName("kt-http-io-" + std::to_string(i));
       for (;;) {
         try {
           s.ioc.run();

@@ -15,6 +15,7 @@
 #include <spdlog/sinks/stdout_sinks.h>
 
 #include "util/strings.h"
+#include "util/thread_name.h"
 
 namespace kt::obs {
 namespace {
@@ -48,7 +49,11 @@ std::shared_ptr<spdlog::logger> MakeSink(std::string name, spdlog::sink_ptr sink
 // kFlushDelay late (lost if the process is killed in that window); warnings and errors are written at once.
 class BatchingStderrSink final : public spdlog::sinks::base_sink<std::mutex> {
  public:
-  BatchingStderrSink() : flusher_([this] { RunFlusher(); }) {}
+  BatchingStderrSink()
+      : flusher_([this] {
+          SetThreadName("kt-log-flush");
+          RunFlusher();
+        }) {}
   ~BatchingStderrSink() override {
     {
       std::lock_guard lock(flusher_mu_);

@@ -7,6 +7,8 @@
 #include <chrono>
 #include <exception>
 
+#include "util/thread_name.h"
+
 namespace kt::queue {
 namespace {
 
@@ -356,8 +358,15 @@ void Worker::Start() {
   if (!threads_.empty()) return;
   stopping_ = false;
   heartbeat_stopping_ = false;
-  for (int i = 0; i < std::max(1, options_.threads); ++i) threads_.emplace_back([this, i] { Loop(i); });
-  heartbeat_thread_ = std::thread([this] { HeartbeatLoop(); });
+  for (int i = 0; i < std::max(1, options_.threads); ++i)
+    threads_.emplace_back([this, i] {
+      SetThreadName("kt-job-" + std::to_string(i));
+      Loop(i);
+    });
+  heartbeat_thread_ = std::thread([this] {
+    SetThreadName("kt-job-beat");
+    HeartbeatLoop();
+  });
 }
 
 void Worker::Stop() {

@@ -8,6 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "util/thread_name.h"
+
 namespace kt::sync {
 namespace {
 
@@ -125,7 +127,11 @@ void Inbox::AcceptAsync(int64_t client_id, WebhookEvent event, std::string raw_b
       pending.done(Fail(ErrorKind::kUnavailable, "inbox_stopped", "The webhook inbox is shutting down."));
       return;
     }
-    if (!committer_.joinable()) committer_ = std::thread([this] { RunCommitter(); });
+    if (!committer_.joinable())
+      committer_ = std::thread([this] {
+        SetThreadName("kt-inbox-commit");
+        RunCommitter();
+      });
     waiting_.push_back(std::move(pending));
     // The committer looks at the queue again after each commit; only an idle one needs waking.
     wake = waiting_.size() == 1;

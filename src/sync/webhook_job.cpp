@@ -18,6 +18,7 @@
 #include "sync/engine_internal.h"
 #include "sync/records.h"
 #include "util/hash.h"
+#include "util/thread_name.h"
 
 namespace kt::sync {
 
@@ -66,7 +67,10 @@ class ClaimKeeper {
  public:
   ClaimKeeper(store::Store& store, Clock& clock, int64_t client_id, std::string token, Millis lease)
       : store_(store), clock_(clock), client_id_(client_id), token_(std::move(token)), lease_(lease) {
-    thread_ = std::thread([this] { Run(); });
+    thread_ = std::thread([this] {
+      SetThreadName("kt-claim-keeper");
+      Run();
+    });
   }
   ~ClaimKeeper() {
     {

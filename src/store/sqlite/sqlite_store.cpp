@@ -16,6 +16,7 @@
 #include "store/pool.h"
 #include "store/recording_tx.h"
 #include "store/sqlite/wal_batch_vfs.h"
+#include "util/thread_name.h"
 
 namespace kt::store {
 namespace {
@@ -375,7 +376,11 @@ class SqliteStore final : public Store {
       if (!c) return tl::unexpected(c.error());
       writer_ = std::move(*c);
       sqlite3_wal_hook(writer_->db, &SqliteStore::OnWalCommit, this);  // replaces the auto-checkpoint
-      if (!checkpointer_.joinable()) checkpointer_ = std::thread([this] { CheckpointLoop(); });
+      if (!checkpointer_.joinable())
+        checkpointer_ = std::thread([this] {
+          SetThreadName("kt-checkpoint");
+          CheckpointLoop();
+        });
     }
     return writer_.get();
   }

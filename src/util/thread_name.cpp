@@ -1,0 +1,22 @@
+#include "util/thread_name.h"
+
+#include <pthread.h>
+
+namespace kt {
+
+namespace {
+constexpr size_t kMaxNameBytes = 15;  // the kernel's TASK_COMM_LEN less the terminating NUL
+}  // namespace
+
+void SetThreadName(std::string_view name) {
+  const std::string cut(name.substr(0, kMaxNameBytes));
+  (void)pthread_setname_np(pthread_self(), cut.c_str());  // a name is a convenience: failure changes nothing
+}
+
+std::string ThreadName() {
+  char buf[kMaxNameBytes + 1] = {};
+  if (pthread_getname_np(pthread_self(), buf, sizeof buf) != 0) return {};
+  return buf;
+}
+
+}  // namespace kt
