@@ -12,6 +12,8 @@ namespace kt::store {
 // One schema change. sql may hold several statements and these dialect tokens:
 //   {{pk}}   an auto-increment BIGINT primary key (SQLite INTEGER PRIMARY KEY AUTOINCREMENT, PG BIGSERIAL
 //   PRIMARY KEY)
+//   {{id_pk}} a BIGINT primary key the rows bring (another table's id; SQLite INTEGER PRIMARY KEY, the
+//   rowid, PG BIGINT PRIMARY KEY)
 //   {{blob}} a binary column (SQLite BLOB, PG BYTEA)
 struct Migration {
   int version;

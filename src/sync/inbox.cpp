@@ -1,5 +1,5 @@
-// Inbox inserts with ON CONFLICT DO NOTHING on (client_id, event_key), and the processing job queued
-// alongside.
+// Inbox inserts with ON CONFLICT DO NOTHING on (client_id, event_key), each new event's payload in
+// webhook_inbox_payloads, and the processing job queued alongside.
 #include "sync/inbox.h"
 
 #include <algorithm>
@@ -31,7 +31,8 @@ std::string RenderEvent(const WebhookEvent& e) {
 // A batch is stored with multi-row INSERTs of these sizes (largest first), so that a handful of statement
 // texts serve every batch size and stay prepared in the store's statement cache.
 constexpr size_t kRowSizes[] = {64, 16, 4, 1};
-constexpr size_t kInboxColumns = 12;
+constexpr size_t kInboxColumns = 11;
+constexpr size_t kPayloadColumns = 2;
 
 size_t RowsForNextInsert(size_t left) {
   for (size_t rows : kRowSizes) {
@@ -40,32 +41,49 @@ size_t RowsForNextInsert(size_t left) {
   return 1;
 }
 
-const std::string& InsertSql(size_t rows) {
-  static const std::vector<std::string> texts = [] {
-    std::vector<std::string> out;
-    for (size_t n : kRowSizes) {
-      std::string sql =
-          "INSERT INTO webhook_inbox (client_id, event_key, payload_version, resource_name, event_type, "
-          "resource_id, company_id, project_id, source_application_id, event_at_ms, payload, received_at, "
-          "status) VALUES ";
-      for (size_t row = 0; row < n; ++row) {
-        sql += row ? ", (" : "(";
-        for (size_t col = 1; col <= kInboxColumns; ++col) {
-          sql += '$';
-          sql += std::to_string(row * kInboxColumns + col);
-          sql += ", ";
-        }
-        sql += "'pending')";
+// One text per row count of kRowSizes: `head` VALUES, then each row's `columns` placeholders and `row_end`
+// (")" or a literal and ")"), then `tail`.
+std::vector<std::string> MultiRowTexts(std::string_view head, size_t columns, std::string_view row_end,
+                                       std::string_view tail) {
+  std::vector<std::string> out;
+  for (size_t n : kRowSizes) {
+    std::string sql(head);
+    sql += " VALUES ";
+    for (size_t row = 0; row < n; ++row) {
+      sql += row ? ", (" : "(";
+      for (size_t col = 1; col <= columns; ++col) {
+        if (col > 1) sql += ", ";
+        sql += '$';
+        sql += std::to_string(row * columns + col);
       }
-      sql += " ON CONFLICT (client_id, event_key) DO NOTHING RETURNING id, client_id, event_key";
-      out.push_back(std::move(sql));
+      sql += row_end;
     }
-    return out;
-  }();
+    sql += tail;
+    out.push_back(std::move(sql));
+  }
+  return out;
+}
+
+const std::string& ForRows(const std::vector<std::string>& texts, size_t rows) {
   for (size_t i = 0; i < std::size(kRowSizes); ++i) {
     if (kRowSizes[i] == rows) return texts[i];
   }
   return texts.back();
+}
+
+const std::string& InsertSql(size_t rows) {
+  static const std::vector<std::string> texts = MultiRowTexts(
+      "INSERT INTO webhook_inbox (client_id, event_key, payload_version, resource_name, event_type, "
+      "resource_id, company_id, project_id, source_application_id, event_at_ms, received_at, status)",
+      kInboxColumns, ", 'pending')",
+      " ON CONFLICT (client_id, event_key) DO NOTHING RETURNING id, client_id, event_key");
+  return ForRows(texts, rows);
+}
+
+const std::string& PayloadSql(size_t rows) {
+  static const std::vector<std::string> texts =
+      MultiRowTexts("INSERT INTO webhook_inbox_payloads (inbox_id, payload)", kPayloadColumns, ")", "");
+  return ForRows(texts, rows);
 }
 
 }  // namespace
@@ -166,6 +184,27 @@ void Inbox::RunCommitter() {
   }
 }
 
+// The payloads of the batch's new events (a duplicate's was stored with its first delivery).
+Status Inbox::InsertPayloads(store::Tx& tx, const std::vector<PendingAccept*>& batch) {
+  std::vector<const PendingAccept*> stored;
+  for (const PendingAccept* p : batch) {
+    if (p->result && !p->result->duplicate) stored.push_back(p);
+  }
+  store::Params params;
+  for (size_t at = 0; at < stored.size();) {
+    const size_t rows = RowsForNextInsert(stored.size() - at);
+    params.clear();
+    params.reserve(rows * kPayloadColumns);
+    for (size_t i = at; i < at + rows; ++i) {
+      params.emplace_back(stored[i]->result->inbox_id);
+      params.emplace_back(stored[i]->payload);
+    }
+    if (auto r = tx.Exec(PayloadSql(rows), params); !r) return tl::unexpected(r.error());
+    at += rows;
+  }
+  return {};
+}
+
 Status Inbox::InsertAll(store::Tx& tx, const std::vector<PendingAccept*>& batch, int64_t now) {
   std::vector<int64_t> queue_for;  // clients with a new event, each queued once
   store::Params params;
@@ -187,7 +226,6 @@ Status Inbox::InsertAll(store::Tx& tx, const std::vector<PendingAccept*>& batch,
       params.push_back(event.source_application_id ? store::Value(*event.source_application_id)
                                                    : store::Value(nullptr));
       params.emplace_back(event.timestamp_ms);
-      params.emplace_back(p.payload);
       params.emplace_back(now);
     }
     auto r = tx.Query(InsertSql(rows), params);
@@ -209,6 +247,7 @@ Status Inbox::InsertAll(store::Tx& tx, const std::vector<PendingAccept*>& batch,
     }
     at += rows;
   }
+  if (auto s = InsertPayloads(tx, batch); !s) return s;
   for (int64_t client_id : queue_for) {
     if (auto s = QueueProcessing(tx, queue_, client_id, now + options_.coalesce_window.count(),
                                  options_.job_priority);
@@ -238,8 +277,20 @@ void Inbox::CommitBatch(std::vector<PendingAccept>& batch) {
 }
 
 Result<int64_t> Inbox::PurgeProcessed(int64_t processed_before_ms) {
-  return store_.Exec("DELETE FROM webhook_inbox WHERE status <> 'pending' AND processed_at < $1",
+  Result<int64_t> purged;
+  Status s = store_.Transact([&](store::Tx& tx) -> Status {
+    auto payloads = tx.Exec(
+        "DELETE FROM webhook_inbox_payloads WHERE inbox_id IN (SELECT id FROM webhook_inbox WHERE status <> "
+        "'pending' AND processed_at < $1)",
+        {processed_before_ms});
+    if (!payloads) return tl::unexpected(payloads.error());
+    purged = tx.Exec("DELETE FROM webhook_inbox WHERE status <> 'pending' AND processed_at < $1",
                      {processed_before_ms});
+    if (!purged) return tl::unexpected(purged.error());
+    return {};
+  });
+  if (!s) return tl::unexpected(s.error());
+  return purged;
 }
 
 Result<bool> Inbox::HasPending(int64_t client_id) {

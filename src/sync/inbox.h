@@ -104,6 +104,7 @@ class Inbox {
   // Stores a batch in one transaction (each event alone if that fails, so one bad event fails only itself).
   void CommitBatch(std::vector<PendingAccept>& batch);
   Status InsertAll(store::Tx& tx, const std::vector<PendingAccept*>& batch, int64_t now);
+  Status InsertPayloads(store::Tx& tx, const std::vector<PendingAccept*>& batch);
 
   store::Store& store_;
   queue::Queue& queue_;

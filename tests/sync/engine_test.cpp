@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cctype>
 #include <condition_variable>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -295,6 +296,62 @@ TEST_P(EngineTest, WebhookEventsAreCoalescedDeduplicatedAndEchoesDropped) {
   const int before = fake_.Requests();
   Drain();
   EXPECT_EQ(fake_.Requests(), before);
+}
+
+// Each stored event's raw payload is kept once (in webhook_inbox_payloads, by its inbox id, so processing's
+// rewrites of the narrow inbox row do not carry it), and leaves with its event when the inbox is purged.
+TEST_P(EngineTest, InboxKeepsEachPayloadOnceAndPurgesItWithItsEvent) {
+  InitialSync();
+  Inbox& inbox = engine_->inbox();
+  const int64_t later = kBase + 900'000;
+  auto payload_of = [&](int64_t inbox_id) -> std::optional<std::string> {
+    auto r = store_->Query("SELECT payload FROM webhook_inbox_payloads WHERE inbox_id = $1", {inbox_id});
+    if (!r || r->rows.empty()) return std::nullopt;
+    return r->rows[0].Text(0);
+  };
+  auto count = [&](const char* table) {
+    auto r = store_->Query(std::string("SELECT COUNT(*) FROM ") + table);
+    return r ? r->rows.at(0).Int(0) : -1;
+  };
+
+  auto first = inbox.Accept(kClient, Event("p1", "RFIs", "update", 11, 5, later), R"({"raw":"first"})");
+  ASSERT_TRUE(first);
+  auto again = inbox.Accept(kClient, Event("p1", "RFIs", "update", 11, 5, later), R"({"raw":"again"})");
+  ASSERT_TRUE(again);
+  EXPECT_TRUE(again->duplicate);
+  EXPECT_EQ(payload_of(first->inbox_id), R"({"raw":"first"})");  // the redelivery's copy is not stored
+
+  // A burst stored by the group commit (several multi-row inserts in one transaction, duplicates among them).
+  constexpr int kBurst = 150;
+  std::mutex mu;
+  std::condition_variable cv;
+  int answered = 0;
+  std::map<std::string, int64_t> ids;
+  for (int i = 0; i < kBurst; ++i) {
+    const std::string key = "burst-" + std::to_string(i % 100);
+    inbox.AcceptAsync(kClient, Event(key, "RFIs", "update", 11, 5, later), "body of " + key,
+                      [&, key](Result<AcceptResult> r) {
+                        std::lock_guard lock(mu);
+                        if (r && !r->duplicate) ids[key] = r->inbox_id;
+                        ++answered;
+                        cv.notify_all();
+                      });
+  }
+  {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return answered == kBurst; });
+  }
+  ASSERT_EQ(ids.size(), 100u);
+  for (const auto& [key, id] : ids) EXPECT_EQ(payload_of(id), "body of " + key) << key;
+  EXPECT_EQ(count("webhook_inbox_payloads"), count("webhook_inbox"));
+
+  Drain();
+  EXPECT_FALSE(*inbox.HasPending(kClient));
+  auto purged = inbox.PurgeProcessed(std::numeric_limits<int64_t>::max());
+  ASSERT_TRUE(purged);
+  EXPECT_EQ(*purged, 101);
+  EXPECT_EQ(count("webhook_inbox"), 0);
+  EXPECT_EQ(count("webhook_inbox_payloads"), 0);
 }
 
 // A webhook job's claim on its events is renewed while it runs, so a short claim lease (it bounds only how
