@@ -10,6 +10,11 @@
 //     stores N generated records of B bytes the way a sync's page commits store them: UpsertRecords and the
 //     stream's digest in one transaction per K records, through the same store, with no HTTP, queue, parsing
 //     or stream bookkeeping. Its CPU is the part of the sync's CPU that writing the records alone costs.
+//   ktrack_bench_tool http-floor --level http|parse [--io-threads N]
+//     serves POST /webhooks/procore/{integration_key} on 127.0.0.1 (a free port, printed as "port N") with
+//     KTrack's HTTP server and no storage, until SIGTERM: `http` answers 200 at once on the I/O thread;
+//     `parse` first does what the receiver does before storing (the Bearer secret's SHA-256 and the event's
+//     parse). Against nginx in the same run, it shows what the HTTP layer alone costs of the ingest.
 //   ktrack_bench_tool webhook-secret --data-dir DIR --client N --out FILE
 //     writes the integration's current webhook secret to FILE (mode 0600), read the way the server reads it,
 //     for wrk to send as Procore does. It never prints the secret.
@@ -27,11 +32,14 @@
 #include "crypto/master_key.h"
 #include "crypto/secret_store.h"
 #include "emulator_support.h"
+#include "http/server.h"
 #include "queue/queue.h"
 #include "store/migrations.h"
 #include "store/store.h"
 #include "sync/drain.h"
 #include "sync/records.h"
+#include "sync/webhook_event.h"
+#include "util/hash.h"
 #include "util/strings.h"
 
 namespace {
@@ -150,11 +158,49 @@ int WebhookSecret(std::map<std::string, std::string> flags) {
 
 }  // namespace
 
+// KTrack's HTTP server with the webhook route and nothing behind it (see the header).
+int HttpFloor(std::map<std::string, std::string> flags) {
+  const std::string level = flags["--level"];
+  if (level != "http" && level != "parse") return Fail("http-floor", "--level must be http or parse");
+  const auto io_threads = ParseInt64(flags.count("--io-threads") ? flags["--io-threads"] : "2").value_or(2);
+  auto router = std::make_shared<http::Router>();
+  const bool parse = level == "parse";
+  http::IoFront front = [parse](http::Request& r, const http::Responder& respond) {
+    if (parse) {
+      const std::string secret = Sha256Hex(r.Header("Authorization").value_or(""));
+      auto event = sync::ParseWebhookEvent(r.body);
+      if (!event || secret.empty()) {
+        respond(http::Response::Json(400, {{"error", {{"code", "invalid_webhook_payload"}}}}));
+        return true;
+      }
+    }
+    respond(http::Response::Json(200, {{"status", "accepted"}}));
+    return true;
+  };
+  router->Post("/webhooks/procore/{integration_key}",
+               [](http::Request&) {
+                 return http::Response::Json(500, {{"error", {{"code", "not_reached"}}}});
+               },
+               {.io_front = std::move(front)});
+  http::ServerOptions options;
+  options.listen = "127.0.0.1:0";
+  options.io_threads = static_cast<size_t>(std::max<int64_t>(1, io_threads));
+  http::Server server(options, router);
+  auto port = server.Start();
+  if (!port) return Fail("http-floor", port.error().message);
+  std::printf("port %u\n", static_cast<unsigned>(*port));
+  std::fflush(stdout);
+  http::WaitForShutdownSignal();
+  server.Stop(std::chrono::milliseconds(1000));
+  return 0;
+}
+
 int main(int argc, char** argv) {
   const std::string command = argc > 1 ? argv[1] : "";
   if (command == "sync") return Sync(Flags(argc, argv));
   if (command == "store") return StoreRecords(Flags(argc, argv));
   if (command == "webhook-secret") return WebhookSecret(Flags(argc, argv));
-  std::fprintf(stderr, "usage: ktrack_bench_tool sync|store|webhook-secret --flag value ...\n");
+  if (command == "http-floor") return HttpFloor(Flags(argc, argv));
+  std::fprintf(stderr, "usage: ktrack_bench_tool sync|store|webhook-secret|http-floor --flag value ...\n");
   return 2;
 }
