@@ -162,7 +162,14 @@ void RegisterProcoreRoutes(http::Router& router, access::Access& access, integra
 namespace {
 
 http::Response WebhookAnswer(const integration::ReceiveOutcome& outcome) {
-  if (outcome.http_status == 200) return http::Response::Json(200, {{"status", outcome.code}});
+  if (outcome.http_status == 200) {
+    // Nearly every delivery gets one of these two answers: rendered once, then copied.
+    static const http::Response kAccepted = http::Response::Json(200, {{"status", "accepted"}});
+    static const http::Response kDuplicate = http::Response::Json(200, {{"status", "duplicate"}});
+    if (outcome.code == "accepted") return kAccepted;
+    if (outcome.code == "duplicate") return kDuplicate;
+    return http::Response::Json(200, {{"status", outcome.code}});
+  }
   auto response = http::Response::Json(outcome.http_status,
                                        {{"error", {{"code", outcome.code}, {"message", outcome.message}}}});
   if (outcome.http_status == 401) response.headers.Set("WWW-Authenticate", "Bearer");
@@ -172,13 +179,11 @@ http::Response WebhookAnswer(const integration::ReceiveOutcome& outcome) {
 // Runs `receive` on the delivery in `r` (the views point into the request, which outlives the call).
 template <typename Receive>
 auto WithDelivery(http::Request& r, Receive&& receive) {
+  static const std::string kKeyParam = "integration_key";
   integration::Delivery d;
-  const std::string key = r.PathParam("integration_key");
-  const std::string authorization = r.Header("Authorization").value_or("");
-  const std::string content_type = r.Header("Content-Type").value_or("");
-  d.integration_key = key;
-  d.authorization = authorization;
-  d.content_type = content_type;
+  d.integration_key = r.PathParamView(kKeyParam);
+  d.authorization = r.headers.View("Authorization");
+  d.content_type = r.headers.View("Content-Type");
   d.body = r.body;
   return receive(d);
 }

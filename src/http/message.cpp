@@ -26,6 +26,13 @@ std::optional<std::string> Headers::Get(std::string_view name) const {
   return std::nullopt;
 }
 
+std::string_view Headers::View(std::string_view name) const {
+  for (const auto& [key, value] : items_) {
+    if (IEquals(key, name)) return value;
+  }
+  return {};
+}
+
 void Headers::Remove(std::string_view name) {
   items_.erase(
       std::remove_if(items_.begin(), items_.end(), [&](const auto& kv) { return IEquals(kv.first, name); }),

@@ -22,13 +22,20 @@ struct Route;
 // Header names compare case-insensitively; order is kept.
 class Headers {
  public:
-  void Add(std::string name, std::string value) { items_.emplace_back(std::move(name), std::move(value)); }
+  void Add(std::string name, std::string value) {
+    // A request carries a handful of headers: room for them at once rather than by doubling from one.
+    if (items_.empty()) items_.reserve(kTypicalCount);
+    items_.emplace_back(std::move(name), std::move(value));
+  }
   void Set(std::string_view name, std::string value);
   std::optional<std::string> Get(std::string_view name) const;
+  // The first value of the header without copying it ("" when absent); valid while the headers are.
+  std::string_view View(std::string_view name) const;
   void Remove(std::string_view name);
   const std::vector<std::pair<std::string, std::string>>& items() const { return items_; }
 
  private:
+  static constexpr size_t kTypicalCount = 8;
   std::vector<std::pair<std::string, std::string>> items_;
 };
 
@@ -52,9 +59,11 @@ struct Request {
 
   std::optional<std::string> Header(std::string_view name) const { return headers.Get(name); }
   std::optional<std::string> Query(std::string_view key) const { return FindParam(query, key); }
-  std::string PathParam(const std::string& name) const {
+  std::string PathParam(const std::string& name) const { return std::string(PathParamView(name)); }
+  // The same without a copy; valid while the request is.
+  std::string_view PathParamView(const std::string& name) const {
     auto it = path_params.find(name);
-    return it == path_params.end() ? std::string() : it->second;
+    return it == path_params.end() ? std::string_view() : std::string_view(it->second);
   }
   // The cookie's value, if sent.
   std::optional<std::string> Cookie(std::string_view name) const;

@@ -19,6 +19,19 @@ TEST(HttpMessageTest, HeadersAreCaseInsensitive) {
   EXPECT_FALSE(h.Get("content-type"));
 }
 
+TEST(HttpMessageTest, ViewsReadWithoutCopying) {
+  Request r;
+  r.headers.Add("Authorization", "Bearer a-long-enough-secret-to-need-the-heap");
+  r.headers.Add("authorization", "second");
+  EXPECT_EQ(r.headers.View("AUTHORIZATION"), "Bearer a-long-enough-secret-to-need-the-heap");  // the first
+  EXPECT_EQ(r.headers.View("AUTHORIZATION").data(), r.headers.items()[0].second.data());       // not a copy
+  EXPECT_EQ(r.headers.View("Content-Type"), "");
+  r.path_params["integration_key"] = "abc_DEF-123";
+  EXPECT_EQ(r.PathParamView("integration_key"), "abc_DEF-123");
+  EXPECT_EQ(r.PathParamView("other"), "");
+  EXPECT_EQ(r.PathParam("integration_key"), "abc_DEF-123");
+}
+
 TEST(HttpMessageTest, Cookie) {
   Request r;
   r.headers.Add("Cookie", "theme=dark; kt_session=abc123; empty=");
