@@ -155,6 +155,37 @@ Status FinishEvents(Tx& tx, const std::vector<int64_t>& ids, const std::string& 
   return {};
 }
 
+// What KTrack holds of a record a batch's events name.
+struct LocalState {
+  int64_t updated_at_ms = 0;
+  bool deleted = false;
+};
+using RecordKey = std::tuple<std::string, int64_t, int64_t>;  // stream, project (0: company), Procore id
+
+// The local state of every group's record (absent: KTrack has no such record), read with one query per
+// (stream, project) rather than one per record.
+Result<std::map<RecordKey, LocalState>> LocalStates(store::Store& store, int64_t client_id,
+                                                    const std::vector<Group>& groups) {
+  std::map<std::pair<std::string, int64_t>, std::vector<int64_t>> ids_by_pair;
+  for (const Group& g : groups) ids_by_pair[{g.stream, g.project_id}].push_back(g.resource_id);
+  const char* ids_of = store.dialect() == store::Dialect::kSqlite
+                           ? "procore_id IN (SELECT value FROM json_each($4))"
+                           : "procore_id IN (SELECT jsonb_array_elements_text($4::jsonb)::bigint)";
+  const std::string sql =
+      std::string(
+          "SELECT procore_id, updated_at_ms, deleted FROM procore_records WHERE client_id = $1 AND "
+          "stream = $2 AND project_id = $3 AND ") +
+      ids_of;
+  std::map<RecordKey, LocalState> out;
+  for (const auto& [pair, ids] : ids_by_pair) {
+    auto r = store.Query(sql, {client_id, pair.first, pair.second, nlohmann::json(ids).dump()});
+    if (!r) return tl::unexpected(r.error());
+    for (const auto& row : r->rows)
+      out[{pair.first, pair.second, row.Int(0)}] = LocalState{row.Int(1), row.Int(2) != 0};
+  }
+  return out;
+}
+
 Status BumpDataVersion(Tx& tx, int64_t stream_id) {
   auto r = tx.Exec("UPDATE sync_streams SET data_version = data_version + 1 WHERE id = $1", {stream_id});
   if (!r) return tl::unexpected(r.error());
@@ -332,6 +363,8 @@ Status SyncEngine::RunWebhookJob(int64_t client_id, char slot) {
     }
     if (auto s = finish(unsynced, "dropped", "resource_not_synced"); !s) return s;
 
+    auto local_states = LocalStates(store_, client_id, groups);
+    if (!local_states) return tl::unexpected(local_states.error());
     std::map<std::pair<std::string, int64_t>, std::vector<FetchItem>> fetches;
     for (const Group& g : groups) {
       std::vector<int64_t> ids;
@@ -371,13 +404,9 @@ Status SyncEngine::RunWebhookJob(int64_t client_id, char slot) {
 
       // Already holding this version or a newer one (a redelivery, or a record the sync read since): no
       // fetch.
-      auto local = store_.Query(
-          "SELECT updated_at_ms, deleted FROM procore_records WHERE client_id = $1 AND stream = $2 AND "
-          "project_id = $3 AND procore_id = $4",
-          {client_id, g.stream, g.project_id, g.resource_id});
-      if (!local) return tl::unexpected(local.error());
-      if (!local->rows.empty() && local->rows[0].Int(1) == 0 && latest.event_at_ms > 0 &&
-          local->rows[0].Int(0) >= latest.event_at_ms) {
+      auto local = local_states->find({g.stream, g.project_id, g.resource_id});
+      if (local != local_states->end() && !local->second.deleted && latest.event_at_ms > 0 &&
+          local->second.updated_at_ms >= latest.event_at_ms) {
         if (auto s = finish(ids, "done", "current"); !s) return s;
         continue;
       }
