@@ -1,5 +1,7 @@
 -- wrk script of the webhook ingest benchmark (scripts/bench prepends `secret`, `company_id`, `project_id`,
--- `rfi_ids` and `webhook_path`): every request is a Procore v2.0 RFI `update` event with its own ulid and id,
+-- `rfi_ids`, `webhook_path` and `run_tag`, five Crockford characters new for each run, so that a second run
+-- against the same server sends new events, not redeliveries): every request is a Procore v2.0 RFI `update`
+-- event with its own ulid and id,
 -- sent as Procore sends it (POST, JSON, `Authorization: Bearer <secret>`). At the end it prints one line,
 -- "BENCHJSON {...}", with the counts and the latency distribution (microseconds).
 
@@ -26,8 +28,8 @@ end
 function request()
   counter = counter + 1
   -- 26 Crockford characters, unique per (thread, request); the id is unique too.
-  local ulid = string.format("01JBENCH%02d%016d", thread_index, counter)
-  local id = thread_index * 1000000000 + counter
+  local ulid = string.format("01J%s%02d%016d", run_tag, thread_index, counter)
+  local id = run_number * 100000000000 + thread_index * 1000000000 + counter
   local rfi = rfi_ids[(counter % #rfi_ids) + 1]
   local body = string.format(
     '{"id":%d,"ulid":"%s","timestamp":"%s","resource_name":"RFIs","event_type":"update",' ..
