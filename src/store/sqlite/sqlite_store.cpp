@@ -347,8 +347,11 @@ class SqliteStore final : public Store {
     // inside a transaction (a webhook batch's claim or finish, a group commit's insert) keeps a statement
     // journal, and SQLite otherwise spills one past 64 KiB to a temporary file, several hundred writes a
     // second under a webhook burst. They live only as long as their statement. Sorts still spill to files.
-    for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL",
-                               "PRAGMA foreign_keys=ON", "PRAGMA temp_store=MEMORY"}) {
+    // journal_size_limit: a burst of webhooks can grow the WAL to hundreds of megabytes (the log starts again
+    // from its beginning only at a quiet moment); when it next does, SQLite cuts the file back to this size.
+    for (const char* pragma :
+         {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON",
+          "PRAGMA temp_store=MEMORY", "PRAGMA journal_size_limit=67108864"}) {
       if (path_ == ":memory:" && std::string_view(pragma).find("WAL") != std::string_view::npos) continue;
       char* err = nullptr;
       rc = sqlite3_exec(c->db, pragma, nullptr, nullptr, &err);
