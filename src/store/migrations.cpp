@@ -343,9 +343,11 @@ CREATE TABLE procore_project_unlinks (
 constexpr const char* kInboxPayloadsSql = R"sql(
 CREATE TABLE webhook_inbox_payloads (
   inbox_id {{id_pk}},
+  client_id BIGINT NOT NULL,
   payload TEXT NOT NULL
 );
-INSERT INTO webhook_inbox_payloads (inbox_id, payload) SELECT id, payload FROM webhook_inbox;
+INSERT INTO webhook_inbox_payloads (inbox_id, client_id, payload)
+  SELECT id, client_id, payload FROM webhook_inbox;
 ALTER TABLE webhook_inbox DROP COLUMN payload;
 )sql";
 

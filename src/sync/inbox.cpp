@@ -32,13 +32,25 @@ std::string RenderEvent(const WebhookEvent& e) {
 // texts serve every batch size and stay prepared in the store's statement cache.
 constexpr size_t kRowSizes[] = {64, 16, 4, 1};
 constexpr size_t kInboxColumns = 11;
-constexpr size_t kPayloadColumns = 2;
+constexpr size_t kPayloadColumns = 3;
 
 size_t RowsForNextInsert(size_t left) {
   for (size_t rows : kRowSizes) {
     if (rows <= left) return rows;
   }
   return 1;
+}
+
+// Calls insert(at, rows) for consecutive pieces of `count` items, each of a size in kRowSizes, until one
+// fails.
+template <typename Insert>
+Status InPieces(size_t count, Insert&& insert) {
+  for (size_t at = 0; at < count;) {
+    const size_t rows = RowsForNextInsert(count - at);
+    if (auto s = insert(at, rows); !s) return s;
+    at += rows;
+  }
+  return {};
 }
 
 // One text per row count of kRowSizes: `head` VALUES, then each row's `columns` placeholders and `row_end`
@@ -81,8 +93,8 @@ const std::string& InsertSql(size_t rows) {
 }
 
 const std::string& PayloadSql(size_t rows) {
-  static const std::vector<std::string> texts =
-      MultiRowTexts("INSERT INTO webhook_inbox_payloads (inbox_id, payload)", kPayloadColumns, ")", "");
+  static const std::vector<std::string> texts = MultiRowTexts(
+      "INSERT INTO webhook_inbox_payloads (inbox_id, client_id, payload)", kPayloadColumns, ")", "");
   return ForRows(texts, rows);
 }
 
@@ -191,25 +203,23 @@ Status Inbox::InsertPayloads(store::Tx& tx, const std::vector<PendingAccept*>& b
     if (p->result && !p->result->duplicate) stored.push_back(p);
   }
   store::Params params;
-  for (size_t at = 0; at < stored.size();) {
-    const size_t rows = RowsForNextInsert(stored.size() - at);
+  return InPieces(stored.size(), [&](size_t at, size_t rows) -> Status {
     params.clear();
     params.reserve(rows * kPayloadColumns);
     for (size_t i = at; i < at + rows; ++i) {
       params.emplace_back(stored[i]->result->inbox_id);
+      params.emplace_back(stored[i]->client_id);
       params.emplace_back(stored[i]->payload);
     }
     if (auto r = tx.Exec(PayloadSql(rows), params); !r) return tl::unexpected(r.error());
-    at += rows;
-  }
-  return {};
+    return {};
+  });
 }
 
 Status Inbox::InsertAll(store::Tx& tx, const std::vector<PendingAccept*>& batch, int64_t now) {
   std::vector<int64_t> queue_for;  // clients with a new event, each queued once
   store::Params params;
-  for (size_t at = 0; at < batch.size();) {
-    const size_t rows = RowsForNextInsert(batch.size() - at);
+  Status inserted = InPieces(batch.size(), [&](size_t at, size_t rows) -> Status {
     params.clear();
     params.reserve(rows * kInboxColumns);
     for (size_t i = at; i < at + rows; ++i) {
@@ -245,8 +255,9 @@ Status Inbox::InsertAll(store::Tx& tx, const std::vector<PendingAccept*>& batch,
       if (std::find(queue_for.begin(), queue_for.end(), client_id) == queue_for.end())
         queue_for.push_back(client_id);
     }
-    at += rows;
-  }
+    return {};
+  });
+  if (!inserted) return inserted;
   if (auto s = InsertPayloads(tx, batch); !s) return s;
   for (int64_t client_id : queue_for) {
     if (auto s = QueueProcessing(tx, queue_, client_id, now + options_.coalesce_window.count(),

@@ -172,12 +172,13 @@ TEST_P(StoreContract, InboxPayloadsMigrationKeepsStoredPayloads) {
   }
   EXPECT_EQ(Must(store::Migrate(old)), 1);
   auto moved = Must(old.Query(
-      "SELECT i.event_key, p.payload FROM webhook_inbox i JOIN webhook_inbox_payloads p ON p.inbox_id = i.id "
-      "ORDER BY i.id"));
+      "SELECT i.event_key, p.payload, p.client_id FROM webhook_inbox i JOIN webhook_inbox_payloads p ON "
+      "p.inbox_id = i.id ORDER BY i.id"));
   ASSERT_EQ(moved.rows.size(), 2u);
   EXPECT_EQ(moved.rows[0].Text(0), "key-1");
   EXPECT_EQ(moved.rows[0].Text(1), "{\"raw\": 1}");
   EXPECT_EQ(moved.rows[1].Text(1), "{\"raw\": 2}");
+  EXPECT_EQ(moved.rows[1].Int(2), 1);  // the event's client, for a table distributed by client
   EXPECT_FALSE(old.Query("SELECT payload FROM webhook_inbox"));  // the column is gone
 }
 
