@@ -136,6 +136,16 @@ Result<std::vector<PendingPair>> PendingPairs(store::Store& store, int64_t clien
   return out;
 }
 
+// `column IN` the ids of a JSON array bound at `placeholder`: one statement text for any number of ids.
+std::string InJsonIds(store::Dialect dialect, std::string_view column, std::string_view placeholder) {
+  std::string clause(column);
+  clause += dialect == store::Dialect::kSqlite ? " IN (SELECT value FROM json_each("
+                                               : " IN (SELECT jsonb_array_elements_text(";
+  clause += placeholder;
+  clause += dialect == store::Dialect::kSqlite ? "))" : "::jsonb)::bigint)";
+  return clause;
+}
+
 // Marks the given claimed events with their outcome.
 Status FinishEvents(Tx& tx, const std::vector<int64_t>& ids, const std::string& token, const char* status,
                     const std::string& outcome, int64_t now) {
@@ -144,12 +154,9 @@ Status FinishEvents(Tx& tx, const std::vector<int64_t>& ids, const std::string& 
   // prepared once and cached, where an IN list of up to a batch's 1,000 placeholders was a new statement
   // each time (and SQLite's parse of numbered placeholders is quadratic in their number).
   std::string list = nlohmann::json(ids).dump();
-  const char* ids_of = tx.dialect() == store::Dialect::kSqlite
-                           ? "id IN (SELECT value FROM json_each($5))"
-                           : "id IN (SELECT jsonb_array_elements_text($5::jsonb)::bigint)";
   auto r = tx.Exec(std::string("UPDATE webhook_inbox SET status = $1, outcome = $2, processed_at = $3, "
                                "claim_token = NULL, claimed_until = NULL WHERE claim_token = $4 AND ") +
-                       ids_of,
+                       InJsonIds(tx.dialect(), "id", "$5"),
                    {std::string(status), outcome, now, token, list});
   if (!r) return tl::unexpected(r.error());
   return {};
@@ -168,14 +175,10 @@ Result<std::map<RecordKey, LocalState>> LocalStates(store::Store& store, int64_t
                                                     const std::vector<Group>& groups) {
   std::map<std::pair<std::string, int64_t>, std::vector<int64_t>> ids_by_pair;
   for (const Group& g : groups) ids_by_pair[{g.stream, g.project_id}].push_back(g.resource_id);
-  const char* ids_of = store.dialect() == store::Dialect::kSqlite
-                           ? "procore_id IN (SELECT value FROM json_each($4))"
-                           : "procore_id IN (SELECT jsonb_array_elements_text($4::jsonb)::bigint)";
   const std::string sql =
-      std::string(
-          "SELECT procore_id, updated_at_ms, deleted FROM procore_records WHERE client_id = $1 AND "
-          "stream = $2 AND project_id = $3 AND ") +
-      ids_of;
+      "SELECT procore_id, updated_at_ms, deleted FROM procore_records WHERE client_id = $1 AND "
+      "stream = $2 AND project_id = $3 AND " +
+      InJsonIds(store.dialect(), "procore_id", "$4");
   std::map<RecordKey, LocalState> out;
   for (const auto& [pair, ids] : ids_by_pair) {
     auto r = store.Query(sql, {client_id, pair.first, pair.second, nlohmann::json(ids).dump()});
