@@ -19,18 +19,21 @@ void Headers::Set(std::string_view name, std::string value) {
   items_.emplace_back(std::string(name), std::move(value));
 }
 
-std::optional<std::string> Headers::Get(std::string_view name) const {
+const std::string* Headers::Find(std::string_view name) const {
   for (const auto& [key, value] : items_) {
-    if (IEquals(key, name)) return value;
+    if (IEquals(key, name)) return &value;
   }
-  return std::nullopt;
+  return nullptr;
+}
+
+std::optional<std::string> Headers::Get(std::string_view name) const {
+  const std::string* value = Find(name);
+  return value ? std::optional<std::string>(*value) : std::nullopt;
 }
 
 std::string_view Headers::View(std::string_view name) const {
-  for (const auto& [key, value] : items_) {
-    if (IEquals(key, name)) return value;
-  }
-  return {};
+  const std::string* value = Find(name);
+  return value ? std::string_view(*value) : std::string_view();
 }
 
 void Headers::Remove(std::string_view name) {

@@ -35,6 +35,9 @@ class Headers {
   const std::vector<std::pair<std::string, std::string>>& items() const { return items_; }
 
  private:
+  // The first value of the header, or null.
+  const std::string* Find(std::string_view name) const;
+
   static constexpr size_t kTypicalCount = 8;
   std::vector<std::pair<std::string, std::string>> items_;
 };
