@@ -2,31 +2,32 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <string_view>
 #include <thread>
 
 namespace kt {
 namespace {
 
-TEST(ThreadName, NamesTheCallingThreadOnly) {
-  const std::string before = ThreadName();
-  std::string inside;
+// The name a new thread reads back after naming itself `name`.
+std::string NameSeenBy(std::string_view name) {
+  std::string seen;
   std::thread t([&] {
-    SetThreadName("kt-test-worker");
-    inside = ThreadName();
+    SetThreadName(name);
+    seen = ThreadName();
   });
   t.join();
-  EXPECT_EQ(inside, "kt-test-worker");
+  return seen;
+}
+
+TEST(ThreadName, NamesTheCallingThreadOnly) {
+  const std::string before = ThreadName();
+  EXPECT_EQ(NameSeenBy("kt-test-worker"), "kt-test-worker");
   EXPECT_EQ(ThreadName(), before);
 }
 
 TEST(ThreadName, CutsLongNamesAtTheKernelLimit) {
-  std::string inside;
-  std::thread t([&] {
-    SetThreadName("kt-a-name-much-longer-than-fifteen-bytes");
-    inside = ThreadName();
-  });
-  t.join();
-  EXPECT_EQ(inside, "kt-a-name-much-");
+  EXPECT_EQ(NameSeenBy("kt-a-name-much-longer-than-fifteen-bytes"), "kt-a-name-much-");
 }
 
 }  // namespace
