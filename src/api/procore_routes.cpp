@@ -205,7 +205,9 @@ void RegisterWebhookReceiver(http::Router& router, integration::WebhookReceiver&
                 return WithDelivery(
                     r, [&](const integration::Delivery& d) { return WebhookAnswer(receiver.Receive(d)); });
               },
-              {.io_front = std::move(front), .max_body_bytes = max_body_bytes});
+              // Each accepted delivery is in the inbox and in http_requests_total; a log line each would
+              // be most of the log during a burst.
+              {.io_front = std::move(front), .max_body_bytes = max_body_bytes, .quiet_successes = true});
 }
 
 }  // namespace kt::api

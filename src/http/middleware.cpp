@@ -58,7 +58,8 @@ void AppendJsonString(std::string& out, std::string_view s) {
 Middleware AccessLog(obs::Logger& logger) {
   return [&logger](Request& req, const Next& next) {
     Response res = next(req);
-    obs::Level level = res.status >= 500 ? obs::Level::kWarn : obs::Level::kInfo;
+    const bool quiet = res.status < 400 && req.matched_route && req.matched_route->options.quiet_successes;
+    obs::Level level = res.status >= 500 ? obs::Level::kWarn : quiet ? obs::Level::kDebug : obs::Level::kInfo;
     if (!logger.Enabled(level)) return res;
     auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                       std::chrono::system_clock::now().time_since_epoch())

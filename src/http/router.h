@@ -32,6 +32,10 @@ struct RouteOptions {
   IoFront io_front;
   // Overrides the server's body limit for this route (0: the server's default).
   size_t max_body_bytes = 0;
+  // The access log writes this route's successful answers (below 400) at debug level, not info: for routes
+  // whose traffic is counted elsewhere and can arrive by the thousand a second (Procore's webhook
+  // deliveries). Rejections and failures are logged as on every route.
+  bool quiet_successes = false;
 };
 
 struct Route {

@@ -439,6 +439,7 @@ struct Server::Impl {
     reject.pattern = req.route;
     reject.handler = [&answer](Request&) { return std::move(answer); };
     const Route* matched = req.matched_route;
+    if (matched) reject.options.quiet_successes = matched->options.quiet_successes;
     req.matched_route = &reject;
     Response out = RunChain(req);
     req.matched_route = matched;

@@ -26,6 +26,17 @@ struct Fixture {
     router->Get("/page", [](Request&) { return Response::Html(200, "<h1>hi</h1>"); });
     router->Get("/boom", [](Request&) -> Response { throw std::runtime_error("database exploded"); });
     router->Get("/metrics", MetricsHandler(metrics), RouteOptions{.on_io_thread = true});
+    // Quiet routes answer with the status in their path: one on the pool, one from an I/O-thread front.
+    auto status_of = [](Request& r) { return std::stoi(std::string(r.PathParamView("status"))); };
+    router->Post("/quiet/{status}", [=](Request& r) { return Response::Json(status_of(r), {{"ok", true}}); },
+                 RouteOptions{.quiet_successes = true});
+    router->Post("/quiet-front/{status}", [](Request&) { return Response::Json(500, {{"ok", false}}); },
+                 RouteOptions{.io_front =
+                                   [=](Request& r, const Responder& respond) {
+                                     respond(Response::Json(status_of(r), {{"ok", true}}));
+                                     return true;
+                                   },
+                               .quiet_successes = true});
     ServerOptions options;
     options.listen = "127.0.0.1:0";
     server = std::make_unique<Server>(
@@ -69,6 +80,38 @@ TEST(HttpMiddlewareTest, AccessLogIsOneJsonLineWithoutTheQuery) {
   EXPECT_TRUE(line["duration_ms"].is_number());
   EXPECT_TRUE(StartsWith(line["remote"].get<std::string>(), "127.0.0.1:"));
   EXPECT_TRUE(line.contains("ts"));
+}
+
+// A quiet route's successes are written at debug level; its rejections and failures as on any route.
+TEST(HttpMiddlewareTest, QuietRoutesLogOnlyRejectionsAtInfo) {
+  Fixture f;
+  for (const char* route : {"/quiet/", "/quiet-front/"}) {
+    for (int status : {200, 202, 400, 401, 503})
+      ASSERT_EQ(f.Call("POST", route + std::to_string(status), "{}").status, status);
+  }
+  f.server->Stop();
+  std::vector<std::pair<std::string, int>> logged;
+  for (const auto& line : f.Lines()) logged.emplace_back(line["path"], line["status"]);
+  EXPECT_EQ(logged, (std::vector<std::pair<std::string, int>>{{"/quiet/400", 400},
+                                                              {"/quiet/401", 401},
+                                                              {"/quiet/503", 503},
+                                                              {"/quiet-front/400", 400},
+                                                              {"/quiet-front/401", 401},
+                                                              {"/quiet-front/503", 503}}));
+}
+
+TEST(HttpMiddlewareTest, QuietRoutesSuccessesAreThereAtDebugLevel) {
+  Fixture f;
+  f.logger->SetLevel(obs::Level::kDebug);
+  ASSERT_EQ(f.Call("POST", "/quiet/200", "{}").status, 200);
+  ASSERT_EQ(f.Call("POST", "/quiet-front/202", "{}").status, 202);
+  f.server->Stop();
+  auto lines = f.Lines();
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[0]["level"], "debug");
+  EXPECT_EQ(lines[0]["path"], "/quiet/200");
+  EXPECT_EQ(lines[1]["level"], "debug");
+  EXPECT_EQ(lines[1]["path"], "/quiet-front/202");
 }
 
 TEST(HttpMiddlewareTest, AccessLogEscapesOddPaths) {
