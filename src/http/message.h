@@ -31,6 +31,7 @@ class Headers {
   std::optional<std::string> Get(std::string_view name) const;
   // The first value of the header without copying it ("" when absent); valid while the headers are.
   std::string_view View(std::string_view name) const;
+  bool Has(std::string_view name) const { return Find(name) != nullptr; }
   void Remove(std::string_view name);
   const std::vector<std::pair<std::string, std::string>>& items() const { return items_; }
 

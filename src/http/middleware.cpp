@@ -146,13 +146,12 @@ Middleware Metrics(obs::Metrics& metrics) {
 Middleware SecurityHeaders() {
   return [](Request& req, const Next& next) {
     Response res = next(req);
-    if (!res.headers.Get("X-Content-Type-Options")) res.headers.Add("X-Content-Type-Options", "nosniff");
-    if (!res.headers.Get("X-Frame-Options")) res.headers.Add("X-Frame-Options", "DENY");
-    if (!res.headers.Get("Referrer-Policy")) res.headers.Add("Referrer-Policy", "same-origin");
-    auto type = res.headers.Get("Content-Type");
-    if (type && StartsWith(ToLower(*type), "text/html") && !res.headers.Get("Content-Security-Policy")) {
+    if (!res.headers.Has("X-Content-Type-Options")) res.headers.Add("X-Content-Type-Options", "nosniff");
+    if (!res.headers.Has("X-Frame-Options")) res.headers.Add("X-Frame-Options", "DENY");
+    if (!res.headers.Has("Referrer-Policy")) res.headers.Add("Referrer-Policy", "same-origin");
+    if (IStartsWith(res.headers.View("Content-Type"), "text/html") &&
+        !res.headers.Has("Content-Security-Policy"))
       res.headers.Add("Content-Security-Policy", std::string(kDefaultContentSecurityPolicy));
-    }
     return res;
   };
 }

@@ -242,14 +242,23 @@ Status Inbox::InsertAll(store::Tx& tx, const std::vector<PendingAccept*>& batch,
     if (!r) return tl::unexpected(r.error());
     // The rows inserted come back (in no promised order); every other event of the piece is a duplicate:
     // stored before, or earlier in this batch (a redelivery racing the first).
+    // Both databases hand them back in the order given, though neither promises it: each is looked for first
+    // just after the last one found, then everywhere, so a batch is matched in one pass either way.
     for (size_t i = at; i < at + rows; ++i) batch[i]->result = AcceptResult{.duplicate = true};
+    size_t next = at;
     for (const auto& row : r->rows) {
       const int64_t client_id = row.Int(1);
-      const std::string event_key = row.Text(2);
-      for (size_t i = at; i < at + rows; ++i) {
+      const std::string* event_key = std::get_if<std::string>(&row.At(2));
+      auto is_row = [&](const PendingAccept& p) {
+        return p.client_id == client_id && event_key && p.event.event_key == *event_key &&
+               p.result->duplicate;
+      };
+      for (size_t k = 0; k < rows; ++k) {
+        const size_t i = at + (next - at + k) % rows;
         PendingAccept& p = *batch[i];
-        if (p.client_id != client_id || p.event.event_key != event_key || !p.result->duplicate) continue;
+        if (!is_row(p)) continue;
         p.result = AcceptResult{.duplicate = false, .inbox_id = row.Int(0)};
+        next = i + 1 < at + rows ? i + 1 : at;
         break;
       }
       if (std::find(queue_for.begin(), queue_for.end(), client_id) == queue_for.end())

@@ -23,9 +23,13 @@ std::optional<std::string> FindParam(const QueryParams& params, std::string_view
 
 std::vector<std::string> Split(std::string_view s, char sep);
 std::string_view Trim(std::string_view s);
+// ASCII case folding (what the C locale's tolower does), without a call per character: header names, media
+// types and Procore's enum values are ASCII.
 std::string ToLower(std::string_view s);
 bool IEquals(std::string_view a, std::string_view b);
 bool StartsWith(std::string_view s, std::string_view prefix);
+// StartsWith, ignoring ASCII case.
+bool IStartsWith(std::string_view s, std::string_view prefix);
 
 // Parses a base-10 signed 64-bit integer; the whole string must be the number.
 std::optional<int64_t> ParseInt64(std::string_view s);

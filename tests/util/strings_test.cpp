@@ -60,5 +60,20 @@ TEST(Strings, ParseInt64RejectsPartialNumbers) {
   EXPECT_FALSE(ParseInt64(""));
 }
 
+// Case folding is ASCII's: letters A-Z only, every other byte (digits, punctuation, UTF-8) as it is.
+TEST(Strings, CaseFoldingIsAscii) {
+  EXPECT_EQ(ToLower("Content-Type: Application/JSON; Charset=UTF-8"),
+            "content-type: application/json; charset=utf-8");
+  EXPECT_EQ(ToLower("\xC3\x89t\xC3\xA9 [@`{]"),
+            "\xC3\x89t\xC3\xA9 [@`{]");  // É and é, and the bytes around A-Z
+  EXPECT_TRUE(IEquals("X-Request-ID", "x-request-id"));
+  EXPECT_FALSE(IEquals("x-request-id", "x-request-ie"));
+  EXPECT_FALSE(IEquals("@", "`"));  // 0x40 and 0x60 differ only in the case bit, but are not letters
+  EXPECT_FALSE(IEquals("abc", "abcd"));
+  EXPECT_TRUE(IStartsWith("Text/HTML; charset=utf-8", "text/html"));
+  EXPECT_FALSE(IStartsWith("text/htm", "text/html"));
+  EXPECT_TRUE(IStartsWith("", ""));
+}
+
 }  // namespace
 }  // namespace kt
