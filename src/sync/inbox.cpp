@@ -240,10 +240,9 @@ Status Inbox::InsertAll(store::Tx& tx, const std::vector<PendingAccept*>& batch,
     }
     auto r = tx.Query(InsertSql(rows), params);
     if (!r) return tl::unexpected(r.error());
-    // The rows inserted come back (in no promised order); every other event of the piece is a duplicate:
-    // stored before, or earlier in this batch (a redelivery racing the first).
-    // Both databases hand them back in the order given, though neither promises it: each is looked for first
-    // just after the last one found, then everywhere, so a batch is matched in one pass either way.
+    // The rows inserted come back; every other event of the piece is a duplicate: stored before, or earlier
+    // in this batch (a redelivery racing the first). Both databases return the rows in the order given,
+    // though neither promises it: each is looked for first just after the last one found, then everywhere.
     for (size_t i = at; i < at + rows; ++i) batch[i]->result = AcceptResult{.duplicate = true};
     size_t next = at;
     for (const auto& row : r->rows) {
