@@ -23,7 +23,7 @@ bool IsStateChanging(std::string_view method) {
 Result<Caller> Access::Authenticate(const http::Request& request) {
   if (auto auth = request.Header("Authorization")) {
     std::string_view v = *auth;
-    if (v.size() > 7 && IEquals(v.substr(0, 7), "Bearer ")) {
+    if (IStartsWith(v, "Bearer ")) {
       auto user_id = tokens_.Authenticate(Trim(v.substr(7)));
       if (!user_id)
         return Fail(

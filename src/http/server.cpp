@@ -439,7 +439,7 @@ struct Server::Impl {
     reject.pattern = req.route;
     reject.handler = [&answer](Request&) { return std::move(answer); };
     const Route* matched = req.matched_route;
-    if (matched) reject.options.quiet_successes = matched->options.quiet_successes;
+    if (matched) reject.options = matched->options;  // logged and limited as the route it stands in for
     req.matched_route = &reject;
     Response out = RunChain(req);
     req.matched_route = matched;

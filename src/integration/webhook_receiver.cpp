@@ -39,8 +39,7 @@ ReceiveOutcome Unavailable() {
 
 std::string_view PresentedSecret(std::string_view authorization) {
   std::string_view presented = Trim(authorization);
-  if (presented.size() > 7 && IEquals(presented.substr(0, 7), "bearer "))
-    presented = Trim(presented.substr(7));
+  if (IStartsWith(presented, "bearer ")) presented = Trim(presented.substr(7));
   return presented;
 }
 

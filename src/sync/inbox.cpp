@@ -296,15 +296,16 @@ void Inbox::CommitBatch(std::vector<PendingAccept>& batch) {
 }
 
 Result<int64_t> Inbox::PurgeProcessed(int64_t processed_before_ms) {
+  // Payloads first: they are found through the events that are deleted next.
+  static const std::string kProcessedBefore =
+      " FROM webhook_inbox WHERE status <> 'pending' AND processed_at < $1";
   Result<int64_t> purged;
   Status s = store_.Transact([&](store::Tx& tx) -> Status {
-    auto payloads = tx.Exec(
-        "DELETE FROM webhook_inbox_payloads WHERE inbox_id IN (SELECT id FROM webhook_inbox WHERE status <> "
-        "'pending' AND processed_at < $1)",
-        {processed_before_ms});
+    auto payloads =
+        tx.Exec("DELETE FROM webhook_inbox_payloads WHERE inbox_id IN (SELECT id" + kProcessedBefore + ")",
+                {processed_before_ms});
     if (!payloads) return tl::unexpected(payloads.error());
-    purged = tx.Exec("DELETE FROM webhook_inbox WHERE status <> 'pending' AND processed_at < $1",
-                     {processed_before_ms});
+    purged = tx.Exec("DELETE" + kProcessedBefore, {processed_before_ms});
     if (!purged) return tl::unexpected(purged.error());
     return {};
   });
