@@ -270,25 +270,9 @@ class PostgresStore final : public Store {
       return tl::unexpected(begun.error());
     }
     PgTx tx(c);
-    Status status;
-    try {
-      status = fn(tx);
-    } catch (...) {
-      Rollback(*lease);
-      throw;
-    }
-    if (status && tx.first_error()) {
-      // PostgreSQL aborted the transaction at that statement; committing would silently roll back.
-      Error e = *tx.first_error();
-      e.detail = "a statement failed inside the transaction, which went on: " + e.detail;
-      status = tl::unexpected(e);
-    }
-    if (status) {
-      auto committed = Execute(c, "COMMIT", {});
-      if (committed) return {};
-      status = tl::unexpected(committed.error());
-    }
-    Rollback(*lease);
+    Status status = tx.Run(
+        fn, [&] { return Execute(c, "COMMIT", {}); }, [&] { Rollback(*lease); });
+    if (status) return {};
     if (tx.transient_failure() && !IsTransient(status.error())) {
       Error e = *tx.first_error();  // fn turned a transient failure into another error; retry all the same
       return tl::unexpected(e);

@@ -272,25 +272,9 @@ class SqliteStore final : public Store {
         return tl::unexpected(begun.error());
       }
       SqliteTx tx(c);
-      Status status;
-      try {
-        status = fn(tx);
-      } catch (...) {
-        Rollback(c);
-        throw;
-      }
-      if (status && tx.first_error()) {
-        // As on PostgreSQL, where a failed statement aborts the transaction: never commit half of fn's work.
-        Error e = *tx.first_error();
-        e.detail = "a statement failed inside the transaction, which went on: " + e.detail;
-        status = tl::unexpected(e);
-      }
-      if (status) {
-        auto committed = Execute(c, "COMMIT", {});
-        if (committed) return {};
-        status = tl::unexpected(committed.error());
-      }
-      Rollback(c);
+      Status status = tx.Run(
+          fn, [&] { return Execute(c, "COMMIT", {}); }, [&] { Rollback(c); });
+      if (status) return {};
       bool transient = tx.transient_failure() || IsTransient(status.error());
       if (transient && attempt < kMaxAttempts) {
         write_lock.unlock();
