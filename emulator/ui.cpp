@@ -59,6 +59,12 @@ input[type=text]{padding:6px 8px;border:1px solid #aab0b3;border-radius:4px;widt
 code{background:#eef0f1;padding:1px 5px;border-radius:3px}
 )";
 
+// The company a page's path names ({company_id}), or null when it names none that exists.
+const CompanyData* CompanyInPath(const World& world, const Request& req) {
+  auto company_id = kt::ParseInt64(req.PathParam("company_id"));
+  return company_id ? world.FindCompany(*company_id) : nullptr;
+}
+
 std::string Page(const std::string& title, const std::string& body, const Request& req,
                  const std::vector<CompanyData>& companies) {
   std::ostringstream out;
@@ -116,8 +122,7 @@ void Emulator::AddUiRoutes(kt::http::Router& router) {
 
   router.Get("/companies/{company_id}/admin/app_management", [this](Request& req) {
     std::shared_lock lock(mu_);
-    auto company_id = kt::ParseInt64(req.PathParam("company_id"));
-    const CompanyData* company = company_id ? world_->FindCompany(*company_id) : nullptr;
+    const CompanyData* company = CompanyInPath(*world_, req);
     if (!company)
       return Response::Html(404, Page("Not found", "<h1>No such company</h1>", req, world_->Companies()));
     std::string base = "/companies/" + std::to_string(company->id);
@@ -175,8 +180,7 @@ void Emulator::AddUiRoutes(kt::http::Router& router) {
 
   router.Post("/ui/companies/{company_id}/installs", [this, parse_projects](Request& req) {
     std::unique_lock lock(mu_);
-    auto company_id = kt::ParseInt64(req.PathParam("company_id"));
-    const CompanyData* company = company_id ? world_->FindCompany(*company_id) : nullptr;
+    const CompanyData* company = CompanyInPath(*world_, req);
     if (!company) return Response::Html(404, "no such company");
     std::string back = "/companies/" + std::to_string(company->id) + "/admin/app_management";
     auto form = kt::ParseQuery(req.body);
@@ -202,8 +206,7 @@ void Emulator::AddUiRoutes(kt::http::Router& router) {
   router.Post(
       "/ui/companies/{company_id}/installs/{client_id}/projects", [this, parse_projects](Request& req) {
         std::unique_lock lock(mu_);
-        auto company_id = kt::ParseInt64(req.PathParam("company_id"));
-        const CompanyData* company = company_id ? world_->FindCompany(*company_id) : nullptr;
+        const CompanyData* company = CompanyInPath(*world_, req);
         Install* install = company ? access_.FindInstall(company->id, req.PathParam("client_id")) : nullptr;
         if (!install) return Response::Html(404, "not installed");
         parse_projects(kt::ParseQuery(req.body), *company, *install);
@@ -222,8 +225,7 @@ void Emulator::AddUiRoutes(kt::http::Router& router) {
 
   router.Get("/companies/{company_id}/directory", [this](Request& req) {
     std::shared_lock lock(mu_);
-    auto company_id = kt::ParseInt64(req.PathParam("company_id"));
-    const CompanyData* company = company_id ? world_->FindCompany(*company_id) : nullptr;
+    const CompanyData* company = CompanyInPath(*world_, req);
     if (!company)
       return Response::Html(404, Page("Not found", "<h1>No such company</h1>", req, world_->Companies()));
     std::string base = "/companies/" + std::to_string(company->id);
@@ -254,8 +256,7 @@ void Emulator::AddUiRoutes(kt::http::Router& router) {
 
   router.Get("/companies/{company_id}/directory/apps/{client_id}", [this](Request& req) {
     std::shared_lock lock(mu_);
-    auto company_id = kt::ParseInt64(req.PathParam("company_id"));
-    const CompanyData* company = company_id ? world_->FindCompany(*company_id) : nullptr;
+    const CompanyData* company = CompanyInPath(*world_, req);
     const Install* install = company ? access_.FindInstall(company->id, req.PathParam("client_id")) : nullptr;
     const App* app = install ? access_.FindApp(install->client_id) : nullptr;
     if (!app)

@@ -91,8 +91,12 @@ class Store {
     if (!r) return tl::unexpected(r.error());
     return r->affected;
   }
-  // Cheap reachability check for /readyz.
-  virtual Status Ping() = 0;
+  // Cheap reachability check for /readyz: a trivial query on a connection of the pool.
+  virtual Status Ping() {
+    auto r = Query("SELECT 1", {});
+    if (!r) return tl::unexpected(r.error());
+    return {};
+  }
   // "sqlite:/path/ktrack.db" or "postgresql://host:port/db" (never a password).
   virtual std::string Describe() const = 0;
 };

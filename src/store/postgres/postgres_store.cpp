@@ -246,12 +246,6 @@ class PostgresStore final : public Store {
     }
   }
 
-  Status Ping() override {
-    auto r = Query("SELECT 1", {});
-    if (!r) return tl::unexpected(r.error());
-    return {};
-  }
-
   std::string Describe() const override { return RedactPostgresUrl(url_); }
 
   Status Check() {

@@ -305,12 +305,6 @@ class SqliteStore final : public Store {
     }
   }
 
-  Status Ping() override {
-    auto r = Query("SELECT 1", {});
-    if (!r) return tl::unexpected(r.error());
-    return {};
-  }
-
   std::string Describe() const override { return "sqlite:" + path_; }
 
   Result<std::unique_ptr<SqliteConn>> Open() {
