@@ -285,8 +285,9 @@ TEST(Streams, ListRequestsCarryScopeAndFilters) {
   auto missing = StreamListRequest(*FindStream("rfis"), no_project, now);
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.error().code, ErrorCode::kValidation);
-  auto no_view = StreamListRequest(*FindStream("budget_detail_rows"), o, now);
+  auto no_view = StreamListRequest(*FindStream("budget_detail_rows"), o, now);  // no budget view chosen
   ASSERT_FALSE(no_view);
+  EXPECT_EQ(no_view.error().code, ErrorCode::kValidation);
   o.parent_id = 77;
   auto rows = StreamListRequest(*FindStream("budget_detail_rows"), o, now);
   ASSERT_TRUE(rows);

@@ -135,6 +135,7 @@ TEST_F(Retries, OtherClientErrorsAreNotRetried) {
       return g;
     }());
     ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().http_status, status);  // Procore's answer, not a failure of the client's own
     EXPECT_EQ(Sent() - before, 1) << status;
   }
 }

@@ -433,7 +433,11 @@ TEST_P(EngineTest, ConcurrentDeliveriesAreEachStoredOnceAndAnsweredForThemselves
 
   // An incomplete event is refused before it joins a batch.
   auto bad = inbox.Accept(kClient, Event("", "RFIs", "update", 11, 5, kBase));
-  EXPECT_FALSE(bad);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code, "invalid_webhook_event");
+  auto after = inbox.Counts(kClient);
+  ASSERT_TRUE(after);
+  EXPECT_EQ(after->pending, counts->pending);  // nothing stored
 }
 
 TEST_P(EngineTest, AsyncAcceptsAnswerEachCallerOnceAfterTheBatchIsStored) {
