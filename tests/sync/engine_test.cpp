@@ -527,8 +527,11 @@ TEST_P(EngineTest, PermissionErrorsShowAFixAndRetryLaterNotHot) {
   const StreamStatus rfis6 = At(streams, "rfis", 6);
   EXPECT_EQ(rfis6.status, "error");
   ASSERT_TRUE(rfis6.error);
-  EXPECT_FALSE(rfis6.error->code.empty());
-  EXPECT_FALSE(rfis6.error->fix.empty());
+  // The project's permission manifest is refused too, which is how Procore answers for a project outside the
+  // app's permitted projects: the fix names the project and where to add it.
+  EXPECT_EQ(rfis6.error->code, "project_not_permitted");
+  EXPECT_NE(rfis6.error->fix.find("'Project 6'"), std::string::npos) << rfis6.error->fix;
+  EXPECT_NE(rfis6.error->fix.find("permitted projects"), std::string::npos) << rfis6.error->fix;
   EXPECT_EQ(At(streams, "rfis", 5).status, "synced");
 
   // Nothing runs again until the backoff has passed.
