@@ -55,7 +55,8 @@ TEST(ErrorBody, ValidationFieldErrors) {
   EXPECT_EQ(b.fields[0].field, "number");
   EXPECT_EQ(b.fields[0].message, "is taken");
   EXPECT_EQ(b.fields[1].field, "title");
-  EXPECT_FALSE(b.message.empty());
+  // With no message of its own, the body's message is its field errors, each after its field.
+  EXPECT_EQ(b.message, "number is taken; title can't be blank; title is too short");
 }
 
 TEST(ErrorBody, V2StandardError) {
