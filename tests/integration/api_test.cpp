@@ -253,10 +253,18 @@ TEST_F(IntegrationApiTest, IllegalTransitionsAreRefusedWithTheNextStep) {
   EXPECT_EQ(settings.status, 409);
   EXPECT_EQ(settings.body["error"]["code"], "invalid_state");
   EXPECT_EQ(As(t, "POST", "/complete", json::object()).body["error"]["code"], "invalid_state");
-  EXPECT_EQ(As(t, "POST", "/permissions/verify", json::object()).status, 409);
-  EXPECT_EQ(As(t, "POST", "/credentials/verify", json::object()).status, 409);
-  EXPECT_EQ(As(t, "DELETE", "", json::object()).status, 409);
-  EXPECT_EQ(As(t, "POST", "/webhooks/rotate-secret", json::object()).status, 409);
+  // Each refusal names the state and says what to do first.
+  for (const auto& [method, path] :
+       std::vector<std::pair<std::string, std::string>>{{"POST", "/permissions/verify"},
+                                                        {"POST", "/credentials/verify"},
+                                                        {"DELETE", ""},
+                                                        {"POST", "/webhooks/rotate-secret"}}) {
+    auto refused = As(t, method, path, json::object());
+    EXPECT_EQ(refused.status, 409) << method << " " << path;
+    EXPECT_EQ(refused.body["error"]["code"], "invalid_state")
+        << method << " " << path << ": " << refused.text;
+    EXPECT_FALSE(refused.body["error"]["fix"].get<std::string>().empty()) << method << " " << path;
+  }
 
   ASSERT_EQ(As(t, "PUT", "/credentials", CustomCredentials(app_)).status, 200);
   settings = As(t, "PUT", "/settings", {{"domains", {"rfis"}}});
@@ -275,6 +283,7 @@ TEST_F(IntegrationApiTest, IllegalTransitionsAreRefusedWithTheNextStep) {
   auto interval = As(t, "PUT", "/settings",
                      {{"company_id", company_}, {"domains", {"rfis"}}, {"reconcile_interval_s", 5}});
   EXPECT_EQ(interval.status, 400);
+  EXPECT_EQ(interval.body["error"]["code"], "reconcile_interval_out_of_range") << interval.text;
   auto ok = As(t, "PUT", "/settings", {{"company_id", company_}, {"domains", {"rfis"}}});
   ASSERT_EQ(ok.status, 200) << ok.text;
   EXPECT_EQ(ok.body["status"], "configured");
@@ -488,7 +497,9 @@ TEST_F(IntegrationApiTest, CompleteCreatesTheHookAndTriggersOnceAndReceivesWebho
 
 TEST_F(IntegrationApiTest, ProjectsAreListedAndLinkedToKtrackProjects) {
   Tenant t = NewTenant("Projects Co");
-  EXPECT_EQ(As(t, "GET", "/projects").status, 409) << "no projects before the company is known";
+  auto early = As(t, "GET", "/projects");
+  EXPECT_EQ(early.status, 409) << "no projects before the company is known";
+  EXPECT_EQ(early.body["error"]["code"], "invalid_state") << early.text;
   ConnectUntilPermissionsVerified(t, {"rfis"});
   ASSERT_EQ(As(t, "POST", "/complete", json::object()).status, 202);
   WaitForStatus(t, "active");
@@ -526,7 +537,9 @@ TEST_F(IntegrationApiTest, ProjectsAreListedAndLinkedToKtrackProjects) {
   EXPECT_EQ(after.body[0]["linked_ktrack_project_id"], ktrack_project);
 
   ASSERT_EQ(As(t, "DELETE", "/projects/" + std::to_string(first) + "/link", json::object()).status, 200);
-  EXPECT_EQ(As(t, "DELETE", "/projects/" + std::to_string(first) + "/link", json::object()).status, 404);
+  auto unlinked_again = As(t, "DELETE", "/projects/" + std::to_string(first) + "/link", json::object());
+  EXPECT_EQ(unlinked_again.status, 404);
+  EXPECT_NE(unlinked_again.text.find("link"), std::string::npos) << unlinked_again.text;
   auto relinked =
       As(t, "POST", "/projects/" + std::to_string(second) + "/link", {{"ktrack_project_id", ktrack_project}});
   EXPECT_EQ(relinked.status, 200) << relinked.text;
