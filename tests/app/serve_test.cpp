@@ -128,12 +128,14 @@ TEST_F(ServeTest, WrongPasswordIsRefusedWithAClearMessage) {
   std::regex_search(form.body, m, std::regex("name=\"_csrf\" value=\"([^\"]+)\""));
   auto r = Post("/signin", "_csrf=" + m[1].str() + "&email=member%40acme.test&password=wrong+password", pre);
   EXPECT_EQ(r.status, 401);
+  EXPECT_NE(r.body.find("The email or password is not right."), std::string::npos);  // not which of the two
   EXPECT_EQ(CookieValue(r, "ktrack_session"), "");
 }
 
 TEST_F(ServeTest, SignInWithoutTheFormTokenIsRefused) {
   auto r = Post("/signin", "email=admin%40acme.test&password=correct+horse");
   EXPECT_EQ(r.status, 403);
+  EXPECT_NE(r.body.find("The sign-in form expired."), std::string::npos);
   EXPECT_EQ(CookieValue(r, "ktrack_session"), "");
 }
 
@@ -142,9 +144,15 @@ TEST_F(ServeTest, MemberOfClientAGets404OnClientBPagesAndApi) {
   EXPECT_EQ(Get("/clients/" + std::to_string(client_a_), session).status, 200);
   EXPECT_EQ(Get("/clients/" + std::to_string(client_b_), session).status, 404);
   EXPECT_EQ(Get("/clients/" + std::to_string(client_b_) + "/concierge", session).status, 404);
-  EXPECT_EQ(Get("/api/v1/clients/" + std::to_string(client_b_), {}, token_a_).status, 404);
+  auto other = Get("/api/v1/clients/" + std::to_string(client_b_), {}, token_a_);
+  EXPECT_EQ(other.status, 404);
   EXPECT_EQ(Get("/api/v1/clients/" + std::to_string(client_a_), {}, token_a_).status, 200);
-  EXPECT_EQ(Get("/api/v1/clients/999999", {}, token_a_).status, 404);
+  auto none = Get("/api/v1/clients/999999", {}, token_a_);
+  EXPECT_EQ(none.status, 404);
+  // Another client's id is answered exactly as an id that does not exist: nothing tells them apart.
+  auto error_of = [](const auto& response) { return nlohmann::json::parse(response.body)["error"]; };
+  EXPECT_EQ(error_of(other)["code"], error_of(none)["code"]);
+  EXPECT_EQ(error_of(other)["message"], error_of(none)["message"]);
 }
 
 TEST_F(ServeTest, ConciergeIsForAdminsOnly) {
@@ -173,7 +181,9 @@ TEST_F(ServeTest, UnauthenticatedApiCallsGet401WithAFix) {
   auto body = nlohmann::json::parse(r.body);
   EXPECT_EQ(body["error"]["code"], "not_signed_in");
   EXPECT_FALSE(body["error"]["fix"].get<std::string>().empty());
-  EXPECT_EQ(Get("/api/v1/clients", {}, "kt_not_a_token").status, 401);
+  auto bad_token = Get("/api/v1/clients", {}, "kt_not_a_token");
+  EXPECT_EQ(bad_token.status, 401);
+  EXPECT_EQ(nlohmann::json::parse(bad_token.body)["error"]["code"], "invalid_api_token");
 }
 
 TEST_F(ServeTest, MetricsReportTheRequestsMade) {
