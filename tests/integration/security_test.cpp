@@ -185,12 +185,17 @@ TEST_F(SecurityTest, EveryRouteOfTheRouterRefusesOtherTenantsMembersStrangersAnd
                                : Call(method, url, body, {{"Authorization", "Bearer " + t.member_token}});
     if (admin_only) {
       EXPECT_EQ(as_member.status, 403);
+      EXPECT_NE(as_member.text.find("Only an admin of this client can do this."), std::string::npos)
+          << as_member.text.substr(0, 300);
     } else {
       EXPECT_LT(as_member.status, 400) << as_member.text.substr(0, 300);
     }
     // State changes with the admin's session but without its CSRF token.
     if (method != "GET") {
-      EXPECT_EQ(Call(method, url, body, {{"Cookie", admin.cookie}}).status, 403) << "no CSRF token";
+      auto no_token = Call(method, url, body, {{"Cookie", admin.cookie}});
+      EXPECT_EQ(no_token.status, 403) << "no CSRF token";
+      EXPECT_NE(no_token.text.find("This form has expired or did not come from KTrack."), std::string::npos)
+          << no_token.text.substr(0, 300);
     }
     // And the admin gets through all of it (the refusals above are not for everyone).
     if (method == "GET") {
