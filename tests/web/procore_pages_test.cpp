@@ -99,7 +99,9 @@ TEST_F(ProcorePagesTest, OnlyClientAdminsReachThePages) {
     EXPECT_NE(anonymous.headers.Get("Location").value_or("").find("/signin?next="), std::string::npos);
     EXPECT_EQ(Get(Path(page), stranger_cookie_).status, 404)
         << "a non-member does not learn the client exists";
-    EXPECT_EQ(Get(Path(page), member_cookie_).status, 403);
+    auto member = Get(Path(page), member_cookie_);
+    EXPECT_EQ(member.status, 403);
+    EXPECT_NE(member.body.find("Only an admin of this client can do this."), std::string::npos);
     EXPECT_EQ(Get(Path(page), admin_cookie_).status, 200);
   }
 }
