@@ -247,6 +247,27 @@ TEST_F(IntegrationApiTest, CustomUrlsAreRefusedUnlessTheServerAllowsThem) {
   strict.Wait();
 }
 
+TEST_F(IntegrationApiTest, RecordsQueryNamesWhatIsWrongWithIt) {
+  Tenant t = NewTenant("Records Co");
+  const std::pair<std::string, std::string> refused[] = {
+      {"/records", "'stream' is required."},
+      {"/records?stream=timesheets", "There is no stream \"timesheets\"."},
+      {"/records?stream=rfis&page=abc", "page"},
+      {"/records?stream=rfis&per_page=ten", "per_page"},
+      {"/records?stream=rfis&project_id=x", "project_id"}};
+  for (const auto& [query, says] : refused) {
+    auto r = As(t, "GET", query);
+    EXPECT_EQ(r.status, 400) << query << ": " << r.text;
+    EXPECT_NE(r.body["error"]["message"].get<std::string>().find(says), std::string::npos)
+        << query << ": " << r.text;
+    EXPECT_FALSE(r.body["error"]["fix"].get<std::string>().empty()) << query;
+  }
+  // A known stream with nothing synced yet is an empty page, not an error.
+  auto empty = As(t, "GET", "/records?stream=rfis");
+  ASSERT_EQ(empty.status, 200) << empty.text;
+  EXPECT_EQ(empty.body["total"], 0);
+}
+
 TEST_F(IntegrationApiTest, IllegalTransitionsAreRefusedWithTheNextStep) {
   Tenant t = NewTenant("Order Co");
   auto settings = As(t, "PUT", "/settings", {{"domains", {"rfis"}}});

@@ -602,7 +602,9 @@ TEST_P(EngineTest, ListRecordsPagesAndRendersTheProcoreJson) {
   ASSERT_TRUE(both);
   EXPECT_EQ(both->total, 10);
   RecordsQuery bad{kClient, "nope", std::nullopt, 1, 100, false};
-  EXPECT_FALSE(engine_->ListRecords(bad));
+  auto refused = engine_->ListRecords(bad);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, "unknown_stream");
 }
 
 TEST_P(EngineTest, PurgesForgetAProjectOrAClient) {
