@@ -332,7 +332,9 @@ Badge IntegrationService::BadgeFor(int64_t client_id) {
 
 Result<nlohmann::json> IntegrationService::SaveCredentials(int64_t client_id, int64_t user_id,
                                                            const nlohmann::json& body) {
-  const bool marketplace = body.value("use_marketplace_app", false);
+  auto use_marketplace = OptionalBool(body, "use_marketplace_app", false);
+  if (!use_marketplace) return tl::unexpected(use_marketplace.error());
+  const bool marketplace = *use_marketplace;
   auto env_it = body.find("environment");
   std::string env_name = env_it != body.end() && env_it->is_string() ? env_it->get<std::string>() : "";
   if (env_name.empty() && marketplace) env_name = "production";
@@ -344,8 +346,12 @@ Result<nlohmann::json> IntegrationService::SaveCredentials(int64_t client_id, in
         "Send \"environment\": \"production\", \"sandbox\", \"monthly_sandbox\" or \"custom\".");
   std::string login_url, api_url;
   if (*environment == procore::Environment::kCustom) {
-    login_url = body.value("login_url", std::string());
-    api_url = body.value("api_url", std::string());
+    auto login = OptionalString(body, "login_url");
+    if (!login) return tl::unexpected(login.error());
+    auto api = OptionalString(body, "api_url");
+    if (!api) return tl::unexpected(api.error());
+    login_url = std::move(*login);
+    api_url = std::move(*api);
   }
   auto urls =
       procore::ResolveEnvironment(*environment, login_url, api_url, clients_.options().allow_custom_urls);

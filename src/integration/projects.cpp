@@ -4,6 +4,7 @@
 #include <set>
 
 #include "integration/integration_service.h"
+#include "util/json_fields.h"
 #include "util/strings.h"
 
 namespace kt::integration {
@@ -163,10 +164,12 @@ Result<nlohmann::json> IntegrationService::LinkProject(int64_t client_id, int64_
       record->status != IntegrationStatus::kError)
     return Fail(ErrorKind::kConflict, "invalid_state", "Complete the integration before linking projects.",
                 std::string(NextStep(record->status)));
-  const bool create = body.value("create", false);
-  std::optional<int64_t> ktrack_id;
-  if (auto it = body.find("ktrack_project_id"); it != body.end() && it->is_number_integer())
-    ktrack_id = it->get<int64_t>();
+  auto create_asked = OptionalBool(body, "create", false);
+  if (!create_asked) return tl::unexpected(create_asked.error());
+  const bool create = *create_asked;
+  auto ktrack_project = OptionalInt(body, "ktrack_project_id");
+  if (!ktrack_project) return tl::unexpected(ktrack_project.error());
+  const std::optional<int64_t> ktrack_id = *ktrack_project;
   if (!create && !ktrack_id)
     return Fail(ErrorKind::kInvalidInput, "invalid_field", "Say which KTrack project to link.",
                 "Send {\"ktrack_project_id\": <id>} or {\"create\": true}.");

@@ -23,4 +23,32 @@ Result<int64_t> RequireInt(const nlohmann::json& body, const char* field) {
               std::string("Send \"") + field + "\" as a whole number.");
 }
 
+Result<bool> OptionalBool(const nlohmann::json& body, const char* field, bool fallback) {
+  auto it = body.find(field);
+  if (it == body.end() || it->is_null()) return fallback;
+  if (it->is_boolean()) return it->get<bool>();
+  return Fail(ErrorKind::kInvalidInput, "invalid_field",
+              std::string("'") + field + "' must be true or false.",
+              std::string("Send \"") + field + "\": true or false, or leave it out.");
+}
+
+Result<std::string> OptionalString(const nlohmann::json& body, const char* field) {
+  auto it = body.find(field);
+  if (it == body.end() || it->is_null()) return std::string();
+  if (it->is_string()) return it->get<std::string>();
+  return Fail(ErrorKind::kInvalidInput, "invalid_field", std::string("'") + field + "' must be a string.",
+              std::string("Send \"") + field + "\" as a string, or leave it out.");
+}
+
+Result<std::optional<int64_t>> OptionalInt(const nlohmann::json& body, const char* field) {
+  auto it = body.find(field);
+  if (it == body.end() || it->is_null()) return std::optional<int64_t>();
+  auto v = RequireInt(body, field);
+  if (!v) {
+    return Fail(ErrorKind::kInvalidInput, "invalid_field", std::string("'") + field + "' must be an integer.",
+                std::string("Send \"") + field + "\" as a whole number, or leave it out.");
+  }
+  return std::optional<int64_t>(*v);
+}
+
 }  // namespace kt

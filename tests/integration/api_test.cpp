@@ -247,6 +247,26 @@ TEST_F(IntegrationApiTest, CustomUrlsAreRefusedUnlessTheServerAllowsThem) {
   strict.Wait();
 }
 
+TEST_F(IntegrationApiTest, CredentialsWithAFieldOfTheWrongTypeAreRefusedForThatField) {
+  Tenant t = NewTenant("Types Co");
+  json marketplace = CustomCredentials(app_);
+  marketplace["use_marketplace_app"] = "yes";
+  json login = CustomCredentials(app_);
+  login["login_url"] = 5;
+  json api = CustomCredentials(app_);
+  api["api_url"] = json::object();
+  for (const auto& [body, message] : std::vector<std::pair<json, std::string>>{
+           {marketplace, "'use_marketplace_app' must be true or false."},
+           {login, "'login_url' must be a string."},
+           {api, "'api_url' must be a string."}}) {
+    auto refused = As(t, "PUT", "/credentials", body);
+    EXPECT_EQ(refused.status, 400) << refused.text;
+    EXPECT_EQ(refused.body["error"]["code"], "invalid_field") << refused.text;
+    EXPECT_EQ(refused.body["error"]["message"], message) << refused.text;
+  }
+  EXPECT_EQ(As(t, "GET", "").body["status"], "not_started") << "nothing was saved";
+}
+
 TEST_F(IntegrationApiTest, RecordsQueryNamesWhatIsWrongWithIt) {
   Tenant t = NewTenant("Records Co");
   const std::pair<std::string, std::string> refused[] = {
@@ -524,6 +544,17 @@ TEST_F(IntegrationApiTest, ProjectsAreListedAndLinkedToKtrackProjects) {
   ConnectUntilPermissionsVerified(t, {"rfis"});
   ASSERT_EQ(As(t, "POST", "/complete", json::object()).status, 202);
   WaitForStatus(t, "active");
+
+  // A link body with a field of the wrong type is refused for that field, and links nothing.
+  const int64_t some_project = projects_.front();
+  for (const auto& [body, field] : std::vector<std::pair<json, std::string>>{
+           {{{"create", "yes"}}, "'create' must be true or false."},
+           {{{"ktrack_project_id", "twelve"}}, "'ktrack_project_id' must be an integer."},
+           {{{"ktrack_project_id", {1}}}, "'ktrack_project_id' must be an integer."}}) {
+    auto refused = As(t, "POST", "/projects/" + std::to_string(some_project) + "/link", body);
+    EXPECT_EQ(refused.status, 400) << body.dump() << ": " << refused.text;
+    EXPECT_EQ(refused.body["error"]["message"], field) << body.dump();
+  }
 
   auto list = As(t, "GET", "/projects");
   ASSERT_EQ(list.status, 200) << list.text;
