@@ -19,12 +19,15 @@ Result<http::Response> JsonOf(int status, Result<nlohmann::json> r) {
   return http::Response::Json(status, *r);
 }
 
-std::optional<bool> BoolParam(const http::Request& r, std::string_view key) {
+// A true/false query parameter: nothing when absent (or empty), an error naming it when it is neither.
+Result<std::optional<bool>> BoolParam(const http::Request& r, std::string_view key) {
   auto v = r.Query(key);
-  if (!v) return std::nullopt;
-  if (*v == "true" || *v == "1") return true;
-  if (*v == "false" || *v == "0") return false;
-  return std::nullopt;
+  if (!v || v->empty()) return std::optional<bool>();
+  if (*v == "true" || *v == "1") return std::optional<bool>(true);
+  if (*v == "false" || *v == "0") return std::optional<bool>(false);
+  return Fail(ErrorKind::kInvalidInput, "invalid_parameter",
+              "'" + std::string(key) + "' must be true or false.",
+              "Send ?" + std::string(key) + "=true or ?" + std::string(key) + "=false, or leave it out.");
 }
 
 Result<int64_t> IntParam(const http::Request& r, std::string_view key, int64_t fallback) {
@@ -38,9 +41,12 @@ Result<int64_t> IntParam(const http::Request& r, std::string_view key, int64_t f
   return *n;
 }
 
-bool PurgeRequested(const http::Request& r, const ApiContext& ctx) {
-  if (auto it = ctx.body.find("purge_data"); it != ctx.body.end() && it->is_boolean()) return it->get<bool>();
-  return BoolParam(r, "purge_data").value_or(false);
+// Whether a disconnect or an unlink also deletes the synced data: "purge_data" in the body or the query.
+Result<bool> PurgeRequested(const http::Request& r, const ApiContext& ctx) {
+  if (ctx.body.contains("purge_data")) return OptionalBool(ctx.body, "purge_data", false);
+  auto in_query = BoolParam(r, "purge_data");
+  if (!in_query) return tl::unexpected(in_query.error());
+  return in_query->value_or(false);
 }
 
 Result<int64_t> ProjectIdParam(const http::Request& r) {
@@ -86,8 +92,10 @@ void RegisterProcoreRoutes(http::Router& router, access::Access& access, integra
   router.Post(Path("/webhooks/rotate-secret"), route([&s](http::Request&, ApiContext& ctx) {
                 return JsonOf(200, s.RotateWebhookSecret(ctx.client_id, ctx.caller.user_id));
               }));
-  router.Delete(kBase, route([&s](http::Request& r, ApiContext& ctx) {
-                  return JsonOf(200, s.Disconnect(ctx.client_id, ctx.caller.user_id, PurgeRequested(r, ctx)));
+  router.Delete(kBase, route([&s](http::Request& r, ApiContext& ctx) -> Result<http::Response> {
+                  auto purge = PurgeRequested(r, ctx);
+                  if (!purge) return tl::unexpected(purge.error());
+                  return JsonOf(200, s.Disconnect(ctx.client_id, ctx.caller.user_id, *purge));
                 }));
 
   router.Get(Path("/streams"),
@@ -110,7 +118,9 @@ void RegisterProcoreRoutes(http::Router& router, access::Access& access, integra
                if (!per_page) return tl::unexpected(per_page.error());
                q.page = std::max<int64_t>(*page, 1);
                q.per_page = std::clamp<int64_t>(*per_page, 1, 1000);
-               q.include_deleted = BoolParam(r, "include_deleted").value_or(false);
+               auto include_deleted = BoolParam(r, "include_deleted");
+               if (!include_deleted) return tl::unexpected(include_deleted.error());
+               q.include_deleted = include_deleted->value_or(false);
                auto body = s.Records(q);
                if (!body) return tl::unexpected(body.error());
                return http::Response::Text(200, std::move(*body), "application/json");
@@ -130,8 +140,12 @@ void RegisterProcoreRoutes(http::Router& router, access::Access& access, integra
                q.page = *page;
                q.per_page = *per_page;
                q.search = r.Query("q").value_or("");
-               q.linked = BoolParam(r, "linked");
-               q.active = BoolParam(r, "active");
+               auto linked = BoolParam(r, "linked");
+               if (!linked) return tl::unexpected(linked.error());
+               auto active = BoolParam(r, "active");
+               if (!active) return tl::unexpected(active.error());
+               q.linked = *linked;
+               q.active = *active;
                auto listed = s.Projects(ctx.client_id, q);
                if (!listed) return tl::unexpected(listed.error());
                // The list is the body; paging travels in headers, as Procore's own lists do.
@@ -154,8 +168,9 @@ void RegisterProcoreRoutes(http::Router& router, access::Access& access, integra
                 route([&s](http::Request& r, ApiContext& ctx) -> Result<http::Response> {
                   auto id = ProjectIdParam(r);
                   if (!id) return tl::unexpected(id.error());
-                  return JsonOf(
-                      200, s.UnlinkProject(ctx.client_id, ctx.caller.user_id, *id, PurgeRequested(r, ctx)));
+                  auto purge = PurgeRequested(r, ctx);
+                  if (!purge) return tl::unexpected(purge.error());
+                  return JsonOf(200, s.UnlinkProject(ctx.client_id, ctx.caller.user_id, *id, *purge));
                 }));
 }
 

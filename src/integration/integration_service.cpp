@@ -382,9 +382,9 @@ Result<nlohmann::json> IntegrationService::SaveCredentials(int64_t client_id, in
     app.client_id = *id;
     app.client_secret = *secret;
   }
-  std::optional<int64_t> company_hint;
-  if (auto c = body.find("company_id"); c != body.end() && c->is_number_integer())
-    company_hint = c->get<int64_t>();
+  auto company_given = OptionalInt(body, "company_id");
+  if (!company_given) return tl::unexpected(company_given.error());
+  const std::optional<int64_t> company_hint = *company_given;
 
   auto current = Load(client_id);
   if (!current) return tl::unexpected(current.error());

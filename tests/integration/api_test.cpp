@@ -255,10 +255,13 @@ TEST_F(IntegrationApiTest, CredentialsWithAFieldOfTheWrongTypeAreRefusedForThatF
   login["login_url"] = 5;
   json api = CustomCredentials(app_);
   api["api_url"] = json::object();
+  json company = CustomCredentials(app_);
+  company["company_id"] = "the big one";
   for (const auto& [body, message] : std::vector<std::pair<json, std::string>>{
            {marketplace, "'use_marketplace_app' must be true or false."},
            {login, "'login_url' must be a string."},
-           {api, "'api_url' must be a string."}}) {
+           {api, "'api_url' must be a string."},
+           {company, "'company_id' must be an integer."}}) {
     auto refused = As(t, "PUT", "/credentials", body);
     EXPECT_EQ(refused.status, 400) << refused.text;
     EXPECT_EQ(refused.body["error"]["code"], "invalid_field") << refused.text;
@@ -274,7 +277,10 @@ TEST_F(IntegrationApiTest, RecordsQueryNamesWhatIsWrongWithIt) {
       {"/records?stream=timesheets", "There is no stream \"timesheets\"."},
       {"/records?stream=rfis&page=abc", "page"},
       {"/records?stream=rfis&per_page=ten", "per_page"},
-      {"/records?stream=rfis&project_id=x", "project_id"}};
+      {"/records?stream=rfis&project_id=x", "project_id"},
+      {"/records?stream=rfis&include_deleted=maybe", "'include_deleted' must be true or false."},
+      {"/projects?linked=maybe", "'linked' must be true or false."},
+      {"/projects?active=yes", "'active' must be true or false."}};
   for (const auto& [query, says] : refused) {
     auto r = As(t, "GET", query);
     EXPECT_EQ(r.status, 400) << query << ": " << r.text;
@@ -555,6 +561,10 @@ TEST_F(IntegrationApiTest, ProjectsAreListedAndLinkedToKtrackProjects) {
     EXPECT_EQ(refused.status, 400) << body.dump() << ": " << refused.text;
     EXPECT_EQ(refused.body["error"]["message"], field) << body.dump();
   }
+  auto unclear_purge =
+      As(t, "DELETE", "/projects/" + std::to_string(some_project) + "/link", {{"purge_data", "yes"}});
+  EXPECT_EQ(unclear_purge.status, 400) << unclear_purge.text;
+  EXPECT_EQ(unclear_purge.body["error"]["message"], "'purge_data' must be true or false.");
 
   auto list = As(t, "GET", "/projects");
   ASSERT_EQ(list.status, 200) << list.text;
