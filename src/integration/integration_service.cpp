@@ -598,9 +598,9 @@ Result<nlohmann::json> IntegrationService::SaveSettings(int64_t client_id, int64
   if (!settings) return tl::unexpected(settings.error());
 
   std::optional<procore::Company> company;
-  if (auto c = body.find("company_id"); c != body.end() && !c->is_null()) {
-    auto id = RequireInt(body, "company_id");
-    if (!id) return tl::unexpected(id.error());
+  auto chosen = OptionalInt(body, "company_id");
+  if (!chosen) return tl::unexpected(chosen.error());
+  if (const std::optional<int64_t> id = *chosen) {
     for (const auto& known : current->companies)
       if (known.value("id", int64_t{0}) == *id)
         company = procore::Company{*id, known.value("name", std::string()), true};

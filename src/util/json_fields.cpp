@@ -13,11 +13,21 @@ Result<std::string> RequireString(const nlohmann::json& body, const char* field)
   return it->get<std::string>();
 }
 
+namespace {
+
+// A JSON integer, or a string of digits.
+std::optional<int64_t> IntOf(const nlohmann::json& v) {
+  if (v.is_number_integer()) return v.get<int64_t>();
+  if (v.is_string()) return ParseInt64(v.get_ref<const std::string&>());
+  return std::nullopt;
+}
+
+}  // namespace
+
 Result<int64_t> RequireInt(const nlohmann::json& body, const char* field) {
   auto it = body.find(field);
-  if (it != body.end() && it->is_number_integer()) return it->get<int64_t>();
-  if (it != body.end() && it->is_string())
-    if (auto v = ParseInt64(it->get_ref<const std::string&>())) return *v;
+  if (it != body.end())
+    if (auto v = IntOf(*it)) return *v;
   return Fail(ErrorKind::kInvalidInput, "invalid_field",
               std::string("'") + field + "' is required and must be an integer.",
               std::string("Send \"") + field + "\" as a whole number.");
@@ -43,12 +53,9 @@ Result<std::string> OptionalString(const nlohmann::json& body, const char* field
 Result<std::optional<int64_t>> OptionalInt(const nlohmann::json& body, const char* field) {
   auto it = body.find(field);
   if (it == body.end() || it->is_null()) return std::optional<int64_t>();
-  auto v = RequireInt(body, field);
-  if (!v) {
-    return Fail(ErrorKind::kInvalidInput, "invalid_field", std::string("'") + field + "' must be an integer.",
-                std::string("Send \"") + field + "\" as a whole number, or leave it out.");
-  }
-  return std::optional<int64_t>(*v);
+  if (auto v = IntOf(*it)) return v;
+  return Fail(ErrorKind::kInvalidInput, "invalid_field", std::string("'") + field + "' must be an integer.",
+              std::string("Send \"") + field + "\" as a whole number, or leave it out.");
 }
 
 }  // namespace kt
