@@ -335,15 +335,20 @@ Result<nlohmann::json> IntegrationService::SaveCredentials(int64_t client_id, in
   auto use_marketplace = OptionalBool(body, "use_marketplace_app", false);
   if (!use_marketplace) return tl::unexpected(use_marketplace.error());
   const bool marketplace = *use_marketplace;
-  auto env_it = body.find("environment");
-  std::string env_name = env_it != body.end() && env_it->is_string() ? env_it->get<std::string>() : "";
+  static const char kEnvironmentFix[] =
+      "Send \"environment\": \"production\", \"sandbox\", \"monthly_sandbox\" or \"custom\".";
+  auto env_given = OptionalString(body, "environment");
+  if (!env_given)
+    return Fail(ErrorKind::kInvalidInput, "invalid_environment", "'environment' must be a string.",
+                kEnvironmentFix);
+  std::string env_name = std::move(*env_given);
   if (env_name.empty() && marketplace) env_name = "production";
   auto environment = procore::ParseEnvironment(env_name);
   if (!environment)
     return Fail(
         ErrorKind::kInvalidInput, "invalid_environment",
         env_name.empty() ? "'environment' is required." : "'" + env_name + "' is not a Procore environment.",
-        "Send \"environment\": \"production\", \"sandbox\", \"monthly_sandbox\" or \"custom\".");
+        kEnvironmentFix);
   std::string login_url, api_url;
   if (*environment == procore::Environment::kCustom) {
     auto login = OptionalString(body, "login_url");

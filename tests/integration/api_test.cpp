@@ -267,6 +267,14 @@ TEST_F(IntegrationApiTest, CredentialsWithAFieldOfTheWrongTypeAreRefusedForThatF
     EXPECT_EQ(refused.body["error"]["code"], "invalid_field") << refused.text;
     EXPECT_EQ(refused.body["error"]["message"], message) << refused.text;
   }
+  json environment = CustomCredentials(app_);
+  environment["environment"] = 3;
+  auto refused = As(t, "PUT", "/credentials", environment);
+  EXPECT_EQ(refused.status, 400) << refused.text;
+  EXPECT_EQ(refused.body["error"]["code"], "invalid_environment") << refused.text;
+  EXPECT_EQ(refused.body["error"]["message"], "'environment' must be a string.") << refused.text;
+  EXPECT_NE(refused.body["error"]["fix"].get<std::string>().find("\"sandbox\""), std::string::npos)
+      << refused.text;
   EXPECT_EQ(As(t, "GET", "").body["status"], "not_started") << "nothing was saved";
 }
 
