@@ -127,8 +127,8 @@ void Emulator::AddRestRoutes(kt::http::Router& router) {
         std::string body;
         JsonWriter w(body);
         w.BeginArray();
-        int64_t from = (paging->page - 1) * paging->per_page;
-        for (int64_t i = from; i < static_cast<int64_t>(installed.size()) && i < from + paging->per_page;
+        const int64_t from = kt::PageOffset(paging->page, paging->per_page);
+        for (int64_t i = from; i < static_cast<int64_t>(installed.size()) && i - from < paging->per_page;
              ++i) {
           const CompanyData& c = *installed[static_cast<size_t>(i)];
           w.BeginObject();
@@ -420,8 +420,8 @@ void Emulator::AddRestRoutes(kt::http::Router& router) {
         std::string body;
         JsonWriter w(body);
         w.BeginArray();
-        int64_t from = (paging->page - 1) * paging->per_page;
-        for (int64_t p = from; p < n && p < from + paging->per_page; ++p) {
+        const int64_t from = kt::PageOffset(paging->page, paging->per_page);
+        for (int64_t p = from; p < n && p - from < paging->per_page; ++p) {
           bool is_assigned = std::binary_search(assigned.begin(), assigned.end(), static_cast<int>(p));
           const City& city = ProjectCity(world_->Seed(), call.company->slot, p);
           w.BeginObject();

@@ -176,7 +176,7 @@ Response ListStream(const Request& req, const World& world, const StreamKey& key
                     const ListSpec& spec) {
   auto paging = ParsePaging(req, spec.default_per_page, spec.max_per_page);
   if (!paging) return Errors(400, paging.error().message);
-  const int64_t offset = (paging->page - 1) * paging->per_page;
+  const int64_t offset = kt::PageOffset(paging->page, paging->per_page);
 
   // Sorting needs every match; the default order (by id) pages straight from the world.
   std::optional<std::string> sort = req.Query("sort");
@@ -217,7 +217,7 @@ Response ListStream(const Request& req, const World& world, const StreamKey& key
       return a.second.id < b.second.id;
     });
     page.total = all.total;
-    for (int64_t i = offset; i < static_cast<int64_t>(keyed.size()) && i < offset + paging->per_page; ++i)
+    for (int64_t i = offset; i < static_cast<int64_t>(keyed.size()) && i - offset < paging->per_page; ++i)
       page.records.push_back(keyed[static_cast<size_t>(i)].second);
   }
 

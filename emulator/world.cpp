@@ -213,7 +213,7 @@ bool World::Matches(const RecordState& r, const ListFilter& f) const {
 RecordPage World::List(const StreamKey& key, const ListFilter& filter, int64_t offset, int64_t limit) const {
   RecordPage page;
   auto take = [&](const RecordState& r) {
-    if (page.total >= offset && page.total < offset + limit) page.records.push_back(r);
+    if (page.total >= offset && page.total - offset < limit) page.records.push_back(r);
     ++page.total;
   };
   if (!filter.ids.empty()) {
@@ -274,7 +274,7 @@ RecordPage World::List(const StreamKey& key, const ListFilter& filter, int64_t o
     bool deleted = BaseDeleted(key, i);
     if (filter.deleted == ListFilter::Deleted::kExclude && deleted) continue;
     if (filter.deleted == ListFilter::Deleted::kOnly && !deleted) continue;
-    if (page.total >= offset && page.total < offset + limit) page.records.push_back(BaseRecord(key, i));
+    if (page.total >= offset && page.total - offset < limit) page.records.push_back(BaseRecord(key, i));
     ++page.total;
   }
   for (; oit != changed.end(); ++oit)

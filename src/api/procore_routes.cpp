@@ -30,14 +30,17 @@ Result<std::optional<bool>> BoolParam(const http::Request& r, std::string_view k
               "Send ?" + std::string(key) + "=true or ?" + std::string(key) + "=false, or leave it out.");
 }
 
-Result<int64_t> IntParam(const http::Request& r, std::string_view key, int64_t fallback) {
+// A whole-number query parameter of at least 1 (pages, page sizes, limits and ids all start there): the
+// fallback when absent (or empty), an error naming it otherwise.
+Result<int64_t> PositiveParam(const http::Request& r, std::string_view key, int64_t fallback) {
   auto v = r.Query(key);
   if (!v || v->empty()) return fallback;
   auto n = ParseInt64(*v);
-  if (!n)
-    return Fail(ErrorKind::kInvalidInput, "invalid_parameter",
-                "'" + std::string(key) + "' must be a whole number.",
-                "Send ?" + std::string(key) + "=<number>.");
+  if (!n || *n < 1)
+    return Fail(
+        ErrorKind::kInvalidInput, "invalid_parameter",
+        "'" + std::string(key) + "' must be a whole number of 1 or more.",
+        "Send ?" + std::string(key) + "=<number>, e.g. ?" + std::string(key) + "=1, or leave it out.");
   return *n;
 }
 
@@ -108,13 +111,13 @@ void RegisterProcoreRoutes(http::Router& router, access::Access& access, integra
                  return Fail(ErrorKind::kInvalidInput, "invalid_parameter", "'stream' is required.",
                              "Send ?stream=<stream key>, e.g. ?stream=rfis.");
                if (r.Query("project_id")) {
-                 auto p = IntParam(r, "project_id", 0);
+                 auto p = PositiveParam(r, "project_id", 0);
                  if (!p) return tl::unexpected(p.error());
                  q.project_id = *p;
                }
-               auto page = IntParam(r, "page", 1);
+               auto page = PositiveParam(r, "page", 1);
                if (!page) return tl::unexpected(page.error());
-               auto per_page = IntParam(r, "per_page", 100);
+               auto per_page = PositiveParam(r, "per_page", 100);
                if (!per_page) return tl::unexpected(per_page.error());
                q.page = std::max<int64_t>(*page, 1);
                q.per_page = std::clamp<int64_t>(*per_page, 1, 1000);
@@ -126,16 +129,16 @@ void RegisterProcoreRoutes(http::Router& router, access::Access& access, integra
                return http::Response::Text(200, std::move(*body), "application/json");
              }));
   router.Get(Path("/audit"), route([&s](http::Request& r, ApiContext& ctx) -> Result<http::Response> {
-               auto limit = IntParam(r, "limit", 50);
+               auto limit = PositiveParam(r, "limit", 50);
                if (!limit) return tl::unexpected(limit.error());
                return JsonOf(200, s.AuditEntries(ctx.client_id, *limit));
              }));
 
   router.Get(Path("/projects"), route([&s](http::Request& r, ApiContext& ctx) -> Result<http::Response> {
                integration::IntegrationService::ProjectsQuery q;
-               auto page = IntParam(r, "page", 1);
+               auto page = PositiveParam(r, "page", 1);
                if (!page) return tl::unexpected(page.error());
-               auto per_page = IntParam(r, "per_page", 100);
+               auto per_page = PositiveParam(r, "per_page", 100);
                if (!per_page) return tl::unexpected(per_page.error());
                q.page = *page;
                q.per_page = *per_page;

@@ -150,7 +150,8 @@ Result<nlohmann::json> IntegrationService::Projects(int64_t client_id, const Pro
   const int64_t per_page = std::clamp<int64_t>(query.per_page, 1, 1000);
   const int64_t page = std::max<int64_t>(query.page, 1);
   nlohmann::json out = nlohmann::json::array();
-  for (int64_t i = (page - 1) * per_page; i < static_cast<int64_t>(all.size()) && i < page * per_page; ++i)
+  const int64_t from = PageOffset(page, per_page);
+  for (int64_t i = from; i < static_cast<int64_t>(all.size()) && i - from < per_page; ++i)
     out.push_back(all[static_cast<size_t>(i)]);
   return nlohmann::json{{"projects", out}, {"total", all.size()}, {"page", page}, {"per_page", per_page}};
 }

@@ -539,7 +539,7 @@ Result<RecordsPage> SyncEngine::ListRecords(const RecordsQuery& query) {
   out.total = total->rows.at(0).Int(0);
   Params page_params = params;
   page_params.emplace_back(out.per_page);
-  page_params.emplace_back((out.page - 1) * out.per_page);
+  page_params.emplace_back(PageOffset(out.page, out.per_page));
   auto rows =
       store_.Query("SELECT procore_id, project_id, updated_at, deleted, body FROM procore_records WHERE " +
                        where + " ORDER BY project_id, procore_id LIMIT $" +

@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cstdio>
 #include <ctime>
+#include <limits>
 
 namespace kt {
 
@@ -142,6 +143,13 @@ std::optional<int64_t> ParseInt64(std::string_view s) {
   auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (ec != std::errc() || ptr != s.data() + s.size()) return std::nullopt;
   return v;
+}
+
+int64_t PageOffset(int64_t page, int64_t per_page) {
+  const int64_t before = std::max<int64_t>(page, 1) - 1;
+  per_page = std::max<int64_t>(per_page, 1);
+  if (before > std::numeric_limits<int64_t>::max() / per_page) return std::numeric_limits<int64_t>::max();
+  return before * per_page;
 }
 
 std::string FormatIso8601(int64_t unix_ms, bool with_millis) {

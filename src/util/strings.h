@@ -34,6 +34,10 @@ bool IStartsWith(std::string_view s, std::string_view prefix);
 // Parses a base-10 signed 64-bit integer; the whole string must be the number.
 std::optional<int64_t> ParseInt64(std::string_view s);
 
+// The offset of a list's page (pages from 1, per_page from 1): (page - 1) * per_page, or INT64_MAX when that
+// does not fit (a page that far is past any list's end, so it is empty).
+int64_t PageOffset(int64_t page, int64_t per_page);
+
 // "2026-11-28T05:46:09Z" (seconds) or with milliseconds ".123Z".
 std::string FormatIso8601(int64_t unix_ms, bool with_millis = false);
 // Accepts "YYYY-MM-DD", "YYYY-MM-DDTHH:MM:SS[.fff][Z|+HH:MM]". Returns unix milliseconds.

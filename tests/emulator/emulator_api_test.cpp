@@ -272,6 +272,19 @@ TEST_F(EmulatorApi, PagingHeadersFollowProcore) {
   auto page_zero = emu.Get("/rest/v1.1/projects?company_id=" + c + "&page=0", token);
   EXPECT_EQ(page_zero.status, 400);
   EXPECT_NE(page_zero.body.find("page"), std::string::npos) << page_zero.body;
+  // A page whose offset does not fit in 64 bits is past the end: empty, with the same Total (it was a crash
+  // or a wrapped-around offset before). Lists paged from the world, sorted lists and the hand-made ones.
+  const std::string far = "&page=9223372036854775807";
+  for (const std::string& path : {"/rest/v1.3/companies/" + c + "/users?per_page=1000" + far,
+                                  "/rest/v1.3/companies/" + c + "/users?per_page=1000&sort=name" + far,
+                                  "/rest/v1.1/projects?company_id=" + c + "&per_page=300" + far,
+                                  "/rest/v1.0/companies?per_page=1000" + far}) {
+    auto beyond = emu.Get(path, token);
+    ASSERT_EQ(beyond.status, 200) << path << ": " << beyond.body;
+    EXPECT_EQ(beyond.body, "[]") << path;
+  }
+  EXPECT_EQ(emu.Get("/rest/v1.3/companies/" + c + "/users?per_page=1000" + far, token).Header("Total"),
+            std::to_string(total));
 }
 
 TEST_F(EmulatorApi, UpdatedAtFilterAndIncludeDeletedFindTheChanges) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <limits>
 #include <set>
 #include <thread>
 
@@ -286,6 +287,10 @@ TEST_F(IntegrationApiTest, RecordsQueryNamesWhatIsWrongWithIt) {
       {"/records?stream=rfis&page=abc", "page"},
       {"/records?stream=rfis&per_page=ten", "per_page"},
       {"/records?stream=rfis&project_id=x", "project_id"},
+      {"/records?stream=rfis&page=0", "'page' must be a whole number of 1 or more."},
+      {"/records?stream=rfis&per_page=-1", "'per_page' must be a whole number of 1 or more."},
+      {"/records?stream=rfis&project_id=-4", "'project_id' must be a whole number of 1 or more."},
+      {"/audit?limit=0", "'limit' must be a whole number of 1 or more."},
       {"/records?stream=rfis&include_deleted=maybe", "'include_deleted' must be true or false."},
       {"/projects?linked=maybe", "'linked' must be true or false."},
       {"/projects?active=yes", "'active' must be true or false."}};
@@ -300,6 +305,11 @@ TEST_F(IntegrationApiTest, RecordsQueryNamesWhatIsWrongWithIt) {
   auto empty = As(t, "GET", "/records?stream=rfis");
   ASSERT_EQ(empty.status, 200) << empty.text;
   EXPECT_EQ(empty.body["total"], 0);
+  // So is a page so far that page × per_page does not fit in 64 bits.
+  auto far = As(t, "GET", "/records?stream=rfis&per_page=1000&page=9223372036854775807");
+  ASSERT_EQ(far.status, 200) << far.text;
+  EXPECT_TRUE(far.body["records"].empty()) << far.text;
+  EXPECT_EQ(far.body["page"], std::numeric_limits<int64_t>::max());
 }
 
 TEST_F(IntegrationApiTest, IllegalTransitionsAreRefusedWithTheNextStep) {

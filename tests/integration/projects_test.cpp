@@ -376,6 +376,17 @@ TEST_F(ThousandProjectsTest, ProjectsArePagedSearchedAndFilteredOnTheServerQuick
   auto bad_page = As(t, "GET", "/projects?page=abc");
   EXPECT_EQ(bad_page.status, 400);
   EXPECT_NE(bad_page.text.find("page"), std::string::npos) << bad_page.text;
+  for (const char* query : {"?page=0", "?page=-2", "?per_page=0", "?per_page=-5"}) {
+    auto refused = As(t, "GET", std::string("/projects") + query);
+    EXPECT_EQ(refused.status, 400) << query << ": " << refused.text;
+    EXPECT_NE(refused.body["error"]["message"].get<std::string>().find("must be a whole number of 1 or more"),
+              std::string::npos)
+        << query << ": " << refused.text;
+  }
+  // A page far past the end is empty (its offset, page × per_page, does not fit in 64 bits).
+  auto far = list("?per_page=1000&page=9223372036854775807");
+  EXPECT_EQ(far.body.size(), 0u);
+  EXPECT_EQ(total(far), 1000);
 
   std::printf("projects list with 1,000 projects: slowest answer %.1f ms\n", slowest_ms);
   EXPECT_LT(slowest_ms, 1000.0) << "fast with 1,000 projects";

@@ -1,6 +1,8 @@
 // Behaviour of the string, time and hash helpers that parsers and checksums rely on.
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "util/hash.h"
 #include "util/strings.h"
 
@@ -14,6 +16,17 @@ TEST(Strings, QueryRoundTripDecodesBracketsAndSpaces) {
   EXPECT_EQ(q[0].second, "2026-01-01T00:00:00Z...2026-01-02");
   EXPECT_EQ(FindParam(q, "name"), "a b");
   EXPECT_EQ(ParseQuery(BuildQuery(q)), q);
+}
+
+TEST(Strings, PageOffsetSaturatesInsteadOfOverflowing) {
+  EXPECT_EQ(PageOffset(1, 100), 0);
+  EXPECT_EQ(PageOffset(3, 50), 100);
+  EXPECT_EQ(PageOffset(0, 50), 0) << "pages start at 1";
+  EXPECT_EQ(PageOffset(2, 0), 1) << "a page holds at least one";
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  EXPECT_EQ(PageOffset(kMax, 1), kMax - 1);
+  EXPECT_EQ(PageOffset(kMax, 1000), kMax);
+  EXPECT_EQ(PageOffset(kMax / 1000 + 2, 1000), kMax);
 }
 
 TEST(Strings, Iso8601ParsesProcoreForms) {
