@@ -67,6 +67,11 @@ void Emulator::AddControlRoutes(kt::http::Router& router) {
   router.Post("/_emulator/apps", [this](Request& req) {
     auto body = BodyObject(req);
     if (!body) return ControlError(400, "invalid_json", body.error().message);
+    for (const char* field : {"name", "kind"}) {
+      if (body->contains(field) && !(*body)[field].is_string())
+        return ControlError(400, "invalid_app", std::string(field) + " must be a string",
+                            "send {\"name\": \"My App\", \"kind\": \"dmsa\"}");
+    }
     std::string name = body->value("name", std::string("Custom App"));
     std::string kind = body->value("kind", std::string("dmsa"));
     if (kind != "dmsa" && kind != "legacy_service_account")
@@ -202,6 +207,9 @@ void Emulator::AddControlRoutes(kt::http::Router& router) {
       if (body->contains("token_lifetime_s")) f.token_lifetime_s = (*body)["token_lifetime_s"].get<int64_t>();
       if (body->contains("rate_limit")) {
         const auto& rl = (*body)["rate_limit"];
+        if (!rl.is_object())
+          throw std::invalid_argument(
+              "rate_limit must be an object: {\"hourly\": n, \"spike\": n, \"spike_window_s\": n}");
         if (rl.contains("hourly")) limits.hourly = rl["hourly"].get<int64_t>();
         if (rl.contains("spike")) limits.spike = rl["spike"].get<int64_t>();
         if (rl.contains("spike_window_s")) limits.spike_window_s = rl["spike_window_s"].get<int64_t>();

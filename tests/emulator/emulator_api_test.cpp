@@ -407,6 +407,23 @@ TEST_F(EmulatorApi, SpikeLimitAnswers429WithHeaders) {
   EXPECT_EQ(emu.Get("/rest/v1.0/me", token).status, 429);
 }
 
+TEST_F(EmulatorApi, ControlBodiesOfTheWrongShapeAreRefusedAndChangeNothing) {
+  // An app's name or kind that is not a string was a 500; a rate_limit that is not an object was ignored.
+  for (const nlohmann::json& body : {nlohmann::json{{"name", 5}}, nlohmann::json{{"kind", true}}}) {
+    auto refused = emu.Control("POST", "/_emulator/apps", body, 400);
+    EXPECT_EQ(refused["error"]["code"], "invalid_app") << refused;
+    EXPECT_FALSE(refused["error"]["fix"].get<std::string>().empty()) << refused;
+  }
+  EXPECT_TRUE(emu.Control("GET", "/_emulator/apps", nullptr, 200).empty()) << "no app was created";
+  const nlohmann::json before = emu.Control("GET", "/_emulator/faults", nullptr, 200);
+  auto refused = emu.Control("PUT", "/_emulator/faults", {{"latency_ms", 40}, {"rate_limit", 5}}, 400);
+  EXPECT_NE(refused["error"]["message"].get<std::string>().find("rate_limit must be an object"),
+            std::string::npos)
+      << refused;
+  EXPECT_EQ(emu.Control("GET", "/_emulator/faults", nullptr, 200), before)
+      << "nothing of the body was applied";
+}
+
 TEST_F(EmulatorApi, InjectedErrorsAndTimeouts) {
   AppCredentials app = emu.CreateApp();
   emu.Install(app);
