@@ -109,6 +109,8 @@ struct ListenAddress {
   uint16_t port = 0;
 };
 
+constexpr char kListenFix[] = "Use --listen HOST:PORT, e.g. 127.0.0.1:8080, [::1]:8080 or 0.0.0.0:8080.";
+
 Result<ListenAddress> ParseListen(std::string_view listen) {
   ListenAddress out;
   std::string_view port_text;
@@ -116,21 +118,21 @@ Result<ListenAddress> ParseListen(std::string_view listen) {
     size_t close = listen.find(']');
     if (close == std::string_view::npos || close + 1 >= listen.size() || listen[close + 1] != ':') {
       return Fail(ErrorKind::kInvalidInput, "invalid_listen",
-                  "listen address must be HOST:PORT or [IPv6]:PORT");
+                  "listen address must be HOST:PORT or [IPv6]:PORT", kListenFix);
     }
     out.host = std::string(listen.substr(1, close - 1));
     port_text = listen.substr(close + 2);
   } else {
     size_t colon = listen.rfind(':');
     if (colon == std::string_view::npos) {
-      return Fail(ErrorKind::kInvalidInput, "invalid_listen", "listen address must be HOST:PORT");
+      return Fail(ErrorKind::kInvalidInput, "invalid_listen", "listen address must be HOST:PORT", kListenFix);
     }
     out.host = std::string(listen.substr(0, colon));
     port_text = listen.substr(colon + 1);
   }
   auto port = ParseInt64(port_text);
   if (!port || *port < 0 || *port > 65535) {
-    return Fail(ErrorKind::kInvalidInput, "invalid_listen", "listen port must be 0..65535");
+    return Fail(ErrorKind::kInvalidInput, "invalid_listen", "listen port must be 0..65535", kListenFix);
   }
   out.port = static_cast<uint16_t>(*port);
   return out;
@@ -870,7 +872,7 @@ Result<uint16_t> Server::Start() {
       auto results = resolver.resolve(listen->host, "", ec);
       if (ec || results.empty()) {
         return Fail(ErrorKind::kInvalidInput, "invalid_listen", "cannot resolve listen host " + listen->host,
-                    "", ec.message());
+                    kListenFix, ec.message());
       }
       address = results.begin()->endpoint().address();
     }

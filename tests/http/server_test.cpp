@@ -463,6 +463,19 @@ TEST(HttpServerTest, ListensOnIpv6LoopbackAndLocalhost) {
   }
 }
 
+TEST(HttpServerTest, ABadListenAddressSaysWhatIsWrongAndHowToWriteIt) {
+  // Only malformed addresses: a host name that is not an address would be looked up, off this machine.
+  for (std::string listen : {"127.0.0.1", "127.0.0.1:abc", "127.0.0.1:70000", "[::1", "[::1]8080"}) {
+    ServerOptions options;
+    options.listen = listen;
+    Server server(options, BasicRouter());
+    auto port = server.Start();
+    ASSERT_FALSE(port) << listen;
+    EXPECT_EQ(port.error().code, "invalid_listen") << listen;
+    EXPECT_NE(port.error().fix.find("--listen HOST:PORT"), std::string::npos) << listen;
+  }
+}
+
 TEST(HttpClientTest, TimeoutIsReportedAsTimedOut) {
   auto router = BasicRouter();
   router->Get("/sleep", [](Request&) {
