@@ -80,6 +80,36 @@ std::unique_ptr<kt::app::Services> Open(const CommonFlags& f, int& exit_code) {
   return std::move(*services);
 }
 
+// The message for a command word that names no command, or for a command that needs one after it (CLI11 says
+// only "A subcommand is required"): the commands there are at that level, and where help is. Nothing when the
+// words name a command to run (its options' errors are CLI11's, which name them).
+std::optional<std::string> UnknownCommand(CLI::App& app, int argc, char** argv) {
+  CLI::App* at = &app;
+  std::string path = "ktrack";
+  for (int i = 1; i < argc; ++i) {
+    const std::string word = argv[i];
+    if (word.empty() || word[0] == '-') return std::nullopt;  // an option: CLI11's own message names it
+    const auto commands = at->get_subcommands([](CLI::App*) { return true; });
+    if (commands.empty()) return std::nullopt;  // a command's own argument
+    CLI::App* next = nullptr;
+    std::string names;
+    for (CLI::App* c : commands) {
+      if (c->get_name() == word) next = c;
+      names += (names.empty() ? "" : ", ") + c->get_name();
+    }
+    if (!next)
+      return "'" + word + "' is not a command of " + path + ". Commands: " + names + ".\nRun '" + path +
+             " --help' for what each does.";
+    at = next;
+    path += " " + word;
+  }
+  const auto commands = at->get_subcommands([](CLI::App*) { return true; });
+  if (commands.empty()) return std::nullopt;
+  std::string names;
+  for (CLI::App* c : commands) names += (names.empty() ? "" : ", ") + c->get_name();
+  return path + " needs a command: " + names + ".\nRun '" + path + " --help' for what each does.";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -274,6 +304,10 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
+    if (auto unknown = UnknownCommand(app, argc, argv); unknown && e.get_exit_code() != 0) {
+      std::cerr << *unknown << std::endl;
+      return e.get_exit_code();
+    }
     return app.exit(e);
   }
   return exit_code;
