@@ -116,25 +116,11 @@ int Serve(const Config& config) {
   }
   Services& s = **services;
 
-  std::unique_ptr<queue::Worker> worker;
-  if (config.role != Role::kWeb && config.job_threads > 0) {
-    // Heartbeats four times per lease, so a busy job keeps its lease through a slow store write.
-    const Millis lease(config.job_lease_s * 1000);
-    worker = std::make_unique<queue::Worker>(
-        *s.queue,
-        queue::WorkerOptions{.threads = config.job_threads, .lease = lease, .heartbeat_interval = lease / 4});
-    s.sync->RegisterHandlers(*worker);
-    s.integration->RegisterHandlers(*worker);
-    worker->Start();
-    // An accepted webhook wakes this process's worker when its processing is due, not at the next poll.
-    s.sync->inbox().SetWakeHook([w = worker.get()](Millis delay) { w->WakeIn(delay); });
-  }
-  std::unique_ptr<Ticker> ticker;
-  // The scheduler lease lasts as long as a job's: a killed scheduler's work is taken over as soon as its
-  // jobs.
-  if (worker) ticker = std::make_unique<Ticker>(s, Millis(config.job_lease_s * 1000));
-
+  // The HTTP server binds first: a listen address that cannot be used fails startup before any job runs, and
+  // the webhook destination jobs write into Procore (Complete Integration) is the bound one, not the
+  // configured "HOST:0".
   std::unique_ptr<http::Server> server;
+  std::string url;
   if (config.role != Role::kWorker) {
     auto router = std::make_shared<http::Router>();
     RegisterRoutes(*router, s);
@@ -156,8 +142,29 @@ int Serve(const Config& config) {
       std::fprintf(stderr, "ktrack: %s\n%s\n", port.error().message.c_str(), port.error().fix.c_str());
       return 1;
     }
-    std::string url = "http://" + server->host() + ":" + std::to_string(*port);
+    url = "http://" + server->host() + ":" + std::to_string(*port);
     s.integration->SetPublicBaseUrl(config.PublicBaseUrl(url));
+  }
+
+  std::unique_ptr<queue::Worker> worker;
+  if (config.role != Role::kWeb && config.job_threads > 0) {
+    // Heartbeats four times per lease, so a busy job keeps its lease through a slow store write.
+    const Millis lease(config.job_lease_s * 1000);
+    worker = std::make_unique<queue::Worker>(
+        *s.queue,
+        queue::WorkerOptions{.threads = config.job_threads, .lease = lease, .heartbeat_interval = lease / 4});
+    s.sync->RegisterHandlers(*worker);
+    s.integration->RegisterHandlers(*worker);
+    worker->Start();
+    // An accepted webhook wakes this process's worker when its processing is due, not at the next poll.
+    s.sync->inbox().SetWakeHook([w = worker.get()](Millis delay) { w->WakeIn(delay); });
+  }
+  std::unique_ptr<Ticker> ticker;
+  // The scheduler lease lasts as long as a job's: a killed scheduler's work is taken over as soon as its
+  // jobs.
+  if (worker) ticker = std::make_unique<Ticker>(s, Millis(config.job_lease_s * 1000));
+
+  if (server) {
     std::cout << "listening on " << url << std::endl;
     obs::Log(obs::Level::kInfo, "serving",
              {{"url", url},

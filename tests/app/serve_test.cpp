@@ -203,5 +203,19 @@ TEST_F(ServeTest, KeyFileIsPrivate) {
   EXPECT_EQ(st.st_mode & 0777, 0600);
 }
 
+// A listen address that cannot be used stops `serve` with exit code 1, what is wrong and how to write one.
+TEST(ServeStartup, ABadListenAddressStopsServeWithItsFix) {
+  TempDir dir;
+  const std::string log = dir.path() + "/serve.log";
+  ChildProcess serve;
+  serve.Start({BinPath("ktrack"), "serve", "--listen", "127.0.0.1:70000", "--data-dir", dir.path()}, {}, log);
+  EXPECT_EQ(serve.Wait(), 1);
+  std::ifstream in(log);
+  std::stringstream text;
+  text << in.rdbuf();
+  EXPECT_NE(text.str().find("listen port must be 0..65535"), std::string::npos) << text.str();
+  EXPECT_NE(text.str().find("Use --listen HOST:PORT"), std::string::npos) << text.str();
+}
+
 }  // namespace
 }  // namespace kt::testing
