@@ -186,38 +186,48 @@ void Emulator::AddControlRoutes(kt::http::Router& router) {
     RateLimits limits = rate_.Limits();
     try {
       auto rate_in = [](const nlohmann::json& v, const char* name) {
+        if (!v.is_number()) throw std::invalid_argument(std::string(name) + " must be a number");
         double d = v.get<double>();
         if (d < 0 || d > 1) throw std::invalid_argument(std::string(name) + " must be between 0 and 1");
         return d;
       };
-      if (body->contains("latency_ms")) f.latency_ms = (*body)["latency_ms"].get<int64_t>();
+      // Whole numbers in a range: a huge one would overflow the emulated clock's arithmetic or stall every
+      // request (latency), a fraction would be cut silently.
+      auto int_in = [](const nlohmann::json& v, const std::string& name, int64_t lo, int64_t hi) {
+        if (!v.is_number_integer() || v.get<int64_t>() < lo || v.get<int64_t>() > hi)
+          throw std::invalid_argument(name + " must be a whole number from " + std::to_string(lo) + " to " +
+                                      std::to_string(hi));
+        return v.get<int64_t>();
+      };
+      if (body->contains("latency_ms"))
+        f.latency_ms = int_in((*body)["latency_ms"], "latency_ms", 0, 600'000);
       if (body->contains("error_rate")) f.error_rate = rate_in((*body)["error_rate"], "error_rate");
       if (body->contains("timeout_rate")) f.timeout_rate = rate_in((*body)["timeout_rate"], "timeout_rate");
       if (body->contains("throttle_rate"))
         f.throttle_rate = rate_in((*body)["throttle_rate"], "throttle_rate");
       if (body->contains("unavailable_rate"))
         f.unavailable_rate = rate_in((*body)["unavailable_rate"], "unavailable_rate");
-      if (body->contains("retry_after_s")) f.retry_after_s = (*body)["retry_after_s"].get<int64_t>();
+      if (body->contains("retry_after_s"))
+        f.retry_after_s = int_in((*body)["retry_after_s"], "retry_after_s", 0, 86'400);
       if (body->contains("webhook_reorder_rate"))
         f.webhook_reorder_rate = rate_in((*body)["webhook_reorder_rate"], "webhook_reorder_rate");
       if (body->contains("webhook_duplicate_rate"))
         f.webhook_duplicate_rate = rate_in((*body)["webhook_duplicate_rate"], "webhook_duplicate_rate");
       if (body->contains("webhook_failure_rate"))
         f.webhook_failure_rate = rate_in((*body)["webhook_failure_rate"], "webhook_failure_rate");
-      if (body->contains("token_lifetime_s")) f.token_lifetime_s = (*body)["token_lifetime_s"].get<int64_t>();
+      if (body->contains("token_lifetime_s"))
+        f.token_lifetime_s = int_in((*body)["token_lifetime_s"], "token_lifetime_s", 1, 10 * 365 * 86'400);
       if (body->contains("rate_limit")) {
         const auto& rl = (*body)["rate_limit"];
         if (!rl.is_object())
           throw std::invalid_argument(
               "rate_limit must be an object: {\"hourly\": n, \"spike\": n, \"spike_window_s\": n}");
-        if (rl.contains("hourly")) limits.hourly = rl["hourly"].get<int64_t>();
-        if (rl.contains("spike")) limits.spike = rl["spike"].get<int64_t>();
-        if (rl.contains("spike_window_s")) limits.spike_window_s = rl["spike_window_s"].get<int64_t>();
+        if (rl.contains("hourly"))
+          limits.hourly = int_in(rl["hourly"], "rate_limit.hourly", 0, 1'000'000'000);
+        if (rl.contains("spike")) limits.spike = int_in(rl["spike"], "rate_limit.spike", 0, 1'000'000'000);
+        if (rl.contains("spike_window_s"))
+          limits.spike_window_s = int_in(rl["spike_window_s"], "rate_limit.spike_window_s", 1, 86'400);
       }
-      if (f.latency_ms < 0 || f.token_lifetime_s < 1 || f.retry_after_s < 0 || limits.hourly < 0 ||
-          limits.spike < 0 || limits.spike_window_s < 1)
-        throw std::invalid_argument(
-            "latency_ms, limits, retry_after_s and token_lifetime_s must be positive");
     } catch (const std::exception& e) {
       return ControlError(400, "invalid_faults", e.what(),
                           "send numbers: rates between 0 and 1, latency_ms and limits as integers");

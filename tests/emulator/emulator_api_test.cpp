@@ -422,6 +422,21 @@ TEST_F(EmulatorApi, ControlBodiesOfTheWrongShapeAreRefusedAndChangeNothing) {
       << refused;
   EXPECT_EQ(emu.Control("GET", "/_emulator/faults", nullptr, 200), before)
       << "nothing of the body was applied";
+  // Numbers out of range or of the wrong kind: a latency that would stall every call, a token lifetime or a
+  // window that would overflow the clock's arithmetic, a fraction where a whole number goes, a rate as a
+  // string.
+  const std::vector<std::pair<nlohmann::json, std::string>> wrong = {
+      {{{"latency_ms", 9'000'000'000'000'000'000LL}}, "latency_ms must be a whole number from 0 to 600000"},
+      {{{"token_lifetime_s", 9'000'000'000'000'000'000LL}}, "token_lifetime_s must be a whole number"},
+      {{{"rate_limit", {{"spike_window_s", 0}}}}, "rate_limit.spike_window_s must be a whole number"},
+      {{{"retry_after_s", 1.5}}, "retry_after_s must be a whole number"},
+      {{{"error_rate", "0.5"}}, "error_rate must be a number"}};
+  for (const auto& [body, says] : wrong) {
+    auto answer = emu.Control("PUT", "/_emulator/faults", body, 400);
+    EXPECT_EQ(answer["error"]["code"], "invalid_faults") << answer;
+    EXPECT_NE(answer["error"]["message"].get<std::string>().find(says), std::string::npos) << answer;
+  }
+  EXPECT_EQ(emu.Control("GET", "/_emulator/faults", nullptr, 200), before) << "nothing of those was applied";
 }
 
 TEST_F(EmulatorApi, InjectedErrorsAndTimeouts) {
