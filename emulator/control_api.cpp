@@ -216,7 +216,7 @@ void Emulator::AddControlRoutes(kt::http::Router& router) {
       if (body->contains("webhook_failure_rate"))
         f.webhook_failure_rate = rate_in((*body)["webhook_failure_rate"], "webhook_failure_rate");
       if (body->contains("token_lifetime_s"))
-        f.token_lifetime_s = int_in((*body)["token_lifetime_s"], "token_lifetime_s", 1, 10 * 365 * 86'400);
+        f.token_lifetime_s = int_in((*body)["token_lifetime_s"], "token_lifetime_s", 1, 100LL * 365 * 86'400);
       if (body->contains("rate_limit")) {
         const auto& rl = (*body)["rate_limit"];
         if (!rl.is_object())
