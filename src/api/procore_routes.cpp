@@ -119,8 +119,8 @@ void RegisterProcoreRoutes(http::Router& router, access::Access& access, integra
                if (!page) return tl::unexpected(page.error());
                auto per_page = PositiveParam(r, "per_page", 100);
                if (!per_page) return tl::unexpected(per_page.error());
-               q.page = std::max<int64_t>(*page, 1);
-               q.per_page = std::clamp<int64_t>(*per_page, 1, 1000);
+               q.page = *page;
+               q.per_page = std::min<int64_t>(*per_page, 1000);  // a larger page size is capped
                auto include_deleted = BoolParam(r, "include_deleted");
                if (!include_deleted) return tl::unexpected(include_deleted.error());
                q.include_deleted = include_deleted->value_or(false);

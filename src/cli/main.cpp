@@ -1,9 +1,12 @@
 // `ktrack`: serve, migrate, client add, user add, token create, keys rotate, routes.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -84,30 +87,31 @@ std::unique_ptr<kt::app::Services> Open(const CommonFlags& f, int& exit_code) {
 // only "A subcommand is required"): the commands there are at that level, and where help is. Nothing when the
 // words name a command to run (its options' errors are CLI11's, which name them).
 std::optional<std::string> UnknownCommand(CLI::App& app, int argc, char** argv) {
+  auto commands_of = [](CLI::App* at) { return at->get_subcommands([](CLI::App*) { return true; }); };
+  auto names_of = [](const std::vector<CLI::App*>& commands) {
+    std::string names;
+    for (CLI::App* c : commands) names += (names.empty() ? "" : ", ") + c->get_name();
+    return names;
+  };
   CLI::App* at = &app;
   std::string path = "ktrack";
   for (int i = 1; i < argc; ++i) {
     const std::string word = argv[i];
     if (word.empty() || word[0] == '-') return std::nullopt;  // an option: CLI11's own message names it
-    const auto commands = at->get_subcommands([](CLI::App*) { return true; });
+    const auto commands = commands_of(at);
     if (commands.empty()) return std::nullopt;  // a command's own argument
-    CLI::App* next = nullptr;
-    std::string names;
-    for (CLI::App* c : commands) {
-      if (c->get_name() == word) next = c;
-      names += (names.empty() ? "" : ", ") + c->get_name();
-    }
-    if (!next)
-      return "'" + word + "' is not a command of " + path + ". Commands: " + names + ".\nRun '" + path +
-             " --help' for what each does.";
-    at = next;
+    auto next =
+        std::find_if(commands.begin(), commands.end(), [&](CLI::App* c) { return c->get_name() == word; });
+    if (next == commands.end())
+      return "'" + word + "' is not a command of " + path + ". Commands: " + names_of(commands) + ".\nRun '" +
+             path + " --help' for what each does.";
+    at = *next;
     path += " " + word;
   }
-  const auto commands = at->get_subcommands([](CLI::App*) { return true; });
+  const auto commands = commands_of(at);
   if (commands.empty()) return std::nullopt;
-  std::string names;
-  for (CLI::App* c : commands) names += (names.empty() ? "" : ", ") + c->get_name();
-  return path + " needs a command: " + names + ".\nRun '" + path + " --help' for what each does.";
+  return path + " needs a command: " + names_of(commands) + ".\nRun '" + path +
+         " --help' for what each does.";
 }
 
 }  // namespace
