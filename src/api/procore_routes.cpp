@@ -72,13 +72,9 @@ void RegisterProcoreRoutes(http::Router& router, access::Access& access, integra
              }));
   router.Post(Path("/credentials/verify"),
               route([&s](http::Request&, ApiContext& ctx) -> Result<http::Response> {
-                std::optional<int64_t> company;
-                if (auto it = ctx.body.find("company_id"); it != ctx.body.end() && !it->is_null()) {
-                  auto id = RequireInt(ctx.body, "company_id");
-                  if (!id) return tl::unexpected(id.error());
-                  company = *id;
-                }
-                return JsonOf(200, s.VerifyCredentials(ctx.client_id, ctx.caller.user_id, company));
+                auto company = OptionalInt(ctx.body, "company_id");
+                if (!company) return tl::unexpected(company.error());
+                return JsonOf(200, s.VerifyCredentials(ctx.client_id, ctx.caller.user_id, *company));
               }));
   router.Put(Path("/settings"), route([&s](http::Request&, ApiContext& ctx) {
                return JsonOf(200, s.SaveSettings(ctx.client_id, ctx.caller.user_id, ctx.body));
@@ -120,7 +116,7 @@ void RegisterProcoreRoutes(http::Router& router, access::Access& access, integra
                auto per_page = PositiveParam(r, "per_page", 100);
                if (!per_page) return tl::unexpected(per_page.error());
                q.page = *page;
-               q.per_page = std::min<int64_t>(*per_page, 1000);  // a larger page size is capped
+               q.per_page = *per_page;  // the engine caps it, as the projects list does
                auto include_deleted = BoolParam(r, "include_deleted");
                if (!include_deleted) return tl::unexpected(include_deleted.error());
                q.include_deleted = include_deleted->value_or(false);
