@@ -99,6 +99,9 @@ void RegisterProcoreRoutes(http::Router& router, access::Access& access, integra
 
   router.Get(Path("/streams"),
              route([&s](http::Request&, ApiContext& ctx) { return JsonOf(200, s.Streams(ctx.client_id)); }));
+  router.Post(Path("/streams/reconcile"), route([&s](http::Request&, ApiContext& ctx) {
+                return JsonOf(202, s.Reconcile(ctx.client_id, ctx.caller.user_id, ctx.body));
+              }));
   router.Get(Path("/records"), route([&s](http::Request& r, ApiContext& ctx) -> Result<http::Response> {
                sync::RecordsQuery q;
                q.client_id = ctx.client_id;

@@ -1058,6 +1058,53 @@ Result<nlohmann::json> IntegrationService::Streams(int64_t client_id) {
   return out;
 }
 
+Result<nlohmann::json> IntegrationService::Reconcile(int64_t client_id, int64_t user_id,
+                                                     const nlohmann::json& body) {
+  auto stream = OptionalString(body, "stream");
+  if (!stream) return tl::unexpected(stream.error());
+  auto project = OptionalInt(body, "project_id");
+  if (!project) return tl::unexpected(project.error());
+  if (*project && **project < 1)
+    return Fail(
+        ErrorKind::kInvalidInput, "invalid_field", "'project_id' must be a Procore project id (1 or more).",
+        "Send the id of a linked project, as GET /streams lists it, or leave it out for every project.");
+  auto current = Load(client_id);
+  if (!current) return tl::unexpected(current.error());
+  if (auto allowed = Transition(current->status, IntegrationEvent::kReconcile); !allowed)
+    return tl::unexpected(allowed.error());
+  const std::optional<std::string> only_stream = stream->empty() ? std::nullopt : std::optional(*stream);
+  auto asked = sync_.RequestReconcile(client_id, only_stream, *project);
+  if (!asked) return tl::unexpected(asked.error());
+  std::string what = only_stream ? "stream \"" + *only_stream + "\"" : "streams";
+  if (*project) what += " for project " + std::to_string(**project);
+  if (*asked == 0) {
+    // Nothing was asked: say whether no stream matches, or every one that does is paused.
+    auto streams = sync_.ListStreams(client_id);
+    if (!streams) return tl::unexpected(streams.error());
+    const bool any = std::any_of(streams->begin(), streams->end(), [&](const sync::StreamStatus& s) {
+      return (!only_stream || s.stream == *only_stream) && (!*project || s.project_id == **project);
+    });
+    if (!any)
+      return Fail(
+          ErrorKind::kNotFound, "no_such_streams", "KTrack syncs no " + what + ".",
+          "Use a stream and project that GET /streams lists: a project's streams exist once it is linked, "
+          "and a stream once its data is ticked in the settings.");
+    return Fail(
+        ErrorKind::kConflict, "streams_paused",
+        "The matching streams (" + what + ") are paused, so there is nothing to reconcile now.",
+        "They reconcile when they resume: tick their data in the settings, or fix in Procore what the "
+        "Permissions card lists.");
+  }
+  auto audited = store_.Transact([&](store::Tx& tx) {
+    nlohmann::json detail = {{"streams", *asked}};
+    if (only_stream) detail["stream"] = *only_stream;
+    if (*project) detail["project_id"] = **project;
+    return Audit(tx, client_id, user_id, "integration.reconcile_requested", detail);
+  });
+  if (!audited) return tl::unexpected(audited.error());
+  return nlohmann::json{{"queued", *asked}};
+}
+
 Result<std::string> IntegrationService::Records(const sync::RecordsQuery& query) {
   auto page = sync_.ListRecords(query);
   if (!page) return tl::unexpected(page.error());
@@ -1289,7 +1336,7 @@ Status IntegrationService::CheckHealthOf(const IntegrationRecord& record) {
   for (const auto& [stream, project] : to_reconcile) {
     auto asked = sync_.RequestReconcile(record.client_id, stream,
                                         project ? std::optional<int64_t>(project) : std::nullopt);
-    if (!asked) return asked;
+    if (!asked) return tl::unexpected(asked.error());
   }
 
   // Newest first, at most ten: this check's new deliveries, then the ones shown before.

@@ -71,6 +71,9 @@ class IntegrationService {
   Result<nlohmann::json> Disconnect(int64_t client_id, int64_t user_id, bool purge_data);
 
   Result<nlohmann::json> Streams(int64_t client_id);
+  // Reconciliation now, not at the interval: every stream, or those of `stream` and/or `project_id` in the
+  // body. Each compares its count and ids with Procore's and repairs what differs. Answers {"queued": n}.
+  Result<nlohmann::json> Reconcile(int64_t client_id, int64_t user_id, const nlohmann::json& body);
   Result<std::string> Records(const sync::RecordsQuery& query);
   Result<nlohmann::json> AuditEntries(int64_t client_id, int64_t limit);
 

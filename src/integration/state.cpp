@@ -29,6 +29,7 @@ constexpr std::array kEvents = {E::kSaveCredentials,
                                 E::kCompleted,
                                 E::kFail,
                                 E::kRotateWebhookSecret,
+                                E::kReconcile,
                                 E::kDisconnect};
 
 struct Edge {
@@ -88,6 +89,9 @@ constexpr Edge kEdges[] = {
 
     {S::kActive, E::kRotateWebhookSecret, S::kActive},
     {S::kError, E::kRotateWebhookSecret, S::kError},
+    // Reconciliation on demand: once the streams exist, and also while some are in error (it may mend them).
+    {S::kActive, E::kReconcile, S::kActive},
+    {S::kError, E::kReconcile, S::kError},
 
     {S::kCredentialsSaved, E::kDisconnect, S::kDisconnected},
     {S::kCredentialsVerified, E::kDisconnect, S::kDisconnected},
@@ -139,6 +143,9 @@ std::string Refusal(S from, E event) {
       return "Only a completing or running integration can fail.";
     case E::kRotateWebhookSecret:
       return "Complete the integration first: the webhook secret exists once the hooks do.";
+    case E::kReconcile:
+      if (from == S::kCompleting) return "Wait until the integration has finished completing.";
+      return "Complete the integration first: there is nothing synced to reconcile yet.";
     case E::kDisconnect:
       if (from == S::kDisconnected) return "The integration is already disconnected.";
       return "There is no integration to disconnect.";
@@ -200,6 +207,8 @@ std::string_view EventName(IntegrationEvent event) {
       return "fail";
     case E::kRotateWebhookSecret:
       return "rotate_webhook_secret";
+    case E::kReconcile:
+      return "reconcile";
     case E::kDisconnect:
       return "disconnect";
   }

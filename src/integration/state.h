@@ -33,6 +33,7 @@ enum class IntegrationEvent {
   kCompleted,            // hooks, triggers and the sync's scope are in place
   kFail,                 // the completion or the running integration failed
   kRotateWebhookSecret,  // POST /webhooks/rotate-secret
+  kReconcile,            // POST /streams/reconcile
   kDisconnect,           // DELETE /
 };
 

@@ -87,6 +87,18 @@ struct DesiredStream {
   std::optional<PauseReason> paused;
 };
 
+// A stream key KTrack does not know, in a query or a request: the keys to use instead.
+Error UnknownStream(const std::string& key) {
+  std::string known;
+  for (const procore::StreamEndpoint& e : procore::StreamEndpoints())
+    known += (known.empty() ? "" : ", ") + std::string(e.key);
+  return Error{ErrorKind::kInvalidInput,
+               "unknown_stream",
+               "There is no stream \"" + key + "\".",
+               "Use one of KTrack's stream keys (GET /streams lists those synced for you): " + known + ".",
+               {}};
+}
+
 Value PauseErrorJson(const PauseReason& reason) {
   return Value(
       nlohmann::json{{"code", reason.code}, {"message", reason.message}, {"fix", reason.fix}}.dump());
@@ -241,7 +253,8 @@ Status SyncEngine::ApplyScope(const SyncScope& scope) {
 // ---------------------------------------------------------------------------------------------------------------
 // Requests for work
 
-Status SyncEngine::RequestWork(Tx& tx, const std::string& where, const Params& params, const char* wants) {
+Result<int64_t> SyncEngine::RequestWork(Tx& tx, const std::string& where, const Params& params,
+                                        const char* wants) {
   Params p = params;
   p.emplace_back(std::string(wants));
   const std::string wants_param = "$" + std::to_string(p.size());
@@ -255,13 +268,15 @@ Status SyncEngine::RequestWork(Tx& tx, const std::string& where, const Params& p
   for (const auto& row : r->rows) {
     // A stream in the middle of a read sees `wants` when that read ends.
     if (!row.Text(2).empty()) continue;
-    if (auto s = EnqueueStream(tx, row.Int(0), row.Int(1), clock_.NowUnixMs()); !s) return s;
+    if (auto s = EnqueueStream(tx, row.Int(0), row.Int(1), clock_.NowUnixMs()); !s)
+      return tl::unexpected(s.error());
   }
-  return {};
+  return static_cast<int64_t>(r->rows.size());
 }
 
-Status SyncEngine::RequestReconcile(int64_t client_id, std::optional<std::string> stream,
-                                    std::optional<int64_t> project_id) {
+Result<int64_t> SyncEngine::RequestReconcile(int64_t client_id, std::optional<std::string> stream,
+                                             std::optional<int64_t> project_id) {
+  if (stream && !procore::FindStream(*stream)) return tl::unexpected(UnknownStream(*stream));
   std::string where = "client_id = $1";
   Params params{client_id};
   if (stream) {
@@ -272,7 +287,15 @@ Status SyncEngine::RequestReconcile(int64_t client_id, std::optional<std::string
     params.emplace_back(*project_id);
     where += " AND project_id = $" + std::to_string(params.size());
   }
-  return store_.Transact([&](Tx& tx) { return RequestWork(tx, where, params, "reconcile"); });
+  int64_t asked = 0;
+  auto done = store_.Transact([&](Tx& tx) -> Status {
+    auto n = RequestWork(tx, where, params, "reconcile");
+    if (!n) return tl::unexpected(n.error());
+    asked = *n;
+    return {};
+  });
+  if (!done) return tl::unexpected(done.error());
+  return asked;
 }
 
 Status SyncEngine::RetryNow(int64_t client_id) {
@@ -291,7 +314,8 @@ Status SyncEngine::RetryNow(int64_t client_id) {
 }
 
 Status SyncEngine::RunReconcileJob(int64_t client_id) {
-  return RequestReconcile(client_id);
+  if (auto asked = RequestReconcile(client_id); !asked) return tl::unexpected(asked.error());
+  return {};
 }
 
 Status SyncEngine::Tick() {
@@ -520,10 +544,7 @@ nlohmann::json StreamStatusJson(const StreamStatus& s) {
 
 Result<RecordsPage> SyncEngine::ListRecords(const RecordsQuery& query) {
   const procore::StreamEndpoint* endpoint = procore::FindStream(query.stream);
-  if (!endpoint) {
-    return Fail(ErrorKind::kInvalidInput, "unknown_stream", "There is no stream \"" + query.stream + "\".",
-                "Use one of the stream keys GET /streams lists.");
-  }
+  if (!endpoint) return tl::unexpected(UnknownStream(query.stream));
   RecordsPage out;
   out.page = std::max<int64_t>(1, query.page);
   out.per_page = std::clamp<int64_t>(query.per_page, 1, 1000);

@@ -135,9 +135,10 @@ class SyncEngine {
   // Creates or updates the client's streams (status pending, initial sync queued for new ones), resumes
   // paused ones back in scope, and pauses those no longer in scope (their data is kept).
   Status ApplyScope(const SyncScope& scope);
-  // Reconciles now: all streams of the client, or one stream and/or one project's streams.
-  Status RequestReconcile(int64_t client_id, std::optional<std::string> stream = std::nullopt,
-                          std::optional<int64_t> project_id = std::nullopt);
+  // Reconciles now: all streams of the client, or one stream and/or one project's streams. Answers how many
+  // streams were asked (paused ones are not: they reconcile when they resume).
+  Result<int64_t> RequestReconcile(int64_t client_id, std::optional<std::string> stream = std::nullopt,
+                                   std::optional<int64_t> project_id = std::nullopt);
   // Retries streams in error or rate_limited now (e.g. after the customer fixed a permission).
   Status RetryNow(int64_t client_id);
   // Forgets a project's (or a client's) synced data and streams.
@@ -185,7 +186,8 @@ class SyncEngine {
   Status Reschedule(const StreamRow& row, const std::string& status, const std::optional<StreamError>& error,
                     int64_t run_at_ms, bool count_failure, std::optional<int64_t> rate_limited_until);
   Status EnqueueStream(store::Tx& tx, int64_t stream_id, int64_t seq, int64_t run_at_ms);
-  Status RequestWork(store::Tx& tx, const std::string& where, const store::Params& params, const char* wants);
+  Result<int64_t> RequestWork(store::Tx& tx, const std::string& where, const store::Params& params,
+                              const char* wants);
   Millis Backoff(const procore::ProcoreError& error, int64_t failures) const;
 
   store::Store& store_;

@@ -417,7 +417,8 @@ Status SyncEngine::RunWebhookJob(int64_t client_id, char slot) {
       if (endpoint && endpoint->needs_parent && stream.parent_id == 0) {
         // The budget view is not known until the stream's first read: leave the record to that read.
         if (auto s = finish(ids, "dropped", "no_budget_view"); !s) return s;
-        if (auto s = RequestReconcile(client_id, g.stream, g.project_id); !s) return s;
+        if (auto s = RequestReconcile(client_id, g.stream, g.project_id); !s)
+          return tl::unexpected(s.error());
         continue;
       }
 

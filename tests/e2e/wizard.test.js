@@ -196,6 +196,25 @@ test('Concierge walks the Procore company integration end to end, as the help ar
     await h.screenshot(page, 'wizard-10-details');
     await phone('10-details', `${server.url}/clients/${client.id}/procore`);
 
+    // Procore changes RFIs while its webhooks cannot reach KTrack; Reconcile now brings KTrack back to truth
+    // without waiting for the hourly reconciliation.
+    await emulator.control('PUT', '/_emulator/faults', { webhook_failure_rate: 1 });
+    await emulator.control('POST', `/_emulator/companies/${company.id}/changes`, { count: 25, streams: ['rfis'], seed: 5 });
+    const atTruth = async () => {
+      const held = await page.evaluate(async (id) => (await fetch(`/api/v1/clients/${id}/procore/streams`)).json(), client.id);
+      const truth = await emulator.control('GET', `/_emulator/truth?company_id=${company.id}`);
+      const want = new Map(truth.streams.map((s) => [`${s.stream}:${s.project_id ?? ''}`, s.checksum]));
+      return held.every((s) => s.status === 'paused' || want.get(`${s.stream}:${s.project_id ?? ''}`) === s.checksum);
+    };
+    assert.strictEqual(await atTruth(), false, 'the changes did not reach KTrack by webhook');
+    await page.click('#reconcile-now');
+    await page.waitForSelector('#reconcile-result:not([hidden])');
+    assert.match(await page.textContent('#reconcile-result'), /^Reconciling \d+ streams: /);
+    await page.waitForSelector('#audit-table tr[data-action="integration.reconcile_requested"]');
+    await h.screenshot(page, 'wizard-10b-reconcile');
+    await h.waitFor(atTruth, { what: 'every stream back at the emulator\'s truth after Reconcile now' });
+    await emulator.control('PUT', '/_emulator/faults', { webhook_failure_rate: 0 });
+
     // Replacing the secret verifies it against the company before it is used; the audit log says who did it.
     await page.click('#replace-secret');
     await page.fill('#new_client_secret', app.client_secret);

@@ -189,6 +189,76 @@ TEST_F(ProjectDriftTest, ProjectRemovedFromPermittedProjectsPausesWithTheFixAndR
   EXPECT_TRUE(actions.count("integration.permissions_restored"));
 }
 
+TEST_F(ProjectDriftTest, ReconcileNowBringsBackWhatNoWebhookDeliveredAndSaysWhatItCannotReconcile) {
+  Tenant t = NewTenant("Reconcile Co", dir_->path());
+  App app = NewApp("KTrack reconcile", Permissions("admin"), "all");
+  auto early = As(t, "POST", "/streams/reconcile", json::object());
+  EXPECT_EQ(early.status, 409) << early.text;
+  EXPECT_EQ(early.body["error"]["code"], "invalid_state");
+  EXPECT_FALSE(early.body["error"]["fix"].get<std::string>().empty());
+
+  Connect(t, app, {{"domains", {"rfis"}}});
+  const int64_t project = projects_[0], other = projects_[1];
+  auto linked = As(t, "POST", "/projects/" + std::to_string(project) + "/link", {{"create", true}});
+  ASSERT_EQ(linked.status, 200) << linked.text;
+  ASSERT_TRUE(WaitUntil([&] { return AtTruth(t, "rfis", project); }, seconds(60)))
+      << As(t, "GET", "/streams").text;
+
+  // Each request that cannot be reconciled says why, and queues nothing.
+  auto unknown = As(t, "POST", "/streams/reconcile", {{"stream", "timesheets"}});
+  EXPECT_EQ(unknown.status, 400) << unknown.text;
+  EXPECT_EQ(unknown.body["error"]["code"], "unknown_stream");
+  EXPECT_NE(unknown.body["error"]["fix"].get<std::string>().find("rfis"), std::string::npos) << unknown.text;
+  auto wrong_type = As(t, "POST", "/streams/reconcile", {{"stream", 7}});
+  EXPECT_EQ(wrong_type.status, 400) << wrong_type.text;
+  EXPECT_NE(wrong_type.body["error"]["message"].get<std::string>().find("'stream'"), std::string::npos);
+  auto zero = As(t, "POST", "/streams/reconcile", {{"project_id", 0}});
+  EXPECT_EQ(zero.status, 400) << zero.text;
+  EXPECT_NE(zero.body["error"]["message"].get<std::string>().find("'project_id'"), std::string::npos);
+  auto not_linked = As(t, "POST", "/streams/reconcile", {{"stream", "rfis"}, {"project_id", other}});
+  EXPECT_EQ(not_linked.status, 404) << not_linked.text;
+  EXPECT_EQ(not_linked.body["error"]["code"], "no_such_streams");
+  EXPECT_NE(not_linked.body["error"]["message"].get<std::string>().find(std::to_string(other)),
+            std::string::npos)
+      << not_linked.text;
+
+  // Procore changes records while its webhooks cannot reach KTrack: KTrack falls behind, and the next
+  // reconciliation by the interval is an hour away.
+  ASSERT_EQ(Call("PUT", emu_ + "/_emulator/faults", {{"webhook_failure_rate", 1.0}}).status, 200);
+  auto changes = Call("POST", emu_ + "/_emulator/companies/" + std::to_string(company_) + "/changes",
+                      {{"count", 30}, {"streams", {"rfis"}}, {"seed", 23}});
+  ASSERT_EQ(changes.status, 200) << changes.text;
+  std::this_thread::sleep_for(seconds(2));
+  EXPECT_FALSE(AtTruth(t, "rfis", project)) << "nothing but a reconciliation brings these changes";
+
+  auto asked = As(t, "POST", "/streams/reconcile", {{"stream", "rfis"}, {"project_id", project}});
+  EXPECT_EQ(asked.status, 202) << asked.text;
+  EXPECT_EQ(asked.body["queued"], 1) << asked.text;
+  EXPECT_TRUE(WaitUntil([&] { return AtTruth(t, "rfis", project); }, seconds(60)))
+      << As(t, "GET", "/streams").text << " truth " << Truth("rfis", project).dump();
+  ASSERT_EQ(Call("PUT", emu_ + "/_emulator/faults", {{"webhook_failure_rate", 0.0}}).status, 200);
+
+  // Every stream at once: the company's projects stream and the project's RFIs.
+  auto all = As(t, "POST", "/streams/reconcile", json::object());
+  EXPECT_EQ(all.status, 202) << all.text;
+  EXPECT_EQ(all.body["queued"].get<int64_t>(), static_cast<int64_t>(As(t, "GET", "/streams").body.size()));
+  int requests = 0;
+  for (const auto& e : As(t, "GET", "/audit").body)
+    if (e["action"] == "integration.reconcile_requested") ++requests;
+  EXPECT_EQ(requests, 2) << "each accepted request is in the audit log, refusals are not";
+
+  // A paused project's streams wait for the fix instead.
+  Permit(app, json{other});
+  ASSERT_TRUE(WaitUntil([&] { return StreamOf(t, "rfis", project)["status"] == "paused"; },
+                        seconds(kRecheckSeconds + 20)))
+      << As(t, "GET", "/streams").text;
+  auto paused = As(t, "POST", "/streams/reconcile", {{"project_id", project}});
+  EXPECT_EQ(paused.status, 409) << paused.text;
+  EXPECT_EQ(paused.body["error"]["code"], "streams_paused");
+  EXPECT_NE(paused.body["error"]["fix"].get<std::string>().find("Permissions"), std::string::npos);
+  Permit(app, "all");
+}
+
 TEST_F(ProjectDriftTest, ToolSwitchedOffOnALinkedProjectPausesItsStreamsUntilSwitchedOn) {
   Tenant t = NewTenant("Tool Co", dir_->path());
   App app = NewApp("KTrack tools", Permissions("admin"), "all");

@@ -39,6 +39,8 @@ const std::map<std::pair<S, E>, S>& Expected() {
     for (S s : {S::kCompleting, S::kActive, S::kError}) m[{s, E::kFail}] = S::kError;
     m[{S::kActive, E::kRotateWebhookSecret}] = S::kActive;
     m[{S::kError, E::kRotateWebhookSecret}] = S::kError;
+    m[{S::kActive, E::kReconcile}] = S::kActive;
+    m[{S::kError, E::kReconcile}] = S::kError;
     for (S s : {S::kCredentialsSaved, S::kCredentialsVerified, S::kConfigured, S::kPermissionsVerified,
                 S::kCompleting, S::kActive, S::kError})
       m[{s, E::kDisconnect}] = S::kDisconnected;
@@ -87,6 +89,10 @@ TEST(IntegrationState, RefusalsNameTheStepThatComesFirst) {
       Transition(S::kNotStarted, E::kRotateWebhookSecret).error().message.find("Complete the integration"),
       std::string::npos);
   EXPECT_NE(Transition(S::kCompleting, E::kSaveSettings).error().message.find("Wait"), std::string::npos);
+  EXPECT_EQ(Transition(S::kPermissionsVerified, E::kReconcile).error().message,
+            "Complete the integration first: there is nothing synced to reconcile yet.");
+  EXPECT_EQ(Transition(S::kCompleting, E::kReconcile).error().message,
+            "Wait until the integration has finished completing.");
 }
 
 TEST(IntegrationState, StatusNamesRoundTripAndMatchTheInterface) {

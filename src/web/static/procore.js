@@ -581,6 +581,7 @@
   function pollStreams(scope, { fastMs, slowMs, onUpdate }) {
     let timer = null;
     let stopped = false;
+    let fastUntil = 0;  // hurry(): poll at the fast pace for a while, though every stream shows synced
     async function tick() {
       timer = null;
       if (stopped) return;
@@ -594,11 +595,18 @@
         showError($('#page-error'), err);
       }
       if (stopped) return;
-      const delay = progress && progress.all ? slowMs : fastMs;
+      const delay = progress && progress.all && Date.now() >= fastUntil ? slowMs : fastMs;
       if (delay) timer = setTimeout(tick, document.hidden ? Math.max(delay, 10000) : delay);
     }
     tick();
-    return { stop() { stopped = true; if (timer) clearTimeout(timer); } };
+    return {
+      stop() { stopped = true; if (timer) clearTimeout(timer); },
+      // Work was just asked for: look again now, and often until it has had time to start and finish.
+      hurry(ms = 30000) {
+        fastUntil = Date.now() + ms;
+        if (timer && !stopped) { clearTimeout(timer); tick(); }
+      },
+    };
   }
 
   // ---------------------------------------------------------------------------------------------------------
@@ -1064,6 +1072,7 @@
       'integration.permissions_verified': 'Verified the permissions', 'integration.disconnected': 'Disconnected',
       'integration.webhook_secret_rotated': 'Rotated the webhook secret', 'integration.project_linked': 'Linked a project',
       'integration.project_unlinked': 'Unlinked a project', 'integration.discarded_events_reconciled': 'Reconciled discarded webhook events',
+      'integration.reconcile_requested': 'Asked for reconciliation',
     };
 
     function auditAction(action) {
@@ -1135,6 +1144,7 @@
       renderSettings(integration);
       renderWebhooks(integration);
       renderHealth(integration);
+      show($('#reconcile-now'), ['active', 'error'].includes(integration.status));
     }
 
     // Replace secret.
@@ -1208,6 +1218,27 @@
 
     // Permissions.
     $('#verify-permissions').addEventListener('click', async () => { await verifyPermissions(permScope); render(); });
+
+    // Reconciliation now, for every stream (the JSON API can also ask for one stream or one project's).
+    $('#reconcile-now').addEventListener('click', async (event) => {
+      const box = $('#reconcile-error');
+      const done = $('#reconcile-result');
+      showError(box, null);
+      show(done, false);
+      await busy(event.currentTarget, 'Asking…', async () => {
+        try {
+          const answer = await api('POST', '/streams/reconcile', {});
+          const n = (answer && answer.queued) || 0;
+          done.textContent = `Reconciling ${number(n)} stream${n === 1 ? '' : 's'}: each is compared with Procore and ` +
+            'any difference repaired. They show Syncing while it runs.';
+          show(done, true);
+          if (poller) poller.hurry();
+          await renderAudit();
+        } catch (err) {
+          showError(box, err);
+        }
+      });
+    });
 
     // Disconnect.
     const disconnectForm = $('#disconnect-form');
