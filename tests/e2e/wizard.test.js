@@ -309,6 +309,14 @@ test('Concierge walks the Procore company integration end to end, as the help ar
     const shown = await page.locator('#ktrack-streams-table tbody tr[data-stream]').count();
     assert.strictEqual(shown, (await apiGet('/streams')).filter((s) => s.project_id === p2).length);
     assert.ok(await page.locator('#ktrack-streams-table tr[data-status="synced"]').count() > 0);
+    // Reconcile this project: only its own streams are asked, and the audit log names the project.
+    await page.click('#reconcile-project');
+    await page.waitForSelector('#reconcile-result:not([hidden])');
+    const live = (await apiGet('/streams')).filter((s) => s.project_id === p2 && s.status !== 'paused').length;
+    assert.strictEqual(await page.textContent('#reconcile-result'),
+      `Reconciling this project’s ${live} stream${live === 1 ? '' : 's'} with Procore: any difference is repaired.`);
+    const asked = (await apiGet('/audit')).find((e) => e.action === 'integration.reconcile_requested');
+    assert.deepStrictEqual(asked.detail, { project_id: p2, streams: live });
     await h.screenshot(page, 'wizard-12d-ktrack-project');
   });
 

@@ -1466,7 +1466,11 @@
   function ktrackProjectPage() {
     const id = Number(location.pathname.split('/').pop());
     const when = (iso) => (iso ? new Date(iso).toLocaleString() : 'Not yet');
+    let procoreProjectId = null;
+    let followUntil = 0;  // after Reconcile, the page follows the streams for a while though they show synced
+    let timer = null;
     async function load() {
+      if (timer) { clearTimeout(timer); timer = null; }
       const projects = await api('GET', '/ktrack-projects');
       const project = (Array.isArray(projects) ? projects : []).find((k) => k.id === id);
       if (!project) {
@@ -1488,6 +1492,7 @@
         show($('#ktrack-streams-wrap'), false);
         return;
       }
+      procoreProjectId = project.procore_project_id;
       const streams = (await api('GET', '/streams')).filter((s) => s.project_id === project.procore_project_id);
       const waiting = streams.some((s) => s.status !== 'synced' && !(s.status === 'paused' && !s.error));
       nextAction(waiting ? 'Its Procore data is syncing; this page follows it.' : 'Its Procore data is in step with Procore.');
@@ -1501,8 +1506,27 @@
         : [el('tr', {}, el('td', { colspan: 4, class: 'muted', text: 'No Procore data is chosen for projects in the integration settings.' }))]));
       show($('#ktrack-streams-title'), true);
       show($('#ktrack-streams-wrap'), true);
-      if (waiting) setTimeout(() => load().catch((err) => showError($('#page-error'), err)), document.hidden ? 15000 : 3000);
+      if (waiting || Date.now() < followUntil)
+        timer = setTimeout(() => load().catch((err) => showError($('#page-error'), err)), document.hidden ? 15000 : waiting ? 3000 : 2000);
     }
+    $('#reconcile-project').addEventListener('click', async (event) => {
+      const box = $('#reconcile-error');
+      const done = $('#reconcile-result');
+      showError(box, null);
+      show(done, false);
+      await busy(event.currentTarget, 'Asking…', async () => {
+        try {
+          const answer = await api('POST', '/streams/reconcile', { project_id: procoreProjectId });
+          const n = (answer && answer.queued) || 0;
+          done.textContent = `Reconciling this project’s ${number(n)} stream${n === 1 ? '' : 's'} with Procore: any difference is repaired.`;
+          show(done, true);
+          followUntil = Date.now() + 30000;
+          await load();
+        } catch (err) {
+          showError(box, err);
+        }
+      });
+    });
     load().catch((err) => { showError($('#page-error'), err); nextAction(''); });
   }
 
