@@ -69,6 +69,18 @@ Response JsonError(int status, std::string_view code, std::string_view message, 
   return Response::Json(status, {{"error", {{"code", code}, {"message", message}, {"fix", fix}}}});
 }
 
+// The fix for a request the parser refused.
+constexpr std::string_view kWellFormed =
+    "send one well-formed HTTP/1.1 request: a request line, headers ending with a blank line, and a body "
+    "that "
+    "matches its Content-Length or its chunked encoding";
+
+std::string SendWithin(std::chrono::milliseconds timeout) {
+  const auto ms = timeout.count();
+  return "send the whole request within " +
+         (ms % 1000 == 0 ? std::to_string(ms / 1000) + " s" : std::to_string(ms) + " ms");
+}
+
 bool IsSaneRequestId(std::string_view id) {
   if (id.empty() || id.size() > 64) return false;
   for (char c : id) {
@@ -387,7 +399,8 @@ struct Server::Impl {
       return JsonError(404, "not_found", "no such page or API path", "check the URL");
     };
     method_not_allowed.handler = [](Request& req) {
-      return JsonError(405, "method_not_allowed", "this path does not accept " + req.method);
+      return JsonError(405, "method_not_allowed", "this path does not accept " + req.method,
+                       "use one of the methods the Allow header lists");
     };
     // The watchdog's resolution: fine enough for the shortest timeout, coarse enough to cost nothing.
     auto shortest = std::min({options.read_timeout, options.idle_timeout, options.handler_timeout});
@@ -461,7 +474,7 @@ struct Server::Impl {
                 const std::shared_ptr<Connection>& conn);
   asio::awaitable<bool> Write(Connection& conn, std::string_view body);
   asio::awaitable<void> WriteAndClose(Connection& conn, int status, std::string_view code,
-                                      std::string_view message);
+                                      std::string_view message, std::string_view fix);
   asio::awaitable<void> Linger(Connection& conn);
   void Serialize(Connection& conn, int status, const Headers& headers, const std::string& request_id,
                  size_t content_length, bool send_length, bool close, std::string_view inline_body,
@@ -553,8 +566,8 @@ asio::awaitable<bool> Server::Impl::Write(Connection& conn, std::string_view bod
 }
 
 asio::awaitable<void> Server::Impl::WriteAndClose(Connection& conn, int status, std::string_view code,
-                                                  std::string_view message) {
-  Response answer = JsonError(status, code, message);
+                                                  std::string_view message, std::string_view fix) {
+  Response answer = JsonError(status, code, message, fix);
   conn.SetPhase(Connection::Phase::kWriting, options.read_timeout);
   Serialize(conn, status, answer.headers, std::string(), answer.body.size(), true, true, answer.body);
   co_await Write(conn, {});
@@ -716,11 +729,13 @@ asio::awaitable<void> Server::Impl::Session(std::shared_ptr<Connection> conn) {
         if (!ec && parser.is_header_done()) break;
         if (ec && ec != bhttp::error::need_more) {
           if (ec == bhttp::error::header_limit) {
+            const std::string limit = std::to_string(options.max_header_bytes);
             co_await WriteAndClose(
-                *conn, 431, "headers_too_large",
-                "request headers exceed " + std::to_string(options.max_header_bytes) + " bytes");
+                *conn, 431, "headers_too_large", "the request line and headers exceed " + limit + " bytes",
+                "shorten the URL or leave out large headers, to " + limit + " bytes in all");
           } else {
-            co_await WriteAndClose(*conn, 400, "bad_request", "the request is not valid HTTP/1.1");
+            co_await WriteAndClose(*conn, 400, "bad_request",
+                                   "the request is not valid HTTP/1.1 (" + ec.message() + ")", kWellFormed);
           }
           failed = true;
           break;
@@ -728,7 +743,8 @@ asio::awaitable<void> Server::Impl::Session(std::shared_ptr<Connection> conn) {
         ec = {};
         if (!co_await read_more()) {
           if (conn->read_timed_out) {
-            co_await WriteAndClose(*conn, 408, "request_timeout", "the request was not received in time");
+            co_await WriteAndClose(*conn, 408, "request_timeout", "the request was not received in time",
+                                   SendWithin(options.read_timeout));
           }
           failed = true;
           break;
@@ -791,7 +807,9 @@ asio::awaitable<void> Server::Impl::Session(std::shared_ptr<Connection> conn) {
               break;
             }
             if (ec && ec != bhttp::error::need_more) {
-              co_await WriteAndClose(*conn, 400, "bad_request", "the request body is not valid HTTP/1.1");
+              co_await WriteAndClose(*conn, 400, "bad_request",
+                                     "the request body is not valid HTTP/1.1 (" + ec.message() + ")",
+                                     kWellFormed);
               failed = true;
               break;
             }
@@ -800,7 +818,8 @@ asio::awaitable<void> Server::Impl::Session(std::shared_ptr<Connection> conn) {
           if (!co_await read_more()) {
             if (conn->read_timed_out) {
               co_await WriteAndClose(*conn, 408, "request_timeout",
-                                     "the request body was not received in time");
+                                     "the request body was not received in time",
+                                     SendWithin(options.read_timeout));
             }
             failed = true;
             break;

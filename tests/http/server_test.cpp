@@ -281,6 +281,7 @@ TEST(HttpServerTest, ReadTimeoutAnswers408) {
   auto start = std::chrono::steady_clock::now();
   std::string raw = RawExchange(ts.port(), "GET /hello HTTP/1.1\r\nHost: x\r\n");  // headers never end
   EXPECT_NE(raw.find("HTTP/1.1 408"), std::string::npos) << raw;
+  EXPECT_NE(raw.find("send the whole request within 200 ms"), std::string::npos) << raw;
   EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
 }
 
@@ -311,6 +312,26 @@ TEST(HttpServerTest, HeadersOverLimitAnswer431) {
   std::string raw = RawExchange(
       ts.port(), "GET /hello HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(4000, 'a') + "\r\n\r\n");
   EXPECT_NE(raw.find("HTTP/1.1 431"), std::string::npos) << raw;
+  EXPECT_NE(raw.find("\"fix\":\"shorten the URL or leave out large headers, to 1024 bytes in all\""),
+            std::string::npos)
+      << raw;
+}
+
+// A request the parser refuses says what was wrong with it and how a well-formed one looks.
+TEST(HttpServerTest, MalformedRequestsAnswer400WithWhatIsWrong) {
+  TestServer ts(BasicRouter());
+  for (const auto& [request, what] : std::vector<std::pair<std::string, std::string>>{
+           {"GET /hello HTTP/9.9\r\nHost: x\r\n\r\n", "(bad version)"},
+           {"POST /hello HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello",
+            "(multiple Content-Length)"},
+           {"POST /hello HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n", "(bad Content-Length)"},
+           {"POST /hello HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\nabc\r\n0\r\n\r\n",
+            "(bad chunk)"}}) {
+    std::string raw = RawExchange(ts.port(), request);
+    EXPECT_NE(raw.find("HTTP/1.1 400"), std::string::npos) << request << "\n" << raw;
+    EXPECT_NE(raw.find(what), std::string::npos) << request << "\n" << raw;
+    EXPECT_NE(raw.find("\"fix\":\"send one well-formed HTTP/1.1 request"), std::string::npos) << raw;
+  }
 }
 
 TEST(HttpServerTest, StopDrainsAnInFlightRequest) {
