@@ -939,6 +939,10 @@ Result<nlohmann::json> IntegrationService::RotateWebhookSecret(int64_t client_id
                 "Click Complete Integration to create the hook.");
   const std::string owner = SecretOwner(client_id);
   const std::string fresh = RandomToken(32);
+  // One rotation at a time in this server (a double click, two admins at once): otherwise an earlier
+  // rotation's update could reach Procore after a later one's, leaving Procore sending a secret KTrack no
+  // longer keeps. A rotation on another server is caught when this one finishes (below).
+  std::lock_guard one_at_a_time(rotate_mu_);
   auto rotated = Mutate(client_id, [&](store::Tx& tx, IntegrationRecord& r) -> Status {
     auto next = Transition(r.status, IntegrationEvent::kRotateWebhookSecret);
     if (!next) return tl::unexpected(next.error());
@@ -955,26 +959,42 @@ Result<nlohmann::json> IntegrationService::RotateWebhookSecret(int64_t client_id
   if (!rotated) return tl::unexpected(rotated.error());
 
   auto client = clients_.ForIntegration(*rotated);
-  procore::ProcoreStatus patched = tl::unexpected(procore::ProcoreError{});
-  if (client) {
-    procore::WebhooksApi api(**client);
-    patched = UpdateHookAuthorization(api, {*rotated->company_id, 0}, *rotated->hook_id, "Bearer " + fresh);
+  std::string sent = fresh;
+  for (int attempt = 1;; ++attempt) {
+    procore::ProcoreStatus patched = tl::unexpected(procore::ProcoreError{});
+    if (client) {
+      procore::WebhooksApi api(**client);
+      patched = UpdateHookAuthorization(api, {*rotated->company_id, 0}, *rotated->hook_id, "Bearer " + sent);
+    }
+    if (!client || !patched) {
+      Error e = client ? patched.error().error : client.error();
+      (void)RecordError(client_id, e);
+      return nlohmann::json{{"rotated", true},
+                            {"hook_updated", false},
+                            {"secret_rotation_pending", true},
+                            {"error", {{"code", e.code}, {"message", e.message}, {"fix", e.fix}}}};
+    }
+    // Procore has `sent`. The rotation ends only if that is still the secret KTrack keeps; if another server
+    // rotated meanwhile, Procore is given that newer secret instead.
+    std::optional<std::string> newer;
+    auto finished = Mutate(client_id, [&](store::Tx& tx, IntegrationRecord& r) -> Status {
+      auto kept = secrets_.Get(tx, owner, kWebhookSecretPurpose);
+      if (!kept) return tl::unexpected(kept.error());
+      if (*kept && **kept != sent) {
+        newer = **kept;
+        return {};
+      }
+      r.webhook_secret_rotating = false;
+      auto d = secrets_.Delete(tx, owner, kPreviousWebhookSecretPurpose);
+      if (!d) return tl::unexpected(d.error());
+      return Audit(tx, client_id, user_id, "integration.webhook_hook_updated", {{"hook_id", *r.hook_id}});
+    });
+    if (!finished) return tl::unexpected(finished.error());
+    if (!newer) break;
+    if (attempt == 3)  // still rotating elsewhere: that rotation finishes it
+      return nlohmann::json{{"rotated", true}, {"hook_updated", false}, {"secret_rotation_pending", true}};
+    sent = std::move(*newer);
   }
-  if (!client || !patched) {
-    Error e = client ? patched.error().error : client.error();
-    (void)RecordError(client_id, e);
-    return nlohmann::json{{"rotated", true},
-                          {"hook_updated", false},
-                          {"secret_rotation_pending", true},
-                          {"error", {{"code", e.code}, {"message", e.message}, {"fix", e.fix}}}};
-  }
-  auto finished = Mutate(client_id, [&](store::Tx& tx, IntegrationRecord& r) -> Status {
-    r.webhook_secret_rotating = false;
-    auto d = secrets_.Delete(tx, owner, kPreviousWebhookSecretPurpose);
-    if (!d) return tl::unexpected(d.error());
-    return Audit(tx, client_id, user_id, "integration.webhook_hook_updated", {{"hook_id", *r.hook_id}});
-  });
-  if (!finished) return tl::unexpected(finished.error());
   return nlohmann::json{{"rotated", true}, {"hook_updated", true}, {"secret_rotation_pending", false}};
 }
 

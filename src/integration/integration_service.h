@@ -135,6 +135,7 @@ class IntegrationService {
   Clock& clock_;
   IntegrationOptions options_;
   mutable std::mutex base_url_mu_;
+  std::mutex rotate_mu_;  // webhook secret rotations, one at a time
   std::atomic<int64_t> next_health_ms_{0};
 };
 

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <future>
 #include <limits>
 #include <set>
 #include <thread>
@@ -531,6 +532,19 @@ TEST_F(IntegrationApiTest, CompleteCreatesTheHookAndTriggersOnceAndReceivesWebho
   EXPECT_EQ(deliver(destination, event(900002), "Bearer " + fresh), 200);
   std::this_thread::sleep_for(std::chrono::milliseconds(2100));  // past the receiver's reload pause
   EXPECT_EQ(deliver(destination, event(900003), bearer), 401);
+
+  // Several rotations at once (a double click, two admins): they take turns, so the hook in Procore ends with
+  // the secret KTrack keeps, and Procore's deliveries below are accepted.
+  std::vector<std::future<Answer>> rotations;
+  for (int i = 0; i < 4; ++i)
+    rotations.push_back(std::async(std::launch::async,
+                                   [&] { return As(t, "POST", "/webhooks/rotate-secret", json::object()); }));
+  for (auto& r : rotations) {
+    Answer a = r.get();
+    EXPECT_EQ(a.status, 200) << a.text;
+    EXPECT_TRUE(a.body["hook_updated"].get<bool>()) << a.text;
+  }
+  EXPECT_NE(WebhookSecret(t.client_id), fresh);
 
   // Procore's own deliveries arrive: a change in the emulator lands in the inbox.
   const int64_t inbox_before =
