@@ -791,7 +791,7 @@ Result<nlohmann::json> IntegrationService::Complete(int64_t client_id, int64_t u
   return nlohmann::json{{"status", StatusName(saved->status)}, {"webhook_url", DestinationUrl(*saved)}};
 }
 
-Status IntegrationService::ApplySyncScope(const IntegrationRecord& record) {
+Result<bool> IntegrationService::ApplySyncScope(const IntegrationRecord& record) {
   Settings settings = record.settings.value_or(Settings{});
   auto streams = sync::StreamsForDomains(settings.domains);
   sync::SyncScope scope;
@@ -809,7 +809,18 @@ Status IntegrationService::ApplySyncScope(const IntegrationRecord& record) {
       if (auto d = drift.find(p.id); d != drift.end()) project.paused = d->second;
       scope.projects.push_back(std::move(project));
     }
-  return sync_.ApplyScope(scope);
+  // Checked in the scope's own transaction, so a disconnect that got there first is never undone.
+  bool running = true;
+  auto applied = sync_.ApplyScope(scope, [&](store::Tx& tx) -> Status {
+    auto now = LoadIntegration(tx, record.client_id, /*for_update=*/true);
+    if (!now) return tl::unexpected(now.error());
+    running = *now && IsRunning((*now)->status);
+    if (running) return {};
+    return Fail(ErrorKind::kConflict, "integration_not_running", "The integration is no longer running.");
+  });
+  if (!applied && !running) return false;
+  if (!applied) return tl::unexpected(applied.error());
+  return true;
 }
 
 Status IntegrationService::RunComplete(const queue::Job& job) {
@@ -857,6 +868,14 @@ Status IntegrationService::RunComplete(const queue::Job& job) {
   const procore::HookScope scope{*current->company_id, 0};
   auto hook = EnsureHook(api, scope, plan, current->hook_id);
   if (!hook) return fail(hook.error().error, IsTransient(hook.error()));
+  // Disconnected while this ran: the disconnect may have looked for the hook before it existed, so it goes
+  // here.
+  auto disconnected_meanwhile = [&]() -> Status {
+    if (auto deleted = DeleteHooks(api, scope, hook->hook.id, plan.destination_url); !deleted)
+      obs::Log(obs::Level::kWarn, "integration_hook_left_in_procore",
+               {{"client_id", client_id}, {"hook_id", hook->hook.id}, {"code", deleted.error().error.code}});
+    return {};
+  };
 
   // Auto-link: every project the app can reach gets a KTrack project of its own.
   if (settings.auto_link_projects) {
@@ -864,6 +883,9 @@ Status IntegrationService::RunComplete(const queue::Job& job) {
     if (!projects) return fail(projects.error().error, IsTransient(projects.error()));
     const int64_t now = clock_.NowUnixMs();
     auto linked = store_.Transact([&](store::Tx& tx) -> Status {
+      auto still = LoadIntegration(tx, client_id, /*for_update=*/true);
+      if (!still) return tl::unexpected(still.error());
+      if (!*still || (*still)->status != IntegrationStatus::kCompleting) return {};  // seen again below
       auto links = ListProjectLinks(tx, client_id);
       if (!links) return tl::unexpected(links.error());
       // Projects an admin unlinked stay unlinked.
@@ -881,12 +903,17 @@ Status IntegrationService::RunComplete(const queue::Job& job) {
     });
     if (!linked) return Fail(linked.error());
   }
-  if (auto applied = ApplySyncScope(*current); !applied)
-    return fail(applied.error(), applied.error().kind == ErrorKind::kUnavailable);
+  auto applied = ApplySyncScope(*current);
+  if (!applied) return fail(applied.error(), applied.error().kind == ErrorKind::kUnavailable);
+  if (!*applied) return disconnected_meanwhile();
 
   const int64_t now = clock_.NowUnixMs();
+  bool stopped = false;
   auto saved = Mutate(client_id, [&](store::Tx& tx, IntegrationRecord& r) -> Status {
-    if (r.status != IntegrationStatus::kCompleting) return {};
+    if (r.status != IntegrationStatus::kCompleting) {
+      stopped = r.status == IntegrationStatus::kDisconnected;
+      return {};
+    }
     auto next = Transition(r.status, IntegrationEvent::kCompleted);
     if (!next) return tl::unexpected(next.error());
     r.status = *next;
@@ -921,6 +948,7 @@ Status IntegrationService::RunComplete(const queue::Job& job) {
                   {"triggers_failed", hook->failed.size()}});
   });
   if (!saved) return Fail(saved.error());
+  if (stopped) return disconnected_meanwhile();
   next_health_ms_ = 0;  // the new hook's delivery health is read at the next tick
   return {};
 }
@@ -1006,39 +1034,21 @@ Result<nlohmann::json> IntegrationService::Disconnect(int64_t client_id, int64_t
   if (!current) return tl::unexpected(current.error());
   if (auto allowed = Transition(current->status, IntegrationEvent::kDisconnect); !allowed)
     return tl::unexpected(allowed.error());
-
-  nlohmann::json hooks = {{"deleted", false}};
+  // Read before they are wiped: the hook is deleted with them.
   std::optional<procore::AppCredentials> app;
   if (auto creds = clients_.CredentialsFor(*current); creds) app = *creds;
-  if (current->company_id && !current->integration_key.empty() && app) {
-    auto client = clients_.ForCredentials(*app);
-    procore::WebhooksApi api(*client);
-    auto deleted = DeleteHooks(api, {*current->company_id, 0}, current->hook_id, DestinationUrl(*current));
-    if (deleted) {
-      hooks["deleted"] = true;
-    } else {
-      hooks["error"] = {
-          {"code", deleted.error().error.code},
-          {"message", deleted.error().error.message},
-          {"fix", "In Procore, open Company Admin → Webhooks and delete KTrack's hook (namespace '" +
-                      std::string(kHookNamespace) + "')."}};
-    }
-  }
-  // Streams stop: purged with their data, or paused with the data kept.
-  if (purge_data) {
-    if (auto purged = sync_.PurgeClient(client_id); !purged) return tl::unexpected(purged.error());
-  } else if (current->company_id) {
-    sync::SyncScope scope;
-    scope.client_id = client_id;
-    scope.company_id = *current->company_id;
-    if (auto paused = sync_.ApplyScope(scope); !paused)
-      obs::Log(obs::Level::kWarn, "integration_pause_failed",
-               {{"client_id", client_id}, {"code", paused.error().code}});
-  }
 
+  // The status changes first, in one transaction with the wiping: from then on no completion, re-check or
+  // link that is still running applies its sync scope again (ApplySyncScope checks the status in its own
+  // transaction), and a completion that creates the hook after the lookup below deletes it itself.
+  std::optional<int64_t> company_id, hook_id;
+  std::string destination_url;
   auto saved = Mutate(client_id, [&](store::Tx& tx, IntegrationRecord& r) -> Status {
     auto next = Transition(r.status, IntegrationEvent::kDisconnect);
     if (!next) return tl::unexpected(next.error());
+    company_id = r.company_id;
+    hook_id = r.hook_id;
+    if (!r.integration_key.empty()) destination_url = DestinationUrl(r);
     r.status = *next;
     auto wiped = secrets_.DeleteOwner(tx, SecretOwner(client_id));
     if (!wiped) return tl::unexpected(wiped.error());
@@ -1059,10 +1069,40 @@ Result<nlohmann::json> IntegrationService::Disconnect(int64_t client_id, int64_t
       auto unlinks = tx.Exec("DELETE FROM procore_project_unlinks WHERE client_id = $1", {client_id});
       if (!unlinks) return tl::unexpected(unlinks.error());
     }
-    return Audit(tx, client_id, user_id, "integration.disconnected",
-                 {{"purge_data", purge_data}, {"hooks_deleted", hooks["deleted"]}});
+    return Audit(tx, client_id, user_id, "integration.disconnected", {{"purge_data", purge_data}});
   });
   if (!saved) return tl::unexpected(saved.error());
+
+  nlohmann::json hooks = {{"deleted", false}};
+  if (company_id && !destination_url.empty() && app) {
+    auto client = clients_.ForCredentials(*app);
+    procore::WebhooksApi api(*client);
+    auto deleted = DeleteHooks(api, {*company_id, 0}, hook_id, destination_url);
+    if (deleted) {
+      hooks["deleted"] = true;
+    } else {
+      hooks["error"] = {
+          {"code", deleted.error().error.code},
+          {"message", deleted.error().error.message},
+          {"fix", "In Procore, open Company Admin → Webhooks and delete KTrack's hook (namespace '" +
+                      std::string(kHookNamespace) + "')."}};
+      (void)store_.Transact([&](store::Tx& tx) {
+        return Audit(tx, client_id, user_id, "integration.hook_left_in_procore",
+                     {{"code", deleted.error().error.code}});
+      });
+    }
+  }
+  // Streams stop: purged with their data, or paused with the data kept.
+  if (purge_data) {
+    if (auto purged = sync_.PurgeClient(client_id); !purged) return tl::unexpected(purged.error());
+  } else if (company_id) {
+    sync::SyncScope scope;
+    scope.client_id = client_id;
+    scope.company_id = *company_id;
+    if (auto paused = sync_.ApplyScope(scope); !paused)
+      obs::Log(obs::Level::kWarn, "integration_pause_failed",
+               {{"client_id", client_id}, {"code", paused.error().code}});
+  }
   if (app) clients_.Forget(*app);
   return nlohmann::json{{"status", StatusName(saved->status)}, {"hooks", hooks}, {"purge_data", purge_data}};
 }
@@ -1218,7 +1258,8 @@ Status IntegrationService::AutoLinkNewProjects(const IntegrationRecord& record) 
     return {};
   });
   if (!done) return done;
-  if (created > 0) return ApplySyncScope(record);
+  if (created > 0)
+    if (auto applied = ApplySyncScope(record); !applied) return tl::unexpected(applied.error());
   return {};
 }
 
@@ -1287,7 +1328,7 @@ Status IntegrationService::RecheckPermissions(const IntegrationRecord& record) {
   });
   if (!saved) return tl::unexpected(saved.error());
   // Projects found short pause with their fix; projects fixed in Procore resume.
-  if (auto applied = ApplySyncScope(*saved); !applied) return applied;
+  if (auto applied = ApplySyncScope(*saved); !applied) return tl::unexpected(applied.error());
   // Fixed in Procore: streams held back by permission errors go again now rather than at their next backoff.
   // Also when no check saw the gap (fixed before a check ran, or the app was reinstalled: a check cannot run
   // while it is uninstalled): a passing check is the news that what stopped them is fixed.

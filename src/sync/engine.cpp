@@ -131,10 +131,12 @@ Result<std::vector<DesiredStream>> DesiredStreams(const SyncScope& scope) {
 
 }  // namespace
 
-Status SyncEngine::ApplyScope(const SyncScope& scope) {
+Status SyncEngine::ApplyScope(const SyncScope& scope, const std::function<Status(Tx&)>& precondition) {
   auto desired = DesiredStreams(scope);
   if (!desired) return tl::unexpected(desired.error());
   return store_.Transact([&](Tx& tx) -> Status {
+    if (precondition)
+      if (auto ok = precondition(tx); !ok) return ok;
     const int64_t now = clock_.NowUnixMs();
     const int64_t interval =
         scope.reconcile_interval_s > 0 ? scope.reconcile_interval_s : options_.default_reconcile_interval_s;

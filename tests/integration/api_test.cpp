@@ -574,6 +574,30 @@ TEST_F(IntegrationApiTest, CompleteCreatesTheHookAndTriggersOnceAndReceivesWebho
   EXPECT_EQ(deliver(destination, event(900004), "Bearer " + fresh), 404);
 }
 
+TEST_F(IntegrationApiTest, DisconnectWhileCompletingLeavesNoHookInProcoreAndNoStreamRunning) {
+  Tenant t = NewTenant("Hasty Co");
+  ConnectUntilPermissionsVerified(t, {"rfis"});
+  // Procore answers slowly, so the disconnect arrives while the completion is still creating the hook.
+  ASSERT_EQ(Call("PUT", emu_ + "/_emulator/faults", {{"latency_ms", 150}}).status, 200);
+  ASSERT_EQ(As(t, "POST", "/complete", json::object()).status, 202);
+  const std::string destination = As(t, "GET", "").body["webhooks"]["destination_url"].get<std::string>();
+  ASSERT_FALSE(destination.empty());
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  auto d = As(t, "DELETE", "", {{"purge_data", false}});
+  ASSERT_EQ(d.status, 200) << d.text;
+
+  // The completion ends within a few seconds; nothing of it outlives the disconnect.
+  std::this_thread::sleep_for(std::chrono::seconds(5));
+  ASSERT_EQ(Call("PUT", emu_ + "/_emulator/faults", {{"latency_ms", 0}}).status, 200);
+  int hooks_left = 0;
+  for (const auto& h : HooksInProcore(app_))
+    if (h["destination_url"] == destination) ++hooks_left;
+  EXPECT_EQ(hooks_left, 0) << "a hook whose address KTrack no longer answers stays in the customer's Procore";
+  EXPECT_EQ(As(t, "GET", "").body["status"], "disconnected");
+  for (const auto& s : As(t, "GET", "/streams").body)
+    EXPECT_EQ(s["status"], "paused") << "a stream of a disconnected integration runs: " << s.dump();
+}
+
 TEST_F(IntegrationApiTest, ProjectsAreListedAndLinkedToKtrackProjects) {
   Tenant t = NewTenant("Projects Co");
   auto early = As(t, "GET", "/projects");
