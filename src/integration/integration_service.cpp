@@ -832,7 +832,18 @@ Status IntegrationService::RunComplete(const queue::Job& job) {
   if (!current) return tl::unexpected(current.error());
   if (current->status != IntegrationStatus::kCompleting) return {};  // disconnected or already done meanwhile
 
+  // Set once the hook may exist in Procore. A disconnect that ran meanwhile may have looked for the hook
+  // before it existed, so a completion that finds itself disconnected deletes it (found by its address).
+  std::function<void()> delete_hook;
+  auto disconnected_meanwhile = [&]() -> Status {
+    if (delete_hook) delete_hook();
+    return {};
+  };
   auto fail = [&](const Error& e, bool transient) -> Status {
+    if (delete_hook) {
+      auto now = Load(client_id);
+      if (now && now->status == IntegrationStatus::kDisconnected) return disconnected_meanwhile();
+    }
     if (transient && job.attempts < job.max_attempts) return Fail(e);  // the queue retries with backoff
     const int64_t now = clock_.NowUnixMs();
     auto saved = Mutate(client_id, [&](store::Tx& tx, IntegrationRecord& r) -> Status {
@@ -866,16 +877,13 @@ Status IntegrationService::RunComplete(const queue::Job& job) {
   plan.triggers = TriggersFor(settings);
   procore::WebhooksApi api(**client);
   const procore::HookScope scope{*current->company_id, 0};
+  delete_hook = [&] {
+    if (auto deleted = DeleteHooks(api, scope, std::nullopt, plan.destination_url); !deleted)
+      obs::Log(obs::Level::kWarn, "integration_hook_left_in_procore",
+               {{"client_id", client_id}, {"code", deleted.error().error.code}});
+  };
   auto hook = EnsureHook(api, scope, plan, current->hook_id);
   if (!hook) return fail(hook.error().error, IsTransient(hook.error()));
-  // Disconnected while this ran: the disconnect may have looked for the hook before it existed, so it goes
-  // here.
-  auto disconnected_meanwhile = [&]() -> Status {
-    if (auto deleted = DeleteHooks(api, scope, hook->hook.id, plan.destination_url); !deleted)
-      obs::Log(obs::Level::kWarn, "integration_hook_left_in_procore",
-               {{"client_id", client_id}, {"hook_id", hook->hook.id}, {"code", deleted.error().error.code}});
-    return {};
-  };
 
   // Auto-link: every project the app can reach gets a KTrack project of its own.
   if (settings.auto_link_projects) {
