@@ -791,36 +791,38 @@ Result<nlohmann::json> IntegrationService::Complete(int64_t client_id, int64_t u
   return nlohmann::json{{"status", StatusName(saved->status)}, {"webhook_url", DestinationUrl(*saved)}};
 }
 
-Result<bool> IntegrationService::ApplySyncScope(const IntegrationRecord& record) {
-  Settings settings = record.settings.value_or(Settings{});
-  auto streams = sync::StreamsForDomains(settings.domains);
-  sync::SyncScope scope;
-  scope.client_id = record.client_id;
-  scope.company_id = record.company_id.value_or(0);
-  scope.company_streams = streams.company_streams;
-  scope.reconcile_interval_s = settings.reconcile_interval_s;
-  auto linked = LinkedProjects(record.client_id);
-  if (!linked) return tl::unexpected(linked.error());
-  // Projects whose permissions drifted wait, paused with the fix, instead of failing in a loop.
-  const auto drift = ProjectDrift(record.last_permission_check);
-  if (!streams.project_streams.empty())
-    for (const auto& p : *linked) {
-      sync::ScopedProject project{p.id, p.name, streams.project_streams, std::nullopt};
-      if (auto d = drift.find(p.id); d != drift.end()) project.paused = d->second;
-      scope.projects.push_back(std::move(project));
-    }
-  // Checked in the scope's own transaction, so a disconnect that got there first is never undone.
-  bool running = true;
-  auto applied = sync_.ApplyScope(scope, [&](store::Tx& tx) -> Status {
-    auto now = LoadIntegration(tx, record.client_id, /*for_update=*/true);
-    if (!now) return tl::unexpected(now.error());
-    running = *now && IsRunning((*now)->status);
-    if (running) return {};
-    return Fail(ErrorKind::kConflict, "integration_not_running", "The integration is no longer running.");
+Result<bool> IntegrationService::ApplySyncScope(int64_t client_id) {
+  // Read in the applying transaction: a scope is never older than the one it replaces (a link and a settings
+  // change at once), and a disconnect that got there first is never undone.
+  bool running = false;
+  auto applied = sync_.ApplyScope([&](store::Tx& tx) -> Result<std::optional<sync::SyncScope>> {
+    auto loaded = LoadIntegration(tx, client_id, /*for_update=*/true);
+    if (!loaded) return tl::unexpected(loaded.error());
+    running = *loaded && IsRunning((*loaded)->status);
+    if (!running) return std::nullopt;
+    const IntegrationRecord& record = **loaded;
+    Settings settings = record.settings.value_or(Settings{});
+    auto streams = sync::StreamsForDomains(settings.domains);
+    sync::SyncScope scope;
+    scope.client_id = client_id;
+    scope.company_id = record.company_id.value_or(0);
+    scope.company_streams = streams.company_streams;
+    scope.reconcile_interval_s = settings.reconcile_interval_s;
+    auto links = ListProjectLinks(tx, client_id);
+    if (!links) return tl::unexpected(links.error());
+    // Projects whose permissions drifted wait, paused with the fix, instead of failing in a loop.
+    const auto drift = ProjectDrift(record.last_permission_check);
+    if (!streams.project_streams.empty())
+      for (const auto& l : *links) {
+        sync::ScopedProject project{l.procore_project_id, l.project_name, streams.project_streams,
+                                    std::nullopt};
+        if (auto d = drift.find(l.procore_project_id); d != drift.end()) project.paused = d->second;
+        scope.projects.push_back(std::move(project));
+      }
+    return scope;
   });
-  if (!applied && !running) return false;
   if (!applied) return tl::unexpected(applied.error());
-  return true;
+  return running;
 }
 
 Status IntegrationService::RunComplete(const queue::Job& job) {
@@ -911,7 +913,7 @@ Status IntegrationService::RunComplete(const queue::Job& job) {
     });
     if (!linked) return Fail(linked.error());
   }
-  auto applied = ApplySyncScope(*current);
+  auto applied = ApplySyncScope(client_id);
   if (!applied) return fail(applied.error(), applied.error().kind == ErrorKind::kUnavailable);
   if (!*applied) return disconnected_meanwhile();
 
@@ -1267,7 +1269,7 @@ Status IntegrationService::AutoLinkNewProjects(const IntegrationRecord& record) 
   });
   if (!done) return done;
   if (created > 0)
-    if (auto applied = ApplySyncScope(record); !applied) return tl::unexpected(applied.error());
+    if (auto applied = ApplySyncScope(record.client_id); !applied) return tl::unexpected(applied.error());
   return {};
 }
 
@@ -1336,7 +1338,7 @@ Status IntegrationService::RecheckPermissions(const IntegrationRecord& record) {
   });
   if (!saved) return tl::unexpected(saved.error());
   // Projects found short pause with their fix; projects fixed in Procore resume.
-  if (auto applied = ApplySyncScope(*saved); !applied) return tl::unexpected(applied.error());
+  if (auto applied = ApplySyncScope(saved->client_id); !applied) return tl::unexpected(applied.error());
   // Fixed in Procore: streams held back by permission errors go again now rather than at their next backoff.
   // Also when no check saw the gap (fixed before a check ran, or the app was reinstalled: a check cannot run
   // while it is uninstalled): a passing check is the news that what stopped them is fixed.

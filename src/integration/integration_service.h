@@ -118,9 +118,9 @@ class IntegrationService {
   Result<bool> PermissionFailuresUnexplained(const IntegrationRecord& record);
   // Whether a stream is in error for something fixed in Procore (permissions, tools, install).
   Result<bool> StreamsWaitForAFixInProcore(int64_t client_id);
-  // The record's settings and linked projects as the sync's scope; false (nothing applied) when the
-  // integration no longer runs.
-  Result<bool> ApplySyncScope(const IntegrationRecord& record);
+  // The integration's settings and linked projects, as they are now, as the sync's scope; false (nothing
+  // applied) when the integration no longer runs.
+  Result<bool> ApplySyncScope(int64_t client_id);
   Status RecordError(int64_t client_id, const Error& error);
   std::string DestinationUrl(const IntegrationRecord& record) const;
   Result<std::vector<ProjectRef>> LinkedProjects(int64_t client_id);

@@ -259,7 +259,7 @@ Result<nlohmann::json> IntegrationService::LinkProject(int64_t client_id, int64_
       }
     permissions = {{"ok", ok}, {"checks", checks}};
   }
-  if (auto applied = ApplySyncScope(*record); !applied) return tl::unexpected(applied.error());
+  if (auto applied = ApplySyncScope(client_id); !applied) return tl::unexpected(applied.error());
   return nlohmann::json{{"procore_project_id", procore_project_id},
                         {"ktrack_project_id", linked_to},
                         {"ktrack_project_name", ktrack_name},
@@ -310,7 +310,7 @@ Result<nlohmann::json> IntegrationService::UnlinkProject(int64_t client_id, int6
   });
   if (!done) return tl::unexpected(done.error());
   if (record->company_id && IsRunning(record->status))
-    if (auto applied = ApplySyncScope(*record); !applied) return tl::unexpected(applied.error());
+    if (auto applied = ApplySyncScope(client_id); !applied) return tl::unexpected(applied.error());
   if (purge_data)
     if (auto purged = sync_.PurgeProject(client_id, procore_project_id); !purged)
       return tl::unexpected(purged.error());

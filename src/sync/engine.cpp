@@ -131,12 +131,18 @@ Result<std::vector<DesiredStream>> DesiredStreams(const SyncScope& scope) {
 
 }  // namespace
 
-Status SyncEngine::ApplyScope(const SyncScope& scope, const std::function<Status(Tx&)>& precondition) {
-  auto desired = DesiredStreams(scope);
-  if (!desired) return tl::unexpected(desired.error());
+Status SyncEngine::ApplyScope(const SyncScope& scope) {
+  return ApplyScope([&](Tx&) -> Result<std::optional<SyncScope>> { return scope; });
+}
+
+Status SyncEngine::ApplyScope(const ScopeSource& source) {
   return store_.Transact([&](Tx& tx) -> Status {
-    if (precondition)
-      if (auto ok = precondition(tx); !ok) return ok;
+    auto wanted = source(tx);
+    if (!wanted) return tl::unexpected(wanted.error());
+    if (!*wanted) return {};
+    const SyncScope& scope = **wanted;
+    auto desired = DesiredStreams(scope);
+    if (!desired) return tl::unexpected(desired.error());
     const int64_t now = clock_.NowUnixMs();
     const int64_t interval =
         scope.reconcile_interval_s > 0 ? scope.reconcile_interval_s : options_.default_reconcile_interval_s;

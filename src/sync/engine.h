@@ -134,9 +134,12 @@ class SyncEngine {
 
   // --- Called by the integration ---
   // Creates or updates the client's streams (status pending, initial sync queued for new ones), resumes
-  // paused ones back in scope, and pauses those no longer in scope (their data is kept). `precondition`, when
-  // given, runs first in the same transaction; its failure applies nothing and is returned.
-  Status ApplyScope(const SyncScope& scope, const std::function<Status(store::Tx&)>& precondition = {});
+  // paused ones back in scope, and pauses those no longer in scope (their data is kept).
+  Status ApplyScope(const SyncScope& scope);
+  // The same with the scope read inside the applying transaction, so it is never older than what it
+  // replaces; nothing is applied when the source answers no scope.
+  using ScopeSource = std::function<Result<std::optional<SyncScope>>(store::Tx&)>;
+  Status ApplyScope(const ScopeSource& source);
   // Reconciles now: all streams of the client, or one stream and/or one project's streams. Answers how many
   // streams were asked (paused ones are not: they reconcile when they resume).
   Result<int64_t> RequestReconcile(int64_t client_id, std::optional<std::string> stream = std::nullopt,
