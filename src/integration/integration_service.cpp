@@ -1429,6 +1429,8 @@ Status IntegrationService::CheckHealthOf(const IntegrationRecord& record) {
       if (recent_json.size() < 10) recent_json.push_back(old);
   const int64_t now = clock_.NowUnixMs();
   auto saved = Mutate(record.client_id, [&](store::Tx& tx, IntegrationRecord& r) -> Status {
+    // Disconnected (or its hook replaced) while the deliveries were read: they belong to a hook that is gone.
+    if (!IsRunning(r.status) || r.hook_id != record.hook_id) return {};
     r.webhook_health = {{"failing", static_cast<int64_t>(failing->deliveries.size())},
                         {"discarded", static_cast<int64_t>(discarded->deliveries.size())},
                         {"checked_at", FormatIso8601(now)},
