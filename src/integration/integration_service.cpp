@@ -1244,6 +1244,12 @@ Status IntegrationService::AutoLinkNewProjects(const IntegrationRecord& record) 
   int64_t created = 0;
   auto done = store_.Transact([&](store::Tx& tx) -> Status {
     created = 0;
+    // As it is now: a disconnect (whose purge deletes the links) or a settings change may have come
+    // meanwhile.
+    auto now_record = LoadIntegration(tx, record.client_id, /*for_update=*/true);
+    if (!now_record) return tl::unexpected(now_record.error());
+    const IntegrationRecord* r = *now_record ? &**now_record : nullptr;
+    if (!r || !IsRunning(r->status) || !r->settings || !r->settings->auto_link_projects) return {};
     auto fresh = tx.Query(
         "SELECT p.procore_id, p.name, p.project_number FROM procore_projects p LEFT JOIN "
         "procore_project_links l "
@@ -1322,7 +1328,10 @@ Status IntegrationService::RecheckPermissions(const IntegrationRecord& record) {
   if (!report) return tl::unexpected(report.error());
   std::string fix;
   const std::string gaps = SummarizeGaps(*report, &fix);
+  bool stopped = false;  // disconnected while Procore was asked: the check is of an integration that is gone
   auto saved = Mutate(record.client_id, [&](store::Tx& tx, IntegrationRecord& r) -> Status {
+    stopped = !IsRunning(r.status);
+    if (stopped) return {};
     r.last_permission_check = PermissionReportJson(*report);
     r.last_permission_check["checked_at"] = FormatIso8601(now);
     if (!report->ok) {
@@ -1337,6 +1346,7 @@ Status IntegrationService::RecheckPermissions(const IntegrationRecord& record) {
     return {};
   });
   if (!saved) return tl::unexpected(saved.error());
+  if (stopped) return {};
   // Projects found short pause with their fix; projects fixed in Procore resume.
   if (auto applied = ApplySyncScope(saved->client_id); !applied) return tl::unexpected(applied.error());
   // Fixed in Procore: streams held back by permission errors go again now rather than at their next backoff.
