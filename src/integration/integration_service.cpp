@@ -843,8 +843,8 @@ Status IntegrationService::RunComplete(const queue::Job& job) {
   };
   auto fail = [&](const Error& e, bool transient) -> Status {
     if (delete_hook) {
-      auto now = Load(client_id);
-      if (now && now->status == IntegrationStatus::kDisconnected) return disconnected_meanwhile();
+      auto latest = Load(client_id);
+      if (latest && latest->status == IntegrationStatus::kDisconnected) return disconnected_meanwhile();
     }
     if (transient && job.attempts < job.max_attempts) return Fail(e);  // the queue retries with backoff
     const int64_t now = clock_.NowUnixMs();
