@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <future>
 #include <map>
 #include <memory>
 #include <set>
@@ -285,6 +286,63 @@ TEST_F(FleetServeTest, OneWebTwoWorkersConvergeWithZero429sAndNoJobRunTwice) {
       "%lld db transactions (%.0f/s); %lld maintenance runs in %.0f s\n",
       static_cast<long long>(events), hooks_s, events / hooks_s / 2, static_cast<long long>(hook_jobs),
       static_cast<long long>(hooks_tx), hooks_tx / hooks_s, static_cast<long long>(maintenance), elapsed);
+}
+
+// Webhook secret rotations sent to two web servers at once. Each server lets one rotation run at a time, but
+// the two can interleave; whichever finishes last, Procore must end with the secret KTrack keeps, so that its
+// deliveries are accepted.
+TEST_F(FleetServeTest, SecretRotationsOnTwoWebServersAtOnceLeaveProcoreWithTheKeptSecret) {
+  web_ = StartServe("web", "web.log");
+  base_ = web_->WaitForListening();
+  auto second_web = StartServe("web", "web2.log");
+  const std::string second_base = second_web->WaitForListening();
+  StartWorker(0);
+  ASSERT_EQ(Api("PUT", "/credentials",
+                {{"client_id", emulator_.client_id},
+                 {"client_secret", emulator_.client_secret},
+                 {"environment", "custom"},
+                 {"login_url", emulator_.url},
+                 {"api_url", emulator_.url}})
+                .status,
+            200);
+  ASSERT_EQ(Api("POST", "/credentials/verify", {{"company_id", emulator_.company_id}}).status, 200);
+  auto settings = Api("PUT", "/settings",
+                      {{"company_id", emulator_.company_id},
+                       {"domains", {"directory", "rfis", "submittals", "change_events", "direct_costs"}},
+                       {"auto_link_projects", false}});
+  ASSERT_EQ(settings.status, 200) << settings.text;
+  ASSERT_EQ(Api("POST", "/permissions/verify", json::object()).status, 200);
+  ASSERT_EQ(Api("POST", "/complete", json::object()).status, 202);
+  ASSERT_TRUE(WaitUntil([&] { return Api("GET").body.value("status", "") == "active"; }, 60s))
+      << Api("GET").text;
+
+  // Procore answers slowly, so the two servers' updates of the hook overlap.
+  emulator_.Faults({{"latency_ms", 60}});
+  std::vector<std::future<Answer>> rotations;
+  for (int i = 0; i < 6; ++i) {
+    const std::string base = i % 2 ? second_base : base_;
+    rotations.push_back(std::async(std::launch::async, [this, base] {
+      return Call(
+          "POST",
+          base + "/api/v1/clients/" + std::to_string(tenant_.client_id) + "/procore/webhooks/rotate-secret",
+          json::object(), {{"Authorization", "Bearer " + tenant_.admin_token}});
+    }));
+  }
+  for (auto& r : rotations) {
+    Answer a = r.get();
+    EXPECT_EQ(a.status, 200) << a.text;
+  }
+  EXPECT_FALSE(Api("GET").body["webhooks"].value("secret_rotation_pending", true)) << Api("GET").text;
+
+  // Procore's deliveries of its next changes reach the inbox (a server that cached an older secret reads the
+  // new one after its first refusal, and Procore retries).
+  emulator_.Faults({{"latency_ms", 0}});
+  const int64_t stored_before = Scalar("SELECT COUNT(*) FROM webhook_inbox");
+  ASSERT_EQ(emulator_.Changes(30, 5), 30);
+  EXPECT_TRUE(WaitUntil([&] { return Scalar("SELECT COUNT(*) FROM webhook_inbox") > stored_before; }, 30s))
+      << "Procore's deliveries were refused: its hook does not have the secret KTrack keeps";
+  second_web->Signal(SIGTERM);
+  EXPECT_EQ(second_web->Wait(), 0);
 }
 
 }  // namespace
