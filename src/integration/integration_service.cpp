@@ -1042,6 +1042,8 @@ Result<nlohmann::json> IntegrationService::RotateWebhookSecret(int64_t client_id
 Result<nlohmann::json> IntegrationService::Disconnect(int64_t client_id, int64_t user_id, bool purge_data) {
   auto current = Load(client_id);
   if (!current) return tl::unexpected(current.error());
+  if (current->status == IntegrationStatus::kDisconnected && purge_data)
+    return DeleteKeptData(client_id, user_id);
   if (auto allowed = Transition(current->status, IntegrationEvent::kDisconnect); !allowed)
     return tl::unexpected(allowed.error());
   // Read before they are wiped: the hook is deleted with them.
@@ -1115,6 +1117,23 @@ Result<nlohmann::json> IntegrationService::Disconnect(int64_t client_id, int64_t
   }
   if (app) clients_.Forget(*app);
   return nlohmann::json{{"status", StatusName(saved->status)}, {"hooks", hooks}, {"purge_data", purge_data}};
+}
+
+Result<nlohmann::json> IntegrationService::DeleteKeptData(int64_t client_id, int64_t user_id) {
+  // The status is checked where the links go; the records follow. A purge that fails can be asked again.
+  auto marked = Mutate(client_id, [&](store::Tx& tx, IntegrationRecord& r) -> Status {
+    if (auto allowed = Transition(r.status, IntegrationEvent::kDeleteKeptData); !allowed)
+      return tl::unexpected(allowed.error());
+    auto links = tx.Exec("DELETE FROM procore_project_links WHERE client_id = $1", {client_id});
+    if (!links) return tl::unexpected(links.error());
+    auto unlinks = tx.Exec("DELETE FROM procore_project_unlinks WHERE client_id = $1", {client_id});
+    if (!unlinks) return tl::unexpected(unlinks.error());
+    return Audit(tx, client_id, user_id, "integration.kept_data_deleted", nlohmann::json::object());
+  });
+  if (!marked) return tl::unexpected(marked.error());
+  if (auto purged = sync_.PurgeClient(client_id); !purged) return tl::unexpected(purged.error());
+  return nlohmann::json{
+      {"status", StatusName(marked->status)}, {"purge_data", true}, {"kept_data_deleted", true}};
 }
 
 // ---------------------------------------------------------------------------------------------------------------

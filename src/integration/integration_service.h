@@ -68,7 +68,9 @@ class IntegrationService {
   Result<nlohmann::json> VerifyPermissions(int64_t client_id, int64_t user_id);
   Result<nlohmann::json> Complete(int64_t client_id, int64_t user_id);
   Result<nlohmann::json> RotateWebhookSecret(int64_t client_id, int64_t user_id);
+  // On a disconnected integration, purge_data deletes the data it kept (DeleteKeptData).
   Result<nlohmann::json> Disconnect(int64_t client_id, int64_t user_id, bool purge_data);
+  Result<nlohmann::json> DeleteKeptData(int64_t client_id, int64_t user_id);
 
   Result<nlohmann::json> Streams(int64_t client_id);
   // Reconciliation now, not at the interval: every stream, or those of `stream` and/or `project_id` in the

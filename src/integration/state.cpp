@@ -30,7 +30,8 @@ constexpr std::array kEvents = {E::kSaveCredentials,
                                 E::kFail,
                                 E::kRotateWebhookSecret,
                                 E::kReconcile,
-                                E::kDisconnect};
+                                E::kDisconnect,
+                                E::kDeleteKeptData};
 
 struct Edge {
   S from;
@@ -100,6 +101,8 @@ constexpr Edge kEdges[] = {
     {S::kCompleting, E::kDisconnect, S::kDisconnected},
     {S::kActive, E::kDisconnect, S::kDisconnected},
     {S::kError, E::kDisconnect, S::kDisconnected},
+    // Disconnected with the data kept: the data can still be deleted later.
+    {S::kDisconnected, E::kDeleteKeptData, S::kDisconnected},
 };
 
 // Why an event cannot happen in a status: the step that has to come first.
@@ -147,8 +150,13 @@ std::string Refusal(S from, E event) {
       if (from == S::kCompleting) return "Wait until the integration has finished completing.";
       return "Complete the integration first: there is nothing synced to reconcile yet.";
     case E::kDisconnect:
-      if (from == S::kDisconnected) return "The integration is already disconnected.";
+      if (from == S::kDisconnected)
+        return "The integration is already disconnected. To delete the data it kept, send purge_data: true.";
       return "There is no integration to disconnect.";
+    case E::kDeleteKeptData:
+      return "Only a disconnected integration's kept data is deleted on its own; disconnect with purge_data "
+             "to "
+             "delete the data with the connection.";
   }
   return "This is not possible now.";
 }
@@ -211,6 +219,8 @@ std::string_view EventName(IntegrationEvent event) {
       return "reconcile";
     case E::kDisconnect:
       return "disconnect";
+    case E::kDeleteKeptData:
+      return "delete_kept_data";
   }
   return "unknown";
 }

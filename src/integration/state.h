@@ -35,6 +35,7 @@ enum class IntegrationEvent {
   kRotateWebhookSecret,  // POST /webhooks/rotate-secret
   kReconcile,            // POST /streams/reconcile
   kDisconnect,           // DELETE /
+  kDeleteKeptData,       // DELETE / with purge_data on a disconnected integration that kept its data
 };
 
 std::string_view StatusName(IntegrationStatus status);

@@ -329,6 +329,15 @@ test('Concierge walks the Procore company integration end to end, as the help ar
     await page.click('#confirm-disconnect');
     await page.waitForSelector('#not-connected:not([hidden])');
     assert.strictEqual(await page.getAttribute('#integration-status', 'data-status'), 'disconnected');
+    // The data was kept (the default); the admin deletes it later from the same page.
+    await page.waitForSelector('#kept-data:not([hidden])');
+    assert.match(await page.textContent('#kept-data-summary'), /^KTrack kept [\d,]+ records in \d+ streams/);
+    await page.click('#delete-kept-data');
+    await h.screenshot(page, 'wizard-14-delete-kept-data');
+    await page.click('#confirm-delete-kept');
+    await page.waitForSelector('#kept-data', { state: 'hidden' });
+    const left = await page.evaluate(async (id) => (await fetch(`/api/v1/clients/${id}/procore/streams`)).json(), client.id);
+    assert.deepStrictEqual(left, [], 'no stream or record is left');
   });
 
   assert.deepStrictEqual(pageErrors, [], 'no script errors in the browser');

@@ -259,6 +259,37 @@ TEST_F(ProjectDriftTest, ReconcileNowBringsBackWhatNoWebhookDeliveredAndSaysWhat
   Permit(app, "all");
 }
 
+TEST_F(ProjectDriftTest, DataKeptAtDisconnectCanBeDeletedLater) {
+  Tenant t = NewTenant("Keeper Co", dir_->path());
+  App app = NewApp("KTrack keeper", Permissions("admin"), "all");
+  Connect(t, app, {{"domains", {"rfis"}}});
+  const int64_t project = projects_[0];
+  ASSERT_EQ(As(t, "POST", "/projects/" + std::to_string(project) + "/link", {{"create", true}}).status, 200);
+  ASSERT_TRUE(WaitUntil([&] { return AtTruth(t, "rfis", project); }, seconds(60)))
+      << As(t, "GET", "/streams").text;
+  const std::string records = "/records?stream=rfis&project_id=" + std::to_string(project);
+  ASSERT_FALSE(As(t, "GET", records).body["records"].empty()) << As(t, "GET", records).text;
+
+  // Disconnected with the data kept: it stays, read-only.
+  ASSERT_EQ(As(t, "DELETE", "", {{"purge_data", false}}).status, 200);
+  EXPECT_FALSE(As(t, "GET", records).body["records"].empty());
+  auto again = As(t, "DELETE", "", {{"purge_data", false}});
+  EXPECT_EQ(again.status, 409) << again.text;
+  EXPECT_NE(again.body["error"]["message"].get<std::string>().find("purge_data"), std::string::npos)
+      << again.text;
+
+  // Later, the admin deletes it: records, streams and links go; the audit log says who.
+  auto deleted = As(t, "DELETE", "", {{"purge_data", true}});
+  ASSERT_EQ(deleted.status, 200) << deleted.text;
+  EXPECT_TRUE(deleted.body["kept_data_deleted"].get<bool>());
+  EXPECT_EQ(As(t, "GET", "").body["status"], "disconnected");
+  EXPECT_TRUE(As(t, "GET", records).body["records"].empty()) << As(t, "GET", records).text;
+  EXPECT_TRUE(As(t, "GET", "/streams").body.empty()) << As(t, "GET", "/streams").text;
+  bool audited = false;
+  for (const auto& e : As(t, "GET", "/audit").body) audited |= e["action"] == "integration.kept_data_deleted";
+  EXPECT_TRUE(audited);
+}
+
 TEST_F(ProjectDriftTest, ToolSwitchedOffOnALinkedProjectPausesItsStreamsUntilSwitchedOn) {
   Tenant t = NewTenant("Tool Co", dir_->path());
   App app = NewApp("KTrack tools", Permissions("admin"), "all");

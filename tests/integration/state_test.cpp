@@ -44,6 +44,7 @@ const std::map<std::pair<S, E>, S>& Expected() {
     for (S s : {S::kCredentialsSaved, S::kCredentialsVerified, S::kConfigured, S::kPermissionsVerified,
                 S::kCompleting, S::kActive, S::kError})
       m[{s, E::kDisconnect}] = S::kDisconnected;
+    m[{S::kDisconnected, E::kDeleteKeptData}] = S::kDisconnected;
     return m;
   }();
   return kExpected;
@@ -84,7 +85,7 @@ TEST(IntegrationState, RefusalsNameTheStepThatComesFirst) {
   EXPECT_EQ(Transition(S::kNotStarted, E::kVerifyCredentials).error().message,
             "Save the client ID and client secret before verifying them.");
   EXPECT_EQ(Transition(S::kDisconnected, E::kDisconnect).error().message,
-            "The integration is already disconnected.");
+            "The integration is already disconnected. To delete the data it kept, send purge_data: true.");
   EXPECT_NE(
       Transition(S::kNotStarted, E::kRotateWebhookSecret).error().message.find("Complete the integration"),
       std::string::npos);

@@ -1128,6 +1128,7 @@
       show($('#details'), connected);
       if (!connected) {
         nextAction(integration.status === 'disconnected' ? 'Disconnected. Connect again whenever you like.' : 'Procore is not connected yet.');
+        renderKeptData(integration);
         return;
       }
       const setupDone = ['completing', 'active', 'error'].includes(integration.status);
@@ -1234,6 +1235,38 @@
           show(done, true);
           if (poller) poller.hurry();
           await renderAudit();
+        } catch (err) {
+          showError(box, err);
+        }
+      });
+    });
+
+    // What a disconnect kept (read-only), and deleting it later.
+    function renderKeptData(integration) {
+      const kept = integration.status === 'disconnected' ? (integration.streams || []) : [];
+      const records = kept.reduce((n, st) => n + (st.count || 0), 0);
+      show($('#kept-data'), kept.length > 0);
+      if (!kept.length) return;
+      $('#kept-data-summary').textContent = `KTrack kept ${number(records)} record${records === 1 ? '' : 's'} in ` +
+        `${number(kept.length)} stream${kept.length === 1 ? '' : 's'} from the last connection. They are read-only and no longer updated.`;
+      $('#delete-kept-question').textContent = `Delete the ${number(records)} kept record${records === 1 ? '' : 's'} and the project links?`;
+    }
+    const deleteKeptForm = $('#delete-kept-form');
+    $('#delete-kept-data').addEventListener('click', () => { show(deleteKeptForm, true); show($('#delete-kept-data'), false); });
+    $('#cancel-delete-kept').addEventListener('click', () => {
+      show(deleteKeptForm, false); show($('#delete-kept-data'), true); showError(errorBox(deleteKeptForm), null);
+    });
+    deleteKeptForm.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      const box = errorBox(deleteKeptForm);
+      showError(box, null);
+      await busy($('#confirm-delete-kept'), 'Deleting…', async () => {
+        try {
+          await api('DELETE', '/', { purge_data: true });
+          show(deleteKeptForm, false);
+          show($('#delete-kept-data'), true);
+          await loadIntegration();
+          render();
         } catch (err) {
           showError(box, err);
         }
