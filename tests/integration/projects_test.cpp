@@ -103,6 +103,16 @@ class ProjectsTest : public EmulatorServeTest {
     json truth = Truth(stream, project);
     return s["count"] == truth["count"] && s["checksum"] == truth["checksum"];
   }
+  // A tenant connected with the RFIs domain and `project` linked, its RFIs synced to truth.
+  static Tenant ConnectedWithLinkedProject(const std::string& name, const App& app, int64_t project) {
+    Tenant t = NewTenant(name, dir_->path());
+    Connect(t, app, {{"domains", {"rfis"}}});
+    auto linked = As(t, "POST", "/projects/" + std::to_string(project) + "/link", {{"create", true}});
+    EXPECT_EQ(linked.status, 200) << linked.text;
+    EXPECT_TRUE(WaitUntil([&] { return AtTruth(t, "rfis", project); }, seconds(60)))
+        << As(t, "GET", "/streams").text;
+    return t;
+  }
   static json ProjectRow(const Tenant& t, int64_t project) {
     for (const auto& p : As(t, "GET", "/projects?per_page=1000").body)
       if (p["id"] == project) return p;
@@ -260,13 +270,10 @@ TEST_F(ProjectDriftTest, ReconcileNowBringsBackWhatNoWebhookDeliveredAndSaysWhat
 }
 
 TEST_F(ProjectDriftTest, DataKeptAtDisconnectCanBeDeletedLater) {
-  Tenant t = NewTenant("Keeper Co", dir_->path());
-  App app = NewApp("KTrack keeper", Permissions("admin"), "all");
-  Connect(t, app, {{"domains", {"rfis"}}});
   const int64_t project = projects_[0];
-  ASSERT_EQ(As(t, "POST", "/projects/" + std::to_string(project) + "/link", {{"create", true}}).status, 200);
-  ASSERT_TRUE(WaitUntil([&] { return AtTruth(t, "rfis", project); }, seconds(60)))
-      << As(t, "GET", "/streams").text;
+  Tenant t =
+      ConnectedWithLinkedProject("Keeper Co", NewApp("KTrack keeper", Permissions("admin"), "all"), project);
+  if (HasFailure()) return;
   const std::string records = "/records?stream=rfis&project_id=" + std::to_string(project);
   ASSERT_FALSE(As(t, "GET", records).body["records"].empty()) << As(t, "GET", records).text;
 
@@ -291,12 +298,10 @@ TEST_F(ProjectDriftTest, DataKeptAtDisconnectCanBeDeletedLater) {
 }
 
 TEST_F(ProjectDriftTest, ToolSwitchedOffOnALinkedProjectPausesItsStreamsUntilSwitchedOn) {
-  Tenant t = NewTenant("Tool Co", dir_->path());
-  App app = NewApp("KTrack tools", Permissions("admin"), "all");
-  Connect(t, app, {{"domains", {"rfis"}}});
   const int64_t project = projects_[2];
-  ASSERT_EQ(As(t, "POST", "/projects/" + std::to_string(project) + "/link", {{"create", true}}).status, 200);
-  ASSERT_TRUE(WaitUntil([&] { return AtTruth(t, "rfis", project); }, seconds(60)));
+  Tenant t =
+      ConnectedWithLinkedProject("Tool Co", NewApp("KTrack tools", Permissions("admin"), "all"), project);
+  if (HasFailure()) return;
 
   auto off = Call("PUT", emu_ + "/_emulator/projects/" + std::to_string(project) + "/tools/RFIs",
                   {{"active", false}});
