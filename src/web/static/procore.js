@@ -118,6 +118,8 @@
   const levelLabel = (level) => LEVEL_LABELS[level] || (level ? String(level) : 'None');
   const streamLabel = (key) => (catalog.stream_labels || {})[key] || key;
   const number = (n) => (n === null || n === undefined ? '…' : Number(n).toLocaleString('en-US'));
+  // "1 stream", "1,204 records".
+  const count = (n, noun) => `${number(n)} ${noun}${n === 1 ? '' : 's'}`;
 
   function parseTime(t) {
     if (t === null || t === undefined || t === '') return null;
@@ -578,6 +580,27 @@
   }
 
   // Polls GET /streams until every stream is synced (then every 15 s on the details page); pauses when hidden.
+  // A Reconcile button: asks for the streams body() names, says what was queued (said(n)) in #reconcile-result,
+  // then lets the page follow them (then()); a refusal shows in #reconcile-error with its fix.
+  function wireReconcile(button, body, said, then) {
+    button.addEventListener('click', async () => {
+      const box = $('#reconcile-error');
+      const done = $('#reconcile-result');
+      showError(box, null);
+      show(done, false);
+      await busy(button, 'Asking…', async () => {
+        try {
+          const answer = await api('POST', '/streams/reconcile', body());
+          done.textContent = said((answer && answer.queued) || 0);
+          show(done, true);
+          await then();
+        } catch (err) {
+          showError(box, err);
+        }
+      });
+    });
+  }
+
   function pollStreams(scope, { fastMs, slowMs, onUpdate }) {
     let timer = null;
     let stopped = false;
@@ -1221,25 +1244,10 @@
     $('#verify-permissions').addEventListener('click', async () => { await verifyPermissions(permScope); render(); });
 
     // Reconciliation now, for every stream (the JSON API can also ask for one stream or one project's).
-    $('#reconcile-now').addEventListener('click', async (event) => {
-      const box = $('#reconcile-error');
-      const done = $('#reconcile-result');
-      showError(box, null);
-      show(done, false);
-      await busy(event.currentTarget, 'Asking…', async () => {
-        try {
-          const answer = await api('POST', '/streams/reconcile', {});
-          const n = (answer && answer.queued) || 0;
-          done.textContent = `Reconciling ${number(n)} stream${n === 1 ? '' : 's'}: each is compared with Procore and ` +
-            'any difference repaired. They show Syncing while it runs.';
-          show(done, true);
-          if (poller) poller.hurry();
-          await renderAudit();
-        } catch (err) {
-          showError(box, err);
-        }
-      });
-    });
+    wireReconcile($('#reconcile-now'), () => ({}),
+      (n) => `Reconciling ${count(n, 'stream')}: each is compared with Procore and any difference repaired. ` +
+        'They show Syncing while it runs.',
+      async () => { if (poller) poller.hurry(); await renderAudit(); });
 
     // What a disconnect kept (read-only), and deleting it later.
     function renderKeptData(integration) {
@@ -1247,8 +1255,8 @@
       const records = kept.reduce((n, st) => n + (st.count || 0), 0);
       show($('#kept-data'), kept.length > 0);
       if (!kept.length) return;
-      $('#kept-data-summary').textContent = `KTrack kept ${number(records)} record${records === 1 ? '' : 's'} in ` +
-        `${number(kept.length)} stream${kept.length === 1 ? '' : 's'} from the last connection. They are read-only and no longer updated.`;
+      $('#kept-data-summary').textContent = `KTrack kept ${count(records, 'record')} in ${count(kept.length, 'stream')} ` +
+        'from the last connection. They are read-only and no longer updated.';
       $('#delete-kept-question').textContent = `Delete the ${number(records)} kept record${records === 1 ? '' : 's'} and the project links?`;
     }
     const deleteKeptForm = $('#delete-kept-form');
@@ -1391,7 +1399,7 @@
 
     function render() {
       const pages = Math.max(1, Math.ceil(view.total / PER_PAGE));
-      $('#project-count').textContent = `${number(view.total)} project${view.total === 1 ? '' : 's'}`;
+      $('#project-count').textContent = count(view.total, 'project');
       fillKeyed($('#projects-table tbody'), ...(view.list.length ? view.list.flatMap((p) => [el('tr', { 'data-project-id': p.id, 'data-key': `p${p.id}` },
         el('td', {}, el('strong', { text: p.name || p.display_name || `Project ${p.id}` }),
           el('div', { class: 'small muted', text: [p.project_number, p.active === false ? 'Inactive' : null].filter(Boolean).join(' · ') || `#${p.id}` })),
@@ -1542,24 +1550,9 @@
       if (waiting || Date.now() < followUntil)
         timer = setTimeout(() => load().catch((err) => showError($('#page-error'), err)), document.hidden ? 15000 : waiting ? 3000 : 2000);
     }
-    $('#reconcile-project').addEventListener('click', async (event) => {
-      const box = $('#reconcile-error');
-      const done = $('#reconcile-result');
-      showError(box, null);
-      show(done, false);
-      await busy(event.currentTarget, 'Asking…', async () => {
-        try {
-          const answer = await api('POST', '/streams/reconcile', { project_id: procoreProjectId });
-          const n = (answer && answer.queued) || 0;
-          done.textContent = `Reconciling this project’s ${number(n)} stream${n === 1 ? '' : 's'} with Procore: any difference is repaired.`;
-          show(done, true);
-          followUntil = Date.now() + 30000;
-          await load();
-        } catch (err) {
-          showError(box, err);
-        }
-      });
-    });
+    wireReconcile($('#reconcile-project'), () => ({ project_id: procoreProjectId }),
+      (n) => `Reconciling this project’s ${count(n, 'stream')} with Procore: any difference is repaired.`,
+      async () => { followUntil = Date.now() + 30000; await load(); });
     load().catch((err) => { showError($('#page-error'), err); nextAction(''); });
   }
 
