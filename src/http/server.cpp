@@ -71,9 +71,8 @@ Response JsonError(int status, std::string_view code, std::string_view message, 
 
 // The fix for a request the parser refused.
 constexpr std::string_view kWellFormed =
-    "send one well-formed HTTP/1.1 request: a request line, headers ending with a blank line, and a body "
-    "that "
-    "matches its Content-Length or its chunked encoding";
+    "send one well-formed HTTP/1.1 request: a request line, headers ending with a blank line, "
+    "and a body that matches its Content-Length or its chunked encoding";
 
 std::string SendWithin(std::chrono::milliseconds timeout) {
   const auto ms = timeout.count();

@@ -97,6 +97,19 @@ class FleetServeTest : public ::testing::Test {
                 body, {{"Authorization", "Bearer " + tenant_.admin_token}});
   }
 
+  // The wizard's first steps through the web process's JSON API: the emulator app's credentials and company.
+  void SaveAndVerifyCredentials() {
+    auto saved = Api("PUT", "/credentials",
+                     {{"client_id", emulator_.client_id},
+                      {"client_secret", emulator_.client_secret},
+                      {"environment", "custom"},
+                      {"login_url", emulator_.url},
+                      {"api_url", emulator_.url}});
+    ASSERT_EQ(saved.status, 200) << saved.text;
+    auto verify = Api("POST", "/credentials/verify", {{"company_id", emulator_.company_id}});
+    ASSERT_EQ(verify.status, 200) << verify.text;
+  }
+
   // Every stream against the emulator's truth; the differences (empty when equal).
   std::vector<std::string> DiffWithTruth() {
     auto streams = Api("GET", "/streams");
@@ -179,16 +192,8 @@ TEST_F(FleetServeTest, OneWebTwoWorkersConvergeWithZero429sAndNoJobRunTwice) {
   StartWorker(1);
 
   // The wizard through the web process's JSON API; the workers run its jobs.
-  ASSERT_EQ(Api("PUT", "/credentials",
-                {{"client_id", emulator_.client_id},
-                 {"client_secret", emulator_.client_secret},
-                 {"environment", "custom"},
-                 {"login_url", emulator_.url},
-                 {"api_url", emulator_.url}})
-                .status,
-            200);
-  auto verify = Api("POST", "/credentials/verify", {{"company_id", emulator_.company_id}});
-  ASSERT_EQ(verify.status, 200) << verify.text;
+  SaveAndVerifyCredentials();
+  if (HasFatalFailure()) return;
   auto settings = Api("PUT", "/settings",
                       {{"company_id", emulator_.company_id},
                        {"domains",
@@ -297,15 +302,8 @@ TEST_F(FleetServeTest, SecretRotationsOnTwoWebServersAtOnceLeaveProcoreWithTheKe
   auto second_web = StartServe("web", "web2.log");
   const std::string second_base = second_web->WaitForListening();
   StartWorker(0);
-  ASSERT_EQ(Api("PUT", "/credentials",
-                {{"client_id", emulator_.client_id},
-                 {"client_secret", emulator_.client_secret},
-                 {"environment", "custom"},
-                 {"login_url", emulator_.url},
-                 {"api_url", emulator_.url}})
-                .status,
-            200);
-  ASSERT_EQ(Api("POST", "/credentials/verify", {{"company_id", emulator_.company_id}}).status, 200);
+  SaveAndVerifyCredentials();
+  if (HasFatalFailure()) return;
   auto settings = Api("PUT", "/settings",
                       {{"company_id", emulator_.company_id},
                        {"domains", {"directory", "rfis", "submittals", "change_events", "direct_costs"}},
