@@ -351,6 +351,13 @@ INSERT INTO webhook_inbox_payloads (inbox_id, client_id, payload)
 ALTER TABLE webhook_inbox DROP COLUMN payload;
 )sql";
 
+// Payloads of events that are gone: a client's purge used to delete its inbox but not the events' payloads
+// (raw webhook bodies), which nothing then found again.
+constexpr const char* kOrphanPayloadsSql = R"sql(
+DELETE FROM webhook_inbox_payloads WHERE NOT EXISTS (
+  SELECT 1 FROM webhook_inbox WHERE webhook_inbox.id = webhook_inbox_payloads.inbox_id);
+)sql";
+
 void ReplaceAll(std::string& s, std::string_view from, std::string_view to) {
   for (size_t pos = s.find(from); pos != std::string::npos; pos = s.find(from, pos + to.size())) {
     s.replace(pos, from.size(), to);
@@ -384,6 +391,7 @@ const std::vector<Migration>& AllMigrations() {
       {4, "fleet", kFleetSql},
       {5, "project_unlinks", kProjectUnlinksSql},
       {6, "inbox_payloads", kInboxPayloadsSql},
+      {7, "orphan_payloads", kOrphanPayloadsSql},
   };
   // clang-format on
   return kMigrations;

@@ -200,8 +200,7 @@ Status SyncEngine::ApplyScope(const ScopeSource& source) {
       Existing& e = it->second;
       e.keep = true;
       if (e.company_id != scope.company_id) {
-        // Another Procore company: what was synced belongs to the old one.
-        if (auto s = DeleteRecords(tx, scope.client_id, d.project_id, d.stream); !s) return s;
+        // Another Procore company: what was synced belongs to the old one (the row first, as in a purge).
         auto reset = tx.Exec(
             "UPDATE sync_streams SET company_id = $2, project_name = $3, status = 'pending', phase = "
             "'initial', "
@@ -213,6 +212,7 @@ Status SyncEngine::ApplyScope(const ScopeSource& source) {
             "WHERE id = $1",
             {e.id, scope.company_id, d.project_name, now});
         if (!reset) return tl::unexpected(reset.error());
+        if (auto s = DeleteRecords(tx, scope.client_id, d.project_id, d.stream); !s) return s;
         if (auto s = EnqueueStream(tx, e.id, e.seq + 1, now); !s) return s;
         continue;
       }
@@ -389,25 +389,26 @@ Status SyncEngine::Tick() {
 // ---------------------------------------------------------------------------------------------------------------
 // Purges
 
+// A purge deletes the stream rows before the records: a webhook job's write takes its stream's row first
+// (WriteForStream), so on PostgreSQL the row lock orders the two, and a write that comes second finds no
+// stream and writes nothing.
 Status SyncEngine::PurgeProject(int64_t client_id, int64_t project_id) {
   if (project_id <= 0) return Fail(ErrorKind::kInvalidInput, "invalid_project", "A project id is needed.");
   return store_.Transact([&](Tx& tx) -> Status {
-    if (auto s = DeleteRecords(tx, client_id, project_id); !s) return s;
     auto r =
         tx.Exec("DELETE FROM sync_streams WHERE client_id = $1 AND project_id = $2", {client_id, project_id});
     if (!r) return tl::unexpected(r.error());
-    return {};
+    return DeleteRecords(tx, client_id, project_id);
   });
 }
 
 Status SyncEngine::PurgeClient(int64_t client_id) {
   return store_.Transact([&](Tx& tx) -> Status {
-    if (auto s = DeleteRecords(tx, client_id, std::nullopt); !s) return s;
-    for (const char* table : {"sync_streams", "sync_clients", "webhook_inbox"}) {
+    for (const char* table : {"sync_streams", "sync_clients", "webhook_inbox_payloads", "webhook_inbox"}) {
       auto r = tx.Exec(std::string("DELETE FROM ") + table + " WHERE client_id = $1", {client_id});
       if (!r) return tl::unexpected(r.error());
     }
-    return {};
+    return DeleteRecords(tx, client_id, std::nullopt);
   });
 }
 

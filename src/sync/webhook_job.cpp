@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <future>
 #include <map>
 #include <mutex>
@@ -189,10 +190,25 @@ Result<std::map<RecordKey, LocalState>> LocalStates(store::Store& store, int64_t
   return out;
 }
 
-Status BumpDataVersion(Tx& tx, int64_t stream_id) {
-  auto r = tx.Exec("UPDATE sync_streams SET data_version = data_version + 1 WHERE id = $1", {stream_id});
-  if (!r) return tl::unexpected(r.error());
-  return {};
+// Writes what a batch learnt of one stream's records (`write`) and marks the events done with `outcome`, in
+// one transaction. Unless the stream has gone since the batch looked it up (its project unlinked and its data
+// purged, the integration's kept data deleted, or the stream moved to another Procore company): then nothing
+// is written and the events are dropped as out of scope, so a read that was in flight during a purge brings
+// nothing back. The stream's row is updated first: on PostgreSQL its lock orders this transaction against a
+// purge, which deletes the row before the records.
+Status WriteForStream(store::Store& store, Clock& clock, const StreamRef& ref,
+                      const std::vector<int64_t>& ids, const std::string& token, const std::string& outcome,
+                      const std::function<Status(Tx&)>& write) {
+  return store.Transact([&](Tx& tx) -> Status {
+    auto live = tx.Query(
+        "UPDATE sync_streams SET data_version = data_version + 1 WHERE id = $1 AND company_id = $2 RETURNING "
+        "id",
+        {ref.id, ref.company_id});
+    if (!live) return tl::unexpected(live.error());
+    if (live->rows.empty()) return FinishEvents(tx, ids, token, "dropped", "not_in_scope", clock.NowUnixMs());
+    if (auto s = write(tx); !s) return s;
+    return FinishEvents(tx, ids, token, "done", outcome, clock.NowUnixMs());
+  });
 }
 
 }  // namespace
@@ -395,11 +411,8 @@ Status SyncEngine::RunWebhookJob(int64_t client_id, char slot) {
       const bool fan_out = IsDirectoryFanOutResource(latest.resource_name);
 
       if (latest.event_type == "delete" && !fan_out) {
-        Status s = store_.Transact([&](Tx& tx) -> Status {
-          const int64_t at = clock_.NowUnixMs();
-          if (auto m = MarkDeleted(tx, scope, g.resource_id, latest.event_at_ms, at); !m) return m;
-          if (auto b = BumpDataVersion(tx, stream.id); !b) return b;
-          return FinishEvents(tx, ids, token, "done", "deleted", at);
+        Status s = WriteForStream(store_, clock_, stream, ids, token, "deleted", [&](Tx& tx) {
+          return MarkDeleted(tx, scope, g.resource_id, latest.event_at_ms, clock_.NowUnixMs());
         });
         if (!s) return s;
         continue;
@@ -601,7 +614,7 @@ Result<FetchOutcome> SyncEngine::FetchRecords(procore::Client& client, int64_t c
       if (pager.done()) break;
     }
     if (!foreign && (!total || *total <= static_cast<int64_t>(wanted.size()))) {
-      Status s = store_.Transact([&](Tx& tx) -> Status {
+      Status s = WriteForStream(store_, clock_, ref, all_events, token, "fetched", [&](Tx& tx) -> Status {
         std::vector<IncomingRecord> records;
         std::set<int64_t> present;
         for (const auto& g : got) {
@@ -614,8 +627,7 @@ Result<FetchOutcome> SyncEngine::FetchRecords(procore::Client& client, int64_t c
           if (present.count(id)) continue;
           if (auto m = MarkDeleted(tx, scope, id, 0, seen); !m) return m;
         }
-        if (auto b = BumpDataVersion(tx, ref.id); !b) return b;
-        return FinishEvents(tx, all_events, token, "done", "fetched", clock_.NowUnixMs());
+        return {};
       });
       if (!s) return tl::unexpected(s.error());
       out.filter_confirmed = true;
@@ -644,22 +656,18 @@ Result<FetchOutcome> SyncEngine::FetchRecords(procore::Client& client, int64_t c
           return tl::unexpected(s.error());
         continue;
       }
-      Status s = store_.Transact([&](Tx& tx) -> Status {
+      Status s = WriteForStream(store_, clock_, ref, item.event_ids, token, "fetched", [&](Tx& tx) -> Status {
         IncomingRecord in{parsed->id, parsed->updated_at, parsed->deleted_at, parsed->json};
         auto w = UpsertRecords(tx, scope, std::span<const IncomingRecord>(&in, 1), seen);
         if (!w) return tl::unexpected(w.error());
-        if (auto b = BumpDataVersion(tx, ref.id); !b) return b;
-        return FinishEvents(tx, item.event_ids, token, "done", "fetched", clock_.NowUnixMs());
+        return {};
       });
       if (!s) return tl::unexpected(s.error());
       continue;
     }
     if (fetched.error().code == procore::ErrorCode::kNotFound) {
-      Status s = store_.Transact([&](Tx& tx) -> Status {
-        if (auto m = MarkDeleted(tx, scope, g.resource_id, 0, seen); !m) return m;
-        if (auto b = BumpDataVersion(tx, ref.id); !b) return b;
-        return FinishEvents(tx, item.event_ids, token, "done", "not_found", clock_.NowUnixMs());
-      });
+      Status s = WriteForStream(store_, clock_, ref, item.event_ids, token, "not_found",
+                                [&](Tx& tx) { return MarkDeleted(tx, scope, g.resource_id, 0, seen); });
       if (!s) return tl::unexpected(s.error());
       continue;
     }

@@ -158,9 +158,9 @@ TEST_P(StoreContract, InboxPayloadsMigrationKeepsStoredPayloads) {
   Store& old = **opened;
   std::vector<store::Migration> before;
   for (const auto& m : store::AllMigrations()) {
-    if (m.name != "inbox_payloads") before.push_back(m);
+    if (m.version < 6) before.push_back(m);  // up to the one before inbox_payloads
   }
-  ASSERT_EQ(before.size() + 1, store::AllMigrations().size());
+  ASSERT_EQ(store::AllMigrations().at(before.size()).name, "inbox_payloads");
   Ok(store::Migrate(old, before));
   for (int i = 1; i <= 2; ++i) {
     Ok(old.Exec(
@@ -170,7 +170,7 @@ TEST_P(StoreContract, InboxPayloadsMigrationKeepsStoredPayloads) {
         "$2, 9, 0, $3, 0)",
         {"key-" + std::to_string(i), int64_t{i}, "{\"raw\": " + std::to_string(i) + "}"}));
   }
-  EXPECT_EQ(Must(store::Migrate(old)), 1);
+  EXPECT_EQ(Must(store::Migrate(old)), static_cast<int>(store::AllMigrations().size() - before.size()));
   auto moved = Must(old.Query(
       "SELECT i.event_key, p.payload, p.client_id FROM webhook_inbox i JOIN webhook_inbox_payloads p ON "
       "p.inbox_id = i.id ORDER BY i.id"));
@@ -180,6 +180,34 @@ TEST_P(StoreContract, InboxPayloadsMigrationKeepsStoredPayloads) {
   EXPECT_EQ(moved.rows[1].Text(1), "{\"raw\": 2}");
   EXPECT_EQ(moved.rows[1].Int(2), 1);  // the event's client, for a table distributed by client
   EXPECT_FALSE(old.Query("SELECT payload FROM webhook_inbox"));  // the column is gone
+}
+
+// Migration 7 deletes the payloads a client's purge used to leave behind (their events gone), and keeps the
+// others.
+TEST_P(StoreContract, OrphanPayloadsMigrationDeletesOnlyPayloadsWithoutTheirEvent) {
+  SKIP_IF_NO_STORE();
+  auto opened = store::OpenStore(FreshDatabaseUrl("_orphan_payloads"));
+  ASSERT_TRUE(opened);
+  Store& old = **opened;
+  std::vector<store::Migration> before;
+  for (const auto& m : store::AllMigrations()) {
+    if (m.name != "orphan_payloads") before.push_back(m);
+  }
+  ASSERT_EQ(before.size() + 1, store::AllMigrations().size());
+  Ok(store::Migrate(old, before));
+  auto kept = Must(old.Query(
+      "INSERT INTO webhook_inbox (client_id, event_key, payload_version, resource_name, event_type, "
+      "resource_id, company_id, event_at_ms, received_at) VALUES (1, 'kept', 'v2.0', 'RFIs', 'update', 1, 9, "
+      "0, 0) RETURNING id"));
+  const int64_t kept_id = kept.rows.at(0).Int(0);
+  Ok(old.Exec("INSERT INTO webhook_inbox_payloads (inbox_id, client_id, payload) VALUES ($1, 1, '{}')",
+              {kept_id}));
+  Ok(old.Exec("INSERT INTO webhook_inbox_payloads (inbox_id, client_id, payload) VALUES ($1, 2, '{}')",
+              {kept_id + 1000}));
+  EXPECT_EQ(Must(store::Migrate(old)), 1);
+  auto left = Must(old.Query("SELECT inbox_id FROM webhook_inbox_payloads"));
+  ASSERT_EQ(left.rows.size(), 1u);
+  EXPECT_EQ(left.rows[0].Int(0), kept_id);
 }
 
 // SQLite keeps statement journals and temporary b-trees in memory (a webhook batch's multi-row statements

@@ -609,15 +609,54 @@ TEST_P(EngineTest, ListRecordsPagesAndRendersTheProcoreJson) {
 
 TEST_P(EngineTest, PurgesForgetAProjectOrAClient) {
   InitialSync();
+  // One event processed, one waiting: a client's purge forgets both, with their payloads.
+  ASSERT_TRUE(engine_->inbox().Accept(kClient, Event("e1", "RFIs", "update", 11, 5, kBase + 900'000)));
+  Drain();
+  ASSERT_TRUE(engine_->inbox().Accept(kClient, Event("e2", "RFIs", "update", 12, 5, kBase + 900'000)));
   ASSERT_TRUE(engine_->PurgeProject(kClient, 6));
   auto streams = Streams();
   EXPECT_EQ(streams.count({"rfis", 6}), 0u);
   EXPECT_EQ(streams.count({"rfis", 5}), 1u);
   ASSERT_TRUE(engine_->PurgeClient(kClient));
   EXPECT_TRUE(Streams().empty());
-  auto left = store_->Query("SELECT count(*) FROM procore_records WHERE client_id = $1", {kClient});
+  for (const char* table : {"procore_records", "webhook_inbox", "webhook_inbox_payloads"}) {
+    auto left =
+        store_->Query(std::string("SELECT count(*) FROM ") + table + " WHERE client_id = $1", {kClient});
+    ASSERT_TRUE(left);
+    EXPECT_EQ(left->rows[0].Int(0), 0) << table;
+  }
+}
+
+// A project unlinked (its data purged) while a webhook job re-reads its records: what the read brings back is
+// not written for a stream that is gone, whether the records came in one filtered list (project 5) or one by
+// one (project 6's list ignores the id filter), and the events are dropped as out of scope.
+TEST_P(EngineTest, ARecordReadWhileItsProjectIsPurgedIsNotWrittenBack) {
+  InitialSync();
+  const int64_t later = kBase + 900'000;
+  fake_.Touch("rfis:5", 11, later);
+  fake_.Touch("rfis:6", 22, later);
+  ASSERT_TRUE(engine_->inbox().Accept(kClient, Event("p5", "RFIs", "update", 11, 5, later)));
+  ASSERT_TRUE(engine_->inbox().Accept(kClient, Event("p6", "RFIs", "update", 22, 6, later)));
+  ASSERT_TRUE(engine_->inbox().Accept(kClient, Event("p6d", "RFIs", "delete", 23, 6, later)));
+  std::set<int64_t> purged;
+  std::mutex mu;
+  fake_.on_send = [&](const http::ClientRequest& request) {
+    for (int64_t project : {5, 6}) {
+      if (request.url.find("/projects/" + std::to_string(project) + "/rfis") == std::string::npos) continue;
+      std::lock_guard lock(mu);
+      if (purged.insert(project).second) EXPECT_TRUE(engine_->PurgeProject(kClient, project));
+    }
+  };
+  Drain();
+  fake_.on_send = nullptr;
+  EXPECT_EQ(purged, (std::set<int64_t>{5, 6}));
+  auto left = store_->Query(
+      "SELECT count(*) FROM procore_records WHERE client_id = $1 AND project_id IN (5, 6)", {kClient});
   ASSERT_TRUE(left);
-  EXPECT_EQ(left->rows[0].Int(0), 0);
+  EXPECT_EQ(left->rows[0].Int(0), 0) << "records were written back for a purged project";
+  auto counts = engine_->inbox().Counts(kClient);
+  ASSERT_TRUE(counts);
+  EXPECT_EQ(counts->pending, 0);
 }
 
 TEST_P(EngineTest, TickQueuesDueReconciliations) {
