@@ -553,6 +553,10 @@ Result<FetchOutcome> SyncEngine::FetchRecords(procore::Client& client, int64_t c
       if (auto s = finish(ids, "dropped", std::string(procore::ErrorCodeName(error.code))); !s) {
         return tl::unexpected(s.error());
       }
+      // The change these events announced is not fetched: the stream reads again, so it shows the fix while
+      // Procore refuses and catches up once the customer has fixed it (its retries back off meanwhile).
+      if (auto r = RequestReconcile(client_id, stream_key, scope.project_id); !r)
+        return tl::unexpected(r.error());
       return false;
     }
     out.transient = error.error;

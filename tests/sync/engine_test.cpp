@@ -550,6 +550,38 @@ TEST_P(EngineTest, PermissionErrorsShowAFixAndRetryLaterNotHot) {
   ExpectTruth("rfis", 6, "rfis:6");
 }
 
+// A webhook's re-read refused for want of a permission drops its events, and the stream says so: it reads
+// again (reconciliation), shows the permission's fix while Procore still refuses, and catches up with the
+// change the dropped events announced once the permission is back, without waiting for the reconciliation
+// interval.
+TEST_P(EngineTest, AWebhookReadRefusedForPermissionShowsTheFixAndCatchesUpOnceFixed) {
+  InitialSync();
+  const int64_t later = kBase + 900'000;
+  fake_.Touch("rfis:6", 22, later);
+  fake_.FailPath("/rest/v1.0/projects/6/rfis", 403,
+                 R"({"errors":"You do not have permission to view RFIs"})");
+  ASSERT_TRUE(engine_->inbox().Accept(kClient, Event("perm", "RFIs", "update", 22, 6, later)));
+  RunDue();
+  clock_.Advance(Millis(1'000));
+  RunDue();
+  auto counts = engine_->inbox().Counts(kClient);
+  ASSERT_TRUE(counts);
+  EXPECT_EQ(counts->pending, 0);
+  EXPECT_EQ(counts->dropped, 1);
+  StreamStatus rfis6 = At(Streams(), "rfis", 6);
+  EXPECT_EQ(rfis6.status, "error");
+  EXPECT_TRUE(rfis6.error) << "the stream does not say why its change was not fetched";
+  if (rfis6.error) {
+    EXPECT_NE(rfis6.error->fix.find("'Project 6'"), std::string::npos) << rfis6.error->fix;
+  }
+
+  fake_.ClearFailures();
+  clock_.Advance(Millis(61'000));
+  RunDue();
+  EXPECT_EQ(At(Streams(), "rfis", 6).status, "synced");
+  ExpectTruth("rfis", 6, "rfis:6");
+}
+
 TEST_P(EngineTest, RateLimitedStreamsSayUntilWhenAndResume) {
   fake_.FailPath("/rest/v1.0/cost_codes", 429,
                  R"({"errors":"You have surpassed the max number of requests"})");
@@ -644,7 +676,9 @@ TEST_P(EngineTest, ARecordReadWhileItsProjectIsPurgedIsNotWrittenBack) {
     for (int64_t project : {5, 6}) {
       if (request.url.find("/projects/" + std::to_string(project) + "/rfis") == std::string::npos) continue;
       std::lock_guard lock(mu);
-      if (purged.insert(project).second) EXPECT_TRUE(engine_->PurgeProject(kClient, project));
+      if (purged.insert(project).second) {
+        EXPECT_TRUE(engine_->PurgeProject(kClient, project));
+      }
     }
   };
   Drain();
