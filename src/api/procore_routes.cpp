@@ -133,6 +133,13 @@ void RegisterProcoreRoutes(http::Router& router, access::Access& access, integra
                return JsonOf(200, s.AuditEntries(ctx.client_id, *limit));
              }));
 
+  router.Get(Path("/webhooks/events"),
+             route([&s](http::Request& r, ApiContext& ctx) -> Result<http::Response> {
+               auto limit = PositiveParam(r, "limit", 20);
+               if (!limit) return tl::unexpected(limit.error());
+               return JsonOf(200, s.WebhookEvents(ctx.client_id, *limit));
+             }));
+
   router.Get(Path("/projects"), route([&s](http::Request& r, ApiContext& ctx) -> Result<http::Response> {
                integration::IntegrationService::ProjectsQuery q;
                auto page = PositiveParam(r, "page", 1);

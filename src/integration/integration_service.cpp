@@ -1215,6 +1215,50 @@ Result<nlohmann::json> IntegrationService::AuditEntries(int64_t client_id, int64
   return out;
 }
 
+Result<nlohmann::json> IntegrationService::WebhookEvents(int64_t client_id, int64_t limit) {
+  constexpr int64_t kMaxEvents = 100;
+  auto recent = sync_.inbox().Recent(client_id, std::min(limit, kMaxEvents));
+  if (!recent) return tl::unexpected(recent.error());
+  // Each project's name once (a page shows a few projects at most).
+  std::map<int64_t, std::string> project_names;
+  for (const auto& e : recent->events) {
+    if (!e.project_id || project_names.count(*e.project_id)) continue;
+    auto r = store_.Query("SELECT name FROM procore_projects WHERE client_id = $1 AND procore_id = $2",
+                          {client_id, *e.project_id});
+    if (!r) return tl::unexpected(r.error());
+    project_names[*e.project_id] = r->rows.empty() ? "" : r->rows[0].Text(0);
+  }
+  auto optional_time = [](std::optional<int64_t> ms) {
+    return ms ? nlohmann::json(FormatIso8601(*ms)) : nlohmann::json(nullptr);
+  };
+  nlohmann::json events = nlohmann::json::array();
+  for (const auto& e : recent->events) {
+    nlohmann::json project = nullptr, project_name = nullptr;
+    if (e.project_id) {
+      project = *e.project_id;
+      if (!project_names[*e.project_id].empty()) project_name = project_names[*e.project_id];
+    }
+    events.push_back({{"received_at", FormatIso8601(e.received_at_ms)},
+                      {"resource_name", e.resource_name},
+                      {"event_type", e.event_type},
+                      {"resource_id", e.resource_id},
+                      {"project_id", project},
+                      {"project_name", project_name},
+                      {"status", e.status},
+                      {"outcome", e.outcome.empty() ? nlohmann::json(nullptr) : nlohmann::json(e.outcome)},
+                      {"processed_at", optional_time(e.processed_at_ms)}});
+  }
+  nlohmann::json by_outcome = nlohmann::json::object();
+  for (const auto& [outcome, n] : recent->by_outcome) by_outcome[outcome.empty() ? "unknown" : outcome] = n;
+  return nlohmann::json{{"events", std::move(events)},
+                        {"summary",
+                         {{"events", recent->window},
+                          {"pending", recent->counts.pending},
+                          {"done", recent->counts.done},
+                          {"dropped", recent->counts.dropped},
+                          {"by_outcome", std::move(by_outcome)}}}};
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Delivery health
 

@@ -78,6 +78,9 @@ class IntegrationService {
   Result<nlohmann::json> Reconcile(int64_t client_id, int64_t user_id, const nlohmann::json& body);
   Result<std::string> Records(const sync::RecordsQuery& query);
   Result<nlohmann::json> AuditEntries(int64_t client_id, int64_t limit);
+  // The webhook events KTrack received most recently (at most `limit`, newest first) and what processing made
+  // of each, with a summary of the outcomes of the last thousand.
+  Result<nlohmann::json> WebhookEvents(int64_t client_id, int64_t limit);
 
   // Issue 8: the company's Procore projects with their links, and linking.
   struct ProjectsQuery {

@@ -320,6 +320,47 @@ Result<bool> Inbox::HasPending(int64_t client_id) {
   return !r->rows.empty() && r->rows[0].Int(0) != 0;
 }
 
+// `+client_id` keeps SQLite from answering through the (client_id, event_key) index, which would sort all the
+// client's events to find the newest: it walks the key backwards instead and stops at the limit.
+Result<RecentInbox> Inbox::Recent(int64_t client_id, int64_t limit, int64_t window) {
+  RecentInbox out;
+  auto events = store_.Query(
+      "SELECT id, received_at, resource_name, event_type, resource_id, project_id, status, outcome, "
+      "processed_at FROM webhook_inbox WHERE +client_id = $1 ORDER BY id DESC LIMIT $2",
+      {client_id, limit});
+  if (!events) return tl::unexpected(events.error());
+  for (const auto& row : events->rows) {
+    InboxEntry e;
+    e.id = row.Int(0);
+    e.received_at_ms = row.Int(1);
+    e.resource_name = row.Text(2);
+    e.event_type = row.Text(3);
+    e.resource_id = row.Int(4);
+    e.project_id = row.OptInt("project_id");
+    e.status = row.Text(6);
+    e.outcome = row.OptText("outcome").value_or("");
+    e.processed_at_ms = row.OptInt("processed_at");
+    out.events.push_back(std::move(e));
+  }
+  auto counts = store_.Query(
+      "SELECT status, COALESCE(outcome, ''), count(*) FROM (SELECT status, outcome FROM webhook_inbox WHERE "
+      "+client_id = $1 ORDER BY id DESC LIMIT $2) newest GROUP BY status, COALESCE(outcome, '') ORDER BY 3 "
+      "DESC, "
+      "2",
+      {client_id, window});
+  if (!counts) return tl::unexpected(counts.error());
+  for (const auto& row : counts->rows) {
+    const std::string status = row.Text(0);
+    const int64_t n = row.Int(2);
+    out.window += n;
+    if (status == "pending") out.counts.pending += n;
+    if (status == "done") out.counts.done += n;
+    if (status == "dropped") out.counts.dropped += n;
+    if (status != "pending") out.by_outcome.emplace_back(row.Text(1), n);
+  }
+  return out;
+}
+
 Result<InboxCounts> Inbox::Counts(int64_t client_id) {
   auto r = store_.Query("SELECT status, count(*) FROM webhook_inbox WHERE client_id = $1 GROUP BY status",
                         {client_id});

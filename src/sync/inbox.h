@@ -11,9 +11,11 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "queue/queue.h"
@@ -46,6 +48,28 @@ struct InboxCounts {
   int64_t dropped = 0;
 };
 
+// One event as the inbox keeps it, for people: what arrived and what processing made of it.
+struct InboxEntry {
+  int64_t id = 0;
+  int64_t received_at_ms = 0;
+  std::string resource_name;
+  std::string event_type;
+  int64_t resource_id = 0;
+  std::optional<int64_t> project_id;
+  std::string status;   // pending, done or dropped
+  std::string outcome;  // empty while pending: fetched, deleted, current, not_found, echo, not_in_scope, ...
+  std::optional<int64_t> processed_at_ms;
+};
+
+// The newest events of a client, newest first, and what became of the last `window` of them (by status and
+// by outcome).
+struct RecentInbox {
+  std::vector<InboxEntry> events;
+  int64_t window = 0;  // how many events the counts cover (at most the window asked for)
+  InboxCounts counts;
+  std::vector<std::pair<std::string, int64_t>> by_outcome;  // most frequent first
+};
+
 class Inbox {
  public:
   Inbox(store::Store& store, queue::Queue& queue, Clock& clock, InboxOptions options = {});
@@ -67,6 +91,9 @@ class Inbox {
   Result<int64_t> PurgeProcessed(int64_t processed_before_ms);
   // Every event the inbox keeps for the client, by status: a scan of all of them (for tests and reports).
   Result<InboxCounts> Counts(int64_t client_id);
+  // The client's `limit` newest events and the outcomes of its `window` newest, each read newest first
+  // through the inbox's key (no scan of the client's whole inbox).
+  Result<RecentInbox> Recent(int64_t client_id, int64_t limit, int64_t window = 1000);
   // Whether an event of the client waits: one probe of the pending index, however many events are kept.
   Result<bool> HasPending(int64_t client_id);
 

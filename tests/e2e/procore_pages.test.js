@@ -133,6 +133,15 @@ test('the Procore pages render what the API answers', async (t) => {
         'POST /permissions/verify': [200, permissionReport()],
         'GET /audit': [200, [{ id: 2, at: '2026-03-02T10:17:00Z', user_id: 1, action: 'integration.settings_saved', detail: { auto_link_projects: false } },
           { id: 1, at: '2026-03-02T10:15:00Z', user_id: 1, action: 'integration.credentials_verified', detail: { company_id: company.id, companies: 1 } }]],
+        'GET /webhooks/events': [200, {
+          events: [
+            { received_at: '2026-03-02T10:21:04Z', resource_name: 'RFIs', event_type: 'update', resource_id: 4410, project_id: 101, project_name: 'Harbor Tower', status: 'pending', outcome: null, processed_at: null },
+            { received_at: '2026-03-02T10:20:41Z', resource_name: 'RFIs', event_type: 'update', resource_id: 4409, project_id: 101, project_name: 'Harbor Tower', status: 'dropped', outcome: 'tool_disabled', processed_at: '2026-03-02T10:20:42Z' },
+            { received_at: '2026-03-02T10:19:12Z', resource_name: 'Submittals', event_type: 'create', resource_id: 77, project_id: 102, project_name: 'Pier 9 Retail', status: 'done', outcome: 'fetched', processed_at: '2026-03-02T10:19:13Z' },
+            { received_at: '2026-03-02T10:18:30Z', resource_name: 'Company Users', event_type: 'update', resource_id: 5120, project_id: null, project_name: null, status: 'dropped', outcome: 'echo', processed_at: '2026-03-02T10:18:31Z' },
+          ],
+          summary: { events: 212, pending: 1, done: 196, dropped: 15, by_outcome: { fetched: 180, current: 16, echo: 14, tool_disabled: 1 } },
+        }],
         'DELETE /': [409, { error: { code: 'disconnect_in_progress', message: 'A disconnect is already running.', fix: 'Wait a minute and reload the page.' } }],
       }, calls);
       await page.goto(`${server.url}/clients/${client.id}/procore`);
@@ -144,6 +153,13 @@ test('the Procore pages render what the API answers', async (t) => {
       assert.match(await page.textContent('#webhooks'), /5501/);
       assert.match(await page.textContent('#stream-errors'), /turn RFIs on/);
       assert.match(await page.textContent('#health-facts'), /2 failing/);
+      // What KTrack made of the events it received, in words; a refused re-read names what Procore refused.
+      await page.waitForSelector('#received-table tbody tr');
+      assert.strictEqual(await page.textContent('#received-summary'),
+        'Of the last 212 events KTrack received: 196 processed · 15 skipped or refused · 1 waiting.');
+      assert.deepStrictEqual(await page.locator('#received-table tbody td:last-child').allTextContents(),
+        ['Waiting', 'Procore refused: tool disabled', 'Re-read and stored', 'Skipped: KTrack’s own change']);
+      assert.match(await page.textContent('#received-table tbody tr:nth-child(4)'), /Company Users update · #5120\s*Company/);
       await h.screenshot(page, `pages-02-details-${name}`);
       if (name === 'laptop') {
         await page.click('#edit-settings');

@@ -215,6 +215,16 @@ test('Concierge walks the Procore company integration end to end, as the help ar
     await h.waitFor(atTruth, { what: 'every stream back at the emulator\'s truth after Reconcile now' });
     await emulator.control('PUT', '/_emulator/faults', { webhook_failure_rate: 0 });
 
+    // With webhooks reaching KTrack again, Procore's next changes arrive by webhook alone, and the Webhooks card
+    // lists the events received and what KTrack did with each.
+    await emulator.control('POST', `/_emulator/companies/${company.id}/changes`, { count: 5, streams: ['rfis'], seed: 6 });
+    await h.waitFor(atTruth, { what: 'the changes to reach KTrack by webhook' });
+    await page.reload();
+    await page.waitForSelector('#received-table tbody tr[data-outcome]');
+    assert.match(await page.textContent('#received-summary'), /^Of the last \d+ events? KTrack received: \d+ processed/);
+    assert.match(await page.textContent('#received-table tbody'), /RFIs (create|update|delete) · #\d+/);
+    await h.screenshot(page, 'wizard-10c-received-events');
+
     // Replacing the secret verifies it against the company before it is used; the audit log says who did it.
     await page.click('#replace-secret');
     await page.fill('#new_client_secret', app.client_secret);

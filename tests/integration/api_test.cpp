@@ -560,6 +560,35 @@ TEST_F(IntegrationApiTest, CompleteCreatesTheHookAndTriggersOnceAndReceivesWebho
   }
   EXPECT_TRUE(arrived) << "Procore's deliveries reach the inbox";
 
+  // What KTrack received and what it made of each event, newest first, once processing has caught up.
+  Answer events;
+  for (int i = 0; i < 150; ++i) {
+    events = As(t, "GET", "/webhooks/events?limit=5");
+    if (events.status != 200 || events.body["summary"]["pending"] == 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(events.status, 200) << events.text;
+  const json& summary = events.body["summary"];
+  EXPECT_EQ(summary["pending"], 0) << events.text;
+  EXPECT_EQ(summary["events"].get<int64_t>(),
+            CountRows("SELECT COUNT(*) FROM webhook_inbox WHERE client_id = " + std::to_string(t.client_id)));
+  int64_t by_outcome = 0;
+  for (const auto& [outcome, n] : summary["by_outcome"].items()) by_outcome += n.get<int64_t>();
+  EXPECT_EQ(by_outcome, summary["done"].get<int64_t>() + summary["dropped"].get<int64_t>()) << events.text;
+  ASSERT_EQ(events.body["events"].size(), 5u) << events.text;
+  std::string newer = "9999";
+  for (const auto& e : events.body["events"]) {
+    EXPECT_EQ(e["resource_name"], "RFIs") << e;
+    EXPECT_TRUE(e["status"] == "done" || e["status"] == "dropped") << e;
+    EXPECT_TRUE(e["outcome"].is_string()) << e;
+    EXPECT_TRUE(e["project_name"].is_string()) << "the project is named: " << e;
+    EXPECT_LE(e["received_at"].get<std::string>(), newer) << "newest first";
+    newer = e["received_at"].get<std::string>();
+  }
+  auto bad_limit = As(t, "GET", "/webhooks/events?limit=none");
+  EXPECT_EQ(bad_limit.status, 400) << bad_limit.text;
+  EXPECT_EQ(bad_limit.body["error"]["code"], "invalid_parameter") << bad_limit.text;
+
   // Disconnect: hooks gone in Procore, credentials and secrets wiped, the webhook address unknown.
   auto d = As(t, "DELETE", "", {{"purge_data", true}});
   ASSERT_EQ(d.status, 200) << d.text;

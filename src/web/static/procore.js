@@ -1089,6 +1089,58 @@
           : el('p', { class: 'small muted', text: 'No deliveries yet.' }));
     }
 
+    // What processing made of a received event (the inbox's outcome), in the admin's words.
+    const EVENT_OUTCOMES = {
+      fetched: ['ok', 'Re-read and stored'], deleted: ['ok', 'Marked deleted'], not_found: ['ok', 'Gone in Procore: marked deleted'],
+      current: ['ok', 'Already up to date'], echo: ['', 'Skipped: KTrack’s own change'],
+      not_in_scope: ['', 'Skipped: not synced'], no_budget_view: ['', 'Left to the stream’s next read'],
+      no_integration: ['warn', 'Dropped: not connected'], invalid_record: ['error', 'Procore’s record could not be read'],
+    };
+
+    function eventOutcome(e) {
+      if (e.status === 'pending') return ['warn', 'Waiting'];
+      if (EVENT_OUTCOMES[e.outcome]) return EVENT_OUTCOMES[e.outcome];
+      // Any other outcome is the error Procore answered the re-read with: the stream shows its fix.
+      return ['error', `Procore refused: ${String(e.outcome || 'unknown').replace(/_/g, ' ')}`];
+    }
+
+    // The events KTrack received (GET /webhooks/events): the newest ten and a summary of the last thousand.
+    async function renderReceived() {
+      const box = $('#received-events');
+      let answer;
+      try {
+        answer = await api('GET', '/webhooks/events?limit=10');
+      } catch (_) {
+        fill(box, el('h3', { text: 'Received events' }), el('p', { class: 'small muted', text: 'The received events could not be loaded.' }));
+        return;
+      }
+      const events = answer.events || [];
+      const sum = answer.summary || {};
+      if (!events.length) {
+        fill(box, el('h3', { text: 'Received events' }), el('p', { class: 'small muted', text: 'No events received yet.' }));
+        return;
+      }
+      const skipped = Object.entries(sum.by_outcome || {})
+        .filter(([o]) => (EVENT_OUTCOMES[o] || ['error'])[0] !== 'ok').reduce((n, [, v]) => n + v, 0);
+      const line = [`${number(sum.done + sum.dropped - skipped)} processed`,
+        skipped ? `${number(skipped)} skipped or refused` : '', sum.pending ? `${number(sum.pending)} waiting` : '']
+        .filter(Boolean).join(' · ');
+      fill(box,
+        el('h3', { text: 'Received events' }),
+        el('p', { class: 'small muted', id: 'received-summary',
+          text: `Of the last ${count(sum.events, 'event')} KTrack received: ${line}.` }),
+        el('div', { class: 'table-wrap' }, el('table', { id: 'received-table' },
+          el('thead', {}, el('tr', {}, ['Received', 'Event', 'Project', 'What KTrack did'].map((x) => el('th', { text: x })))),
+          el('tbody', {}, events.map((e) => {
+            const [cls, label] = eventOutcome(e);
+            return el('tr', { 'data-outcome': e.outcome || e.status },
+              el('td', { class: 'small nowrap', text: when(e.received_at) }),
+              el('td', { class: 'small', text: `${e.resource_name} ${e.event_type} · #${e.resource_id}` }),
+              el('td', { class: 'small', text: e.project_name || (e.project_id ? `Project ${e.project_id}` : 'Company') }),
+              el('td', {}, el('span', { class: `badge ${cls}`, text: label })));
+          })))));
+    }
+
     const AUDIT_LABELS = {
       'integration.credentials_saved': 'Saved the credentials', 'integration.credentials_replaced': 'Replaced the credentials',
       'integration.credentials_verified': 'Verified the credentials', 'integration.settings_saved': 'Saved the settings',
@@ -1316,11 +1368,12 @@
             if (state.integration.status === 'completing') { await loadIntegration(); render(); }
             renderStreamErrors($('#stream-errors'), list);
             renderHealth(state.integration, list);
+            await renderReceived();
           },
         });
         const last = storedCheck(state.integration);
         if (last) renderPermissions(permScope, last);
-        await renderAudit();
+        await Promise.all([renderAudit(), renderReceived()]);
       } catch (err) {
         showError($('#page-error'), err);
         nextAction('');
