@@ -28,15 +28,23 @@ struct Fixture {
     router->Get("/metrics", MetricsHandler(metrics), RouteOptions{.on_io_thread = true});
     // Quiet routes answer with the status in their path: one on the pool, one from an I/O-thread front.
     auto status_of = [](Request& r) { return std::stoi(std::string(r.PathParamView("status"))); };
-    router->Post("/quiet/{status}", [=](Request& r) { return Response::Json(status_of(r), {{"ok", true}}); },
-                 RouteOptions{.quiet_successes = true});
-    router->Post("/quiet-front/{status}", [](Request&) { return Response::Json(500, {{"ok", false}}); },
-                 RouteOptions{.io_front =
-                                   [=](Request& r, const Responder& respond) {
-                                     respond(Response::Json(status_of(r), {{"ok", true}}));
-                                     return true;
-                                   },
-                               .quiet_successes = true});
+    router->Post(
+        "/quiet/{status}",
+        [=](Request& r) {
+          return Response::Json(status_of(r), {{"ok", true}});
+        },
+        RouteOptions{.quiet_successes = true});
+    router->Post(
+        "/quiet-front/{status}",
+        [](Request&) {
+          return Response::Json(500, {{"ok", false}});
+        },
+        RouteOptions{.io_front =
+                         [=](Request& r, const Responder& respond) {
+                           respond(Response::Json(status_of(r), {{"ok", true}}));
+                           return true;
+                         },
+                     .quiet_successes = true});
     ServerOptions options;
     options.listen = "127.0.0.1:0";
     server = std::make_unique<Server>(
