@@ -320,13 +320,17 @@ Result<bool> Inbox::HasPending(int64_t client_id) {
   return !r->rows.empty() && r->rows[0].Int(0) != 0;
 }
 
-// `+client_id` keeps SQLite from answering through the (client_id, event_key) index, which would sort all the
-// client's events to find the newest: it walks the key backwards instead and stops at the limit.
 Result<RecentInbox> Inbox::Recent(int64_t client_id, int64_t limit, int64_t window) {
+  // On SQLite, `+client_id` keeps the planner from answering through the (client_id, event_key) index, which
+  // sorts all of the client's events to find the newest: it walks the key backwards instead and stops at the
+  // limit (one node serves a few clients). PostgreSQL, with its statistics, picks its own way.
+  const std::string client =
+      store_.dialect() == store::Dialect::kSqlite ? "+client_id = $1" : "client_id = $1";
   RecentInbox out;
   auto events = store_.Query(
       "SELECT id, received_at, resource_name, event_type, resource_id, project_id, status, outcome, "
-      "processed_at FROM webhook_inbox WHERE +client_id = $1 ORDER BY id DESC LIMIT $2",
+      "processed_at FROM webhook_inbox WHERE " +
+          client + " ORDER BY id DESC LIMIT $2",
       {client_id, limit});
   if (!events) return tl::unexpected(events.error());
   for (const auto& row : events->rows) {
@@ -343,10 +347,12 @@ Result<RecentInbox> Inbox::Recent(int64_t client_id, int64_t limit, int64_t wind
     out.events.push_back(std::move(e));
   }
   auto counts = store_.Query(
-      "SELECT status, COALESCE(outcome, ''), count(*) FROM (SELECT status, outcome FROM webhook_inbox WHERE "
-      "+client_id = $1 ORDER BY id DESC LIMIT $2) newest GROUP BY status, COALESCE(outcome, '') ORDER BY 3 "
-      "DESC, "
-      "2",
+      "SELECT status, COALESCE(outcome, ''), count(*) FROM (SELECT status, outcome FROM webhook_inbox "
+      "WHERE " +
+          client +
+          " ORDER BY id DESC LIMIT $2) newest GROUP BY status, COALESCE(outcome, '') ORDER BY 3 "
+          "DESC, "
+          "2",
       {client_id, window});
   if (!counts) return tl::unexpected(counts.error());
   for (const auto& row : counts->rows) {

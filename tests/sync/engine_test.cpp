@@ -356,6 +356,46 @@ TEST_P(EngineTest, InboxKeepsEachPayloadOnceAndPurgesItWithItsEvent) {
 
 // A webhook job's claim on its events is renewed while it runs, so a short claim lease (it bounds only how
 // soon a crashed job's events are read again) holds however long a read takes.
+// What people see of the inbox: a client's newest events first (never another client's), and what became of
+// the newest `window` of them.
+TEST_P(EngineTest, RecentEventsAreTheClientsNewestWithTheirOutcomes) {
+  InitialSync();
+  const int64_t later = kBase + 900'000;
+  fake_.Touch("rfis:5", 11, later);
+  Inbox& inbox = engine_->inbox();
+  ASSERT_TRUE(inbox.Accept(kClient, Event("r1", "RFIs", "update", 11, 5, later)));
+  WebhookEvent echo = Event("r2", "RFIs", "update", 13, 5, later);
+  echo.source_application_id = "ktrack-app";
+  ASSERT_TRUE(inbox.Accept(kClient, echo));
+  ASSERT_TRUE(inbox.Accept(kClient + 1, Event("other", "RFIs", "update", 11, 5, later)));
+  Drain();
+  ASSERT_TRUE(inbox.Accept(kClient, Event("r3", "RFIs", "delete", 14, 5, later)));  // not processed yet
+
+  auto recent = inbox.Recent(kClient, 2);
+  ASSERT_TRUE(recent) << recent.error().message;
+  ASSERT_EQ(recent->events.size(), 2u);
+  EXPECT_EQ(recent->events[0].resource_id, 14);
+  EXPECT_EQ(recent->events[0].status, "pending");
+  EXPECT_EQ(recent->events[0].outcome, "");
+  EXPECT_EQ(recent->events[1].resource_id, 13);
+  EXPECT_EQ(recent->events[1].status, "dropped");
+  EXPECT_EQ(recent->events[1].outcome, "echo");
+  EXPECT_EQ(recent->events[1].project_id, 5);
+  EXPECT_TRUE(recent->events[1].processed_at_ms);
+  EXPECT_EQ(recent->window, 3);
+  EXPECT_EQ(recent->counts.pending, 1);
+  EXPECT_EQ(recent->counts.done, 1);
+  EXPECT_EQ(recent->counts.dropped, 1);
+  EXPECT_EQ(recent->by_outcome, (std::vector<std::pair<std::string, int64_t>>{{"echo", 1}, {"fetched", 1}}));
+
+  auto narrow = inbox.Recent(kClient, 10, /*window=*/1);
+  ASSERT_TRUE(narrow);
+  EXPECT_EQ(narrow->events.size(), 3u);
+  EXPECT_EQ(narrow->window, 1);
+  EXPECT_EQ(narrow->counts.pending, 1);
+  EXPECT_TRUE(narrow->by_outcome.empty());
+}
+
 TEST_P(EngineTest, AWebhookJobKeepsItsClaimAliveWhileAReadTakesLongerThanTheLease) {
   options_.inbox_claim_lease = Millis(300);
   worker_ = std::make_unique<queue::Worker>(*queue_);
