@@ -1078,7 +1078,7 @@
           el('dt', { text: 'Checked' }), el('dd', { class: 'small', text: w.checkedAt ? ago(w.checkedAt) : 'not yet' })),
         w.failedTriggers.length ? el('div', { class: 'fixes' }, w.failedTriggers.map((f) => el('div', { class: 'fix-item' },
           el('strong', { text: `${f.resource_name} ${f.event_type}` }), `: ${typeof f.error === 'string' ? f.error : (f.error && f.error.message) || ''}`))) : null,
-        el('h3', { text: 'Recent deliveries' }),
+        el('h3', { text: 'Recent deliveries (Procore’s log)' }),
         w.deliveries.length ? el('div', { class: 'table-wrap' }, el('table', { id: 'deliveries-table' },
           el('thead', {}, el('tr', {}, ['When', 'Event', 'Outcome', 'Answer'].map((x) => el('th', { text: x })))),
           el('tbody', {}, w.deliveries.slice(0, 10).map((d) => el('tr', {},
@@ -1086,7 +1086,9 @@
             el('td', { class: 'small', text: [d.resource_name, d.event_type].filter(Boolean).join(' ') || `event ${d.event_id}` }),
             el('td', {}, deliveryBadge(d.outcome)),
             el('td', { class: 'small muted', text: d.response_status ? String(d.response_status) : '' }))))))
-          : el('p', { class: 'small muted', text: 'No deliveries yet.' }));
+          : el('p', { class: 'small muted', text: w.checkedAt
+            ? `None in Procore’s delivery log when KTrack last read it (${ago(w.checkedAt)}); KTrack reads it regularly.`
+            : 'KTrack has not read Procore’s delivery log yet; it reads it regularly.' }));
     }
 
     // What processing made of a received event (the inbox's outcome), in the admin's words.
