@@ -85,6 +85,27 @@ class StoreContract : public ::testing::TestWithParam<Backend> {
 
   Store& db() { return *store_; }
 
+  // A new database with every migration before `name` applied, to check what `name` does to data stored
+  // before it. Null (and a failure recorded) if that went wrong.
+  std::unique_ptr<Store> MigratedUpTo(const std::string& name) {
+    auto opened = store::OpenStore(FreshDatabaseUrl("_" + name));
+    if (!opened) {
+      ADD_FAILURE() << opened.error().message;
+      return nullptr;
+    }
+    std::vector<store::Migration> before;
+    for (const auto& m : store::AllMigrations()) {
+      if (m.name == name) break;
+      before.push_back(m);
+    }
+    auto migrated = store::Migrate(**opened, before);
+    if (!migrated || before.size() == store::AllMigrations().size()) {
+      ADD_FAILURE() << "no migration " << name << " to stop before";
+      return nullptr;
+    }
+    return std::move(*opened);
+  }
+
   template <typename T>
   static void Ok(const Result<T>& r) {
     ASSERT_TRUE(r) << r.error().code << ": " << r.error().message << " " << r.error().detail;
@@ -153,15 +174,9 @@ TEST_P(StoreContract, MigrationsRunAtOnceFromTwoProcessesApplyOnce) {
 // theirs, under their inbox id.
 TEST_P(StoreContract, InboxPayloadsMigrationKeepsStoredPayloads) {
   SKIP_IF_NO_STORE();
-  auto opened = store::OpenStore(FreshDatabaseUrl("_inbox_payloads"));
+  auto opened = MigratedUpTo("inbox_payloads");
   ASSERT_TRUE(opened);
-  Store& old = **opened;
-  std::vector<store::Migration> before;
-  for (const auto& m : store::AllMigrations()) {
-    if (m.version < 6) before.push_back(m);  // up to the one before inbox_payloads
-  }
-  ASSERT_EQ(store::AllMigrations().at(before.size()).name, "inbox_payloads");
-  Ok(store::Migrate(old, before));
+  Store& old = *opened;
   for (int i = 1; i <= 2; ++i) {
     Ok(old.Exec(
         "INSERT INTO webhook_inbox (client_id, event_key, payload_version, resource_name, event_type, "
@@ -170,7 +185,7 @@ TEST_P(StoreContract, InboxPayloadsMigrationKeepsStoredPayloads) {
         "$2, 9, 0, $3, 0)",
         {"key-" + std::to_string(i), int64_t{i}, "{\"raw\": " + std::to_string(i) + "}"}));
   }
-  EXPECT_EQ(Must(store::Migrate(old)), static_cast<int>(store::AllMigrations().size() - before.size()));
+  EXPECT_GE(Must(store::Migrate(old)), 1);
   auto moved = Must(old.Query(
       "SELECT i.event_key, p.payload, p.client_id FROM webhook_inbox i JOIN webhook_inbox_payloads p ON "
       "p.inbox_id = i.id ORDER BY i.id"));
@@ -186,15 +201,9 @@ TEST_P(StoreContract, InboxPayloadsMigrationKeepsStoredPayloads) {
 // others.
 TEST_P(StoreContract, OrphanPayloadsMigrationDeletesOnlyPayloadsWithoutTheirEvent) {
   SKIP_IF_NO_STORE();
-  auto opened = store::OpenStore(FreshDatabaseUrl("_orphan_payloads"));
+  auto opened = MigratedUpTo("orphan_payloads");
   ASSERT_TRUE(opened);
-  Store& old = **opened;
-  std::vector<store::Migration> before;
-  for (const auto& m : store::AllMigrations()) {
-    if (m.name != "orphan_payloads") before.push_back(m);
-  }
-  ASSERT_EQ(before.size() + 1, store::AllMigrations().size());
-  Ok(store::Migrate(old, before));
+  Store& old = *opened;
   auto kept = Must(old.Query(
       "INSERT INTO webhook_inbox (client_id, event_key, payload_version, resource_name, event_type, "
       "resource_id, company_id, event_at_ms, received_at) VALUES (1, 'kept', 'v2.0', 'RFIs', 'update', 1, 9, "
@@ -204,7 +213,7 @@ TEST_P(StoreContract, OrphanPayloadsMigrationDeletesOnlyPayloadsWithoutTheirEven
               {kept_id}));
   Ok(old.Exec("INSERT INTO webhook_inbox_payloads (inbox_id, client_id, payload) VALUES ($1, 2, '{}')",
               {kept_id + 1000}));
-  EXPECT_EQ(Must(store::Migrate(old)), 1);
+  EXPECT_GE(Must(store::Migrate(old)), 1);
   auto left = Must(old.Query("SELECT inbox_id FROM webhook_inbox_payloads"));
   ASSERT_EQ(left.rows.size(), 1u);
   EXPECT_EQ(left.rows[0].Int(0), kept_id);
