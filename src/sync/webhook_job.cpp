@@ -549,10 +549,13 @@ Result<FetchOutcome> SyncEngine::FetchRecords(procore::Client& client, int64_t c
                                         clock_.NowUnixMs() + options_.transient_backoff_base.count() / 15);
       return true;
     }
-    if (procore::NeedsCustomer(error.code)) {
-      if (auto s = finish(ids, "dropped", std::string(procore::ErrorCodeName(error.code))); !s) {
-        return tl::unexpected(s.error());
-      }
+    // A record's own 404 (it was deleted) never reaches here; a list's 404 means Procore will not show KTrack
+    // the list at all (procore-api.md §9.1: no read access, or the project is gone): not an outage to retry.
+    const bool not_visible = error.code == procore::ErrorCode::kNotFound;
+    if (procore::NeedsCustomer(error.code) || not_visible) {
+      const std::string outcome =
+          not_visible ? "not_visible" : std::string(procore::ErrorCodeName(error.code));
+      if (auto s = finish(ids, "dropped", outcome); !s) return tl::unexpected(s.error());
       // The change these events announced is not fetched: the stream reads again, so it shows the fix while
       // Procore refuses and catches up once the customer has fixed it (its retries back off meanwhile).
       if (auto r = RequestReconcile(client_id, stream_key, scope.project_id); !r)

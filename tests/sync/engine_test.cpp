@@ -622,6 +622,39 @@ TEST_P(EngineTest, AWebhookReadRefusedForPermissionShowsTheFixAndCatchesUpOnceFi
   ExpectTruth("rfis", 6, "rfis:6");
 }
 
+// Procore answers 404 for a list KTrack can no longer see at all (a project gone, or out of the app's reach).
+// That is not an outage to retry: the events are dropped (they stayed pending, re-read in vain on every
+// retry), the stream reads again to say what is wrong, and the client's other events go on being processed.
+TEST_P(EngineTest, AWebhookListAnswered404IsDroppedAndItsStreamSaysWhy) {
+  InitialSync();
+  const int64_t later = kBase + 900'000;
+  fake_.Touch("rfis:5", 11, later);
+  fake_.Touch("rfis:5", 12, later);
+  fake_.FailPath("/rest/v1.0/projects/6/rfis", 404, R"({"errors":"Not Found"})");
+  Inbox& inbox = engine_->inbox();
+  ASSERT_TRUE(inbox.Accept(kClient, Event("gone-a", "RFIs", "update", 21, 6, later)));
+  ASSERT_TRUE(inbox.Accept(kClient, Event("gone-b", "RFIs", "update", 22, 6, later)));
+  ASSERT_TRUE(inbox.Accept(kClient, Event("ok-1", "RFIs", "update", 11, 5, later)));
+  clock_.Advance(Millis(1'000));
+  RunDue();
+  auto counts = inbox.Counts(kClient);
+  ASSERT_TRUE(counts);
+  EXPECT_EQ(counts->pending, 0) << "events for the list Procore cannot show stay pending";
+  EXPECT_EQ(counts->done, 1);
+
+  // A later event of another project is processed within its coalescing window, not after a retry backoff.
+  ASSERT_TRUE(inbox.Accept(kClient, Event("ok-2", "RFIs", "update", 12, 5, later)));
+  clock_.Advance(Millis(1'000));
+  RunDue();
+  counts = inbox.Counts(kClient);
+  ASSERT_TRUE(counts);
+  EXPECT_EQ(counts->pending, 0);
+  EXPECT_EQ(counts->done, 2);
+  ExpectTruth("rfis", 5, "rfis:5");
+  // The stream Procore will not show reads again and says so.
+  EXPECT_EQ(At(Streams(), "rfis", 6).status, "error");
+}
+
 TEST_P(EngineTest, RateLimitedStreamsSayUntilWhenAndResume) {
   fake_.FailPath("/rest/v1.0/cost_codes", 429,
                  R"({"errors":"You have surpassed the max number of requests"})");

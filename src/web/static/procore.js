@@ -1097,6 +1097,7 @@
       current: ['ok', 'Already up to date'], echo: ['', 'Skipped: KTrack’s own change'],
       not_in_scope: ['', 'Skipped: not synced'], no_budget_view: ['', 'Left to the stream’s next read'],
       no_integration: ['warn', 'Dropped: not connected'], invalid_record: ['error', 'Procore’s record could not be read'],
+      not_visible: ['error', 'Procore would not show the list (404)'],
     };
 
     function eventOutcome(e) {
