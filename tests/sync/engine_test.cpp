@@ -615,6 +615,24 @@ TEST_P(EngineTest, AWebhookReadRefusedForPermissionShowsTheFixAndCatchesUpOnceFi
     EXPECT_NE(rfis6.error->fix.find("'Project 6'"), std::string::npos) << rfis6.error->fix;
   }
 
+  // More events while the stream waits for the fix: the stream keeps to its backoff rather than reading its
+  // list again at each batch.
+  auto list_reads = [&] {
+    int n = 0;
+    for (const auto& [target, count] : fake_.Targets()) {
+      if (target.find("/rest/v1.0/projects/6/rfis?") != std::string::npos) n += count;
+    }
+    return n;
+  };
+  const int reads_before = list_reads();
+  for (int i = 1; i <= 3; ++i) {
+    ASSERT_TRUE(engine_->inbox().Accept(
+        kClient, Event("perm" + std::to_string(i), "RFIs", "update", 22, 6, later + i)));
+    clock_.Advance(Millis(1'000));
+    RunDue();
+  }
+  EXPECT_EQ(list_reads(), reads_before);
+
   fake_.ClearFailures();
   clock_.Advance(Millis(61'000));
   RunDue();
