@@ -154,9 +154,8 @@ std::string Refusal(S from, E event) {
         return "The integration is already disconnected. To delete the data it kept, send purge_data: true.";
       return "There is no integration to disconnect.";
     case E::kDeleteKeptData:
-      return "Only a disconnected integration's kept data is deleted on its own; disconnect with purge_data "
-             "to "
-             "delete the data with the connection.";
+      return "Only a disconnected integration's kept data is deleted on its own; "
+             "disconnect with purge_data to delete the data with the connection.";
   }
   return "This is not possible now.";
 }
