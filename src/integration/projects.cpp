@@ -309,8 +309,8 @@ Result<nlohmann::json> IntegrationService::UnlinkProject(int64_t client_id, int6
                          {{"procore_project_id", procore_project_id}, {"purge_data", purge_data}});
   });
   if (!done) return tl::unexpected(done.error());
-  if (record->company_id && IsRunning(record->status))
-    if (auto applied = ApplySyncScope(client_id); !applied) return tl::unexpected(applied.error());
+  // Applied only while the integration runs (ApplySyncScope checks in its own transaction).
+  if (auto applied = ApplySyncScope(client_id); !applied) return tl::unexpected(applied.error());
   if (purge_data)
     if (auto purged = sync_.PurgeProject(client_id, procore_project_id); !purged)
       return tl::unexpected(purged.error());
