@@ -1075,12 +1075,8 @@ Result<nlohmann::json> IntegrationService::Disconnect(int64_t client_id, int64_t
     r.webhook_secret_rotating = false;
     r.webhook_health = nullptr;
     r.last_error = nullptr;
-    if (purge_data) {
-      auto links = tx.Exec("DELETE FROM procore_project_links WHERE client_id = $1", {client_id});
-      if (!links) return tl::unexpected(links.error());
-      auto unlinks = tx.Exec("DELETE FROM procore_project_unlinks WHERE client_id = $1", {client_id});
-      if (!unlinks) return tl::unexpected(unlinks.error());
-    }
+    if (purge_data)
+      if (auto s = DeleteAllProjectLinks(tx, client_id); !s) return s;
     return Audit(tx, client_id, user_id, "integration.disconnected", {{"purge_data", purge_data}});
   });
   if (!saved) return tl::unexpected(saved.error());
@@ -1124,10 +1120,7 @@ Result<nlohmann::json> IntegrationService::DeleteKeptData(int64_t client_id, int
   auto marked = Mutate(client_id, [&](store::Tx& tx, IntegrationRecord& r) -> Status {
     if (auto allowed = Transition(r.status, IntegrationEvent::kDeleteKeptData); !allowed)
       return tl::unexpected(allowed.error());
-    auto links = tx.Exec("DELETE FROM procore_project_links WHERE client_id = $1", {client_id});
-    if (!links) return tl::unexpected(links.error());
-    auto unlinks = tx.Exec("DELETE FROM procore_project_unlinks WHERE client_id = $1", {client_id});
-    if (!unlinks) return tl::unexpected(unlinks.error());
+    if (auto s = DeleteAllProjectLinks(tx, client_id); !s) return s;
     return Audit(tx, client_id, user_id, "integration.kept_data_deleted", nlohmann::json::object());
   });
   if (!marked) return tl::unexpected(marked.error());

@@ -207,6 +207,14 @@ Status ClearUnlinkedByAdmin(store::Tx& tx, int64_t client_id, int64_t procore_pr
   return {};
 }
 
+Status DeleteAllProjectLinks(store::Tx& tx, int64_t client_id) {
+  for (const char* table : {"procore_project_links", "procore_project_unlinks"}) {
+    auto r = tx.Exec(std::string("DELETE FROM ") + table + " WHERE client_id = $1", {client_id});
+    if (!r) return tl::unexpected(r.error());
+  }
+  return {};
+}
+
 Result<std::optional<KtrackProject>> FindKtrackProject(store::Tx& tx, int64_t client_id, int64_t id) {
   auto r = tx.Query(
       "SELECT id, client_id, name, number, created_at FROM ktrack_projects WHERE client_id = $1 AND id = $2",

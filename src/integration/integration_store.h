@@ -89,6 +89,8 @@ Result<std::map<int64_t, int64_t>> ListUnlinkedByAdmin(store::Tx& tx, int64_t cl
 Status MarkUnlinkedByAdmin(store::Tx& tx, int64_t client_id, int64_t procore_project_id,
                            int64_t ktrack_project_id, int64_t user_id, int64_t now_ms);
 Status ClearUnlinkedByAdmin(store::Tx& tx, int64_t client_id, int64_t procore_project_id);
+// Forgets every project link of the client, and the marks of the projects an admin unlinked.
+Status DeleteAllProjectLinks(store::Tx& tx, int64_t client_id);
 Result<std::optional<KtrackProject>> FindKtrackProject(store::Tx& tx, int64_t client_id, int64_t id);
 Result<int64_t> CreateKtrackProject(store::Tx& tx, int64_t client_id, const std::string& name,
                                     const std::string& number, int64_t now_ms);
