@@ -1212,15 +1212,9 @@ Result<nlohmann::json> IntegrationService::WebhookEvents(int64_t client_id, int6
   constexpr int64_t kMaxEvents = 100;
   auto recent = sync_.inbox().Recent(client_id, std::min(limit, kMaxEvents));
   if (!recent) return tl::unexpected(recent.error());
-  // Each project's name once (a page shows a few projects at most).
-  std::map<int64_t, std::string> project_names;
-  for (const auto& e : recent->events) {
-    if (!e.project_id || project_names.count(*e.project_id)) continue;
-    auto r = store_.Query("SELECT name FROM procore_projects WHERE client_id = $1 AND procore_id = $2",
-                          {client_id, *e.project_id});
-    if (!r) return tl::unexpected(r.error());
-    project_names[*e.project_id] = r->rows.empty() ? "" : r->rows[0].Text(0);
-  }
+  // Each project's name is read once (a page shows a few projects at most); null when KTrack does not hold
+  // it.
+  std::map<int64_t, nlohmann::json> project_names;
   auto optional_time = [](std::optional<int64_t> ms) {
     return ms ? nlohmann::json(FormatIso8601(*ms)) : nlohmann::json(nullptr);
   };
@@ -1229,7 +1223,14 @@ Result<nlohmann::json> IntegrationService::WebhookEvents(int64_t client_id, int6
     nlohmann::json project = nullptr, project_name = nullptr;
     if (e.project_id) {
       project = *e.project_id;
-      if (!project_names[*e.project_id].empty()) project_name = project_names[*e.project_id];
+      auto [name, unread] = project_names.try_emplace(*e.project_id, nullptr);
+      if (unread) {
+        auto r = store_.Query("SELECT name FROM procore_projects WHERE client_id = $1 AND procore_id = $2",
+                              {client_id, *e.project_id});
+        if (!r) return tl::unexpected(r.error());
+        if (!r->rows.empty() && !r->rows[0].Text(0).empty()) name->second = r->rows[0].Text(0);
+      }
+      project_name = name->second;
     }
     events.push_back({{"received_at", FormatIso8601(e.received_at_ms)},
                       {"resource_name", e.resource_name},
