@@ -579,7 +579,6 @@
     }));
   }
 
-  // Polls GET /streams until every stream is synced (then every 15 s on the details page); pauses when hidden.
   // A Reconcile button: asks for the streams body() names, says what was queued (said(n)) in #reconcile-result,
   // then lets the page follow them (then()); a refusal shows in #reconcile-error with its fix.
   function wireReconcile(button, body, said, then) {
@@ -601,6 +600,7 @@
     });
   }
 
+  // Polls GET /streams until every stream is synced (then every 15 s on the details page); pauses when hidden.
   function pollStreams(scope, { fastMs, slowMs, onUpdate }) {
     let timer = null;
     let stopped = false;
@@ -1312,7 +1312,7 @@
       if (!kept.length) return;
       $('#kept-data-summary').textContent = `KTrack kept ${count(records, 'record')} in ${count(kept.length, 'stream')} ` +
         'from the last connection. They are read-only and no longer updated.';
-      $('#delete-kept-question').textContent = `Delete the ${number(records)} kept record${records === 1 ? '' : 's'} and the project links?`;
+      $('#delete-kept-question').textContent = `Delete the ${count(records, 'kept record')} and the project links?`;
     }
     const deleteKeptForm = $('#delete-kept-form');
     $('#delete-kept-data').addEventListener('click', () => { show(deleteKeptForm, true); show($('#delete-kept-data'), false); });
