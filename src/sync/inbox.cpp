@@ -346,14 +346,11 @@ Result<RecentInbox> Inbox::Recent(int64_t client_id, int64_t limit, int64_t wind
     e.processed_at_ms = row.OptInt("processed_at");
     out.events.push_back(std::move(e));
   }
-  auto counts = store_.Query(
-      "SELECT status, COALESCE(outcome, ''), count(*) FROM (SELECT status, outcome FROM webhook_inbox "
-      "WHERE " +
-          client +
-          " ORDER BY id DESC LIMIT $2) newest GROUP BY status, COALESCE(outcome, '') ORDER BY 3 "
-          "DESC, "
-          "2",
-      {client_id, window});
+  const std::string newest =
+      "SELECT status, outcome FROM webhook_inbox WHERE " + client + " ORDER BY id DESC LIMIT $2";
+  auto counts = store_.Query("SELECT status, COALESCE(outcome, ''), count(*) FROM (" + newest +
+                                 ") newest GROUP BY status, COALESCE(outcome, '') ORDER BY 3 DESC, 2",
+                             {client_id, window});
   if (!counts) return tl::unexpected(counts.error());
   for (const auto& row : counts->rows) {
     const std::string status = row.Text(0);
