@@ -12,6 +12,7 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <string_view>
 #include <thread>
 
 #include "postgres.h"
@@ -105,6 +106,15 @@ class EngineTest : public SyncFixture, public ::testing::WithParamInterface<std:
     ASSERT_TRUE(engine_->ApplyScope(Scope()));
     Drain();
     for (const auto& [key, s] : Streams()) EXPECT_EQ(s.status, "synced") << key.first << " " << key.second;
+  }
+
+  // Requests made to targets containing `path` (and `also`, when given).
+  int Reads(std::string_view path, std::string_view also = "") {
+    int reads = 0;
+    for (const auto& [target, n] : fake_.Targets()) {
+      if (target.find(path) != std::string::npos && target.find(also) != std::string::npos) reads += n;
+    }
+    return reads;
   }
 
   WebhookEvent Event(std::string key, std::string resource, std::string type, int64_t id,
@@ -212,14 +222,7 @@ TEST_P(EngineTest, ReconciliationAloneRepairsCreatesUpdatesAndDeletes) {
   EXPECT_EQ(user->rows.at(0).Int(0), 1);
 
   // An incremental read asks only for what changed since the watermark (less its overlap).
-  bool filtered = false;
-  for (const auto& [target, n] : fake_.Targets()) {
-    if (target.find("/rest/v1.0/projects/6/rfis?") != std::string::npos &&
-        target.find("filters%5Bupdated_at%5D") != std::string::npos) {
-      filtered = true;
-    }
-  }
-  EXPECT_TRUE(filtered);
+  EXPECT_GT(Reads("/rest/v1.0/projects/6/rfis?", "filters%5Bupdated_at%5D"), 0);
 }
 
 TEST_P(EngineTest, WebhookEventsAreCoalescedDeduplicatedAndEchoesDropped) {
@@ -260,14 +263,7 @@ TEST_P(EngineTest, WebhookEventsAreCoalescedDeduplicatedAndEchoesDropped) {
   // Project 5's RFIs 11 and 30 are re-read together, in one list request filtered by id.
   EXPECT_EQ(fake_.RecordReads("rfis:5", 11), 0);
   EXPECT_EQ(fake_.RecordReads("rfis:5", 30), 0);
-  int filtered_reads = 0;
-  for (const auto& [target, n] : fake_.Targets()) {
-    if (target.find("/rest/v1.0/projects/5/rfis?") != std::string::npos &&
-        target.find("filters%5Bid%5D") != std::string::npos) {
-      filtered_reads += n;
-    }
-  }
-  EXPECT_EQ(filtered_reads, 1);
+  EXPECT_EQ(Reads("/rest/v1.0/projects/5/rfis?", "filters%5Bid%5D"), 1);
   EXPECT_EQ(fake_.RecordReads("rfis:5", 12), 0);  // a delete needs no read
   EXPECT_EQ(fake_.RecordReads("users", 102), 1);  // fan-out fetched once
   EXPECT_EQ(fake_.RecordReads("rfis:6", 21), 0);  // our own write
@@ -617,21 +613,15 @@ TEST_P(EngineTest, AWebhookReadRefusedForPermissionShowsTheFixAndCatchesUpOnceFi
 
   // More events while the stream waits for the fix: the stream keeps to its backoff rather than reading its
   // list again at each batch.
-  auto list_reads = [&] {
-    int n = 0;
-    for (const auto& [target, count] : fake_.Targets()) {
-      if (target.find("/rest/v1.0/projects/6/rfis?") != std::string::npos) n += count;
-    }
-    return n;
-  };
-  const int reads_before = list_reads();
+  const std::string list = "/rest/v1.0/projects/6/rfis?";
+  const int reads_before = Reads(list);
   for (int i = 1; i <= 3; ++i) {
     ASSERT_TRUE(engine_->inbox().Accept(
         kClient, Event("perm" + std::to_string(i), "RFIs", "update", 22, 6, later + i)));
     clock_.Advance(Millis(1'000));
     RunDue();
   }
-  EXPECT_EQ(list_reads(), reads_before);
+  EXPECT_EQ(Reads(list), reads_before);
 
   fake_.ClearFailures();
   clock_.Advance(Millis(61'000));
