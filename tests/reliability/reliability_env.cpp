@@ -94,12 +94,7 @@ std::string ReliabilityEnv::webhook_url() {
 }
 
 void ReliabilityEnv::Connect(int64_t reconcile_interval_s, const json& faults_at_complete) {
-  auto put = Api("PUT", "/credentials",
-                 {{"client_id", emulator.client_id},
-                  {"client_secret", emulator.client_secret},
-                  {"environment", "custom"},
-                  {"login_url", emulator.url},
-                  {"api_url", emulator.url}});
+  auto put = Api("PUT", "/credentials", emulator.CredentialsBody());
   ASSERT_EQ(put.status, 200) << put.text;
   auto verify = Api("POST", "/credentials/verify", {{"company_id", emulator.company_id}});
   ASSERT_EQ(verify.status, 200) << verify.text;

@@ -99,12 +99,7 @@ class FleetServeTest : public ::testing::Test {
 
   // The wizard's first steps through the web process's JSON API: the emulator app's credentials and company.
   void SaveAndVerifyCredentials() {
-    auto saved = Api("PUT", "/credentials",
-                     {{"client_id", emulator_.client_id},
-                      {"client_secret", emulator_.client_secret},
-                      {"environment", "custom"},
-                      {"login_url", emulator_.url},
-                      {"api_url", emulator_.url}});
+    auto saved = Api("PUT", "/credentials", emulator_.CredentialsBody());
     ASSERT_EQ(saved.status, 200) << saved.text;
     auto verify = Api("POST", "/credentials/verify", {{"company_id", emulator_.company_id}});
     ASSERT_EQ(verify.status, 200) << verify.text;

@@ -76,6 +76,14 @@ void Emulator::Faults(const nlohmann::json& faults) {
   Call("PUT", "/_emulator/faults", faults);
 }
 
+nlohmann::json Emulator::CredentialsBody() const {
+  return {{"client_id", client_id},
+          {"client_secret", client_secret},
+          {"environment", "custom"},
+          {"login_url", url},
+          {"api_url", url}};
+}
+
 int Emulator::Changes(int count, int seed) {
   auto r = Call("POST", "/_emulator/companies/" + std::to_string(company_id) + "/changes",
                 {{"count", count}, {"seed", seed}});

@@ -40,6 +40,8 @@ class Emulator {
   nlohmann::json Stats();
   void Faults(const nlohmann::json& faults);
   int Changes(int count, int seed);
+  // KTrack's PUT /credentials body for the app InstallApp created, at this emulator's URLs.
+  nlohmann::json CredentialsBody() const;
 
   std::string url;
   int64_t company_id = 0;
