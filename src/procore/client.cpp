@@ -65,12 +65,12 @@ ProcoreResult<ApiResponse> Client::Send(const ApiRequest& request) {
     // granted.
     auto token = deps_.tokens.Get(options_.app);
     if (!token) return tl::unexpected(token.error());
-    auto waited = deps_.budget.Acquire(key, request.priority, deadline);
-    if (!waited) {
-      evidence.retry_at = waited.error();
+    auto grant = deps_.budget.Acquire(key, request.priority, deadline);
+    if (!grant) {
+      evidence.retry_at = grant.error();
       return FailWith(ErrorCode::kRateLimited, context, evidence);
     }
-    metrics_.OnBudgetWait(family, *waited);
+    metrics_.OnBudgetWait(family, grant->waited);
 
     http::ClientRequest http_request;
     http_request.method = request.method;
@@ -99,6 +99,7 @@ ProcoreResult<ApiResponse> Client::Send(const ApiRequest& request) {
     if (answered) {
       if (auto ra = response.headers.Get("Retry-After")) retry_after = ParseRetryAfter(*ra, received_at);
       RateObservation observation;
+      observation.granted_at = grant->at;
       observation.sent_at = sent_at;
       observation.received_at = received_at;
       observation.headers = ParseRateLimitHeaders(response.headers);

@@ -142,14 +142,25 @@ void ApplyObservation(RateBudgetState& state, const RateObservation& obs, const 
   }
 
   // Procore counts a request when it arrives, some time between its send and its response. Keeping it in the
-  // send log from its send until a window after its response covers any arrival time, however slow the
+  // send log from its grant until a window after its response covers any arrival time, however slow the
   // request was (under load a request sent just before a window's edge can arrive after it). The entry moved
-  // is the latest send at or before this one's: the grant is logged just before the request is sent.
+  // is this request's own grant. Moving another in-flight request's entry instead (the latest before this
+  // send, when a thread was held up between its grant and its send) would leave this one's at its grant
+  // time, earlier than its arrival, and free its slot before Procore does.
   if (recv_ms > sent_ms) {
     auto& sends = state.sends_ms;
-    auto after = std::upper_bound(sends.begin(), sends.end(), sent_ms);
-    if (after != sends.begin()) {
-      sends.erase(std::prev(after));
+    auto entry = sends.end();
+    if (obs.granted_at) {
+      const int64_t granted_ms = UnixMs(*obs.granted_at);
+      auto at = std::lower_bound(sends.begin(), sends.end(), granted_ms);
+      if (at != sends.end() && *at == granted_ms) entry = at;
+    }
+    if (entry == sends.end()) {
+      auto after = std::upper_bound(sends.begin(), sends.end(), sent_ms);
+      if (after != sends.begin()) entry = std::prev(after);
+    }
+    if (entry != sends.end() && *entry < recv_ms) {
+      sends.erase(entry);
       sends.insert(std::upper_bound(sends.begin(), sends.end(), recv_ms), recv_ms);
     }
   }
@@ -207,8 +218,8 @@ RateBudgetState InMemoryRateBudgetStore::Load(const std::string& key) {
 RateBudget::RateBudget(RateBudgetStore& store, Clock& clock, RateBudgetPolicy policy)
     : store_(store), clock_(clock), policy_(policy) {}
 
-tl::expected<Millis, SysTime> RateBudget::Acquire(const std::string& key, Priority priority,
-                                                  SysTime deadline) {
+tl::expected<RateBudget::Grant, SysTime> RateBudget::Acquire(const std::string& key, Priority priority,
+                                                             SysTime deadline) {
   const SysTime start = clock_.Now();
   std::unique_lock lock(mu_);
   Queue& queue = queues_[key];
@@ -231,7 +242,7 @@ tl::expected<Millis, SysTime> RateBudget::Acquire(const std::string& key, Priori
       lock.lock();
       queue.pacing = false;
       leave();
-      return std::chrono::duration_cast<Millis>(now - start);
+      return Grant{std::chrono::duration_cast<Millis>(now - start), now};
     }
     if (decision.retry_at > deadline) {
       lock.lock();

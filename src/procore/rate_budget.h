@@ -69,6 +69,9 @@ struct RateBudgetState {
 
 // What one response told us.
 struct RateObservation {
+  // When the budget granted the request (the send log's entry for it), when it went out, when it came back.
+  // Without a grant time the latest entry at or before sent_at stands in for it.
+  std::optional<SysTime> granted_at;
   SysTime sent_at;
   SysTime received_at;
   RateLimitHeaders headers;
@@ -130,9 +133,15 @@ class RateBudget {
  public:
   RateBudget(RateBudgetStore& store, Clock& clock, RateBudgetPolicy policy = {});
 
-  // Blocks until a request may be sent; returns how long it waited. When the budget frees up only after
-  // `deadline`, returns (at once) the time it frees up instead.
-  tl::expected<Millis, SysTime> Acquire(const std::string& key, Priority priority, SysTime deadline);
+  // A granted send: how long the caller waited, and the time the send log holds for it (to pass back in
+  // RateObservation::granted_at).
+  struct Grant {
+    Millis waited{0};
+    SysTime at;
+  };
+  // Blocks until a request may be sent. When the budget frees up only after `deadline`, returns (at once) the
+  // time it frees up instead.
+  tl::expected<Grant, SysTime> Acquire(const std::string& key, Priority priority, SysTime deadline);
   void Observe(const std::string& key, const RateObservation& observation);
   // "Rate limited until T" for the status pages; empty when requests flow.
   std::optional<SysTime> LimitedUntil(const std::string& key);

@@ -139,6 +139,29 @@ TEST(BudgetDecision, TooManyRequestsBlocksUntilRetryAfter) {
   EXPECT_FALSE(LimitedUntil(s, kT0 + std::chrono::seconds(31), p));
 }
 
+TEST(BudgetDecision, EachResponseMovesItsOwnGrantPastItsArrival) {
+  RateBudgetPolicy p;
+  RateBudgetState s;
+  // A is granted at 0 ms and B at 10 ms. A's thread is held up until 20 ms before it sends; A's response
+  // comes back at 30 ms. B sends at 40 ms and is answered at 50 ms.
+  ASSERT_TRUE(DecideAcquire(s, kT0, p).granted);
+  ASSERT_TRUE(DecideAcquire(s, kT0 + Millis(10), p).granted);
+  auto answered = [&](SysTime granted, SysTime sent, SysTime received) {
+    RateObservation o;
+    o.granted_at = granted;
+    o.sent_at = sent;
+    o.received_at = received;
+    ApplyObservation(s, o, p);
+  };
+  answered(kT0, kT0 + Millis(20), kT0 + Millis(30));
+  answered(kT0 + Millis(10), kT0 + Millis(40), kT0 + Millis(50));
+  // Procore counted A between 20 and 30 ms and B between 40 and 50 ms: each entry is at its response, so
+  // neither frees its slot before Procore does. (Moving the latest entry before each send instead left A's
+  // at 0 ms.)
+  const int64_t t0 = Secs(kT0) * 1000;
+  EXPECT_EQ(s.sends_ms, (std::vector<int64_t>{t0 + 30, t0 + 50}));
+}
+
 TEST(BudgetPacing, SteadySyncUnderTwentyPerTenSecondsSeesNoTooManyRequests) {
   Harness h;
   h.procore.spike_limit = 20;
