@@ -96,18 +96,19 @@ ProcoreResult<ApiResponse> Client::Send(const ApiRequest& request) {
 
     const bool answered = response.transport_error.empty() && response.status != 0;
     std::optional<Millis> retry_after;
+    RateObservation observation;
+    observation.granted_at = grant->at;
+    observation.sent_at = sent_at;
+    observation.received_at = received_at;
+    observation.answered = answered;
     if (answered) {
       if (auto ra = response.headers.Get("Retry-After")) retry_after = ParseRetryAfter(*ra, received_at);
-      RateObservation observation;
-      observation.granted_at = grant->at;
-      observation.sent_at = sent_at;
-      observation.received_at = received_at;
       observation.headers = ParseRateLimitHeaders(response.headers);
       if (auto date = response.headers.Get("Date")) observation.server_date = ParseHttpDate(*date);
       observation.rate_limited = response.status == 429;
       observation.retry_after = retry_after;
-      deps_.budget.Observe(key, observation);
     }
+    deps_.budget.Observe(key, observation);
     if (answered && response.status >= 200 && response.status < 300) {
       ApiResponse out;
       out.status = response.status;

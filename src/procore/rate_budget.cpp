@@ -50,6 +50,31 @@ int64_t ReportedWindowWait(const RateBudgetState& state, const RateWindow& w, in
   return w.reset_ms + policy.reset_slack.count();
 }
 
+// Procore counts a request when it arrives, some time between its send and its response (or its failure: a
+// request that timed out may have arrived). Keeping it in the send log from its grant until a window after
+// that covers any arrival time, however slow the request was (under load a request sent just before a
+// window's edge can arrive after it). The entry moved is the request's own grant. Moving another in-flight
+// request's entry instead (the latest before this send, when a thread was held up between its grant and its
+// send) would leave this one's at its grant time, earlier than its arrival, and free its slot before Procore
+// does. Without a grant time, the latest entry at or before the send stands in for it.
+void MoveGrantPastArrival(RateBudgetState& state, const RateObservation& obs) {
+  const int64_t recv_ms = UnixMs(obs.received_at);
+  auto& sends = state.sends_ms;
+  auto entry = sends.end();
+  if (obs.granted_at) {
+    const int64_t granted_ms = UnixMs(*obs.granted_at);
+    auto at = std::lower_bound(sends.begin(), sends.end(), granted_ms);
+    if (at != sends.end() && *at == granted_ms) entry = at;
+  }
+  if (entry == sends.end()) {
+    auto after = std::upper_bound(sends.begin(), sends.end(), UnixMs(obs.sent_at));
+    if (after != sends.begin()) entry = std::prev(after);
+  }
+  if (entry == sends.end() || *entry >= recv_ms) return;
+  sends.erase(entry);
+  sends.insert(std::upper_bound(sends.begin(), sends.end(), recv_ms), recv_ms);
+}
+
 }  // namespace
 
 std::string_view PriorityName(Priority priority) {
@@ -95,6 +120,10 @@ void ApplyObservation(RateBudgetState& state, const RateObservation& obs, const 
   const int64_t sent_ms = UnixMs(obs.sent_at);
   const int64_t recv_ms = UnixMs(obs.received_at);
   const int64_t hour_ms = policy.hourly_window.count();
+  if (!obs.answered) {
+    MoveGrantPastArrival(state, obs);
+    return;
+  }
   state.saw_response = true;
 
   // Reset as a distance from the response, read against Procore's clock (Date) when it sent one, so our
@@ -141,29 +170,7 @@ void ApplyObservation(RateBudgetState& state, const RateObservation& obs, const 
     }
   }
 
-  // Procore counts a request when it arrives, some time between its send and its response. Keeping it in the
-  // send log from its grant until a window after its response covers any arrival time, however slow the
-  // request was (under load a request sent just before a window's edge can arrive after it). The entry moved
-  // is this request's own grant. Moving another in-flight request's entry instead (the latest before this
-  // send, when a thread was held up between its grant and its send) would leave this one's at its grant
-  // time, earlier than its arrival, and free its slot before Procore does.
-  if (recv_ms > sent_ms) {
-    auto& sends = state.sends_ms;
-    auto entry = sends.end();
-    if (obs.granted_at) {
-      const int64_t granted_ms = UnixMs(*obs.granted_at);
-      auto at = std::lower_bound(sends.begin(), sends.end(), granted_ms);
-      if (at != sends.end() && *at == granted_ms) entry = at;
-    }
-    if (entry == sends.end()) {
-      auto after = std::upper_bound(sends.begin(), sends.end(), sent_ms);
-      if (after != sends.begin()) entry = std::prev(after);
-    }
-    if (entry != sends.end() && *entry < recv_ms) {
-      sends.erase(entry);
-      sends.insert(std::upper_bound(sends.begin(), sends.end(), recv_ms), recv_ms);
-    }
-  }
+  MoveGrantPastArrival(state, obs);
 
   if (obs.rate_limited) {
     ++state.rate_limited_count;

@@ -69,13 +69,14 @@ struct RateBudgetState {
 
 // What one response told us.
 struct RateObservation {
-  // When the budget granted the request (the send log's entry for it), when it went out, when it came back.
-  // Without a grant time the latest entry at or before sent_at stands in for it.
+  // When the budget granted the request (the send log's entry for it), when it went out, when it came back
+  // (or failed).
   std::optional<SysTime> granted_at;
   SysTime sent_at;
   SysTime received_at;
   RateLimitHeaders headers;
   std::optional<SysTime> server_date;  // the Date header, to read Reset against Procore's own clock
+  bool answered = true;                // false: no response (a timeout, a reset), so no headers either
   bool rate_limited = false;           // the response was a 429
   std::optional<Millis> retry_after;   // a parsed Retry-After
 };

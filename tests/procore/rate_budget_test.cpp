@@ -162,6 +162,24 @@ TEST(BudgetDecision, EachResponseMovesItsOwnGrantPastItsArrival) {
   EXPECT_EQ(s.sends_ms, (std::vector<int64_t>{t0 + 30, t0 + 50}));
 }
 
+TEST(BudgetDecision, ARequestThatFailedUnansweredKeepsItsSlotUntilAWindowAfterTheFailure) {
+  RateBudgetPolicy p;
+  RateBudgetState s;
+  ASSERT_TRUE(DecideAcquire(s, kT0, p).granted);
+  // No response: the connection was reset after 4 s. Procore may have counted the request at any time
+  // before that.
+  RateObservation o;
+  o.granted_at = kT0;
+  o.sent_at = kT0;
+  o.received_at = kT0 + std::chrono::seconds(4);
+  o.answered = false;
+  ApplyObservation(s, o, p);
+  EXPECT_EQ(s.sends_ms, (std::vector<int64_t>{Secs(kT0) * 1000 + 4000}));
+  // Nothing else was learned: no response has said what the limits are yet.
+  EXPECT_FALSE(s.saw_response);
+  EXPECT_EQ(s.rate_limited_count, 0);
+}
+
 TEST(BudgetPacing, SteadySyncUnderTwentyPerTenSecondsSeesNoTooManyRequests) {
   Harness h;
   h.procore.spike_limit = 20;
