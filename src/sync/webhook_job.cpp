@@ -659,8 +659,12 @@ Result<FetchOutcome> SyncEngine::FetchRecords(procore::Client& client, int64_t c
     if (fetched) {
       auto parsed = ParseRecordJson(*fetched);
       if (!parsed) {
+        // Not stored; the stream reads its list again, which brings the change in the list's shape (or
+        // stops the stream on the same record, saying so).
         if (auto s = finish(item.event_ids, "dropped", "invalid_record"); !s)
           return tl::unexpected(s.error());
+        if (auto r = RequestReconcile(client_id, stream_key, scope.project_id); !r)
+          return tl::unexpected(r.error());
         continue;
       }
       Status s = WriteForStream(store_, clock_, ref, item.event_ids, token, "fetched", [&](Tx& tx) -> Status {

@@ -663,6 +663,26 @@ TEST_P(EngineTest, AWebhookListAnswered404IsDroppedAndItsStreamSaysWhy) {
   EXPECT_EQ(At(Streams(), "rfis", 6).status, "error");
 }
 
+// A record Procore answered in a shape KTrack cannot read (here: no id) is not stored, and its event is
+// dropped; the stream reads its list again, so the change still arrives (or the stream shows what is wrong)
+// without waiting for the next scheduled reconciliation.
+TEST_P(EngineTest, AWebhookReReadAnsweredUnreadablyIsDroppedAndItsStreamReadsAgain) {
+  InitialSync();
+  const int64_t later = kBase + 900'000;
+  fake_.Touch("rfis:5", 11, later);
+  fake_.FailPath("/rest/v1.0/projects/5/rfis/11", 200, R"({"title":"a record without its id"})");
+  const int lists_before = Reads("/rest/v1.0/projects/5/rfis?");
+  ASSERT_TRUE(engine_->inbox().Accept(kClient, Event("odd", "RFIs", "update", 11, 5, later)));
+  Drain();
+  auto counts = engine_->inbox().Counts(kClient);
+  ASSERT_TRUE(counts);
+  EXPECT_EQ(counts->pending, 0);
+  EXPECT_EQ(counts->dropped, 1);
+  EXPECT_EQ(fake_.RecordReads("rfis:5", 11), 1);
+  EXPECT_GT(Reads("/rest/v1.0/projects/5/rfis?"), lists_before) << "the stream did not read its list again";
+  ExpectTruth("rfis", 5, "rfis:5");
+}
+
 TEST_P(EngineTest, RateLimitedStreamsSayUntilWhenAndResume) {
   fake_.FailPath("/rest/v1.0/cost_codes", 429,
                  R"({"errors":"You have surpassed the max number of requests"})");
