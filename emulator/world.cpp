@@ -83,6 +83,7 @@ const CompanyData* World::FindCompany(int64_t company_id) const {
 
 std::vector<int64_t> World::ProjectIds(int company_slot) const {
   std::vector<int64_t> ids;
+  ids.reserve(ProjectCount(company_slot));
   for (int i = 0; i < ProjectCount(company_slot); ++i) ids.push_back(ProjectId(company_slot, i));
   return ids;
 }
@@ -160,8 +161,8 @@ RecordState World::BaseRecord(const StreamKey& key, int32_t index) const {
   if (key.stream == Stream::kManpowerLogs) {
     r.created_at_ms = r.updated_at_ms;  // a log is entered on its day; dates stay monotone with ids
   } else {
-    int64_t back_s =
-        static_cast<int64_t>(Mix({seed_, 3, key.Packed(), static_cast<uint64_t>(index)}) % (60 * 86400));
+    int64_t back_s = static_cast<int64_t>(Mix({seed_, 3, key.Packed(), static_cast<uint64_t>(index)}) %
+                                          (uint64_t{60} * 86400));
     r.created_at_ms = r.updated_at_ms - back_s * 1000;
   }
   if (BaseDeleted(key, index)) r.deleted_at_ms = r.updated_at_ms;

@@ -221,7 +221,7 @@ void RegisterWebhookReceiver(http::Router& router, integration::WebhookReceiver&
   http::IoFront front = [&receiver](http::Request& r, const http::Responder& respond) {
     return WithDelivery(r, [&](const integration::Delivery& d) {
       return receiver.TryReceive(
-          d, [respond](integration::ReceiveOutcome outcome) { respond(WebhookAnswer(outcome)); });
+          d, [respond](const integration::ReceiveOutcome& outcome) { respond(WebhookAnswer(outcome)); });
     });
   };
   router.Post("/webhooks/procore/{integration_key}",

@@ -37,7 +37,7 @@ class ThreadHandle {
 
 // The body is appended in curl's pieces. Its first piece reserves the announced Content-Length (bounded, as
 // the number is the server's), so a page is not copied again each time the string doubles.
-constexpr curl_off_t kMaxReserveBytes = 16 * 1024 * 1024;
+constexpr curl_off_t kMaxReserveBytes = curl_off_t{16} * 1024 * 1024;
 
 struct BodySink {
   std::string* body;
@@ -99,7 +99,7 @@ void SetTransportError(CURLcode code, const char* detail, ClientResponse& out) {
 
 }  // namespace
 
-constexpr long kReceiveBufferBytes = 256 * 1024;
+constexpr long kReceiveBufferBytes = 256L * 1024;
 
 ClientResponse Fetch(const ClientRequest& request) {
   thread_local ThreadHandle thread_handle;

@@ -90,7 +90,7 @@ void Router::Add(std::string method, std::string pattern, Handler handler, Route
   route.method = std::move(method);
   route.pattern = std::move(pattern);
   route.handler = std::move(handler);
-  route.options = options;
+  route.options = std::move(options);
   routes_.push_back(std::move(route));
 }
 

@@ -52,19 +52,19 @@ class Router {
  public:
   void Add(std::string method, std::string pattern, Handler handler, RouteOptions options = {});
   void Get(std::string pattern, Handler h, RouteOptions o = {}) {
-    Add("GET", std::move(pattern), std::move(h), o);
+    Add("GET", std::move(pattern), std::move(h), std::move(o));
   }
   void Post(std::string pattern, Handler h, RouteOptions o = {}) {
-    Add("POST", std::move(pattern), std::move(h), o);
+    Add("POST", std::move(pattern), std::move(h), std::move(o));
   }
   void Put(std::string pattern, Handler h, RouteOptions o = {}) {
-    Add("PUT", std::move(pattern), std::move(h), o);
+    Add("PUT", std::move(pattern), std::move(h), std::move(o));
   }
   void Patch(std::string pattern, Handler h, RouteOptions o = {}) {
-    Add("PATCH", std::move(pattern), std::move(h), o);
+    Add("PATCH", std::move(pattern), std::move(h), std::move(o));
   }
   void Delete(std::string pattern, Handler h, RouteOptions o = {}) {
-    Add("DELETE", std::move(pattern), std::move(h), o);
+    Add("DELETE", std::move(pattern), std::move(h), std::move(o));
   }
   // A pattern ending in "/*" matches any rest of the path (stored as path param "*").
 

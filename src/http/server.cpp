@@ -57,10 +57,10 @@ using tcp = asio::ip::tcp;
 using SteadyTime = std::chrono::steady_clock::time_point;
 
 constexpr std::string_view kRequestIdHeader = "X-Request-Id";
-constexpr size_t kReadChunk = 16 * 1024;
+constexpr size_t kReadChunk = size_t{16} * 1024;
 // Answers up to this size are copied behind the headers and sent as one buffer; larger ones are sent from
 // the response's own string.
-constexpr size_t kInlineBodyBytes = 8 * 1024;
+constexpr size_t kInlineBodyBytes = size_t{8} * 1024;
 // How long a connection we refuse (413) keeps swallowing the unread body, so the client sees our answer
 // rather than a reset.
 constexpr auto kLingerTime = std::chrono::milliseconds(1000);
@@ -622,8 +622,9 @@ asio::awaitable<Response> Server::Impl::Dispatch(Connection& conn, Request& req,
     if (state->taken_by_front) co_return RunRejection(req, std::move(state->response));
     co_return std::move(state->response);
   }
-  // The handler keeps running on the pool; its answer is dropped when it ends.
-  req.method = std::move(method);
+  // The handler keeps running on the pool; its answer is dropped when it ends. The moved-from request gets
+  // back the fields the caller reads.
+  req.method = std::move(method);  // NOLINT(bugprone-use-after-move): reassigned, not read
   req.route = std::move(route_pattern);
   req.request_id = std::move(request_id);
   co_return JsonError(503, "handler_timeout", "the server took too long to answer", "retry later");

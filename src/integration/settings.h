@@ -14,8 +14,8 @@
 
 namespace kt::integration {
 
-inline constexpr int64_t kMinReconcileIntervalS = 300;        // 5 minutes
-inline constexpr int64_t kMaxReconcileIntervalS = 7 * 86400;  // a week
+inline constexpr int64_t kMinReconcileIntervalS = 300;                 // 5 minutes
+inline constexpr int64_t kMaxReconcileIntervalS = int64_t{7} * 86400;  // a week
 inline constexpr int64_t kDefaultReconcileIntervalS = 3600;
 
 struct Settings {
@@ -63,6 +63,8 @@ nlohmann::json RequirementJson(const Requirement& r);
 struct TriggerKey {
   std::string resource_name;
   std::string event_type;
+  // clang-tidy 14 reports the defaulted comparison's generated code (a 0 literal) as wanting nullptr.
+  // NOLINTNEXTLINE(modernize-use-nullptr)
   auto operator<=>(const TriggerKey&) const = default;
 };
 std::vector<TriggerKey> TriggersFor(const Settings& settings);

@@ -170,9 +170,10 @@ bool WebhookReceiver::TryReceive(const Delivery& d, ReceiveDone done) {
     done(std::move(*refused));
     return true;
   }
-  inbox_.AcceptAsync(
-      entry.client_id, std::move(event), std::string(d.body),
-      [done = std::move(done)](Result<sync::AcceptResult> accepted) { done(AcceptOutcome(accepted)); });
+  inbox_.AcceptAsync(entry.client_id, std::move(event), std::string(d.body),
+                     [done = std::move(done)](const Result<sync::AcceptResult>& accepted) {
+                       done(AcceptOutcome(accepted));
+                     });
   return true;
 }
 

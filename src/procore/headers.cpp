@@ -234,7 +234,7 @@ std::optional<SysTime> MakeTime(int year, int month, int day, std::string_view h
   // SysTime counts nanoseconds in 64 bits (up to 2262): later years are not dates KTrack can hold.
   if (month < 1 || month > 12 || day < 1 || day > 31 || year < 1970 || year > 2200) return std::nullopt;
   int64_t days = DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
-  int64_t secs = days * 86400 + *h * 3600 + *mi * 60 + *se;
+  int64_t secs = days * 86400 + (*h * 3600 + *mi * 60 + *se);  // the time of day fits an int
   return SysTime(std::chrono::seconds(secs));
 }
 

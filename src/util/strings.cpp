@@ -157,7 +157,7 @@ std::string FormatIso8601(int64_t unix_ms, bool with_millis) {
   int ms = static_cast<int>(unix_ms - static_cast<int64_t>(secs) * 1000);
   std::tm tm{};
   gmtime_r(&secs, &tm);
-  char buf[40];
+  char buf[96];  // room for any int in each field, so the compiler sees no truncation
   if (with_millis) {
     std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
                   tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
@@ -197,7 +197,8 @@ std::optional<int64_t> ParseIso8601(std::string_view s) {
     pos += 9;
     if (pos < s.size() && s[pos] == '.') {
       ++pos;
-      int scale = 100, digits = 0;
+      int64_t scale = 100;
+      int digits = 0;
       while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
         if (digits < 3) frac_ms += (s[pos] - '0') * scale;
         scale /= 10;
@@ -225,7 +226,7 @@ std::optional<int64_t> ParseIso8601(std::string_view s) {
   const unsigned doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
   const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
   const int64_t days = era * 146097 + static_cast<int64_t>(doe) - 719468;
-  int64_t secs = days * 86400 + h * 3600 + mi * 60 + sec - offset_min * 60;
+  int64_t secs = days * 86400 + (h * 3600 + mi * 60 + sec - offset_min * 60);  // within a day or two: an int
   return secs * 1000 + frac_ms;
 }
 

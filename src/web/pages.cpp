@@ -97,7 +97,7 @@ void RegisterStatic(http::Router& router) {
 }
 
 void RegisterPages(http::Router& router, PagesDeps deps) {
-  auto d = std::make_shared<PagesDeps>(deps);
+  auto d = std::make_shared<PagesDeps>(std::move(deps));
 
   router.Get("/", [d](http::Request& r) {
     return http::Response::Redirect(d->access.Authenticate(r) ? "/clients" : "/signin");
@@ -146,7 +146,8 @@ void RegisterPages(http::Router& router, PagesDeps deps) {
     auto session = d->sessions.Create(user->id);
     if (!session) return ErrorPage(session.error());
     auto resp = http::Response::Redirect(next);
-    resp.headers.Add("Set-Cookie", access::SessionCookieHeader(session->token, 14 * 24 * 3600, r.secure));
+    resp.headers.Add("Set-Cookie",
+                     access::SessionCookieHeader(session->token, int64_t{14} * 24 * 3600, r.secure));
     return resp;
   });
 
@@ -179,7 +180,7 @@ void RegisterPages(http::Router& router, PagesDeps deps) {
   });
 
   // A client's pages: members see home; Concierge is for admins (members get 403, others 404).
-  auto client_page = [d](bool admin_required, std::string template_name, std::string title) {
+  auto client_page = [d](bool admin_required, const std::string& template_name, const std::string& title) {
     return [d, admin_required, template_name, title](http::Request& r) {
       auto page = OpenClientPage(r, d->access, d->clients, admin_required);
       if (!page) return std::move(page.error());

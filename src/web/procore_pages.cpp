@@ -154,7 +154,8 @@ void RegisterProcorePages(http::Router& router, ProcorePagesDeps deps) {
   // The catalog never changes while the server runs: serialise it once.
   auto catalog = std::make_shared<const std::string>(ProcoreSettingsCatalog().dump());
 
-  auto page = [d, catalog](std::string template_name, std::string title, std::string page_name) {
+  auto page = [d, catalog](const std::string& template_name, const std::string& title,
+                           const std::string& page_name) {
     return [d, catalog, template_name, title, page_name](http::Request& r) {
       auto opened = OpenClientPage(r, d->access, d->clients, /*admin_required=*/true);
       if (!opened) return std::move(opened.error());
