@@ -219,12 +219,19 @@ Status SyncEngine::RunWebhookJob(int64_t client_id, char slot) {
   if (!client) {
     const Error& e = client.error();
     if (e.kind == ErrorKind::kNotFound || e.kind == ErrorKind::kConflict) {
-      // No integration any more: nothing can be fetched for these events.
+      // Nothing can be fetched for these events: there is no integration any more (no_integration), or its
+      // credentials cannot be used now (the error's code: not verified, or the server lacks the Marketplace
+      // app's). In the second case the streams are asked to reconcile, so once the admin or the operator has
+      // fixed it, they bring what these events announced; meanwhile they show the same fix.
+      const bool gone = e.kind == ErrorKind::kNotFound;
       auto r = store_.Exec(
-          "UPDATE webhook_inbox SET status = 'dropped', outcome = 'no_integration', processed_at = $2, "
+          "UPDATE webhook_inbox SET status = 'dropped', outcome = $3, processed_at = $2, "
           "claim_token = NULL, claimed_until = NULL WHERE client_id = $1 AND status = 'pending'",
-          {client_id, clock_.NowUnixMs()});
+          {client_id, clock_.NowUnixMs(), gone ? std::string("no_integration") : e.code});
       if (!r) return tl::unexpected(r.error());
+      if (!gone) {
+        if (auto asked = RequestReconcile(client_id); !asked) return tl::unexpected(asked.error());
+      }
       return {};
     }
     return tl::unexpected(e);

@@ -139,6 +139,7 @@ test('the Procore pages render what the API answers', async (t) => {
             { received_at: '2026-03-02T10:20:41Z', resource_name: 'RFIs', event_type: 'update', resource_id: 4409, project_id: 101, project_name: 'Harbor Tower', status: 'dropped', outcome: 'tool_disabled', processed_at: '2026-03-02T10:20:42Z' },
             { received_at: '2026-03-02T10:19:12Z', resource_name: 'Submittals', event_type: 'create', resource_id: 77, project_id: 102, project_name: 'Pier 9 Retail', status: 'done', outcome: 'fetched', processed_at: '2026-03-02T10:19:13Z' },
             { received_at: '2026-03-02T10:18:30Z', resource_name: 'Company Users', event_type: 'update', resource_id: 5120, project_id: null, project_name: null, status: 'dropped', outcome: 'echo', processed_at: '2026-03-02T10:18:31Z' },
+            { received_at: '2026-03-02T10:11:02Z', resource_name: 'RFIs', event_type: 'delete', resource_id: 4388, project_id: 102, project_name: 'Pier 9 Retail', status: 'dropped', outcome: 'credentials_not_verified', processed_at: '2026-03-02T10:11:03Z' },
           ],
           summary: { events: 212, pending: 1, done: 196, dropped: 15, by_outcome: { fetched: 180, current: 16, echo: 14, tool_disabled: 1 } },
         }],
@@ -158,7 +159,8 @@ test('the Procore pages render what the API answers', async (t) => {
       assert.strictEqual(await page.textContent('#received-summary'),
         'Of the last 212 events KTrack received: 196 processed · 15 skipped or refused · 1 waiting.');
       assert.deepStrictEqual(await page.locator('#received-table tbody td:last-child').allTextContents(),
-        ['Waiting', 'Procore refused: tool disabled', 'Re-read and stored', 'Skipped: KTrack’s own change']);
+        ['Waiting', 'Procore refused: tool disabled', 'Re-read and stored', 'Skipped: KTrack’s own change',
+          'Dropped while the credentials await verification; caught up after']);
       assert.match(await page.textContent('#received-table tbody tr:nth-child(4)'), /Company Users update · #5120\s*Company/);
       await h.screenshot(page, `pages-02-details-${name}`);
       if (name === 'laptop') {

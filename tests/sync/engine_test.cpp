@@ -683,6 +683,41 @@ TEST_P(EngineTest, AWebhookReReadAnsweredUnreadablyIsDroppedAndItsStreamReadsAga
   ExpectTruth("rfis", 5, "rfis:5");
 }
 
+// Events that arrive while the integration's credentials cannot be used (not verified again yet, or the
+// server lacks the Marketplace app's) are dropped saying why, and the streams reconcile once the credentials
+// work: what the events announced is not lost. Without an integration at all they are dropped as such.
+TEST_P(EngineTest, EventsWhileTheCredentialsCannotBeUsedAreDroppedSayingWhyAndCaughtUpAfter) {
+  InitialSync();
+  const int64_t later = kBase + 900'000;
+  fake_.HardDelete("rfis:5", 12);  // only a reconciliation finds a record gone without a trace
+  source_.refuse =
+      Fail(ErrorKind::kConflict, "marketplace_app_not_configured", "No Marketplace app.").value();
+  ASSERT_TRUE(engine_->inbox().Accept(kClient, Event("m1", "RFIs", "delete", 12, 5, later)));
+  clock_.Advance(Millis(1'000));
+  RunDue();
+  auto recent = engine_->inbox().Recent(kClient, 1);
+  ASSERT_TRUE(recent);
+  ASSERT_EQ(recent->events.size(), 1u);
+  EXPECT_EQ(recent->events[0].status, "dropped");
+  EXPECT_EQ(recent->events[0].outcome, "marketplace_app_not_configured");
+
+  source_.refuse.reset();
+  for (int i = 0; i < 60; ++i) {
+    clock_.Advance(Millis(60'000));
+    RunDue();
+  }
+  ExpectTruth("rfis", 5, "rfis:5");
+
+  source_.refuse = Fail(ErrorKind::kNotFound, "integration_not_found", "No integration.").value();
+  ASSERT_TRUE(engine_->inbox().Accept(kClient, Event("m2", "RFIs", "update", 11, 5, later)));
+  clock_.Advance(Millis(1'000));
+  RunDue();
+  recent = engine_->inbox().Recent(kClient, 1);
+  ASSERT_TRUE(recent);
+  ASSERT_EQ(recent->events.size(), 1u);
+  EXPECT_EQ(recent->events[0].outcome, "no_integration");
+}
+
 TEST_P(EngineTest, RateLimitedStreamsSayUntilWhenAndResume) {
   fake_.FailPath("/rest/v1.0/cost_codes", 429,
                  R"({"errors":"You have surpassed the max number of requests"})");

@@ -241,7 +241,7 @@ FakeClientSource::FakeClientSource(procore::Transport& transport, Clock& clock, 
 }
 
 Result<std::shared_ptr<procore::Client>> FakeClientSource::ClientFor(int64_t client_id) {
-  if (fail) return Fail(ErrorKind::kNotFound, "integration_not_found", "No integration.");
+  if (refuse) return tl::unexpected(*refuse);
   return client_;
 }
 

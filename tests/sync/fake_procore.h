@@ -90,7 +90,8 @@ class FakeClientSource final : public ProcoreClientSource {
  public:
   FakeClientSource(procore::Transport& transport, Clock& clock, std::string app_client_id = "ktrack-app");
   Result<std::shared_ptr<procore::Client>> ClientFor(int64_t client_id) override;
-  bool fail = false;
+  // When set, ClientFor answers it (no integration, or credentials that cannot be used now).
+  std::optional<Error> refuse;
 
  private:
   SeededRandom random_{7};

@@ -1096,7 +1096,11 @@
       fetched: ['ok', 'Re-read and stored'], deleted: ['ok', 'Marked deleted'], not_found: ['ok', 'Gone in Procore: marked deleted'],
       current: ['ok', 'Already up to date'], echo: ['', 'Skipped: KTrack’s own change'],
       not_in_scope: ['', 'Skipped: not synced'], no_budget_view: ['', 'Left to the stream’s next read'],
-      no_integration: ['warn', 'Dropped: not connected'], invalid_record: ['error', 'Procore’s record could not be read'],
+      no_integration: ['warn', 'Dropped: not connected'],
+      credentials_not_verified: ['warn', 'Dropped while the credentials await verification; caught up after'],
+      marketplace_app_not_configured: ['error', 'Dropped: this server lacks KTrack’s Marketplace app; caught up once set'],
+      credentials_missing: ['warn', 'Dropped: no credentials saved; caught up once saved'],
+      invalid_record: ['error', 'Procore’s record could not be read; its stream reads again'],
       not_visible: ['error', 'Procore would not show the list (404)'],
     };
 
@@ -1133,13 +1137,15 @@
         el('p', { class: 'small muted', id: 'received-summary',
           text: `Of the last ${count(sum.events, 'event')} KTrack received: ${line}.` }),
         el('div', { class: 'table-wrap' }, el('table', { id: 'received-table' },
-          el('thead', {}, el('tr', {}, ['Received', 'Event', 'Project', 'What KTrack did'].map((x) => el('th', { text: x })))),
+          el('thead', {}, el('tr', {}, ['Received', 'Event', 'What KTrack did'].map((x) => el('th', { text: x })))),
           el('tbody', {}, events.map((e) => {
             const [cls, label] = eventOutcome(e);
+            // The project under the event rather than in a column of its own: three columns fit a phone.
             return el('tr', { 'data-outcome': e.outcome || e.status },
               el('td', { class: 'small nowrap', text: when(e.received_at) }),
-              el('td', { class: 'small', text: `${e.resource_name} ${e.event_type} · #${e.resource_id}` }),
-              el('td', { class: 'small', text: e.project_name || (e.project_id ? `Project ${e.project_id}` : 'Company') }),
+              el('td', { class: 'small' },
+                el('div', { text: `${e.resource_name} ${e.event_type} · #${e.resource_id}` }),
+                el('div', { class: 'muted', text: e.project_name || (e.project_id ? `Project ${e.project_id}` : 'Company') })),
               el('td', {}, el('span', { class: `badge ${cls}`, text: label })));
           })))));
     }
