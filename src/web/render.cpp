@@ -76,11 +76,14 @@ std::string RenderTemplate(const std::string& name, const nlohmann::json& contex
   Data data = ToData(context);
   // Templates named _<name>.mustache are partials ({{> _name}}); the underscore keeps them apart from data
   // keys.
-  if (data.is_object())
-    for (const auto& [file, text] : templates::EmbeddedFiles())
-      if (file.starts_with('_'))
-        data.set(file.substr(0, file.size() - std::string_view(".mustache").size()),
-                 Data(kainjow::mustache::partial([&text] { return text; })));
+  if (data.is_object()) {
+    for (const auto& [file, text] : templates::EmbeddedFiles()) {
+      if (!file.starts_with('_')) continue;
+      const auto& partial_text = text;  // a lambda captures a variable, not a structured binding (clang 14)
+      data.set(file.substr(0, file.size() - std::string_view(".mustache").size()),
+               Data(kainjow::mustache::partial([&partial_text] { return partial_text; })));
+    }
+  }
   CompiledTemplate& t = Compiled(name);
   std::lock_guard lock(t.mu);
   return t.mustache->render(data);
