@@ -229,7 +229,7 @@ Status SyncEngine::RunWebhookJob(int64_t client_id, char slot) {
           "claim_token = NULL, claimed_until = NULL WHERE client_id = $1 AND status = 'pending'",
           {client_id, clock_.NowUnixMs(), gone ? std::string("no_integration") : e.code});
       if (!r) return tl::unexpected(r.error());
-      if (!gone) {
+      if (!gone && *r > 0) {
         if (auto asked = RequestReconcile(client_id); !asked) return tl::unexpected(asked.error());
       }
       return {};
