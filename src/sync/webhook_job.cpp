@@ -549,6 +549,14 @@ Result<FetchOutcome> SyncEngine::FetchRecords(procore::Client& client, int64_t c
     return store_.Transact(
         [&](Tx& tx) { return FinishEvents(tx, ids, token, status, outcome, clock_.NowUnixMs()); });
   };
+  // Drops the events whose change was not fetched and asks their stream to read its list again, so it brings
+  // the change, or shows why Procore refuses it (and catches up once that is fixed; its retries back off).
+  auto drop_and_reread = [&](const std::vector<int64_t>& ids, const std::string& outcome) -> Status {
+    if (auto s = finish(ids, "dropped", outcome); !s) return s;
+    if (auto r = RequestReconcile(client_id, stream_key, scope.project_id); !r)
+      return tl::unexpected(r.error());
+    return {};
+  };
   // Returns true when processing must stop (rate limited, or Procore unavailable).
   auto failed = [&](const procore::ProcoreError& error, const std::vector<int64_t>& ids) -> Result<bool> {
     if (error.code == procore::ErrorCode::kRateLimited) {
@@ -562,11 +570,7 @@ Result<FetchOutcome> SyncEngine::FetchRecords(procore::Client& client, int64_t c
     if (procore::NeedsCustomer(error.code) || not_visible) {
       const std::string outcome =
           not_visible ? "not_visible" : std::string(procore::ErrorCodeName(error.code));
-      if (auto s = finish(ids, "dropped", outcome); !s) return tl::unexpected(s.error());
-      // The change these events announced is not fetched: the stream reads again, so it shows the fix while
-      // Procore refuses and catches up once the customer has fixed it (its retries back off meanwhile).
-      if (auto r = RequestReconcile(client_id, stream_key, scope.project_id); !r)
-        return tl::unexpected(r.error());
+      if (auto s = drop_and_reread(ids, outcome); !s) return tl::unexpected(s.error());
       return false;
     }
     out.transient = error.error;
@@ -666,12 +670,9 @@ Result<FetchOutcome> SyncEngine::FetchRecords(procore::Client& client, int64_t c
     if (fetched) {
       auto parsed = ParseRecordJson(*fetched);
       if (!parsed) {
-        // Not stored; the stream reads its list again, which brings the change in the list's shape (or
-        // stops the stream on the same record, saying so).
-        if (auto s = finish(item.event_ids, "dropped", "invalid_record"); !s)
-          return tl::unexpected(s.error());
-        if (auto r = RequestReconcile(client_id, stream_key, scope.project_id); !r)
-          return tl::unexpected(r.error());
+        // Not stored; the list brings the change in its own shape (or stops the stream on the same record,
+        // saying so).
+        if (auto s = drop_and_reread(item.event_ids, "invalid_record"); !s) return tl::unexpected(s.error());
         continue;
       }
       Status s = WriteForStream(store_, clock_, ref, item.event_ids, token, "fetched", [&](Tx& tx) -> Status {
