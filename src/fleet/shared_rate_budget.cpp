@@ -115,9 +115,13 @@ Result<std::vector<int64_t>> DecodeSendLog(const std::string& text) {
 }
 
 std::string EncodeBudgetState(const RateBudgetState& state) {
-  nlohmann::json j = {{"s", EncodeWindow(state.spike)}, {"h", EncodeWindow(state.hourly)},
-                      {"r", state.saw_response},        {"b", state.blocked_until_ms},
-                      {"n", state.rate_limited_count},  {"t", EncodeSendLog(state.sends_ms)}};
+  nlohmann::json j = {{"s", EncodeWindow(state.spike)},
+                      {"h", EncodeWindow(state.hourly)},
+                      {"r", state.saw_response},
+                      {"b", state.blocked_until_ms},
+                      {"n", state.rate_limited_count},
+                      {"t", EncodeSendLog(state.sends_ms)},
+                      {"f", EncodeSendLog(state.in_flight_ms)}};
   return j.dump();
 }
 
@@ -138,6 +142,12 @@ Result<RateBudgetState> DecodeBudgetState(const std::string& text) {
   auto sends = DecodeSendLog(t.get<std::string>());
   if (!sends) return tl::unexpected(sends.error());
   state.sends_ms = std::move(*sends);
+  // Requests in flight; absent in rows written before they were kept (none is then known to be in flight).
+  const auto f = j.value("f", nlohmann::json(""));
+  if (!f.is_string()) return tl::unexpected(Corrupt("bad in-flight log"));
+  auto flying = DecodeSendLog(f.get<std::string>());
+  if (!flying) return tl::unexpected(flying.error());
+  state.in_flight_ms = std::move(*flying);
   return state;
 }
 

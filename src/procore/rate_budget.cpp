@@ -23,14 +23,25 @@ int64_t CountSince(const std::vector<int64_t>& sends, int64_t after_ms) {
   return static_cast<int64_t>(sends.end() - first);
 }
 
-// The earliest time a send fits under `limit` sends per `window` (sliding), or 0 when it fits now.
-int64_t SlidingWindowWait(const std::vector<int64_t>& sends, int64_t now_ms, int64_t limit,
-                          int64_t window_ms) {
+// In-flight grants whose log entries have left the window ending at now_ms. Procore may not have counted them
+// yet, so they still count, as if sent now.
+int64_t InFlightOutside(const RateBudgetState& state, int64_t now_ms, int64_t window_ms) {
+  const auto& flying = state.in_flight_ms;
+  return std::upper_bound(flying.begin(), flying.end(), now_ms - window_ms) - flying.begin();
+}
+
+// The earliest time a send fits under `limit` sends per `window` (sliding), or 0 when it fits now. Requests
+// in flight whose log entries have left the window count too (InFlightOutside).
+int64_t WindowWait(const RateBudgetState& state, int64_t now_ms, int64_t limit, int64_t window_ms) {
+  const auto& sends = state.sends_ms;
   auto first = std::upper_bound(sends.begin(), sends.end(), now_ms - window_ms);
-  int64_t count = static_cast<int64_t>(sends.end() - first);
+  const int64_t in_window = sends.end() - first;
+  const int64_t count = in_window + InFlightOutside(state, now_ms, window_ms);
   if (count < limit) return 0;
-  // The (count - limit + 1) oldest sends in the window must age out first.
-  return *(first + (count - limit)) + window_ms + 1;
+  // The (count - limit + 1) oldest sends in the window must age out first. If that is more than the window
+  // holds, requests in flight must be answered too, and an answered one leaves the log a window later.
+  if (count - limit < in_window) return *(first + (count - limit)) + window_ms + 1;
+  return now_ms + window_ms + 1;
 }
 
 int64_t SpikeLimitInForce(const RateBudgetState& state, const RateBudgetPolicy& policy) {
@@ -53,7 +64,8 @@ int64_t ReportedWindowWait(const RateBudgetState& state, const RateWindow& w, in
 // Procore counts a request when it arrives, some time between its send and its response (or its failure: a
 // request that timed out may have arrived). Keeping it in the send log from its grant until a window after
 // that covers any arrival time, however slow the request was (under load a request sent just before a
-// window's edge can arrive after it). The entry moved is the request's own grant. Moving another in-flight
+// window's edge can arrive after it); while it is in flight for longer than a window, in_flight_ms keeps it
+// counted. The entry moved is the request's own grant. Moving another in-flight
 // request's entry instead (the latest before this send, when a thread was held up between its grant and its
 // send) would leave this one's at its grant time, earlier than its arrival, and free its slot before Procore
 // does. Without a grant time, the latest entry at or before the send stands in for it.
@@ -73,6 +85,23 @@ void MoveGrantPastArrival(RateBudgetState& state, const RateObservation& obs) {
   if (entry == sends.end() || *entry >= recv_ms) return;
   sends.erase(entry);
   sends.insert(std::upper_bound(sends.begin(), sends.end(), recv_ms), recv_ms);
+}
+
+// The observed request is no longer in flight: its grant leaves in_flight_ms (the grant time passed back, or
+// without one the latest in flight at or before the send).
+void Land(RateBudgetState& state, const RateObservation& obs) {
+  auto& flying = state.in_flight_ms;
+  auto entry = flying.end();
+  if (obs.granted_at) {
+    const int64_t granted_ms = UnixMs(*obs.granted_at);
+    auto at = std::lower_bound(flying.begin(), flying.end(), granted_ms);
+    if (at != flying.end() && *at == granted_ms) entry = at;
+  }
+  if (entry == flying.end()) {
+    auto after = std::upper_bound(flying.begin(), flying.end(), UnixMs(obs.sent_at));
+    if (after != flying.begin()) entry = std::prev(after);
+  }
+  if (entry != flying.end()) flying.erase(entry);
 }
 
 }  // namespace
@@ -97,15 +126,19 @@ AcquireDecision DecideAcquire(RateBudgetState& state, SysTime now, const RateBud
   // Forget sends older than the hourly window.
   auto keep_from = std::upper_bound(sends.begin(), sends.end(), now_ms - policy.hourly_window.count());
   sends.erase(sends.begin(), keep_from);
+  // Forget grants never answered (their process died before the response).
+  auto& flying = state.in_flight_ms;
+  flying.erase(flying.begin(),
+               std::upper_bound(flying.begin(), flying.end(), now_ms - policy.in_flight_expiry.count()));
 
   if (now_ms < state.blocked_until_ms) return {false, FromMs(state.blocked_until_ms)};
 
   int64_t wait_until =
-      SlidingWindowWait(sends, now_ms, SpikeLimitInForce(state, policy), policy.spike_window.count());
+      WindowWait(state, now_ms, SpikeLimitInForce(state, policy), policy.spike_window.count());
   if (state.hourly.limit > 0) {
-    wait_until = std::max(
-        wait_until, SlidingWindowWait(sends, now_ms, Effective(state.hourly.limit, policy.hourly_margin),
-                                      policy.hourly_window.count()));
+    wait_until =
+        std::max(wait_until, WindowWait(state, now_ms, Effective(state.hourly.limit, policy.hourly_margin),
+                                        policy.hourly_window.count()));
   }
   wait_until = std::max(wait_until, ReportedWindowWait(state, state.spike, now_ms, policy));
   wait_until = std::max(wait_until, ReportedWindowWait(state, state.hourly, now_ms, policy));
@@ -113,6 +146,7 @@ AcquireDecision DecideAcquire(RateBudgetState& state, SysTime now, const RateBud
 
   // Sends are kept sorted even if the clock stepped back.
   sends.insert(std::upper_bound(sends.begin(), sends.end(), now_ms), now_ms);
+  flying.insert(std::upper_bound(flying.begin(), flying.end(), now_ms), now_ms);
   return {true, now};
 }
 
@@ -120,6 +154,7 @@ void ApplyObservation(RateBudgetState& state, const RateObservation& obs, const 
   const int64_t sent_ms = UnixMs(obs.sent_at);
   const int64_t recv_ms = UnixMs(obs.received_at);
   const int64_t hour_ms = policy.hourly_window.count();
+  Land(state, obs);
   if (!obs.answered) {
     MoveGrantPastArrival(state, obs);
     return;
@@ -196,9 +231,8 @@ std::optional<SysTime> LimitedUntil(const RateBudgetState& state, SysTime now,
   until = std::max(until, ReportedWindowWait(state, state.hourly, now_ms, policy));
   if (state.hourly.limit > 0) {
     // The hourly budget spent by our own requests: a long pause worth showing too.
-    until = std::max(
-        until, SlidingWindowWait(state.sends_ms, now_ms, Effective(state.hourly.limit, policy.hourly_margin),
-                                 policy.hourly_window.count()));
+    until = std::max(until, WindowWait(state, now_ms, Effective(state.hourly.limit, policy.hourly_margin),
+                                       policy.hourly_window.count()));
   }
   if (until <= now_ms) return std::nullopt;
   return FromMs(until);
@@ -281,7 +315,8 @@ RateBudgetSnapshot RateBudget::Snapshot(const std::string& key) {
   RateBudgetSnapshot s;
   s.spike_limit = state.spike.limit;
   s.hourly_limit = state.hourly.limit;
-  s.sent_in_spike_window = CountSince(state.sends_ms, now_ms - policy_.spike_window.count());
+  s.sent_in_spike_window = CountSince(state.sends_ms, now_ms - policy_.spike_window.count()) +
+                           InFlightOutside(state, now_ms, policy_.spike_window.count());
   s.sent_in_hour = CountSince(state.sends_ms, now_ms - policy_.hourly_window.count());
   s.limited_until = procore::LimitedUntil(state, now, policy_);
   s.rate_limited_count = state.rate_limited_count;

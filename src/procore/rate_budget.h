@@ -41,6 +41,11 @@ struct RateBudgetPolicy {
   int64_t remaining_reserve = 2;
   // X-Rate-Limit-Reset has one-second resolution; wait this much past it.
   Millis reset_slack{1'000};
+  // A granted request whose response has not come back may still arrive at Procore at any moment, so it
+  // counts in every window as if sent now (its log entry alone would leave the window a window after its
+  // grant). After this long without an answer it is forgotten: longer than a request can take (the client's
+  // 30 s timeout and 5 s connect timeout), so only the grants of a process that died in between are dropped.
+  Millis in_flight_expiry{120'000};
   // The first waiter sleeps at most this long before asking again, so what new responses teach (the first
   // response's real limits, say) and more urgent arrivals take effect promptly.
   Millis max_sleep_slice{500};
@@ -63,7 +68,10 @@ struct RateBudgetState {
   RateWindow hourly;
   bool saw_response = false;
   std::vector<int64_t> sends_ms;  // send times (UNIX ms, ascending) within the last hourly window
-  int64_t blocked_until_ms = 0;   // after a 429: nothing goes out before this
+  // The grant times (ascending) of requests granted and not answered yet (nor failed): each also has an entry
+  // in sends_ms until its observation moves that entry past its arrival.
+  std::vector<int64_t> in_flight_ms;
+  int64_t blocked_until_ms = 0;  // after a 429: nothing goes out before this
   int64_t rate_limited_count = 0;
 };
 

@@ -9,6 +9,8 @@
 #include <mutex>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "fleet/lease.h"
 #include "fleet/shared_rate_budget.h"
 #include "postgres.h"
@@ -80,6 +82,7 @@ TEST(SharedRateBudgetEncoding, StateRoundTrips) {
   state.sends_ms = {1'764'000'000'000, 1'764'000'000'001, 1'764'000'000'500};
   state.blocked_until_ms = 1'764'000'020'000;
   state.rate_limited_count = 2;
+  state.in_flight_ms = {1'764'000'000'001};
   auto back = fleet::DecodeBudgetState(fleet::EncodeBudgetState(state));
   ASSERT_TRUE(back) << back.error().detail;
   EXPECT_EQ(back->spike.limit, 25);
@@ -88,9 +91,17 @@ TEST(SharedRateBudgetEncoding, StateRoundTrips) {
   EXPECT_EQ(back->sends_ms, state.sends_ms);
   EXPECT_EQ(back->blocked_until_ms, state.blocked_until_ms);
   EXPECT_EQ(back->rate_limited_count, 2);
+  EXPECT_EQ(back->in_flight_ms, state.in_flight_ms);
   EXPECT_TRUE(back->saw_response);
   EXPECT_FALSE(fleet::DecodeBudgetState("{\"s\": 1}"));
   EXPECT_FALSE(fleet::DecodeBudgetState("not json"));
+  // A row written before requests in flight were kept reads as none in flight.
+  auto old_row = nlohmann::json::parse(fleet::EncodeBudgetState(state));
+  old_row.erase("f");
+  auto old_back = fleet::DecodeBudgetState(old_row.dump());
+  ASSERT_TRUE(old_back);
+  EXPECT_TRUE(old_back->in_flight_ms.empty());
+  EXPECT_EQ(old_back->sends_ms, state.sends_ms);
 }
 
 // Two processes, two threads each, asking one budget as fast as it grants: together they never exceed the
@@ -112,6 +123,13 @@ TEST_P(Fleet, TwoProcessesShareOneSpikeLimit) {
     while (std::chrono::steady_clock::now() < end) {
       auto got = budget.Acquire(key, procore::Priority::kInitialSync, SystemClock::Instance().Now() + 10s);
       ASSERT_TRUE(got);
+      // Over at once (a request still in flight would keep counting after its window). Unanswered, so it
+      // teaches no limit and the initial 6 stays in force.
+      procore::RateObservation seen;
+      seen.granted_at = got->at;
+      seen.sent_at = seen.received_at = got->at;
+      seen.answered = false;
+      budget.Observe(key, seen);
       std::lock_guard lock(mu);
       granted.push_back(SystemClock::Instance().NowUnixMs());
     }
@@ -120,7 +138,7 @@ TEST_P(Fleet, TwoProcessesShareOneSpikeLimit) {
   for (auto* b : {&budget_a, &budget_b, &budget_a, &budget_b}) threads.emplace_back(run, std::ref(*b));
   for (auto& t : threads) t.join();
 
-  // The shared send log holds the time of every grant as decided (no responses were observed to move them),
+  // The shared send log holds the time of every grant as decided (responses observed at once move nothing),
   // both processes' together: no window of the spike's length holds more than the limit. (Times read by the
   // threads after Acquire returned would be late by however long a loaded machine took to run them.)
   const std::vector<int64_t> sends = store_a.Load(key).sends_ms;

@@ -180,6 +180,45 @@ TEST(BudgetDecision, ARequestThatFailedUnansweredKeepsItsSlotUntilAWindowAfterTh
   EXPECT_EQ(s.rate_limited_count, 0);
 }
 
+TEST(BudgetDecision, ARequestStillInFlightAWindowAfterItsGrantStillCounts) {
+  RateBudgetPolicy p;
+  RateBudgetState s;
+  ApplyObservation(s, Seen(kT0 - std::chrono::seconds(60), 20, 19, 10), p);
+  for (int i = 0; i < 19; ++i) ASSERT_TRUE(DecideAcquire(s, kT0, p).granted);
+  // A window later none of the 19 has come back: Procore may count them from any moment now on, so nothing
+  // more goes out. (Their log entries alone had left the window, and 19 more were granted.)
+  const SysTime later = kT0 + p.spike_window + Millis(1);
+  auto d = DecideAcquire(s, later, p);
+  EXPECT_FALSE(d.granted);
+  EXPECT_EQ(d.retry_at, later + p.spike_window + Millis(1));
+  EXPECT_EQ(s.in_flight_ms.size(), 19u);
+  // They are answered at 10.5 s: each now counts from its answer, so the next send waits a window after it.
+  const SysTime answered_at = kT0 + Millis(10'500);
+  for (int i = 0; i < 19; ++i) {
+    RateObservation o = Seen(kT0, 20, 19 - i, 10);
+    o.granted_at = kT0;
+    o.received_at = answered_at;
+    o.server_date = answered_at;
+    o.headers.reset = Secs(answered_at) + 10;
+    ApplyObservation(s, o, p);
+  }
+  EXPECT_TRUE(s.in_flight_ms.empty());
+  EXPECT_FALSE(DecideAcquire(s, answered_at + Millis(1), p).granted);
+  EXPECT_TRUE(DecideAcquire(s, answered_at + p.spike_window + Millis(1), p).granted);
+}
+
+TEST(BudgetDecision, AGrantNeverAnsweredIsForgottenAfterTheInFlightExpiry) {
+  RateBudgetPolicy p;
+  RateBudgetState s;
+  ApplyObservation(s, Seen(kT0 - std::chrono::seconds(60), 20, 19, 10), p);
+  // The process that was granted these died before any response: after the expiry (longer than a request
+  // can take) they no longer hold the budget back.
+  for (int i = 0; i < 19; ++i) ASSERT_TRUE(DecideAcquire(s, kT0, p).granted);
+  EXPECT_FALSE(DecideAcquire(s, kT0 + p.in_flight_expiry - Millis(1), p).granted);
+  EXPECT_TRUE(DecideAcquire(s, kT0 + p.in_flight_expiry + Millis(1), p).granted);
+  EXPECT_EQ(s.in_flight_ms.size(), 1u) << "only the grant just made";
+}
+
 TEST(BudgetPacing, SteadySyncUnderTwentyPerTenSecondsSeesNoTooManyRequests) {
   Harness h;
   h.procore.spike_limit = 20;
