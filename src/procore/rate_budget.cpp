@@ -61,46 +61,39 @@ int64_t ReportedWindowWait(const RateBudgetState& state, const RateWindow& w, in
   return w.reset_ms + policy.reset_slack.count();
 }
 
+// The observed request's entry in a log of grant times (ascending): its own grant time when passed back, or
+// without one the latest entry at or before its send. end() when there is none.
+std::vector<int64_t>::iterator EntryOf(std::vector<int64_t>& log, const RateObservation& obs) {
+  if (obs.granted_at) {
+    const int64_t granted_ms = UnixMs(*obs.granted_at);
+    auto at = std::lower_bound(log.begin(), log.end(), granted_ms);
+    if (at != log.end() && *at == granted_ms) return at;
+  }
+  auto after = std::upper_bound(log.begin(), log.end(), UnixMs(obs.sent_at));
+  return after == log.begin() ? log.end() : std::prev(after);
+}
+
 // Procore counts a request when it arrives, some time between its send and its response (or its failure: a
 // request that timed out may have arrived). Keeping it in the send log from its grant until a window after
 // that covers any arrival time, however slow the request was (under load a request sent just before a
 // window's edge can arrive after it); while it is in flight for longer than a window, in_flight_ms keeps it
-// counted. The entry moved is the request's own grant. Moving another in-flight
-// request's entry instead (the latest before this send, when a thread was held up between its grant and its
-// send) would leave this one's at its grant time, earlier than its arrival, and free its slot before Procore
-// does. Without a grant time, the latest entry at or before the send stands in for it.
+// counted. The entry moved is the request's own grant. Moving another in-flight request's entry instead (the
+// latest before this send, when a thread was held up between its grant and its send) would leave this one's
+// at its grant time, earlier than its arrival, and free its slot before Procore does. Without a grant time,
+// the latest entry at or before the send stands in for it.
 void MoveGrantPastArrival(RateBudgetState& state, const RateObservation& obs) {
   const int64_t recv_ms = UnixMs(obs.received_at);
   auto& sends = state.sends_ms;
-  auto entry = sends.end();
-  if (obs.granted_at) {
-    const int64_t granted_ms = UnixMs(*obs.granted_at);
-    auto at = std::lower_bound(sends.begin(), sends.end(), granted_ms);
-    if (at != sends.end() && *at == granted_ms) entry = at;
-  }
-  if (entry == sends.end()) {
-    auto after = std::upper_bound(sends.begin(), sends.end(), UnixMs(obs.sent_at));
-    if (after != sends.begin()) entry = std::prev(after);
-  }
+  auto entry = EntryOf(sends, obs);
   if (entry == sends.end() || *entry >= recv_ms) return;
   sends.erase(entry);
   sends.insert(std::upper_bound(sends.begin(), sends.end(), recv_ms), recv_ms);
 }
 
-// The observed request is no longer in flight: its grant leaves in_flight_ms (the grant time passed back, or
-// without one the latest in flight at or before the send).
+// The observed request is no longer in flight: its grant leaves in_flight_ms.
 void Land(RateBudgetState& state, const RateObservation& obs) {
   auto& flying = state.in_flight_ms;
-  auto entry = flying.end();
-  if (obs.granted_at) {
-    const int64_t granted_ms = UnixMs(*obs.granted_at);
-    auto at = std::lower_bound(flying.begin(), flying.end(), granted_ms);
-    if (at != flying.end() && *at == granted_ms) entry = at;
-  }
-  if (entry == flying.end()) {
-    auto after = std::upper_bound(flying.begin(), flying.end(), UnixMs(obs.sent_at));
-    if (after != flying.begin()) entry = std::prev(after);
-  }
+  auto entry = EntryOf(flying, obs);
   if (entry != flying.end()) flying.erase(entry);
 }
 
