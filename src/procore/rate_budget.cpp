@@ -61,13 +61,21 @@ int64_t ReportedWindowWait(const RateBudgetState& state, const RateWindow& w, in
   return w.reset_ms + policy.reset_slack.count();
 }
 
+// What EntryOf does when the observation's grant time is passed back but is not in the log.
+enum class IfGrantMissing {
+  kLatestBeforeSend,  // take the latest entry at or before the send instead
+  kNone,              // take nothing
+};
+
 // The observed request's entry in a log of grant times (ascending): its own grant time when passed back, or
 // without one the latest entry at or before its send. end() when there is none.
-std::vector<int64_t>::iterator EntryOf(std::vector<int64_t>& log, const RateObservation& obs) {
+std::vector<int64_t>::iterator EntryOf(std::vector<int64_t>& log, const RateObservation& obs,
+                                       IfGrantMissing if_missing) {
   if (obs.granted_at) {
     const int64_t granted_ms = UnixMs(*obs.granted_at);
     auto at = std::lower_bound(log.begin(), log.end(), granted_ms);
     if (at != log.end() && *at == granted_ms) return at;
+    if (if_missing == IfGrantMissing::kNone) return log.end();
   }
   auto after = std::upper_bound(log.begin(), log.end(), UnixMs(obs.sent_at));
   return after == log.begin() ? log.end() : std::prev(after);
@@ -84,16 +92,19 @@ std::vector<int64_t>::iterator EntryOf(std::vector<int64_t>& log, const RateObse
 void MoveGrantPastArrival(RateBudgetState& state, const RateObservation& obs) {
   const int64_t recv_ms = UnixMs(obs.received_at);
   auto& sends = state.sends_ms;
-  auto entry = EntryOf(sends, obs);
+  // An entry moved later than its own only counts longer, so without its own the stand-in is safe here.
+  auto entry = EntryOf(sends, obs, IfGrantMissing::kLatestBeforeSend);
   if (entry == sends.end() || *entry >= recv_ms) return;
   sends.erase(entry);
   sends.insert(std::upper_bound(sends.begin(), sends.end(), recv_ms), recv_ms);
 }
 
-// The observed request is no longer in flight: its grant leaves in_flight_ms.
+// The observed request is no longer in flight: its grant leaves in_flight_ms. When its grant is not there (it
+// expired, or a worker running older code granted it without an in-flight entry), nothing leaves: removing
+// another request's entry would stop counting a request that is still in flight.
 void Land(RateBudgetState& state, const RateObservation& obs) {
   auto& flying = state.in_flight_ms;
-  auto entry = EntryOf(flying, obs);
+  auto entry = EntryOf(flying, obs, IfGrantMissing::kNone);
   if (entry != flying.end()) flying.erase(entry);
 }
 

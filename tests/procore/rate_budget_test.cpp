@@ -219,6 +219,26 @@ TEST(BudgetDecision, AGrantNeverAnsweredIsForgottenAfterTheInFlightExpiry) {
   EXPECT_EQ(s.in_flight_ms.size(), 1u) << "only the grant just made";
 }
 
+TEST(BudgetDecision, AnAnswerWhoseGrantExpiredLeavesTheOtherRequestsInFlight) {
+  RateBudgetPolicy p;
+  RateBudgetState s;
+  // A is granted and its thread stalls past the in-flight expiry; B is granted after that and is still out
+  // when A's answer comes back.
+  ASSERT_TRUE(DecideAcquire(s, kT0, p).granted);
+  const SysTime b_granted = kT0 + p.in_flight_expiry + Millis(1);
+  ASSERT_TRUE(DecideAcquire(s, b_granted, p).granted);
+  ASSERT_EQ(s.in_flight_ms.size(), 1u) << "A's grant expired";
+  RateObservation a;
+  a.granted_at = kT0;
+  a.sent_at = b_granted + Millis(1);
+  a.received_at = b_granted + Millis(2);
+  a.answered = false;
+  ApplyObservation(s, a, p);
+  // A's own entry is gone already; B's must stay, or B would stop counting while Procore may still count it.
+  const int64_t b_ms = std::chrono::duration_cast<Millis>(b_granted.time_since_epoch()).count();
+  EXPECT_EQ(s.in_flight_ms, (std::vector<int64_t>{b_ms}));
+}
+
 TEST(BudgetPacing, SteadySyncUnderTwentyPerTenSecondsSeesNoTooManyRequests) {
   Harness h;
   h.procore.spike_limit = 20;
