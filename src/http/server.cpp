@@ -39,6 +39,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/status.hpp>
@@ -78,6 +79,23 @@ std::string SendWithin(std::chrono::milliseconds timeout) {
   const auto ms = timeout.count();
   return "send the whole request within " +
          (ms % 1000 == 0 ? std::to_string(ms / 1000) + " s" : std::to_string(ms) + " ms");
+}
+
+// A request target in absolute form ("http://host/path?q", RFC 9112 §3.2.2, which a server must accept)
+// becomes the origin form the router knows ("/path?q"); any other target is returned as it is.
+std::string OriginForm(std::string_view target) {
+  auto scheme_end = target.find("://");
+  if (target.empty() || target.front() == '/' || scheme_end == std::string_view::npos)
+    return std::string(target);
+  std::string_view scheme = target.substr(0, scheme_end);
+  if (!beast::iequals(scheme, "http") && !beast::iequals(scheme, "https")) {
+    return std::string(target);
+  }
+  std::string_view rest = target.substr(scheme_end + 3);
+  auto path_start = rest.find_first_of("/?");
+  if (path_start == std::string_view::npos) return "/";
+  rest.remove_prefix(path_start);
+  return rest.front() == '/' ? std::string(rest) : "/" + std::string(rest);
 }
 
 bool IsSaneRequestId(std::string_view id) {
@@ -752,6 +770,7 @@ asio::awaitable<void> Server::Impl::Session(std::shared_ptr<Connection> conn) {
       }
       if (failed) break;
 
+      if (!req.target.empty() && req.target.front() != '/') req.target = OriginForm(req.target);
       std::string_view target = req.target;
       size_t q = target.find('?');
       std::string_view raw_path = target.substr(0, q);

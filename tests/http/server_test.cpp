@@ -305,6 +305,22 @@ TEST(HttpServerTest, Http10KeepAliveIsAcknowledged) {
   EXPECT_NE(raw.find("Connection: close", first), std::string::npos) << raw;
 }
 
+// HTTP/1.1 servers must accept a target in absolute form; it routes as its path and query.
+TEST(HttpServerTest, AbsoluteFormTargetsRouteByTheirPath) {
+  TestServer ts(BasicRouter());
+  std::string raw = RawExchange(ts.port(),
+                                "GET http://127.0.0.1/clients/7/things/9?q=x HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                "Connection: close\r\n\r\n");
+  EXPECT_NE(raw.find("HTTP/1.1 200"), std::string::npos) << raw;
+  EXPECT_NE(raw.find("\"client\":\"7\""), std::string::npos) << raw;
+  EXPECT_NE(raw.find("\"q\":\"x\""), std::string::npos) << raw;
+  raw =
+      RawExchange(ts.port(), "GET HTTPS://example.test?q=x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_NE(raw.find("HTTP/1.1 404"), std::string::npos) << "an empty path is /, which has no route: " << raw;
+  raw = RawExchange(ts.port(), "GET http://h/hello HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+  EXPECT_NE(raw.find("HTTP/1.1 200"), std::string::npos) << raw;
+}
+
 TEST(HttpServerTest, HeadersOverLimitAnswer431) {
   ServerOptions options;
   options.max_header_bytes = 1024;
