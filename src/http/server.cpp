@@ -748,9 +748,17 @@ asio::awaitable<void> Server::Impl::Session(std::shared_ptr<Connection> conn) {
         if (ec && ec != bhttp::error::need_more) {
           if (ec == bhttp::error::header_limit) {
             const std::string limit = std::to_string(options.max_header_bytes);
-            co_await WriteAndClose(
-                *conn, 431, "headers_too_large", "the request line and headers exceed " + limit + " bytes",
-                "shorten the URL or leave out large headers, to " + limit + " bytes in all");
+            // The request line is parsed as soon as it ends: if it has not been, it alone is over the limit,
+            // a URL too long (414); otherwise the headers are (431).
+            if (req.target.empty()) {
+              co_await WriteAndClose(*conn, 414, "uri_too_long",
+                                     "the request line is longer than " + limit + " bytes",
+                                     "shorten the URL (its path and query) to under " + limit + " bytes");
+            } else {
+              co_await WriteAndClose(
+                  *conn, 431, "headers_too_large", "the request line and headers exceed " + limit + " bytes",
+                  "shorten the URL or leave out large headers, to " + limit + " bytes in all");
+            }
           } else {
             co_await WriteAndClose(*conn, 400, "bad_request",
                                    "the request is not valid HTTP/1.1 (" + ec.message() + ")", kWellFormed);

@@ -333,6 +333,18 @@ TEST(HttpServerTest, HeadersOverLimitAnswer431) {
       << raw;
 }
 
+TEST(HttpServerTest, AUrlOverTheLimitAnswers414) {
+  ServerOptions options;
+  options.max_header_bytes = 1024;
+  TestServer ts(BasicRouter(), options);
+  std::string raw =
+      RawExchange(ts.port(), "GET /hello?q=" + std::string(4000, 'a') + " HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_NE(raw.find("HTTP/1.1 414"), std::string::npos) << raw;
+  EXPECT_NE(raw.find("\"fix\":\"shorten the URL (its path and query) to under 1024 bytes\""),
+            std::string::npos)
+      << raw;
+}
+
 // A request the parser refuses says what was wrong with it and how a well-formed one looks.
 TEST(HttpServerTest, MalformedRequestsAnswer400WithWhatIsWrong) {
   TestServer ts(BasicRouter());
