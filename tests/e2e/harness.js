@@ -72,10 +72,12 @@ async function launchBrowser() {
   });
 }
 
+// Transitions (the progress bar's fill) are run to their end first, so a screenshot shows the state the page
+// has settled on rather than a frame of the animation towards it.
 async function screenshot(page, name) {
   fs.mkdirSync(artifactsDir, { recursive: true });
   const file = path.join(artifactsDir, `${name}.png`);
-  await page.screenshot({ path: file, fullPage: true });
+  await page.screenshot({ path: file, fullPage: true, animations: 'disabled' });
   return file;
 }
 
