@@ -991,6 +991,18 @@ void Server::Stop(std::chrono::milliseconds grace) {
   s.io_threads.clear();
   // Handlers still running finish; queued ones that never started are dropped.
   s.pool->Stop();
+  // A session still waiting for a handler's answer can no longer be resumed. Its coroutine and its connection
+  // hold each other (the connection keeps the waiting handler), so without this they would outlive the
+  // server. Dropping the handler hands the coroutine's unwinding to the stopped io_context, which destroys
+  // it.
+  std::vector<std::shared_ptr<Connection>> waiting;
+  {
+    std::lock_guard lock(s.connections_mu);
+    for (const auto& conn : s.connections) {
+      if (conn->waiter) waiting.push_back(conn);
+    }
+  }
+  for (const auto& conn : waiting) conn->waiter.reset();
 }
 
 uint16_t Server::port() const {

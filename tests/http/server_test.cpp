@@ -321,6 +321,30 @@ TEST(HttpServerTest, AbsoluteFormTargetsRouteByTheirPath) {
   EXPECT_NE(raw.find("HTTP/1.1 200"), std::string::npos) << raw;
 }
 
+// A connection whose handler was still running when the server stopped is closed once the server is gone: its
+// session used to keep it (and its socket) alive, each holding the other.
+TEST(HttpServerTest, AConnectionWaitingOnAHandlerIsClosedWhenTheServerGoes) {
+  auto router = BasicRouter();
+  std::atomic<bool> started{false};
+  router->Get("/slow", [&started](Request&) {
+    started = true;
+    std::this_thread::sleep_for(300ms);
+    return Response::Text(200, "late");
+  });
+  auto ts = std::make_unique<TestServer>(router);
+  const uint16_t port = ts->port();
+  auto raw = std::async(std::launch::async, [port] {
+    return RawExchange(port, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n", 5000ms);
+  });
+  while (!started) std::this_thread::sleep_for(5ms);
+  const auto stopped_at = std::chrono::steady_clock::now();
+  ts.reset();  // stops without a grace period: the handler is still sleeping
+  ASSERT_EQ(raw.wait_for(3s), std::future_status::ready)
+      << "the connection stayed open after the server went";
+  EXPECT_LT(std::chrono::steady_clock::now() - stopped_at, 3s);
+  EXPECT_EQ(raw.get().find("late"), std::string::npos) << "no answer is sent after the stop";
+}
+
 TEST(HttpServerTest, HeadersOverLimitAnswer431) {
   ServerOptions options;
   options.max_header_bytes = 1024;
