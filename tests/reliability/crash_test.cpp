@@ -5,6 +5,8 @@
 // KTRACK_RELIABILITY_SEED.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <map>
 #include <random>
 
 #include "reliability_env.h"
@@ -53,14 +55,40 @@ bool AllSynced(ReliabilityEnv& env) {
   return true;
 }
 
-void ExpectPagesReadAtMostTwice(ReliabilityEnv& env) {
-  int64_t over = 0;
-  for (const auto& [target, n] : env.emulator.Stats().at("by_target").items()) {
-    // Stream pages; the integration's own periodic reads (deliveries, permissions) repeat by design.
+// `ktrack serve`'s job threads (worker.job_threads, which the suite leaves at its default).
+constexpr int64_t kServerJobThreads = 4;
+
+// The emulator's page reads since its stats were last reset: each GET's target and how often it was read.
+// Deliveries and permissions are left out: the integration reads them periodically by design.
+std::map<std::string, int64_t> PageReads(ReliabilityEnv& env) {
+  std::map<std::string, int64_t> reads;
+  // Held in a local: a range-for over .at() of the temporary would read it after it is destroyed.
+  const nlohmann::json stats = env.emulator.Stats();
+  for (const auto& [target, n] : stats.at("by_target").items()) {
     if (target.rfind("GET ", 0) != 0 || target.find("/webhooks/") != std::string::npos ||
         target.find("/settings/permissions") != std::string::npos)
       continue;
-    if (n.get<int64_t>() > 2 && ++over <= 5) ADD_FAILURE() << target << " read " << n << " times";
+    reads[target] = n.get<int64_t>();
+  }
+  return reads;
+}
+
+// Reads beyond each page's first, in all.
+int64_t Rereads(const std::map<std::string, int64_t>& reads) {
+  int64_t extra = 0;
+  for (const auto& [target, n] : reads) extra += std::max<int64_t>(0, n - 1);
+  return extra;
+}
+
+// No page is read more than twice, except that targets starting with one of read_once_before may show one
+// read more: a read made once before the work under test began.
+void ExpectPagesReadAtMostTwice(const std::map<std::string, int64_t>& reads,
+                                const std::vector<std::string>& read_once_before = {}) {
+  int64_t over = 0;
+  for (const auto& [target, n] : reads) {
+    const bool read_before = std::any_of(read_once_before.begin(), read_once_before.end(),
+                                         [&](const std::string& p) { return target.rfind(p, 0) == 0; });
+    if (n > (read_before ? 3 : 2) && ++over <= 5) ADD_FAILURE() << target << " read " << n << " times";
   }
   EXPECT_EQ(over, 0) << "pages read more than twice";
 }
@@ -70,7 +98,8 @@ TEST(CrashSuite, InitialSyncOfDemoKilledAtRandomPointsConverges) {
   ASSERT_NO_FATAL_FAILURE(env.Start({.preset = "demo"}));
   // Room in the rate limit: a restarted server does not know what the killed one spent in the window.
   env.emulator.Faults({{"latency_ms", 15}, {"rate_limit", {{"spike", 5000}, {"hourly", 100000}}}});
-  ASSERT_NO_FATAL_FAILURE(env.Connect());
+  // The stats count from Complete on: the permission check's read of the project list is not the sync's.
+  ASSERT_NO_FATAL_FAILURE(env.Connect(3600, nullptr, /*stats_from_complete=*/true));
   auto rng = Rng(1);
   const int trials = Trials();
   const auto start = std::chrono::steady_clock::now();
@@ -84,7 +113,8 @@ TEST(CrashSuite, InitialSyncOfDemoKilledAtRandomPointsConverges) {
   std::printf("[ figures  ] %d kills during the demo initial sync; converged after %.1f s (%lld records)\n",
               kills, seconds, static_cast<long long>(report.records_in_truth));
   EXPECT_EQ(kills, trials) << "the sync finished before every kill could land";
-  ExpectPagesReadAtMostTwice(env);
+  // Complete reads the company's project list once to link the projects (auto-link), before the sync starts.
+  ExpectPagesReadAtMostTwice(PageReads(env), {"GET /rest/v1.1/projects?company_id="});
 }
 
 TEST(CrashSuite, WebhookProcessingKilledAtRandomPointsConverges) {
@@ -143,7 +173,14 @@ TEST(CrashSuite, ReconciliationKilledAtRandomPointsConverges) {
   EXPECT_TRUE(env.WaitConverged(std::chrono::seconds(180), &report)) << report.Describe();
   std::printf("[ figures  ] %d kills during reconciliation\n", kills);
   EXPECT_GE(kills, 1) << "the reconciliation finished before a kill could land";
-  ExpectPagesReadAtMostTwice(env);
+  // A kill costs the pages in flight: fetched and not committed yet, so read again after the restart, at
+  // most one a job thread. Two kills can land in the same page's read, so a page may be read three times
+  // here; the "no page read more than twice" is the initial sync's, checked above.
+  const auto reads = PageReads(env);
+  std::printf("[ figures  ] %lld pages read again after %d kills\n", static_cast<long long>(Rereads(reads)),
+              kills);
+  EXPECT_LE(Rereads(reads), int64_t{kills} * kServerJobThreads)
+      << "more pages read again than were in flight";
 }
 
 }  // namespace

@@ -93,7 +93,8 @@ std::string ReliabilityEnv::webhook_url() {
   return Api("GET").body["webhooks"].value("destination_url", std::string());
 }
 
-void ReliabilityEnv::Connect(int64_t reconcile_interval_s, const json& faults_at_complete) {
+void ReliabilityEnv::Connect(int64_t reconcile_interval_s, const json& faults_at_complete,
+                             bool stats_from_complete) {
   auto put = Api("PUT", "/credentials", emulator.CredentialsBody());
   ASSERT_EQ(put.status, 200) << put.text;
   auto verify = Api("POST", "/credentials/verify", {{"company_id", emulator.company_id}});
@@ -108,6 +109,7 @@ void ReliabilityEnv::Connect(int64_t reconcile_interval_s, const json& faults_at
   ASSERT_EQ(permissions.status, 200) << permissions.text;
   ASSERT_TRUE(permissions.body.value("ok", false)) << permissions.text;
   if (!faults_at_complete.is_null()) emulator.Faults(faults_at_complete);
+  if (stats_from_complete) emulator.Call("POST", "/_emulator/stats/reset");
   auto complete = Api("POST", "/complete", json::object());
   ASSERT_EQ(complete.status, 202) << complete.text;
   ASSERT_TRUE(WaitUntil([&] { return IntegrationStatus() == "active"; }, std::chrono::seconds(120)))
@@ -133,14 +135,6 @@ bool ReliabilityEnv::WaitConverged(std::chrono::seconds limit, ConvergenceReport
 
 int64_t ReliabilityEnv::EmulatorRequests() {
   return emulator.Stats().at("requests").get<int64_t>();
-}
-
-std::pair<int64_t, std::string> ReliabilityEnv::MaxPageReads() {
-  std::pair<int64_t, std::string> max{0, ""};
-  for (const auto& [target, n] : emulator.Stats().at("by_target").items()) {
-    if (target.rfind("GET ", 0) == 0 && n.get<int64_t>() > max.first) max = {n.get<int64_t>(), target};
-  }
-  return max;
 }
 
 int64_t ReliabilityEnv::CountRows(const std::string& sql) {

@@ -52,8 +52,10 @@ class ReliabilityEnv {
 
   // Runs the wizard to active (credentials, verify, settings with auto-linked projects, permissions,
   // complete). Does not wait for the sync. faults_at_complete: emulator faults applied just before Complete,
-  // so the hook set-up and the whole initial sync run under them.
-  void Connect(int64_t reconcile_interval_s = 3600, const nlohmann::json& faults_at_complete = nullptr);
+  // so the hook set-up and the whole initial sync run under them. stats_from_complete: the emulator's stats
+  // are reset just before Complete, so they count Complete and the initial sync, not the wizard's checks.
+  void Connect(int64_t reconcile_interval_s = 3600, const nlohmann::json& faults_at_complete = nullptr,
+               bool stats_from_complete = false);
 
   // The client's Procore API as its admin: rest is appended to /api/v1/clients/{id}/procore.
   Answer Api(const std::string& method, const std::string& rest = "", const nlohmann::json& body = nullptr);
@@ -66,8 +68,6 @@ class ReliabilityEnv {
 
   // Requests made to the emulator's API so far (its stats).
   int64_t EmulatorRequests();
-  // The most times one page (GET with its query) was read, and the target read that often.
-  std::pair<int64_t, std::string> MaxPageReads();
   int64_t CountRows(const std::string& sql);
   // A statement on the server's database (white box), e.g. to bring the next reconciliation forward.
   void Exec(const std::string& sql);
