@@ -3,7 +3,7 @@ BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 
-.PHONY: deps configure build test test-unit test-e2e demo lint bench bench-quick reliability clean
+.PHONY: deps configure build test test-unit test-e2e demo lint bench bench-quick reliability sanitize clean
 
 deps:
 	@scripts/install-deps
@@ -34,6 +34,12 @@ bench-quick: build
 
 reliability: build
 	scripts/reliability $(BUILD_DIR)
+
+# Every C++ test under AddressSanitizer and UndefinedBehaviorSanitizer (SANITIZER=thread: ThreadSanitizer), in
+# build-$(SANITIZER)/.
+SANITIZER ?= address
+sanitize: deps
+	scripts/sanitize $(SANITIZER)
 
 clean:
 	rm -rf $(BUILD_DIR)
