@@ -81,21 +81,21 @@ std::string SendWithin(std::chrono::milliseconds timeout) {
          (ms % 1000 == 0 ? std::to_string(ms / 1000) + " s" : std::to_string(ms) + " ms");
 }
 
-// A request target in absolute form ("http://host/path?q", RFC 9112 §3.2.2, which a server must accept)
-// becomes the origin form the router knows ("/path?q"); any other target is returned as it is.
-std::string OriginForm(std::string_view target) {
-  auto scheme_end = target.find("://");
-  if (target.empty() || target.front() == '/' || scheme_end == std::string_view::npos)
-    return std::string(target);
-  std::string_view scheme = target.substr(0, scheme_end);
-  if (!beast::iequals(scheme, "http") && !beast::iequals(scheme, "https")) {
-    return std::string(target);
+// A request target in absolute form ("http://host/path?q", RFC 9112 §3.2.2, which a server must accept) is
+// rewritten to the origin form the router knows ("/path?q"); any other target is left as it is.
+void ToOriginForm(std::string& target) {
+  if (target.empty() || target.front() == '/') return;  // origin form: nearly every request
+  const auto scheme_end = target.find("://");
+  if (scheme_end == std::string::npos) return;
+  const std::string_view scheme(target.data(), scheme_end);
+  if (!beast::iequals(scheme, "http") && !beast::iequals(scheme, "https")) return;
+  const auto path_start = target.find_first_of("/?", scheme_end + 3);
+  if (path_start == std::string::npos) {
+    target = "/";
+  } else {
+    target.erase(0, path_start);
+    if (target.front() == '?') target.insert(0, 1, '/');
   }
-  std::string_view rest = target.substr(scheme_end + 3);
-  auto path_start = rest.find_first_of("/?");
-  if (path_start == std::string_view::npos) return "/";
-  rest.remove_prefix(path_start);
-  return rest.front() == '/' ? std::string(rest) : "/" + std::string(rest);
 }
 
 bool IsSaneRequestId(std::string_view id) {
@@ -778,7 +778,7 @@ asio::awaitable<void> Server::Impl::Session(std::shared_ptr<Connection> conn) {
       }
       if (failed) break;
 
-      if (!req.target.empty() && req.target.front() != '/') req.target = OriginForm(req.target);
+      ToOriginForm(req.target);
       std::string_view target = req.target;
       size_t q = target.find('?');
       std::string_view raw_path = target.substr(0, q);
