@@ -162,7 +162,7 @@ TEST(CrashSuite, ReconciliationKilledAtRandomPointsConverges) {
   // Webhooks fail, so only reconciliation can bring the changes in.
   env.emulator.Faults({{"webhook_failure_rate", 1.0}, {"latency_ms", 40}});
   ASSERT_EQ(env.emulator.Changes(500, 33), 500);
-  env.emulator.Call("POST", "/_emulator/stats/reset");
+  env.emulator.ResetStats();
   env.RequestReconcile();
   auto rng = Rng(3);
   const int trials = Trials();

@@ -109,7 +109,7 @@ void ReliabilityEnv::Connect(int64_t reconcile_interval_s, const json& faults_at
   ASSERT_EQ(permissions.status, 200) << permissions.text;
   ASSERT_TRUE(permissions.body.value("ok", false)) << permissions.text;
   if (!faults_at_complete.is_null()) emulator.Faults(faults_at_complete);
-  if (stats_from_complete) emulator.Call("POST", "/_emulator/stats/reset");
+  if (stats_from_complete) emulator.ResetStats();
   auto complete = Api("POST", "/complete", json::object());
   ASSERT_EQ(complete.status, 202) << complete.text;
   ASSERT_TRUE(WaitUntil([&] { return IntegrationStatus() == "active"; }, std::chrono::seconds(120)))

@@ -25,7 +25,7 @@ TEST(WebhookReliability, AThousandChangesWithDuplicatesConvergeWithinTenSeconds)
   ASSERT_TRUE(env.WaitConverged(std::chrono::seconds(120), &report)) << report.Describe();
 
   env.emulator.Faults({{"webhook_duplicate_rate", 0.2}});
-  env.emulator.Call("POST", "/_emulator/stats/reset");
+  env.emulator.ResetStats();
   const auto start = std::chrono::steady_clock::now();
   ASSERT_EQ(env.emulator.Changes(1000, 9), 1000);
   // Polled by hand to also see when Procore's deliveries were all acknowledged.

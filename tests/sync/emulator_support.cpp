@@ -72,6 +72,10 @@ nlohmann::json Emulator::Stats() {
   return Call("GET", "/_emulator/stats");
 }
 
+void Emulator::ResetStats() {
+  Call("POST", "/_emulator/stats/reset");
+}
+
 void Emulator::Faults(const nlohmann::json& faults) {
   Call("PUT", "/_emulator/faults", faults);
 }

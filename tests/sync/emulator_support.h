@@ -38,6 +38,7 @@ class Emulator {
   void Reinstall();
   nlohmann::json Truth();
   nlohmann::json Stats();
+  void ResetStats();  // the stats count from now on
   void Faults(const nlohmann::json& faults);
   int Changes(int count, int seed);
   // KTrack's PUT /credentials body for the app InstallApp created, at this emulator's URLs.

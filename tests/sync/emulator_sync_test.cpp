@@ -178,7 +178,7 @@ TEST_F(EmulatorSyncTest, WebhookDeliveriesAreProcessedToTheTruth) {
   ASSERT_TRUE(created) << created.error().error.message;
 
   emulator_.Faults({{"webhook_duplicate_rate", 0.2}});
-  emulator_.Call("POST", "/_emulator/stats/reset");
+  emulator_.ResetStats();
   ASSERT_EQ(emulator_.Changes(1000, 9), 1000);
 
   // Deliveries until they stop coming.
