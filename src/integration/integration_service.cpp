@@ -9,6 +9,7 @@
 #include "integration/hook_lifecycle.h"
 #include "obs/log.h"
 #include "procore/environment.h"
+#include "procore/rate_budget.h"
 #include "procore/webhooks.h"
 #include "sync/scope.h"
 #include "util/hash.h"
@@ -27,6 +28,21 @@ constexpr int kRecentPages = 3;
 nlohmann::json Iso(const std::optional<int64_t>& ms) {
   if (!ms) return nullptr;
   return FormatIso8601(*ms);
+}
+
+// The app's use of Procore's rate limits in the company (procore-api.md §6), as KTrack's rate budget knows
+// it: its own requests in each window, the limits learned from X-Rate-Limit-* headers (null until a response
+// reported them), and whether requests wait for a window to reset.
+nlohmann::json ApiUsageJson(const procore::RateBudgetSnapshot& s) {
+  auto learned = [](int64_t limit) { return limit > 0 ? nlohmann::json(limit) : nlohmann::json(nullptr); };
+  return {{"requests_last_hour", s.sent_in_hour},
+          {"hourly_limit", learned(s.hourly_limit)},
+          {"requests_in_spike_window", s.sent_in_spike_window},
+          {"spike_limit", learned(s.spike_limit)},
+          {"rate_limited_until", s.limited_until ? nlohmann::json(FormatIso8601(UnixMs(*s.limited_until)))
+                                                 : nlohmann::json(nullptr)},
+          {"rate_limited_responses", s.rate_limited_count},
+          {"requests_waiting", s.waiting}};
 }
 
 nlohmann::json ErrorJson(const Error& e, int64_t at_ms) {
@@ -286,6 +302,9 @@ Result<nlohmann::json> IntegrationService::Describe(int64_t client_id) {
     webhooks["discarded"] = nullptr;
   }
   j["webhooks"] = webhooks;
+  j["api_usage"] = nullptr;
+  if (r.status != IntegrationStatus::kDisconnected)
+    if (auto budget = clients_.RateBudgetFor(r)) j["api_usage"] = ApiUsageJson(*budget);
   nlohmann::json streams = nlohmann::json::array();
   if (r.status != IntegrationStatus::kNotStarted) {
     if (auto list = sync_.ListStreams(client_id); list)

@@ -24,7 +24,8 @@ std::shared_ptr<procore::Client> ProcoreClients::ForCredentials(procore::AppCred
       std::move(options), procore::ClientDeps{*transport_, clock_, random_, tokens_, budget_});
 }
 
-Result<procore::AppCredentials> ProcoreClients::CredentialsFor(const IntegrationRecord& record) {
+// The app an integration uses, without its secret: the URLs of its environment and its client id.
+Result<procore::AppCredentials> ProcoreClients::AppFor(const IntegrationRecord& record) const {
   auto environment = procore::ParseEnvironment(record.environment);
   if (!environment)
     return Fail(ErrorKind::kConflict, "credentials_missing", "The integration has no Procore environment.",
@@ -34,7 +35,13 @@ Result<procore::AppCredentials> ProcoreClients::CredentialsFor(const Integration
   if (!urls) return Fail(urls.error().error);
   procore::AppCredentials app;
   app.urls = *urls;
-  app.client_id = record.procore_client_id;
+  app.client_id = record.uses_marketplace_app ? options_.marketplace.client_id : record.procore_client_id;
+  return app;
+}
+
+Result<procore::AppCredentials> ProcoreClients::CredentialsFor(const IntegrationRecord& record) {
+  auto app = AppFor(record);
+  if (!app) return app;
   if (record.uses_marketplace_app) {
     if (!options_.marketplace.configured())
       return Fail(
@@ -42,8 +49,7 @@ Result<procore::AppCredentials> ProcoreClients::CredentialsFor(const Integration
           "This KTrack server no longer has the credentials of KTrack's Marketplace app.",
           "Ask the KTrack operator to configure procore.marketplace_client_id and its secret, or save "
           "your own app's credentials.");
-    app.client_id = options_.marketplace.client_id;
-    app.client_secret = options_.marketplace.client_secret;
+    app->client_secret = options_.marketplace.client_secret;
     return app;
   }
   auto secret = secrets_.Get(SecretOwner(record.client_id), kClientSecretPurpose);
@@ -52,8 +58,15 @@ Result<procore::AppCredentials> ProcoreClients::CredentialsFor(const Integration
     return Fail(ErrorKind::kConflict, "credentials_missing",
                 "No Procore credentials are saved for this client.",
                 "Paste the client ID and client secret, then click Verify.");
-  app.client_secret = std::move(**secret);
+  app->client_secret = std::move(**secret);
   return app;
+}
+
+std::optional<procore::RateBudgetSnapshot> ProcoreClients::RateBudgetFor(const IntegrationRecord& record) {
+  if (!record.company_id) return std::nullopt;
+  auto app = AppFor(record);
+  if (!app || app->client_id.empty()) return std::nullopt;
+  return budget_.Snapshot(procore::BudgetKey(app->urls.api_url, app->client_id, *record.company_id));
 }
 
 Result<std::shared_ptr<procore::Client>> ProcoreClients::ForIntegration(const IntegrationRecord& record) {

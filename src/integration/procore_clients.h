@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "crypto/secret_store.h"
@@ -43,6 +44,9 @@ class ProcoreClients final : public sync::ProcoreClientSource {
   // The credentials stored for an integration (secret decrypted; the Marketplace app's from the config).
   Result<procore::AppCredentials> CredentialsFor(const IntegrationRecord& record);
   Result<std::shared_ptr<procore::Client>> ForIntegration(const IntegrationRecord& record);
+  // The rate budget of the integration's app in its company, as the status pages show it; empty before a
+  // company is chosen. Reads no secret.
+  std::optional<procore::RateBudgetSnapshot> RateBudgetFor(const IntegrationRecord& record);
   // sync::ProcoreClientSource: only integrations with verified credentials and a company.
   Result<std::shared_ptr<procore::Client>> ClientFor(int64_t client_id) override;
   // Drops cached tokens of credentials that were replaced or wiped.
@@ -51,6 +55,8 @@ class ProcoreClients final : public sync::ProcoreClientSource {
   const ProcoreClientsOptions& options() const { return options_; }
 
  private:
+  Result<procore::AppCredentials> AppFor(const IntegrationRecord& record) const;
+
   store::Store& store_;
   crypto::SecretStore& secrets_;
   Clock& clock_;

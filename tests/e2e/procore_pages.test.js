@@ -30,6 +30,11 @@ function activeIntegration() {
       recent_deliveries: [{ event_id: 88, completed_at: now, resource_name: 'RFIs', event_type: 'update', outcome: 'success', response_status: 200 }],
     },
     permissions: permissionReport(),
+    // The hour's requests used up: KTrack waits 20 minutes for Procore's hourly window to reset.
+    api_usage: {
+      requests_last_hour: 3598, hourly_limit: 3600, requests_in_spike_window: 0, spike_limit: 100,
+      rate_limited_until: new Date(Date.now() + 20 * 60 * 1000).toISOString(), rate_limited_responses: 0, requests_waiting: 2,
+    },
     streams: [],
     last_error: null,
   };
@@ -154,6 +159,8 @@ test('the Procore pages render what the API answers', async (t) => {
       assert.match(await page.textContent('#webhooks'), /5501/);
       assert.match(await page.textContent('#stream-errors'), /turn RFIs on/);
       assert.match(await page.textContent('#health-facts'), /2 failing/);
+      assert.match(await page.textContent('#api-usage'),
+        /^3,598 requests in the last hour \(Procore allows 3,600 an hour, 100 per 10 s\)Rate limited until \d\d:\d\d KTrack waits/);
       // What KTrack made of the events it received, in words; a refused re-read names what Procore refused.
       await page.waitForSelector('#received-table tbody tr');
       assert.strictEqual(await page.textContent('#received-summary'),

@@ -192,6 +192,8 @@ test('Concierge walks the Procore company integration end to end, as the help ar
     await page.waitForSelector('#streams-table tbody tr');
     assert.match(await page.textContent('#connection-facts'), new RegExp(company.name));
     assert.ok(!(await page.content()).includes(app.client_secret));
+    // KTrack's own requests this hour, and the spike limit the emulator's headers reported; not rate limited.
+    assert.match(await page.textContent('#api-usage'), /^[\d,]+ requests in the last hour \(Procore allows [\d,]+ per 10 s\)$/);
     await page.waitForSelector('#permissions-grid td[data-status]');
     await h.screenshot(page, 'wizard-10-details');
     await phone('10-details', `${server.url}/clients/${client.id}/procore`);

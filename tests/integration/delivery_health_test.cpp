@@ -1,34 +1,58 @@
 // Delivery health end to end: KTrack's endpoint is down past Procore's 12-hour discard (an emulator at 3,600x
 // speed), and once back KTrack reads the discarded deliveries, shows the count and reconciles the data to
-// truth.
+// truth. Also the integration's Procore API use, as the integration page shows it.
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <memory>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "harness.h"
+#include "util/strings.h"
 
 namespace kt::testing {
 namespace {
 
 using nlohmann::json;
 
-TEST(DeliveryHealth, DiscardedDeliveriesAreCountedAndTheirDataReconciled) {
+// An emulator with the small preset and an app installed for RFIs, and `ktrack serve` with a tenant whose
+// integration is completed with RFIs selected.
+struct Connected {
   TempDir dir;
   ChildProcess emulator;
-  emulator.Start({BinPath("procore-emulator"), "--listen", "127.0.0.1:0", "--preset", "small", "--seed", "5",
-                  "--time-scale", "3600"},
-                 {}, dir.path() + "/emulator.log");
-  const std::string emu = emulator.WaitForListening();
-  auto reset = Call("POST", emu + "/_emulator/reset", {{"preset", "small"}, {"seed", 5}});
+  std::string emu;
+  int64_t company = 0;
+  int64_t project = 0;
+  std::unique_ptr<ChildProcess> server;
+  std::string listen;
+  std::string api;
+  std::vector<std::pair<std::string, std::string>> auth;
+
+  std::unique_ptr<ChildProcess> StartServer(const std::string& address) {
+    auto started = std::make_unique<ChildProcess>();
+    started->Start({BinPath("ktrack"), "serve", "--listen", address, "--data-dir", dir.path()},
+                   {{"KTRACK_PROCORE_ALLOW_CUSTOM_URLS", "true"}}, dir.path() + "/server.log");
+    return started;
+  }
+};
+
+void Connect(Connected& c, const std::vector<std::string>& emulator_flags) {
+  std::vector<std::string> argv = {
+      BinPath("procore-emulator"), "--listen", "127.0.0.1:0", "--preset", "small", "--seed", "5"};
+  argv.insert(argv.end(), emulator_flags.begin(), emulator_flags.end());
+  c.emulator.Start(argv, {}, c.dir.path() + "/emulator.log");
+  c.emu = c.emulator.WaitForListening();
+  auto reset = Call("POST", c.emu + "/_emulator/reset", {{"preset", "small"}, {"seed", 5}});
   ASSERT_EQ(reset.status, 200) << reset.text;
-  const int64_t company = reset.body["companies"][0]["id"];
-  const int64_t project = reset.body["companies"][0]["project_ids"][0];
+  c.company = reset.body["companies"][0]["id"];
+  c.project = reset.body["companies"][0]["project_ids"][0];
   // Tokens that outlive the test even at 3,600x.
-  ASSERT_EQ(Call("PUT", emu + "/_emulator/faults", {{"token_lifetime_s", 1'000'000'000}}).status, 200);
-  auto app = Call("POST", emu + "/_emulator/apps", {{"name", "KTrack"}, {"kind", "dmsa"}});
+  ASSERT_EQ(Call("PUT", c.emu + "/_emulator/faults", {{"token_lifetime_s", 1'000'000'000}}).status, 200);
+  auto app = Call("POST", c.emu + "/_emulator/apps", {{"name", "KTrack"}, {"kind", "dmsa"}});
   ASSERT_EQ(app.status, 200);
-  auto install = Call("POST", emu + "/_emulator/companies/" + std::to_string(company) + "/installs",
+  auto install = Call("POST", c.emu + "/_emulator/companies/" + std::to_string(c.company) + "/installs",
                       {{"client_id", app.body["client_id"]},
                        {"permissions",
                         {{"company", {{"Admin", "read_only"}, {"Webhooks API", "standard"}}},
@@ -36,37 +60,45 @@ TEST(DeliveryHealth, DiscardedDeliveriesAreCountedAndTheirDataReconciled) {
                        {"permitted_projects", "all"}});
   ASSERT_EQ(install.status, 201) << install.text;
 
-  Tenant t = NewTenant("Health Co", dir.path());
-  auto start_server = [&](const std::string& listen) {
-    auto server = std::make_unique<ChildProcess>();
-    server->Start({BinPath("ktrack"), "serve", "--listen", listen, "--data-dir", dir.path()},
-                  {{"KTRACK_PROCORE_ALLOW_CUSTOM_URLS", "true"}}, dir.path() + "/server.log");
-    return server;
-  };
-  auto server = start_server("127.0.0.1:0");
-  const std::string base = server->WaitForListening();
-  const std::string listen = base.substr(std::string("http://").size());
-  const std::string api = base + "/api/v1/clients/" + std::to_string(t.client_id) + "/procore";
-  const std::vector<std::pair<std::string, std::string>> auth = {
-      {"Authorization", "Bearer " + t.admin_token}};
+  Tenant t = NewTenant("Health Co", c.dir.path());
+  c.server = c.StartServer("127.0.0.1:0");
+  const std::string base = c.server->WaitForListening();
+  c.listen = base.substr(std::string("http://").size());
+  c.api = base + "/api/v1/clients/" + std::to_string(t.client_id) + "/procore";
+  c.auth = {{"Authorization", "Bearer " + t.admin_token}};
+  const std::string& api = c.api;
+  const auto& auth = c.auth;
 
   ASSERT_EQ(Call("PUT", api + "/credentials",
                  {{"client_id", app.body["client_id"]},
                   {"client_secret", app.body["client_secret"]},
                   {"environment", "custom"},
-                  {"login_url", emu},
-                  {"api_url", emu}},
+                  {"login_url", c.emu},
+                  {"api_url", c.emu}},
                  auth)
                 .status,
             200);
-  ASSERT_EQ(Call("POST", api + "/credentials/verify", {{"company_id", company}}, auth).status, 200);
-  ASSERT_EQ(Call("PUT", api + "/settings", {{"company_id", company}, {"domains", {"rfis"}}}, auth).status,
+  ASSERT_EQ(Call("POST", api + "/credentials/verify", {{"company_id", c.company}}, auth).status, 200);
+  ASSERT_EQ(Call("PUT", api + "/settings", {{"company_id", c.company}, {"domains", {"rfis"}}}, auth).status,
             200);
   auto perms = Call("POST", api + "/permissions/verify", json::object(), auth);
   ASSERT_TRUE(perms.body["ok"].get<bool>()) << perms.text;
   ASSERT_EQ(Call("POST", api + "/complete", json::object(), auth).status, 202);
   ASSERT_TRUE(WaitUntil([&] { return Call("GET", api, nullptr, auth).body["status"] == "active"; },
                         std::chrono::seconds(60)));
+}
+
+TEST(DeliveryHealth, DiscardedDeliveriesAreCountedAndTheirDataReconciled) {
+  Connected c;
+  Connect(c, {"--time-scale", "3600"});
+  if (HasFatalFailure()) return;
+  const std::string& emu = c.emu;
+  const std::string& api = c.api;
+  const auto& auth = c.auth;
+  const int64_t company = c.company, project = c.project;
+  auto& server = c.server;
+  auto start_server = [&](const std::string& address) { return c.StartServer(address); };
+  const std::string& listen = c.listen;
   ASSERT_EQ(
       Call("POST", api + "/projects/" + std::to_string(project) + "/link", {{"create", true}}, auth).status,
       200);
@@ -119,6 +151,44 @@ TEST(DeliveryHealth, DiscardedDeliveriesAreCountedAndTheirDataReconciled) {
   EXPECT_TRUE(reconciled);
   server->Signal(SIGTERM);
   EXPECT_EQ(server->Wait(), 0);
+}
+
+// The integration page's Procore API use: KTrack's requests in the hour and the limits Procore reported, and,
+// once Procore refuses for the hour, until when KTrack waits.
+TEST(DeliveryHealth, ApiUsageShowsTheRequestsTheLimitsAndAWaitForTheHourlyLimit) {
+  Connected c;
+  Connect(c, {});
+  if (HasFatalFailure()) return;
+  json usage = Call("GET", c.api, nullptr, c.auth).body["api_usage"];
+  ASSERT_TRUE(usage.is_object()) << usage.dump();
+  EXPECT_GE(usage["requests_last_hour"].get<int64_t>(), 3) << usage.dump();  // permission check, hook, sync
+  EXPECT_EQ(usage["spike_limit"], 100) << usage.dump();  // the emulator's default, the window closest to full
+  EXPECT_TRUE(usage["hourly_limit"].is_null()) << usage.dump();  // not reported while the spike window is
+  EXPECT_TRUE(usage["rate_limited_until"].is_null()) << usage.dump();
+  EXPECT_EQ(usage["rate_limited_responses"], 0) << usage.dump();
+
+  // Procore now allows one request an hour (the emulator starts new windows with new limits). KTrack's next
+  // request uses it, its answer reports none left, and KTrack waits for the hour to reset without being
+  // refused.
+  ASSERT_EQ(Call("PUT", c.emu + "/_emulator/faults", {{"rate_limit", {{"hourly", 1}}}}).status, 200);
+  ASSERT_EQ(Call("POST", c.api + "/streams/reconcile", json::object(), c.auth).status, 202);
+  ASSERT_TRUE(WaitUntil(
+      [&] { return Call("GET", c.api, nullptr, c.auth).body["api_usage"]["rate_limited_until"].is_string(); },
+      std::chrono::seconds(30)))
+      << Call("GET", c.api, nullptr, c.auth).body["api_usage"].dump();
+  usage = Call("GET", c.api, nullptr, c.auth).body["api_usage"];
+  EXPECT_EQ(usage["hourly_limit"], 1) << usage.dump();
+  EXPECT_EQ(usage["rate_limited_responses"], 0) << usage.dump();
+  EXPECT_EQ(Call("GET", c.emu + "/_emulator/stats").body["rate_limited"], 0);
+  const int64_t until_ms = ParseIso8601(usage["rate_limited_until"].get<std::string>()).value_or(0);
+  const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+  // The hour began with that request, moments ago.
+  EXPECT_GT(until_ms, now_ms + 50 * 60 * 1000) << usage.dump();
+  EXPECT_LT(until_ms, now_ms + 62 * 60 * 1000) << usage.dump();
+  c.server->Signal(SIGTERM);
+  EXPECT_EQ(c.server->Wait(), 0);
 }
 
 }  // namespace

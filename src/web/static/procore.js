@@ -1027,7 +1027,22 @@
         el('dt', { text: 'Last sync' }), el('dd', { text: last ? ago(last) : '—' }),
         el('dt', { text: 'Webhooks' }), el('dd', {}, hooks.hookId !== null ? 'created' : 'not created yet',
           hooks.failing ? [' · ', el('span', { class: 'badge warn', text: `${hooks.failing} failing` })] : '',
-          hooks.discarded ? [' · ', el('span', { class: 'badge error', text: `${hooks.discarded} discarded` })] : ''));
+          hooks.discarded ? [' · ', el('span', { class: 'badge error', text: `${hooks.discarded} discarded` })] : ''),
+        apiUsageFacts(integration.api_usage));
+    }
+
+    // GET / answers api_usage {requests_last_hour, hourly_limit, requests_in_spike_window, spike_limit (limits
+    // null until Procore reported them), rate_limited_until, rate_limited_responses, requests_waiting}, or null.
+    function apiUsageFacts(usage) {
+      if (!usage) return null;
+      const limits = [usage.hourly_limit ? `${number(usage.hourly_limit)} an hour` : '',
+        usage.spike_limit ? `${number(usage.spike_limit)} per 10 s` : ''].filter(Boolean).join(', ');
+      const until = parseTime(usage.rate_limited_until);
+      return [el('dt', { text: 'Procore API' }), el('dd', { id: 'api-usage' },
+        `${count(usage.requests_last_hour, 'request')} in the last hour`,
+        limits ? el('span', { class: 'muted', text: ` (Procore allows ${limits})` }) : '',
+        until ? [el('br'), el('span', { class: 'badge warn', text: `Rate limited until ${until.toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit' })}` }),
+          el('span', { class: 'small muted', text: ' KTrack waits for Procore’s limit to reset, then goes on by itself.' })] : '')];
     }
 
     // GET / answers webhooks {hook_id, destination_url, api_version, triggers (a count), failed_triggers,
@@ -1370,12 +1385,18 @@
         render();
         if (['not_started', 'disconnected'].includes(state.integration.status)) return;
         renderStreamErrors($('#stream-errors'), state.integration.streams || []);
+        let usageReadAt = Date.now();
         poller = pollStreams(streamsScope, {
           fastMs: 2000, slowMs: 15000,
           onUpdate: async (_, list) => {
             // While completing (or applying changed settings), the status follows without a reload.
             if (state.integration.status === 'completing') { await loadIntegration(); render(); }
             renderStreamErrors($('#stream-errors'), list);
+            // The Procore API use changes as the sync runs: read it again, at most every 10 s.
+            if (Date.now() - usageReadAt >= 10000) {
+              usageReadAt = Date.now();
+              state.integration.api_usage = (await api('GET', '/')).api_usage;
+            }
             renderHealth(state.integration, list);
             await renderReceived();
           },
