@@ -129,8 +129,19 @@ test('the Procore pages render what the API answers', async (t) => {
     for (const [name, viewport] of [['laptop', { width: 1280, height: 800 }], ['phone', { width: 390, height: 844 }]]) {
       const page = await signIn(viewport);
       const calls = [];
+      let rotated = false;
       await stubApi(page, {
-        'GET /': [200, activeIntegration()],
+        'GET /': () => {
+          const integration = activeIntegration();
+          integration.webhooks.secret_rotation_pending = rotated;
+          return [200, integration];
+        },
+        // Procore is down: the new secret is kept, and the hook still sends the previous one.
+        'POST /webhooks/rotate-secret': () => {
+          rotated = true;
+          return [200, { rotated: true, hook_updated: false, secret_rotation_pending: true, error: {
+            code: 'procore_unavailable', message: 'Procore did not answer (503).', fix: 'Procore may be down; try again in a few minutes.' } }];
+        },
         'GET /projects': [200, projects],
         'GET /streams': () => [200, streams()],
         'GET /permissions/requirements': [200, [{ scope: 'company', tool: 'Admin', level: 'read_only' }, { scope: 'company', tool: 'Webhooks API', level: 'standard' },
@@ -171,6 +182,17 @@ test('the Procore pages render what the API answers', async (t) => {
       assert.match(await page.textContent('#received-table tbody tr:nth-child(4)'), /Company Users update · #5120\s*Company/);
       await h.screenshot(page, `pages-02-details-${name}`);
       if (name === 'laptop') {
+        // Rotating the webhook secret while Procore is down: kept, both accepted, and the way to finish it.
+        assert.match(await page.textContent('#webhook-secret'), /KTrack keeps it encrypted/);
+        await page.click('#rotate-webhook-secret');
+        await page.waitForSelector('#rotate-error:not([hidden])');
+        assert.strictEqual(await page.textContent('#rotate-error'),
+          'KTrack made a new secret, but Procore’s hook was not updated: Procore did not answer (503).' +
+          'Procore may be down; try again in a few minutes. Both secrets are accepted meanwhile; click Rotate secret again to retry.');
+        await page.waitForSelector('#webhook-secret .badge.warn');
+        assert.match(await page.textContent('#webhook-secret'), /^Rotation pending Procore’s hook still has the previous secret/);
+        assert.ok(calls.find((c) => c.key === 'POST /webhooks/rotate-secret').csrf, 'the rotation carries the CSRF token');
+        await h.screenshot(page, 'pages-06-webhook-rotation-pending');
         await page.click('#edit-settings');
         await page.uncheck('input[name=domain][value=submittals]');
         assert.strictEqual(await page.locator('#requirements-table tr[data-tool="Submittals"]').count(), 0);

@@ -217,8 +217,15 @@ test('Concierge walks the Procore company integration end to end, as the help ar
     await h.waitFor(atTruth, { what: 'every stream back at the emulator\'s truth after Reconcile now' });
     await emulator.control('PUT', '/_emulator/faults', { webhook_failure_rate: 0 });
 
-    // With webhooks reaching KTrack again, Procore's next changes arrive by webhook alone, and the Webhooks card
-    // lists the events received and what KTrack did with each.
+    // A new webhook secret: Procore's hook gets it at once, and the deliveries below carry it.
+    await page.click('#rotate-webhook-secret');
+    await page.waitForSelector('#rotate-result:not([hidden])');
+    assert.match(await page.textContent('#rotate-result'), /^A new webhook secret is in use/);
+    await page.waitForSelector('#audit-table tr[data-action="integration.webhook_hook_updated"]');
+    assert.match(await page.textContent('#webhook-secret'), /KTrack keeps it encrypted/);
+
+    // With webhooks reaching KTrack again (with the new secret), Procore's next changes arrive by webhook alone,
+    // and the Webhooks card lists the events received and what KTrack did with each.
     await emulator.control('POST', `/_emulator/companies/${company.id}/changes`, { count: 5, streams: ['rfis'], seed: 6 });
     await h.waitFor(atTruth, { what: 'the changes to reach KTrack by webhook' });
     await page.reload();

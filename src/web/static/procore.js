@@ -1055,6 +1055,7 @@
         version: w.api_version || '',
         triggers: Array.isArray(w.triggers) ? w.triggers.length : w.triggers ?? null,
         failedTriggers: w.failed_triggers || [],
+        rotationPending: !!w.secret_rotation_pending,
         failing: w.failing ?? null,
         discarded: w.discarded ?? null,
         checkedAt: w.health_checked_at || null,
@@ -1085,6 +1086,10 @@
           el('dt', { text: 'Hook' }), el('dd', {}, el('span', { class: 'mono', text: String(w.hookId) }),
             w.version ? el('span', { class: 'muted', text: ` · payload ${w.version}` }) : ''),
           el('dt', { text: 'Sends to' }), el('dd', { class: 'mono small', text: w.destination || '—' }),
+          el('dt', { text: 'Secret' }), el('dd', { id: 'webhook-secret' }, w.rotationPending
+            ? [el('span', { class: 'badge warn', text: 'Rotation pending' }),
+              el('span', { class: 'small muted', text: ' Procore’s hook still has the previous secret; KTrack accepts both until it has the new one. Rotate again to retry.' })]
+            : el('span', { class: 'small muted', text: 'Sent by Procore as Authorization: Bearer; KTrack keeps it encrypted and never shows it' })),
           el('dt', { text: 'Triggers' }), el('dd', {}, w.triggers === null ? '—' : `${w.triggers} (create, update and delete of each synced resource)`,
             w.failedTriggers.length ? [' · ', el('span', { class: 'badge error', text: `${w.failedTriggers.length} could not be created` })] : ''),
           el('dt', { text: 'Failing' }), el('dd', {}, countBadge(w.failing, 'warn'), el('span', { class: 'small muted', text: ' deliveries Procore is retrying' })),
@@ -1169,7 +1174,8 @@
       'integration.credentials_saved': 'Saved the credentials', 'integration.credentials_replaced': 'Replaced the credentials',
       'integration.credentials_verified': 'Verified the credentials', 'integration.settings_saved': 'Saved the settings',
       'integration.permissions_verified': 'Verified the permissions', 'integration.disconnected': 'Disconnected',
-      'integration.webhook_secret_rotated': 'Rotated the webhook secret', 'integration.project_linked': 'Linked a project',
+      'integration.webhook_secret_rotated': 'Rotated the webhook secret', 'integration.webhook_hook_updated': 'Gave Procore’s hook the new webhook secret',
+      'integration.project_linked': 'Linked a project',
       'integration.project_unlinked': 'Unlinked a project', 'integration.discarded_events_reconciled': 'Reconciled discarded webhook events',
       'integration.reconcile_requested': 'Asked for reconciliation',
     };
@@ -1245,6 +1251,7 @@
       renderWebhooks(integration);
       renderHealth(integration);
       show($('#reconcile-now'), ['active', 'error'].includes(integration.status));
+      show($('#rotate-webhook-secret'), ['active', 'error'].includes(integration.status) && webhooksOf(integration).hookId !== null);
     }
 
     // Replace secret.
@@ -1286,6 +1293,35 @@
           showError(box, err);
           await loadIntegration().then(render).catch(() => {});
         }
+      });
+    });
+
+    // Rotate the webhook secret: a new one, given to Procore's hook; both are accepted until Procore has it.
+    $('#rotate-webhook-secret').addEventListener('click', async (event) => {
+      const box = $('#rotate-error');
+      const done = $('#rotate-result');
+      showError(box, null);
+      show(done, false);
+      await busy(event.currentTarget, 'Rotating…', async () => {
+        try {
+          const answer = await api('POST', '/webhooks/rotate-secret', {});
+          if (answer && answer.hook_updated) {
+            done.textContent = 'A new webhook secret is in use: Procore’s hook sends it from now on, and the previous one is no longer accepted.';
+            show(done, true);
+          } else {
+            // Kept, not yet in Procore's hook: say why, and that nothing is lost meanwhile.
+            const why = (answer && answer.error) || {};
+            showError(box, {
+              code: why.code,
+              message: `KTrack made a new secret, but Procore’s hook was not updated${why.message ? `: ${why.message}` : ' yet.'}`,
+              fix: `${why.fix ? `${why.fix} ` : ''}Both secrets are accepted meanwhile; click Rotate secret again to retry.`,
+            });
+          }
+        } catch (err) {
+          showError(box, err);
+        }
+        await loadIntegration().then(render).catch(() => {});
+        await renderAudit();
       });
     });
 
