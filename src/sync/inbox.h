@@ -103,19 +103,17 @@ class Inbox {
                                 int64_t priority, char slot = 'a');
 
   // Called (outside any transaction) after processing was queued to run `delay` from now, so an in-process
-  // worker can wake for it instead of waiting for its next poll. Set before serving; may be empty.
+  // worker can wake for it instead of waiting for its next poll. Set before serving; may be empty. The hook
+  // runs under wake_mu_: once SetWakeHook returns, the hook it replaced is neither running nor called again,
+  // so what it points to (serve's worker) may be destroyed.
   using WakeHook = std::function<void(Millis delay)>;
   void SetWakeHook(WakeHook hook) {
     std::lock_guard lock(wake_mu_);
     wake_hook_ = std::move(hook);
   }
   void Wake(Millis delay) const {
-    WakeHook hook;
-    {
-      std::lock_guard lock(wake_mu_);
-      hook = wake_hook_;
-    }
-    if (hook) hook(delay);
+    std::lock_guard lock(wake_mu_);
+    if (wake_hook_) wake_hook_(delay);
   }
 
  private:

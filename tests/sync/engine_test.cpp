@@ -225,6 +225,29 @@ TEST_P(EngineTest, ReconciliationAloneRepairsCreatesUpdatesAndDeletes) {
   EXPECT_GT(Reads("/rest/v1.0/projects/6/rfis?", "filters%5Bupdated_at%5D"), 0);
 }
 
+// serve clears the hook before its worker is destroyed: a wake that had begun must be over by then (the
+// inbox's committer called the destroyed worker at shutdown; ThreadSanitizer found it).
+TEST_P(EngineTest, AClearedWakeHookIsNeitherRunningNorCalledAgain) {
+  Inbox& inbox = engine_->inbox();
+  std::atomic<bool> cleared{false}, stop{false}, called_after{false};
+  std::atomic<int> calls{0};
+  inbox.SetWakeHook([&](Millis) {
+    ++calls;
+    std::this_thread::sleep_for(std::chrono::microseconds(300));  // a wake that takes a while
+    if (cleared) called_after = true;
+  });
+  std::thread committer([&] {
+    while (!stop) inbox.Wake(Millis(1));
+  });
+  while (calls < 3) std::this_thread::yield();
+  inbox.SetWakeHook(nullptr);
+  cleared = true;
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  stop = true;
+  committer.join();
+  EXPECT_FALSE(called_after);
+}
+
 TEST_P(EngineTest, WebhookEventsAreCoalescedDeduplicatedAndEchoesDropped) {
   InitialSync();
   fake_.ResetCounts();
