@@ -337,6 +337,23 @@ test('Concierge walks the Procore company integration end to end, as the help ar
     const asked = (await apiGet('/audit')).find((e) => e.action === 'integration.reconcile_requested');
     assert.deepStrictEqual(asked.detail, { project_id: p2, streams: live });
     await h.screenshot(page, 'wizard-12d-ktrack-project');
+
+    // The project's RFIs as KTrack holds them: a page at a time, each with its number, subject and status.
+    await page.click('#ktrack-streams-table tr[data-stream="rfis"] button');
+    await page.waitForSelector('#records-table tbody tr[data-procore-id]');
+    const held = await apiGet(`/records?stream=rfis&project_id=${p2}&per_page=25`);
+    assert.ok(held.total > 0, 'the project has RFIs');
+    assert.strictEqual(await page.textContent('#records-title'), 'RFIs in KTrack');
+    assert.strictEqual(await page.textContent('#records-summary'), `${held.total.toLocaleString('en-US')} records synced from Procore, as Procore last sent them.`);
+    const cells = await page.locator('#records-table tbody tr').first().locator('td').allTextContents();
+    assert.deepStrictEqual([cells[0], cells[1], cells[4]],
+      [String(held.records[0].record.number), held.records[0].record.subject, String(held.records[0].procore_id)]);
+    assert.strictEqual(await page.locator('#records-table tbody tr').count(), held.records.length);
+    if (held.total > 25) {
+      await page.click('#records-pager button:has-text("Next")');
+      await page.waitForSelector(`#records-table tbody tr[data-procore-id="${(await apiGet(`/records?stream=rfis&project_id=${p2}&per_page=25&page=2`)).records[0].procore_id}"]`);
+    }
+    await h.screenshot(page, 'wizard-12e-records');
   });
 
   await t.test('Disconnect keeps the synced data when asked to', async () => {

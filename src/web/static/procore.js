@@ -1625,7 +1625,12 @@
 
   function ktrackProjectPage() {
     const id = Number(location.pathname.split('/').pop());
-    const when = (iso) => (iso ? new Date(iso).toLocaleString() : 'Not yet');
+    const lastSynced = (iso) => (iso ? when(iso) : 'Not yet');
+    // Records can be years old: their date has the year.
+    const updatedAt = (iso) => {
+      const d = parseTime(iso);
+      return d ? d.toLocaleString('en-GB', { day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit' }) : '—';
+    };
     let procoreProjectId = null;
     let followUntil = 0;  // after Reconcile, the page follows the streams for a while though they show synced
     let timer = null;
@@ -1649,6 +1654,8 @@
       if (project.procore_project_id == null) {
         nextAction('Link it to a Procore project to sync its data.', { href: `/clients/${clientId}/procore/projects`, text: 'Procore projects →' });
         show($('#ktrack-streams-title'), false);
+        show($('#ktrack-streams-hint'), false);
+        show($('#records-panel'), false);
         show($('#ktrack-streams-wrap'), false);
         return;
       }
@@ -1656,19 +1663,68 @@
       const streams = (await api('GET', '/streams')).filter((s) => s.project_id === project.procore_project_id);
       const waiting = streams.some((s) => s.status !== 'synced' && !(s.status === 'paused' && !s.error));
       nextAction(waiting ? 'Its Procore data is syncing; this page follows it.' : 'Its Procore data is in step with Procore.');
-      fill($('#ktrack-streams-table tbody'), ...(streams.length ? streams.map((s) => el('tr', { 'data-stream': s.stream, 'data-status': s.status },
-        el('td', {}, el('strong', { text: streamLabel(s.stream) })),
+      // Kept in place when unchanged, so a refresh never swaps a stream's button out from under a click.
+      fillKeyed($('#ktrack-streams-table tbody'), ...(streams.length ? streams.map((s) => el('tr', { 'data-stream': s.stream, 'data-status': s.status, 'data-key': s.stream },
+        el('td', {}, el('button', { class: 'link-button', type: 'button', title: 'Show the records KTrack holds',
+          onclick: () => { records.stream = s.stream; records.page = 1; loadRecords(); } }, el('strong', { text: streamLabel(s.stream) }))),
         el('td', {}, el('span', { class: `badge ${s.status}`, text: STREAM_STATUS_LABELS[s.status] || s.status }),
           s.error ? el('div', { class: 'small drift' }, el('div', { text: s.error.message || '' }), el('div', { class: 'muted', text: s.error.fix || '' }))
             : s.status === 'paused' ? el('div', { class: 'small muted', text: 'Not chosen in the integration settings; what was synced is kept.' }) : null),
         el('td', { class: 'count', text: number(s.count || 0) }),
-        el('td', { class: 'small', text: when(s.last_synced_at) })))
+        el('td', { class: 'small', text: lastSynced(s.last_synced_at) })))
         : [el('tr', {}, el('td', { colspan: 4, class: 'muted', text: 'No Procore data is chosen for projects in the integration settings.' }))]));
       show($('#ktrack-streams-title'), true);
+      show($('#ktrack-streams-hint'), streams.length > 0);
       show($('#ktrack-streams-wrap'), true);
       if (waiting || Date.now() < followUntil)
         timer = setTimeout(() => load().catch((err) => showError($('#page-error'), err)), document.hidden ? 15000 : waiting ? 3000 : 2000);
     }
+    // The records KTrack holds for one of the project's streams, as Procore sent them, a page at a time.
+    const RECORDS_PER_PAGE = 25;
+    const records = { stream: null, page: 1, seq: 0 };
+    const firstOf = (r, keys) => keys.map((k) => r[k]).find((v) => (typeof v === 'string' && v.trim()) || typeof v === 'number');
+    async function loadRecords() {
+      const mine = ++records.seq;
+      const panel = $('#records-panel');
+      const label = streamLabel(records.stream);
+      $('#records-title').textContent = `${label} in KTrack`;
+      showError($('#records-error'), null);
+      show(panel, true);
+      let answer;
+      try {
+        answer = await api('GET', `/records?stream=${encodeURIComponent(records.stream)}&project_id=${procoreProjectId}` +
+          `&page=${records.page}&per_page=${RECORDS_PER_PAGE}`);
+      } catch (err) {
+        if (mine === records.seq) showError($('#records-error'), err);
+        return;
+      }
+      if (mine !== records.seq) return;  // another stream or page was asked for meanwhile
+      const list = answer.records || [];
+      const pages = Math.max(1, Math.ceil((answer.total || 0) / RECORDS_PER_PAGE));
+      $('#records-summary').textContent = answer.total
+        ? `${count(answer.total, 'record')} synced from Procore, as Procore last sent them.`
+        : 'None synced yet.';
+      fill($('#records-table tbody'), list.map((item) => {
+        const r = item.record && typeof item.record === 'object' ? item.record : {};
+        const status = typeof r.status === 'object' && r.status ? r.status.name : r.status;
+        return el('tr', { 'data-procore-id': item.procore_id },
+          el('td', { class: 'mono small', text: String(firstOf(r, ['number', 'full_code', 'invoice_number', 'date']) ?? '—') }),
+          el('td', { text: String(firstOf(r, ['title', 'subject', 'name', 'cost_code', 'description', 'notes']) ?? '—') }),
+          el('td', {}, status ? el('span', { class: 'badge', text: String(status).replace(/_/g, ' ') }) : '—'),
+          el('td', { class: 'small', text: updatedAt(item.updated_at) }),
+          el('td', { class: 'mono small muted', text: String(item.procore_id) }));
+      }));
+      const pager = $('#records-pager');
+      fill(pager,
+        el('button', { class: 'btn secondary small-btn', type: 'button', disabled: records.page <= 1, text: '‹ Previous',
+          onclick: () => { records.page--; loadRecords(); } }),
+        el('span', { text: ` Page ${records.page} of ${pages} ` }),
+        el('button', { class: 'btn secondary small-btn', type: 'button', disabled: records.page >= pages, text: 'Next ›',
+          onclick: () => { records.page++; loadRecords(); } }));
+      show(pager, pages > 1);
+    }
+    $('#close-records').addEventListener('click', () => { records.seq++; show($('#records-panel'), false); });
+
     wireReconcile($('#reconcile-project'), () => ({ project_id: procoreProjectId }),
       (n) => `Reconciling this project’s ${count(n, 'stream')} with Procore: any difference is repaired.`,
       async () => { followUntil = Date.now() + 30000; await load(); });
