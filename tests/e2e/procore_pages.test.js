@@ -250,4 +250,44 @@ test('the Procore pages render what the API answers', async (t) => {
     assert.deepStrictEqual(JSON.parse(calls.find((c) => c.key === 'POST /projects/102/link').body), { create: true });
     assert.deepStrictEqual(page.errors, []);
   });
+
+  await t.test('a KTrack project\'s records, a page at a time', async () => {
+    const page = await signIn({ width: 1280, height: 800 });
+    const calls = [];
+    // 60 RFIs on Harbor Tower: three pages of 25. The stub answers the page asked for.
+    const rfis = Array.from({ length: 60 }, (_, i) => ({ procore_id: 9000 + i, project_id: 101, updated_at: '2024-05-0' + (1 + (i % 9)) + 'T08:30:00Z',
+      deleted: false, record: { id: 9000 + i, number: String(i + 1), subject: `Question ${i + 1}`, status: i % 2 ? 'open' : 'closed' } }));
+    await stubApi(page, {
+      'GET /ktrack-projects': [200, [{ id: 7, name: 'Harbor Tower', project_number: 'HT-01', procore_project_id: 101, procore_project_name: 'Harbor Tower' }]],
+      'GET /streams': () => [200, streams()],
+      'GET /records': (req) => {
+        const q = new URL(req.url()).searchParams;
+        const n = Number(q.get('page')), per = Number(q.get('per_page'));
+        return [200, { records: rfis.slice((n - 1) * per, n * per), total: rfis.length, page: n, per_page: per }];
+      },
+    }, calls);
+    await page.goto(`${server.url}/clients/${client.id}/projects/7`);
+    await page.click('#ktrack-streams-table tr[data-stream="rfis"] button');
+    await page.waitForSelector('#records-table tbody tr[data-procore-id="9000"]');
+    assert.strictEqual(await page.textContent('#records-summary'), '60 records synced from Procore, as Procore last sent them.');
+    assert.strictEqual(await page.locator('#records-table tbody tr').count(), 25);
+    const first = await page.locator('#records-table tbody tr').first().locator('td').allTextContents();
+    assert.deepStrictEqual([first[0], first[1], first[2], first[4]], ['1', 'Question 1', 'closed', '9000']);
+    assert.match(first[3], /^1 May 2024, \d\d:\d\d$/, 'a record\'s date has its year');
+    assert.match(await page.textContent('#records-pager'), /Page 1 of 3/);
+    assert.ok(await page.isDisabled('#records-pager button:has-text("Previous")'));
+    await page.click('#records-pager button:has-text("Next")');
+    await page.waitForSelector('#records-table tbody tr[data-procore-id="9025"]');
+    assert.match(await page.textContent('#records-pager'), /Page 2 of 3/);
+    await page.click('#records-pager button:has-text("Next")');
+    await page.waitForSelector('#records-table tbody tr[data-procore-id="9050"]');
+    assert.strictEqual(await page.locator('#records-table tbody tr').count(), 10);
+    assert.ok(await page.isDisabled('#records-pager button:has-text("Next")'));
+    assert.deepStrictEqual(calls.filter((c) => c.key === 'GET /records').map((c) => new URL(c.url).search),
+      ['?stream=rfis&project_id=101&page=1&per_page=25', '?stream=rfis&project_id=101&page=2&per_page=25',
+        '?stream=rfis&project_id=101&page=3&per_page=25']);
+    await page.click('#close-records');
+    assert.ok(await page.isHidden('#records-panel'));
+    assert.deepStrictEqual(page.errors, []);
+  });
 });

@@ -144,6 +144,16 @@
     return d ? d.toLocaleString('en-GB', { day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' }) : '—';
   }
 
+  // Previous / "Page n of m" / Next under a paged list, shown when there is more than one page; go(page) loads
+  // the page asked for.
+  function renderPager(node, page, pages, go) {
+    fill(node,
+      el('button', { class: 'btn secondary small-btn', type: 'button', disabled: page <= 1, text: '‹ Previous', onclick: () => go(page - 1) }),
+      el('span', { text: ` Page ${page} of ${pages} ` }),
+      el('button', { class: 'btn secondary small-btn', type: 'button', disabled: page >= pages, text: 'Next ›', onclick: () => go(page + 1) }));
+    show(node, pages > 1);
+  }
+
   function duration(seconds) {
     if (!isFinite(seconds) || seconds < 0) return '';
     if (seconds < 5) return 'a few seconds';
@@ -1535,14 +1545,7 @@
           : null),
         el('td', { class: 'actions-cell' }, actions(p))), linkResult(p)])
         : [el('tr', {}, el('td', { colspan: 6, class: 'muted', text: 'No projects match.' }))]));
-      const pager = $('#projects-pager');
-      fill(pager,
-        el('button', { class: 'btn secondary small-btn', type: 'button', disabled: view.page <= 1, text: '‹ Previous',
-                       onclick: () => { view.page--; load(); } }),
-        el('span', { text: ` Page ${view.page} of ${pages} ` }),
-        el('button', { class: 'btn secondary small-btn', type: 'button', disabled: view.page >= pages, text: 'Next ›',
-                       onclick: () => { view.page++; load(); } }));
-      show(pager, pages > 1);
+      renderPager($('#projects-pager'), view.page, pages, (page) => { view.page = page; load(); });
     }
 
     // The server pages, searches and filters: fast with a thousand projects.
@@ -1714,14 +1717,7 @@
           el('td', { class: 'small', text: updatedAt(item.updated_at) }),
           el('td', { class: 'mono small muted', text: String(item.procore_id) }));
       }));
-      const pager = $('#records-pager');
-      fill(pager,
-        el('button', { class: 'btn secondary small-btn', type: 'button', disabled: records.page <= 1, text: '‹ Previous',
-          onclick: () => { records.page--; loadRecords(); } }),
-        el('span', { text: ` Page ${records.page} of ${pages} ` }),
-        el('button', { class: 'btn secondary small-btn', type: 'button', disabled: records.page >= pages, text: 'Next ›',
-          onclick: () => { records.page++; loadRecords(); } }));
-      show(pager, pages > 1);
+      renderPager($('#records-pager'), records.page, pages, (page) => { records.page = page; loadRecords(); });
     }
     $('#close-records').addEventListener('click', () => { records.seq++; show($('#records-panel'), false); });
 
