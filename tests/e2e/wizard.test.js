@@ -234,6 +234,22 @@ test('Concierge walks the Procore company integration end to end, as the help ar
     assert.match(await page.textContent('#received-table tbody'), /RFIs (create|update|delete) · #\d+/);
     await h.screenshot(page, 'wizard-10c-received-events');
 
+    // Each stream opens the records KTrack holds for it: here the company's users.
+    const companyGroup = page.locator('#streams-table tr[data-group-head=""] button');
+    if ((await companyGroup.getAttribute('aria-expanded')) !== 'true') await companyGroup.click();
+    await page.click('#streams-table tr[data-stream="company_users"] button');
+    await page.waitForSelector('#records-table tbody tr[data-procore-id]');
+    assert.strictEqual(await page.textContent('#records-title'), 'Company users in KTrack');
+    const users = await page.evaluate(async (id) => (await fetch(`/api/v1/clients/${id}/procore/records?stream=company_users&per_page=25`)).json(), client.id);
+    assert.strictEqual(await page.locator('#records-table tbody tr').count(), users.records.length);
+    const user = users.records[0].record;
+    assert.strictEqual(await page.locator('#records-table tbody tr td:nth-child(2)').first().textContent(), `${user.name}${user.email_address || ''}`);
+    // Users have neither a number nor a status: those columns are left out.
+    assert.ok(await page.isHidden('#records-table th:nth-child(1)'));
+    assert.ok(await page.isHidden('#records-table th:nth-child(3)'));
+    await h.screenshot(page, 'wizard-10d-company-users');
+    await page.click('#close-records');
+
     // Replacing the secret verifies it against the company before it is used; the audit log says who did it.
     await page.click('#replace-secret');
     await page.fill('#new_client_secret', app.client_secret);

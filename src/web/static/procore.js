@@ -508,6 +508,67 @@
   const groupsOpen = new Map();
   const streamRank = (key) => { const i = STREAM_ORDER.indexOf(key); return i < 0 ? STREAM_ORDER.length : i; };
 
+  // The records KTrack holds for a stream (the records panel: _procore_records_panel.mustache), as Procore last
+  // sent them, a page at a time; open() shows a stream's first page. Null on pages without the panel.
+  const recordsView = (() => {
+    const panel = $('#records-panel');
+    if (!panel) return null;
+    const PER_PAGE = 25;
+    const view = { stream: null, projectId: null, page: 1, seq: 0 };
+    const firstOf = (r, keys) => keys.map((k) => r[k]).find((v) => (typeof v === 'string' && v.trim()) || typeof v === 'number');
+    // Records can be years old: their date has the year.
+    const updatedAt = (iso) => {
+      const d = parseTime(iso);
+      return d ? d.toLocaleString('en-GB', { day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit' }) : '—';
+    };
+    async function load() {
+      const mine = ++view.seq;
+      showError($('#records-error'), null);
+      show(panel, true);
+      let answer;
+      try {
+        answer = await api('GET', `/records?stream=${encodeURIComponent(view.stream)}` +
+          (view.projectId !== null ? `&project_id=${view.projectId}` : '') + `&page=${view.page}&per_page=${PER_PAGE}`);
+      } catch (err) {
+        if (mine === view.seq) showError($('#records-error'), err);
+        return;
+      }
+      if (mine !== view.seq) return;  // another stream or page was asked for meanwhile
+      const pages = Math.max(1, Math.ceil((answer.total || 0) / PER_PAGE));
+      $('#records-summary').textContent = answer.total
+        ? `${count(answer.total, 'record')} synced from Procore, as Procore last sent them.`
+        : 'None synced yet.';
+      const rows = (answer.records || []).map((item) => {
+        const r = item.record && typeof item.record === 'object' ? item.record : {};
+        const status = typeof r.status === 'object' && r.status ? r.status.name : r.status;
+        return { item, number: firstOf(r, ['number', 'full_code', 'invoice_number', 'date']),
+          title: firstOf(r, ['title', 'subject', 'name', 'cost_code', 'description', 'notes']),
+          email: firstOf(r, ['email_address']), status };
+      });
+      // A column no record of the stream has (users have no number or status) is left out.
+      const table = $('#records-table');
+      table.classList.toggle('no-number', rows.every((x) => x.number === undefined));
+      table.classList.toggle('no-status', rows.every((x) => !x.status));
+      fill($('tbody', table), rows.map(({ item, number: n, title, email, status }) => el('tr', { 'data-procore-id': item.procore_id },
+        el('td', { class: 'mono small', text: String(n ?? '—') }),
+        el('td', {}, String(title ?? '—'), email ? el('div', { class: 'small muted', text: String(email) }) : null),
+        el('td', {}, status ? el('span', { class: 'badge', text: String(status).replace(/_/g, ' ') }) : '—'),
+        el('td', { class: 'small', text: updatedAt(item.updated_at) }),
+        el('td', { class: 'mono small muted', text: String(item.procore_id) }))));
+      renderPager($('#records-pager'), view.page, pages, (page) => { view.page = page; load(); });
+    }
+    $('#close-records').addEventListener('click', () => { view.seq++; show(panel, false); });
+    return {
+      // projectName: shown beside the stream's name for a project's stream (null where the page names the project).
+      open(stream, projectId, projectName) {
+        Object.assign(view, { stream, projectId: projectId ?? null, page: 1 });
+        $('#records-title').textContent = `${streamLabel(stream)}${projectName ? ` · ${projectName}` : ''} in KTrack`;
+        load();
+        panel.scrollIntoView({ block: 'nearest' });
+      },
+    };
+  })();
+
   function renderStreams(scope, streams) {
     const now = Date.now();
     const groups = new Map();  // project id ('' for the company) → streams
@@ -554,7 +615,10 @@
           : eta !== null ? `about ${duration(eta)} left` : s.status === 'error' ? '' : '…';
         rows.push(el('tr', { 'data-stream': s.stream, 'data-project-id': s.project_id ?? '', 'data-status': s.status,
                              'data-group': key, 'data-key': `s${key}:${s.stream}`, hidden: !open },
-          el('td', { text: streamLabel(s.stream) }),
+          el('td', {}, recordsView && $('#records-panel', scope)
+            ? el('button', { class: 'link-button', type: 'button', title: 'Show the records KTrack holds',
+              onclick: () => recordsView.open(s.stream, s.project_id, key === '' ? null : projectName(key, s.project_name)) }, streamLabel(s.stream))
+            : streamLabel(s.stream)),
           el('td', {}, el('span', { class: `badge ${s.status}`, text: STREAM_STATUS_LABELS[s.status] || s.status,
             title: s.status === 'paused' ? 'Not syncing now (not in the settings, or waiting for a fix in Procore); its data is kept.' : null })),
           el('td', { class: 'num' }, el('span', { class: 'count', text: number(count) }),
@@ -1629,11 +1693,6 @@
   function ktrackProjectPage() {
     const id = Number(location.pathname.split('/').pop());
     const lastSynced = (iso) => (iso ? when(iso) : 'Not yet');
-    // Records can be years old: their date has the year.
-    const updatedAt = (iso) => {
-      const d = parseTime(iso);
-      return d ? d.toLocaleString('en-GB', { day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit' }) : '—';
-    };
     let procoreProjectId = null;
     let followUntil = 0;  // after Reconcile, the page follows the streams for a while though they show synced
     let timer = null;
@@ -1669,7 +1728,7 @@
       // Kept in place when unchanged, so a refresh never swaps a stream's button out from under a click.
       fillKeyed($('#ktrack-streams-table tbody'), ...(streams.length ? streams.map((s) => el('tr', { 'data-stream': s.stream, 'data-status': s.status, 'data-key': s.stream },
         el('td', {}, el('button', { class: 'link-button', type: 'button', title: 'Show the records KTrack holds',
-          onclick: () => { records.stream = s.stream; records.page = 1; loadRecords(); } }, el('strong', { text: streamLabel(s.stream) }))),
+          onclick: () => recordsView.open(s.stream, project.procore_project_id, null) }, el('strong', { text: streamLabel(s.stream) }))),
         el('td', {}, el('span', { class: `badge ${s.status}`, text: STREAM_STATUS_LABELS[s.status] || s.status }),
           s.error ? el('div', { class: 'small drift' }, el('div', { text: s.error.message || '' }), el('div', { class: 'muted', text: s.error.fix || '' }))
             : s.status === 'paused' ? el('div', { class: 'small muted', text: 'Not chosen in the integration settings; what was synced is kept.' }) : null),
@@ -1682,44 +1741,6 @@
       if (waiting || Date.now() < followUntil)
         timer = setTimeout(() => load().catch((err) => showError($('#page-error'), err)), document.hidden ? 15000 : waiting ? 3000 : 2000);
     }
-    // The records KTrack holds for one of the project's streams, as Procore sent them, a page at a time.
-    const RECORDS_PER_PAGE = 25;
-    const records = { stream: null, page: 1, seq: 0 };
-    const firstOf = (r, keys) => keys.map((k) => r[k]).find((v) => (typeof v === 'string' && v.trim()) || typeof v === 'number');
-    async function loadRecords() {
-      const mine = ++records.seq;
-      const panel = $('#records-panel');
-      const label = streamLabel(records.stream);
-      $('#records-title').textContent = `${label} in KTrack`;
-      showError($('#records-error'), null);
-      show(panel, true);
-      let answer;
-      try {
-        answer = await api('GET', `/records?stream=${encodeURIComponent(records.stream)}&project_id=${procoreProjectId}` +
-          `&page=${records.page}&per_page=${RECORDS_PER_PAGE}`);
-      } catch (err) {
-        if (mine === records.seq) showError($('#records-error'), err);
-        return;
-      }
-      if (mine !== records.seq) return;  // another stream or page was asked for meanwhile
-      const list = answer.records || [];
-      const pages = Math.max(1, Math.ceil((answer.total || 0) / RECORDS_PER_PAGE));
-      $('#records-summary').textContent = answer.total
-        ? `${count(answer.total, 'record')} synced from Procore, as Procore last sent them.`
-        : 'None synced yet.';
-      fill($('#records-table tbody'), list.map((item) => {
-        const r = item.record && typeof item.record === 'object' ? item.record : {};
-        const status = typeof r.status === 'object' && r.status ? r.status.name : r.status;
-        return el('tr', { 'data-procore-id': item.procore_id },
-          el('td', { class: 'mono small', text: String(firstOf(r, ['number', 'full_code', 'invoice_number', 'date']) ?? '—') }),
-          el('td', { text: String(firstOf(r, ['title', 'subject', 'name', 'cost_code', 'description', 'notes']) ?? '—') }),
-          el('td', {}, status ? el('span', { class: 'badge', text: String(status).replace(/_/g, ' ') }) : '—'),
-          el('td', { class: 'small', text: updatedAt(item.updated_at) }),
-          el('td', { class: 'mono small muted', text: String(item.procore_id) }));
-      }));
-      renderPager($('#records-pager'), records.page, pages, (page) => { records.page = page; loadRecords(); });
-    }
-    $('#close-records').addEventListener('click', () => { records.seq++; show($('#records-panel'), false); });
 
     wireReconcile($('#reconcile-project'), () => ({ project_id: procoreProjectId }),
       (n) => `Reconciling this project’s ${count(n, 'stream')} with Procore: any difference is repaired.`,
