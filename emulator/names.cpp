@@ -2,6 +2,9 @@
 #include "emulator/names.h"
 
 #include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
 
 #include "emulator/dice.h"
 
@@ -470,18 +473,58 @@ const City& ProjectCity(uint64_t seed, int company_slot, int64_t project_index) 
                 Mix({seed, 16, static_cast<uint64_t>(company_slot), static_cast<uint64_t>(project_index)}));
 }
 
-std::string EmailFor(std::string_view first, std::string_view last, std::string_view domain) {
-  auto ascii = [](std::string_view s) {
-    std::string out;
-    for (unsigned char c : s) {
-      if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
-        out += static_cast<char>(c);
-      else if (c >= 'A' && c <= 'Z')
-        out += static_cast<char>(c - 'A' + 'a');
+namespace {
+
+// The ASCII letters a Latin letter of U+00C0-U+017F is written with in an email address ("Zoë" → "zoe",
+// "Øystein" → "oystein", "Weiß" → "weiss"); empty for what is not a letter.
+std::string_view AsciiLetters(uint32_t code_point) {
+  // U+00C0-U+00FF, one letter each ('.': two letters, below, or not a letter): À-Ö, ×, Ø-ß, à-ö, ÷, ø-ÿ.
+  static constexpr std::string_view kLatin1 =
+      "aaaaaa.ceeeeiiiidnooooo.ouuuuy..aaaaaa.ceeeeiiiidnooooo.ouuuuy.y";
+  if (code_point >= 0xC0 && code_point <= 0xFF) {
+    if (code_point == 0xC6 || code_point == 0xE6) return "ae";
+    if (code_point == 0xDF) return "ss";
+    if (code_point == 0xDE || code_point == 0xFE) return "th";
+    const std::string_view one = kLatin1.substr(code_point - 0xC0, 1);
+    return one == "." ? std::string_view() : one;
+  }
+  // Latin Extended-A, U+0100-U+017F ('.': the ligatures, below).
+  static constexpr std::string_view kExtendedA =
+      "aaaaaaccccccccddddeeeeeeeeeegggggggghhhhiiiiiiiiii..jjkkkllllllllllnnnnnnnnnoooooo.."
+      "rrrrrrssssssssttttttuuuuuuu"
+      "uuuuuwwyyyzzzzzzs";
+  static_assert(kLatin1.size() == 0x40 && kExtendedA.size() == 0x80);
+  if (code_point == 0x132 || code_point == 0x133) return "ij";
+  if (code_point == 0x152 || code_point == 0x153) return "oe";
+  if (code_point >= 0x100 && code_point <= 0x17F) {
+    const std::string_view one = kExtendedA.substr(code_point - 0x100, 1);
+    return one == "." ? std::string_view() : one;
+  }
+  return {};
+}
+
+// Lower-case ASCII letters and digits of a name, Latin letters with marks written without them.
+std::string EmailPart(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
+      out += static_cast<char>(c);
+    } else if (c >= 'A' && c <= 'Z') {
+      out += static_cast<char>(c - 'A' + 'a');
+    } else if ((c & 0xE0) == 0xC0 && i + 1 < s.size()) {  // a two-byte UTF-8 sequence
+      const uint32_t code_point = ((c & 0x1Fu) << 6) | (static_cast<unsigned char>(s[i + 1]) & 0x3Fu);
+      out += AsciiLetters(code_point);
+      ++i;
     }
-    return out.empty() ? std::string("user") : out;
-  };
-  return ascii(first) + "." + ascii(last) + "@" + std::string(domain);
+  }
+  return out.empty() ? std::string("user") : out;
+}
+
+}  // namespace
+
+std::string EmailFor(std::string_view first, std::string_view last, std::string_view domain) {
+  return EmailPart(first) + "." + EmailPart(last) + "@" + std::string(domain);
 }
 
 }  // namespace procore_emulator

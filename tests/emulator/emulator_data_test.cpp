@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "emulator/names.h"
 #include "emulator/records.h"
 #include "emulator/world.h"
 #include "util/hash.h"
@@ -41,6 +42,14 @@ TEST(EmulatorData, EveryStreamHasRecordsThatParseAsJsonWithIdAndUpdatedAt) {
       EXPECT_EQ(j["updated_at"].get<std::string>(), kt::FormatIso8601(r.updated_at_ms)) << Info(s).key;
     }
   }
+}
+
+TEST(EmulatorData, EmailsWriteLatinLettersWithoutTheirMarks) {
+  EXPECT_EQ(EmailFor("Zoë", "Green0", "ridgeline.example"), "zoe.green0@ridgeline.example");
+  EXPECT_EQ(EmailFor("Tomás", "Øystad", "x.example"), "tomas.oystad@x.example");
+  EXPECT_EQ(EmailFor("Siân", "Weiß-Łukasiewicz", "x.example"), "sian.weisslukasiewicz@x.example");
+  EXPECT_EQ(EmailFor("Æsa", "Ødegård", "x.example"), "aesa.odegard@x.example");
+  EXPECT_EQ(EmailFor("健", "O'Brien", "x.example"), "user.obrien@x.example");  // no Latin letter: a stand-in
 }
 
 TEST(EmulatorData, PresetSizes) {
