@@ -38,7 +38,12 @@ void RegisterRoutes(http::Router& router, Services& s) {
     integration::Badge b = s.integration->BadgeFor(client_id);
     return web::IntegrationBadge{b.status, b.label, b.started};
   };
-  web::RegisterPages(router, web::PagesDeps{*s.access, *s.users, *s.clients, *s.sessions, badge});
+  auto ktrack_projects = [&s](int64_t client_id) {
+    auto list = s.integration->KtrackProjects(client_id);
+    return list ? *list : nlohmann::json::array();
+  };
+  web::RegisterPages(router,
+                     web::PagesDeps{*s.access, *s.users, *s.clients, *s.sessions, badge, ktrack_projects});
   web::RegisterProcorePages(router,
                             web::ProcorePagesDeps{*s.access, *s.clients, s.config.procore_allow_custom_urls,
                                                   !s.config.procore_marketplace_client_id.empty() &&

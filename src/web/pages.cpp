@@ -1,6 +1,8 @@
 // Page handlers of the web shell.
 #include "web/pages.h"
 
+#include <algorithm>
+
 #include "util/hash.h"
 #include "util/strings.h"
 #include "web/render.h"
@@ -38,6 +40,34 @@ std::optional<int64_t> ClientIdParam(const http::Request& r) {
 
 nlohmann::json UserContext(const access::Caller& caller) {
   return {{"id", caller.user_id}, {"email", caller.email}, {"csrf", caller.csrf_token}};
+}
+
+// The client home's Projects card: how many KTrack projects, and the first few by name.
+constexpr size_t kProjectsOnHome = 8;
+
+void AddProjects(nlohmann::json& context, const nlohmann::json& projects) {
+  const size_t n = projects.is_array() ? projects.size() : 0;
+  context["project_count"] = n;
+  context["project_count_label"] = n == 0   ? std::string("No KTrack projects yet.")
+                                   : n == 1 ? std::string("1 KTrack project.")
+                                            : std::to_string(n) + " KTrack projects.";
+  nlohmann::json shown = nlohmann::json::array();
+  for (size_t i = 0; i < std::min(n, kProjectsOnHome); ++i) {
+    nlohmann::json p = projects[i];
+    // "linked to Procore" when the Procore project has the same name; its name otherwise.
+    const auto procore = p.value("procore_project_name", nlohmann::json(nullptr));
+    if (!procore.is_string())
+      p["procore_note"] = "not linked to Procore";
+    else
+      p["procore_note"] = procore.get<std::string>() == p.value("name", std::string())
+                              ? std::string("linked to Procore")
+                              : "Procore: " + procore.get<std::string>();
+    shown.push_back(std::move(p));
+  }
+  context["projects"] = shown;
+  context["has_projects"] = n > 0;
+  context["more_projects"] =
+      n > kProjectsOnHome ? nlohmann::json(n - kProjectsOnHome) : nlohmann::json(false);
 }
 
 }  // namespace
@@ -186,7 +216,8 @@ void RegisterPages(http::Router& router, PagesDeps deps) {
       if (!page) return std::move(page.error());
       IntegrationBadge badge = d->procore_badge ? d->procore_badge(page->client.id) : IntegrationBadge{};
       nlohmann::json context = ClientPageContext(*page, title);
-      context["project_count"] = 0;
+      AddProjects(context,
+                  d->ktrack_projects ? d->ktrack_projects(page->client.id) : nlohmann::json::array());
       context["procore_status"] = badge.status;
       context["procore_status_label"] = badge.label;
       context["procore_started"] = badge.started;

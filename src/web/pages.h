@@ -27,6 +27,9 @@ struct PagesDeps {
   accounts::Clients& clients;
   accounts::Sessions& sessions;
   std::function<IntegrationBadge(int64_t client_id)> procore_badge;  // optional
+  // The client's KTrack projects, by name: [{id, name, project_number, procore_project_name (or null)}], as
+  // GET /ktrack-projects answers them. Optional.
+  std::function<nlohmann::json(int64_t client_id)> ktrack_projects;
 };
 
 // Rendering helpers shared by every page handler.

@@ -370,6 +370,22 @@ test('Concierge walks the Procore company integration end to end, as the help ar
       await page.waitForSelector(`#records-table tbody tr[data-procore-id="${(await apiGet(`/records?stream=rfis&project_id=${p2}&per_page=25&page=2`)).records[0].procore_id}"]`);
     }
     await h.screenshot(page, 'wizard-12e-records');
+
+    // The client's home counts its KTrack projects and links to each one's page.
+    const ktrackProjects = await apiGet('/ktrack-projects');
+    await page.goto(`${server.url}/clients/${client.id}`);
+    assert.strictEqual(await page.textContent('#home-projects-count'),
+      `${ktrackProjects.length} KTrack project${ktrackProjects.length === 1 ? '' : 's'}.`);
+    const items = (await page.locator('#home-projects li').allTextContents()).map((t) => t.replace(/\s+/g, ' ').trim());
+    assert.strictEqual(items.length, Math.min(8, ktrackProjects.length));
+    // The project linked to another Procore project names it; one linked to its namesake says so.
+    const other = ktrackProjects.find((k) => k.id === freed).procore_project_name;
+    assert.ok(other !== name && items.includes(`${name} · Procore: ${other}`), items.join(' | '));
+    assert.ok(items.some((t) => t.endsWith(' · linked to Procore')), items.join(' | '));
+    await h.screenshot(page, 'wizard-12f-client-home');
+    await page.click(`#home-projects a[href$="/projects/${freed}"]`);
+    await page.waitForSelector('#ktrack-streams-table tbody tr[data-stream]');
+    assert.strictEqual(await page.textContent('#ktrack-project-name'), name);
   });
 
   await t.test('Disconnect keeps the synced data when asked to', async () => {

@@ -28,6 +28,28 @@ TEST(Render, GearMenuWithConciergeOnlyForAdmins) {
   EXPECT_EQ(RenderPage("client_home", ctx).find("/clients/7/concierge"), std::string::npos);
 }
 
+TEST(Render, HomeListsTheClientsProjectsLinkedForAdminsOnly) {
+  nlohmann::json ctx = {{"title", "Home"},
+                        {"client", {{"id", 7}, {"name", "Acme"}, {"is_admin", true}}},
+                        {"project_count_label", "2 KTrack projects."},
+                        {"has_projects", true},
+                        {"projects",
+                         {{{"id", 3}, {"name", "Pier <9>"}, {"procore_note", "Procore: Pier 9 Retail"}},
+                          {{"id", 4}, {"name", "Harbor Tower"}}}},
+                        {"more_projects", false},
+                        {"procore_status", "active"},
+                        {"procore_status_label", "Connected"}};
+  std::string html = RenderPage("client_home", ctx);
+  EXPECT_NE(html.find("2 KTrack projects."), std::string::npos);
+  EXPECT_NE(html.find("<a href=\"/clients/7/projects/3\">Pier &lt;9&gt;</a>"), std::string::npos) << html;
+  EXPECT_NE(html.find("Procore: Pier 9 Retail"), std::string::npos);
+  EXPECT_EQ(html.find("Harbor Tower</a> <span"), std::string::npos);  // not linked: no note
+  ctx["client"]["is_admin"] = false;                                  // the project pages are for admins
+  html = RenderPage("client_home", ctx);
+  EXPECT_EQ(html.find("/clients/7/projects/3"), std::string::npos);
+  EXPECT_NE(html.find("Harbor Tower"), std::string::npos);
+}
+
 TEST(Render, StaticStylesheetIsEmbedded) {
   const std::string* css = StaticAsset("app.css");
   ASSERT_NE(css, nullptr);
