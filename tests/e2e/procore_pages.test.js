@@ -286,8 +286,15 @@ test('the Procore pages render what the API answers', async (t) => {
     assert.deepStrictEqual(calls.filter((c) => c.key === 'GET /records').map((c) => new URL(c.url).search),
       ['?stream=rfis&project_id=101&page=1&per_page=25', '?stream=rfis&project_id=101&page=2&per_page=25',
         '?stream=rfis&project_id=101&page=3&per_page=25']);
+    await h.screenshot(page, 'pages-07-records');
     await page.click('#close-records');
     assert.ok(await page.isHidden('#records-panel'));
+    // On a phone the table scrolls sideways inside its frame; the page itself does not.
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.click('#ktrack-streams-table tr[data-stream="rfis"] button');
+    await page.waitForSelector('#records-table tbody tr[data-procore-id="9000"]');
+    assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), 'no sideways scroll of the page');
+    await h.screenshot(page, 'pages-07-records-phone');
     assert.deepStrictEqual(page.errors, []);
   });
 });
