@@ -60,6 +60,9 @@ Result<int64_t> ProjectIdParam(const http::Request& r) {
   return *id;
 }
 
+// GET /records?q=: the longest text searched for.
+constexpr size_t kMaxSearchLength = 200;
+
 }  // namespace
 
 void RegisterProcoreRoutes(http::Router& router, access::Access& access, integration::IntegrationService& s) {
@@ -123,6 +126,11 @@ void RegisterProcoreRoutes(http::Router& router, access::Access& access, integra
                auto include_deleted = BoolParam(r, "include_deleted");
                if (!include_deleted) return tl::unexpected(include_deleted.error());
                q.include_deleted = include_deleted->value_or(false);
+               q.search = r.Query("q").value_or("");
+               if (q.search.size() > kMaxSearchLength)
+                 return Fail(ErrorKind::kInvalidInput, "invalid_parameter",
+                             "'q' is longer than " + std::to_string(kMaxSearchLength) + " characters.",
+                             "Search for a shorter piece of the records' text: a number, a word or a name.");
                auto body = s.Records(q);
                if (!body) return tl::unexpected(body.error());
                return http::Response::Text(200, std::move(*body), "application/json");

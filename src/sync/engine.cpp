@@ -564,6 +564,17 @@ Result<RecordsPage> SyncEngine::ListRecords(const RecordsQuery& query) {
     where += " AND project_id = $3";
   }
   if (!query.include_deleted) where += " AND deleted = 0";
+  if (!query.search.empty()) {
+    // The text as typed: LIKE's wildcards and escape character in it are escaped.
+    std::string pattern = "%";
+    for (char c : ToLower(query.search)) {
+      if (c == '%' || c == '_' || c == '!') pattern += '!';
+      pattern += c;
+    }
+    pattern += '%';
+    params.emplace_back(std::move(pattern));
+    where += " AND LOWER(body) LIKE $" + std::to_string(params.size()) + " ESCAPE '!'";
+  }
   auto total = store_.Query("SELECT count(*) FROM procore_records WHERE " + where, params);
   if (!total) return tl::unexpected(total.error());
   out.total = total->rows.at(0).Int(0);

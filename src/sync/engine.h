@@ -101,6 +101,8 @@ struct RecordsQuery {
   int64_t page = 1;
   int64_t per_page = 100;  // capped at 1,000
   bool include_deleted = false;
+  // Only records whose Procore JSON contains this text (ASCII letters in any case); empty: every record.
+  std::string search;
 };
 
 struct RecordItem {

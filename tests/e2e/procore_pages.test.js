@@ -263,7 +263,9 @@ test('the Procore pages render what the API answers', async (t) => {
       'GET /records': (req) => {
         const q = new URL(req.url()).searchParams;
         const n = Number(q.get('page')), per = Number(q.get('per_page'));
-        return [200, { records: rfis.slice((n - 1) * per, n * per), total: rfis.length, page: n, per_page: per }];
+        const text = (q.get('q') || '').toLowerCase();
+        const found = rfis.filter((r) => JSON.stringify(r.record).toLowerCase().includes(text));
+        return [200, { records: found.slice((n - 1) * per, n * per), total: found.length, page: n, per_page: per }];
       },
     }, calls);
     await page.goto(`${server.url}/clients/${client.id}/projects/7`);
@@ -286,7 +288,16 @@ test('the Procore pages render what the API answers', async (t) => {
     assert.deepStrictEqual(calls.filter((c) => c.key === 'GET /records').map((c) => new URL(c.url).search),
       ['?stream=rfis&project_id=101&page=1&per_page=25', '?stream=rfis&project_id=101&page=2&per_page=25',
         '?stream=rfis&project_id=101&page=3&per_page=25']);
+    // Searching asks the server for the records with the text, from the first page.
+    await page.fill('#records-q', 'question 6');  // Question 6 and Question 60
+    await page.waitForSelector('#records-table tbody tr[data-procore-id="9059"]');
+    await h.waitFor(async () => (await page.locator('#records-table tbody tr').count()) === 2, { what: 'the search to narrow the records' });
+    assert.strictEqual(await page.textContent('#records-summary'), '2 records with “question 6”.');
+    assert.strictEqual(new URL(calls.filter((c) => c.key === 'GET /records').pop().url).searchParams.get('q'), 'question 6');
     await h.screenshot(page, 'pages-07-records');
+    await page.fill('#records-q', 'nothing like it');
+    await page.waitForSelector('#records-table tbody tr', { state: 'detached' });
+    assert.strictEqual(await page.textContent('#records-summary'), 'No record has “nothing like it”.');
     await page.click('#close-records');
     assert.ok(await page.isHidden('#records-panel'));
     // On a phone the table scrolls sideways inside its frame; the page itself does not.

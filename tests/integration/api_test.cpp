@@ -293,6 +293,7 @@ TEST_F(IntegrationApiTest, RecordsQueryNamesWhatIsWrongWithIt) {
       {"/records?stream=rfis&project_id=-4", "'project_id' must be a whole number of 1 or more."},
       {"/audit?limit=0", "'limit' must be a whole number of 1 or more."},
       {"/records?stream=rfis&include_deleted=maybe", "'include_deleted' must be true or false."},
+      {"/records?stream=rfis&q=" + std::string(201, 'x'), "'q' is longer than 200 characters."},
       {"/projects?linked=maybe", "'linked' must be true or false."},
       {"/projects?active=yes", "'active' must be true or false."}};
   for (const auto& [query, says] : refused) {

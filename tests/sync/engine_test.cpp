@@ -775,6 +775,28 @@ TEST_P(EngineTest, ScopeChangesPauseWithoutDeletingAndResume) {
   EXPECT_EQ(At(Streams(), "rfis", 6).status, "synced");
 }
 
+TEST_P(EngineTest, ListRecordsFindsTheRecordsWhoseJsonHasTheText) {
+  fake_.Put("rfis:5", 77, kBase, "Drainage SLOPE at 100% of Level_3");
+  InitialSync();
+  auto find = [&](const std::string& text) {
+    RecordsQuery q{kClient, "rfis", std::nullopt, 1, 100, false};
+    q.search = text;
+    auto page = engine_->ListRecords(q);
+    EXPECT_TRUE(page) << text;
+    std::vector<int64_t> ids;
+    if (page)
+      for (const auto& r : page->records) ids.push_back(r.procore_id);
+    return ids;
+  };
+  EXPECT_EQ(find("drainage slope"), std::vector<int64_t>{77});  // any case
+  EXPECT_EQ(find("100%"), std::vector<int64_t>{77});            // '%' is the text, not a wildcard
+  EXPECT_EQ(find("%"), std::vector<int64_t>{77});
+  EXPECT_EQ(find("level_3"), std::vector<int64_t>{77});  // '_' too
+  EXPECT_EQ(find("level!3"), std::vector<int64_t>{});    // and the escape character
+  EXPECT_EQ(find("\"id\":14,"), std::vector<int64_t>{14});
+  EXPECT_EQ(find("").size(), 11u);  // no text: every record
+}
+
 TEST_P(EngineTest, ListRecordsPagesAndRendersTheProcoreJson) {
   InitialSync();
   RecordsQuery q{kClient, "rfis", 5, 2, 3, false};

@@ -514,7 +514,7 @@
     const panel = $('#records-panel');
     if (!panel) return null;
     const PER_PAGE = 25;
-    const view = { stream: null, projectId: null, page: 1, seq: 0 };
+    const view = { stream: null, projectId: null, page: 1, seq: 0, q: '' };
     const firstOf = (r, keys) => keys.map((k) => r[k]).find((v) => (typeof v === 'string' && v.trim()) || typeof v === 'number');
     // Records can be years old: their date has the year.
     const updatedAt = (iso) => {
@@ -528,16 +528,17 @@
       let answer;
       try {
         answer = await api('GET', `/records?stream=${encodeURIComponent(view.stream)}` +
-          (view.projectId !== null ? `&project_id=${view.projectId}` : '') + `&page=${view.page}&per_page=${PER_PAGE}`);
+          (view.projectId !== null ? `&project_id=${view.projectId}` : '') + `&page=${view.page}&per_page=${PER_PAGE}` +
+          (view.q ? `&q=${encodeURIComponent(view.q)}` : ''));
       } catch (err) {
         if (mine === view.seq) showError($('#records-error'), err);
         return;
       }
       if (mine !== view.seq) return;  // another stream or page was asked for meanwhile
       const pages = Math.max(1, Math.ceil((answer.total || 0) / PER_PAGE));
-      $('#records-summary').textContent = answer.total
-        ? `${count(answer.total, 'record')} synced from Procore, as Procore last sent them.`
-        : 'None synced yet.';
+      $('#records-summary').textContent = view.q
+        ? (answer.total ? `${count(answer.total, 'record')} with “${view.q}”.` : `No record has “${view.q}”.`)
+        : answer.total ? `${count(answer.total, 'record')} synced from Procore, as Procore last sent them.` : 'None synced yet.';
       const rows = (answer.records || []).map((item) => {
         const r = item.record && typeof item.record === 'object' ? item.record : {};
         const status = typeof r.status === 'object' && r.status ? r.status.name : r.status;
@@ -558,10 +559,16 @@
       renderPager($('#records-pager'), view.page, pages, (page) => { view.page = page; load(); });
     }
     $('#close-records').addEventListener('click', () => { view.seq++; show(panel, false); });
+    let typing = null;
+    $('#records-q').addEventListener('input', (event) => {
+      clearTimeout(typing);
+      typing = setTimeout(() => { view.q = event.target.value.trim(); view.page = 1; load(); }, 250);
+    });
     return {
       // projectName: shown beside the stream's name for a project's stream (null where the page names the project).
       open(stream, projectId, projectName) {
-        Object.assign(view, { stream, projectId: projectId ?? null, page: 1 });
+        Object.assign(view, { stream, projectId: projectId ?? null, page: 1, q: '' });
+        $('#records-q').value = '';
         $('#records-title').textContent = `${streamLabel(stream)}${projectName ? ` · ${projectName}` : ''} in KTrack`;
         load();
         panel.scrollIntoView({ block: 'nearest' });
