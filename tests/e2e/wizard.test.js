@@ -370,6 +370,12 @@ test('Concierge walks the Procore company integration end to end, as the help ar
       await page.waitForSelector(`#records-table tbody tr[data-procore-id="${(await apiGet(`/records?stream=rfis&project_id=${p2}&per_page=25&page=2`)).records[0].procore_id}"]`);
     }
     await h.screenshot(page, 'wizard-12e-records');
+    // Reconcile just this stream from its records.
+    await page.click('#reconcile-records');
+    await page.waitForSelector('#records-reconcile-result:not([hidden])');
+    assert.match(await page.textContent('#records-reconcile-result'), /^Reconciling RFIs with Procore/);
+    const askedOne = (await apiGet('/audit')).find((e) => e.action === 'integration.reconcile_requested');
+    assert.deepStrictEqual(askedOne.detail, { stream: 'rfis', project_id: p2, streams: 1 });
 
     // The client's home counts its KTrack projects and links to each one's page.
     const ktrackProjects = await apiGet('/ktrack-projects');

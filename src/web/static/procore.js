@@ -559,6 +559,23 @@
       renderPager($('#records-pager'), view.page, pages, (page) => { view.page = page; load(); });
     }
     $('#close-records').addEventListener('click', () => { view.seq++; show(panel, false); });
+    // Reconcile this one stream now: compared with Procore, any difference repaired; the records show it after.
+    $('#reconcile-records').addEventListener('click', async (event) => {
+      const done = $('#records-reconcile-result');
+      show(done, false);
+      showError($('#records-error'), null);
+      await busy(event.currentTarget, 'Asking…', async () => {
+        try {
+          await api('POST', '/streams/reconcile', view.projectId !== null ? { stream: view.stream, project_id: view.projectId } : { stream: view.stream });
+          done.textContent = `Reconciling ${streamLabel(view.stream)} with Procore: any difference is repaired, and the list below follows.`;
+          show(done, true);
+          const asked = view.seq;
+          setTimeout(() => { if (view.seq === asked) load(); }, 3000);
+        } catch (err) {
+          showError($('#records-error'), err);
+        }
+      });
+    });
     let typing = null;
     $('#records-q').addEventListener('input', (event) => {
       clearTimeout(typing);
@@ -568,6 +585,7 @@
       // projectName: shown beside the stream's name for a project's stream (null where the page names the project).
       open(stream, projectId, projectName) {
         Object.assign(view, { stream, projectId: projectId ?? null, page: 1, q: '' });
+        show($('#records-reconcile-result'), false);
         $('#records-q').value = '';
         $('#records-title').textContent = `${streamLabel(stream)}${projectName ? ` · ${projectName}` : ''} in KTrack`;
         load();
