@@ -79,12 +79,17 @@ Status AuditLog::Record(store::Tx& tx, std::optional<int64_t> client_id, std::op
   return RecordWith(tx, client_id, user_id, action, detail);
 }
 
-Result<std::vector<AuditEntry>> AuditLog::List(int64_t client_id, int64_t limit) {
+Result<std::vector<AuditEntry>> AuditLog::List(int64_t client_id, int64_t limit,
+                                               std::string_view action_prefix) {
   limit = std::clamp<int64_t>(limit, 1, 500);
+  const bool filtered = !action_prefix.empty();
   auto rows = store_.Query(
-      "SELECT id, client_id, user_id, action, detail_json, created_at FROM audit_log WHERE client_id = $1 "
-      "ORDER BY created_at DESC, id DESC LIMIT $2",
-      {client_id, limit});
+      std::string(
+          "SELECT id, client_id, user_id, action, detail_json, created_at FROM audit_log WHERE client_id = "
+          "$1") +
+          (filtered ? " AND action LIKE $3" : "") + " ORDER BY created_at DESC, id DESC LIMIT $2",
+      filtered ? store::Params{client_id, limit, std::string(action_prefix) + "%"}
+               : store::Params{client_id, limit});
   if (!rows) return tl::unexpected(rows.error());
   std::vector<AuditEntry> out;
   out.reserve(rows->rows.size());

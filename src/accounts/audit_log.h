@@ -40,7 +40,10 @@ class AuditLog {
   Status Record(store::Tx& tx, std::optional<int64_t> client_id, std::optional<int64_t> user_id,
                 std::string_view action, const nlohmann::json& detail = nlohmann::json::object());
   // A client's entries, newest first; limit is clamped to 1..500.
-  Result<std::vector<AuditEntry>> List(int64_t client_id, int64_t limit = 50);
+  // Newest first, at most `limit` (1-500); only actions that start with `action_prefix` when it is given (a
+  // fixed prefix such as "integration.", with no LIKE wildcard in it).
+  Result<std::vector<AuditEntry>> List(int64_t client_id, int64_t limit = 50,
+                                       std::string_view action_prefix = {});
 
  private:
   template <typename Db>

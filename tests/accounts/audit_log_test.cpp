@@ -58,6 +58,27 @@ TEST_P(AuditLogTest, ListsAClientsEntriesNewestFirst) {
   EXPECT_EQ(audit.List(a, 1)->size(), 1u);
 }
 
+// The integration page lists only "integration." actions: the limit counts those, not the others between
+// them.
+TEST_P(AuditLogTest, ListsOnlyTheActionsWithAPrefixUpToTheLimit) {
+  Clients clients(*db_, clock_);
+  int64_t a = clients.Create("A")->id;
+  AuditLog audit(*db_, clock_);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(audit.Record(a, 7, "integration.step", {{"n", i}}));
+    ASSERT_TRUE(audit.Record(a, 7, "token.created"));
+    clock_.Advance(std::chrono::seconds(1));
+  }
+  ASSERT_TRUE(audit.Record(a, 7, "integrationX"));  // the prefix is a prefix, not a pattern
+  auto two = audit.List(a, 2, "integration.");
+  ASSERT_TRUE(two);
+  ASSERT_EQ(two->size(), 2u);
+  EXPECT_EQ((*two)[0].detail["n"], 2);
+  EXPECT_EQ((*two)[1].detail["n"], 1);
+  EXPECT_EQ(audit.List(a, 10, "integration.")->size(), 3u);
+  EXPECT_EQ(audit.List(a, 10)->size(), 7u);
+}
+
 TEST(RedactTest, KnowsTheNamesSecretsGoBy) {
   for (const char* key :
        {"password", "new_password", "client_secret", "secret", "token", "access_token", "refresh-token",

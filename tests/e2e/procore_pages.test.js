@@ -147,8 +147,14 @@ test('the Procore pages render what the API answers', async (t) => {
         'GET /permissions/requirements': [200, [{ scope: 'company', tool: 'Admin', level: 'read_only' }, { scope: 'company', tool: 'Webhooks API', level: 'standard' },
           { scope: 'company', tool: 'Directory', level: 'read_only' }, { scope: 'project', tool: 'RFIs', level: 'read_only' }, { scope: 'project', tool: 'Submittals', level: 'read_only' }]],
         'POST /permissions/verify': [200, permissionReport()],
-        'GET /audit': [200, [{ id: 2, at: '2026-03-02T10:17:00Z', user_id: 1, action: 'integration.settings_saved', detail: { auto_link_projects: false } },
-          { id: 1, at: '2026-03-02T10:15:00Z', user_id: 1, action: 'integration.credentials_verified', detail: { company_id: company.id, companies: 1 } }]],
+        // 60 entries: the newest two, then 58 reconciliations by another admin; the page asks for 50 at first.
+        'GET /audit': (req) => {
+          const all = [{ id: 60, at: '2026-03-02T10:17:00Z', user_id: 1, action: 'integration.settings_saved', detail: { auto_link_projects: false } },
+            { id: 59, at: '2026-03-02T10:15:00Z', user_id: 1, action: 'integration.credentials_verified', detail: { company_id: company.id, companies: 1 } },
+            ...Array.from({ length: 58 }, (_, i) => ({ id: 58 - i, at: '2026-03-01T09:00:00Z', user_id: 2, user_email: 'sam@harborpoint.test',
+              action: 'integration.reconcile_requested', detail: { streams: 3 } }))];
+          return [200, all.slice(0, Number(new URL(req.url()).searchParams.get('limit')))];
+        },
         'GET /webhooks/events': [200, {
           events: [
             { received_at: '2026-03-02T10:21:04Z', resource_name: 'RFIs', event_type: 'update', resource_id: 4410, project_id: 101, project_name: 'Harbor Tower', status: 'pending', outcome: null, processed_at: null },
@@ -170,6 +176,12 @@ test('the Procore pages render what the API answers', async (t) => {
       assert.match(await page.textContent('#webhooks'), /5501/);
       assert.match(await page.textContent('#stream-errors'), /turn RFIs on/);
       assert.match(await page.textContent('#health-facts'), /2 failing/);
+      // The audit log names who did what; older entries come 50 more at a time.
+      assert.strictEqual(await page.locator('#audit-table tbody tr').count(), 50);
+      assert.strictEqual(await page.locator('#audit-table tbody tr').nth(2).locator('td').nth(1).textContent(), 'sam@harborpoint.test');
+      await page.click('#audit-more');
+      await h.waitFor(async () => (await page.locator('#audit-table tbody tr').count()) === 60, { what: 'the older audit entries' });
+      assert.ok(await page.isHidden('#audit-more'), 'nothing older to show');
       assert.match(await page.textContent('#api-usage'),
         /^3,598 requests in the last hour \(Procore allows 3,600 an hour, 100 per 10 s\)Rate limited until \d\d:\d\d KTrack waits/);
       // What KTrack made of the events it received, in words; a refused re-read names what Procore refused.

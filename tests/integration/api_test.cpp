@@ -182,6 +182,7 @@ TEST_F(IntegrationApiTest, SecretIsStoredEncryptedAndShownMasked) {
   ASSERT_EQ(audit.status, 200);
   EXPECT_EQ(audit.text.find(app_.client_secret), std::string::npos);
   EXPECT_EQ(audit.body[0]["action"], "integration.credentials_saved");
+  EXPECT_EQ(audit.body[0]["user_email"], t.admin_email);  // who, as the page shows it
 }
 
 TEST_F(IntegrationApiTest, EachVerificationFailureHasItsOwnCode) {

@@ -1295,15 +1295,22 @@
         .map(([k, v]) => `${k.replace(/_/g, ' ')}: ${v === true ? 'yes' : v === false ? 'no' : short(String(v))}`).join(' · ');
     }
 
+    // The newest 50 entries, 50 more each time Show older entries is clicked (the API gives at most 500).
+    let auditLimit = 50;
+    $('#audit-more').addEventListener('click', async (event) => {
+      auditLimit = Math.min(500, auditLimit + 50);
+      await busy(event.currentTarget, 'Loading…', renderAudit);
+    });
     async function renderAudit() {
       let entries = [];
       try {
-        const answer = await api('GET', '/audit?limit=50');
+        const answer = await api('GET', `/audit?limit=${auditLimit}`);
         entries = Array.isArray(answer) ? answer : [];
       } catch (_) {
         entries = null;
       }
       const tbody = $('#audit-table tbody');
+      show($('#audit-more'), !!entries && entries.length === auditLimit && auditLimit < 500);
       if (!entries || !entries.length) {
         fill(tbody, el('tr', {}, el('td', { colspan: 3, class: 'small muted',
           text: entries ? 'Nothing recorded yet.' : 'The audit log could not be loaded.' })));
