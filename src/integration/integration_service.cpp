@@ -343,6 +343,17 @@ Badge IntegrationService::BadgeFor(int64_t client_id) {
       b.label = "Setup in progress";
       break;
   }
+  if (IsRunning((*r)->status)) {
+    if (auto list = sync_.ListStreams(client_id); list) {
+      for (const auto& s : *list) {
+        // As the integration page counts them: a stream paused by the settings is neither synced nor failing.
+        if (s.status == "paused" && !s.error) continue;
+        ++b.streams;
+        if (s.status == "synced") ++b.streams_synced;
+        if (s.status == "error" || s.status == "paused") ++b.streams_failing;
+      }
+    }
+  }
   return b;
 }
 

@@ -44,6 +44,11 @@ struct Badge {
   std::string status = "not_started";
   std::string label = "Not connected";
   bool started = false;
+  // While it runs: its streams (less those paused by the settings), how many are synced, how many stopped on
+  // an error (a fix in Procore, or KTrack retrying).
+  int64_t streams = 0;
+  int64_t streams_synced = 0;
+  int64_t streams_failing = 0;
 };
 
 class IntegrationService {

@@ -70,6 +70,19 @@ void AddProjects(nlohmann::json& context, const nlohmann::json& projects) {
       n > kProjectsOnHome ? nlohmann::json(n - kProjectsOnHome) : nlohmann::json(false);
 }
 
+// The Procore card's line under its badge: "38 of 40 streams synced", and the failing ones on their own.
+void AddStreamsSummary(nlohmann::json& context, const IntegrationBadge& badge) {
+  context["procore_streams"] = badge.streams > 0
+                                   ? nlohmann::json(std::to_string(badge.streams_synced) + " of " +
+                                                    std::to_string(badge.streams) + " streams synced")
+                                   : nlohmann::json(false);
+  context["procore_failing"] =
+      badge.streams_failing > 0
+          ? nlohmann::json(std::to_string(badge.streams_failing) +
+                           (badge.streams_failing == 1 ? " stream needs" : " streams need") + " attention")
+          : nlohmann::json(false);
+}
+
 }  // namespace
 
 http::Response HtmlPage(int status, const std::string& template_name, nlohmann::json context) {
@@ -221,6 +234,7 @@ void RegisterPages(http::Router& router, PagesDeps deps) {
       context["procore_status"] = badge.status;
       context["procore_status_label"] = badge.label;
       context["procore_started"] = badge.started;
+      AddStreamsSummary(context, badge);
       return HtmlPage(200, template_name, std::move(context));
     };
   };

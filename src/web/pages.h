@@ -19,6 +19,10 @@ struct IntegrationBadge {
   std::string status = "not_started";  // the integration status of interfaces.md
   std::string label = "Not connected";
   bool started = false;
+  // While it runs: its streams, how many are synced, how many stopped on an error (0, 0, 0 otherwise).
+  int64_t streams = 0;
+  int64_t streams_synced = 0;
+  int64_t streams_failing = 0;
 };
 
 struct PagesDeps {

@@ -388,6 +388,7 @@ test('Concierge walks the Procore company integration end to end, as the help ar
     const other = ktrackProjects.find((k) => k.id === freed).procore_project_name;
     assert.ok(other !== name && items.includes(`${name} · Procore: ${other}`), items.join(' | '));
     assert.ok(items.some((t) => t.endsWith(' · linked to Procore')), items.join(' | '));
+    assert.match(await page.textContent('[data-role=streams]'), /^\d+ of \d+ streams synced$/);
     await h.screenshot(page, 'wizard-12f-client-home');
     await page.click(`#home-projects a[href$="/projects/${freed}"]`);
     await page.waitForSelector('#ktrack-streams-table tbody tr[data-stream]');

@@ -174,6 +174,11 @@ TEST_F(ProjectDriftTest, ProjectRemovedFromPermittedProjectsPausesWithTheFixAndR
   EXPECT_FALSE(row["drift"]["fix"].get<std::string>().empty());
   EXPECT_EQ(StreamOf(t, "rfis", steady)["status"], "synced");
   EXPECT_TRUE(ProjectRow(t, steady)["drift"].is_null());
+  // The client's home says so beside the integration's badge.
+  auto home = Call("GET", base_ + "/clients/" + std::to_string(t.client_id), nullptr,
+                   {{"Authorization", "Bearer " + t.admin_token}});
+  ASSERT_EQ(home.status, 200) << home.text.substr(0, 300);
+  EXPECT_NE(home.text.find(">1 stream needs attention<"), std::string::npos) << home.text;
 
   // Paused, not failing in a loop: across further re-checks it stays paused with the same fix.
   std::this_thread::sleep_for(seconds(kRecheckSeconds * 2 + 1));

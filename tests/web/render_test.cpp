@@ -50,6 +50,22 @@ TEST(Render, HomeListsTheClientsProjectsLinkedForAdminsOnly) {
   EXPECT_NE(html.find("Harbor Tower"), std::string::npos);
 }
 
+TEST(Render, TheProcoreCardSaysHowManyStreamsAreSyncedAndWhichNeedAttention) {
+  nlohmann::json ctx = {{"title", "Home"},
+                        {"client", {{"id", 7}, {"name", "Acme"}, {"is_admin", true}}},
+                        {"project_count_label", "No KTrack projects yet."},
+                        {"procore_status", "active"},
+                        {"procore_status_label", "Connected"},
+                        {"procore_streams", "38 of 40 streams synced"},
+                        {"procore_failing", "2 streams need attention"}};
+  std::string html = RenderPage("client_home", ctx);
+  EXPECT_NE(html.find(">38 of 40 streams synced<"), std::string::npos) << html;
+  EXPECT_NE(html.find(">2 streams need attention<"), std::string::npos) << html;
+  ctx["procore_failing"] = false;
+  EXPECT_EQ(RenderPage("client_home", ctx).find("need attention"), std::string::npos);
+  EXPECT_NE(RenderPage("concierge", ctx).find(">38 of 40 streams synced<"), std::string::npos);
+}
+
 TEST(Render, StaticStylesheetIsEmbedded) {
   const std::string* css = StaticAsset("app.css");
   ASSERT_NE(css, nullptr);
