@@ -85,9 +85,10 @@ Result<std::vector<AuditEntry>> AuditLog::List(int64_t client_id, int64_t limit,
   const bool filtered = !action_prefix.empty();
   auto rows = store_.Query(
       std::string(
-          "SELECT id, client_id, user_id, action, detail_json, created_at FROM audit_log WHERE client_id = "
-          "$1") +
-          (filtered ? " AND action LIKE $3" : "") + " ORDER BY created_at DESC, id DESC LIMIT $2",
+          "SELECT a.id, a.client_id, a.user_id, u.email, a.action, a.detail_json, a.created_at FROM "
+          "audit_log a LEFT JOIN memberships m ON m.client_id = a.client_id AND m.user_id = a.user_id "
+          "LEFT JOIN users u ON u.id = m.user_id WHERE a.client_id = $1") +
+          (filtered ? " AND a.action LIKE $3" : "") + " ORDER BY a.created_at DESC, a.id DESC LIMIT $2",
       filtered ? store::Params{client_id, limit, std::string(action_prefix) + "%"}
                : store::Params{client_id, limit});
   if (!rows) return tl::unexpected(rows.error());
@@ -98,6 +99,7 @@ Result<std::vector<AuditEntry>> AuditLog::List(int64_t client_id, int64_t limit,
     entry.id = row.Int("id");
     entry.client_id = row.OptInt("client_id");
     entry.user_id = row.OptInt("user_id");
+    entry.user_email = row.OptText("email");
     entry.action = row.Text("action");
     entry.detail = nlohmann::json::parse(row.Text("detail_json"), nullptr, /*allow_exceptions=*/false);
     if (entry.detail.is_discarded()) entry.detail = nlohmann::json::object();

@@ -19,7 +19,9 @@ struct AuditEntry {
   int64_t id = 0;
   std::optional<int64_t> client_id;  // nullopt for actions outside any client (sign-in)
   std::optional<int64_t> user_id;    // nullopt for the system (workers, the CLI)
-  std::string action;                // "integration.credentials_saved", "user.signed_in", ...
+  // The user's email while a member of the entry's client (List fills it); nullopt otherwise.
+  std::optional<std::string> user_email;
+  std::string action;  // "integration.credentials_saved", "user.signed_in", ...
   nlohmann::json detail;
   int64_t created_at = 0;
 };
@@ -39,9 +41,9 @@ class AuditLog {
   // The same inside a transaction, so the entry commits with the change it describes.
   Status Record(store::Tx& tx, std::optional<int64_t> client_id, std::optional<int64_t> user_id,
                 std::string_view action, const nlohmann::json& detail = nlohmann::json::object());
-  // A client's entries, newest first; limit is clamped to 1..500.
-  // Newest first, at most `limit` (1-500); only actions that start with `action_prefix` when it is given (a
-  // fixed prefix such as "integration.", with no LIKE wildcard in it).
+  // A client's entries, newest first, with each user's email while a member of the client; at most `limit`
+  // (clamped to 1..500); only actions that start with `action_prefix` when it is given (a fixed prefix such
+  // as "integration.", with no LIKE wildcard in it).
   Result<std::vector<AuditEntry>> List(int64_t client_id, int64_t limit = 50,
                                        std::string_view action_prefix = {});
 

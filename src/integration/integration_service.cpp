@@ -1226,21 +1226,12 @@ Result<std::string> IntegrationService::Records(const sync::RecordsQuery& query)
 Result<nlohmann::json> IntegrationService::AuditEntries(int64_t client_id, int64_t limit) {
   auto entries = audit_.List(client_id, limit, "integration.");
   if (!entries) return tl::unexpected(entries.error());
-  // Who did it, by email: the client's members, so an admin sees which of them (not "User 7").
-  auto members = store_.Query(
-      "SELECT u.id, u.email FROM users u JOIN memberships m ON m.user_id = u.id WHERE m.client_id = $1",
-      {client_id});
-  if (!members) return tl::unexpected(members.error());
-  std::map<int64_t, std::string> emails;
-  for (const auto& row : members->rows) emails[row.Int(0)] = row.Text(1);
   nlohmann::json out = nlohmann::json::array();
   for (const auto& e : *entries) {
-    nlohmann::json email = nullptr;
-    if (e.user_id)
-      if (auto it = emails.find(*e.user_id); it != emails.end()) email = it->second;
+    // Who did it, by email, so an admin sees which of the client's members (not "User 7").
     out.push_back({{"id", e.id},
                    {"user_id", e.user_id ? nlohmann::json(*e.user_id) : nlohmann::json(nullptr)},
-                   {"user_email", email},
+                   {"user_email", e.user_email ? nlohmann::json(*e.user_email) : nlohmann::json(nullptr)},
                    {"action", e.action},
                    {"detail", e.detail},
                    {"at", FormatIso8601(e.created_at)}});

@@ -54,6 +54,7 @@ TEST_P(AuditLogTest, ListsAClientsEntriesNewestFirst) {
   EXPECT_EQ((*entries)[0].action, "second");
   EXPECT_EQ((*entries)[0].detail["n"], 2);
   EXPECT_EQ((*entries)[0].user_id, 7);
+  EXPECT_FALSE((*entries)[0].user_email.has_value());  // user 7 is no member of the client
   EXPECT_EQ((*entries)[1].action, "first");
   EXPECT_EQ(audit.List(a, 1)->size(), 1u);
 }

@@ -560,22 +560,14 @@
     }
     $('#close-records').addEventListener('click', () => { view.seq++; show(panel, false); });
     // Reconcile this one stream now: compared with Procore, any difference repaired; the records show it after.
-    $('#reconcile-records').addEventListener('click', async (event) => {
-      const done = $('#records-reconcile-result');
-      show(done, false);
-      showError($('#records-error'), null);
-      await busy(event.currentTarget, 'Asking…', async () => {
-        try {
-          await api('POST', '/streams/reconcile', view.projectId !== null ? { stream: view.stream, project_id: view.projectId } : { stream: view.stream });
-          done.textContent = `Reconciling ${streamLabel(view.stream)} with Procore: any difference is repaired, and the list below follows.`;
-          show(done, true);
-          const asked = view.seq;
-          setTimeout(() => { if (view.seq === asked) load(); }, 3000);
-        } catch (err) {
-          showError($('#records-error'), err);
-        }
-      });
-    });
+    wireReconcile($('#reconcile-records'),
+      () => (view.projectId !== null ? { stream: view.stream, project_id: view.projectId } : { stream: view.stream }),
+      () => `Reconciling ${streamLabel(view.stream)} with Procore: any difference is repaired, and the list below follows.`,
+      async () => {
+        const asked = view.seq;
+        setTimeout(() => { if (view.seq === asked) load(); }, 3000);
+      },
+      { done: '#records-reconcile-result', error: '#records-error' });
     let typing = null;
     $('#records-q').addEventListener('input', (event) => {
       clearTimeout(typing);
@@ -679,11 +671,12 @@
   }
 
   // A Reconcile button: asks for the streams body() names, says what was queued (said(n)) in #reconcile-result,
-  // then lets the page follow them (then()); a refusal shows in #reconcile-error with its fix.
-  function wireReconcile(button, body, said, then) {
+  // then lets the page follow them (then()); a refusal shows in #reconcile-error with its fix. boxes names other
+  // places for the two.
+  function wireReconcile(button, body, said, then, boxes = { done: '#reconcile-result', error: '#reconcile-error' }) {
     button.addEventListener('click', async () => {
-      const box = $('#reconcile-error');
-      const done = $('#reconcile-result');
+      const box = $(boxes.error);
+      const done = $(boxes.done);
       showError(box, null);
       show(done, false);
       await busy(button, 'Asking…', async () => {
