@@ -36,8 +36,8 @@ void RegisterRoutes(http::Router& router, Services& s) {
   web::RegisterStatic(router);
   auto badge = [&s](int64_t client_id) {
     integration::Badge b = s.integration->BadgeFor(client_id);
-    return web::IntegrationBadge{b.status,  b.label,          b.started,
-                                 b.streams, b.streams_synced, b.streams_failing};
+    return web::IntegrationBadge{b.status,         b.label,           b.started, b.streams,
+                                 b.streams_synced, b.streams_failing, b.problem};
   };
   auto ktrack_projects = [&s](int64_t client_id) {
     auto list = s.integration->KtrackProjects(client_id);

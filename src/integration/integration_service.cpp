@@ -99,6 +99,20 @@ std::string Joined(const std::vector<std::string>& parts, std::string_view separ
   return out;
 }
 
+// last_error's "source" when a background check set it: a later check that passes clears it.
+constexpr char kHealthCheckSource[] = "health_check";
+
+// The job that creates (or finds) the hook and its triggers and applies the sync's scope: one per client.
+Status EnqueueComplete(queue::Queue& queue, store::Tx& tx, int64_t client_id) {
+  queue::EnqueueOptions eo;
+  eo.dedupe_key = std::string(kCompleteJob) + ":" + std::to_string(client_id);
+  eo.client_id = client_id;
+  eo.priority = 5;
+  auto job = queue.Enqueue(tx, kCompleteJob, nlohmann::json{{"client_id", client_id}}.dump(), eo);
+  if (!job) return tl::unexpected(job.error());
+  return {};
+}
+
 }  // namespace
 
 std::map<int64_t, sync::PauseReason> ProjectDrift(const nlohmann::json& last_permission_check) {
@@ -293,13 +307,15 @@ Result<nlohmann::json> IntegrationService::Describe(int64_t client_id) {
     for (const auto& [k, v] : r.hook.items())
       if (k != "id" && k != "destination_url") webhooks[k] = v;
   if (r.webhook_health.is_object()) {
-    webhooks["failing"] = r.webhook_health.value("failing", 0);
-    webhooks["discarded"] = r.webhook_health.value("discarded", 0);
+    webhooks["failing"] = r.webhook_health.value("failing", nlohmann::json(nullptr));
+    webhooks["discarded"] = r.webhook_health.value("discarded", nlohmann::json(nullptr));
     webhooks["health_checked_at"] = r.webhook_health.value("checked_at", nlohmann::json(nullptr));
     webhooks["recent_deliveries"] = r.webhook_health.value("recent", nlohmann::json::array());
+    webhooks["health_check_error"] = r.webhook_health.value("check_error", nlohmann::json(nullptr));
   } else {
     webhooks["failing"] = nullptr;
     webhooks["discarded"] = nullptr;
+    webhooks["health_check_error"] = nullptr;
   }
   j["webhooks"] = webhooks;
   j["api_usage"] = nullptr;
@@ -342,6 +358,10 @@ Badge IntegrationService::BadgeFor(int64_t client_id) {
     default:
       b.label = "Setup in progress";
       break;
+  }
+  if ((*r)->status == IntegrationStatus::kActive && (*r)->last_error.is_object()) {
+    b.label = "Needs attention";
+    b.problem = (*r)->last_error.value("message", std::string());
   }
   if (IsRunning((*r)->status)) {
     if (auto list = sync_.ListStreams(client_id); list) {
@@ -699,12 +719,7 @@ Result<nlohmann::json> IntegrationService::SaveSettings(int64_t client_id, int64
       auto completing = Transition(r.status, IntegrationEvent::kComplete);
       if (!completing) return tl::unexpected(completing.error());
       r.status = *completing;
-      queue::EnqueueOptions eo;
-      eo.dedupe_key = std::string(kCompleteJob) + ":" + std::to_string(client_id);
-      eo.client_id = client_id;
-      eo.priority = 5;
-      auto job = queue_.Enqueue(tx, kCompleteJob, nlohmann::json{{"client_id", client_id}}.dump(), eo);
-      if (!job) return tl::unexpected(job.error());
+      if (auto job = EnqueueComplete(queue_, tx, client_id); !job) return job;
       reapply = true;
     }
     return Audit(tx, client_id, user_id, "integration.settings_saved",
@@ -809,12 +824,7 @@ Result<nlohmann::json> IntegrationService::Complete(int64_t client_id, int64_t u
     if (!*secret)
       if (auto p = secrets_.Put(tx, owner, kWebhookSecretPurpose, RandomToken(32)); !p) return p;
     r.last_error = nullptr;
-    queue::EnqueueOptions eo;
-    eo.dedupe_key = std::string(kCompleteJob) + ":" + std::to_string(client_id);
-    eo.client_id = client_id;
-    eo.priority = 5;
-    auto job = queue_.Enqueue(tx, kCompleteJob, nlohmann::json{{"client_id", client_id}}.dump(), eo);
-    if (!job) return tl::unexpected(job.error());
+    if (auto job = EnqueueComplete(queue_, tx, client_id); !job) return job;
     return Audit(tx, client_id, user_id, "integration.complete_requested", {{"company_id", *r.company_id}});
   });
   if (!saved) return tl::unexpected(saved.error());
@@ -957,6 +967,8 @@ Status IntegrationService::RunComplete(const queue::Job& job) {
     auto next = Transition(r.status, IntegrationEvent::kCompleted);
     if (!next) return tl::unexpected(next.error());
     r.status = *next;
+    // A new hook (the first, or one created again after it was deleted in Procore) has its own deliveries.
+    if (r.hook_id != hook->hook.id) r.webhook_health = nullptr;
     r.hook_id = hook->hook.id;
     r.hook = HookOutcomeJson(*hook);
     r.hook["updated_at"] = FormatIso8601(now);
@@ -1309,11 +1321,15 @@ Status IntegrationService::RunDeliveryHealth(const queue::Job&) {
   auto running = ListRunningIntegrations(store_);
   if (!running) return tl::unexpected(running.error());
   for (const auto& record : *running) {
-    if (auto checked = CheckHealthOf(record); !checked)
+    if (auto checked = CheckHealthOf(record); !checked) {
       obs::Log(obs::Level::kWarn, "delivery_health_failed",
                {{"client_id", record.client_id},
                 {"code", checked.error().code},
                 {"detail", checked.error().detail}});
+      if (auto noted = NoteHealthCheckFailure(record, checked.error()); !noted)
+        obs::Log(obs::Level::kWarn, "delivery_health_not_saved",
+                 {{"client_id", record.client_id}, {"code", noted.error().code}});
+    }
     if (record.status != IntegrationStatus::kActive) continue;
     if (auto linked = AutoLinkNewProjects(record); !linked)
       obs::Log(obs::Level::kWarn, "auto_link_failed",
@@ -1466,7 +1482,10 @@ Status IntegrationService::CheckHealthOf(const IntegrationRecord& record) {
     return q;
   };
   auto failing = api.ListDeliveryPages(scope, *record.hook_id, query("failing", 0), kCountPages);
-  if (!failing) return Fail(failing.error().error);
+  if (!failing) {
+    if (failing.error().code == procore::ErrorCode::kNotFound) return RecreateMissingHook(record);
+    return Fail(failing.error().error);
+  }
   auto discarded = api.ListDeliveryPages(scope, *record.hook_id, query("discarded", 0), kCountPages);
   if (!discarded) return Fail(discarded.error().error);
   // Recent deliveries: read forward from where the last check ended (Procore pages oldest first), a few pages
@@ -1529,6 +1548,15 @@ Status IntegrationService::CheckHealthOf(const IntegrationRecord& record) {
   auto saved = Mutate(record.client_id, [&](store::Tx& tx, IntegrationRecord& r) -> Status {
     // Disconnected (or its hook replaced) while the deliveries were read: they belong to a hook that is gone.
     if (!IsRunning(r.status) || r.hook_id != record.hook_id) return {};
+    const bool was_refused =
+        r.last_error.is_object() && r.last_error.value("source", "") == kHealthCheckSource;
+    if (was_refused) {
+      r.last_error = nullptr;
+      if (auto a =
+              Audit(tx, record.client_id, 0, "integration.procore_accepts_again", nlohmann::json::object());
+          !a)
+        return a;
+    }
     r.webhook_health = {{"failing", static_cast<int64_t>(failing->deliveries.size())},
                         {"discarded", static_cast<int64_t>(discarded->deliveries.size())},
                         {"checked_at", FormatIso8601(now)},
@@ -1539,6 +1567,59 @@ Status IntegrationService::CheckHealthOf(const IntegrationRecord& record) {
       return Audit(tx, record.client_id, 0, "integration.discarded_events_reconciled",
                    {{"discarded", discarded->deliveries.size()}, {"streams", to_reconcile.size()}});
     return {};
+  });
+  if (!saved) return tl::unexpected(saved.error());
+  return {};
+}
+
+Status IntegrationService::RecreateMissingHook(const IntegrationRecord& record) {
+  const int64_t now = clock_.NowUnixMs();
+  bool recreating = false;
+  auto saved = Mutate(record.client_id, [&](store::Tx& tx, IntegrationRecord& r) -> Status {
+    recreating = false;
+    // Only an active integration's own hook: one completing already creates it, a disconnected one wants
+    // none.
+    if (r.status != IntegrationStatus::kActive || r.hook_id != record.hook_id) return {};
+    auto completing = Transition(r.status, IntegrationEvent::kComplete);
+    if (!completing) return tl::unexpected(completing.error());
+    r.status = *completing;
+    if (auto job = EnqueueComplete(queue_, tx, record.client_id); !job) return job;
+    if (!r.webhook_health.is_object()) r.webhook_health = nlohmann::json::object();
+    r.webhook_health["check_error"] = ErrorJson(
+        Error{ErrorKind::kNotFound,
+              "hook_missing",
+              "Procore no longer has KTrack's webhook (hook " + std::to_string(*record.hook_id) +
+                  "): it was deleted in Procore.",
+              "Nothing to do: KTrack creates it again and reconciles every stream for the changes Procore "
+              "could not send meanwhile.",
+              {}},
+        now);
+    recreating = true;
+    return Audit(tx, record.client_id, 0, "integration.hook_missing", {{"hook_id", *record.hook_id}});
+  });
+  if (!saved) return tl::unexpected(saved.error());
+  if (!recreating) return {};
+  auto asked = sync_.RequestReconcile(record.client_id);
+  if (!asked) return tl::unexpected(asked.error());
+  return {};
+}
+
+Status IntegrationService::NoteHealthCheckFailure(const IntegrationRecord& record, const Error& error) {
+  const int64_t now = clock_.NowUnixMs();
+  // Procore refused the set-up (kinds as procore::NeedsCustomer): only the customer can fix it. Anything else
+  // (Procore down, the rate limit) passes by itself, and the next check tries again.
+  const bool refused = error.kind == ErrorKind::kUnprocessable || error.kind == ErrorKind::kInvalidInput;
+  auto saved = Mutate(record.client_id, [&](store::Tx& tx, IntegrationRecord& r) -> Status {
+    if (!IsRunning(r.status) || r.hook_id != record.hook_id) return {};
+    if (!r.webhook_health.is_object()) r.webhook_health = nlohmann::json::object();
+    r.webhook_health["check_error"] = ErrorJson(error, now);
+    if (!refused) return {};
+    const bool already = r.last_error.is_object() && r.last_error.value("source", "") == kHealthCheckSource &&
+                         r.last_error.value("code", "") == error.code;
+    r.last_error = ErrorJson(error, now);
+    r.last_error["source"] = kHealthCheckSource;
+    if (already) return {};
+    return Audit(tx, record.client_id, 0, "integration.procore_refused", {{"code", error.code}});
   });
   if (!saved) return tl::unexpected(saved.error());
   return {};

@@ -49,6 +49,8 @@ struct Badge {
   int64_t streams = 0;
   int64_t streams_synced = 0;
   int64_t streams_failing = 0;
+  // What waits on the customer while it runs (Procore refuses the app, a permission went missing), or "".
+  std::string problem;
 };
 
 class IntegrationService {
@@ -121,6 +123,12 @@ class IntegrationService {
   Status Audit(store::Tx& tx, int64_t client_id, int64_t user_id, std::string_view action,
                const nlohmann::json& detail);
   Status CheckHealthOf(const IntegrationRecord& record);
+  // The hook is gone from Procore (deleted there): completes the integration again, which creates it, and
+  // reconciles every stream for the changes Procore could not send meanwhile.
+  Status RecreateMissingHook(const IntegrationRecord& record);
+  // A check that failed: shown with the webhooks; when Procore refused the set-up (credentials, install,
+  // permission), also as the integration's error until a later check passes.
+  Status NoteHealthCheckFailure(const IntegrationRecord& record, const Error& error);
   Status AutoLinkNewProjects(const IntegrationRecord& record);
   // Re-checks when due, or at once when streams fail on permissions the last check did not know of; projects
   // found short get their streams paused (with the fix), fixed ones resume.

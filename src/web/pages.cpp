@@ -81,6 +81,7 @@ void AddStreamsSummary(nlohmann::json& context, const IntegrationBadge& badge) {
           ? nlohmann::json(std::to_string(badge.streams_failing) +
                            (badge.streams_failing == 1 ? " stream needs" : " streams need") + " attention")
           : nlohmann::json(false);
+  context["procore_problem"] = badge.problem.empty() ? nlohmann::json(false) : nlohmann::json(badge.problem);
 }
 
 }  // namespace

@@ -23,6 +23,7 @@ struct IntegrationBadge {
   int64_t streams = 0;
   int64_t streams_synced = 0;
   int64_t streams_failing = 0;
+  std::string problem;  // what waits on the customer while it runs, or ""
 };
 
 struct PagesDeps {

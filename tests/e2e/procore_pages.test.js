@@ -320,4 +320,36 @@ test('the Procore pages render what the API answers', async (t) => {
     await h.screenshot(page, 'pages-07-records-phone');
     assert.deepStrictEqual(page.errors, []);
   });
+
+  await t.test('Procore refuses the app: the integration needs attention, with the fix', async () => {
+    const page = await signIn({ width: 1280, height: 800 });
+    const at = new Date(Date.now() - 20 * 1000).toISOString();
+    const refused = { code: 'app_not_installed', message: 'The app is not installed in the company Harbor Point Builders (or was uninstalled).',
+      fix: 'In Procore, a company admin opens Company Admin › App Management and installs the app again.', at };
+    await stubApi(page, {
+      'GET /': () => {
+        const integration = activeIntegration();
+        integration.last_error = { ...refused, source: 'health_check' };
+        integration.webhooks.health_check_error = refused;
+        return [200, integration];
+      },
+      'GET /streams': () => [200, streams()],
+      'GET /projects': [200, projects],
+      'GET /permissions/requirements': [200, []],
+      'GET /audit': [200, [{ id: 1, at, user_id: null, action: 'integration.procore_refused', detail: { code: 'app_not_installed' } }]],
+      'GET /webhooks/events': [200, { events: [], summary: { events: 0, pending: 0, done: 0, dropped: 0, by_outcome: {} } }],
+    });
+    await page.goto(`${server.url}/clients/${client.id}/procore`);
+    await page.waitForSelector('#last-error:not([hidden])');
+    await page.waitForSelector('#webhooks-check-error');
+    assert.strictEqual(await page.textContent('#integration-status'), 'Needs attention');
+    assert.match(await page.textContent('#last-error'), /not installed in the company Harbor Point Builders.*installs the app again/);
+    assert.strictEqual(await page.getAttribute('#last-error', 'data-code'), 'app_not_installed');
+    assert.match(await page.textContent('#webhooks-checked'), /last check failed 20 s ago/);
+    assert.match(await page.textContent('#webhooks-check-error'), /installs the app again/);
+    await page.waitForSelector('#audit-table tbody tr[data-action="integration.procore_refused"]');
+    assert.match(await page.textContent('#audit-table tbody'), /KTrack.*Procore refused KTrack’s background check/);
+    await h.screenshot(page, 'pages-08-procore-refuses');
+    assert.deepStrictEqual(page.errors, []);
+  });
 });

@@ -29,12 +29,37 @@ struct Connected {
   std::string listen;
   std::string api;
   std::vector<std::pair<std::string, std::string>> auth;
+  std::string app_client_id;
+  std::string app_client_secret;
+  // KTrack's background checks (delivery health, auto-link, permission re-checks), in seconds.
+  std::string maintenance_interval_s = "60";
 
   std::unique_ptr<ChildProcess> StartServer(const std::string& address) {
     auto started = std::make_unique<ChildProcess>();
     started->Start({BinPath("ktrack"), "serve", "--listen", address, "--data-dir", dir.path()},
-                   {{"KTRACK_PROCORE_ALLOW_CUSTOM_URLS", "true"}}, dir.path() + "/server.log");
+                   {{"KTRACK_PROCORE_ALLOW_CUSTOM_URLS", "true"},
+                    {"KTRACK_INTEGRATION_MAINTENANCE_INTERVAL_S", maintenance_interval_s}},
+                   dir.path() + "/server.log");
     return started;
+  }
+
+  json Integration() const { return Call("GET", api, nullptr, auth).body; }
+
+  // A call to Procore's own API (the emulator's) as the app, as a company admin's tools would make it.
+  Answer Procore(const std::string& method, const std::string& path) const {
+    auto token = Call("POST", emu + "/oauth/token",
+                      {{"grant_type", "client_credentials"},
+                       {"client_id", app_client_id},
+                       {"client_secret", app_client_secret}});
+    return Call(method, emu + path, nullptr,
+                {{"Authorization", "Bearer " + token.body.value("access_token", std::string())},
+                 {"Procore-Company-Id", std::to_string(company)}});
+  }
+
+  bool Audited(const std::string& action) const {
+    for (const auto& e : Call("GET", api + "/audit", nullptr, auth).body)
+      if (e["action"] == action) return true;
+    return false;
   }
 };
 
@@ -52,6 +77,8 @@ void Connect(Connected& c, const std::vector<std::string>& emulator_flags) {
   ASSERT_EQ(Call("PUT", c.emu + "/_emulator/faults", {{"token_lifetime_s", 1'000'000'000}}).status, 200);
   auto app = Call("POST", c.emu + "/_emulator/apps", {{"name", "KTrack"}, {"kind", "dmsa"}});
   ASSERT_EQ(app.status, 200);
+  c.app_client_id = app.body["client_id"];
+  c.app_client_secret = app.body["client_secret"];
   auto install = Call("POST", c.emu + "/_emulator/companies/" + std::to_string(c.company) + "/installs",
                       {{"client_id", app.body["client_id"]},
                        {"permissions",
@@ -187,6 +214,101 @@ TEST(DeliveryHealth, ApiUsageShowsTheRequestsTheLimitsAndAWaitForTheHourlyLimit)
   // The hour began with that request, moments ago.
   EXPECT_GT(until_ms, now_ms + 50 * 60 * 1000) << usage.dump();
   EXPECT_LT(until_ms, now_ms + 62 * 60 * 1000) << usage.dump();
+  c.server->Signal(SIGTERM);
+  EXPECT_EQ(c.server->Wait(), 0);
+}
+
+// A company admin deletes KTrack's hook in Procore. The next delivery health check finds it gone, creates it
+// again (completing the integration again) and reconciles the changes Procore could not send meanwhile.
+TEST(DeliveryHealth, AHookDeletedInProcoreIsCreatedAgainAndTheMissedChangesReconciled) {
+  Connected c;
+  c.maintenance_interval_s = "1";
+  Connect(c, {});
+  if (HasFatalFailure()) return;
+  ASSERT_EQ(
+      Call("POST", c.api + "/projects/" + std::to_string(c.project) + "/link", {{"create", true}}, c.auth)
+          .status,
+      200);
+  auto rfis_stream = [&]() -> json {
+    for (const auto& s : Call("GET", c.api + "/streams", nullptr, c.auth).body)
+      if (s["stream"] == "rfis" && s["project_id"] == c.project) return s;
+    return json();
+  };
+  ASSERT_TRUE(
+      WaitUntil([&] { return rfis_stream().value("status", "") == "synced"; }, std::chrono::seconds(60)))
+      << rfis_stream().dump();
+  const int64_t old_hook = c.Integration()["webhooks"]["hook_id"].get<int64_t>();
+
+  auto deleted = c.Procore("DELETE", "/rest/v1.0/webhooks/hooks/" + std::to_string(old_hook) +
+                                         "?company_id=" + std::to_string(c.company));
+  ASSERT_LT(deleted.status, 300) << deleted.text;
+  // Changes while no hook exists: Procore has nowhere to send them.
+  auto changes = Call("POST", c.emu + "/_emulator/companies/" + std::to_string(c.company) + "/changes",
+                      {{"count", 10}, {"streams", {"rfis"}}, {"seed", 3}});
+  ASSERT_EQ(changes.status, 200) << changes.text;
+
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        json g = c.Integration();
+        return g["status"] == "active" && g["webhooks"]["hook_id"].is_number() &&
+               g["webhooks"]["hook_id"].get<int64_t>() != old_hook;
+      },
+      std::chrono::seconds(60)))
+      << c.Integration().dump();
+  EXPECT_TRUE(c.Audited("integration.hook_missing"));
+  json hooks = c.Procore("GET", "/rest/v1.0/webhooks/hooks?company_id=" + std::to_string(c.company)).body;
+  ASSERT_EQ(hooks.size(), 1u) << hooks.dump();
+  EXPECT_EQ(hooks[0]["id"], c.Integration()["webhooks"]["hook_id"]);
+  EXPECT_EQ(hooks[0]["destination_url"], c.Integration()["webhooks"]["destination_url"]);
+
+  auto truth = [&] {
+    auto r = Call("GET", c.emu + "/_emulator/truth?company_id=" + std::to_string(c.company) +
+                             "&stream=rfis&project_id=" + std::to_string(c.project));
+    return r.body["streams"][0].value("checksum", std::string());
+  };
+  EXPECT_TRUE(WaitUntil([&] { return rfis_stream().value("checksum", std::string("x")) == truth(); },
+                        std::chrono::seconds(60)))
+      << rfis_stream().dump() << " truth " << truth();
+  c.server->Signal(SIGTERM);
+  EXPECT_EQ(c.server->Wait(), 0);
+}
+
+// The app is uninstalled from the company: the background check's refusal becomes the integration's error,
+// with Procore's reason and the fix, and goes once the app is installed again.
+TEST(DeliveryHealth, ProcoreRefusingTheAppShowsAsTheIntegrationsErrorUntilItIsFixed) {
+  Connected c;
+  c.maintenance_interval_s = "1";
+  Connect(c, {});
+  if (HasFatalFailure()) return;
+  EXPECT_TRUE(c.Integration()["last_error"].is_null()) << c.Integration()["last_error"].dump();
+  const std::string installs = c.emu + "/_emulator/companies/" + std::to_string(c.company) + "/installs";
+  ASSERT_EQ(Call("DELETE", installs + "/" + c.app_client_id).status, 200);
+
+  ASSERT_TRUE(WaitUntil([&] { return c.Integration()["last_error"].is_object(); }, std::chrono::seconds(30)))
+      << c.Integration().dump();
+  json g = c.Integration();
+  EXPECT_EQ(g["last_error"]["code"], "app_not_installed") << g["last_error"].dump();
+  EXPECT_FALSE(g["last_error"].value("fix", std::string()).empty()) << g["last_error"].dump();
+  EXPECT_EQ(g["webhooks"]["health_check_error"]["code"], "app_not_installed") << g["webhooks"].dump();
+  EXPECT_EQ(g["status"], "active");  // nothing changed in KTrack; Procore refuses until the admin acts
+  EXPECT_TRUE(c.Audited("integration.procore_refused"));
+
+  ASSERT_EQ(Call("POST", installs,
+                 {{"client_id", c.app_client_id},
+                  {"permissions",
+                   {{"company", {{"Admin", "read_only"}, {"Webhooks API", "standard"}}},
+                    {"project", {{"RFIs", "read_only"}}}}},
+                  {"permitted_projects", "all"}})
+                .status,
+            201);
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        json now = c.Integration();
+        return now["last_error"].is_null() && now["webhooks"]["health_check_error"].is_null();
+      },
+      std::chrono::seconds(30)))
+      << c.Integration().dump();
+  EXPECT_TRUE(c.Audited("integration.procore_accepts_again"));
   c.server->Signal(SIGTERM);
   EXPECT_EQ(c.server->Wait(), 0);
 }

@@ -66,6 +66,25 @@ TEST(Render, TheProcoreCardSaysHowManyStreamsAreSyncedAndWhichNeedAttention) {
   EXPECT_NE(RenderPage("concierge", ctx).find(">38 of 40 streams synced<"), std::string::npos);
 }
 
+TEST(Render, TheProcoreCardSaysWhatWaitsOnTheCustomer) {
+  nlohmann::json ctx = {{"title", "Home"},
+                        {"client", {{"id", 7}, {"name", "Acme"}, {"is_admin", true}}},
+                        {"project_count_label", "No KTrack projects yet."},
+                        {"procore_status", "active"},
+                        {"procore_status_label", "Needs attention"},
+                        {"procore_problem", "The app is not installed in <Acme>'s company."}};
+  for (const char* page : {"client_home", "concierge"}) {
+    std::string html = RenderPage(page, ctx);
+    EXPECT_NE(html.find("class=\"badge active warn\">Needs attention<"), std::string::npos) << html;
+    EXPECT_NE(html.find("The app is not installed in &lt;Acme&gt;"), std::string::npos) << html;
+  }
+  ctx["procore_problem"] = false;
+  ctx["procore_status_label"] = "Connected";
+  std::string html = RenderPage("client_home", ctx);
+  EXPECT_NE(html.find("class=\"badge active\">Connected<"), std::string::npos) << html;
+  EXPECT_EQ(html.find("data-role=\"problem\""), std::string::npos) << html;
+}
+
 TEST(Render, StaticStylesheetIsEmbedded) {
   const std::string* css = StaticAsset("app.css");
   ASSERT_NE(css, nullptr);

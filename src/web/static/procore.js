@@ -1151,6 +1151,7 @@
         failing: w.failing ?? null,
         discarded: w.discarded ?? null,
         checkedAt: w.health_checked_at || null,
+        checkError: w.health_check_error || null,
         deliveries: w.recent_deliveries || [],
       };
     }
@@ -1187,7 +1188,11 @@
           el('dt', { text: 'Failing' }), el('dd', {}, countBadge(w.failing, 'warn'), el('span', { class: 'small muted', text: ' deliveries Procore is retrying' })),
           el('dt', { text: 'Discarded' }), el('dd', {}, countBadge(w.discarded, 'error'),
             el('span', { class: 'small muted', text: ' given up by Procore after 12 h; KTrack reconciles those streams' })),
-          el('dt', { text: 'Checked' }), el('dd', { class: 'small', text: w.checkedAt ? ago(w.checkedAt) : 'not yet' })),
+          el('dt', { text: 'Checked' }), el('dd', { class: 'small', id: 'webhooks-checked' }, w.checkedAt ? ago(w.checkedAt) : 'not yet',
+            w.checkError ? [' · ', el('span', { class: 'badge warn', text: `last check failed ${ago(w.checkError.at)}` })] : '')),
+        w.checkError ? el('div', { class: 'alert warn', id: 'webhooks-check-error', 'data-code': w.checkError.code || '' },
+          el('strong', { text: w.checkError.message || 'KTrack could not read Procore’s delivery log.' }),
+          w.checkError.fix ? el('div', { class: 'fix', text: w.checkError.fix }) : null) : null,
         w.failedTriggers.length ? el('div', { class: 'fixes' }, w.failedTriggers.map((f) => el('div', { class: 'fix-item' },
           el('strong', { text: `${f.resource_name} ${f.event_type}` }), `: ${typeof f.error === 'string' ? f.error : (f.error && f.error.message) || ''}`))) : null,
         el('h3', { text: 'Recent deliveries (Procore’s log)' }),
@@ -1270,6 +1275,9 @@
       'integration.project_linked': 'Linked a project',
       'integration.project_unlinked': 'Unlinked a project', 'integration.discarded_events_reconciled': 'Reconciled discarded webhook events',
       'integration.reconcile_requested': 'Asked for reconciliation',
+      'integration.hook_missing': 'Found KTrack’s webhook deleted in Procore and created it again',
+      'integration.procore_refused': 'Procore refused KTrack’s background check',
+      'integration.procore_accepts_again': 'Procore accepts KTrack again',
     };
 
     function auditAction(action) {
@@ -1327,6 +1335,11 @@
     function render() {
       const integration = state.integration;
       statusBadge(integration.status);
+      // Running, but something waits on the customer (Procore refuses the app, a permission went missing).
+      if (integration.status === 'active' && integration.last_error) {
+        $('#integration-status').textContent = 'Needs attention';
+        $('#integration-status').className = 'badge warn';
+      }
       const connected = !['not_started', 'disconnected'].includes(integration.status);
       show($('#not-connected'), !connected);
       show($('#details'), connected);
