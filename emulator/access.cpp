@@ -15,12 +15,13 @@ Level Install::ProjectLevel(std::string_view tool) const {
   return it == project_tools.end() ? Level::kNone : it->second;
 }
 
-const App& Access::CreateApp(std::string name, bool legacy, int64_t user_id, int64_t now_ms) {
+const App& Access::CreateApp(std::string name, bool legacy, int64_t user_id, int64_t now_ms,
+                             std::string client_id, std::string client_secret) {
   App app;
   app.name = std::move(name);
   // Procore's client ids and secrets are 64 hex-ish characters; version keys are shorter.
-  app.client_id = kt::RandomHex(32);
-  app.client_secret = kt::RandomHex(32);
+  app.client_id = client_id.empty() ? kt::RandomHex(32) : std::move(client_id);
+  app.client_secret = client_secret.empty() ? kt::RandomHex(32) : std::move(client_secret);
   app.app_version_key = kt::RandomHex(10);
   app.legacy_service_account = legacy;
   app.user_id = user_id;

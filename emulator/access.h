@@ -47,7 +47,9 @@ struct Install {
 
 class Access {
  public:
-  const App& CreateApp(std::string name, bool legacy, int64_t user_id, int64_t now_ms);
+  // New credentials, or the ones given (an app registered again after a restart keeps its credentials).
+  const App& CreateApp(std::string name, bool legacy, int64_t user_id, int64_t now_ms,
+                       std::string client_id = {}, std::string client_secret = {});
   const App* FindApp(std::string_view client_id) const;
   const App* FindAppByVersionKey(std::string_view app_version_key) const;
   const std::vector<App>& Apps() const { return apps_; }

@@ -1,5 +1,8 @@
 // The control API under /_emulator (interfaces.md): reset, apps, installs, tools, faults, changes, truth,
 // stats.
+#include <algorithm>
+#include <cctype>
+
 #include "emulator/emulator.h"
 #include "emulator/rest_support.h"
 #include "util/strings.h"
@@ -67,7 +70,7 @@ void Emulator::AddControlRoutes(kt::http::Router& router) {
   router.Post("/_emulator/apps", [this](Request& req) {
     auto body = BodyObject(req);
     if (!body) return ControlError(400, "invalid_json", body.error().message);
-    for (const char* field : {"name", "kind"}) {
+    for (const char* field : {"name", "kind", "client_id", "client_secret"}) {
       if (body->contains(field) && !(*body)[field].is_string())
         return ControlError(400, "invalid_app", std::string(field) + " must be a string",
                             "send {\"name\": \"My App\", \"kind\": \"dmsa\"}");
@@ -76,9 +79,32 @@ void Emulator::AddControlRoutes(kt::http::Router& router) {
     std::string kind = body->value("kind", std::string("dmsa"));
     if (kind != "dmsa" && kind != "legacy_service_account")
       return ControlError(400, "invalid_kind", "kind must be \"dmsa\" or \"legacy_service_account\"");
+    // Given credentials (a demo's app registered again after a restart): both or neither, and shaped as
+    // Procore's are.
+    std::string client_id = body->value("client_id", std::string());
+    std::string client_secret = body->value("client_secret", std::string());
+    if (client_id.empty() != client_secret.empty())
+      return ControlError(400, "invalid_app", "client_id and client_secret go together",
+                          "send both, or neither for new credentials");
+    for (const std::string* value : {&client_id, &client_secret}) {
+      const bool shaped =
+          value->empty() || (value->size() >= 16 && value->size() <= 128 &&
+                             std::all_of(value->begin(), value->end(), [](char c) {
+                               return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+                             }));
+      if (!shaped)
+        return ControlError(400, "invalid_app",
+                            (value == &client_id ? "client_id" : "client_secret") +
+                                std::string(" must be 16 to 128 letters, digits, '-' or '_'"),
+                            "send the credentials an earlier POST /_emulator/apps answered");
+    }
     std::unique_lock lock(mu_);
-    const App& app = access_.CreateApp(name, kind == "legacy_service_account",
-                                       AppUserId(access_.Apps().size()), clock_.NowMs());
+    if (!client_id.empty() && access_.FindApp(client_id))
+      return ControlError(409, "app_exists", "an app with this client_id exists",
+                          "use it as it is, or reset the emulator first");
+    const App& app =
+        access_.CreateApp(name, kind == "legacy_service_account", AppUserId(access_.Apps().size()),
+                          clock_.NowMs(), std::move(client_id), std::move(client_secret));
     return Response::Json(200, {{"client_id", app.client_id},
                                 {"client_secret", app.client_secret},
                                 {"app_version_key", app.app_version_key},

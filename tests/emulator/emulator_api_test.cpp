@@ -439,6 +439,36 @@ TEST_F(EmulatorApi, ControlBodiesOfTheWrongShapeAreRefusedAndChangeNothing) {
   EXPECT_EQ(emu.Control("GET", "/_emulator/faults", nullptr, 200), before) << "nothing of those was applied";
 }
 
+// A demo's app registered again after the emulator restarted keeps the credentials KTrack has stored.
+TEST_F(EmulatorApi, AnAppCanBeRegisteredAgainWithTheCredentialsItHad) {
+  const std::string id = std::string(64, 'a'), secret = "s3cret-" + std::string(40, 'b');
+  auto app = emu.Control("POST", "/_emulator/apps",
+                         {{"name", "KTrack (demo)"}, {"client_id", id}, {"client_secret", secret}}, 200);
+  EXPECT_EQ(app["client_id"], id);
+  EXPECT_EQ(app["client_secret"], secret);
+  auto token = emu.Request(
+      "POST", "/oauth/token",
+      nlohmann::json{{"grant_type", "client_credentials"}, {"client_id", id}, {"client_secret", secret}}
+          .dump(),
+      {{"Content-Type", "application/json"}});
+  EXPECT_EQ(token.status, 200) << token.body;
+
+  auto taken = emu.Control("POST", "/_emulator/apps", {{"client_id", id}, {"client_secret", secret}}, 409);
+  EXPECT_EQ(taken["error"]["code"], "app_exists") << taken;
+  const std::vector<std::pair<nlohmann::json, std::string>> wrong = {
+      {{{"client_id", std::string(64, 'c')}}, "go together"},
+      {{{"client_id", "short"}, {"client_secret", secret}}, "client_id must be 16 to 128"},
+      {{{"client_id", std::string(64, 'd')}, {"client_secret", "has spaces in it, many"}},
+       "client_secret must be"},
+      {{{"client_id", 42}, {"client_secret", secret}}, "client_id must be a string"}};
+  for (const auto& [body, says] : wrong) {
+    auto refused = emu.Control("POST", "/_emulator/apps", body, 400);
+    EXPECT_EQ(refused["error"]["code"], "invalid_app") << refused;
+    EXPECT_NE(refused["error"]["message"].get<std::string>().find(says), std::string::npos) << refused;
+  }
+  EXPECT_EQ(emu.Control("GET", "/_emulator/apps", nullptr, 200).size(), 1u) << "only the first was created";
+}
+
 TEST_F(EmulatorApi, InjectedErrorsAndTimeouts) {
   AppCredentials app = emu.CreateApp();
   emu.Install(app);
