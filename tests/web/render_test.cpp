@@ -92,5 +92,18 @@ TEST(Render, StaticStylesheetIsEmbedded) {
   EXPECT_EQ(StaticAsset("missing.css"), nullptr);
 }
 
+// Every page names its icon, so browsers do not ask for /favicon.ico (a 404 in the log on every page).
+TEST(Render, PagesNameTheEmbeddedIcon) {
+  const std::string* icon = StaticAsset("favicon.svg");
+  ASSERT_NE(icon, nullptr);
+  EXPECT_EQ(icon->rfind("<svg", 0), 0u);
+  std::string html = RenderPage("client_home", {{"title", "Home"},
+                                                {"client", {{"id", 7}, {"name", "Acme"}}},
+                                                {"project_count_label", "No KTrack projects yet."}});
+  EXPECT_NE(html.find("<link rel=\"icon\" href=\"/static/favicon.svg\" type=\"image/svg+xml\">"),
+            std::string::npos)
+      << html;
+}
+
 }  // namespace
 }  // namespace kt::web
