@@ -71,6 +71,17 @@ void Access::Revoke(std::string_view token, std::string_view client_id) {
   it->second.revoked = true;
 }
 
+const App* Access::RegenerateSecret(std::string_view client_id) {
+  for (auto& app : apps_) {
+    if (app.client_id != client_id) continue;
+    app.client_secret = kt::RandomHex(32);
+    for (auto& [token, t] : tokens_)
+      if (t.client_id == client_id) t.revoked = true;
+    return &app;
+  }
+  return nullptr;
+}
+
 void Access::PutInstall(int64_t company_id, Install install) {
   std::string key = install.client_id;
   installs_[company_id][key] = std::move(install);

@@ -60,6 +60,10 @@ class Access {
   std::vector<std::string> TokensOf(std::string_view client_id) const;
   // Revokes the token if it exists and belongs to client_id (or client_id is empty).
   void Revoke(std::string_view token, std::string_view client_id);
+  // The Developer Portal's new client secret: the old one stops working, and so do the app's tokens (Procore
+  // does not document what happens to them; revoking them is the reading that tests a client hardest).
+  // Null when there is no such app.
+  const App* RegenerateSecret(std::string_view client_id);
 
   void PutInstall(int64_t company_id, Install install);
   bool RemoveInstall(int64_t company_id, std::string_view client_id);

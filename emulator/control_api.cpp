@@ -125,6 +125,14 @@ void Emulator::AddControlRoutes(kt::http::Router& router) {
     return Response::Json(200, apps);
   });
 
+  router.Post("/_emulator/apps/{client_id}/secret", [this](Request& req) {
+    std::unique_lock lock(mu_);
+    const std::string client_id = req.PathParam("client_id");
+    const App* app = access_.RegenerateSecret(client_id);
+    if (!app) return ControlError(404, "app_not_found", "no app " + client_id);
+    return Response::Json(200, {{"client_id", app->client_id}, {"client_secret", app->client_secret}});
+  });
+
   router.Get("/_emulator/apps/{client_id}/tokens", [this](Request& req) {
     std::shared_lock lock(mu_);
     const std::string client_id = req.PathParam("client_id");

@@ -516,6 +516,12 @@ Result<nlohmann::json> IntegrationService::SaveCredentials(int64_t client_id, in
   });
   if (!saved) return tl::unexpected(saved.error());
   if (had_previous) clients_.Forget(previous);
+  // Streams that stopped on the old credentials (refused, or the app reinstalled meanwhile) go again now
+  // rather than at the end of their backoff, up to an hour away.
+  if (running)
+    if (auto retried = sync_.RetryNow(client_id); !retried)
+      obs::Log(obs::Level::kWarn, "credentials_retry_failed",
+               {{"client_id", client_id}, {"code", retried.error().code}});
   return nlohmann::json{{"status", StatusName(saved->status)},
                         {"credentials",
                          {{"client_id", saved->procore_client_id},
@@ -1545,11 +1551,12 @@ Status IntegrationService::CheckHealthOf(const IntegrationRecord& record) {
     for (const auto& old : record.webhook_health.value("recent", nlohmann::json::array()))
       if (recent_json.size() < 10) recent_json.push_back(old);
   const int64_t now = clock_.NowUnixMs();
+  bool was_refused = false;
   auto saved = Mutate(record.client_id, [&](store::Tx& tx, IntegrationRecord& r) -> Status {
+    was_refused = false;
     // Disconnected (or its hook replaced) while the deliveries were read: they belong to a hook that is gone.
     if (!IsRunning(r.status) || r.hook_id != record.hook_id) return {};
-    const bool was_refused =
-        r.last_error.is_object() && r.last_error.value("source", "") == kHealthCheckSource;
+    was_refused = r.last_error.is_object() && r.last_error.value("source", "") == kHealthCheckSource;
     if (was_refused) {
       r.last_error = nullptr;
       if (auto a =
@@ -1569,6 +1576,8 @@ Status IntegrationService::CheckHealthOf(const IntegrationRecord& record) {
     return {};
   });
   if (!saved) return tl::unexpected(saved.error());
+  // Procore accepts the app again: streams that stopped on its refusal go again now, not at their backoff.
+  if (was_refused) return sync_.RetryNow(record.client_id);
   return {};
 }
 

@@ -469,6 +469,37 @@ TEST_F(EmulatorApi, AnAppCanBeRegisteredAgainWithTheCredentialsItHad) {
   EXPECT_EQ(emu.Control("GET", "/_emulator/apps", nullptr, 200).size(), 1u) << "only the first was created";
 }
 
+// A new client secret from the Developer Portal: the old secret and the app's tokens stop working.
+TEST_F(EmulatorApi, ARegeneratedSecretRetiresTheOldOneAndTheAppsTokens) {
+  AppCredentials app = emu.CreateApp();
+  auto token_for = [&](const std::string& secret) {
+    return emu.Request(
+        "POST", "/oauth/token",
+        nlohmann::json{
+            {"grant_type", "client_credentials"}, {"client_id", app.client_id}, {"client_secret", secret}}
+            .dump(),
+        {{"Content-Type", "application/json"}});
+  };
+  auto info = [&](const std::string& token) {
+    return emu.Request("GET", "/oauth/token/info", {}, {{"Authorization", "Bearer " + token}}).status;
+  };
+  auto before = token_for(app.client_secret);
+  ASSERT_EQ(before.status, 200) << before.body;
+  const std::string old_token = before.Json()["access_token"];
+  ASSERT_EQ(info(old_token), 200);
+
+  auto fresh = emu.Control("POST", "/_emulator/apps/" + app.client_id + "/secret", nullptr, 200);
+  const std::string secret = fresh["client_secret"];
+  EXPECT_NE(secret, app.client_secret);
+  EXPECT_EQ(token_for(app.client_secret).status, 401);
+  EXPECT_EQ(info(old_token), 401);
+  auto after = token_for(secret);
+  ASSERT_EQ(after.status, 200) << after.body;
+  EXPECT_EQ(info(after.Json()["access_token"]), 200);
+  EXPECT_EQ(emu.Control("POST", "/_emulator/apps/nope/secret", nullptr, 404)["error"]["code"],
+            "app_not_found");
+}
+
 TEST_F(EmulatorApi, InjectedErrorsAndTimeouts) {
   AppCredentials app = emu.CreateApp();
   emu.Install(app);

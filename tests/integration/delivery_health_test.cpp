@@ -313,5 +313,58 @@ TEST(DeliveryHealth, ProcoreRefusingTheAppShowsAsTheIntegrationsErrorUntilItIsFi
   EXPECT_EQ(c.server->Wait(), 0);
 }
 
+// The app gets a new client secret in the Developer Portal: KTrack shows Procore's refusal, and once the
+// admin pastes the new secret the streams that stopped on the refusal sync again at once, not after their
+// backoff.
+TEST(DeliveryHealth, ANewClientSecretInProcoreIsShownAndReplacingItResumesTheSyncAtOnce) {
+  Connected c;
+  c.maintenance_interval_s = "1";
+  Connect(c, {});
+  if (HasFatalFailure()) return;
+  ASSERT_EQ(
+      Call("POST", c.api + "/projects/" + std::to_string(c.project) + "/link", {{"create", true}}, c.auth)
+          .status,
+      200);
+  auto rfis_stream = [&]() -> json {
+    for (const auto& s : Call("GET", c.api + "/streams", nullptr, c.auth).body)
+      if (s["stream"] == "rfis" && s["project_id"] == c.project) return s;
+    return json();
+  };
+  ASSERT_TRUE(
+      WaitUntil([&] { return rfis_stream().value("status", "") == "synced"; }, std::chrono::seconds(60)))
+      << rfis_stream().dump();
+
+  auto fresh = Call("POST", c.emu + "/_emulator/apps/" + c.app_client_id + "/secret");
+  ASSERT_EQ(fresh.status, 200) << fresh.text;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        const json e = c.Integration()["last_error"];
+        return e.is_object() && e["code"] == "invalid_credentials";
+      },
+      std::chrono::seconds(30)))
+      << c.Integration()["last_error"].dump();
+  // The streams meet the refusal too, and wait a backoff (a minute at first) before they try again.
+  ASSERT_EQ(Call("POST", c.api + "/streams/reconcile", json::object(), c.auth).status, 202);
+  ASSERT_TRUE(
+      WaitUntil([&] { return rfis_stream().value("status", "") == "error"; }, std::chrono::seconds(30)))
+      << rfis_stream().dump();
+  EXPECT_EQ(rfis_stream()["error"]["code"], "invalid_credentials") << rfis_stream().dump();
+
+  auto replaced = Call("PUT", c.api + "/credentials",
+                       {{"client_id", c.app_client_id},
+                        {"client_secret", fresh.body["client_secret"]},
+                        {"environment", "custom"},
+                        {"login_url", c.emu},
+                        {"api_url", c.emu}},
+                       c.auth);
+  ASSERT_EQ(replaced.status, 200) << replaced.text;
+  EXPECT_TRUE(c.Integration()["last_error"].is_null()) << c.Integration()["last_error"].dump();
+  EXPECT_TRUE(
+      WaitUntil([&] { return rfis_stream().value("status", "") == "synced"; }, std::chrono::seconds(20)))
+      << rfis_stream().dump();
+  c.server->Signal(SIGTERM);
+  EXPECT_EQ(c.server->Wait(), 0);
+}
+
 }  // namespace
 }  // namespace kt::testing
