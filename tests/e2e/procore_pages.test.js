@@ -324,7 +324,7 @@ test('the Procore pages render what the API answers', async (t) => {
   await t.test('Procore refuses the app: the integration needs attention, with the fix', async () => {
     const page = await signIn({ width: 1280, height: 800 });
     const at = new Date(Date.now() - 20 * 1000).toISOString();
-    const refused = { code: 'app_not_installed', message: 'The app is not installed in the company Harbor Point Builders (or was uninstalled).',
+    let refused = { code: 'app_not_installed', message: 'The app is not installed in the company Harbor Point Builders (or was uninstalled).',
       fix: 'In Procore, a company admin opens Company Admin › App Management and installs the app again.', at };
     await stubApi(page, {
       'GET /': () => {
@@ -349,7 +349,17 @@ test('the Procore pages render what the API answers', async (t) => {
     assert.match(await page.textContent('#webhooks-check-error'), /installs the app again/);
     await page.waitForSelector('#audit-table tbody tr[data-action="integration.procore_refused"]');
     assert.match(await page.textContent('#audit-table tbody'), /KTrack.*Procore refused KTrack’s background check/);
+    assert.strictEqual(await page.locator('#last-error-replace').count(), 0, 'nothing to paste for an uninstalled app');
     await h.screenshot(page, 'pages-08-procore-refuses');
+    // A new client secret in the Developer Portal: the alert leads to the form for it.
+    refused = { code: 'invalid_credentials', message: 'Procore did not accept the client ID and client secret.',
+      fix: 'In the Procore Developer Portal, open the app\'s OAuth Credentials, copy the Client Secret again and save it in KTrack.', at };
+    await page.reload();
+    await page.waitForSelector('#last-error-replace');
+    await page.click('#last-error-replace');
+    await page.waitForSelector('#replace-secret-form:not([hidden])');
+    assert.strictEqual(await page.evaluate(() => document.activeElement.id), 'new_client_secret');
+    await h.screenshot(page, 'pages-09-paste-new-secret');
     assert.deepStrictEqual(page.errors, []);
   });
 });

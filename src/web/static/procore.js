@@ -1101,6 +1101,11 @@
       const box = $('#last-error');
       if (lastError && (lastError.message || typeof lastError === 'string')) {
         showError(box, typeof lastError === 'string' ? { message: lastError } : lastError);
+        // Procore refuses the secret KTrack has (a new one was made in the Developer Portal): paste it here.
+        if (lastError.code === 'invalid_credentials' && integration.credentials && !integration.credentials.uses_marketplace_app) {
+          box.append(el('div', { class: 'actions' }, el('button', { class: 'btn secondary', type: 'button', id: 'last-error-replace',
+            text: 'Paste the new secret', onclick: () => { $('#replace-secret').click(); $('#connection').scrollIntoView(); } })));
+        }
       } else showError(box, null);
     }
 
