@@ -1489,8 +1489,15 @@ Status IntegrationService::CheckHealthOf(const IntegrationRecord& record) {
   };
   auto failing = api.ListDeliveryPages(scope, *record.hook_id, query("failing", 0), kCountPages);
   if (!failing) {
-    if (failing.error().code == procore::ErrorCode::kNotFound) return RecreateMissingHook(record);
-    return Fail(failing.error().error);
+    if (failing.error().code != procore::ErrorCode::kNotFound) return Fail(failing.error().error);
+    // Gone, if Procore's list of hooks agrees: a 404 for another reason must not have KTrack create its hook
+    // again every check.
+    auto hooks = api.ListHooks(scope, "*");
+    if (!hooks) return Fail(hooks.error().error);
+    const bool listed = std::any_of(hooks->begin(), hooks->end(),
+                                    [&](const procore::Hook& h) { return h.id == *record.hook_id; });
+    if (listed) return Fail(failing.error().error);
+    return RecreateMissingHook(record);
   }
   auto discarded = api.ListDeliveryPages(scope, *record.hook_id, query("discarded", 0), kCountPages);
   if (!discarded) return Fail(discarded.error().error);
