@@ -181,11 +181,15 @@
     production: 'Production', sandbox: 'Developer Sandbox', monthly_sandbox: 'Monthly Sandbox', custom: 'Custom URLs',
   };
 
-  function statusBadge(status) {
+  // The integration's status; a running one that waits on the customer (Procore refuses the app, a permission
+  // went missing: its last_error) says Needs attention.
+  function statusBadge(integration) {
     const b = $('#integration-status');
     if (!b) return;
-    b.textContent = STATUS_LABELS[status] || status;
-    b.className = 'badge ' + (STATUS_BADGE[status] !== undefined ? STATUS_BADGE[status] : 'warn');
+    const status = integration.status;
+    const attention = status === 'active' && !!integration.last_error;
+    b.textContent = attention ? 'Needs attention' : STATUS_LABELS[status] || status;
+    b.className = 'badge ' + (attention ? 'warn' : STATUS_BADGE[status] !== undefined ? STATUS_BADGE[status] : 'warn');
     b.dataset.status = status;
     b.hidden = false;
   }
@@ -848,7 +852,7 @@
     function render() {
       const integration = state.integration;
       const current = wizardStepFor(integration, local);
-      statusBadge(integration.status);
+      statusBadge(integration);
       for (const li of $$('#wizard-steps > li')) {
         const n = Number(li.dataset.step);
         li.className = n < current ? 'done' : n === current ? 'current' : 'upcoming';
@@ -934,7 +938,7 @@
         onUpdate: async (progress) => {
           if (!progress.all) return;
           await loadIntegration();
-          statusBadge(state.integration.status);
+          statusBadge(state.integration);
           if (state.integration.status === 'completing') return;  // the last streams are being recorded
           $('#sync-done-text').textContent = `The first sync finished: ${number(progress.records)} records in ${progress.count} streams.`;
           // With auto-link on, the projects are linked already: the next page is the same, the words differ.
@@ -1339,12 +1343,7 @@
 
     function render() {
       const integration = state.integration;
-      statusBadge(integration.status);
-      // Running, but something waits on the customer (Procore refuses the app, a permission went missing).
-      if (integration.status === 'active' && integration.last_error) {
-        $('#integration-status').textContent = 'Needs attention';
-        $('#integration-status').className = 'badge warn';
-      }
+      statusBadge(integration);
       const connected = !['not_started', 'disconnected'].includes(integration.status);
       show($('#not-connected'), !connected);
       show($('#details'), connected);
