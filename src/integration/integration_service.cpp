@@ -1629,7 +1629,8 @@ Status IntegrationService::NoteHealthCheckFailure(const IntegrationRecord& recor
     if (!IsRunning(r.status) || r.hook_id != record.hook_id) return {};
     if (!r.webhook_health.is_object()) r.webhook_health = nlohmann::json::object();
     r.webhook_health["check_error"] = ErrorJson(error, now);
-    if (!refused) return {};
+    // An integration in error keeps the error that stopped it; the webhooks card still shows this one.
+    if (!refused || r.status != IntegrationStatus::kActive) return {};
     const bool already = r.last_error.is_object() && r.last_error.value("source", "") == kHealthCheckSource &&
                          r.last_error.value("code", "") == error.code;
     r.last_error = ErrorJson(error, now);
