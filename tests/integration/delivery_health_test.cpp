@@ -56,6 +56,20 @@ struct Connected {
                  {"Procore-Company-Id", std::to_string(company)}});
   }
 
+  // The first project's RFIs stream as GET /streams answers it (null until it exists), and the emulator's
+  // checksum of it.
+  json RfisStream() const {
+    for (const auto& s : Call("GET", api + "/streams", nullptr, auth).body)
+      if (s["stream"] == "rfis" && s["project_id"] == project) return s;
+    return json();
+  }
+  std::string RfisTruth() const {
+    auto r = Call("GET", emu + "/_emulator/truth?company_id=" + std::to_string(company) +
+                             "&stream=rfis&project_id=" + std::to_string(project));
+    return r.body["streams"][0].value("checksum", std::string());
+  }
+  bool RfisEqualTruth() const { return RfisStream().value("checksum", std::string("x")) == RfisTruth(); }
+
   bool Audited(const std::string& action) const {
     for (const auto& e : Call("GET", api + "/audit", nullptr, auth).body)
       if (e["action"] == action) return true;
@@ -115,6 +129,17 @@ void Connect(Connected& c, const std::vector<std::string>& emulator_flags) {
                         std::chrono::seconds(60)));
 }
 
+// Links the first project to a new KTrack project and waits for its RFIs to sync.
+void LinkAndSyncRfis(const Connected& c) {
+  ASSERT_EQ(
+      Call("POST", c.api + "/projects/" + std::to_string(c.project) + "/link", {{"create", true}}, c.auth)
+          .status,
+      200);
+  ASSERT_TRUE(
+      WaitUntil([&] { return c.RfisStream().value("status", "") == "synced"; }, std::chrono::seconds(60)))
+      << c.RfisStream().dump();
+}
+
 TEST(DeliveryHealth, DiscardedDeliveriesAreCountedAndTheirDataReconciled) {
   Connected c;
   Connect(c, {"--time-scale", "3600"});
@@ -122,22 +147,12 @@ TEST(DeliveryHealth, DiscardedDeliveriesAreCountedAndTheirDataReconciled) {
   const std::string& emu = c.emu;
   const std::string& api = c.api;
   const auto& auth = c.auth;
-  const int64_t company = c.company, project = c.project;
+  const int64_t company = c.company;
   auto& server = c.server;
   auto start_server = [&](const std::string& address) { return c.StartServer(address); };
   const std::string& listen = c.listen;
-  ASSERT_EQ(
-      Call("POST", api + "/projects/" + std::to_string(project) + "/link", {{"create", true}}, auth).status,
-      200);
-
-  auto rfis_stream = [&]() -> json {
-    for (const auto& s : Call("GET", api + "/streams", nullptr, auth).body)
-      if (s["stream"] == "rfis" && s["project_id"] == project) return s;
-    return json();
-  };
-  ASSERT_TRUE(
-      WaitUntil([&] { return rfis_stream().value("status", "") == "synced"; }, std::chrono::seconds(60)))
-      << rfis_stream().dump();
+  LinkAndSyncRfis(c);
+  if (HasFatalFailure()) return;
 
   // KTrack goes away; Procore's changes cannot be delivered and are discarded after 12 emulated hours.
   server->Signal(SIGTERM);
@@ -164,14 +179,8 @@ TEST(DeliveryHealth, DiscardedDeliveriesAreCountedAndTheirDataReconciled) {
       std::chrono::seconds(60)))
       << Call("GET", api, nullptr, auth).body["webhooks"].dump();
 
-  auto truth = [&] {
-    auto r = Call("GET", emu + "/_emulator/truth?company_id=" + std::to_string(company) +
-                             "&stream=rfis&project_id=" + std::to_string(project));
-    return r.body["streams"][0].value("checksum", std::string());
-  };
-  EXPECT_TRUE(WaitUntil([&] { return rfis_stream().value("checksum", std::string("x")) == truth(); },
-                        std::chrono::seconds(90)))
-      << rfis_stream().dump() << " truth " << truth();
+  EXPECT_TRUE(WaitUntil([&] { return c.RfisEqualTruth(); }, std::chrono::seconds(90)))
+      << c.RfisStream().dump() << " truth " << c.RfisTruth();
   bool reconciled = false;
   for (const auto& e : Call("GET", api + "/audit", nullptr, auth).body)
     if (e["action"] == "integration.discarded_events_reconciled") reconciled = true;
@@ -225,18 +234,8 @@ TEST(DeliveryHealth, AHookDeletedInProcoreIsCreatedAgainAndTheMissedChangesRecon
   c.maintenance_interval_s = "1";
   Connect(c, {});
   if (HasFatalFailure()) return;
-  ASSERT_EQ(
-      Call("POST", c.api + "/projects/" + std::to_string(c.project) + "/link", {{"create", true}}, c.auth)
-          .status,
-      200);
-  auto rfis_stream = [&]() -> json {
-    for (const auto& s : Call("GET", c.api + "/streams", nullptr, c.auth).body)
-      if (s["stream"] == "rfis" && s["project_id"] == c.project) return s;
-    return json();
-  };
-  ASSERT_TRUE(
-      WaitUntil([&] { return rfis_stream().value("status", "") == "synced"; }, std::chrono::seconds(60)))
-      << rfis_stream().dump();
+  LinkAndSyncRfis(c);
+  if (HasFatalFailure()) return;
   const int64_t old_hook = c.Integration()["webhooks"]["hook_id"].get<int64_t>();
 
   auto deleted = c.Procore("DELETE", "/rest/v1.0/webhooks/hooks/" + std::to_string(old_hook) +
@@ -261,14 +260,8 @@ TEST(DeliveryHealth, AHookDeletedInProcoreIsCreatedAgainAndTheMissedChangesRecon
   EXPECT_EQ(hooks[0]["id"], c.Integration()["webhooks"]["hook_id"]);
   EXPECT_EQ(hooks[0]["destination_url"], c.Integration()["webhooks"]["destination_url"]);
 
-  auto truth = [&] {
-    auto r = Call("GET", c.emu + "/_emulator/truth?company_id=" + std::to_string(c.company) +
-                             "&stream=rfis&project_id=" + std::to_string(c.project));
-    return r.body["streams"][0].value("checksum", std::string());
-  };
-  EXPECT_TRUE(WaitUntil([&] { return rfis_stream().value("checksum", std::string("x")) == truth(); },
-                        std::chrono::seconds(60)))
-      << rfis_stream().dump() << " truth " << truth();
+  EXPECT_TRUE(WaitUntil([&] { return c.RfisEqualTruth(); }, std::chrono::seconds(60)))
+      << c.RfisStream().dump() << " truth " << c.RfisTruth();
   c.server->Signal(SIGTERM);
   EXPECT_EQ(c.server->Wait(), 0);
 }
@@ -321,18 +314,8 @@ TEST(DeliveryHealth, ANewClientSecretInProcoreIsShownAndReplacingItResumesTheSyn
   c.maintenance_interval_s = "1";
   Connect(c, {});
   if (HasFatalFailure()) return;
-  ASSERT_EQ(
-      Call("POST", c.api + "/projects/" + std::to_string(c.project) + "/link", {{"create", true}}, c.auth)
-          .status,
-      200);
-  auto rfis_stream = [&]() -> json {
-    for (const auto& s : Call("GET", c.api + "/streams", nullptr, c.auth).body)
-      if (s["stream"] == "rfis" && s["project_id"] == c.project) return s;
-    return json();
-  };
-  ASSERT_TRUE(
-      WaitUntil([&] { return rfis_stream().value("status", "") == "synced"; }, std::chrono::seconds(60)))
-      << rfis_stream().dump();
+  LinkAndSyncRfis(c);
+  if (HasFatalFailure()) return;
 
   auto fresh = Call("POST", c.emu + "/_emulator/apps/" + c.app_client_id + "/secret");
   ASSERT_EQ(fresh.status, 200) << fresh.text;
@@ -346,9 +329,9 @@ TEST(DeliveryHealth, ANewClientSecretInProcoreIsShownAndReplacingItResumesTheSyn
   // The streams meet the refusal too, and wait a backoff (a minute at first) before they try again.
   ASSERT_EQ(Call("POST", c.api + "/streams/reconcile", json::object(), c.auth).status, 202);
   ASSERT_TRUE(
-      WaitUntil([&] { return rfis_stream().value("status", "") == "error"; }, std::chrono::seconds(30)))
-      << rfis_stream().dump();
-  EXPECT_EQ(rfis_stream()["error"]["code"], "invalid_credentials") << rfis_stream().dump();
+      WaitUntil([&] { return c.RfisStream().value("status", "") == "error"; }, std::chrono::seconds(30)))
+      << c.RfisStream().dump();
+  EXPECT_EQ(c.RfisStream()["error"]["code"], "invalid_credentials") << c.RfisStream().dump();
 
   auto replaced = Call("PUT", c.api + "/credentials",
                        {{"client_id", c.app_client_id},
@@ -360,8 +343,8 @@ TEST(DeliveryHealth, ANewClientSecretInProcoreIsShownAndReplacingItResumesTheSyn
   ASSERT_EQ(replaced.status, 200) << replaced.text;
   EXPECT_TRUE(c.Integration()["last_error"].is_null()) << c.Integration()["last_error"].dump();
   EXPECT_TRUE(
-      WaitUntil([&] { return rfis_stream().value("status", "") == "synced"; }, std::chrono::seconds(20)))
-      << rfis_stream().dump();
+      WaitUntil([&] { return c.RfisStream().value("status", "") == "synced"; }, std::chrono::seconds(20)))
+      << c.RfisStream().dump();
   c.server->Signal(SIGTERM);
   EXPECT_EQ(c.server->Wait(), 0);
 }
