@@ -321,14 +321,20 @@ test('the Procore pages render what the API answers', async (t) => {
     assert.deepStrictEqual(page.errors, []);
   });
 
-  await t.test('Procore refuses the app: the integration needs attention, with the fix', async () => {
+  await t.test('Procore refuses the app, or lost KTrack\'s hook: the page says so, with the fix', async () => {
     const page = await signIn({ width: 1280, height: 800 });
     const at = new Date(Date.now() - 20 * 1000).toISOString();
+    let gone = false;
     let refused = { code: 'app_not_installed', message: 'The app is not installed in the company Harbor Point Builders (or was uninstalled).',
       fix: 'In Procore, a company admin opens Company Admin › App Management and installs the app again.', at };
     await stubApi(page, {
       'GET /': () => {
         const integration = activeIntegration();
+        if (gone) {
+          integration.status = 'completing';
+          integration.webhooks.health_check_error = { code: 'hook_missing', message: 'Procore no longer has KTrack\'s webhook (hook 5501): it was deleted in Procore.', fix: '', at };
+          return [200, integration];
+        }
         integration.last_error = { ...refused, source: 'health_check' };
         integration.webhooks.health_check_error = refused;
         return [200, integration];
@@ -360,6 +366,11 @@ test('the Procore pages render what the API answers', async (t) => {
     await page.waitForSelector('#replace-secret-form:not([hidden])');
     assert.strictEqual(await page.evaluate(() => document.activeElement.id), 'new_client_secret');
     await h.screenshot(page, 'pages-09-paste-new-secret');
+    // KTrack's hook deleted in Procore: the check completes the integration again, and the page says why.
+    gone = true;
+    await page.reload();
+    await h.waitFor(async () => (await page.textContent('#integration-status')) === 'Restoring webhook', { what: 'the restoring badge' });
+    assert.match(await page.textContent('#next-action'), /webhook was deleted in Procore: KTrack is creating it again/);
     assert.deepStrictEqual(page.errors, []);
   });
 });

@@ -1357,8 +1357,11 @@
       else if (integration.status === 'completing') {
         // Completing again (changed settings) once streams have synced: the webhooks and streams follow them.
         const again = (integration.streams || []).some((st) => st.last_synced_at);
-        nextAction(again ? 'Applying the changed settings: the webhook triggers and the synced data follow them.' : 'The first sync is running.');
-        if (again) $('#integration-status').textContent = 'Applying settings';
+        // Completing again because the delivery health check found KTrack's hook deleted in Procore.
+        const restoring = (webhooksOf(integration).checkError || {}).code === 'hook_missing';
+        nextAction(restoring ? 'KTrack’s webhook was deleted in Procore: KTrack is creating it again and reconciling every stream.'
+          : again ? 'Applying the changed settings: the webhook triggers and the synced data follow them.' : 'The first sync is running.');
+        if (restoring || again) $('#integration-status').textContent = restoring ? 'Restoring webhook' : 'Applying settings';
       }
       else if (integration.status === 'error') nextAction('Something needs attention; the fix is below.');
       else nextAction(`Connected to ${((companyOf(integration) || {}).name || 'Procore').replace(/\.$/, '')}.`);
