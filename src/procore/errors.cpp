@@ -448,7 +448,8 @@ ProcoreError MakeError(ErrorCode code, const CallContext& c, const Evidence& ev)
       message = "KTrack's app is not installed in Procore " + company + ", or it was disconnected.";
       fix =
           "In Procore, open Company Admin → App Management → Install Custom App and install the app with its "
-          "App Version Key (or reconnect it if App Management lists it as disconnected), then verify again.";
+          "App Version Key (or reconnect it if App Management lists it as disconnected). During the setup, "
+          "verify again; a running integration carries on by itself at KTrack's next check.";
       break;
     case ErrorCode::kCompanyNotFound:
       message = "Procore " + company + " was not found, or these credentials cannot see it.";
