@@ -322,6 +322,11 @@ test('the Procore pages render what the API answers', async (t) => {
   });
 
   await t.test('Procore refuses the app, or lost KTrack\'s hook: the page says so, with the fix', async () => {
+    // Four projects' streams, all stopped by the uninstalled app.
+    const uninstalled = () => [[101, 'Harbor Tower'], [102, 'Pier 9 Retail'], [103, 'Zürich Haus'], [104, 'Dockside']].flatMap(([id, name], n) =>
+      (n === 0 ? ['rfis', 'submittals'] : n === 1 ? ['rfis', 'submittals'] : ['rfis']).map((stream) => ({
+        stream, project_id: id, project_name: name, status: 'error', count: 5, procore_total: 5, last_synced_at: null,
+        error: { code: 'app_not_installed', message: refused.message, fix: refused.fix } })));
     const page = await signIn({ width: 1280, height: 800 });
     const at = new Date(Date.now() - 20 * 1000).toISOString();
     let gone = false;
@@ -339,7 +344,7 @@ test('the Procore pages render what the API answers', async (t) => {
         integration.webhooks.health_check_error = refused;
         return [200, integration];
       },
-      'GET /streams': () => [200, streams()],
+      'GET /streams': () => [200, uninstalled()],
       'GET /projects': [200, projects],
       'GET /permissions/requirements': [200, []],
       'GET /audit': [200, [{ id: 1, at, user_id: null, action: 'integration.procore_refused', detail: { code: 'app_not_installed' } }]],
@@ -353,6 +358,15 @@ test('the Procore pages render what the API answers', async (t) => {
     assert.strictEqual(await page.getAttribute('#last-error', 'data-code'), 'app_not_installed');
     assert.match(await page.textContent('#webhooks-checked'), /last check failed 20 s ago/);
     assert.match(await page.textContent('#webhooks-check-error'), /installs the app again/);
+    // Every stream stopped on the one refusal: said once, the streams listed under it, the projects folded.
+    await page.waitForSelector('#stream-errors .fix-item');
+    assert.strictEqual(await page.locator('#stream-errors .fix-item').count(), 1);
+    assert.strictEqual(await page.getAttribute('#stream-errors .fix-item', 'data-streams'), '6');
+    assert.match(await page.textContent('#stream-errors'), /^Error 6 streams: The app is not installed/);
+    await page.click('#stream-errors summary');
+    assert.match(await page.textContent('#stream-errors details'), /RFIs \(Harbor Tower\) · Submittals \(Harbor Tower\) · RFIs \(Pier 9 Retail\)/);
+    assert.strictEqual(await page.locator('#streams-table tr[data-stream]:visible').count(), 0, 'the failing projects are folded');
+    assert.match(await page.textContent('#streams-table tr[data-group-head="101"]'), /0 of 2 synced.*2 failing/);
     await page.waitForSelector('#audit-table tbody tr[data-action="integration.procore_refused"]');
     assert.match(await page.textContent('#audit-table tbody'), /KTrack.*Procore refused KTrack’s background check/);
     assert.strictEqual(await page.locator('#last-error-replace').count(), 0, 'nothing to paste for an uninstalled app');

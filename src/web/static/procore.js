@@ -602,15 +602,21 @@
       projectName(a, x[0].project_name).localeCompare(projectName(b, y[0].project_name))));
     let done = 0, total = 0, synced = 0, paused = 0, etaMax = 0, anyEta = false;
     const rows = [];
-    // With many projects, a project whose streams are all synced folds into its one line.
+    // With many projects, a project whose streams are all synced folds into its one line; so do projects with
+    // failing streams when more than a few have them (one cause, such as an uninstalled app, stops them all:
+    // the errors below say it once).
     const many = ordered.length > 3;
+    const failingOf = (list) => list.filter((s) => s.status === 'error' || (s.status === 'paused' && s.error)).length;
+    const groupsFailing = ordered.filter(([, list]) => failingOf(list) > 0).length;
     for (const [key, list] of ordered) {
       list.sort((a, b) => streamRank(a.stream) - streamRank(b.stream));
       // Paused streams (a setting unticked, or waiting for a fix in Procore) keep their data and are not counted.
       const groupPaused = list.filter((s) => s.status === 'paused' && !s.error).length;
       const groupLive = list.length - groupPaused;
       const groupSynced = list.filter((s) => s.status === 'synced').length;
-      const open = groupsOpen.has(key) ? groupsOpen.get(key) : !(many && groupSynced === groupLive);
+      const groupFailing = failingOf(list);
+      const open = groupsOpen.has(key) ? groupsOpen.get(key)
+        : !(many && (groupSynced === groupLive || (groupFailing > 0 && groupsFailing > 3)));
       const records = list.reduce((n, s) => n + (s.count || 0), 0);
       const toggle = el('button', { type: 'button', class: 'group-toggle', 'aria-expanded': open ? 'true' : 'false',
         onclick: (e) => {
@@ -620,7 +626,8 @@
           for (const r of $$(`tr[data-group="${CSS.escape(key)}"]`, scope)) r.hidden = !now;
         } },
         el('strong', { text: key === '' ? 'Company' : projectName(key, list[0].project_name) }),
-        el('span', { class: 'muted small', text: ` · ${groupSynced} of ${groupLive} synced${groupPaused ? ` · ${groupPaused} paused` : ''} · ${number(records)} records` }));
+        el('span', { class: 'muted small', text: ` · ${groupSynced} of ${groupLive} synced${groupPaused ? ` · ${groupPaused} paused` : ''} · ${number(records)} records` }),
+        groupFailing ? [' ', el('span', { class: 'badge error', text: `${groupFailing} failing` })] : null);
       rows.push(el('tr', { class: 'group', 'data-group-head': key, 'data-key': `g${key}` }, el('th', { colspan: 4, scope: 'rowgroup' }, toggle)));
       for (const s of list) {
         const count = s.count || 0;
@@ -662,15 +669,27 @@
     return { all, synced, count: live, records: done };
   }
 
+  // Each failure once: streams stopped by the same error (an uninstalled app stops every stream) share one item,
+  // which names them under Which streams.
   function renderStreamErrors(box, streams) {
     if (!box) return;
-    const failing = streams.filter((s) => s.error);
-    fill(box, ...failing.map((s) => {
+    const same = new Map();  // status, code, message and fix → the streams
+    for (const s of streams.filter((x) => x.error)) {
       const e = typeof s.error === 'object' ? s.error : { message: String(s.error) };
-      return el('div', { class: 'fix-item', 'data-stream': s.stream },
-        el('div', {}, el('span', { class: `badge ${s.status}`, text: STREAM_STATUS_LABELS[s.status] || s.status }), ' ',
-           el('strong', { text: streamLabel(s.stream) }), ` (${projectName(s.project_id, s.project_name)}): ${e.message || ''}`),
-        e.fix ? el('div', { class: 'fix', text: e.fix }) : null);
+      const key = JSON.stringify([s.status, e.code || '', e.message || '', e.fix || '']);
+      if (!same.has(key)) same.set(key, { status: s.status, error: e, streams: [] });
+      same.get(key).streams.push(s);
+    }
+    const where = (s) => `${streamLabel(s.stream)} (${projectName(s.project_id, s.project_name)})`;
+    fill(box, ...[...same.values()].map(({ status, error: e, streams: list }) => {
+      const badge = el('span', { class: `badge ${status}`, text: STREAM_STATUS_LABELS[status] || status });
+      const one = list.length === 1;
+      return el('div', { class: 'fix-item', 'data-stream': one ? list[0].stream : null, 'data-code': e.code || null, 'data-streams': list.length },
+        el('div', {}, badge, ' ', one ? [el('strong', { text: streamLabel(list[0].stream) }), ` (${projectName(list[0].project_id, list[0].project_name)}): `]
+          : [el('strong', { text: `${number(list.length)} streams` }), ': '], e.message || ''),
+        e.fix ? el('div', { class: 'fix', text: e.fix }) : null,
+        one ? null : el('details', { class: 'small' }, el('summary', { text: 'Which streams' }),
+          el('p', { class: 'muted', text: list.map(where).join(' · ') })));
     }));
   }
 
