@@ -281,6 +281,10 @@ test('the Procore pages render what the API answers', async (t) => {
       },
     }, calls);
     await page.goto(`${server.url}/clients/${client.id}/projects/7`);
+    // Its RFIs stopped on a tool turned off: said above the table, with the fix, and not as syncing.
+    await page.waitForSelector('#stream-errors .fix-item');
+    assert.strictEqual(await page.textContent('#next-action'), 'Its one stream stopped on an error; what to do is below.');
+    assert.match(await page.textContent('#stream-errors'), /RFIs \(Harbor Tower\): The RFIs tool is not active on Harbor Tower\.In Procore, open Harbor Tower › Admin › Tools and turn RFIs on\./);
     await page.click('#ktrack-streams-table tr[data-stream="rfis"] button');
     await page.waitForSelector('#records-table tbody tr[data-procore-id="9000"]');
     assert.strictEqual(await page.textContent('#records-summary'), '60 records synced from Procore, as Procore last sent them.');

@@ -1787,23 +1787,30 @@
       }
       procoreProjectId = project.procore_project_id;
       const streams = (await api('GET', '/streams')).filter((s) => s.project_id === project.procore_project_id);
-      const waiting = streams.some((s) => s.status !== 'synced' && !(s.status === 'paused' && !s.error));
-      nextAction(waiting ? 'Its Procore data is syncing; this page follows it.' : 'Its Procore data is in step with Procore.');
+      // Stopped on an error (waiting for a fix, or KTrack retrying later) is neither syncing nor in step.
+      const failing = streams.filter((s) => s.error).length;
+      const waiting = streams.some((s) => !s.error && s.status !== 'synced' && s.status !== 'paused');
+      const stopped = failing === 1 && streams.length === 1 ? 'Its one stream' : failing === streams.length
+        ? `All ${streams.length} of its streams` : `${failing} of its ${streams.length} streams`;
+      nextAction(failing ? `${stopped} stopped on an error; what to do is below.`
+        : waiting ? 'Its Procore data is syncing; this page follows it.' : 'Its Procore data is in step with Procore.');
+      renderStreamErrors($('#stream-errors'), streams);
       // Kept in place when unchanged, so a refresh never swaps a stream's button out from under a click.
       fillKeyed($('#ktrack-streams-table tbody'), ...(streams.length ? streams.map((s) => el('tr', { 'data-stream': s.stream, 'data-status': s.status, 'data-key': s.stream },
         el('td', {}, el('button', { class: 'link-button', type: 'button', title: 'Show the records KTrack holds',
           onclick: () => recordsView.open(s.stream, project.procore_project_id, null) }, el('strong', { text: streamLabel(s.stream) }))),
         el('td', {}, el('span', { class: `badge ${s.status}`, text: STREAM_STATUS_LABELS[s.status] || s.status }),
-          s.error ? el('div', { class: 'small drift' }, el('div', { text: s.error.message || '' }), el('div', { class: 'muted', text: s.error.fix || '' }))
-            : s.status === 'paused' ? el('div', { class: 'small muted', text: 'Not chosen in the integration settings; what was synced is kept.' }) : null),
+          !s.error && s.status === 'paused' ? el('div', { class: 'small muted', text: 'Not chosen in the integration settings; what was synced is kept.' }) : null),
         el('td', { class: 'count', text: number(s.count || 0) }),
         el('td', { class: 'small', text: lastSynced(s.last_synced_at) })))
         : [el('tr', {}, el('td', { colspan: 4, class: 'muted', text: 'No Procore data is chosen for projects in the integration settings.' }))]));
       show($('#ktrack-streams-title'), true);
       show($('#ktrack-streams-hint'), streams.length > 0);
       show($('#ktrack-streams-wrap'), true);
-      if (waiting || Date.now() < followUntil)
-        timer = setTimeout(() => load().catch((err) => showError($('#page-error'), err)), document.hidden ? 15000 : waiting ? 3000 : 2000);
+      // Followed closely while it syncs, and every 15 s while streams wait on a fix (to show them resume).
+      if (waiting || failing || Date.now() < followUntil)
+        timer = setTimeout(() => load().catch((err) => showError($('#page-error'), err)),
+          document.hidden || (failing && !waiting) ? 15000 : waiting ? 3000 : 2000);
     }
 
     wireReconcile($('#reconcile-project'), () => ({ project_id: procoreProjectId }),
