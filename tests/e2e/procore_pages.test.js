@@ -361,7 +361,8 @@ test('the Procore pages render what the API answers', async (t) => {
     assert.match(await page.textContent('#last-error'), /not installed in the company Harbor Point Builders.*installs the app again/);
     assert.strictEqual(await page.getAttribute('#last-error', 'data-code'), 'app_not_installed');
     assert.match(await page.textContent('#webhooks-checked'), /last check failed 20 s ago/);
-    assert.match(await page.textContent('#webhooks-check-error'), /installs the app again/);
+    assert.strictEqual(await page.textContent('#webhooks-check-error'),
+      'KTrack could not read Procore’s delivery log: Procore refused it, as the alert at the top of the page says.');
     // Every stream stopped on the one refusal: said once, the streams listed under it, the projects folded.
     await page.waitForSelector('#stream-errors .fix-item');
     assert.strictEqual(await page.locator('#stream-errors .fix-item').count(), 1);

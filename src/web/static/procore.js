@@ -1218,9 +1218,12 @@
             el('span', { class: 'small muted', text: ' given up by Procore after 12 h; KTrack reconciles those streams' })),
           el('dt', { text: 'Checked' }), el('dd', { class: 'small', id: 'webhooks-checked' }, w.checkedAt ? ago(w.checkedAt) : 'not yet',
             w.checkError ? [' · ', el('span', { class: 'badge warn', text: `last check failed ${ago(w.checkError.at)}` })] : '')),
+        // The refusal the page's alert already says (with its fix) is only named here.
         w.checkError ? el('div', { class: 'alert warn', id: 'webhooks-check-error', 'data-code': w.checkError.code || '' },
-          el('strong', { text: w.checkError.message || 'KTrack could not read Procore’s delivery log.' }),
-          w.checkError.fix ? el('div', { class: 'fix', text: w.checkError.fix }) : null) : null,
+          (integration.last_error || {}).code === w.checkError.code
+            ? el('span', { text: 'KTrack could not read Procore’s delivery log: Procore refused it, as the alert at the top of the page says.' })
+            : [el('strong', { text: w.checkError.message || 'KTrack could not read Procore’s delivery log.' }),
+              w.checkError.fix ? el('div', { class: 'fix', text: w.checkError.fix }) : null]) : null,
         w.failedTriggers.length ? el('div', { class: 'fixes' }, w.failedTriggers.map((f) => el('div', { class: 'fix-item' },
           el('strong', { text: `${f.resource_name} ${f.event_type}` }), `: ${typeof f.error === 'string' ? f.error : (f.error && f.error.message) || ''}`))) : null,
         el('h3', { text: 'Recent deliveries (Procore’s log)' }),
