@@ -371,6 +371,8 @@ test('the Procore pages render what the API answers', async (t) => {
     await page.click('#stream-errors summary');
     assert.match(await page.textContent('#stream-errors details'), /RFIs \(Harbor Tower\) · Submittals \(Harbor Tower\) · RFIs \(Pier 9 Retail\)/);
     assert.strictEqual(await page.locator('#streams-table tr[data-stream]:visible').count(), 0, 'the failing projects are folded');
+    assert.ok(await page.locator('#sync-bar.failing').count() === 1, 'the progress bar says the streams stopped');
+    assert.match(await page.textContent('#health-facts'), /Webhooks\s*created · check failing/);
     assert.match(await page.textContent('#streams-table tr[data-group-head="101"]'), /0 of 2 synced.*2 failing/);
     await page.waitForSelector('#audit-table tbody tr[data-action="integration.procore_refused"]');
     assert.match(await page.textContent('#audit-table tbody'), /KTrack.*Procore refused KTrack’s background check/);

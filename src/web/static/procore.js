@@ -665,6 +665,8 @@
     const bar = $('#sync-bar', scope);
     if (!bar.dataset.drawn) bar.classList.add('instant');  // the first drawing shows where things are, unanimated
     bar.style.width = `${total > 0 ? Math.round((100 * done) / total) : all ? 100 : 0}%`;
+    // Records held are not records current: streams stopped on an error turn the bar red.
+    bar.classList.toggle('failing', groupsFailing > 0);
     if (!bar.dataset.drawn) { void bar.offsetWidth; bar.classList.remove('instant'); bar.dataset.drawn = 'true'; }
     return { all, synced, count: live, records: done };
   }
@@ -1146,6 +1148,7 @@
         el('dt', { text: 'Records' }), el('dd', { text: number(records) }),
         el('dt', { text: 'Last sync' }), el('dd', { text: last ? ago(last) : '—' }),
         el('dt', { text: 'Webhooks' }), el('dd', {}, hooks.hookId !== null ? 'created' : 'not created yet',
+          hooks.checkError ? [' · ', el('span', { class: 'badge warn', text: 'check failing' })] : '',
           hooks.failing ? [' · ', el('span', { class: 'badge warn', text: `${hooks.failing} failing` })] : '',
           hooks.discarded ? [' · ', el('span', { class: 'badge error', text: `${hooks.discarded} discarded` })] : ''),
         apiUsageFacts(integration.api_usage));
