@@ -107,17 +107,35 @@ void Emulator::AddUiRoutes(kt::http::Router& router) {
         << " · <a href=\"/companies/" << c.id << "/directory\">Directory</a></td></tr>";
     b << "</table></div><div class=card><h2>Apps registered in the Developer "
          "Portal</h2><table><tr><th>Name</th>"
-         "<th>Kind</th><th>App version key</th><th>Client id</th></tr>";
+         "<th>Kind</th><th>App version key</th><th>Client id</th><th>OAuth credentials</th></tr>";
     for (const auto& app : access_.Apps())
       b << "<tr><td>" << Esc(app.name) << "</td><td>"
         << (app.legacy_service_account ? "Legacy service account (sunset)" : "Data connector (DMSA)")
         << "</td><td><code>" << Esc(app.app_version_key) << "</code></td><td><code>"
-        << Esc(app.client_id.substr(0, 12)) << "…</code></td></tr>";
+        << Esc(app.client_id.substr(0, 12)) << "…</code></td><td><form method=post action=\"/ui/apps/"
+        << Esc(app.client_id)
+        << "/secret\"><button type=submit class=secondary>New client secret</button></form></td></tr>";
     if (access_.Apps().empty())
-      b << "<tr><td colspan=4 class=note>No apps yet: create one with <code>POST "
+      b << "<tr><td colspan=5 class=note>No apps yet: create one with <code>POST "
            "/_emulator/apps</code>.</td></tr>";
     b << "</table></div>";
     return Response::Html(200, Page("Home", b.str(), req, world_->Companies()));
+  });
+
+  // The Developer Portal's new client secret, shown once on the page (never in an address, so it stays out of
+  // logs and history): the old secret and the app's tokens stop working.
+  router.Post("/ui/apps/{client_id}/secret", [this](Request& req) {
+    std::unique_lock lock(mu_);
+    const App* app = access_.RegenerateSecret(req.PathParam("client_id"));
+    if (!app) return Response::Html(404, Page("Not found", "<h1>No such app</h1>", req, world_->Companies()));
+    std::ostringstream b;
+    b << "<h1>New client secret</h1><div class=card><p>" << Esc(app->name)
+      << "</p><table><tr><th>Client id</th><td><code>" << Esc(app->client_id)
+      << "</code></td></tr><tr><th>Client secret</th><td><code>" << Esc(app->client_secret)
+      << "</code></td></tr></table><p class=note>The previous secret, and every token issued with it, no "
+         "longer work. Paste this secret into the integrations that use the app. It is shown only "
+         "now.</p><p><a href=\"/\">Back</a></p></div>";
+    return Response::Html(200, Page("New client secret", b.str(), req, world_->Companies()));
   });
 
   router.Get("/companies/{company_id}/admin/app_management", [this](Request& req) {

@@ -218,6 +218,19 @@ TEST(EmulatorUi, AnAdminInstallsTheAppAndSetsPermissionsInTheBrowserUi) {
   emu.Request("POST", "/ui/companies/" + c + "/installs/" + app.client_id + "/projects", "all_projects=1",
               form);
   EXPECT_EQ(emu.Get("/rest/v1.0/projects/" + std::to_string(p[1]) + "/rfis", token).status, 200);
+  // A new client secret from the Developer Portal's page: shown once, the old one refused from then on.
+  auto renewed = emu.Request("POST", "/ui/apps/" + app.client_id + "/secret", "", form);
+  ASSERT_EQ(renewed.status, 200);
+  EXPECT_EQ(renewed.body.find(app.client_secret), std::string::npos);
+  const size_t at = renewed.body.find("Client secret</th><td><code>");
+  ASSERT_NE(at, std::string::npos) << renewed.body;
+  const std::string secret = renewed.body.substr(at + 28, 64);
+  EXPECT_EQ(emu.Get("/rest/v1.0/projects/" + std::to_string(p[1]) + "/rfis", token).status, 401);
+  app.client_secret = secret;
+  token = emu.Token(app);
+  EXPECT_EQ(emu.Get("/rest/v1.0/projects/" + std::to_string(p[1]) + "/rfis", token).status, 200);
+  EXPECT_NE(emu.Request("GET", "/").body.find("New client secret</button>"), std::string::npos);
+
   emu.Request("POST", "/ui/companies/" + c + "/installs/" + app.client_id + "/uninstall", "", form);
   auto gone = emu.Get("/rest/v1.0/projects/" + std::to_string(p[1]) + "/rfis", token);
   EXPECT_EQ(gone.status, 403);
