@@ -1622,9 +1622,9 @@ Status IntegrationService::RecreateMissingHook(const IntegrationRecord& record) 
 
 Status IntegrationService::NoteHealthCheckFailure(const IntegrationRecord& record, const Error& error) {
   const int64_t now = clock_.NowUnixMs();
-  // Procore refused the set-up (kinds as procore::NeedsCustomer): only the customer can fix it. Anything else
-  // (Procore down, the rate limit) passes by itself, and the next check tries again.
-  const bool refused = error.kind == ErrorKind::kUnprocessable || error.kind == ErrorKind::kInvalidInput;
+  // Procore refused the set-up: only the customer can fix it. Anything else (Procore down, the rate limit)
+  // passes by itself, and the next check tries again.
+  const bool refused = procore::NeedsCustomer(error.kind);
   auto saved = Mutate(record.client_id, [&](store::Tx& tx, IntegrationRecord& r) -> Status {
     if (!IsRunning(r.status) || r.hook_id != record.hook_id) return {};
     if (!r.webhook_health.is_object()) r.webhook_health = nlohmann::json::object();

@@ -307,8 +307,11 @@ ErrorKind KindFor(ErrorCode code) {
 }
 
 bool NeedsCustomer(ErrorCode code) {
+  return NeedsCustomer(KindFor(code));
+}
+
+bool NeedsCustomer(ErrorKind kind) {
   // Procore refused the set-up (credentials, install, permissions, tools) or KTrack refused the address.
-  const ErrorKind kind = KindFor(code);
   return kind == ErrorKind::kUnprocessable || kind == ErrorKind::kInvalidInput;
 }
 

@@ -40,6 +40,8 @@ ErrorKind KindFor(ErrorCode code);
 // Failures that retrying soon will not fix: they wait for the customer (credentials, installs, permissions,
 // tools, URLs, requests Procore finds invalid).
 bool NeedsCustomer(ErrorCode code);
+// The same for a kt::Error made from one (its kind, as KindFor gave it).
+bool NeedsCustomer(ErrorKind kind);
 
 enum class Scope { kCompany, kProject };
 std::string_view ScopeName(Scope scope);
