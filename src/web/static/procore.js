@@ -590,6 +590,9 @@
     };
   })();
 
+  // A stream stopped on an error: failing, or paused until a fix in Procore (paused by the settings is not).
+  const stoppedOnError = (s) => s.status === 'error' || (s.status === 'paused' && !!s.error);
+
   function renderStreams(scope, streams) {
     const now = Date.now();
     const groups = new Map();  // project id ('' for the company) → streams
@@ -606,7 +609,7 @@
     // failing streams when more than a few have them (one cause, such as an uninstalled app, stops them all:
     // the errors below say it once).
     const many = ordered.length > 3;
-    const failingOf = (list) => list.filter((s) => s.status === 'error' || (s.status === 'paused' && s.error)).length;
+    const failingOf = (list) => list.filter(stoppedOnError).length;
     const groupsFailing = ordered.filter(([, list]) => failingOf(list) > 0).length;
     for (const [key, list] of ordered) {
       list.sort((a, b) => streamRank(a.stream) - streamRank(b.stream));
@@ -1138,7 +1141,7 @@
       const list = streams || integration.streams || [];
       const synced = list.filter((s) => s.status === 'synced').length;
       const paused = list.filter((s) => s.status === 'paused' && !s.error).length;
-      const failing = list.filter((s) => s.status === 'error' || (s.status === 'paused' && s.error)).length;
+      const failing = list.filter(stoppedOnError).length;
       const records = list.reduce((n, s) => n + (s.count || 0), 0);
       const last = list.map((s) => parseTime(s.last_synced_at)).filter(Boolean).sort((a, b) => b - a)[0];
       const hooks = webhooksOf(integration);
