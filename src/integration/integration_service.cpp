@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <tuple>
 
 #include "integration/hook_lifecycle.h"
 #include "obs/log.h"
@@ -69,24 +70,53 @@ bool IsTransient(const procore::ProcoreError& e) {
          e.code == procore::ErrorCode::kInvalidResponse;
 }
 
+// The failing checks as the things an admin fixes, in the report's order: one tool missing on 40 projects is
+// one thing, and so is every project outside the app's permitted projects (each fails all its tools for that
+// reason).
+std::vector<std::vector<const PermissionCheck*>> GapGroups(const PermissionReport& report) {
+  std::vector<std::vector<const PermissionCheck*>> groups;
+  std::map<std::tuple<ToolScope, std::string, std::string>, size_t> index;
+  for (const auto& c : report.checks) {
+    if (c.status == kCheckOk) continue;
+    auto key =
+        std::make_tuple(c.scope, c.status == kCheckProjectNotPermitted ? std::string() : c.tool, c.status);
+    auto [at, added] = index.try_emplace(key, groups.size());
+    if (added) groups.emplace_back();
+    groups[at->second].push_back(&c);
+  }
+  return groups;
+}
+
 std::string SummarizeGaps(const PermissionReport& report, std::string* fix) {
-  std::vector<const PermissionCheck*> failing;
-  for (const auto& c : report.checks)
-    if (c.status != kCheckOk) failing.push_back(&c);
-  if (failing.empty()) return {};
-  const PermissionCheck& first = *failing.front();
-  std::string where = first.scope == ToolScope::kCompany
-                          ? std::string("at company level")
-                          : "on project '" +
-                                (first.project_name.empty() ? std::to_string(first.project_id.value_or(0))
-                                                            : first.project_name) +
-                                "'";
-  std::string what = first.status == kCheckMissing ? first.tool + " needs " + first.required + " " + where
-                     : first.status == kCheckToolDisabled
-                         ? "the " + first.tool + " tool is turned off " + where
-                         : "the project is not one of the app's permitted projects (" + where + ")";
-  if (fix) *fix = first.fix + " Then verify the permissions again.";
-  std::string more = failing.size() > 1 ? " (and " + std::to_string(failing.size() - 1) + " more)" : "";
+  const auto groups = GapGroups(report);
+  if (groups.empty()) return {};
+  const auto& group = groups.front();
+  const PermissionCheck& first = *group.front();
+  std::vector<std::string> projects;  // the group's projects, each once, as messages name them
+  for (const auto* c : group) {
+    std::string name =
+        "'" + (c->project_name.empty() ? std::to_string(c->project_id.value_or(0)) : c->project_name) + "'";
+    if (std::find(projects.begin(), projects.end(), name) == projects.end())
+      projects.push_back(std::move(name));
+  }
+  const std::string others = projects.size() > 1 ? " and " + std::to_string(projects.size() - 1) +
+                                                       " other project" + (projects.size() > 2 ? "s" : "")
+                                                 : "";
+  const std::string where = first.scope == ToolScope::kCompany ? std::string("at company level")
+                                                               : "on project " + projects.front() + others;
+  std::string what =
+      first.status == kCheckMissing        ? first.tool + " needs " + first.required + " " + where
+      : first.status == kCheckToolDisabled ? "the " + first.tool + " tool is turned off " + where
+      : projects.size() == 1
+          ? "project " + projects.front() + " is not one of the app's permitted projects"
+          : std::to_string(projects.size()) + " projects are not among the app's permitted projects (" +
+                projects.front() + others + ")";
+  if (fix) {
+    *fix = first.fix;
+    if (projects.size() > 1) *fix += " The same for the other projects the permissions card lists.";
+    *fix += " Then verify the permissions again.";
+  }
+  std::string more = groups.size() > 1 ? "; and " + std::to_string(groups.size() - 1) + " more to fix" : "";
   return "KTrack's app lacks permissions the settings need: " + what + more + ".";
 }
 

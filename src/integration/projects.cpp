@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <tuple>
 
 #include "integration/integration_service.h"
 #include "util/json_fields.h"
@@ -17,18 +18,45 @@ struct ProcoreProjectRow {
   std::string project_number;
   std::string stage;
   bool active = true;
+  bool listed = true;  // false: Procore's list for the app no longer has it (KTrack marked it deleted)
 };
 
-Result<std::vector<ProcoreProjectRow>> SyncedProjects(store::Store& store, int64_t client_id) {
+// The projects Procore lists for the app, as the projects stream last synced them; with `with_unlisted`,
+// also the ones it listed once and no longer does.
+Result<std::vector<ProcoreProjectRow>> SyncedProjects(store::Store& store, int64_t client_id,
+                                                      bool with_unlisted = false) {
   auto r = store.Query(
-      "SELECT procore_id, name, display_name, project_number, stage, active FROM procore_projects "
-      "WHERE client_id = $1 AND deleted = 0 ORDER BY name, procore_id",
+      std::string("SELECT procore_id, name, display_name, project_number, stage, active, deleted FROM "
+                  "procore_projects WHERE client_id = $1") +
+          (with_unlisted ? "" : " AND deleted = 0") + " ORDER BY name, procore_id",
       {client_id});
   if (!r) return tl::unexpected(r.error());
   std::vector<ProcoreProjectRow> out;
   for (const auto& row : r->rows)
     out.push_back({row.Int("procore_id"), row.Text("name"), row.Text("display_name"),
-                   row.Text("project_number"), row.Text("stage"), row.Int("active") != 0});
+                   row.Text("project_number"), row.Text("stage"), row.Int("active") != 0,
+                   row.Int("deleted") == 0});
+  return out;
+}
+
+// What stopped a linked project's streams: the error most of its failed streams share, and how many share it.
+struct ProjectSyncError {
+  sync::StreamError error;
+  int64_t streams = 0;
+};
+
+std::map<int64_t, ProjectSyncError> SyncErrorsByProject(const std::vector<sync::StreamStatus>& streams) {
+  std::map<int64_t, std::map<std::tuple<std::string, std::string, std::string>, int64_t>> tally;
+  for (const auto& s : streams)
+    if (s.project_id && s.status == "error" && s.error)
+      ++tally[*s.project_id][{s.error->code, s.error->message, s.error->fix}];
+  std::map<int64_t, ProjectSyncError> out;
+  for (const auto& [project, counts] : tally) {
+    auto most = std::max_element(counts.begin(), counts.end(),
+                                 [](const auto& a, const auto& b) { return a.second < b.second; });
+    const auto& [code, message, fix] = most->first;
+    out[project] = {{code, message, fix}, most->second};
+  }
   return out;
 }
 
@@ -60,7 +88,7 @@ Result<nlohmann::json> IntegrationService::Projects(int64_t client_id, const Pro
     return Fail(ErrorKind::kConflict, "invalid_state",
                 "Verify the credentials and choose the company before listing projects.",
                 std::string(NextStep(record->status)));
-  auto rows = SyncedProjects(store_, client_id);
+  auto rows = SyncedProjects(store_, client_id, /*with_unlisted=*/true);
   if (!rows) return tl::unexpected(rows.error());
   if (rows->empty()) {
     // Before the first sync: ask Procore.
@@ -89,6 +117,15 @@ Result<nlohmann::json> IntegrationService::Projects(int64_t client_id, const Pro
     return {};
   });
   if (!read) return tl::unexpected(read.error());
+  // A project Procore stopped listing stays on the page while it is linked (no longer permitted, or deleted
+  // in Procore): its streams stop, and the admin must see why and be able to unlink it.
+  std::erase_if(*rows, [&](const ProcoreProjectRow& p) { return !p.listed && !links.count(p.id); });
+  for (const auto& [procore_id, l] : links)
+    if (std::none_of(rows->begin(), rows->end(),
+                     [&](const ProcoreProjectRow& p) { return p.id == procore_id; }))
+      rows->push_back({procore_id, l.project_name, l.project_name, "", "", true, false});
+  std::stable_sort(rows->begin(), rows->end(),
+                   [](const ProcoreProjectRow& a, const ProcoreProjectRow& b) { return a.name < b.name; });
   std::map<int64_t, std::string> not_permitted_fix;
   if (record->last_permission_check.is_object())
     for (const auto& c : record->last_permission_check.value("checks", nlohmann::json::array()))
@@ -99,7 +136,8 @@ Result<nlohmann::json> IntegrationService::Projects(int64_t client_id, const Pro
   // Linked projects whose permissions drifted: their streams are paused, the fix shown with the project.
   const auto drift = ProjectDrift(record->last_permission_check);
   std::map<int64_t, std::vector<std::string>> stream_statuses;
-  if (auto streams = sync_.ListStreams(client_id); streams)
+  std::map<int64_t, ProjectSyncError> sync_errors;
+  if (auto streams = sync_.ListStreams(client_id); streams) {
     for (const auto& s : *streams)
       // Paused for a permissions drift, a stream carries the fix; paused otherwise, it is out of the
       // settings.
@@ -107,6 +145,13 @@ Result<nlohmann::json> IntegrationService::Projects(int64_t client_id, const Pro
         auto& list = stream_statuses[*s.project_id];
         if (s.status != "paused" || s.error) list.push_back(s.status);
       }
+    sync_errors = SyncErrorsByProject(*streams);
+    // The permission check samples a large company's projects; the sync reads every linked one, and
+    // Procore's refusal there says as much about the project's access.
+    for (const auto& [project, e] : sync_errors)
+      if (e.error.code == kCheckProjectNotPermitted && !not_permitted_fix.count(project))
+        not_permitted_fix[project] = e.error.fix;
+  }
 
   std::set<int64_t> linked_ktrack;
   for (const auto& [procore_id, l] : links) linked_ktrack.insert(l.ktrack_project_id);
@@ -135,6 +180,14 @@ Result<nlohmann::json> IntegrationService::Projects(int64_t client_id, const Pro
         {"sync_status",
          linked ? nlohmann::json(StreamsBadge(stream_statuses, p.id)) : nlohmann::json(nullptr)}};
     if (fix != not_permitted_fix.end()) j["fix"] = fix->second;
+    j["listed"] = p.listed;
+    auto failed = sync_errors.find(p.id);
+    j["sync_error"] = linked && failed != sync_errors.end()
+                          ? nlohmann::json{{"code", failed->second.error.code},
+                                           {"message", failed->second.error.message},
+                                           {"fix", failed->second.error.fix},
+                                           {"streams", failed->second.streams}}
+                          : nlohmann::json(nullptr);
     // Linking it again offers the KTrack project it left, while no other Procore project has taken it.
     j["previous_ktrack_project_id"] = nullptr;
     if (auto was = unlinked.find(p.id); !linked && was != unlinked.end() && ktrack_names.count(was->second) &&

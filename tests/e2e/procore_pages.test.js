@@ -16,6 +16,13 @@ const projects = [
     drift: { code: 'permissions_drift', message: 'Paused until fixed in Procore: the RFIs tool is turned off.', fix: 'In Procore, open Harbor Tower › Admin › Tools and turn RFIs on. KTrack resumes this project\'s sync by itself at its next check.' } },
   { id: 102, name: 'Pier 9 Retail', project_number: 'P9-02', stage: 'Pre-Construction', active: true, permitted: true, linked_ktrack_project_id: null },
   { id: 103, name: 'Zürich Haus', project_number: 'ZH-03', stage: 'Bidding', active: false, permitted: false, linked_ktrack_project_id: null },
+  // Linked, then taken out of the app's permitted projects: Procore's list no longer has it, and its streams
+  // stopped on Procore's refusal before the permission check (which samples a large company) reached it.
+  { id: 104, name: 'Dockside Lofts', project_number: 'DL-04', stage: 'Course of Construction', active: true, listed: false, permitted: false,
+    fix: 'In Procore, open Company Admin → App Management, select KTrack and add project \'Dockside Lofts\' to its permitted projects.',
+    linked_ktrack_project_id: 11, ktrack_project_name: 'Dockside Lofts', sync_status: 'error',
+    sync_error: { code: 'project_not_permitted', message: 'Procore project \'Dockside Lofts\' is not one of KTrack\'s permitted projects.',
+      fix: 'In Procore, open Company Admin → App Management, select KTrack and add project \'Dockside Lofts\' to its permitted projects.', streams: 3 } },
 ];
 const settings = { company_id: company.id, domains: ['directory', 'rfis', 'submittals'], auto_link_projects: false, reconcile_interval_s: 3600 };
 const credentials = { client_id: 'a1b2c3d4e5f6', client_secret: '••••••••f00d', uses_marketplace_app: false, verified_at: '2026-03-02T10:15:00Z' };
@@ -41,13 +48,16 @@ function activeIntegration() {
 }
 
 function permissionReport() {
-  return { ok: false, projects_checked: 2, projects_total: 3, checked_at: new Date().toISOString(), checks: [
+  const notPermitted = (id, name) => ['RFIs', 'Submittals'].map((tool) => ({ scope: 'project', project_id: id, project_name: name, tool, required: 'Read Only', actual: '',
+    status: 'project_not_permitted', fix: `In Procore, open Company Admin → App Management → KTrack → Permitted Projects, add '${name}'.` }));
+  return { ok: false, projects_checked: 4, projects_total: 5, checked_at: new Date().toISOString(), checks: [
     { scope: 'company', project_id: null, tool: 'Admin', required: 'Read Only', actual: 'Admin', status: 'ok', fix: '' },
     { scope: 'company', project_id: null, tool: 'Directory', required: 'Read Only', actual: 'Read Only', status: 'ok', fix: '' },
     { scope: 'project', project_id: 101, project_name: 'Harbor Tower', tool: 'RFIs', required: 'Read Only', actual: 'Read Only', status: 'tool_disabled', fix: 'In Procore, open Harbor Tower › Admin › Tools and turn RFIs on.' },
     { scope: 'project', project_id: 101, project_name: 'Harbor Tower', tool: 'Submittals', required: 'Read Only', actual: 'Read Only', status: 'ok', fix: '' },
     { scope: 'project', project_id: 102, project_name: 'Pier 9 Retail', tool: 'RFIs', required: 'Read Only', actual: 'Read Only', status: 'ok', fix: '' },
     { scope: 'project', project_id: 102, project_name: 'Pier 9 Retail', tool: 'Submittals', required: 'Read Only', actual: 'None', status: 'missing', fix: 'In Procore, open Company Admin → App Management → KTrack → Permissions and set Submittals to Read Only for project \'Pier 9 Retail\'.' },
+    ...notPermitted(104, 'Dockside Lofts'), ...notPermitted(105, 'Quay Street Offices'),
   ] };
 }
 
@@ -56,6 +66,9 @@ const streams = () => [
   { stream: 'company_users', project_id: null, status: 'synced', count: 40, procore_total: 40, last_synced_at: new Date().toISOString(), error: null },
   { stream: 'rfis', project_id: 101, project_name: 'Harbor Tower', status: 'error', count: 12, procore_total: 30, last_synced_at: null,
     error: { code: 'tool_disabled', message: 'The RFIs tool is not active on Harbor Tower.', fix: 'In Procore, open Harbor Tower › Admin › Tools and turn RFIs on.' } },
+  ...[[104, 'Dockside Lofts'], [105, 'Quay Street Offices']].map(([id, name]) => ({ stream: 'rfis', project_id: id, project_name: name, status: 'error',
+    count: 4, procore_total: null, last_synced_at: null, error: { code: 'project_not_permitted', message: `Procore project '${name}' is not one of KTrack's permitted projects.`,
+      fix: `In Procore, open Company Admin → App Management, select KTrack and add project '${name}' to its permitted projects.` } })),
 ];
 
 // Answers /api/v1/clients/{id}/procore/* from `routes` (method and path after /procore → [status, body]).
@@ -175,7 +188,18 @@ test('the Procore pages render what the API answers', async (t) => {
       assert.match(await page.textContent('#connection-facts'), /••••••••f00d/);
       assert.match(await page.textContent('#webhooks'), /5501/);
       assert.match(await page.textContent('#stream-errors'), /turn RFIs on/);
+      // Two projects' streams refused for the same reason, each message naming its project, are one item.
+      const refused = page.locator('#stream-errors .fix-item[data-code="project_not_permitted"]');
+      assert.strictEqual(await refused.count(), 1);
+      assert.match(await refused.textContent(), /^Error 2 streams in 2 projects: Procore project 'Dockside Lofts' is not one.*The same for Quay Street Offices\./);
       assert.match(await page.textContent('#health-facts'), /2 failing/);
+      // Two projects outside the app's permitted projects are one thing to fix, not one per tool, and each is one
+      // cell across the grid's row.
+      assert.match(await page.textContent('#permissions-status'), /^3 to fix/);
+      const notPermitted = page.locator('#permission-fixes .fix-item[data-status="project_not_permitted"]');
+      assert.strictEqual(await notPermitted.count(), 1);
+      assert.match(await notPermitted.textContent(), /^Not permitted 2 projects are not among the app’s permitted projects\..*add 'Dockside Lofts'\.The same for Quay Street Offices\.$/);
+      assert.strictEqual(await page.getAttribute('#permissions-grid tr[data-project-id="104"] td[data-status]', 'colspan'), '2');
       // The audit log names who did what; older entries come 50 more at a time.
       assert.strictEqual(await page.locator('#audit-table tbody tr').count(), 50);
       assert.strictEqual(await page.locator('#audit-table tbody tr').nth(2).locator('td').nth(1).textContent(), 'sam@harborpoint.test');
@@ -241,8 +265,16 @@ test('the Procore pages render what the API answers', async (t) => {
     }, calls);
     await page.goto(`${server.url}/clients/${client.id}/procore/projects`);
     await page.waitForSelector('#projects-table tbody tr[data-project-id="101"]');
-    assert.strictEqual(await page.locator('#projects-table tbody tr[data-project-id]').count(), 3);
+    assert.strictEqual(await page.locator('#projects-table tbody tr[data-project-id]').count(), 4);
     assert.ok(await page.isDisabled('tr[data-project-id="103"] button'), 'a project the app may not reach cannot be linked');
+    // A linked project Procore no longer lists stays, with what stopped its streams; the fix is said once, in the
+    // access column.
+    const gone = page.locator('tr[data-project-id="104"]');
+    assert.match(await gone.locator('td').first().textContent(), /Procore no longer lists it for KTrack’s app\./);
+    assert.strictEqual(await gone.locator('.drift').textContent(),
+      '3 streams stopped: Procore project \'Dockside Lofts\' is not one of KTrack\'s permitted projects.KTrack resumes its sync by itself once Procore permits it.');
+    assert.match(await gone.locator('.access-fix').textContent(), /add project 'Dockside Lofts'/);
+    assert.ok(await gone.locator('button:text-is("Unlink")').isEnabled());
     // A drifted project says why it is paused and what fixes it; an unlinked one offers the free KTrack project.
     assert.match(await page.textContent('tr[data-project-id="101"] .drift'), /turn RFIs on/);
     assert.deepStrictEqual(await page.locator('tr[data-project-id="102"] select.link-target option').allTextContents(),
@@ -256,7 +288,7 @@ test('the Procore pages render what the API answers', async (t) => {
     await page.selectOption('#project-filter', 'unlinked');
     await h.waitFor(async () => (await rows.count()) === 2, { what: 'the filter' });
     await page.selectOption('#project-filter', 'all');
-    await h.waitFor(async () => (await rows.count()) === 3, { what: 'every project again' });
+    await h.waitFor(async () => (await rows.count()) === 4, { what: 'every project again' });
     await page.click('tr[data-project-id="102"] button:text-is("Link")');
     await h.waitFor(() => calls.some((c) => c.key === 'POST /projects/102/link'), { what: 'the link call' });
     assert.deepStrictEqual(JSON.parse(calls.find((c) => c.key === 'POST /projects/102/link').body), { create: true });

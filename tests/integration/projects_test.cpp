@@ -302,6 +302,47 @@ TEST_F(ProjectDriftTest, DataKeptAtDisconnectCanBeDeletedLater) {
   EXPECT_TRUE(audited);
 }
 
+// Without Admin on the company, Procore lists only the app's permitted projects: a linked project taken out
+// of them drops out of Procore's list. It stays on KTrack's projects page, saying why, until the admin
+// unlinks it.
+TEST_F(ProjectDriftTest, ALinkedProjectProcoreNoLongerListsStaysOnThePageWithWhyUntilUnlinked) {
+  const int64_t leaving = projects_[0], staying = projects_[1];
+  Tenant t = NewTenant("Unlisted Co", dir_->path());
+  App app = NewApp("KTrack unlisted", Permissions("read_only"), json{leaving, staying});
+  Connect(t, app, {{"domains", {"rfis"}}});
+  for (int64_t p : {leaving, staying})
+    ASSERT_EQ(As(t, "POST", "/projects/" + std::to_string(p) + "/link", {{"create", true}}).status, 200);
+  ASSERT_TRUE(
+      WaitUntil([&] { return AtTruth(t, "rfis", leaving) && AtTruth(t, "rfis", staying); }, seconds(60)))
+      << As(t, "GET", "/streams").text;
+  const std::string name = ProjectRow(t, leaving)["name"];
+
+  Permit(app, json{staying});
+  ASSERT_EQ(As(t, "POST", "/streams/reconcile", {{"stream", "projects"}}).status, 202);
+  json row;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        row = ProjectRow(t, leaving);
+        return !row.is_null() && row["listed"] == false && row["sync_status"] == "paused";
+      },
+      seconds(kRecheckSeconds + 30)))
+      << "the linked project left the page, or stayed listed: " << row.dump();
+  EXPECT_EQ(row["name"], name) << "named as KTrack last saw it";
+  EXPECT_FALSE(row["linked_ktrack_project_id"].is_null()) << row.dump();
+  EXPECT_FALSE(row["permitted"].get<bool>()) << row.dump();
+  EXPECT_NE(row["fix"].get<std::string>().find("Permitted Projects"), std::string::npos) << row.dump();
+  EXPECT_EQ(ProjectRow(t, staying)["listed"], true);
+  // The integration's error names the one project and counts nothing else: each tool's refusal is the same
+  // cause.
+  EXPECT_EQ(As(t, "GET", "").body["last_error"]["message"],
+            "KTrack's app lacks permissions the settings need: project '" + name +
+                "' is not one of the app's permitted projects.");
+
+  ASSERT_EQ(As(t, "DELETE", "/projects/" + std::to_string(leaving) + "/link", json::object()).status, 200);
+  EXPECT_TRUE(ProjectRow(t, leaving).is_null())
+      << "unlinked, and Procore does not list it: gone from the page";
+}
+
 TEST_F(ProjectDriftTest, ToolSwitchedOffOnALinkedProjectPausesItsStreamsUntilSwitchedOn) {
   const int64_t project = projects_[2];
   Tenant t =

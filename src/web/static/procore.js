@@ -381,10 +381,11 @@
   // Permissions: the grid (scope × tool) and the fixes, grouped so 40 projects missing one tool read as one line.
 
   // The failed checks grouped by (scope, tool, status): 40 projects missing one tool read as one thing to fix.
+  // A project outside the app's permitted projects fails every tool for one reason, so those group by status.
   function failureGroups(result) {
     const groups = new Map();
     for (const c of ((result && result.checks) || []).filter((x) => x.status !== 'ok')) {
-      const key = [c.scope, c.tool, c.status].join('\u0000');
+      const key = [c.scope, c.status === 'project_not_permitted' ? '' : c.tool, c.status].join('\u0000');
       if (!groups.has(key)) groups.set(key, []);
       groups.get(key).push(c);
     }
@@ -422,6 +423,7 @@
 
     fill($('#permission-fixes', scope), ...failureGroups(result).map((list) => {
       const c = list[0];
+      if (c.status === 'project_not_permitted') return notPermittedItem(list);
       const where = c.scope === 'company' ? 'at company level'
         : list.length === 1 ? `on ${projectName(c.project_id, c.project_name)}` : `on ${list.length} projects`;
       const levels = c.status === 'missing' ? ` Needs ${levelLabel(c.required)}, has ${levelLabel(c.actual)}.` : '';
@@ -439,6 +441,22 @@
     show($('#permissions-grid', scope), checks.length > 0);
   }
 
+  // The projects outside the app's permitted projects, as one thing to fix.
+  function notPermittedItem(list) {
+    const names = [];
+    for (const x of list) {
+      const name = projectName(x.project_id, x.project_name);
+      if (!names.includes(name)) names.push(name);
+    }
+    const c = list[0];
+    return el('div', { class: 'fix-item', 'data-status': c.status, 'data-tool': '' },
+      el('div', {}, el('span', { class: `badge ${c.status}`, text: CHECK_LABELS[c.status] }), ' ',
+         names.length === 1 ? el('strong', { text: names[0] }) : el('strong', { text: count(names.length, 'project') }),
+         names.length === 1 ? ' is not one of the app’s permitted projects.' : ' are not among the app’s permitted projects.'),
+      c.fix ? el('div', { class: 'fix', text: c.fix }) : null,
+      names.length > 1 ? el('div', { class: 'small muted', text: `The same for ${listWords(names.slice(1))}.` }) : null);
+  }
+
   // One table of the grid: a row per scope (the company, or each project), a column per tool.
   function permissionTable(heading, checks) {
     if (!checks.length) return null;
@@ -453,10 +471,13 @@
     return el('div', { class: 'table-wrap' }, el('table', { class: 'grid' },
       el('thead', {}, el('tr', {}, el('th', { text: heading }), tools.map((t) => el('th', { text: t })))),
       el('tbody', {}, [...rows.values()].map((row) => {
-        const whole = row.cells.get('');  // a check about the project itself (not permitted)
+        // A check about the project itself, or every tool refused because the project is not permitted.
+        const cells = [...row.cells.values()];
+        const whole = row.cells.get('') ||
+          (cells.length && cells.every((c) => c.status === 'project_not_permitted') ? cells[0] : null);
         return el('tr', { 'data-scope': row.scope, 'data-project-id': row.projectId ?? '' },
           el('th', { scope: 'row', text: row.scope === 'company' ? 'Company' : projectName(row.projectId, row.name) }),
-          whole && !tools.some((t) => row.cells.has(t))
+          whole && (whole.status === 'project_not_permitted' || !tools.some((t) => row.cells.has(t)))
             ? el('td', { colspan: tools.length || 1, 'data-status': whole.status }, el('span', { class: `badge ${whole.status}`, text: CHECK_LABELS[whole.status] }))
             : tools.map((t) => {
               const c = row.cells.get(t) || (whole && whole.status !== 'ok' ? whole : null);
@@ -678,21 +699,32 @@
   // which names them under Which streams.
   function renderStreamErrors(box, streams) {
     if (!box) return;
-    const same = new Map();  // status, code, message and fix → the streams
+    // Status, code, message and fix → the streams. Messages that differ only by the project they name (a project
+    // no longer permitted, each saying which) share one item.
+    const same = new Map();
+    const unnamed = (text, name) => (name && name.length >= 3 ? text.split(name).join('\u0001') : text);
     for (const s of streams.filter((x) => x.error)) {
       const e = typeof s.error === 'object' ? s.error : { message: String(s.error) };
-      const key = JSON.stringify([s.status, e.code || '', e.message || '', e.fix || '']);
-      if (!same.has(key)) same.set(key, { status: s.status, error: e, streams: [] });
-      same.get(key).streams.push(s);
+      const name = s.project_id == null ? '' : projectName(s.project_id, s.project_name);
+      const message = unnamed(e.message || '', name), fix = unnamed(e.fix || '', name);
+      const key = JSON.stringify([s.status, e.code || '', message, fix]);
+      // Named: the item's text is the first project's, and the page lists the others it stands for.
+      const named = message !== (e.message || '') || fix !== (e.fix || '');
+      if (!same.has(key)) same.set(key, { status: s.status, error: e, streams: [], projects: [], named });
+      const group = same.get(key);
+      group.streams.push(s);
+      if (name && !group.projects.includes(name)) group.projects.push(name);
     }
     const where = (s) => `${streamLabel(s.stream)} (${projectName(s.project_id, s.project_name)})`;
-    fill(box, ...[...same.values()].map(({ status, error: e, streams: list }) => {
+    fill(box, ...[...same.values()].map(({ status, error: e, streams: list, projects, named }) => {
       const badge = el('span', { class: `badge ${status}`, text: STREAM_STATUS_LABELS[status] || status });
       const one = list.length === 1;
+      const many = named && projects.length > 1 ? ` in ${number(projects.length)} projects` : '';
       return el('div', { class: 'fix-item', 'data-stream': one ? list[0].stream : null, 'data-code': e.code || null, 'data-streams': list.length },
         el('div', {}, badge, ' ', one ? [el('strong', { text: streamLabel(list[0].stream) }), ` (${projectName(list[0].project_id, list[0].project_name)}): `]
-          : [el('strong', { text: `${number(list.length)} streams` }), ': '], e.message || ''),
+          : [el('strong', { text: `${number(list.length)} streams${many}` }), ': '], e.message || ''),
         e.fix ? el('div', { class: 'fix', text: e.fix }) : null,
+        many ? el('div', { class: 'small muted', text: `The same for ${listWords(projects.slice(1))}.` }) : null,
         one ? null : el('details', { class: 'small' }, el('summary', { text: 'Which streams' }),
           el('p', { class: 'muted', text: list.map(where).join(' · ') })));
     }));
@@ -1608,6 +1640,19 @@
       return el('span', { class: `badge ${st}`, text: STREAM_STATUS_LABELS[st] || st });
     }
 
+    // Why a linked project's streams stopped: paused for a permission gap, or stopped on Procore's refusal. The
+    // fix is left out when the Procore access column already says it.
+    function syncProblem(p) {
+      const problem = p.drift || p.sync_error;
+      if (!problem) return null;
+      const stopped = p.drift ? '' : `${count(p.sync_error.streams || 1, 'stream')} stopped: `;
+      // A project no longer permitted has every gap from that one cause.
+      const saidBeside = p.permitted === false && (!!p.drift || problem.code === 'project_not_permitted');
+      return el('div', { class: 'small drift', [p.drift ? 'data-drift' : 'data-sync-error']: problem.code },
+        el('div', { text: stopped + problem.message }),
+        el('div', { class: 'muted', text: saidBeside ? 'KTrack resumes its sync by itself once Procore permits it.' : problem.fix || '' }));
+    }
+
     // Where Link links: the KTrack project chosen in the row; by default the one it was unlinked from, while that
     // one is free; otherwise a new KTrack project ('new').
     function targetOf(p) {
@@ -1668,7 +1713,8 @@
       $('#project-count').textContent = count(view.total, 'project');
       fillKeyed($('#projects-table tbody'), ...(view.list.length ? view.list.flatMap((p) => [el('tr', { 'data-project-id': p.id, 'data-key': `p${p.id}` },
         el('td', {}, el('strong', { text: p.name || p.display_name || `Project ${p.id}` }),
-          el('div', { class: 'small muted', text: [p.project_number, p.active === false ? 'Inactive' : null].filter(Boolean).join(' · ') || `#${p.id}` })),
+          el('div', { class: 'small muted', text: [p.project_number, p.active === false ? 'Inactive' : null].filter(Boolean).join(' · ') || `#${p.id}` }),
+          p.listed === false ? el('div', { class: 'small unlisted', text: 'Procore no longer lists it for KTrack’s app.' }) : null),
         el('td', { class: 'small', 'data-label': 'Stage', text: p.stage || '—' }),
         el('td', { 'data-label': 'Procore access' }, p.permitted === false
           ? [el('span', { class: 'badge project_not_permitted', text: 'Not permitted' }),
@@ -1677,9 +1723,7 @@
         el('td', { class: 'small', 'data-label': 'KTrack project' }, p.linked_ktrack_project_id
           ? el('a', { href: `/clients/${clientId}/projects/${p.linked_ktrack_project_id}`, text: p.ktrack_project_name || `KTrack project ${p.linked_ktrack_project_id}` })
           : el('span', { class: 'muted', text: 'Not linked' })),
-        el('td', { 'data-label': 'Sync' }, syncBadge(p), p.drift
-          ? el('div', { class: 'small drift', 'data-drift': p.drift.code }, el('div', { text: p.drift.message }), el('div', { class: 'muted', text: p.drift.fix }))
-          : null),
+        el('td', { 'data-label': 'Sync' }, syncBadge(p), syncProblem(p)),
         el('td', { class: 'actions-cell' }, actions(p))), linkResult(p)])
         : [el('tr', {}, el('td', { colspan: 6, class: 'muted', text: 'No projects match.' }))]));
       renderPager($('#projects-pager'), view.page, pages, (page) => { view.page = page; load(); });
