@@ -77,31 +77,29 @@ else:
 
 
 def differences(streams):
-    """The streams whose checksum differs from the truth, and whether every stream's count equals the truth's."""
+    """The streams whose checksum differs from the truth."""
     _, truth = call("GET", f"{EMULATOR}/_emulator/truth?company_id={COMPANY}")
-    by_key = {(t["stream"], t.get("project_id")): t for t in truth["streams"]}
-    differ = sorted((s["stream"], s.get("project_id") or 0) for s in streams
-                    if by_key.get((s["stream"], s.get("project_id")), {}).get("checksum") != s.get("checksum"))
-    counts_equal = all(by_key.get((s["stream"], s.get("project_id")), {}).get("count") == s.get("count") for s in streams)
-    return differ, counts_equal
+    sums = {(t["stream"], t.get("project_id")): t["checksum"] for t in truth["streams"]}
+    return sorted((s["stream"], s.get("project_id") or 0) for s in streams
+                  if sums.get((s["stream"], s.get("project_id"))) != s.get("checksum"))
 
 
 print("Waiting for the reconciliation" if already else "Waiting for the initial sync", end="", flush=True)
 deadline = time.time() + 900
-settled = None  # (the streams that differ, since when) while every count already equals the truth's
+settled = None  # (the streams that differ, since when)
 newer_than_truth = False
 while time.time() < deadline:
     status, streams = call("GET", BASE + "/streams", token=TOKEN)
     if status == 200 and streams and all(s["status"] == "synced" for s in streams):
         if not already:
             break
-        differ, counts_equal = differences(streams)
+        differ = differences(streams)
         if not differ:
             break
-        # Records changed in an earlier run's emulator are newer in KTrack than in this fresh one, and KTrack
-        # never moves a record back to an older version: those streams keep differing. A minute without change,
-        # with every count equal, says that is all that is left.
-        if not counts_equal or settled is None or settled[0] != differ:
+        # Records changed or deleted in an earlier run's emulator are newer in KTrack than in this fresh one, and
+        # KTrack never moves a record back to an older version: those streams keep differing. A minute in which
+        # the reconciliation brought no other stream to the truth says that is all that is left.
+        if settled is None or settled[0] != differ:
             settled = (differ, time.time())
         elif time.time() - settled[1] > 60:
             newer_than_truth = True
@@ -122,6 +120,6 @@ for s in sorted(streams, key=lambda s: (s["stream"], s.get("project_id") or 0)):
           f"{str(s.get('procore_total')):>9}  {'= truth' if same else 'DIFFERS'}")
 print(f"\n{equal} of {len(streams)} streams equal the emulator's truth.")
 if newer_than_truth:
-    print("The others hold records changed in an earlier run. This run's emulator started again from its preset, so\n"
-          "those records are older in it than in KTrack, and KTrack never moves a record back to an older version\n"
-          "(Procore itself never does). To start over: stop the demo, delete the data directory, run it again.")
+    print("The others hold records changed or deleted in an earlier run. This run's emulator started again from its\n"
+          "preset, so those records are older in it than in KTrack, and KTrack never moves a record back to an older\n"
+          "version (Procore itself never does). To start over: stop the demo, delete its data directory, run it again.")

@@ -122,6 +122,10 @@ const std::map<std::string, Setter>& Setters() {
        [](Config& c, const std::string& k, const std::string& v) {
          return SetInt(c.integration_permission_recheck_interval_s, k, v, 1, 86400);
        }},
+      {"integration.permission_check_projects",
+       [](Config& c, const std::string& k, const std::string& v) {
+         return SetInt(c.integration_permission_check_projects, k, v, 1, 1000);
+       }},
       {"webhooks.max_body_bytes",
        [](Config& c, const std::string& k, const std::string& v) {
          return SetInt(c.webhook_max_body_bytes, k, v, 1024, int64_t{64} << 20);

@@ -46,6 +46,9 @@ struct Config {
   int64_t integration_maintenance_interval_s = 60;
   // How often a running integration's permissions are checked again for drift.
   int64_t integration_permission_recheck_interval_s = 900;
+  // Projects a permission check samples (linked ones first; more when linked projects' streams stopped on
+  // a permission).
+  int64_t integration_permission_check_projects = 25;
 
   // [webhooks]
   int64_t webhook_max_body_bytes = 256 << 10;

@@ -76,6 +76,8 @@ Result<std::unique_ptr<Services>> BuildServices(const Config& config) {
   integration_options.delivery_health_interval = Millis(config.integration_maintenance_interval_s * 1000);
   integration_options.permission_recheck_interval =
       Millis(config.integration_permission_recheck_interval_s * 1000);
+  integration_options.permissions.max_projects =
+      static_cast<size_t>(config.integration_permission_check_projects);
   s->integration = std::make_unique<integration::IntegrationService>(
       *s->store, *s->secrets, *s->audit, *s->queue, *s->sync, *s->procore_clients, s->webhook_receiver.get(),
       s->clock, integration_options);

@@ -129,6 +129,32 @@ std::string Joined(const std::vector<std::string>& parts, std::string_view separ
   return out;
 }
 
+// A stream stopped by something an admin fixes in Procore (a permission, a tool, the permitted projects, the
+// app's install), rather than by Procore failing.
+bool WaitsForAFixInProcore(const sync::StreamStatus& s) {
+  if (s.status != "error" || !s.error) return false;
+  const std::string& code = s.error->code;
+  return code == "missing_permission" || code == "tool_disabled" || code == "project_not_permitted" ||
+         code == "app_not_installed";
+}
+
+// Linked projects whose permission checks matter most come first: those whose streams stopped on a permission
+// (refused by Procore, or paused for a drift a check found). Returns how many there are.
+size_t StoppedProjectsFirst(std::vector<ProjectRef>& linked, const std::vector<sync::StreamStatus>& streams) {
+  std::set<int64_t> stopped;
+  for (const auto& s : streams)
+    if (s.project_id && (WaitsForAFixInProcore(s) ||
+                         (s.status == "paused" && s.error && s.error->code == "permissions_drift")))
+      stopped.insert(*s.project_id);
+  auto end = std::stable_partition(linked.begin(), linked.end(),
+                                   [&](const ProjectRef& p) { return stopped.count(p.id) > 0; });
+  return static_cast<size_t>(end - linked.begin());
+}
+
+// At most this many stopped projects are checked beyond the usual sample: a permission check costs up to two
+// requests a project, and the re-check runs every quarter hour.
+constexpr size_t kMaxStoppedProjectsChecked = 200;
+
 // last_error's "source" when a background check set it: a later check that passes clears it.
 constexpr char kHealthCheckSource[] = "health_check";
 
@@ -674,7 +700,10 @@ Result<PermissionReport> IntegrationService::RunPermissionCheck(const Integratio
   if (!client) return tl::unexpected(client.error());
   auto linked = LinkedProjects(record.client_id);
   if (!linked) return tl::unexpected(linked.error());
-  auto report = CheckPermissions(**client, *record.company_id, settings, *linked, options_.permissions);
+  PermissionCheckOptions options = options_.permissions;
+  if (auto streams = sync_.ListStreams(record.client_id); streams)
+    options.known_first = std::min(StoppedProjectsFirst(*linked, *streams), kMaxStoppedProjectsChecked);
+  auto report = CheckPermissions(**client, *record.company_id, settings, *linked, options);
   if (!report) return Fail(VerificationError(report.error()));
   return *report;
 }
@@ -1418,19 +1447,6 @@ Status IntegrationService::AutoLinkNewProjects(const IntegrationRecord& record) 
     if (auto applied = ApplySyncScope(record.client_id); !applied) return tl::unexpected(applied.error());
   return {};
 }
-
-namespace {
-
-// A stream stopped by something an admin fixes in Procore (a permission, a tool, the permitted projects, the
-// app's install), rather than by Procore failing.
-bool WaitsForAFixInProcore(const sync::StreamStatus& s) {
-  if (s.status != "error" || !s.error) return false;
-  const std::string& code = s.error->code;
-  return code == "missing_permission" || code == "tool_disabled" || code == "project_not_permitted" ||
-         code == "app_not_installed";
-}
-
-}  // namespace
 
 Result<bool> IntegrationService::PermissionFailuresUnexplained(const IntegrationRecord& record) {
   auto streams = sync_.ListStreams(record.client_id);

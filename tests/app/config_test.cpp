@@ -88,5 +88,15 @@ TEST(Config, IntegrationIntervalsAreSecondsWithinBounds) {
   EXPECT_NE(zero.error().message.find("from 1 to 86400"), std::string::npos);
 }
 
+TEST(Config, APermissionCheckSamplesTwentyFiveProjectsUnlessTold) {
+  Config c;
+  EXPECT_EQ(c.integration_permission_check_projects, 25);
+  ASSERT_TRUE(ApplyConfigValues(c, {{"integration.permission_check_projects", "100"}}));
+  EXPECT_EQ(c.integration_permission_check_projects, 100);
+  auto none = ApplyConfigValues(c, {{"integration.permission_check_projects", "0"}});
+  ASSERT_FALSE(none);
+  EXPECT_NE(none.error().message.find("integration.permission_check_projects"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace kt::app

@@ -441,6 +441,58 @@ TEST_F(ProjectDriftTest, AProjectTheAdminUnlinkedStaysUnlinkedThroughAutoLinkAnd
   EXPECT_TRUE(row["previous_ktrack_project_id"].is_null()) << row.dump();
 }
 
+// A permission check samples one project here, as it samples 25 of a large company's: the projects whose
+// streams stopped on a permission are checked first, and all of them, so none is left unexplained.
+class SampledDriftTest : public ProjectsTest {
+ protected:
+  static void SetUpTestSuite() {
+    StartSuite("small", 7,
+               {{"KTRACK_INTEGRATION_MAINTENANCE_INTERVAL_S", "1"},
+                {"KTRACK_INTEGRATION_PERMISSION_RECHECK_INTERVAL_S", std::to_string(kRecheckSeconds)},
+                {"KTRACK_INTEGRATION_PERMISSION_CHECK_PROJECTS", "1"}});
+  }
+  static void TearDownTestSuite() { StopSuite(); }
+};
+
+TEST_F(SampledDriftTest, ProjectsWhoseStreamsStoppedOnAPermissionAreCheckedBeyondTheSample) {
+  ASSERT_GE(projects_.size(), 3u);
+  Tenant t = NewTenant("Sampled Co", dir_->path());
+  App app = NewApp("KTrack sampled", Permissions("admin"), "all");
+  Connect(t, app, {{"domains", {"rfis"}}});
+  const int64_t kept = projects_[0];
+  const std::vector<int64_t> leaving = {projects_[1], projects_[2]};
+  for (int64_t p : {kept, leaving[0], leaving[1]})
+    ASSERT_EQ(As(t, "POST", "/projects/" + std::to_string(p) + "/link", {{"create", true}}).status, 200);
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        return AtTruth(t, "rfis", kept) && AtTruth(t, "rfis", leaving[0]) && AtTruth(t, "rfis", leaving[1]);
+      },
+      seconds(60)))
+      << As(t, "GET", "/streams").text;
+
+  // Two linked projects leave the permitted projects; the sync's next reads are refused. The check's
+  // one-project sample would see only the first linked project; the stopped ones go first, both of them.
+  Permit(app, json{kept});
+  ASSERT_EQ(As(t, "POST", "/streams/reconcile", {{"stream", "rfis"}}).status, 202);
+  auto paused = [&](int64_t p) {
+    json s = StreamOf(t, "rfis", p);
+    return s["status"] == "paused" && s["error"].is_object() && s["error"]["code"] == "permissions_drift";
+  };
+  EXPECT_TRUE(WaitUntil([&] { return paused(leaving[0]) && paused(leaving[1]); }, seconds(30)))
+      << "a project left in error, never checked: " << As(t, "GET", "/streams").text;
+  EXPECT_EQ(As(t, "GET", "").body["last_error"]["message"],
+            "KTrack's app lacks permissions the settings need: 2 projects are not among the app's permitted "
+            "projects ('" +
+                ProjectRow(t, leaving[0])["name"].get<std::string>() + "' and 1 other project).")
+      << As(t, "GET", "").text;
+
+  // Permitted again: both resume and catch up.
+  Permit(app, "all");
+  EXPECT_TRUE(WaitUntil([&] { return AtTruth(t, "rfis", leaving[0]) && AtTruth(t, "rfis", leaving[1]); },
+                        seconds(60)))
+      << As(t, "GET", "/streams").text;
+}
+
 // The large preset's first company has 600 projects; 400 more are created in Procore to make 1,000.
 class ThousandProjectsTest : public ProjectsTest {
  protected:
