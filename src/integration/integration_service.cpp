@@ -151,7 +151,7 @@ size_t StoppedProjectsFirst(std::vector<ProjectRef>& linked, const std::vector<s
   return static_cast<size_t>(end - linked.begin());
 }
 
-// At most this many stopped projects are checked beyond the usual sample: a permission check costs up to two
+// At most this many stopped projects are checked besides the usual sample: a permission check costs up to two
 // requests a project, and the re-check runs every quarter hour.
 constexpr size_t kMaxStoppedProjectsChecked = 200;
 

@@ -242,8 +242,7 @@ procore::ProcoreResult<PermissionReport> CheckPermissions(procore::Client& clien
         if (seen.insert(p.id).second) projects.push_back({p.id, p.name.empty() ? p.display_name : p.name});
     }
     report.projects_total = static_cast<int64_t>(projects.size());
-    const size_t checked =
-        std::max(options.max_projects, std::min(options.known_first, known_projects.size()));
+    const size_t checked = options.max_projects + std::min(options.known_first, known_projects.size());
     if (projects.size() > checked) projects.resize(checked);
 
     for (const auto& project : projects) {

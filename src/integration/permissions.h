@@ -68,8 +68,9 @@ std::string FixFor(const PermissionCheck& check);
 struct PermissionCheckOptions {
   // Projects checked at most (linked ones first); a company with 1,000 projects is sampled, not walked.
   size_t max_projects = 25;
-  // The first this many known projects are checked even beyond max_projects: the caller puts first the
-  // linked projects whose streams stopped on a permission, which a sample must not leave unexplained.
+  // The first this many known projects are checked besides the max_projects sampled after them: the caller
+  // puts first the linked projects whose streams stopped on a permission, which a sample must not leave
+  // unexplained.
   size_t known_first = 0;
 };
 
