@@ -77,7 +77,7 @@ std::vector<std::vector<const PermissionCheck*>> GapGroups(const PermissionRepor
   std::vector<std::vector<const PermissionCheck*>> groups;
   std::map<std::tuple<ToolScope, std::string, std::string>, size_t> index;
   for (const auto& c : report.checks) {
-    if (c.status == kCheckOk) continue;
+    if (c.status == kCheckOk || !c.needed) continue;
     auto key =
         std::make_tuple(c.scope, c.status == kCheckProjectNotPermitted ? std::string() : c.tool, c.status);
     auto [at, added] = index.try_emplace(key, groups.size());
@@ -179,6 +179,7 @@ std::map<int64_t, sync::PauseReason> ProjectDrift(const nlohmann::json& last_per
     const std::string status = c.value("status", "");
     if (status != kCheckMissing && status != kCheckToolDisabled && status != kCheckProjectNotPermitted)
       continue;
+    if (!c.value("needed", true)) continue;
     auto id = c.find("project_id");
     if (id == c.end() || !id->is_number_integer()) continue;
     const int64_t project = id->get<int64_t>();
@@ -701,6 +702,7 @@ Result<PermissionReport> IntegrationService::RunPermissionCheck(const Integratio
   auto linked = LinkedProjects(record.client_id);
   if (!linked) return tl::unexpected(linked.error());
   PermissionCheckOptions options = options_.permissions;
+  options.every_project_needed = settings.auto_link_projects;
   if (auto streams = sync_.ListStreams(record.client_id); streams)
     options.known_first = std::min(StoppedProjectsFirst(*linked, *streams), kMaxStoppedProjectsChecked);
   auto report = CheckPermissions(**client, *record.company_id, settings, *linked, options);
@@ -837,8 +839,9 @@ Result<nlohmann::json> IntegrationService::VerifyPermissions(int64_t client_id, 
       r.permissions_verified_at.reset();
     }
     r.last_error = nullptr;
-    int64_t failing = std::count_if(report->checks.begin(), report->checks.end(),
-                                    [](const PermissionCheck& c) { return c.status != kCheckOk; });
+    int64_t failing =
+        std::count_if(report->checks.begin(), report->checks.end(),
+                      [](const PermissionCheck& c) { return c.status != kCheckOk && c.needed; });
     return Audit(tx, client_id, user_id, "integration.permissions_checked",
                  {{"ok", report->ok}, {"failing", failing}});
   });

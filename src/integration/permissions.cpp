@@ -127,7 +127,8 @@ nlohmann::json PermissionCheckJson(const PermissionCheck& c) {
                       {"actual", c.actual},
                       {"status", c.status},
                       {"fix", c.fix.empty() ? nlohmann::json(nullptr) : nlohmann::json(c.fix)},
-                      {"probed", c.probed}};
+                      {"probed", c.probed},
+                      {"needed", c.needed}};
   return j;
 }
 
@@ -274,8 +275,15 @@ procore::ProcoreResult<PermissionReport> CheckPermissions(procore::Client& clien
       }
     }
   }
+  if (!options.every_project_needed) {
+    std::set<int64_t> known;
+    for (const auto& p : known_projects) known.insert(p.id);
+    for (auto& c : report.checks)
+      if (c.status == kCheckProjectNotPermitted && c.project_id && !known.count(*c.project_id))
+        c.needed = false;
+  }
   report.ok = std::all_of(report.checks.begin(), report.checks.end(),
-                          [](const PermissionCheck& c) { return c.status == kCheckOk; });
+                          [](const PermissionCheck& c) { return c.status == kCheckOk || !c.needed; });
   return report;
 }
 

@@ -30,6 +30,9 @@ struct PermissionCheck {
   std::string status;    // ok, missing, tool_disabled, project_not_permitted
   std::string fix;       // empty when ok
   bool probed = false;   // decided by a per_page=1 read because the manifest could not tell
+  // False for a project outside the app's permitted projects that KTrack neither links nor would link
+  // (auto-link off): the customer may leave it out on purpose, so it is shown but is not a failure.
+  bool needed = true;
 };
 nlohmann::json PermissionCheckJson(const PermissionCheck& check);
 
@@ -72,6 +75,8 @@ struct PermissionCheckOptions {
   // puts first the linked projects whose streams stopped on a permission, which a sample must not leave
   // unexplained.
   size_t known_first = 0;
+  // Whether every project Procore lists matters (auto-link on), or only the known (linked) ones.
+  bool every_project_needed = true;
 };
 
 // Runs the whole check against Procore. `known_projects` are projects KTrack knows of (linked ones) that

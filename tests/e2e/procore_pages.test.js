@@ -48,9 +48,9 @@ function activeIntegration() {
 }
 
 function permissionReport() {
-  const notPermitted = (id, name) => ['RFIs', 'Submittals'].map((tool) => ({ scope: 'project', project_id: id, project_name: name, tool, required: 'Read Only', actual: '',
-    status: 'project_not_permitted', fix: `In Procore, open Company Admin → App Management → KTrack → Permitted Projects, add '${name}'.` }));
-  return { ok: false, projects_checked: 4, projects_total: 5, checked_at: new Date().toISOString(), checks: [
+  const notPermitted = (id, name, needed = true) => ['RFIs', 'Submittals'].map((tool) => ({ scope: 'project', project_id: id, project_name: name, tool, required: 'Read Only', actual: '',
+    status: 'project_not_permitted', needed, fix: `In Procore, open Company Admin → App Management → KTrack → Permitted Projects, add '${name}'.` }));
+  return { ok: false, projects_checked: 5, projects_total: 6, checked_at: new Date().toISOString(), checks: [
     { scope: 'company', project_id: null, tool: 'Admin', required: 'Read Only', actual: 'Admin', status: 'ok', fix: '' },
     { scope: 'company', project_id: null, tool: 'Directory', required: 'Read Only', actual: 'Read Only', status: 'ok', fix: '' },
     { scope: 'project', project_id: 101, project_name: 'Harbor Tower', tool: 'RFIs', required: 'Read Only', actual: 'Read Only', status: 'tool_disabled', fix: 'In Procore, open Harbor Tower › Admin › Tools and turn RFIs on.' },
@@ -58,6 +58,8 @@ function permissionReport() {
     { scope: 'project', project_id: 102, project_name: 'Pier 9 Retail', tool: 'RFIs', required: 'Read Only', actual: 'Read Only', status: 'ok', fix: '' },
     { scope: 'project', project_id: 102, project_name: 'Pier 9 Retail', tool: 'Submittals', required: 'Read Only', actual: 'None', status: 'missing', fix: 'In Procore, open Company Admin → App Management → KTrack → Permissions and set Submittals to Read Only for project \'Pier 9 Retail\'.' },
     ...notPermitted(104, 'Dockside Lofts'), ...notPermitted(105, 'Quay Street Offices'),
+    // Left out of the permitted projects, and not linked (auto-link is off): shown, not a failure.
+    ...notPermitted(106, 'Harbour Annex', false),
   ] };
 }
 
@@ -196,10 +198,14 @@ test('the Procore pages render what the API answers', async (t) => {
       // Two projects outside the app's permitted projects are one thing to fix, not one per tool, and each is one
       // cell across the grid's row.
       assert.match(await page.textContent('#permissions-status'), /^3 to fix/);
-      const notPermitted = page.locator('#permission-fixes .fix-item[data-status="project_not_permitted"]');
+      const notPermitted = page.locator('#permission-fixes .fix-item[data-status="project_not_permitted"]:not([data-needed="false"])');
       assert.strictEqual(await notPermitted.count(), 1);
       assert.match(await notPermitted.textContent(), /^Not permitted 2 projects are not among the app’s permitted projects\..*add 'Dockside Lofts'\.The same for Quay Street Offices\.$/);
       assert.strictEqual(await page.getAttribute('#permissions-grid tr[data-project-id="104"] td[data-status]', 'colspan'), '2');
+      // A project the customer left out, which KTrack does not link, is said as such and counts as nothing to fix.
+      assert.strictEqual(await page.textContent('#permission-fixes .fix-item[data-needed="false"]'),
+        'Not linked Harbour Annex is not one of the app’s permitted projects. KTrack does not link it, so nothing needs fixing; to sync it, add it to the permitted projects in Procore, then link it.');
+      assert.strictEqual(await page.textContent('#permissions-grid tr[data-project-id="106"] td'), 'Not permitted · not linked');
       // The audit log names who did what; older entries come 50 more at a time.
       assert.strictEqual(await page.locator('#audit-table tbody tr').count(), 50);
       assert.strictEqual(await page.locator('#audit-table tbody tr').nth(2).locator('td').nth(1).textContent(), 'sam@harborpoint.test');

@@ -7,6 +7,7 @@
 #include <limits>
 #include <set>
 #include <thread>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -425,6 +426,52 @@ TEST_F(IntegrationApiTest, PermissionGridShowsEachGapWithItsFixUntilFixedInProco
   EXPECT_TRUE(p.body["ok"].get<bool>()) << p.text;
   EXPECT_EQ(p.body["status"], "permissions_verified");
   for (const auto& c : p.body["checks"]) EXPECT_EQ(c["status"], "ok") << c.dump();
+}
+
+// With company Admin at admin level Procore lists every project, permitted or not. A customer who permits a
+// few projects on purpose and links by hand is not held up by the others: they are shown, marked not needed.
+// With auto-link on KTrack would link them all, so then each is a gap to fix.
+TEST_F(IntegrationApiTest, ProjectsLeftOutOfThePermittedOnesHoldNothingUpUnlessAutoLinkWouldLinkThem) {
+  Tenant t = NewTenant("Chosen Co");
+  App app = NewApp("KTrack chosen", "dmsa");
+  InstallApp(app, DefaultPermissions(), json{projects_[0], projects_[1]}, true);
+  ASSERT_EQ(As(t, "PUT", "/credentials", CustomCredentials(app)).status, 200);
+  ASSERT_EQ(As(t, "POST", "/credentials/verify", {{"company_id", company_}}).status, 200);
+  auto verify = [&](bool auto_link) {
+    auto s = As(t, "PUT", "/settings",
+                {{"company_id", company_}, {"domains", {"rfis"}}, {"auto_link_projects", auto_link}});
+    EXPECT_EQ(s.status, 200) << s.text;
+    auto p = As(t, "POST", "/permissions/verify", json::object());
+    EXPECT_EQ(p.status, 200) << p.text;
+    return p.body;
+  };
+  auto left_out = [&](const json& report) {
+    std::set<std::pair<int64_t, bool>> out;  // (project, needed) of each not-permitted check
+    for (const auto& c : report["checks"])
+      if (c["status"] == "project_not_permitted")
+        out.insert({c["project_id"].get<int64_t>(), c["needed"].get<bool>()});
+    return out;
+  };
+
+  json by_hand = verify(false);
+  EXPECT_TRUE(by_hand["ok"].get<bool>()) << by_hand.dump();
+  EXPECT_EQ(by_hand["status"], "permissions_verified");
+  EXPECT_EQ(left_out(by_hand), (std::set<std::pair<int64_t, bool>>{{projects_[2], false}})) << by_hand.dump();
+
+  json automatic = verify(true);
+  EXPECT_FALSE(automatic["ok"].get<bool>()) << automatic.dump();
+  EXPECT_EQ(automatic["status"], "configured");
+  EXPECT_EQ(left_out(automatic), (std::set<std::pair<int64_t, bool>>{{projects_[2], true}}))
+      << automatic.dump();
+  EXPECT_EQ(As(t, "POST", "/complete", json::object()).status, 409);
+
+  // Linking by hand, it completes and runs with no error to show; a permitted project links.
+  verify(false);
+  ASSERT_EQ(As(t, "POST", "/complete", json::object()).status, 202);
+  json active = WaitForStatus(t, "active");
+  EXPECT_TRUE(active["last_error"].is_null()) << active.dump();
+  auto linked = As(t, "POST", "/projects/" + std::to_string(projects_[0]) + "/link", {{"create", true}});
+  EXPECT_EQ(linked.status, 200) << linked.text;
 }
 
 TEST_F(IntegrationApiTest, CompleteCreatesTheHookAndTriggersOnceAndReceivesWebhooks) {

@@ -382,9 +382,12 @@
 
   // The failed checks grouped by (scope, tool, status): 40 projects missing one tool read as one thing to fix.
   // A project outside the app's permitted projects fails every tool for one reason, so those group by status.
+  // A project outside the permitted projects that KTrack does not link (auto-link off) is shown, not failed.
+  const isFailure = (c) => c.status !== 'ok' && c.needed !== false;
+
   function failureGroups(result) {
     const groups = new Map();
-    for (const c of ((result && result.checks) || []).filter((x) => x.status !== 'ok')) {
+    for (const c of ((result && result.checks) || []).filter(isFailure)) {
       const key = [c.scope, c.status === 'project_not_permitted' ? '' : c.tool, c.status].join('\u0000');
       if (!groups.has(key)) groups.set(key, []);
       groups.get(key).push(c);
@@ -407,20 +410,22 @@
   function renderPermissions(scope, result) {
     const checks = (result && result.checks) || [];
     state.checks = result;
-    const failures = checks.filter((c) => c.status !== 'ok');
+    const failures = checks.filter(isFailure);
+    const passed = checks.filter((c) => c.status === 'ok').length;
     const status = $('#permissions-status', scope);
     if (!checks.length) {
       fill(status, 'No checks yet.');
     } else if (!failures.length) {
       fill(status, el('span', { class: 'badge ok', text: 'All permissions OK' }),
-        ` ${checks.length} checks passed${coverage(result)}`, result.checked_at ? `, ${ago(result.checked_at)}.` : '.');
+        ` ${passed} checks passed${coverage(result)}`, result.checked_at ? `, ${ago(result.checked_at)}.` : '.');
     } else {
       const things = failureGroups(result).length;
       fill(status, el('span', { class: 'badge error', text: `${things} to fix` }),
-        ` ${checks.length - failures.length} of ${checks.length} checks passed${coverage(result)}. Fix ${things > 1 ? 'these' : 'this'} in Procore, then Re-verify.`);
+        ` ${passed} of ${checks.length} checks passed${coverage(result)}. Fix ${things > 1 ? 'these' : 'this'} in Procore, then Re-verify.`);
     }
     $('#verify-permissions', scope).textContent = checks.length ? 'Re-verify' : 'Verify permissions';
 
+    const leftOut = checks.filter((c) => c.status !== 'ok' && c.needed === false);
     fill($('#permission-fixes', scope), ...failureGroups(result).map((list) => {
       const c = list[0];
       if (c.status === 'project_not_permitted') return notPermittedItem(list);
@@ -432,7 +437,7 @@
            el('strong', { text: c.tool || 'Project access' }), ` ${where}.${levels}`),
         c.fix ? el('div', { class: 'fix', text: c.fix }) : null,
         list.length > 1 ? el('div', { class: 'small muted', text: `The same for ${listWords(list.slice(1).map((x) => projectName(x.project_id, x.project_name)))}.` }) : null);
-    }));
+    }), leftOut.length ? leftOutItem(leftOut) : null);
 
     // The grid, as two tables so a dozen tools fit: company-level tools, then one row per project.
     fill($('#permissions-grid', scope),
@@ -441,13 +446,31 @@
     show($('#permissions-grid', scope), checks.length > 0);
   }
 
-  // The projects outside the app's permitted projects, as one thing to fix.
-  function notPermittedItem(list) {
+  // Each project a list of checks names, once, as the page names it.
+  function projectNames(list) {
     const names = [];
     for (const x of list) {
       const name = projectName(x.project_id, x.project_name);
       if (!names.includes(name)) names.push(name);
     }
+    return names;
+  }
+
+  // Projects outside the permitted projects that KTrack does not link: the customer's choice, said as such.
+  function leftOutItem(list) {
+    const names = projectNames(list);
+    return el('div', { class: 'fix-item info', 'data-status': 'project_not_permitted', 'data-needed': 'false' },
+      el('div', {}, el('span', { class: 'badge', text: 'Not linked' }), ' ',
+         el('strong', { text: names.length === 1 ? names[0] : count(names.length, 'project') }),
+         names.length === 1 ? ' is not one of the app’s permitted projects.' : ' are not among the app’s permitted projects.',
+         names.length === 1 ? ' KTrack does not link it, so nothing needs fixing; to sync it, add it to the permitted projects in Procore, then link it.'
+           : ' KTrack does not link them, so nothing needs fixing; to sync one, add it to the permitted projects in Procore, then link it.'),
+      names.length > 1 ? el('div', { class: 'small muted', text: `They are ${listWords(names)}.` }) : null);
+  }
+
+  // The projects outside the app's permitted projects, as one thing to fix.
+  function notPermittedItem(list) {
+    const names = projectNames(list);
     const c = list[0];
     return el('div', { class: 'fix-item', 'data-status': c.status, 'data-tool': '' },
       el('div', {}, el('span', { class: `badge ${c.status}`, text: CHECK_LABELS[c.status] }), ' ',
@@ -478,7 +501,10 @@
         return el('tr', { 'data-scope': row.scope, 'data-project-id': row.projectId ?? '' },
           el('th', { scope: 'row', text: row.scope === 'company' ? 'Company' : projectName(row.projectId, row.name) }),
           whole && (whole.status === 'project_not_permitted' || !tools.some((t) => row.cells.has(t)))
-            ? el('td', { colspan: tools.length || 1, 'data-status': whole.status }, el('span', { class: `badge ${whole.status}`, text: CHECK_LABELS[whole.status] }))
+            ? el('td', { colspan: tools.length || 1, 'data-status': whole.status, 'data-needed': String(whole.needed !== false) },
+              whole.needed === false
+                ? el('span', { class: 'badge', text: 'Not permitted · not linked', title: 'Outside the app’s permitted projects; KTrack does not link it.' })
+                : el('span', { class: `badge ${whole.status}`, text: CHECK_LABELS[whole.status] }))
             : tools.map((t) => {
               const c = row.cells.get(t) || (whole && whole.status !== 'ok' ? whole : null);
               if (!c) return el('td', { class: 'na', text: '·', title: 'Not needed here' });
