@@ -127,12 +127,15 @@ Result<nlohmann::json> IntegrationService::Projects(int64_t client_id, const Pro
   std::stable_sort(rows->begin(), rows->end(),
                    [](const ProcoreProjectRow& a, const ProcoreProjectRow& b) { return a.name < b.name; });
   std::map<int64_t, std::string> not_permitted_fix;
+  std::set<int64_t> checked;  // projects the last permission check reached (it samples a large company)
   if (record->last_permission_check.is_object())
-    for (const auto& c : record->last_permission_check.value("checks", nlohmann::json::array()))
-      if (c.value("status", "") == kCheckProjectNotPermitted &&
-          c.value("project_id", nlohmann::json()).is_number_integer())
+    for (const auto& c : record->last_permission_check.value("checks", nlohmann::json::array())) {
+      if (!c.value("project_id", nlohmann::json()).is_number_integer()) continue;
+      checked.insert(c["project_id"].get<int64_t>());
+      if (c.value("status", "") == kCheckProjectNotPermitted)
         not_permitted_fix[c["project_id"].get<int64_t>()] =
             c.value("fix", nlohmann::json()).is_string() ? c["fix"].get<std::string>() : "";
+    }
   // Linked projects whose permissions drifted: their streams are paused, the fix shown with the project.
   const auto drift = ProjectDrift(record->last_permission_check);
   std::map<int64_t, std::vector<std::string>> stream_statuses;
@@ -181,6 +184,8 @@ Result<nlohmann::json> IntegrationService::Projects(int64_t client_id, const Pro
          linked ? nlohmann::json(StreamsBadge(stream_statuses, p.id)) : nlohmann::json(nullptr)}};
     if (fix != not_permitted_fix.end()) j["fix"] = fix->second;
     j["listed"] = p.listed;
+    // Whether `permitted` is known: from the last check, or from the sync's reads being refused.
+    j["permission_checked"] = checked.count(p.id) > 0 || fix != not_permitted_fix.end();
     auto failed = sync_errors.find(p.id);
     j["sync_error"] = linked && failed != sync_errors.end()
                           ? nlohmann::json{{"code", failed->second.error.code},

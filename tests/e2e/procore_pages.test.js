@@ -14,7 +14,7 @@ const company = { id: 4264807, name: 'Harbor Point Builders' };
 const projects = [
   { id: 101, name: 'Harbor Tower', project_number: 'HT-01', stage: 'Course of Construction', active: true, permitted: true, linked_ktrack_project_id: 7, ktrack_project_name: 'Harbor Tower', sync_status: 'paused',
     drift: { code: 'permissions_drift', message: 'Paused until fixed in Procore: the RFIs tool is turned off.', fix: 'In Procore, open Harbor Tower › Admin › Tools and turn RFIs on. KTrack resumes this project\'s sync by itself at its next check.' } },
-  { id: 102, name: 'Pier 9 Retail', project_number: 'P9-02', stage: 'Pre-Construction', active: true, permitted: true, linked_ktrack_project_id: null },
+  { id: 102, name: 'Pier 9 Retail', project_number: 'P9-02', stage: 'Pre-Construction', active: true, permitted: true, permission_checked: false, linked_ktrack_project_id: null },
   { id: 103, name: 'Zürich Haus', project_number: 'ZH-03', stage: 'Bidding', active: false, permitted: false, linked_ktrack_project_id: null },
   // Linked, then taken out of the app's permitted projects: Procore's list no longer has it, and its streams
   // stopped on Procore's refusal before the permission check (which samples a large company) reached it.
@@ -273,6 +273,9 @@ test('the Procore pages render what the API answers', async (t) => {
     await page.waitForSelector('#projects-table tbody tr[data-project-id="101"]');
     assert.strictEqual(await page.locator('#projects-table tbody tr[data-project-id]').count(), 4);
     assert.ok(await page.isDisabled('tr[data-project-id="103"] button'), 'a project the app may not reach cannot be linked');
+    // Beyond the permission check's sample, access is not known: the page does not claim it.
+    assert.strictEqual(await page.textContent('tr[data-project-id="102"] td[data-label="Procore access"]'), 'Not checked');
+    assert.strictEqual(await page.textContent('tr[data-project-id="101"] td[data-label="Procore access"]'), 'Permitted');
     // A linked project Procore no longer lists stays, with what stopped its streams; the fix is said once, in the
     // access column.
     const gone = page.locator('tr[data-project-id="104"]');

@@ -969,8 +969,11 @@
 
       // Step 4's summary.
       const checks = state.checks && state.checks.checks;
+      const leftOut = checks ? projectNames(checks.filter((c) => c.status !== 'ok' && c.needed === false)) : [];
+      const passed = checks ? checks.filter((c) => c.status === 'ok').length : 0;
       fill($('#permissions-summary'),
-        el('p', { class: 'small', text: checks ? `All ${checks.length} checks passed.` : 'Permissions verified.' }),
+        el('p', { class: 'small', text: !checks ? 'Permissions verified.'
+          : `All ${passed} checks passed.${leftOut.length ? ` Of the projects checked, ${leftOut.length === 1 ? `${leftOut[0]} is` : `${number(leftOut.length)} are`} outside the app’s permitted projects and not linked.` : ''}` }),
         el('div', { class: 'actions' }, el('button', { class: 'btn secondary', type: 'button', text: 'Re-verify',
           onclick: async () => { local.editing.add(4); render(); await verifyPermissions(permScope); await refresh(); } })));
 
@@ -1745,7 +1748,9 @@
         el('td', { 'data-label': 'Procore access' }, p.permitted === false
           ? [el('span', { class: 'badge project_not_permitted', text: 'Not permitted' }),
              el('div', { class: 'small muted access-fix', text: p.fix || 'Add it to the app’s permitted projects in Procore, then link it.' })]
-          : el('span', { class: 'badge ok', text: 'Permitted' })),
+          : p.permission_checked === false
+            ? el('span', { class: 'badge', text: 'Not checked', title: 'KTrack’s permission check reads a sample of a large company’s projects; linking checks this one.' })
+            : el('span', { class: 'badge ok', text: 'Permitted' })),
         el('td', { class: 'small', 'data-label': 'KTrack project' }, p.linked_ktrack_project_id
           ? el('a', { href: `/clients/${clientId}/projects/${p.linked_ktrack_project_id}`, text: p.ktrack_project_name || `KTrack project ${p.linked_ktrack_project_id}` })
           : el('span', { class: 'muted', text: 'Not linked' })),
