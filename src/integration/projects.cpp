@@ -316,6 +316,22 @@ Result<nlohmann::json> IntegrationService::LinkProject(int64_t client_id, int64_
         ok = ok && c.status == kCheckOk;
       }
     permissions = {{"ok", ok}, {"checks", checks}};
+    // The integration's last check now knows this project: a gap pauses its streams with the fix at once,
+    // and the projects page says what the check found rather than guessing.
+    auto merged = Mutate(client_id, [&](store::Tx&, IntegrationRecord& r) -> Status {
+      if (!r.last_permission_check.is_object()) return {};
+      nlohmann::json kept = nlohmann::json::array();
+      bool all_ok = true;
+      for (const auto& c : r.last_permission_check.value("checks", nlohmann::json::array()))
+        if (c.value("project_id", nlohmann::json()) != nlohmann::json(procore_project_id)) kept.push_back(c);
+      for (const auto& c : checks) kept.push_back(c);
+      for (const auto& c : kept)
+        all_ok = all_ok && (c.value("status", "") == kCheckOk || !c.value("needed", true));
+      r.last_permission_check["checks"] = std::move(kept);
+      r.last_permission_check["ok"] = all_ok;
+      return {};
+    });
+    if (!merged) return tl::unexpected(merged.error());
   }
   if (auto applied = ApplySyncScope(client_id); !applied) return tl::unexpected(applied.error());
   return nlohmann::json{{"procore_project_id", procore_project_id},

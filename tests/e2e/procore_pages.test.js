@@ -265,7 +265,10 @@ test('the Procore pages render what the API answers', async (t) => {
           (!q.has('linked') || (q.get('linked') === 'true') === !!p.linked_ktrack_project_id));
         return [200, list];
       },
-      'POST /projects/102/link': [200, { ok: true }],
+      // Linked, though Procore refuses the project: every tool for one reason, said once.
+      'POST /projects/102/link': [200, { procore_project_id: 102, ktrack_project_id: 12, ktrack_project_name: 'Pier 9 Retail', permissions: { ok: false,
+        checks: ['RFIs', 'Submittals'].map((tool) => ({ scope: 'project', project_id: 102, project_name: 'Pier 9 Retail', tool, required: 'Read Only', actual: '', needed: true,
+          status: 'project_not_permitted', fix: 'In Procore, open Company Admin → App Management → KTrack → Permitted Projects, add \'Pier 9 Retail\'.' })) } }],
       'GET /ktrack-projects': [200, [{ id: 7, name: 'Harbor Tower', project_number: 'HT-01', procore_project_id: 101, procore_project_name: 'Harbor Tower' },
         { id: 9, name: 'Pier 9 (2024 bid)', project_number: '', procore_project_id: null, procore_project_name: null }]],
     }, calls);
@@ -301,6 +304,9 @@ test('the Procore pages render what the API answers', async (t) => {
     await page.click('tr[data-project-id="102"] button:text-is("Link")');
     await h.waitFor(() => calls.some((c) => c.key === 'POST /projects/102/link'), { what: 'the link call' });
     assert.deepStrictEqual(JSON.parse(calls.find((c) => c.key === 'POST /projects/102/link').body), { create: true });
+    await page.waitForSelector('tr.link-result[data-result-for="102"]');
+    assert.deepStrictEqual(await page.locator('tr.link-result .fix').allTextContents(),
+      ['Not permitted In Procore, open Company Admin → App Management → KTrack → Permitted Projects, add \'Pier 9 Retail\'.']);
     assert.deepStrictEqual(page.errors, []);
   });
 

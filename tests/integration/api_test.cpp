@@ -472,6 +472,28 @@ TEST_F(IntegrationApiTest, ProjectsLeftOutOfThePermittedOnesHoldNothingUpUnlessA
   EXPECT_TRUE(active["last_error"].is_null()) << active.dump();
   auto linked = As(t, "POST", "/projects/" + std::to_string(projects_[0]) + "/link", {{"create", true}});
   EXPECT_EQ(linked.status, 200) << linked.text;
+  EXPECT_TRUE(linked.body["permissions"]["ok"].get<bool>()) << linked.text;
+
+  // Linked anyway, the left-out project is needed now: the link's check says so, the integration's last check
+  // takes it in, and its streams wait, paused with the fix, instead of failing.
+  auto anyway = As(t, "POST", "/projects/" + std::to_string(projects_[2]) + "/link", {{"create", true}});
+  ASSERT_EQ(anyway.status, 200) << anyway.text;
+  EXPECT_FALSE(anyway.body["permissions"]["ok"].get<bool>()) << anyway.text;
+  json row;
+  for (const auto& p : As(t, "GET", "/projects?per_page=1000").body)
+    if (p["id"] == projects_[2]) row = p;
+  EXPECT_FALSE(row["permitted"].get<bool>()) << row.dump();
+  EXPECT_EQ(row["drift"]["code"], "permissions_drift") << row.dump();
+  EXPECT_FALSE(As(t, "GET", "").body["permissions"]["ok"].get<bool>());
+  json stream;
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        for (const auto& s : As(t, "GET", "/streams").body)
+          if (s["stream"] == "rfis" && s["project_id"] == projects_[2]) stream = s;
+        return stream.is_object() && stream["status"] == "paused";
+      },
+      std::chrono::seconds(20)))
+      << stream.dump();
 }
 
 TEST_F(IntegrationApiTest, CompleteCreatesTheHookAndTriggersOnceAndReceivesWebhooks) {

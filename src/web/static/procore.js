@@ -1734,7 +1734,10 @@
         el('div', { class: `alert ${failures.length ? 'error' : 'ok'}` },
           el('strong', { text: `Linked to KTrack project “${answer.ktrack_project_name || p.name}”.` }),
           checks.length ? ` ${failures.length ? `${failures.length} of ${checks.length} permission checks failed; its data syncs once they pass.` : `All ${checks.length} permission checks passed; its data is syncing.`}` : '',
-          failures.map((c) => el('div', { class: 'fix' }, el('span', { class: `badge ${c.status}`, text: CHECK_LABELS[c.status] || c.status }), ` ${c.tool}: ${c.fix || ''}`)))));
+          // Not permitted, the project fails every tool for that one reason: said once.
+          failures.filter((c, i) => c.status !== 'project_not_permitted' || failures.findIndex((x) => x.status === c.status) === i)
+            .map((c) => el('div', { class: 'fix' }, el('span', { class: `badge ${c.status}`, text: CHECK_LABELS[c.status] || c.status }),
+              c.status === 'project_not_permitted' ? ` ${c.fix || ''}` : ` ${c.tool}: ${c.fix || ''}`)))));
     }
 
     function render() {
