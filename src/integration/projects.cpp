@@ -120,9 +120,10 @@ Result<nlohmann::json> IntegrationService::Projects(int64_t client_id, const Pro
   // A project Procore stopped listing stays on the page while it is linked (no longer permitted, or deleted
   // in Procore): its streams stop, and the admin must see why and be able to unlink it.
   std::erase_if(*rows, [&](const ProcoreProjectRow& p) { return !p.listed && !links.count(p.id); });
+  std::set<int64_t> on_page;
+  for (const auto& p : *rows) on_page.insert(p.id);
   for (const auto& [procore_id, l] : links)
-    if (std::none_of(rows->begin(), rows->end(),
-                     [&](const ProcoreProjectRow& p) { return p.id == procore_id; }))
+    if (!on_page.count(procore_id))
       rows->push_back({procore_id, l.project_name, l.project_name, "", "", true, false});
   std::stable_sort(rows->begin(), rows->end(),
                    [](const ProcoreProjectRow& a, const ProcoreProjectRow& b) { return a.name < b.name; });
