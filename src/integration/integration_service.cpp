@@ -1474,7 +1474,8 @@ Status IntegrationService::RecheckPermissions(const IntegrationRecord& record) {
   const int64_t now = clock_.NowUnixMs();
   if (record.last_permission_check.is_object()) {
     auto at = ParseIso8601(record.last_permission_check.value("checked_at", std::string()));
-    if (at && now - *at < options_.permission_recheck_interval.count()) {
+    if (at && now - *at < options_.permission_recheck_interval.count() &&
+        !record.last_permission_check.value("recheck_soon", false)) {
       // Not due; but streams answered 403s the last check did not explain (drift seen by the sync): now.
       auto unexplained = PermissionFailuresUnexplained(record);
       if (!unexplained) return tl::unexpected(unexplained.error());

@@ -330,6 +330,8 @@ Result<nlohmann::json> IntegrationService::LinkProject(int64_t client_id, int64_
         all_ok = all_ok && (c.value("status", "") == kCheckOk || !c.value("needed", true));
       r.last_permission_check["checks"] = std::move(kept);
       r.last_permission_check["ok"] = all_ok;
+      // A gap: the whole check runs at the next maintenance pass, which says it as the integration's error.
+      if (!all_ok) r.last_permission_check["recheck_soon"] = true;
       return {};
     });
     if (!merged) return tl::unexpected(merged.error());

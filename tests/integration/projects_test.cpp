@@ -500,6 +500,43 @@ TEST_F(SampledDriftTest, ProjectsWhoseStreamsStoppedOnAPermissionAreCheckedBeyon
       << As(t, "GET", "/streams").text;
 }
 
+// Permission re-checks a quarter-hour apart, as by default; maintenance every second.
+class LinkCheckTest : public ProjectsTest {
+ protected:
+  static void SetUpTestSuite() {
+    StartSuite("small", 7, {{"KTRACK_INTEGRATION_MAINTENANCE_INTERVAL_S", "1"}});
+  }
+  static void TearDownTestSuite() { StopSuite(); }
+};
+
+// A project left out of the permitted projects holds nothing up while unlinked; linked, Procore refuses it.
+// The link's own check pauses its streams, and the integration says so at the next maintenance pass, not at
+// the next quarter-hourly re-check.
+TEST_F(LinkCheckTest, LinkingAProjectProcoreRefusesMakesTheIntegrationSaySoWithinAMinute) {
+  ASSERT_GE(projects_.size(), 3u);
+  Tenant t = NewTenant("Refused Co", dir_->path());
+  App app = NewApp("KTrack refused", Permissions("admin"), json{projects_[0], projects_[1]});
+  Connect(t, app, {{"domains", {"rfis"}}});
+  EXPECT_TRUE(As(t, "GET", "").body["last_error"].is_null());
+
+  const int64_t refused = projects_[2];
+  auto linked = As(t, "POST", "/projects/" + std::to_string(refused) + "/link", {{"create", true}});
+  ASSERT_EQ(linked.status, 200) << linked.text;
+  EXPECT_FALSE(linked.body["permissions"]["ok"].get<bool>()) << linked.text;
+  json error;
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        error = As(t, "GET", "").body["last_error"];
+        return error.is_object();
+      },
+      seconds(15)))
+      << "the integration's error waited for the quarter-hourly re-check";
+  EXPECT_EQ(error.value("code", ""), "permissions_drift") << error.dump();
+  EXPECT_NE(error.value("message", "").find("is not one of the app's permitted projects"), std::string::npos)
+      << error.dump();
+  EXPECT_EQ(StreamOf(t, "rfis", refused)["status"], "paused");
+}
+
 // The large preset's first company has 600 projects; 400 more are created in Procore to make 1,000.
 class ThousandProjectsTest : public ProjectsTest {
  protected:
