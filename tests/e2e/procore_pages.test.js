@@ -380,12 +380,17 @@ test('the Procore pages render what the API answers', async (t) => {
         error: { code: 'app_not_installed', message: refused.message, fix: refused.fix } })));
     const page = await signIn({ width: 1280, height: 800 });
     const at = new Date(Date.now() - 20 * 1000).toISOString();
-    let gone = false;
+    let gone = false, down = false;
     let refused = { code: 'app_not_installed', message: 'The app is not installed in the company Harbor Point Builders (or was uninstalled).',
       fix: 'In Procore, a company admin opens Company Admin › App Management and installs the app again.', at };
     await stubApi(page, {
       'GET /': () => {
         const integration = activeIntegration();
+        if (down) {
+          integration.webhooks.health_check_error = { code: 'procore_unavailable', message: 'Procore is unavailable (HTTP 503).',
+            fix: 'Usually temporary: KTrack retries by itself.', at };
+          return [200, integration];
+        }
         if (gone) {
           integration.status = 'completing';
           integration.webhooks.health_check_error = { code: 'hook_missing', message: 'Procore no longer has KTrack\'s webhook (hook 5501): it was deleted in Procore.', fix: '', at };
@@ -439,6 +444,15 @@ test('the Procore pages render what the API answers', async (t) => {
     await page.reload();
     await h.waitFor(async () => (await page.textContent('#integration-status')) === 'Restoring webhook', { what: 'the restoring badge' });
     assert.match(await page.textContent('#next-action'), /webhook was deleted in Procore: KTrack is creating it again/);
+    assert.ok(await page.isHidden('#procore-down'));
+    // Procore down: nothing to fix, but the page says it at the top, and that nothing is lost.
+    down = true;
+    await page.reload();
+    await page.waitForSelector('#procore-down:not([hidden])');
+    assert.strictEqual(await page.textContent('#integration-status'), 'Active');
+    assert.match(await page.textContent('#procore-down'),
+      /^Procore did not answer KTrack’s last check at \d\d:\d\d: Procore is unavailable \(HTTP 503\)\.KTrack retries by itself.*nothing is lost\.$/);
+    await h.screenshot(page, 'pages-10-procore-down');
     assert.deepStrictEqual(page.errors, []);
   });
 });

@@ -121,6 +121,9 @@
   // "1 stream", "1,204 records".
   const count = (n, noun) => `${number(n)} ${noun}${n === 1 ? '' : 's'}`;
 
+  // "14:05", in the browser's time zone.
+  const clock = (d) => d.toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit' });
+
   function parseTime(t) {
     if (t === null || t === undefined || t === '') return null;
     if (typeof t === 'number') return new Date(t > 1e12 ? t : t * 1000);
@@ -1196,6 +1199,17 @@
             text: 'Paste the new secret', onclick: () => { $('#replace-secret').click(); $('#connection').scrollIntoView(); } })));
         }
       } else showError(box, null);
+      // Procore not answering KTrack's last background check (down, or under load): nothing for the admin to
+      // fix, but worth knowing while changes wait.
+      const check = (integration.webhooks || {}).health_check_error;
+      const down = !lastError && check && check.code === 'procore_unavailable';
+      const downBox = $('#procore-down');
+      if (downBox) {
+        const at = down ? parseTime(check.at) : null;
+        fill(downBox, down ? [el('strong', { text: `Procore did not answer KTrack’s last check${at ? ` at ${clock(at)}` : ''}: ${check.message || 'it is unavailable.'}` }),
+          el('div', { text: 'KTrack retries by itself, and the changes Procore sends meanwhile wait in its inbox: nothing is lost.' })] : []);
+        show(downBox, !!down);
+      }
     }
 
     function renderHealth(integration, streams) {
@@ -1228,7 +1242,7 @@
       return [el('dt', { text: 'Procore API' }), el('dd', { id: 'api-usage' },
         `${count(usage.requests_last_hour, 'request')} in the last hour`,
         limits ? el('span', { class: 'muted', text: ` (Procore allows ${limits})` }) : '',
-        until ? [el('br'), el('span', { class: 'badge warn', text: `Rate limited until ${until.toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit' })}` }),
+        until ? [el('br'), el('span', { class: 'badge warn', text: `Rate limited until ${clock(until)}` }),
           el('span', { class: 'small muted', text: ' KTrack waits for Procore’s limit to reset, then goes on by itself.' })] : '')];
     }
 
