@@ -288,7 +288,7 @@ test('the Procore pages render what the API answers', async (t) => {
     assert.match(await gone.locator('.access-fix').textContent(), /add project 'Dockside Lofts'/);
     assert.ok(await gone.locator('button:text-is("Unlink")').isEnabled());
     // A drifted project says why it is paused and what fixes it; an unlinked one offers the free KTrack project.
-    assert.match(await page.textContent('tr[data-project-id="101"] .drift'), /turn RFIs on/);
+    assert.match(await page.textContent('tr[data-project-id="101"] .drift'), /^The RFIs tool is turned off\..*turn RFIs on/);
     assert.deepStrictEqual(await page.locator('tr[data-project-id="102"] select.link-target option').allTextContents(),
       ['New KTrack project', 'Pier 9 (2024 bid)']);
     await h.screenshot(page, 'pages-05-projects');

@@ -121,6 +121,8 @@
   // "1 stream", "1,204 records".
   const count = (n, noun) => `${number(n)} ${noun}${n === 1 ? '' : 's'}`;
 
+  const upperFirst = (text) => text.charAt(0).toUpperCase() + text.slice(1);
+
   // "14:05", in the browser's time zone.
   const clock = (d) => d.toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit' });
 
@@ -1689,10 +1691,12 @@
       const problem = p.drift || p.sync_error;
       if (!problem) return null;
       const stopped = p.drift ? '' : `${count(p.sync_error.streams || 1, 'stream')} stopped: `;
+      // Beside the Paused badge, the drift's "Paused until fixed in Procore:" would say it twice.
+      const message = p.drift ? upperFirst(problem.message.replace(/^Paused until fixed in Procore: /, '')) : problem.message;
       // A project no longer permitted has every gap from that one cause.
       const saidBeside = p.permitted === false && (!!p.drift || problem.code === 'project_not_permitted');
       return el('div', { class: 'small drift', [p.drift ? 'data-drift' : 'data-sync-error']: problem.code },
-        el('div', { text: stopped + problem.message }),
+        el('div', { text: stopped + message }),
         el('div', { class: 'muted', text: saidBeside ? 'KTrack resumes its sync by itself once Procore permits it.' : problem.fix || '' }));
     }
 
