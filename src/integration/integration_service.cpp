@@ -3,6 +3,7 @@
 #include "integration/integration_service.h"
 
 #include <algorithm>
+#include <cctype>
 #include <map>
 #include <set>
 #include <tuple>
@@ -77,7 +78,7 @@ std::vector<std::vector<const PermissionCheck*>> GapGroups(const PermissionRepor
   std::vector<std::vector<const PermissionCheck*>> groups;
   std::map<std::tuple<ToolScope, std::string, std::string>, size_t> index;
   for (const auto& c : report.checks) {
-    if (c.status == kCheckOk || !c.needed) continue;
+    if (!IsGap(c)) continue;
     auto key =
         std::make_tuple(c.scope, c.status == kCheckProjectNotPermitted ? std::string() : c.tool, c.status);
     auto [at, added] = index.try_emplace(key, groups.size());
@@ -198,7 +199,9 @@ std::map<int64_t, sync::PauseReason> ProjectDrift(const nlohmann::json& last_per
   for (const auto& [project, list] : gaps) {
     sync::PauseReason reason;
     reason.code = "permissions_drift";
-    reason.message = "Paused until fixed in Procore: " + Joined(list, "; ") + ".";
+    // The stream's status says it is paused; the message says what is wrong, as a sentence.
+    reason.message = Joined(list, "; ") + ".";
+    reason.message[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(reason.message[0])));
     reason.fix =
         Joined(fixes[project], " ") + " KTrack resumes this project's sync by itself at its next check.";
     out[project] = std::move(reason);
@@ -839,9 +842,8 @@ Result<nlohmann::json> IntegrationService::VerifyPermissions(int64_t client_id, 
       r.permissions_verified_at.reset();
     }
     r.last_error = nullptr;
-    int64_t failing =
-        std::count_if(report->checks.begin(), report->checks.end(),
-                      [](const PermissionCheck& c) { return c.status != kCheckOk && c.needed; });
+    int64_t failing = std::count_if(report->checks.begin(), report->checks.end(),
+                                    [](const PermissionCheck& c) { return IsGap(c); });
     return Audit(tx, client_id, user_id, "integration.permissions_checked",
                  {{"ok", report->ok}, {"failing", failing}});
   });

@@ -283,7 +283,7 @@ procore::ProcoreResult<PermissionReport> CheckPermissions(procore::Client& clien
         c.needed = false;
   }
   report.ok = std::all_of(report.checks.begin(), report.checks.end(),
-                          [](const PermissionCheck& c) { return c.status == kCheckOk || !c.needed; });
+                          [](const PermissionCheck& c) { return !IsGap(c); });
   return report;
 }
 

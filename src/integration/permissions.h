@@ -35,6 +35,10 @@ struct PermissionCheck {
   bool needed = true;
 };
 nlohmann::json PermissionCheckJson(const PermissionCheck& check);
+// A check that fails the report: not OK, and about something KTrack needs.
+inline bool IsGap(const PermissionCheck& c) {
+  return c.status != kCheckOk && c.needed;
+}
 
 struct PermissionReport {
   bool ok = true;

@@ -13,7 +13,7 @@ const ADMIN = { email: 'dana@harborpoint.test', password: 'site-visit-42' };
 const company = { id: 4264807, name: 'Harbor Point Builders' };
 const projects = [
   { id: 101, name: 'Harbor Tower', project_number: 'HT-01', stage: 'Course of Construction', active: true, permitted: true, linked_ktrack_project_id: 7, ktrack_project_name: 'Harbor Tower', sync_status: 'paused',
-    drift: { code: 'permissions_drift', message: 'Paused until fixed in Procore: the RFIs tool is turned off.', fix: 'In Procore, open Harbor Tower › Admin › Tools and turn RFIs on. KTrack resumes this project\'s sync by itself at its next check.' } },
+    drift: { code: 'permissions_drift', message: 'The RFIs tool is turned off.', fix: 'In Procore, open Harbor Tower › Admin › Tools and turn RFIs on. KTrack resumes this project\'s sync by itself at its next check.' } },
   { id: 102, name: 'Pier 9 Retail', project_number: 'P9-02', stage: 'Pre-Construction', active: true, permitted: true, permission_checked: false, linked_ktrack_project_id: null },
   { id: 103, name: 'Zürich Haus', project_number: 'ZH-03', stage: 'Bidding', active: false, permitted: false, linked_ktrack_project_id: null },
   // Linked, then taken out of the app's permitted projects: Procore's list no longer has it, and its streams

@@ -121,8 +121,6 @@
   // "1 stream", "1,204 records".
   const count = (n, noun) => `${number(n)} ${noun}${n === 1 ? '' : 's'}`;
 
-  const upperFirst = (text) => text.charAt(0).toUpperCase() + text.slice(1);
-
   // "14:05", in the browser's time zone.
   const clock = (d) => d.toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit' });
 
@@ -389,6 +387,7 @@
   // A project outside the app's permitted projects fails every tool for one reason, so those group by status.
   // A project outside the permitted projects that KTrack does not link (auto-link off) is shown, not failed.
   const isFailure = (c) => c.status !== 'ok' && c.needed !== false;
+  const isLeftOut = (c) => c.status !== 'ok' && c.needed === false;
 
   function failureGroups(result) {
     const groups = new Map();
@@ -430,7 +429,7 @@
     }
     $('#verify-permissions', scope).textContent = checks.length ? 'Re-verify' : 'Verify permissions';
 
-    const leftOut = checks.filter((c) => c.status !== 'ok' && c.needed === false);
+    const leftOut = checks.filter(isLeftOut);
     fill($('#permission-fixes', scope), ...failureGroups(result).map((list) => {
       const c = list[0];
       if (c.status === 'project_not_permitted') return notPermittedItem(list);
@@ -974,7 +973,7 @@
 
       // Step 4's summary.
       const checks = state.checks && state.checks.checks;
-      const leftOut = checks ? projectNames(checks.filter((c) => c.status !== 'ok' && c.needed === false)) : [];
+      const leftOut = checks ? projectNames(checks.filter(isLeftOut)) : [];
       const passed = checks ? checks.filter((c) => c.status === 'ok').length : 0;
       fill($('#permissions-summary'),
         el('p', { class: 'small', text: !checks ? 'Permissions verified.'
@@ -1691,12 +1690,10 @@
       const problem = p.drift || p.sync_error;
       if (!problem) return null;
       const stopped = p.drift ? '' : `${count(p.sync_error.streams || 1, 'stream')} stopped: `;
-      // Beside the Paused badge, the drift's "Paused until fixed in Procore:" would say it twice.
-      const message = p.drift ? upperFirst(problem.message.replace(/^Paused until fixed in Procore: /, '')) : problem.message;
       // A project no longer permitted has every gap from that one cause.
       const saidBeside = p.permitted === false && (!!p.drift || problem.code === 'project_not_permitted');
       return el('div', { class: 'small drift', [p.drift ? 'data-drift' : 'data-sync-error']: problem.code },
-        el('div', { text: stopped + message }),
+        el('div', { text: stopped + problem.message }),
         el('div', { class: 'muted', text: saidBeside ? 'KTrack resumes its sync by itself once Procore permits it.' : problem.fix || '' }));
     }
 
