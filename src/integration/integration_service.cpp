@@ -388,6 +388,19 @@ Result<nlohmann::json> IntegrationService::Describe(int64_t client_id) {
   }
   j["streams"] = streams;
   j["last_error"] = r.last_error;
+  // A running integration with a problem has a next step: what fixes it, not "Nothing to do".
+  if (r.status == IntegrationStatus::kActive) {
+    size_t stopped = 0;
+    for (const auto& s : streams)
+      if (s.value("error", nlohmann::json()).is_object() &&
+          (s["status"] == "error" || s["status"] == "paused"))
+        ++stopped;
+    if (r.last_error.is_object() && r.last_error.value("fix", nlohmann::json()).is_string())
+      j["next_step"] = r.last_error["fix"];
+    else if (stopped > 0)
+      j["next_step"] = std::to_string(stopped) + (stopped == 1 ? " data stream" : " data streams") +
+                       " stopped on an error: Data streams shows what Procore answered and the fix for each.";
+  }
   j["marketplace_app_available"] = clients_.options().marketplace.configured();
   j["custom_urls_allowed"] = clients_.options().allow_custom_urls;
   return j;
@@ -566,6 +579,11 @@ Result<nlohmann::json> IntegrationService::SaveCredentials(int64_t client_id, in
       }
     }
     if (r.integration_key.empty()) r.integration_key = RandomToken(24);
+    // Verified against the company just now: the background check's refusal of the old credentials is
+    // answered, and the webhooks card no longer shows it until the next check.
+    if (running && r.last_error.is_object() && r.last_error.value("source", "") == kHealthCheckSource &&
+        r.webhook_health.is_object())
+      r.webhook_health.erase("check_error");
     r.last_error = nullptr;
     return Audit(tx, client_id, user_id,
                  running ? "integration.credentials_replaced" : "integration.credentials_saved",

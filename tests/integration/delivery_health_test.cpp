@@ -284,6 +284,7 @@ TEST(DeliveryHealth, ProcoreRefusingTheAppShowsAsTheIntegrationsErrorUntilItIsFi
   EXPECT_FALSE(g["last_error"].value("fix", std::string()).empty()) << g["last_error"].dump();
   EXPECT_EQ(g["webhooks"]["health_check_error"]["code"], "app_not_installed") << g["webhooks"].dump();
   EXPECT_EQ(g["status"], "active");  // nothing changed in KTrack; Procore refuses until the admin acts
+  EXPECT_EQ(g["next_step"], g["last_error"]["fix"]) << g.dump();  // not "Nothing to do"
   EXPECT_TRUE(c.Audited("integration.procore_refused"));
 
   ASSERT_EQ(Call("POST", installs,
@@ -341,7 +342,10 @@ TEST(DeliveryHealth, ANewClientSecretInProcoreIsShownAndReplacingItResumesTheSyn
                         {"api_url", c.emu}},
                        c.auth);
   ASSERT_EQ(replaced.status, 200) << replaced.text;
-  EXPECT_TRUE(c.Integration()["last_error"].is_null()) << c.Integration()["last_error"].dump();
+  json after = c.Integration();
+  EXPECT_TRUE(after["last_error"].is_null()) << after["last_error"].dump();
+  // The new secret was verified against the company: the webhooks card no longer shows the old refusal.
+  EXPECT_TRUE(after["webhooks"]["health_check_error"].is_null()) << after["webhooks"].dump();
   EXPECT_TRUE(
       WaitUntil([&] { return c.RfisStream().value("status", "") == "synced"; }, std::chrono::seconds(20)))
       << c.RfisStream().dump();

@@ -364,6 +364,10 @@ TEST_F(ProjectDriftTest, ToolSwitchedOffOnALinkedProjectPausesItsStreamsUntilSwi
       << paused.dump();
   EXPECT_NE(paused["error"]["fix"].get<std::string>().find("turn on RFIs"), std::string::npos)
       << paused.dump();
+  // The integration's next step is the fix, not "Nothing to do".
+  const json integration = As(t, "GET", "").body;
+  EXPECT_NE(integration["next_step"].get<std::string>().find("turn on RFIs"), std::string::npos)
+      << integration["next_step"];
 
   auto on = Call("PUT", emu_ + "/_emulator/projects/" + std::to_string(project) + "/tools/RFIs",
                  {{"active", true}});
