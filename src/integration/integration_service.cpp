@@ -214,15 +214,27 @@ std::string MaskSecret(std::string_view hint) {
   return "••••••••" + std::string(hint);
 }
 
+// What Procore answered to a check someone asked for (Verify, Save settings, Complete, Link). The action was
+// not done, so a wait that passes by itself is not "Nothing to do" here: the person tries again.
 Error VerificationError(const procore::ProcoreError& pe) {
   Error e = pe.error;
   switch (pe.code) {
     case procore::ErrorCode::kProcoreUnavailable:
       e.code = "procore_unreachable";
       e.kind = ErrorKind::kUnprocessable;
+      e.fix =
+          pe.http_status == 0
+              ? "KTrack did not do this and nothing changed. If you entered the Login URL and API URL, check "
+                "them; then try again in a few minutes. If it lasts, check https://status.procore.com."
+              : "KTrack did not do this and nothing changed: try again in a few minutes. If Procore stays "
+                "unavailable, check https://status.procore.com.";
       break;
-    case procore::ErrorCode::kRateLimited:
-      break;  // 429: KTrack waits
+    case procore::ErrorCode::kRateLimited:  // 429: KTrack's own work waits; this action did not
+      e.fix = "KTrack did not do this and nothing changed: try again after " +
+              procore::FormatUntil(pe.retry_at) +
+              ". The sync waits for the limit by itself. If the limit runs out every day, ask Procore "
+              "(Developer Portal → the app) for a higher hourly rate limit.";
+      break;
     default:
       e.kind = ErrorKind::kUnprocessable;
       break;

@@ -2,6 +2,7 @@
 #include "procore/errors.h"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 
 #include <nlohmann/json.hpp>
@@ -223,12 +224,6 @@ std::string Tool(const CallContext& c) {
   return c.tool.empty() ? std::string("the tool this data needs") : c.tool;
 }
 
-std::string FormatUntil(const std::optional<SysTime>& t) {
-  if (!t) return "shortly";
-  int64_t ms = std::chrono::duration_cast<Millis>(t->time_since_epoch()).count();
-  return FormatIso8601(ms);
-}
-
 std::string EnvironmentLabel(const std::string& env) {
   if (env == "sandbox") return "Developer Sandbox";
   if (env == "monthly_sandbox") return "Monthly Sandbox";
@@ -237,6 +232,20 @@ std::string EnvironmentLabel(const std::string& env) {
 }
 
 }  // namespace
+
+std::string FormatUntil(const std::optional<SysTime>& t) {
+  if (!t) return "shortly";
+  // For people: "30 Nov 09:11:19 UTC" (the API's fields carry the exact instant).
+  const int64_t ms = std::chrono::duration_cast<Millis>(t->time_since_epoch()).count();
+  const std::string iso = FormatIso8601(ms);  // 2026-11-30T09:11:19Z
+  static constexpr std::array<const char*, 12> kMonths = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                                          "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  if (iso.size() < 19) return iso;
+  const int month = (iso[5] - '0') * 10 + (iso[6] - '0');
+  if (month < 1 || month > 12) return iso;
+  const std::string day = iso[8] == '0' ? iso.substr(9, 1) : iso.substr(8, 2);
+  return day + " " + kMonths[month - 1] + " " + iso.substr(11, 8) + " UTC";
+}
 
 std::string_view ErrorCodeName(ErrorCode code) {
   switch (code) {

@@ -102,6 +102,9 @@ template <typename T>
 using ProcoreResult = tl::expected<T, ProcoreError>;
 using ProcoreStatus = tl::expected<void, ProcoreError>;
 
+// An instant for people, as messages show it: "30 Nov 09:11:19 UTC"; "shortly" when unknown.
+std::string FormatUntil(const std::optional<SysTime>& t);
+
 // Builds the error for a code: message and fix from the context, detail from the evidence.
 ProcoreError MakeError(ErrorCode code, const CallContext& context, const Evidence& evidence = {});
 inline tl::unexpected<ProcoreError> FailWith(ErrorCode code, const CallContext& context,

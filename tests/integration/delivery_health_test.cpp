@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <memory>
+#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -349,6 +350,31 @@ TEST(DeliveryHealth, ANewClientSecretInProcoreIsShownAndReplacingItResumesTheSyn
   EXPECT_TRUE(
       WaitUntil([&] { return c.RfisStream().value("status", "") == "synced"; }, std::chrono::seconds(20)))
       << c.RfisStream().dump();
+  c.server->Signal(SIGTERM);
+  EXPECT_EQ(c.server->Wait(), 0);
+}
+
+// Saving settings asks Procore for the permissions first. When Procore's rate limit is used up, the save is
+// refused with when to try again, in words a person reads, and nothing changes; it is not "Nothing to do".
+TEST(DeliveryHealth, ASettingsChangeProcoreRateLimitsSaysWhenToTryAgainAndChangesNothing) {
+  Connected c;
+  Connect(c, {});
+  if (HasFatalFailure()) return;
+  ASSERT_EQ(Call("PUT", c.emu + "/_emulator/faults", {{"throttle_rate", 1.0}, {"retry_after_s", 900}}).status,
+            200);
+  auto saved =
+      Call("PUT", c.api + "/settings",
+           {{"company_id", c.company}, {"domains", {"rfis", "submittals"}}, {"auto_link_projects", false}},
+           c.auth);
+  EXPECT_EQ(saved.status, 429) << saved.text;
+  const json error = saved.body["error"];
+  EXPECT_EQ(error["code"], "rate_limited") << saved.text;
+  const std::string fix = error.value("fix", std::string());
+  EXPECT_EQ(fix.rfind("KTrack did not do this and nothing changed: try again after ", 0), 0u) << fix;
+  EXPECT_NE(fix.find(" UTC."), std::string::npos) << fix;
+  EXPECT_FALSE(std::regex_search(error["message"].get<std::string>(), std::regex(R"(\d{4}-\d\d-\d\dT)")))
+      << "an ISO instant in a person's message: " << error["message"];
+  EXPECT_EQ(c.Integration()["settings"]["domains"], json({"rfis"})) << c.Integration()["settings"].dump();
   c.server->Signal(SIGTERM);
   EXPECT_EQ(c.server->Wait(), 0);
 }
