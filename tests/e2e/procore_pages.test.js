@@ -381,6 +381,10 @@ test('the Procore pages render what the API answers', async (t) => {
     const page = await signIn({ width: 1280, height: 800 });
     const at = new Date(Date.now() - 20 * 1000).toISOString();
     let gone = false, down = false;
+    // Webhooks brought one stream past the total Procore reported at its last read.
+    const caughtUp = [
+      { stream: 'projects', project_id: null, status: 'synced', count: 3, procore_total: 3, last_synced_at: at, error: null },
+      { stream: 'rfis', project_id: 101, project_name: 'Harbor Tower', status: 'synced', count: 7, procore_total: 5, last_synced_at: at, error: null }];
     let refused = { code: 'app_not_installed', message: 'The app is not installed in the company Harbor Point Builders (or was uninstalled).',
       fix: 'In Procore, a company admin opens Company Admin › App Management and installs the app again.', at };
     await stubApi(page, {
@@ -400,7 +404,7 @@ test('the Procore pages render what the API answers', async (t) => {
         integration.webhooks.health_check_error = refused;
         return [200, integration];
       },
-      'GET /streams': () => [200, uninstalled()],
+      'GET /streams': () => [200, down ? caughtUp : uninstalled()],
       'GET /projects': [200, projects],
       'GET /permissions/requirements': [200, []],
       'GET /audit': [200, [{ id: 1, at, user_id: null, action: 'integration.procore_refused', detail: { code: 'app_not_installed' } }]],
@@ -453,6 +457,9 @@ test('the Procore pages render what the API answers', async (t) => {
     assert.match(await page.textContent('#procore-down'),
       /^Procore did not answer KTrack’s last check at \d\d:\d\d: Procore is unavailable \(HTTP 503\)\.KTrack retries by itself.*nothing is lost\.$/);
     await h.screenshot(page, 'pages-10-procore-down');
+    // What KTrack holds, as At a glance counts it: not clipped at Procore's earlier totals.
+    assert.strictEqual(await page.textContent('#sync-overall'), 'All 2 streams synced · 10 records');
+    assert.match(await page.textContent('#health-facts'), /Records\s*10(?!\d)/);
     assert.deepStrictEqual(page.errors, []);
   });
 });

@@ -654,7 +654,9 @@
     }
     const ordered = [...groups.entries()].sort(([a, x], [b, y]) => (a === '' ? -1 : b === '' ? 1 :
       projectName(a, x[0].project_name).localeCompare(projectName(b, y[0].project_name))));
-    let done = 0, total = 0, synced = 0, paused = 0, etaMax = 0, anyEta = false;
+    // done/total: progress against Procore's last reported totals; held: what KTrack holds (as At a glance
+    // counts it), which webhooks can take past a total Procore reported earlier.
+    let done = 0, total = 0, held = 0, synced = 0, paused = 0, etaMax = 0, anyEta = false;
     const rows = [];
     // With many projects, a project whose streams are all synced folds into its one line; so do projects with
     // failing streams when more than a few have them (one cause, such as an uninstalled app, stops them all:
@@ -687,6 +689,7 @@
         const count = s.count || 0;
         const procoreTotal = s.procore_total ?? null;
         done += procoreTotal !== null ? Math.min(count, procoreTotal) : count;
+        held += count;
         total += procoreTotal !== null ? procoreTotal : count;
         if (s.status === 'synced') synced++;
         if (s.status === 'paused' && !s.error) paused++;
@@ -713,7 +716,7 @@
     const all = live > 0 && synced === live;
     const pausedNote = paused ? ` · ${paused} paused` : '';
     $('#sync-overall', scope).textContent = !streams.length ? 'Waiting for the first streams…'
-      : all ? `All ${live} streams synced · ${number(done)} records${pausedNote}`
+      : all ? `All ${live} streams synced · ${number(held)} records${pausedNote}`
         : `${synced} of ${live} streams synced · ${number(done)} of ${number(total)} records${pausedNote}`;
     $('#sync-eta', scope).textContent = all ? '' : anyEta ? ` · about ${duration(etaMax)} left` : '';
     const bar = $('#sync-bar', scope);
