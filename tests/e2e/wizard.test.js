@@ -266,6 +266,9 @@ test('Concierge walks the Procore company integration end to end, as the help ar
     await page.waitForSelector('#settings-editor', { state: 'hidden' });
     await page.waitForFunction((n) => document.querySelectorAll('#audit-table tr[data-action="integration.settings_saved"]').length > n, saves);
     assert.doesNotMatch(await page.textContent('#settings-summary'), /Daily logs/);
+    // What the save changes is said beside the settings.
+    assert.match(await page.textContent('#settings-saved'),
+      /^Saved at \d\d:\d\d\. No longer syncing: Daily logs\. KTrack keeps the records it has, paused, .*updating its webhook triggers in Procore\.$/);
     // The save checked the permissions itself; the page shows that check, not a refusal to check again.
     assert.strictEqual(await page.locator('#permissions-card [data-role=error]:visible').count(), 0,
       await page.textContent('#permissions-card'));

@@ -357,6 +357,34 @@
          interval ? interval.textContent.toLowerCase() : `every ${duration(s.reconcile)}`));
   }
 
+  // After a running integration's settings are saved: what changes now, said beside the settings, in view.
+  function settingsSaved(before, after) {
+    const note = $('#settings-saved');
+    if (!note || !before.saved || !after.saved) return;
+    const label = (key) => ((catalog.domains || []).find((d) => d.key === key) || { label: key }).label;
+    const projectLevel = (key) => (((catalog.domains || []).find((d) => d.key === key) || {}).tools || [])
+      .some((t) => t.scope === 'project');
+    const added = after.domains.filter((d) => !before.domains.includes(d));
+    const removed = before.domains.filter((d) => !after.domains.includes(d));
+    const parts = [];
+    if (added.length) {
+      parts.push(`Now syncing too: ${listWords(added.map(label))}` +
+        (added.some(projectLevel) ? ' (on the linked projects).' : '.'));
+    }
+    if (removed.length) {
+      parts.push(`No longer syncing: ${listWords(removed.map(label))}. KTrack keeps the records it has, paused, ` +
+        'and syncs them again if you choose them again.');
+    }
+    if (before.autoLink !== after.autoLink) {
+      parts.push(after.autoLink ? 'New Procore projects are linked automatically.' : 'New Procore projects wait for you to link them.');
+    }
+    if (added.length || removed.length) parts.push('KTrack is updating its webhook triggers in Procore.');
+    note.textContent = `Saved at ${clock(new Date())}. ${parts.join(' ')}`.trim();
+    show(note, true);
+    const card = $('#settings-card');
+    if (card && card.getBoundingClientRect().top < 0) card.scrollIntoView({ block: 'start' });
+  }
+
   function wireSettingsForm(form, onSave) {
     form.addEventListener('change', () => refreshRequirements(form));
     form.addEventListener('submit', async (event) => {
@@ -368,11 +396,12 @@
       if (company) body.company_id = company.id;
       await busy($('#save-settings', form), 'Saving…', async () => {
         try {
+          const before = settingsOf(state.integration || {});
           await api('PUT', '/settings', body);
           await loadIntegration();
           await loadRequirements();
           refreshRequirements(form);
-          await onSave();
+          await onSave(before);
         } catch (err) {
           showError(box, err);
         }
@@ -1553,6 +1582,7 @@
 
     // Settings.
     $('#edit-settings').addEventListener('click', () => {
+      show($('#settings-saved'), false);
       show($('#settings-editor'), true);
       show($('#settings-summary'), false);
       show($('#edit-settings'), false);
@@ -1567,9 +1597,10 @@
     };
     $('#cancel-settings').addEventListener('click', () => { closeSettings(); renderSettings(state.integration); });
     settingsForm.addEventListener('change', () => { settingsForm.dataset.touched = 'true'; });
-    wireSettingsForm(settingsForm, async () => {
+    wireSettingsForm(settingsForm, async (before) => {
       closeSettings();
       render();
+      settingsSaved(before, settingsOf(state.integration));
       // A running integration saves new settings only after checking their permissions, then applies them
       // (status completing): show that check. Otherwise the new settings' permissions are checked now.
       const last = storedCheck(state.integration);
