@@ -462,4 +462,24 @@ test('the Procore pages render what the API answers', async (t) => {
     assert.match(await page.textContent('#health-facts'), /Records\s*10(?!\d)/);
     assert.deepStrictEqual(page.errors, []);
   });
+
+  await t.test('KTrack\'s Marketplace app: no secret of the customer\'s to show or replace', async () => {
+    const page = await signIn({ width: 1280, height: 800 });
+    await stubApi(page, {
+      'GET /': () => [200, { ...activeIntegration(), credentials: { client_id: null, client_secret: null, uses_marketplace_app: true, verified_at: credentials.verified_at } }],
+      'GET /streams': [200, []],
+      'GET /projects': [200, projects],
+      'GET /permissions/requirements': [200, []],
+      'GET /audit': [200, []],
+      'GET /webhooks/events': [200, { events: [], summary: { events: 0, pending: 0, done: 0, dropped: 0, by_outcome: {} } }],
+    });
+    await page.goto(`${server.url}/clients/${client.id}/procore`);
+    await page.waitForSelector('#connection-facts dd');
+    const facts = await page.textContent('#connection-facts');
+    assert.match(facts, /AppKTrack’s Marketplace app/);
+    assert.doesNotMatch(facts, /Client Secret|Client ID/);
+    assert.ok(await page.isHidden('#replace-secret'), 'nothing to replace');
+    assert.ok(await page.isVisible('#change-credentials'));
+    assert.deepStrictEqual(page.errors, []);
+  });
 });

@@ -857,8 +857,10 @@
                                                       el('span', { class: 'muted', text: ` (${company.id})` }))] : null,
       c.environment ? [el('dt', { text: 'Environment' }), el('dd', { text: ENVIRONMENTS[c.environment] || c.environment })] : null,
       c.environment === 'custom' && c.apiUrl ? [el('dt', { text: 'API URL' }), el('dd', { class: 'mono', text: c.apiUrl })] : null,
-      c.clientId ? [el('dt', { text: 'Client ID' }), el('dd', { class: 'mono', text: c.clientId })] : null,
-      [el('dt', { text: 'Client Secret' }), el('dd', { class: 'mono secret-masked', text: c.secretMasked || '••••••••' })],
+      c.marketplace ? [el('dt', { text: 'App' }), el('dd', { text: 'KTrack’s Marketplace app (its credentials are on the KTrack server)' })] : null,
+      c.clientId && !c.marketplace ? [el('dt', { text: 'Client ID' }), el('dd', { class: 'mono', text: c.clientId })] : null,
+      c.marketplace ? null
+        : [el('dt', { text: 'Client Secret' }), el('dd', { class: 'mono secret-masked', text: c.secretMasked || '••••••••' })],
       [el('dt', { text: 'Verified' }), el('dd', { text: c.verifiedAt ? when(c.verifiedAt) : company ? 'yes' : 'not yet' })]);
   }
 
@@ -988,8 +990,9 @@
 
       // Step 2's summary and form.
       fill($('#credentials-summary'), credentialsSummary(integration), el('div', { class: 'actions' },
-        el('button', { class: 'btn secondary', type: 'button', id: 'replace-secret', text: 'Replace secret',
-                       onclick: () => editCredentials(true) }),
+        credentialsOf(integration).marketplace ? null  // no secret of the customer's to replace
+          : el('button', { class: 'btn secondary', type: 'button', id: 'replace-secret', text: 'Replace secret',
+                           onclick: () => editCredentials(true) }),
         el('button', { class: 'btn secondary', type: 'button', id: 'change-credentials', text: 'Change credentials',
                        onclick: () => editCredentials(false) })));
       fillCredentialsForm(credForm, integration);
@@ -1222,6 +1225,7 @@
 
     function renderConnection(integration) {
       fill($('#connection-facts'), ...credentialsSummary(integration).childNodes);
+      show($('#replace-secret'), !credentialsOf(integration).marketplace);
       const lastError = integration.last_error;
       const box = $('#last-error');
       if (lastError && (lastError.message || typeof lastError === 'string')) {
