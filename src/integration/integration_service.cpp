@@ -1387,13 +1387,24 @@ Result<nlohmann::json> IntegrationService::WebhookEvents(int64_t client_id, int6
   }
   nlohmann::json by_outcome = nlohmann::json::object();
   for (const auto& [outcome, n] : recent->by_outcome) by_outcome[outcome.empty() ? "unknown" : outcome] = n;
+  // Why the pending events wait, when processing failed and tries again later (Procore down, say).
+  nlohmann::json retry = nullptr;
+  if (recent->counts.pending > 0) {
+    auto waiting = sync_.inbox().ProcessingRetryOf(client_id);
+    if (!waiting) return tl::unexpected(waiting.error());
+    if (*waiting)
+      retry = {{"code", (*waiting)->code},
+               {"retry_at", FormatIso8601((*waiting)->retry_at_ms)},
+               {"failed_attempts", (*waiting)->failed_attempts}};
+  }
   return nlohmann::json{{"events", std::move(events)},
                         {"summary",
                          {{"events", recent->window},
                           {"pending", recent->counts.pending},
                           {"done", recent->counts.done},
                           {"dropped", recent->counts.dropped},
-                          {"by_outcome", std::move(by_outcome)}}}};
+                          {"by_outcome", std::move(by_outcome)},
+                          {"processing_retry", std::move(retry)}}}};
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -279,6 +279,17 @@ Result<std::optional<Job>> Queue::Get(int64_t job_id) {
   return std::optional<Job>(JobFromRow(r->rows[0]));
 }
 
+Result<std::optional<Job>> Queue::GetLive(std::string_view dedupe_key) {
+  // The predicate repeats jobs_dedupe_live's, so both databases answer from that index.
+  auto r = store_.Query("SELECT " + ColumnList() +
+                            " FROM jobs WHERE dedupe_key = $1 AND dedupe_key IS NOT NULL AND status IN "
+                            "('pending', 'running')",
+                        {std::string(dedupe_key)});
+  if (!r) return tl::unexpected(r.error());
+  if (r->empty()) return std::optional<Job>();
+  return std::optional<Job>(JobFromRow(r->rows[0]));
+}
+
 namespace {
 void AddCount(StatusCounts& c, const std::string& status, int64_t n) {
   if (status == kPending)

@@ -107,6 +107,8 @@ class Queue {
   Millis RetryDelay(int64_t attempts);
 
   Result<std::optional<Job>> Get(int64_t job_id);
+  // The pending or running job with this dedupe key, if any (one probe of the index that keeps it unique).
+  Result<std::optional<Job>> GetLive(std::string_view dedupe_key);
   Result<StatusCounts> CountByStatus();
   // Whether any job is pending or running: index probes for the two statuses, where CountByStatus counts
   // every job kept.

@@ -320,6 +320,22 @@ Result<bool> Inbox::HasPending(int64_t client_id) {
   return !r->rows.empty() && r->rows[0].Int(0) != 0;
 }
 
+Result<std::optional<Inbox::ProcessingRetry>> Inbox::ProcessingRetryOf(int64_t client_id) {
+  std::optional<ProcessingRetry> out;
+  for (const char slot : {'a', 'b'}) {
+    auto job = queue_.GetLive(std::string(kWebhookJob) + ":" + std::to_string(client_id) + ":" + slot);
+    if (!job) return tl::unexpected(job.error());
+    // A failed attempt leaves its error (the queue's "code: message") on the job it puts back to pending.
+    if (!*job || (*job)->status != queue::kPending || (*job)->last_error.empty()) continue;
+    const std::string& error = (*job)->last_error;
+    const size_t colon = error.find(':');
+    ProcessingRetry r{colon == std::string::npos ? error : error.substr(0, colon), (*job)->run_at_ms,
+                      (*job)->attempts};
+    if (!out || r.retry_at_ms < out->retry_at_ms) out = std::move(r);
+  }
+  return out;
+}
+
 Result<RecentInbox> Inbox::Recent(int64_t client_id, int64_t limit, int64_t window) {
   // On SQLite, `+client_id` keeps the planner from answering through the (client_id, event_key) index, which
   // sorts all of the client's events to find the newest: it walks the key backwards instead and stops at the

@@ -97,6 +97,16 @@ class Inbox {
   // Whether an event of the client waits: one probe of the pending index, however many events are kept.
   Result<bool> HasPending(int64_t client_id);
 
+  // Why the client's events wait, when processing failed and waits to try again: the error code of its last
+  // attempt (procore_unavailable, rate_limited, invalid_credentials, ...), when it tries again and how many
+  // attempts failed. Null when processing has not failed (it runs, or waits only for the coalescing window).
+  struct ProcessingRetry {
+    std::string code;
+    int64_t retry_at_ms = 0;
+    int64_t failed_attempts = 0;
+  };
+  Result<std::optional<ProcessingRetry>> ProcessingRetryOf(int64_t client_id);
+
   // Queues processing of the client's inbox (used by the engine and its scheduler). `slot` picks one of two
   // dedupe keys, so a finishing processor can queue its successor.
   static Status QueueProcessing(store::Tx& tx, queue::Queue& queue, int64_t client_id, int64_t run_at_ms,

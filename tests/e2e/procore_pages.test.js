@@ -216,8 +216,9 @@ test('the Procore pages render what the API answers', async (t) => {
         /^3,598 requests in the last hour \(Procore allows 3,600 an hour, 100 per 10 s\)Rate limited until \d\d:\d\d KTrack waits/);
       // What KTrack made of the events it received, in words; a refused re-read names what Procore refused.
       await page.waitForSelector('#received-table tbody tr');
-      assert.strictEqual(await page.textContent('#received-summary'),
-        'Of the last 212 events KTrack received: 196 processed · 15 skipped or refused · 1 waiting.');
+      // The hour's requests are used up (api_usage above): the waiting event says so.
+      assert.match(await page.textContent('#received-summary'),
+        /^Of the last 212 events KTrack received: 196 processed · 15 skipped or refused · 1 waiting: Procore’s rate limit is used up; KTrack fetches them after \d\d:\d\d, and nothing is lost\.$/);
       assert.deepStrictEqual(await page.locator('#received-table tbody td:last-child').allTextContents(),
         ['Waiting', 'Procore refused: tool disabled', 'Re-read and stored', 'Skipped: KTrack’s own change',
           'Dropped while the credentials await verification; caught up after']);
@@ -408,7 +409,11 @@ test('the Procore pages render what the API answers', async (t) => {
       'GET /projects': [200, projects],
       'GET /permissions/requirements': [200, []],
       'GET /audit': [200, [{ id: 1, at, user_id: null, action: 'integration.procore_refused', detail: { code: 'app_not_installed' } }]],
-      'GET /webhooks/events': [200, { events: [], summary: { events: 0, pending: 0, done: 0, dropped: 0, by_outcome: {} } }],
+      // While Procore is down, three events wait for processing to try again.
+      'GET /webhooks/events': () => [200, !down ? { events: [], summary: { events: 0, pending: 0, done: 0, dropped: 0, by_outcome: {} } } : {
+        events: [{ received_at: at, resource_name: 'RFIs', event_type: 'update', resource_id: 7, project_id: 101, project_name: 'Harbor Tower', status: 'pending', outcome: null, processed_at: null }],
+        summary: { events: 3, pending: 3, done: 0, dropped: 0, by_outcome: {},
+          processing_retry: { code: 'procore_unavailable', retry_at: new Date(Date.now() + 60 * 1000).toISOString(), failed_attempts: 2 } } }],
     });
     await page.goto(`${server.url}/clients/${client.id}/procore`);
     await page.waitForSelector('#last-error:not([hidden])');
@@ -456,6 +461,9 @@ test('the Procore pages render what the API answers', async (t) => {
     assert.strictEqual(await page.textContent('#integration-status'), 'Active');
     assert.match(await page.textContent('#procore-down'),
       /^Procore did not answer KTrack’s last check at \d\d:\d\d: Procore is unavailable \(HTTP 503\)\.KTrack retries by itself.*nothing is lost\.$/);
+    await page.waitForSelector('#received-summary');
+    assert.match(await page.textContent('#received-summary'),
+      /^Of the last 3 events KTrack received: 0 processed · 3 waiting: Procore did not answer; KTrack tries again at \d\d:\d\d, and nothing is lost\.$/);
     await h.screenshot(page, 'pages-10-procore-down');
     // What KTrack holds, as At a glance counts it: not clipped at Procore's earlier totals.
     assert.strictEqual(await page.textContent('#sync-overall'), 'All 2 streams synced · 10 records');

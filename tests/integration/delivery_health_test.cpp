@@ -379,5 +379,47 @@ TEST(DeliveryHealth, ASettingsChangeProcoreRateLimitsSaysWhenToTryAgainAndChange
   EXPECT_EQ(c.server->Wait(), 0);
 }
 
+// Procore stops answering while webhook events arrive: the events wait, and GET /webhooks/events says why and
+// when processing tries again; once Procore answers, they are processed and the reason goes.
+TEST(DeliveryHealth, EventsWaitingForProcoreSayWhyAndWhenProcessingTriesAgain) {
+  Connected c;
+  Connect(c, {});
+  if (HasFatalFailure()) return;
+  LinkAndSyncRfis(c);
+  if (HasFatalFailure()) return;
+  ASSERT_EQ(
+      Call("PUT", c.emu + "/_emulator/faults", {{"unavailable_rate", 1.0}, {"retry_after_s", 1}}).status,
+      200);
+  auto changes = Call("POST", c.emu + "/_emulator/companies/" + std::to_string(c.company) + "/changes",
+                      {{"count", 5}, {"streams", {"rfis"}}, {"seed", 12}});
+  ASSERT_EQ(changes.status, 200) << changes.text;
+  json summary;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        summary = Call("GET", c.api + "/webhooks/events?limit=1", nullptr, c.auth).body["summary"];
+        return summary["processing_retry"].is_object();
+      },
+      std::chrono::seconds(60)))
+      << summary.dump();
+  EXPECT_GT(summary["pending"].get<int64_t>(), 0) << summary.dump();
+  EXPECT_EQ(summary["processing_retry"]["code"], "procore_unavailable") << summary.dump();
+  EXPECT_GE(summary["processing_retry"]["failed_attempts"].get<int64_t>(), 1) << summary.dump();
+  EXPECT_TRUE(ParseIso8601(summary["processing_retry"]["retry_at"].get<std::string>()).has_value())
+      << summary.dump();
+
+  ASSERT_EQ(Call("PUT", c.emu + "/_emulator/faults", {{"unavailable_rate", 0.0}}).status, 200);
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        summary = Call("GET", c.api + "/webhooks/events?limit=1", nullptr, c.auth).body["summary"];
+        return summary["pending"] == 0 && summary["processing_retry"].is_null();
+      },
+      std::chrono::seconds(90)))
+      << summary.dump();
+  EXPECT_TRUE(WaitUntil([&] { return c.RfisEqualTruth(); }, std::chrono::seconds(30)))
+      << c.RfisStream().dump() << " truth " << c.RfisTruth();
+  c.server->Signal(SIGTERM);
+  EXPECT_EQ(c.server->Wait(), 0);
+}
+
 }  // namespace
 }  // namespace kt::testing

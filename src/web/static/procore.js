@@ -1370,6 +1370,29 @@
       not_visible: ['error', 'Procore would not show the list (404)'],
     };
 
+    // Why received events wait, when processing failed and waits to try again (GET /webhooks/events'
+    // summary.processing_retry), or KTrack waits for Procore's rate limit (GET /'s api_usage).
+    const WAIT_CAUSES = {
+      procore_unavailable: 'Procore did not answer', invalid_response: 'Procore’s answer could not be read',
+      rate_limited: 'Procore’s rate limit is used up', invalid_credentials: 'Procore refused KTrack’s credentials',
+      app_not_installed: 'KTrack’s app is not installed in the company',
+    };
+    function waitReason(sum) {
+      const retry = sum.processing_retry;
+      if (retry && retry.code) {
+        const cause = WAIT_CAUSES[retry.code] || `the last try failed (${retry.code.replace(/_/g, ' ')})`;
+        return `${cause}; KTrack tries again at ${clock(new Date(retry.retry_at))}, and nothing is lost`;
+      }
+      const integration = state.integration || {};
+      const until = integration.api_usage && integration.api_usage.rate_limited_until;
+      if (until && new Date(until) > new Date()) {
+        return `${WAIT_CAUSES.rate_limited}; KTrack fetches them after ${clock(new Date(until))}, and nothing is lost`;
+      }
+      const check = integration.webhooks && integration.webhooks.health_check_error;
+      if (check && WAIT_CAUSES[check.code]) return `${WAIT_CAUSES[check.code]}; KTrack keeps trying, and nothing is lost`;
+      return '';
+    }
+
     function eventOutcome(e) {
       if (e.status === 'pending') return ['warn', 'Waiting'];
       if (EVENT_OUTCOMES[e.outcome]) return EVENT_OUTCOMES[e.outcome];
@@ -1395,8 +1418,10 @@
       }
       const skipped = Object.entries(sum.by_outcome || {})
         .filter(([o]) => (EVENT_OUTCOMES[o] || ['error'])[0] !== 'ok').reduce((n, [, v]) => n + v, 0);
+      const why = sum.pending ? waitReason(sum) : '';
       const line = [`${number(sum.done + sum.dropped - skipped)} processed`,
-        skipped ? `${number(skipped)} skipped or refused` : '', sum.pending ? `${number(sum.pending)} waiting` : '']
+        skipped ? `${number(skipped)} skipped or refused` : '',
+        sum.pending ? `${number(sum.pending)} waiting${why ? `: ${why}` : ''}` : '']
         .filter(Boolean).join(' · ');
       fill(box,
         el('h3', { text: 'Received events' }),
