@@ -616,9 +616,22 @@ TEST_P(QueueContract, DedupeKeyKeepsOneLiveJob) {
   ASSERT_TRUE(job);
   EXPECT_EQ(job->id, a);
   EXPECT_EQ(Enqueue("sync", {.dedupe_key = "sync:company:1"}), a);  // running still counts
+  auto live = q().GetLive("sync:company:1");
+  ASSERT_TRUE(live && *live);
+  EXPECT_EQ((*live)->id, a);
+  EXPECT_EQ((*live)->status, queue::kRunning);
   Ok(q().Complete(*job));
+  live = q().GetLive("sync:company:1");
+  ASSERT_TRUE(live);
+  EXPECT_FALSE(*live);  // done: no live job has the key
+  live = q().GetLive("no such key");
+  ASSERT_TRUE(live);
+  EXPECT_FALSE(*live);
   int64_t again = Enqueue("sync", {.dedupe_key = "sync:company:1"});
   EXPECT_NE(again, a);  // once done, the key is free
+  live = q().GetLive("sync:company:1");
+  ASSERT_TRUE(live && *live);
+  EXPECT_EQ((*live)->id, again);
 
   // Racing enqueuers agree on one job.
   std::vector<int64_t> ids(8);
