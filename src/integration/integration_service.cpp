@@ -1652,11 +1652,14 @@ Status IntegrationService::CheckHealthOf(const IntegrationRecord& record) {
       if (recent_json.size() < 10) recent_json.push_back(old);
   const int64_t now = clock_.NowUnixMs();
   bool was_refused = false;
+  bool was_failing = false;
   auto saved = Mutate(record.client_id, [&](store::Tx& tx, IntegrationRecord& r) -> Status {
     was_refused = false;
     // Disconnected (or its hook replaced) while the deliveries were read: they belong to a hook that is gone.
     if (!IsRunning(r.status) || r.hook_id != record.hook_id) return {};
     was_refused = r.last_error.is_object() && r.last_error.value("source", "") == kHealthCheckSource;
+    was_failing =
+        r.webhook_health.is_object() && r.webhook_health.value("check_error", nlohmann::json()).is_object();
     if (was_refused) {
       r.last_error = nullptr;
       if (auto a =
@@ -1676,8 +1679,9 @@ Status IntegrationService::CheckHealthOf(const IntegrationRecord& record) {
     return {};
   });
   if (!saved) return tl::unexpected(saved.error());
-  // Procore accepts the app again: streams that stopped on its refusal go again now, not at their backoff.
-  if (was_refused) return sync_.RetryNow(record.client_id);
+  // Procore accepts the app again, or answers again after an outage: the streams that stopped on it and the
+  // webhook events waiting for it go again now, not at their backoff (up to 15 minutes after a long outage).
+  if (was_refused || was_failing) return sync_.RetryNow(record.client_id);
   return {};
 }
 

@@ -290,6 +290,16 @@ Result<std::optional<Job>> Queue::GetLive(std::string_view dedupe_key) {
   return std::optional<Job>(JobFromRow(r->rows[0]));
 }
 
+Status Queue::BringForward(Tx& tx, std::string_view dedupe_key, int64_t run_at_ms) {
+  // The first predicates repeat jobs_dedupe_live's, so both databases answer from that index.
+  auto r = tx.Exec(
+      "UPDATE jobs SET run_at = $2, updated_at = $3 WHERE dedupe_key = $1 AND dedupe_key IS NOT NULL AND "
+      "status IN ('pending', 'running') AND status = 'pending' AND run_at > $2",
+      {std::string(dedupe_key), run_at_ms, clock_.NowUnixMs()});
+  if (!r) return tl::unexpected(r.error());
+  return {};
+}
+
 namespace {
 void AddCount(StatusCounts& c, const std::string& status, int64_t n) {
   if (status == kPending)

@@ -109,6 +109,9 @@ class Queue {
   Result<std::optional<Job>> Get(int64_t job_id);
   // The pending or running job with this dedupe key, if any (one probe of the index that keeps it unique).
   Result<std::optional<Job>> GetLive(std::string_view dedupe_key);
+  // The pending job with this dedupe key, if it waits past `run_at_ms` (a retry's backoff, say), runs at
+  // `run_at_ms` instead: what it waited for has passed.
+  Status BringForward(store::Tx& tx, std::string_view dedupe_key, int64_t run_at_ms);
   Result<StatusCounts> CountByStatus();
   // Whether any job is pending or running: index probes for the two statuses, where CountByStatus counts
   // every job kept.

@@ -307,7 +307,7 @@ Result<int64_t> SyncEngine::RequestReconcile(int64_t client_id, std::optional<st
 }
 
 Status SyncEngine::RetryNow(int64_t client_id) {
-  return store_.Transact([&](Tx& tx) -> Status {
+  Status done = store_.Transact([&](Tx& tx) -> Status {
     const int64_t now = clock_.NowUnixMs();
     auto r = tx.Query(
         "UPDATE sync_streams SET seq = seq + 1, retry_at = NULL, failures = 0, updated_at = $2 "
@@ -317,8 +317,11 @@ Status SyncEngine::RetryNow(int64_t client_id) {
     for (const auto& row : r->rows) {
       if (auto s = EnqueueStream(tx, row.Int(0), row.Int(1), now); !s) return s;
     }
-    return {};
+    // The webhook events waiting a retry's backoff too.
+    return Inbox::ProcessNow(tx, queue_, client_id, now);
   });
+  if (done) inbox_.Wake(Millis(0));
+  return done;
 }
 
 Status SyncEngine::RunReconcileJob(int64_t client_id) {

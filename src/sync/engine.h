@@ -146,7 +146,8 @@ class SyncEngine {
   // streams were asked (paused ones are not: they reconcile when they resume).
   Result<int64_t> RequestReconcile(int64_t client_id, std::optional<std::string> stream = std::nullopt,
                                    std::optional<int64_t> project_id = std::nullopt);
-  // Retries streams in error or rate_limited now (e.g. after the customer fixed a permission).
+  // Retries streams in error or rate_limited now, and webhook processing waiting a retry's backoff (e.g.
+  // after the customer fixed a permission, or Procore answers again).
   Status RetryNow(int64_t client_id);
   // Forgets a project's (or a client's) synced data and streams.
   Status PurgeProject(int64_t client_id, int64_t project_id);

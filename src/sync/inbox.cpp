@@ -112,6 +112,16 @@ Inbox::~Inbox() {
   if (committer_.joinable()) committer_.join();
 }
 
+std::string Inbox::ProcessingKey(int64_t client_id, char slot) {
+  return std::string(kWebhookJob) + ":" + std::to_string(client_id) + ":" + slot;
+}
+
+Status Inbox::ProcessNow(store::Tx& tx, queue::Queue& queue, int64_t client_id, int64_t now_ms) {
+  for (const char slot : {'a', 'b'})
+    if (auto s = queue.BringForward(tx, ProcessingKey(client_id, slot), now_ms); !s) return s;
+  return {};
+}
+
 Status Inbox::QueueProcessing(store::Tx& tx, queue::Queue& queue, int64_t client_id, int64_t run_at_ms,
                               int64_t priority, char slot) {
   queue::EnqueueOptions options;
@@ -119,7 +129,7 @@ Status Inbox::QueueProcessing(store::Tx& tx, queue::Queue& queue, int64_t client
   options.priority = priority;
   options.client_id = client_id;
   options.max_attempts = 20;
-  options.dedupe_key = std::string(kWebhookJob) + ":" + std::to_string(client_id) + ":" + slot;
+  options.dedupe_key = ProcessingKey(client_id, slot);
   nlohmann::json payload = {{"client_id", client_id}, {"slot", std::string(1, slot)}};
   auto id = queue.Enqueue(tx, kWebhookJob, payload.dump(), options);
   if (!id) return tl::unexpected(id.error());
@@ -323,7 +333,7 @@ Result<bool> Inbox::HasPending(int64_t client_id) {
 Result<std::optional<Inbox::ProcessingRetry>> Inbox::ProcessingRetryOf(int64_t client_id) {
   std::optional<ProcessingRetry> out;
   for (const char slot : {'a', 'b'}) {
-    auto job = queue_.GetLive(std::string(kWebhookJob) + ":" + std::to_string(client_id) + ":" + slot);
+    auto job = queue_.GetLive(ProcessingKey(client_id, slot));
     if (!job) return tl::unexpected(job.error());
     // A failed attempt leaves its error (the queue's "code: message") on the job it puts back to pending.
     if (!*job || (*job)->status != queue::kPending || (*job)->last_error.empty()) continue;

@@ -111,6 +111,10 @@ class Inbox {
   // dedupe keys, so a finishing processor can queue its successor.
   static Status QueueProcessing(store::Tx& tx, queue::Queue& queue, int64_t client_id, int64_t run_at_ms,
                                 int64_t priority, char slot = 'a');
+  // The dedupe key of the client's processing job in a slot ('a' or 'b').
+  static std::string ProcessingKey(int64_t client_id, char slot);
+  // Processing waiting a retry's backoff runs now (Procore answers again).
+  static Status ProcessNow(store::Tx& tx, queue::Queue& queue, int64_t client_id, int64_t now_ms);
 
   // Called (outside any transaction) after processing was queued to run `delay` from now, so an in-process
   // worker can wake for it instead of waiting for its next poll. Set before serving; may be empty. The hook

@@ -706,6 +706,44 @@ TEST_P(EngineTest, AWebhookReReadAnsweredUnreadablyIsDroppedAndItsStreamReadsAga
   ExpectTruth("rfis", 5, "rfis:5");
 }
 
+// Procore does not answer the re-read: the event waits, processing retries after a backoff and says why
+// (ProcessingRetryOf); once Procore answers again, RetryNow (the health check's) runs it at once, not at the
+// end of its backoff.
+TEST_P(EngineTest, WebhookProcessingWaitingOnAnOutageSaysWhyAndRunsAtOnceWhenRetriedNow) {
+  InitialSync();
+  const int64_t later = kBase + 900'000;
+  fake_.Touch("rfis:5", 11, later);
+  fake_.FailPath("/rest/v1.0/projects/5/rfis", 503, R"({"errors":"down for maintenance"})");
+  ASSERT_TRUE(engine_->inbox().Accept(kClient, Event("down", "RFIs", "update", 11, 5, later)));
+  auto none = engine_->inbox().ProcessingRetryOf(kClient);
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(*none) << "nothing failed yet";
+  clock_.Advance(Millis(5'000));  // past the coalescing window
+  RunDue();
+  auto waiting = engine_->inbox().ProcessingRetryOf(kClient);
+  ASSERT_TRUE(waiting);
+  ASSERT_TRUE(*waiting) << "the failed attempt says why the event waits";
+  EXPECT_EQ((*waiting)->code, "procore_unavailable");
+  EXPECT_GE((*waiting)->failed_attempts, 1);
+  EXPECT_GE((*waiting)->retry_at_ms, clock_.NowUnixMs());
+  auto counts = engine_->inbox().Counts(kClient);
+  ASSERT_TRUE(counts);
+  EXPECT_EQ(counts->pending, 1);
+
+  // Procore answers again; without moving the clock, RetryNow brings the processing forward.
+  fake_.ClearFailures();
+  ASSERT_TRUE(engine_->RetryNow(kClient));
+  RunDue();
+  counts = engine_->inbox().Counts(kClient);
+  ASSERT_TRUE(counts);
+  EXPECT_EQ(counts->pending, 0);
+  EXPECT_EQ(counts->done, 1);
+  auto after = engine_->inbox().ProcessingRetryOf(kClient);
+  ASSERT_TRUE(after);
+  EXPECT_FALSE(*after);
+  ExpectTruth("rfis", 5, "rfis:5");
+}
+
 // Events that arrive while the integration's credentials cannot be used (not verified again yet, or the
 // server lacks the Marketplace app's) are dropped saying why, and the streams reconcile once the credentials
 // work: what the events announced is not lost. Without an integration at all they are dropped as such.
