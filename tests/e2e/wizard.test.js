@@ -261,6 +261,7 @@ test('Concierge walks the Procore company integration end to end, as the help ar
     // Editing the settings re-checks the permissions and keeps the integration running.
     await page.click('#edit-settings');
     await page.uncheck('input[name=domain][value=daily_logs]');
+    await page.selectOption('#webhook_payload_version', 'v4.0');
     const saves = await page.locator('#audit-table tr[data-action="integration.settings_saved"]').count();
     await page.click('#save-settings');
     await page.waitForSelector('#settings-editor', { state: 'hidden' });
@@ -268,7 +269,12 @@ test('Concierge walks the Procore company integration end to end, as the help ar
     assert.doesNotMatch(await page.textContent('#settings-summary'), /Daily logs/);
     // What the save changes is said beside the settings.
     assert.match(await page.textContent('#settings-saved'),
-      /^Saved at \d\d:\d\d\. No longer syncing: Daily logs\. KTrack keeps the records it has, paused, .*updating its webhook triggers in Procore\.$/);
+      /^Saved at \d\d:\d\d\. No longer syncing: Daily logs\. KTrack keeps the records it has, paused, .* switched to the v4\.0 payload\. KTrack is updating its webhook triggers in Procore\.$/);
+    assert.match(await page.textContent('#settings-summary'), /Webhook payload: v4\.0/);
+    // Procore's hook sends v4.0 events from now on.
+    await h.waitFor(async () => (await page.evaluate(async (id) =>
+      (await (await fetch(`/api/v1/clients/${id}/procore`)).json()).webhooks.api_version, client.id)) === 'v4.0',
+    { what: 'the hook on the v4.0 payload' });
     // The save checked the permissions itself; the page shows that check, not a refusal to check again.
     assert.strictEqual(await page.locator('#permissions-card [data-role=error]:visible').count(), 0,
       await page.textContent('#permissions-card'));

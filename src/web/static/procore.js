@@ -230,6 +230,7 @@
       domains: Array.isArray(s.domains) ? s.domains : null,
       autoLink: !!s.auto_link_projects,
       reconcile: s.reconcile_interval_s || catalog.default_reconcile_interval_s || 3600,
+      payloadVersion: s.webhook_payload_version === 'v4.0' ? 'v4.0' : 'v2.0',
       saved: Array.isArray(s.domains),
     };
   }
@@ -269,6 +270,7 @@
       domains,
       auto_link_projects: $('#auto_link_projects', form).checked,
       reconcile_interval_s: Number($('#reconcile_interval_s', form).value),
+      webhook_payload_version: $('#webhook_payload_version', form).value,
     };
   }
 
@@ -282,6 +284,7 @@
       select.append(el('option', { value: settings.reconcile, text: `Every ${duration(settings.reconcile)}` }));
     }
     select.value = String(settings.reconcile);
+    $('#webhook_payload_version', form).value = settings.payloadVersion;
   }
 
   // Procore's levels in order, as the API spells them ("Read Only") and as the emulator does ("read_only").
@@ -354,7 +357,8 @@
       el('div', {}, el('span', { class: 'muted', text: 'New projects: ' }),
          s.autoLink ? 'linked automatically' : 'linked by hand'),
       el('div', {}, el('span', { class: 'muted', text: 'Reconciliation: ' }),
-         interval ? interval.textContent.toLowerCase() : `every ${duration(s.reconcile)}`));
+         interval ? interval.textContent.toLowerCase() : `every ${duration(s.reconcile)}`),
+      el('div', {}, el('span', { class: 'muted', text: 'Webhook payload: ' }), s.payloadVersion));
   }
 
   // After a running integration's settings are saved: what changes now, said beside the settings, in view.
@@ -374,6 +378,9 @@
     if (removed.length) {
       parts.push(`No longer syncing: ${listWords(removed.map(label))}. KTrack keeps the records it has, paused, ` +
         'and syncs them again if you choose them again.');
+    }
+    if (before.payloadVersion !== after.payloadVersion) {
+      parts.push(`Procore’s hook is being switched to the ${after.payloadVersion} payload.`);
     }
     if (before.autoLink !== after.autoLink) {
       parts.push(after.autoLink ? 'New Procore projects are linked automatically.' : 'New Procore projects wait for you to link them.');
