@@ -23,6 +23,9 @@ const projects = [
     linked_ktrack_project_id: 11, ktrack_project_name: 'Dockside Lofts', sync_status: 'error',
     sync_error: { code: 'project_not_permitted', message: 'Procore project \'Dockside Lofts\' is not one of KTrack\'s permitted projects.',
       fix: 'In Procore, open Company Admin → App Management, select KTrack and add project \'Dockside Lofts\' to its permitted projects.', streams: 3 } },
+  // Beyond the permission check's sample, but linked and synced: Procore lets KTrack read it.
+  { id: 105, name: 'Quay Street Offices', project_number: 'QS-05', stage: 'Bidding', active: true, permitted: true, permission_checked: false,
+    linked_ktrack_project_id: 12, ktrack_project_name: 'Quay Street Offices', sync_status: 'synced' },
 ];
 const settings = { company_id: company.id, domains: ['directory', 'rfis', 'submittals'], auto_link_projects: false, reconcile_interval_s: 3600 };
 const credentials = { client_id: 'a1b2c3d4e5f6', client_secret: '••••••••f00d', uses_marketplace_app: false, verified_at: '2026-03-02T10:15:00Z' };
@@ -275,11 +278,13 @@ test('the Procore pages render what the API answers', async (t) => {
     }, calls);
     await page.goto(`${server.url}/clients/${client.id}/procore/projects`);
     await page.waitForSelector('#projects-table tbody tr[data-project-id="101"]');
-    assert.strictEqual(await page.locator('#projects-table tbody tr[data-project-id]').count(), 4);
+    assert.strictEqual(await page.locator('#projects-table tbody tr[data-project-id]').count(), 5);
     assert.ok(await page.isDisabled('tr[data-project-id="103"] button'), 'a project the app may not reach cannot be linked');
     // Beyond the permission check's sample, access is not known: the page does not claim it.
     assert.strictEqual(await page.textContent('tr[data-project-id="102"] td[data-label="Procore access"]'), 'Not checked');
     assert.strictEqual(await page.textContent('tr[data-project-id="101"] td[data-label="Procore access"]'), 'Permitted');
+    // Not in the sample, but its data syncs: that shows Procore permits it.
+    assert.strictEqual(await page.textContent('tr[data-project-id="105"] td[data-label="Procore access"]'), 'Permitted');
     // A linked project Procore no longer lists stays, with what stopped its streams; the fix is said once, in the
     // access column.
     const gone = page.locator('tr[data-project-id="104"]');
@@ -301,7 +306,7 @@ test('the Procore pages render what the API answers', async (t) => {
     await page.selectOption('#project-filter', 'unlinked');
     await h.waitFor(async () => (await rows.count()) === 2, { what: 'the filter' });
     await page.selectOption('#project-filter', 'all');
-    await h.waitFor(async () => (await rows.count()) === 4, { what: 'every project again' });
+    await h.waitFor(async () => (await rows.count()) === 5, { what: 'every project again' });
     await page.click('tr[data-project-id="102"] button:text-is("Link")');
     await h.waitFor(() => calls.some((c) => c.key === 'POST /projects/102/link'), { what: 'the link call' });
     assert.deepStrictEqual(JSON.parse(calls.find((c) => c.key === 'POST /projects/102/link').body), { create: true });

@@ -1836,7 +1836,8 @@
         el('td', { 'data-label': 'Procore access' }, p.permitted === false
           ? [el('span', { class: 'badge project_not_permitted', text: 'Not permitted' }),
              el('div', { class: 'small muted access-fix', text: p.fix || 'Add it to the app’s permitted projects in Procore, then link it.' })]
-          : p.permission_checked === false
+          // Beyond the permission check's sample, a project whose data syncs shows Procore permits it.
+          : p.permission_checked === false && p.sync_status !== 'synced'
             ? el('span', { class: 'badge', text: 'Not checked', title: 'KTrack’s permission check reads a sample of a large company’s projects; linking checks this one.' })
             : el('span', { class: 'badge ok', text: 'Permitted' })),
         el('td', { class: 'small', 'data-label': 'KTrack project' }, p.linked_ktrack_project_id
