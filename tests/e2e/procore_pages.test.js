@@ -390,7 +390,9 @@ test('the Procore pages render what the API answers', async (t) => {
     // Webhooks brought one stream past the total Procore reported at its last read.
     const caughtUp = [
       { stream: 'projects', project_id: null, status: 'synced', count: 3, procore_total: 3, last_synced_at: at, error: null },
-      { stream: 'rfis', project_id: 101, project_name: 'Harbor Tower', status: 'synced', count: 7, procore_total: 5, last_synced_at: at, error: null }];
+      { stream: 'rfis', project_id: 101, project_name: 'Harbor Tower', status: 'synced', count: 7, procore_total: 5, last_synced_at: at, error: null },
+      // Another Procore project of the same name.
+      { stream: 'rfis', project_id: 102, project_name: 'Harbor Tower', status: 'synced', count: 2, procore_total: 2, last_synced_at: at, error: null }];
     let refused = { code: 'app_not_installed', message: 'The app is not installed in the company Harbor Point Builders (or was uninstalled).',
       fix: 'In Procore, a company admin opens Company Admin › App Management and installs the app again.', at };
     await stubApi(page, {
@@ -471,8 +473,11 @@ test('the Procore pages render what the API answers', async (t) => {
       /^Of the last 3 events KTrack received: 0 processed · 3 waiting: Procore did not answer; KTrack tries again at \d\d:\d\d, and nothing is lost\.$/);
     await h.screenshot(page, 'pages-10-procore-down');
     // What KTrack holds, as At a glance counts it: not clipped at Procore's earlier totals.
-    assert.strictEqual(await page.textContent('#sync-overall'), 'All 2 streams synced · 10 records');
-    assert.match(await page.textContent('#health-facts'), /Records\s*10(?!\d)/);
+    assert.strictEqual(await page.textContent('#sync-overall'), 'All 3 streams synced · 12 records');
+    assert.match(await page.textContent('#health-facts'), /Records\s*12(?!\d)/);
+    // Two projects of one name say their project numbers.
+    assert.match(await page.textContent('#streams-table tr[data-group-head="101"]'), /Harbor Tower \(HT-01\) ·/);
+    assert.match(await page.textContent('#streams-table tr[data-group-head="102"]'), /Harbor Tower \(P9-02\) ·/);
     assert.deepStrictEqual(page.errors, []);
   });
 

@@ -698,6 +698,18 @@
     // failing streams when more than a few have them (one cause, such as an uninstalled app, stops them all:
     // the errors below say it once).
     const many = ordered.length > 3;
+    // Two Procore projects can share a name (phases, a re-bid): those say their project number too.
+    const nameCount = new Map();
+    for (const [key, list] of ordered) {
+      const name = projectName(key, list[0].project_name);
+      nameCount.set(name, (nameCount.get(name) || 0) + 1);
+    }
+    const groupLabel = (key, list) => {
+      const name = key === '' ? 'Company' : projectName(key, list[0].project_name);
+      if (key === '' || nameCount.get(name) < 2) return name;
+      const p = (state.projects || []).find((x) => String(x.id) === String(key));
+      return `${name} (${(p && p.project_number) || `#${key}`})`;
+    };
     const failingOf = (list) => list.filter(stoppedOnError).length;
     const groupsFailing = ordered.filter(([, list]) => failingOf(list) > 0).length;
     for (const [key, list] of ordered) {
@@ -717,7 +729,7 @@
           e.currentTarget.setAttribute('aria-expanded', now ? 'true' : 'false');
           for (const r of $$(`tr[data-group="${CSS.escape(key)}"]`, scope)) r.hidden = !now;
         } },
-        el('strong', { text: key === '' ? 'Company' : projectName(key, list[0].project_name) }),
+        el('strong', { text: groupLabel(key, list) }),
         el('span', { class: 'muted small', text: ` · ${groupSynced} of ${groupLive} synced${groupPaused ? ` · ${groupPaused} paused` : ''} · ${number(records)} records` }),
         groupFailing ? [' ', el('span', { class: 'badge error', text: `${groupFailing} failing` })] : null);
       rows.push(el('tr', { class: 'group', 'data-group-head': key, 'data-key': `g${key}` }, el('th', { colspan: 4, scope: 'rowgroup' }, toggle)));
