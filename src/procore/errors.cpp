@@ -237,7 +237,7 @@ std::string FormatUntil(const std::optional<SysTime>& t) {
   if (!t) return "shortly";
   // For people: "30 Nov 09:11:19 UTC" (the API's fields carry the exact instant).
   const int64_t ms = std::chrono::duration_cast<Millis>(t->time_since_epoch()).count();
-  const std::string iso = FormatIso8601(ms);  // 2026-11-30T09:11:19Z
+  std::string iso = FormatIso8601(ms);  // 2026-11-30T09:11:19Z
   static constexpr std::array<const char*, 12> kMonths = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                                           "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
   if (iso.size() < 19) return iso;
