@@ -401,6 +401,9 @@ test('the Procore pages render what the API answers', async (t) => {
         if (down) {
           integration.webhooks.health_check_error = { code: 'procore_unavailable', message: 'Procore is unavailable (HTTP 503).',
             fix: 'Usually temporary: KTrack retries by itself.', at };
+          // Two projects of one name, both fine.
+          integration.permissions = { ok: true, projects_checked: 2, projects_total: 2, checked_at: at, checks: [101, 102].map((id) => (
+            { scope: 'project', project_id: id, project_name: 'Harbor Tower', tool: 'RFIs', required: 'Read Only', actual: 'Read Only', status: 'ok', fix: '' })) };
           return [200, integration];
         }
         if (gone) {
@@ -475,7 +478,9 @@ test('the Procore pages render what the API answers', async (t) => {
     // What KTrack holds, as At a glance counts it: not clipped at Procore's earlier totals.
     assert.strictEqual(await page.textContent('#sync-overall'), 'All 3 streams synced · 12 records');
     assert.match(await page.textContent('#health-facts'), /Records\s*12(?!\d)/);
-    // Two projects of one name say their project numbers.
+    // Two projects of one name say their project numbers, in the streams and in the permissions grid.
+    assert.deepStrictEqual(await page.locator('#permissions-grid tr[data-scope="project"] th').allTextContents(),
+      ['Harbor Tower (HT-01)', 'Harbor Tower (P9-02)']);
     assert.match(await page.textContent('#streams-table tr[data-group-head="101"]'), /Harbor Tower \(HT-01\) ·/);
     assert.match(await page.textContent('#streams-table tr[data-group-head="102"]'), /Harbor Tower \(P9-02\) ·/);
     assert.deepStrictEqual(page.errors, []);

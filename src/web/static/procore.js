@@ -261,6 +261,20 @@
     return p ? p.name || p.display_name : `Project ${id}`;
   }
 
+  // Labels for the projects a list shows ([id, name from the answer] pairs): two Procore projects of one name
+  // (phases, a re-bid) say their project numbers too.
+  function projectLabels(pairs) {
+    const names = new Map(pairs.map(([id, name]) => [String(id), projectName(id, name)]));
+    const uses = new Map();
+    for (const name of names.values()) uses.set(name, (uses.get(name) || 0) + 1);
+    return (id) => {
+      const name = names.get(String(id)) || projectName(id);
+      if (id === null || id === undefined || id === '' || uses.get(name) < 2) return name;
+      const p = (state.projects || []).find((x) => String(x.id) === String(id));
+      return `${name} (${(p && p.project_number) || `#${id}`})`;
+    };
+  }
+
   // ---------------------------------------------------------------------------------------------------------
   // Settings: the form, the live "Procore tools this needs" table, the summary.
 
@@ -531,6 +545,7 @@
       if (!rows.has(key)) rows.set(key, { scope: c.scope, projectId: c.project_id, name: c.project_name, cells: new Map() });
       rows.get(key).cells.set(c.tool || '', c);
     }
+    const label = projectLabels([...rows.values()].filter((r) => r.scope !== 'company').map((r) => [r.projectId, r.name]));
     return el('div', { class: 'table-wrap' }, el('table', { class: 'grid' },
       el('thead', {}, el('tr', {}, el('th', { text: heading }), tools.map((t) => el('th', { text: t })))),
       el('tbody', {}, [...rows.values()].map((row) => {
@@ -539,7 +554,7 @@
         const whole = row.cells.get('') ||
           (cells.length && cells.every((c) => c.status === 'project_not_permitted') ? cells[0] : null);
         return el('tr', { 'data-scope': row.scope, 'data-project-id': row.projectId ?? '' },
-          el('th', { scope: 'row', text: row.scope === 'company' ? 'Company' : projectName(row.projectId, row.name) }),
+          el('th', { scope: 'row', text: row.scope === 'company' ? 'Company' : label(row.projectId) }),
           whole && (whole.status === 'project_not_permitted' || !tools.some((t) => row.cells.has(t)))
             ? el('td', { colspan: tools.length || 1, 'data-status': whole.status, 'data-needed': String(whole.needed !== false) },
               whole.needed === false
@@ -698,18 +713,7 @@
     // failing streams when more than a few have them (one cause, such as an uninstalled app, stops them all:
     // the errors below say it once).
     const many = ordered.length > 3;
-    // Two Procore projects can share a name (phases, a re-bid): those say their project number too.
-    const nameCount = new Map();
-    for (const [key, list] of ordered) {
-      const name = projectName(key, list[0].project_name);
-      nameCount.set(name, (nameCount.get(name) || 0) + 1);
-    }
-    const groupLabel = (key, list) => {
-      const name = key === '' ? 'Company' : projectName(key, list[0].project_name);
-      if (key === '' || nameCount.get(name) < 2) return name;
-      const p = (state.projects || []).find((x) => String(x.id) === String(key));
-      return `${name} (${(p && p.project_number) || `#${key}`})`;
-    };
+    const groupLabel = projectLabels(ordered.filter(([key]) => key !== '').map(([key, list]) => [key, list[0].project_name]));
     const failingOf = (list) => list.filter(stoppedOnError).length;
     const groupsFailing = ordered.filter(([, list]) => failingOf(list) > 0).length;
     for (const [key, list] of ordered) {
@@ -729,7 +733,7 @@
           e.currentTarget.setAttribute('aria-expanded', now ? 'true' : 'false');
           for (const r of $$(`tr[data-group="${CSS.escape(key)}"]`, scope)) r.hidden = !now;
         } },
-        el('strong', { text: groupLabel(key, list) }),
+        el('strong', { text: key === '' ? 'Company' : groupLabel(key) }),
         el('span', { class: 'muted small', text: ` · ${groupSynced} of ${groupLive} synced${groupPaused ? ` · ${groupPaused} paused` : ''} · ${number(records)} records` }),
         groupFailing ? [' ', el('span', { class: 'badge error', text: `${groupFailing} failing` })] : null);
       rows.push(el('tr', { class: 'group', 'data-group-head': key, 'data-key': `g${key}` }, el('th', { colspan: 4, scope: 'rowgroup' }, toggle)));
