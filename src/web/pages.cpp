@@ -92,11 +92,12 @@ http::Response HtmlPage(int status, const std::string& template_name, nlohmann::
   return r;
 }
 
-http::Response ErrorPage(const Error& error) {
+http::Response ErrorPage(const Error& error, nlohmann::json context) {
   int status = HttpStatusFor(error.kind);
   std::string heading = status == 404 ? "Not found" : status == 403 ? "Not allowed" : "Something went wrong";
-  return HtmlPage(status, "error",
-                  {{"title", heading}, {"heading", heading}, {"message", error.message}, {"fix", error.fix}});
+  if (!context.is_object()) context = nlohmann::json::object();
+  context.update({{"title", heading}, {"heading", heading}, {"message", error.message}, {"fix", error.fix}});
+  return HtmlPage(status, "error", std::move(context));
 }
 
 http::Response RedirectToSignIn(const http::Request& request) {
@@ -111,10 +112,18 @@ tl::expected<ClientPage, http::Response> OpenClientPage(const http::Request& req
   if (!client_id)
     return tl::unexpected(
         ErrorPage(Error{ErrorKind::kNotFound, "client_not_found", "There is no such client.", "", {}}));
+  // The caller is signed in: the error page keeps the header's menu (switch client, sign out).
+  nlohmann::json signed_in = {{"user", UserContext(*caller)}};
   auto role = access.AuthorizeClient(*caller, *client_id, admin_required);
-  if (!role) return tl::unexpected(ErrorPage(role.error()));
+  if (!role) {
+    // A member on an admin's page: back to the client's home, which the member may see.
+    if (role.error().code == "admin_required")
+      if (auto client = clients.Get(*client_id))
+        signed_in["back"] = {{"href", "/clients/" + std::to_string(*client_id)}, {"label", client->name}};
+    return tl::unexpected(ErrorPage(role.error(), signed_in));
+  }
   auto client = clients.Get(*client_id);
-  if (!client) return tl::unexpected(ErrorPage(client.error()));
+  if (!client) return tl::unexpected(ErrorPage(client.error(), signed_in));
   return ClientPage{*caller, *client, *role};
 }
 

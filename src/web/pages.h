@@ -39,7 +39,9 @@ struct PagesDeps {
 
 // Rendering helpers shared by every page handler.
 http::Response HtmlPage(int status, const std::string& template_name, nlohmann::json context);
-http::Response ErrorPage(const Error& error);
+// The error page; `context` adds to what it renders (the signed-in "user" for the header's menu, and "back":
+// {href, label} for a link other than KTrack's home).
+http::Response ErrorPage(const Error& error, nlohmann::json context = nlohmann::json::object());
 // Redirects to the sign-in page, remembering where the user was going.
 http::Response RedirectToSignIn(const http::Request& request);
 

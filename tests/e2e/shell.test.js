@@ -42,5 +42,9 @@ test('admin reaches Concierge through the gear menu; a member does not see it', 
   assert.strictEqual(await member.locator('#gear-menu').count(), 0, 'a member has no gear menu');
   const refused = await member.goto(`${server.url}/clients/${client.id}/concierge`);
   assert.strictEqual(refused.status(), 403);
+  // The refusal keeps the member's menu, and leads back to the client's home, which a member may see.
+  assert.ok(await member.isVisible('#user-menu'), 'the header menu (switch client, sign out)');
+  assert.strictEqual(await member.getAttribute('main a:has-text("Back to")', 'href'), `/clients/${client.id}`);
+  assert.match(await member.textContent('main a:has-text("Back to")'), /^Back to Harbor Point/);
   await h.screenshot(member, 'shell-05-member-refused');
 });
