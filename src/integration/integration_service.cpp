@@ -394,19 +394,18 @@ Result<nlohmann::json> IntegrationService::Describe(int64_t client_id) {
   if (r.status != IntegrationStatus::kDisconnected)
     if (auto budget = clients_.RateBudgetFor(r)) j["api_usage"] = ApiUsageJson(*budget);
   nlohmann::json streams = nlohmann::json::array();
+  size_t stopped = 0;
   if (r.status != IntegrationStatus::kNotStarted) {
     if (auto list = sync_.ListStreams(client_id); list)
-      for (const auto& s : *list) streams.push_back(sync::StreamStatusJson(s));
+      for (const auto& s : *list) {
+        streams.push_back(sync::StreamStatusJson(s));
+        if (sync::StoppedOnError(s)) ++stopped;
+      }
   }
   j["streams"] = streams;
   j["last_error"] = r.last_error;
   // A running integration with a problem has a next step: what fixes it, not "Nothing to do".
   if (r.status == IntegrationStatus::kActive) {
-    size_t stopped = 0;
-    for (const auto& s : streams)
-      if (s.value("error", nlohmann::json()).is_object() &&
-          (s["status"] == "error" || s["status"] == "paused"))
-        ++stopped;
     if (r.last_error.is_object() && r.last_error.value("fix", nlohmann::json()).is_string())
       j["next_step"] = r.last_error["fix"];
     else if (stopped > 0)
@@ -455,7 +454,7 @@ Badge IntegrationService::BadgeFor(int64_t client_id) {
         if (s.status == "paused" && !s.error) continue;
         ++b.streams;
         if (s.status == "synced") ++b.streams_synced;
-        if (s.status == "error" || s.status == "paused") ++b.streams_failing;
+        if (sync::StoppedOnError(s)) ++b.streams_failing;
       }
     }
   }
@@ -1652,7 +1651,7 @@ Status IntegrationService::CheckHealthOf(const IntegrationRecord& record) {
       if (recent_json.size() < 10) recent_json.push_back(old);
   const int64_t now = clock_.NowUnixMs();
   bool was_refused = false;
-  bool was_failing = false;
+  bool was_failing = false;  // the last check failed (a refusal of the app among those failures)
   auto saved = Mutate(record.client_id, [&](store::Tx& tx, IntegrationRecord& r) -> Status {
     was_refused = false;
     // Disconnected (or its hook replaced) while the deliveries were read: they belong to a hook that is gone.
@@ -1681,7 +1680,7 @@ Status IntegrationService::CheckHealthOf(const IntegrationRecord& record) {
   if (!saved) return tl::unexpected(saved.error());
   // Procore accepts the app again, or answers again after an outage: the streams that stopped on it and the
   // webhook events waiting for it go again now, not at their backoff (up to 15 minutes after a long outage).
-  if (was_refused || was_failing) return sync_.RetryNow(record.client_id);
+  if (was_failing) return sync_.RetryNow(record.client_id);
   return {};
 }
 

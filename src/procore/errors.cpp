@@ -2,8 +2,8 @@
 #include "procore/errors.h"
 
 #include <algorithm>
-#include <array>
 #include <cctype>
+#include <ctime>
 
 #include <nlohmann/json.hpp>
 
@@ -235,16 +235,15 @@ std::string EnvironmentLabel(const std::string& env) {
 
 std::string FormatUntil(const std::optional<SysTime>& t) {
   if (!t) return "shortly";
-  // For people: "30 Nov 09:11:19 UTC" (the API's fields carry the exact instant).
-  const int64_t ms = std::chrono::duration_cast<Millis>(t->time_since_epoch()).count();
-  std::string iso = FormatIso8601(ms);  // 2026-11-30T09:11:19Z
-  static constexpr std::array<const char*, 12> kMonths = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                                          "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-  if (iso.size() < 19) return iso;
-  const int month = (iso[5] - '0') * 10 + (iso[6] - '0');
-  if (month < 1 || month > 12) return iso;
-  const std::string day = iso[8] == '0' ? iso.substr(9, 1) : iso.substr(8, 2);
-  return day + " " + kMonths[month - 1] + " " + iso.substr(11, 8) + " UTC";
+  // For people: "30 Nov 09:11:19 UTC" (the API's fields carry the exact instant). The server runs in the C
+  // locale, so %b is the English month.
+  const std::time_t secs = std::chrono::duration_cast<std::chrono::seconds>(t->time_since_epoch()).count();
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[32];
+  std::string out(buf, std::strftime(buf, sizeof buf, "%d %b %H:%M:%S UTC", &tm));
+  if (!out.empty() && out[0] == '0') out.erase(0, 1);  // "5 Nov", not "05 Nov"
+  return out;
 }
 
 std::string_view ErrorCodeName(ErrorCode code) {

@@ -91,6 +91,7 @@ std::string KindFilter(const std::vector<std::string>& kinds, Params& params) {
   return sql + ")";
 }
 
+// Job::LastErrorCode reads the code back from the front of this.
 std::string DescribeError(const Error& e) {
   std::string s = (e.code.empty() ? std::string(DefaultCodeFor(e.kind)) : e.code) + ": " + e.message;
   if (!e.detail.empty()) s += " (" + e.detail + ")";

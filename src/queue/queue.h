@@ -40,10 +40,13 @@ struct Job {
   std::optional<int64_t> client_id;
   std::string worker_id;
   int64_t lease_until_ms = 0;
-  std::string last_error;
+  std::string last_error;  // of the last failed attempt: "code: message (detail)"
   int64_t created_at_ms = 0;
   int64_t updated_at_ms = 0;
   std::optional<int64_t> finished_at_ms;
+
+  // The error code of the last failed attempt (empty when none failed).
+  std::string LastErrorCode() const { return last_error.substr(0, last_error.find(':')); }
 };
 
 struct EnqueueOptions {

@@ -89,6 +89,12 @@ struct StreamStatus {
   std::optional<int64_t> eta_s;  // estimated seconds until the current read completes
 };
 
+// A stream stopped on an error: in error, or paused waiting for a fix in Procore (one paused by the settings
+// has no error). The pages count these as failing.
+inline bool StoppedOnError(const StreamStatus& s) {
+  return s.status == "error" || (s.status == "paused" && s.error);
+}
+
 // interfaces.md shape plus extras: {"stream", "project_id", "status", "count", "procore_total", "checksum",
 // "last_synced_at" (ISO-8601 or null), "error" ({code, message, fix} or null), "project_name", "phase",
 // "rate_limited_until", "progress", "eta_s"}.

@@ -335,12 +335,9 @@ Result<std::optional<Inbox::ProcessingRetry>> Inbox::ProcessingRetryOf(int64_t c
   for (const char slot : {'a', 'b'}) {
     auto job = queue_.GetLive(ProcessingKey(client_id, slot));
     if (!job) return tl::unexpected(job.error());
-    // A failed attempt leaves its error (the queue's "code: message") on the job it puts back to pending.
+    // A failed attempt leaves its error on the job it puts back to pending.
     if (!*job || (*job)->status != queue::kPending || (*job)->last_error.empty()) continue;
-    const std::string& error = (*job)->last_error;
-    const size_t colon = error.find(':');
-    ProcessingRetry r{colon == std::string::npos ? error : error.substr(0, colon), (*job)->run_at_ms,
-                      (*job)->attempts};
+    ProcessingRetry r{(*job)->LastErrorCode(), (*job)->run_at_ms, (*job)->attempts};
     if (!out || r.retry_at_ms < out->retry_at_ms) out = std::move(r);
   }
   return out;

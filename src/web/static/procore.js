@@ -379,9 +379,9 @@
   function settingsSaved(before, after) {
     const note = $('#settings-saved');
     if (!note || !before.saved || !after.saved) return;
-    const label = (key) => ((catalog.domains || []).find((d) => d.key === key) || { label: key }).label;
-    const projectLevel = (key) => (((catalog.domains || []).find((d) => d.key === key) || {}).tools || [])
-      .some((t) => t.scope === 'project');
+    const domain = (key) => (catalog.domains || []).find((d) => d.key === key) || { label: key, tools: [] };
+    const label = (key) => domain(key).label;
+    const projectLevel = (key) => (domain(key).tools || []).some((t) => t.scope === 'project');
     const added = after.domains.filter((d) => !before.domains.includes(d));
     const removed = before.domains.filter((d) => !after.domains.includes(d));
     const parts = [];
