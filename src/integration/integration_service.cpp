@@ -203,7 +203,9 @@ std::map<int64_t, sync::PauseReason> ProjectDrift(const nlohmann::json& last_per
     reason.message = Joined(list, "; ") + ".";
     reason.message[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(reason.message[0])));
     reason.fix =
-        Joined(fixes[project], " ") + " KTrack resumes this project's sync by itself at its next check.";
+        Joined(fixes[project], " ") +
+        " KTrack resumes this project's sync by itself at its next check, or at once when you choose "
+        "Re-verify under Permissions on the integration page.";
     out[project] = std::move(reason);
   }
   return out;
@@ -644,7 +646,7 @@ Result<nlohmann::json> IntegrationService::VerifyCredentials(int64_t client_id, 
     if (hint == 0 && companies.error().code == procore::ErrorCode::kValidation)
       return fail(
           Error{ErrorKind::kUnprocessable, "company_id_required",
-                "Procore needs the company ID to confirm where KTrack's app is installed.",
+                "Procore needs the company ID to confirm where the app is installed.",
                 "Enter your Procore company ID (the number after /companies/ in Procore's address bar) and "
                 "click Verify again.",
                 companies.error().error.detail});

@@ -273,6 +273,7 @@ test('the Procore pages render what the API answers', async (t) => {
       'POST /projects/102/link': [200, { procore_project_id: 102, ktrack_project_id: 12, ktrack_project_name: 'Pier 9 Retail', permissions: { ok: false,
         checks: ['RFIs', 'Submittals'].map((tool) => ({ scope: 'project', project_id: 102, project_name: 'Pier 9 Retail', tool, required: 'Read Only', actual: '', needed: true,
           status: 'project_not_permitted', fix: 'In Procore, open Company Admin → App Management → KTrack → Permitted Projects, add \'Pier 9 Retail\'.' })) } }],
+      'POST /streams/reconcile': [202, { queued: 1 }],
       'GET /ktrack-projects': [200, [{ id: 7, name: 'Harbor Tower', project_number: 'HT-01', procore_project_id: 101, procore_project_name: 'Harbor Tower' },
         { id: 9, name: 'Pier 9 (2024 bid)', project_number: '', procore_project_id: null, procore_project_name: null }]],
     }, calls);
@@ -313,6 +314,13 @@ test('the Procore pages render what the API answers', async (t) => {
     await page.waitForSelector('tr.link-result[data-result-for="102"]');
     assert.deepStrictEqual(await page.locator('tr.link-result .fix').allTextContents(),
       ['Not permitted In Procore, open Company Admin → App Management → KTrack → Permitted Projects, add \'Pier 9 Retail\'.']);
+    // A project missing from the list: the page says where Procore's list comes from, and reads it again.
+    assert.match(await page.textContent('#projects-note'), /only the app's permitted projects/);
+    const listed = calls.filter((c) => c.key === 'GET /projects').length;
+    await page.click('#refresh-projects');
+    await page.waitForSelector('#projects-refresh-result:not([hidden])');
+    assert.deepStrictEqual(JSON.parse(calls.find((c) => c.key === 'POST /streams/reconcile').body), { stream: 'projects' });
+    await h.waitFor(() => calls.filter((c) => c.key === 'GET /projects').length > listed, { what: 'the list read again' });
     assert.deepStrictEqual(page.errors, []);
   });
 

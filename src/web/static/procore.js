@@ -1011,6 +1011,10 @@
         badge.hidden = st === 'upcoming';
       }
 
+      // Step 1's summary: the install is Procore's word once the credentials are verified, the admin's before.
+      $('#app-summary').textContent = integration.credentials && integration.credentials.verified_at
+        ? 'The app is installed in your Procore company.'
+        : 'Done in Procore. KTrack checks the app and its install when you Verify in step 2.';
       // Step 2's summary and form.
       fill($('#credentials-summary'), credentialsSummary(integration), el('div', { class: 'actions' },
         credentialsOf(integration).marketplace ? null  // no secret of the customer's to replace
@@ -1035,7 +1039,7 @@
       const passed = checks ? checks.filter((c) => c.status === 'ok').length : 0;
       fill($('#permissions-summary'),
         el('p', { class: 'small', text: !checks ? 'Permissions verified.'
-          : `All ${passed} checks passed.${leftOut.length ? ` Of the projects checked, ${leftOut.length === 1 ? `${leftOut[0]} is` : `${number(leftOut.length)} are`} outside the app’s permitted projects and not linked.` : ''}` }),
+          : `All ${passed} checks passed${coverage(state.checks)}.${leftOut.length ? ` Of the projects checked, ${leftOut.length === 1 ? `${leftOut[0]} is` : `${number(leftOut.length)} are`} outside the app’s permitted projects and not linked.` : ''}` }),
         el('div', { class: 'actions' }, el('button', { class: 'btn secondary', type: 'button', text: 'Re-verify',
           onclick: async () => { local.editing.add(4); render(); await verifyPermissions(permScope); await refresh(); } })));
 
@@ -1921,6 +1925,11 @@
       typing = setTimeout(() => { view.page = 1; load(); }, 250);
     });
     $('#project-filter').addEventListener('change', () => { view.page = 1; load(); });
+    // The list is KTrack's copy of Procore's: read again now, for a project just added to the permitted ones.
+    wireReconcile($('#refresh-projects'), () => ({ stream: 'projects' }),
+      () => 'Reading the project list from Procore: a project Procore now permits appears here within seconds.',
+      async () => { for (const ms of [2000, 6000]) setTimeout(() => load().catch(() => {}), ms); },
+      { done: '#projects-refresh-result', error: '#projects-refresh-error' });
 
     (async () => {
       try {
@@ -1932,6 +1941,7 @@
         nextAction('Link a Procore project to a KTrack project: its project-level data then syncs.');
         show($('#projects-toolbar'), true);
         show($('#projects-wrap'), true);
+        show($('#projects-note'), true);
         await load();
       } catch (err) {
         showError($('#page-error'), err);
