@@ -1495,7 +1495,7 @@ Status IntegrationService::AutoLinkNewProjects(const IntegrationRecord& record) 
   return {};
 }
 
-Result<bool> IntegrationService::PermissionFailuresUnexplained(const IntegrationRecord& record) {
+Result<bool> IntegrationService::LastCheckOutdated(const IntegrationRecord& record) {
   auto streams = sync_.ListStreams(record.client_id);
   if (!streams) return tl::unexpected(streams.error());
   const auto drift = ProjectDrift(record.last_permission_check);
@@ -1505,6 +1505,26 @@ Result<bool> IntegrationService::PermissionFailuresUnexplained(const Integration
     if (!WaitsForAFixInProcore(s)) continue;
     if (s.project_id ? !drift.count(*s.project_id) : last_ok) return true;
   }
+  // Projects the check found not permitted that Procore's project list, read after the check, has again: the
+  // app may read them now. (Once per list read at most, should Procore list projects it does not permit.)
+  if (!record.last_permission_check.is_object()) return false;
+  auto checked_at = ParseIso8601(record.last_permission_check.value("checked_at", std::string()));
+  const auto list = std::find_if(streams->begin(), streams->end(), [](const sync::StreamStatus& s) {
+    return s.stream == "projects" && !s.project_id;
+  });
+  if (!checked_at || list == streams->end() || list->last_synced_at_ms.value_or(0) <= *checked_at)
+    return false;
+  std::set<int64_t> not_permitted;
+  for (const auto& c : record.last_permission_check.value("checks", nlohmann::json::array()))
+    if (c.value("status", "") == kCheckProjectNotPermitted && c.value("needed", true) &&
+        c.contains("project_id") && c["project_id"].is_number_integer())
+      not_permitted.insert(c["project_id"].get<int64_t>());
+  if (not_permitted.empty()) return false;
+  auto listed = store_.Query("SELECT procore_id FROM procore_projects WHERE client_id = $1 AND deleted = 0",
+                             {record.client_id});
+  if (!listed) return tl::unexpected(listed.error());
+  for (const auto& row : listed->rows)
+    if (not_permitted.count(row.Int("procore_id"))) return true;
   return false;
 }
 
@@ -1521,9 +1541,9 @@ Status IntegrationService::RecheckPermissions(const IntegrationRecord& record) {
     if (at && now - *at < options_.permission_recheck_interval.count() &&
         !record.last_permission_check.value("recheck_soon", false)) {
       // Not due; but streams answered 403s the last check did not explain (drift seen by the sync): now.
-      auto unexplained = PermissionFailuresUnexplained(record);
-      if (!unexplained) return tl::unexpected(unexplained.error());
-      if (!*unexplained) return {};
+      auto outdated = LastCheckOutdated(record);
+      if (!outdated) return tl::unexpected(outdated.error());
+      if (!*outdated) return {};
     }
   }
   const bool was_ok =

@@ -130,10 +130,12 @@ class IntegrationService {
   // permission), also as the integration's error until a later check passes.
   Status NoteHealthCheckFailure(const IntegrationRecord& record, const Error& error);
   Status AutoLinkNewProjects(const IntegrationRecord& record);
-  // Re-checks when due, or at once when streams fail on permissions the last check did not know of; projects
-  // found short get their streams paused (with the fix), fixed ones resume.
+  // Re-checks when due, or at once when the last check is out of date (LastCheckOutdated); projects found short
+  // get their streams paused (with the fix), fixed ones resume.
   Status RecheckPermissions(const IntegrationRecord& record);
-  Result<bool> PermissionFailuresUnexplained(const IntegrationRecord& record);
+  // Streams fail on permissions the last check did not know of, or Procore lists again a project the last
+  // check found outside the app's permitted projects (the admin added it back).
+  Result<bool> LastCheckOutdated(const IntegrationRecord& record);
   // Whether a stream is in error for something fixed in Procore (permissions, tools, install).
   Result<bool> StreamsWaitForAFixInProcore(int64_t client_id);
   // The integration's settings and linked projects, as they are now, as the sync's scope; false (nothing

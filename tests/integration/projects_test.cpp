@@ -541,6 +541,31 @@ TEST_F(LinkCheckTest, LinkingAProjectProcoreRefusesMakesTheIntegrationSaySoWithi
   EXPECT_EQ(StreamOf(t, "rfis", refused)["status"], "paused");
 }
 
+// The admin adds a refused project to the permitted projects and has KTrack read Procore's project list again
+// (the projects page's button): the list now has the project, so its streams resume at once, not at the next
+// quarter-hourly re-check.
+TEST_F(LinkCheckTest, AProjectPermittedAgainResumesOnceProcoresListShowsIt) {
+  ASSERT_GE(projects_.size(), 3u);
+  Tenant t = NewTenant("Permitted Again Co", dir_->path());
+  App app = NewApp("KTrack permitted again", Permissions("admin"), json{projects_[0], projects_[1]});
+  Connect(t, app, {{"domains", {"rfis"}}});
+  const int64_t refused = projects_[2];
+  ASSERT_EQ(As(t, "POST", "/projects/" + std::to_string(refused) + "/link", {{"create", true}}).status, 200);
+  ASSERT_TRUE(WaitUntil([&] { return As(t, "GET", "").body["last_error"].is_object(); }, seconds(15)));
+  ASSERT_EQ(StreamOf(t, "rfis", refused)["status"], "paused");
+
+  Permit(app, "all");
+  auto asked = As(t, "POST", "/streams/reconcile", {{"stream", "projects"}});
+  ASSERT_EQ(asked.status, 202) << asked.text;
+  EXPECT_TRUE(WaitUntil([&] { return AtTruth(t, "rfis", refused); }, seconds(30)))
+      << StreamOf(t, "rfis", refused).dump();
+  EXPECT_TRUE(WaitUntil([&] { return As(t, "GET", "").body["last_error"].is_null(); }, seconds(10)))
+      << As(t, "GET", "").text;
+  json row = ProjectRow(t, refused);
+  EXPECT_TRUE(row["permitted"].get<bool>()) << row.dump();
+  EXPECT_TRUE(row["drift"].is_null()) << row.dump();
+}
+
 // The large preset's first company has 600 projects; 400 more are created in Procore to make 1,000.
 class ThousandProjectsTest : public ProjectsTest {
  protected:
