@@ -403,15 +403,16 @@ test('the Procore pages render what the API answers', async (t) => {
       { stream: 'rfis', project_id: 102, project_name: 'Harbor Tower', status: 'synced', count: 2, procore_total: 2, last_synced_at: at, error: null }];
     let refused = { code: 'app_not_installed', message: 'The app is not installed in the company Harbor Point Builders (or was uninstalled).',
       fix: 'In Procore, a company admin opens Company Admin › App Management and installs the app again.', at };
+    // Two projects of one name, both fine.
+    const passing = { ok: true, projects_checked: 2, projects_total: 2, checked_at: at, checks: [101, 102].map((id) => (
+      { scope: 'project', project_id: id, project_name: 'Harbor Tower', tool: 'RFIs', required: 'Read Only', actual: 'Read Only', status: 'ok', fix: '' })) };
     await stubApi(page, {
       'GET /': () => {
         const integration = activeIntegration();
         if (down) {
           integration.webhooks.health_check_error = { code: 'procore_unavailable', message: 'Procore is unavailable (HTTP 503).',
             fix: 'Usually temporary: KTrack retries by itself.', at };
-          // Two projects of one name, both fine.
-          integration.permissions = { ok: true, projects_checked: 2, projects_total: 2, checked_at: at, checks: [101, 102].map((id) => (
-            { scope: 'project', project_id: id, project_name: 'Harbor Tower', tool: 'RFIs', required: 'Read Only', actual: 'Read Only', status: 'ok', fix: '' })) };
+          integration.permissions = passing;
           return [200, integration];
         }
         if (gone) {
@@ -421,6 +422,7 @@ test('the Procore pages render what the API answers', async (t) => {
         }
         integration.last_error = { ...refused, source: 'health_check' };
         integration.webhooks.health_check_error = refused;
+        integration.permissions = passing;
         return [200, integration];
       },
       'GET /streams': () => [200, down ? caughtUp : uninstalled()],
@@ -456,6 +458,9 @@ test('the Procore pages render what the API answers', async (t) => {
     await page.waitForSelector('#audit-table tbody tr[data-action="integration.procore_refused"]');
     assert.match(await page.textContent('#audit-table tbody'), /KTrack.*Procore refused KTrack’s background check/);
     assert.strictEqual(await page.locator('#last-error-replace').count(), 0, 'nothing to paste for an uninstalled app');
+    // The last check passed, before Procore refused the app: the card does not say all is well now.
+    assert.match(await page.textContent('#permissions-status'),
+      /^Cannot check now Procore refuses the app, as the alert at the top of the page says\. The last check \(20 s ago\): 2 checks passed/);
     await h.screenshot(page, 'pages-08-procore-refuses');
     // A new client secret in the Developer Portal: the alert leads to the form for it.
     refused = { code: 'invalid_credentials', message: 'Procore did not accept the client ID and client secret.',
@@ -491,6 +496,13 @@ test('the Procore pages render what the API answers', async (t) => {
       ['Harbor Tower (HT-01)', 'Harbor Tower (P9-02)']);
     assert.match(await page.textContent('#streams-table tr[data-group-head="101"]'), /Harbor Tower \(HT-01\) ·/);
     assert.match(await page.textContent('#streams-table tr[data-group-head="102"]'), /Harbor Tower \(P9-02\) ·/);
+    assert.match(await page.textContent('#permissions-status'), /^All permissions OK 2 checks passed/);
+    // Procore refuses the app again while the page is open: the page says so without a reload.
+    down = false; gone = false;
+    await page.waitForSelector('#last-error:not([hidden])', { timeout: 40000 });
+    assert.strictEqual(await page.textContent('#integration-status'), 'Needs attention');
+    assert.match(await page.textContent('#permissions-status'), /^Cannot check now/);
+    assert.ok(await page.isHidden('#procore-down'));
     assert.deepStrictEqual(page.errors, []);
   });
 

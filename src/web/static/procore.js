@@ -467,8 +467,15 @@
     const failures = checks.filter(isFailure);
     const passed = checks.filter((c) => c.status === 'ok').length;
     const status = $('#permissions-status', scope);
+    // Procore refuses the app now (the page's alert says why): a passing check is only history.
+    const refusal = (state.integration && state.integration.last_error) || {};
+    const refused = ['invalid_credentials', 'service_account_retired', 'app_not_installed', 'company_not_found'].includes(refusal.code);
     if (!checks.length) {
       fill(status, 'No checks yet.');
+    } else if (!failures.length && refused) {
+      fill(status, el('span', { class: 'badge warn', text: 'Cannot check now' }),
+        ' Procore refuses the app, as the alert at the top of the page says. The last check',
+        result.checked_at ? ` (${ago(result.checked_at)})` : '', `: ${passed} checks passed${coverage(result)}.`);
     } else if (!failures.length) {
       fill(status, el('span', { class: 'badge ok', text: 'All permissions OK' }),
         ` ${passed} checks passed${coverage(result)}`, result.checked_at ? `, ${ago(result.checked_at)}.` : '.');
@@ -1533,6 +1540,7 @@
       refreshRequirements(settingsForm);
     }
 
+    let shownPermKey = '';  // the stored check (and refusal) the permissions card shows
     function render() {
       const integration = state.integration;
       statusBadge(integration);
@@ -1561,6 +1569,13 @@
       renderSettings(integration);
       renderWebhooks(integration);
       renderHealth(integration);
+      // The permissions card follows a background re-check, and Procore starting or stopping refusing the app.
+      const last = storedCheck(integration);
+      const permKey = last ? `${last.checked_at}|${(integration.last_error || {}).code || ''}` : '';
+      if (last && permKey !== shownPermKey && !$('#verify-permissions').disabled) {
+        shownPermKey = permKey;
+        renderPermissions(permScope, last);
+      }
       show($('#reconcile-now'), ['active', 'error'].includes(integration.status));
       show($('#rotate-webhook-secret'), ['active', 'error'].includes(integration.status) && webhooksOf(integration).hookId !== null);
     }
@@ -1742,9 +1757,15 @@
             if (state.integration.status === 'completing') { await loadIntegration(); render(); }
             renderStreamErrors($('#stream-errors'), list);
             // The Procore API use changes as the sync runs: read it again, at most every 10 s.
+            // So is the integration's health: an error Procore starts or stops answering with, a background
+            // permission or delivery check. The page follows those without a reload.
             if (Date.now() - usageReadAt >= 10000) {
               usageReadAt = Date.now();
-              state.integration.api_usage = (await api('GET', '/')).api_usage;
+              const fresh = await api('GET', '/');
+              const health = (i) => JSON.stringify([i.status, i.last_error, (i.permissions || {}).checked_at, i.webhooks]);
+              const changed = health(fresh) !== health(state.integration);
+              if (changed) { state.integration = fresh; render(); }
+              else state.integration.api_usage = fresh.api_usage;
             }
             renderHealth(state.integration, list);
             await renderReceived();
