@@ -32,6 +32,16 @@ Result<Client> Clients::Get(int64_t client_id) {
   return Client{row.Int("id"), row.Text("name"), row.Int("created_at")};
 }
 
+Result<std::vector<Client>> Clients::List() {
+  auto rows = store_.Query("SELECT id, name, created_at FROM clients ORDER BY name, id", {});
+  if (!rows) return tl::unexpected(rows.error());
+  std::vector<Client> out;
+  out.reserve(rows->rows.size());
+  for (const store::Row& row : rows->rows)
+    out.push_back({row.Int("id"), row.Text("name"), row.Int("created_at")});
+  return out;
+}
+
 Result<std::vector<ClientMembership>> Clients::ListForUser(int64_t user_id) {
   auto rows = store_.Query(
       "SELECT c.id, c.name, c.created_at, m.role FROM clients c JOIN memberships m ON m.client_id = c.id "

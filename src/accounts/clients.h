@@ -33,6 +33,8 @@ class Clients {
   Result<Client> Create(std::string_view name);
   // kNotFound "client_not_found". Does not check membership: call Memberships::AuthorizeClient first.
   Result<Client> Get(int64_t client_id);
+  // Every client, by name (the operator's view: `ktrack client list`).
+  Result<std::vector<Client>> List();
   // The clients the user is a member of, by name.
   Result<std::vector<ClientMembership>> ListForUser(int64_t user_id);
 

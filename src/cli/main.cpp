@@ -1,4 +1,4 @@
-// `ktrack`: serve, migrate, client add, user add, token create, keys rotate, routes.
+// `ktrack`: serve, migrate, client add, client list, user add, token create, keys rotate, routes.
 #include <unistd.h>
 
 #include <algorithm>
@@ -168,6 +168,28 @@ int main(int argc, char** argv) {
       std::cout << "client " << c->id << " created: " << c->name << std::endl;
   });
 
+  auto* client_list = client->add_subcommand("list", "List the clients and their ids");
+  AddCommon(client_list, f, false);
+  client_list->add_flag("--json", f.json, "Print JSON (an array of {id, name})");
+  client_list->callback([&] {
+    auto s = Open(f, exit_code);
+    if (!s) return;
+    auto list = s->clients->List();
+    if (!list) {
+      exit_code = Report(list.error());
+      return;
+    }
+    if (f.json) {
+      nlohmann::json out = nlohmann::json::array();
+      for (const auto& c : *list) out.push_back({{"id", c.id}, {"name", c.name}});
+      std::cout << out.dump() << std::endl;
+      return;
+    }
+    if (list->empty())
+      std::cout << "no clients yet: create one with 'ktrack client add --name NAME'" << std::endl;
+    for (const auto& c : *list) std::cout << c.id << "\t" << c.name << std::endl;
+  });
+
   auto* user = app.add_subcommand("user", "Manage users");
   user->require_subcommand(1);
   auto* user_add =
@@ -184,7 +206,12 @@ int main(int argc, char** argv) {
     auto s = Open(f, exit_code);
     if (!s) return;
     if (auto c = s->clients->Get(user_client); !c) {
-      exit_code = Report(c.error());
+      kt::Error e = c.error();
+      if (e.code == "client_not_found") {
+        e.message = "There is no client " + std::to_string(user_client) + ".";
+        e.fix = "Run 'ktrack client list' for the clients and their ids.";
+      }
+      exit_code = Report(e);
       return;
     }
     auto existing = s->users->FindByEmail(email);

@@ -39,7 +39,7 @@ TEST(KtrackCli, AnUnknownCommandIsNamedWithTheCommandsThereAre) {
 
   auto nested = RunKtrackArgs("client remove");
   EXPECT_NE(nested.exit_code, 0);
-  EXPECT_NE(nested.output.find("'remove' is not a command of ktrack client. Commands: add."),
+  EXPECT_NE(nested.output.find("'remove' is not a command of ktrack client. Commands: add, list."),
             std::string::npos)
       << nested.output;
 }
@@ -55,6 +55,28 @@ TEST(KtrackCli, ACommandThatNeedsAnotherSaysWhichThereAre) {
   auto option = RunKtrackArgs("client add");
   EXPECT_NE(option.exit_code, 0);
   EXPECT_NE(option.output.find("--name is required"), std::string::npos) << option.output;
+}
+
+// An operator who lost a client's id finds it, and `user add` with a wrong id says where to look.
+TEST(KtrackCli, ClientListGivesTheIdsThatUserAddNeeds) {
+  TempDir dir;
+  const std::string data = " --data-dir " + dir.path();
+  auto empty = RunKtrackArgs("client list" + data);
+  EXPECT_EQ(empty.exit_code, 0) << empty.output;
+  EXPECT_NE(empty.output.find("no clients yet"), std::string::npos) << empty.output;
+  ASSERT_EQ(RunKtrackArgs("client add --name 'Zephyr Owners'" + data).exit_code, 0);
+  ASSERT_EQ(RunKtrackArgs("client add --name 'Acme Builders'" + data).exit_code, 0);
+  auto listed = RunKtrackArgs("client list --json" + data);
+  ASSERT_EQ(listed.exit_code, 0) << listed.output;
+  EXPECT_EQ(listed.output, "[{\"id\":2,\"name\":\"Acme Builders\"},{\"id\":1,\"name\":\"Zephyr Owners\"}]\n");
+  auto text = RunKtrackArgs("client list" + data);
+  EXPECT_EQ(text.output, "2\tAcme Builders\n1\tZephyr Owners\n");
+  auto wrong = RunKtrackArgs("user add --client 7 --email dana@acme.test --password site-visit-42" + data);
+  EXPECT_NE(wrong.exit_code, 0);
+  EXPECT_NE(
+      wrong.output.find("There is no client 7.\nRun 'ktrack client list' for the clients and their ids."),
+      std::string::npos)
+      << wrong.output;
 }
 
 }  // namespace
