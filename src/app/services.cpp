@@ -1,7 +1,11 @@
 // Builds the services from the configuration.
 #include "app/services.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 
 #include "crypto/master_key.h"
@@ -20,6 +24,15 @@ Result<std::unique_ptr<Services>> BuildServices(const Config& config) {
     return Fail(ErrorKind::kUnavailable, "data_dir_unwritable",
                 "Cannot create the data directory '" + config.data_dir + "'.",
                 "Choose a writable --data-dir.", ec.message());
+  // The default database is SQLite in the data directory, with its log beside it: a directory this user
+  // cannot write is said so now rather than as an unusable database.
+  if (config.database.empty() && ::access(config.data_dir.c_str(), W_OK) != 0)
+    return Fail(ErrorKind::kUnavailable, "data_dir_unwritable",
+                "The data directory '" + config.data_dir + "' is not writable by this user (uid " +
+                    std::to_string(::geteuid()) + ").",
+                "Run ktrack as the user who owns it, or give this user write access, or choose another "
+                "--data-dir.",
+                std::strerror(errno));
 
   auto store = store::OpenStore(config.DatabaseUrl());
   if (!store) return tl::unexpected(store.error());

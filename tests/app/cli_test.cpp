@@ -2,7 +2,9 @@
 // is.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <string>
@@ -17,9 +19,10 @@ struct Ran {
   std::string output;  // standard output and error
 };
 
-Ran RunKtrackArgs(const std::string& args) {
+// `prefix` runs ktrack under another command (setpriv, to drop root).
+Ran RunKtrackArgs(const std::string& args, const std::string& prefix = "") {
   Ran ran;
-  FILE* p = popen((BinPath("ktrack") + " " + args + " 2>&1").c_str(), "r");
+  FILE* p = popen((prefix + BinPath("ktrack") + " " + args + " 2>&1").c_str(), "r");
   char buf[4096];
   size_t n;
   while ((n = fread(buf, 1, sizeof buf, p)) > 0) ran.output.append(buf, n);
@@ -77,6 +80,24 @@ TEST(KtrackCli, ClientListGivesTheIdsThatUserAddNeeds) {
       wrong.output.find("There is no client 7.\nRun 'ktrack client list' for the clients and their ids."),
       std::string::npos)
       << wrong.output;
+}
+
+// Started by another user than the one who owns the data directory: the message names the directory and
+// the user, not an unusable database.
+TEST(KtrackCli, ADataDirectoryThisUserCannotWriteIsNamed) {
+  TempDir dir;
+  ASSERT_EQ(::chmod(dir.path().c_str(), 0555), 0);
+  // Root may write anywhere: run as nobody then (setpriv is util-linux's, on every Debian).
+  const std::string prefix = ::geteuid() == 0 ? "setpriv --reuid=65534 --regid=65534 --clear-groups " : "";
+  auto ran = RunKtrackArgs("migrate --data-dir " + dir.path(), prefix);
+  ::chmod(dir.path().c_str(), 0755);
+  if (ran.output.find("ktrack:") == std::string::npos && ran.exit_code == 126)
+    GTEST_SKIP() << "uid 65534 cannot run this build's binary: " << ran.output;
+  EXPECT_NE(ran.exit_code, 0);
+  EXPECT_NE(ran.output.find("The data directory '" + dir.path() + "' is not writable by this user (uid "),
+            std::string::npos)
+      << ran.output;
+  EXPECT_NE(ran.output.find("Run ktrack as the user who owns it"), std::string::npos) << ran.output;
 }
 
 }  // namespace
