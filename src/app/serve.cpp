@@ -162,6 +162,8 @@ int Serve(const Config& config) {
     s.sync->RegisterHandlers(*worker);
     s.integration->RegisterHandlers(*worker);
     worker->Start();
+    if (worker->ReleasedAtStart() > 0)
+      obs::Log(obs::Level::kInfo, "orphaned_jobs_resumed", {{"jobs", worker->ReleasedAtStart()}});
     // An accepted webhook wakes this process's worker when its processing is due, not at the next poll.
     s.sync->inbox().SetWakeHook([w = worker.get()](Millis delay) { w->WakeIn(delay); });
   }

@@ -1,10 +1,13 @@
 // The job queue on the Store: claims under leases, retries with full-jitter backoff, and the Worker threads.
 #include "queue/queue.h"
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <exception>
 
 #include "util/thread_name.h"
@@ -14,6 +17,13 @@ namespace {
 
 using store::Params;
 using store::Row;
+
+// "<name>-<host>-": a worker's id is this, its process id and its thread's index.
+std::string WorkerIdPrefix(const std::string& name) {
+  char host[256] = {0};
+  ::gethostname(host, sizeof host - 1);
+  return name + "-" + host + "-";
+}
 using store::Tx;
 using store::Value;
 
@@ -206,6 +216,35 @@ Result<std::optional<Job>> Queue::Claim(std::string_view worker_id, const std::v
   return claimed;
 }
 
+Result<int64_t> Queue::ReleaseLeasesOfDeadProcesses(std::string_view prefix) {
+  if (store_.dialect() != store::Dialect::kSqlite) return int64_t{0};
+  auto running = store_.Query("SELECT id, worker_id FROM jobs WHERE status = 'running'", {});
+  if (!running) return tl::unexpected(running.error());
+  std::vector<int64_t> orphaned;
+  for (const auto& row : running->rows) {
+    const std::string worker = row.OptText("worker_id").value_or("");
+    if (worker.rfind(prefix, 0) != 0) continue;
+    // "<pid>-<thread>" after the prefix.
+    const std::string rest = worker.substr(prefix.size());
+    const auto dash = rest.find('-');
+    if (dash == 0 || dash == std::string::npos) continue;
+    char* end = nullptr;
+    const long pid = std::strtol(rest.c_str(), &end, 10);
+    if (end != rest.c_str() + dash || pid <= 0 || pid == ::getpid()) continue;
+    // ESRCH: no such process. Any other answer (alive, or not ours to signal) keeps the lease.
+    if (::kill(static_cast<pid_t>(pid), 0) == -1 && errno == ESRCH) orphaned.push_back(row.Int("id"));
+  }
+  const int64_t now = clock_.NowUnixMs();
+  for (int64_t id : orphaned) {
+    auto r = store_.Exec(
+        "UPDATE jobs SET lease_until = $1, updated_at = $1 WHERE id = $2 AND status = 'running' AND "
+        "lease_until > $1",
+        {now, id});
+    if (!r) return tl::unexpected(r.error());
+  }
+  return static_cast<int64_t>(orphaned.size());
+}
+
 Status Queue::Heartbeat(int64_t job_id, std::string_view worker_id, Millis lease) {
   int64_t now = clock_.NowUnixMs();
   auto r = store_.Exec(
@@ -378,6 +417,11 @@ void Worker::Register(std::string kind, Handler handler) {
 void Worker::Start() {
   std::lock_guard lock(mu_);
   if (!threads_.empty()) return;
+  // A server killed on this machine and started again resumes the jobs it was running at once, rather than
+  // after their leases (a minute by default).
+  // Should it fail, those leases end by themselves.
+  auto released = queue_.ReleaseLeasesOfDeadProcesses(WorkerIdPrefix(options_.name));
+  released_at_start_ = released ? *released : 0;
   stopping_ = false;
   heartbeat_stopping_ = false;
   for (int i = 0; i < std::max(1, options_.threads); ++i)
@@ -489,10 +533,8 @@ Result<bool> Worker::RunOnce(std::string_view worker_id) {
 }
 
 void Worker::Loop(int index) {
-  char host[256] = {0};
-  ::gethostname(host, sizeof host - 1);
-  std::string worker_id =
-      options_.name + "-" + host + "-" + std::to_string(::getpid()) + "-" + std::to_string(index);
+  const std::string worker_id =
+      WorkerIdPrefix(options_.name) + std::to_string(::getpid()) + "-" + std::to_string(index);
   while (!Stopping()) {
     auto ran = RunOnce(worker_id);
     if (ran && *ran) continue;  // there may be more work: look again at once

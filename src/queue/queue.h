@@ -91,6 +91,11 @@ class Queue {
   // come, and running jobs whose lease has expired (their worker died). Order: priority, run_at, id.
   Result<std::optional<Job>> Claim(std::string_view worker_id, const std::vector<std::string>& kinds,
                                    Millis lease);
+  // Running jobs held by workers named "<prefix><pid>-<thread>" whose process no longer exists on this
+  // machine (a server killed and restarted on the same SQLite file) become claimable now instead of at their
+  // lease's end. Returns how many. Only where the store is SQLite: its processes share one machine (and, the
+  // safe reading, one process namespace); PostgreSQL's workers on other hosts keep their leases.
+  Result<int64_t> ReleaseLeasesOfDeadProcesses(std::string_view prefix);
   // Extends the lease; fails with kConflict ("lease_lost") when the job is no longer this worker's.
   Status Heartbeat(int64_t job_id, std::string_view worker_id, Millis lease);
   // Marks the job done and counts the completion (jobs.completions); fails with kConflict ("lease_lost")
@@ -175,6 +180,8 @@ class Worker {
   static void CompletedInTransaction();
   // Claims and runs one job on the calling thread; false when there was nothing to do (for tests and tools).
   Result<bool> RunOnce(std::string_view worker_id = "inline");
+  // How many jobs of a killed process of this machine Start() made claimable at once (for the log).
+  int64_t ReleasedAtStart() const { return released_at_start_; }
 
  private:
   void Loop(int index);
@@ -195,6 +202,7 @@ class Worker {
   std::set<std::chrono::steady_clock::time_point> wake_times_;  // WakeIn's, future ones only
   uint64_t wake_times_changed_ = 0;
   std::map<int64_t, std::string> in_flight_;  // job id -> worker id, for heartbeats
+  int64_t released_at_start_ = 0;
 };
 
 }  // namespace kt::queue

@@ -2,6 +2,9 @@
 // backend).
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -533,6 +536,37 @@ TEST_P(QueueContract, JobOfDeadWorkerIsReclaimedAfterLeaseExpires) {
   clock_.Advance(20s);
   EXPECT_FALSE(Claim("w3"));
   Ok(q().Complete(*second));
+}
+
+// A server killed on this machine and started again (the same SQLite file) takes its jobs back at once; a job
+// of a process still alive, or of another machine, keeps its lease. PostgreSQL's workers may be on other
+// hosts, whose processes this one cannot see: there every lease runs out.
+TEST_P(QueueContract, JobsOfAProcessGoneFromThisMachineAreClaimableAtOnce) {
+  SKIP_IF_NO_STORE();
+  const pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  ASSERT_GT(child, 0);
+  ASSERT_EQ(::waitpid(child, nullptr, 0), child);  // reaped: no such process any more
+  const std::string prefix = "worker-thishost-";
+  const int64_t orphaned = Enqueue("k", {.dedupe_key = "orphaned"});
+  ASSERT_TRUE(Claim(prefix + std::to_string(child) + "-0", {}, 60s));
+  const int64_t alive = Enqueue("k", {.dedupe_key = "alive"});
+  ASSERT_TRUE(Claim(prefix + std::to_string(::getppid()) + "-1", {}, 60s));
+  const int64_t elsewhere = Enqueue("k", {.dedupe_key = "elsewhere"});
+  ASSERT_TRUE(Claim("worker-otherhost-" + std::to_string(child) + "-0", {}, 60s));
+  const bool sqlite = store_->dialect() == store::Dialect::kSqlite;
+  EXPECT_EQ(Must(q().ReleaseLeasesOfDeadProcesses(prefix)), sqlite ? 1 : 0);
+  auto resumed = Claim("worker-thishost-restarted-0");
+  if (!sqlite) {
+    EXPECT_FALSE(resumed) << "PostgreSQL: every lease runs out first";
+    return;
+  }
+  ASSERT_TRUE(resumed);
+  EXPECT_EQ(resumed->id, orphaned);
+  EXPECT_EQ(resumed->attempts, 2);
+  EXPECT_FALSE(Claim("worker-thishost-restarted-1")) << "the others' jobs stay theirs";
+  EXPECT_EQ(Must(q().Get(alive))->status, queue::kRunning);
+  EXPECT_EQ(Must(q().Get(elsewhere))->status, queue::kRunning);
 }
 
 TEST_P(QueueContract, RetriesBackOffExponentiallyWithFullJitter) {

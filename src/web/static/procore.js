@@ -1771,8 +1771,6 @@
             await renderReceived();
           },
         });
-        const last = storedCheck(state.integration);
-        if (last) renderPermissions(permScope, last);
         await Promise.all([renderAudit(), renderReceived()]);
       } catch (err) {
         showError($('#page-error'), err);
