@@ -160,6 +160,9 @@ int Serve(const Config& config) {
         *s.queue,
         queue::WorkerOptions{.threads = config.job_threads, .lease = lease, .heartbeat_interval = lease / 4});
     s.sync->RegisterHandlers(*worker);
+    // A server killed on this machine and started again goes on with the webhook events it had claimed.
+    if (auto released = s.sync->ReleaseInboxClaimsOfDeadProcesses(); released && *released > 0)
+      obs::Log(obs::Level::kInfo, "orphaned_webhook_claims_resumed", {{"events", *released}});
     s.integration->RegisterHandlers(*worker);
     worker->Start();
     if (worker->ReleasedAtStart() > 0)

@@ -1,15 +1,13 @@
 // The job queue on the Store: claims under leases, retries with full-jitter backoff, and the Worker threads.
 #include "queue/queue.h"
 
-#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
-#include <cstdlib>
 #include <exception>
 
+#include "util/process.h"
 #include "util/thread_name.h"
 
 namespace kt::queue {
@@ -225,14 +223,8 @@ Result<int64_t> Queue::ReleaseLeasesOfDeadProcesses(std::string_view prefix) {
     const std::string worker = row.OptText("worker_id").value_or("");
     if (worker.rfind(prefix, 0) != 0) continue;
     // "<pid>-<thread>" after the prefix.
-    const std::string rest = worker.substr(prefix.size());
-    const auto dash = rest.find('-');
-    if (dash == 0 || dash == std::string::npos) continue;
-    char* end = nullptr;
-    const long pid = std::strtol(rest.c_str(), &end, 10);
-    if (end != rest.c_str() + dash || pid <= 0 || pid == ::getpid()) continue;
-    // ESRCH: no such process. Any other answer (alive, or not ours to signal) keeps the lease.
-    if (::kill(static_cast<pid_t>(pid), 0) == -1 && errno == ESRCH) orphaned.push_back(row.Int("id"));
+    const auto pid = LeadingProcessId(std::string_view(worker).substr(prefix.size()));
+    if (pid && ProcessIsGone(*pid)) orphaned.push_back(row.Int("id"));
   }
   const int64_t now = clock_.NowUnixMs();
   for (int64_t id : orphaned) {

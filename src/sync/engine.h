@@ -162,6 +162,10 @@ class SyncEngine {
   // --- Called by the app ---
   // Registers the handlers for kStreamJob, kReconcileJob and kWebhookJob.
   void RegisterHandlers(queue::Worker& worker);
+  // On SQLite (one machine): webhook events claimed by a process of this machine that is gone (a server
+  // killed mid-batch) are processed at once rather than when their claim ends. Returns how many; the worker's
+  // start does the same for jobs (queue::Queue::ReleaseLeasesOfDeadProcesses).
+  Result<int64_t> ReleaseInboxClaimsOfDeadProcesses();
   // Runs one job of one of those kinds (the worker's handler).
   Status HandleJob(const queue::Job& job);
   // The scheduler's periodic call (every few seconds): queues due reconciliations, and re-queues streams and

@@ -2,6 +2,8 @@
 // app, re-read each record once (webhook priority) and upsert it or mark it deleted, marking its events done
 // in the same transaction. A job's first batch gathers a burst before it reads; after that the webhook reads'
 // share of the rate budget goes, as it accrues, to the (stream, project) pairs that have waited longest.
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -19,6 +21,7 @@
 #include "sync/engine_internal.h"
 #include "sync/records.h"
 #include "util/hash.h"
+#include "util/process.h"
 #include "util/thread_name.h"
 
 namespace kt::sync {
@@ -213,6 +216,28 @@ Status WriteForStream(store::Store& store, Clock& clock, const StreamRef& ref,
 
 }  // namespace
 
+Result<int64_t> SyncEngine::ReleaseInboxClaimsOfDeadProcesses() {
+  if (store_.dialect() != store::Dialect::kSqlite) return int64_t{0};
+  const int64_t now = clock_.NowUnixMs();
+  auto claims = store_.Query(
+      "SELECT DISTINCT claim_token FROM webhook_inbox WHERE status = 'pending' AND claimed_until >= $1",
+      {now});
+  if (!claims) return tl::unexpected(claims.error());
+  int64_t released = 0;
+  for (const auto& row : claims->rows) {
+    const std::string token = row.Text(0);
+    const auto pid = LeadingProcessId(token);
+    if (!pid || !ProcessIsGone(*pid)) continue;
+    auto r = store_.Exec(
+        "UPDATE webhook_inbox SET claim_token = NULL, claimed_until = NULL WHERE claim_token = $1 AND "
+        "status = 'pending'",
+        {token});
+    if (!r) return tl::unexpected(r.error());
+    released += *r;
+  }
+  return released;
+}
+
 Status SyncEngine::RunWebhookJob(int64_t client_id, char slot) {
   const char other_slot = slot == 'a' ? 'b' : 'a';
   auto client = source_.ClientFor(client_id);
@@ -250,7 +275,8 @@ Status SyncEngine::RunWebhookJob(int64_t client_id, char slot) {
         StreamRef{row.Int(0), row.Int(3), row.Int(4), row.Text(5), row.Text(6)};
   }
 
-  const std::string token = RandomHex(12);
+  // "<pid>-<random>": a server started after this one was killed can tell the claim is of a process gone.
+  const std::string token = std::to_string(::getpid()) + "-" + RandomHex(12);
   ClaimKeeper keeper(store_, clock_, client_id, token, options_.inbox_claim_lease);
   auto release = [&]() -> Status {
     auto r = store_.Exec(

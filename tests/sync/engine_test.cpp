@@ -2,6 +2,9 @@
 // processing, errors with fixes, rate limits, scope changes and the read side.
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <nlohmann/json.hpp>
 
 #include <atomic>
@@ -246,6 +249,37 @@ TEST_P(EngineTest, AClearedWakeHookIsNeitherRunningNorCalledAgain) {
   stop = true;
   committer.join();
   EXPECT_FALSE(called_after);
+}
+
+// A server killed mid-batch on this machine (SQLite) and started again processes the events it had claimed at
+// once; a claim of a live process stays. On PostgreSQL every claim runs out first (other hosts' processes).
+TEST_P(EngineTest, EventsClaimedByAProcessGoneFromThisMachineAreReleasedAtStart) {
+  const int64_t at = clock_.NowUnixMs();
+  ASSERT_TRUE(engine_->inbox().Accept(kClient, Event("gone", "RFIs", "update", 11, 5, at)));
+  ASSERT_TRUE(engine_->inbox().Accept(kClient, Event("alive", "RFIs", "update", 12, 5, at)));
+  const pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  ASSERT_GT(child, 0);
+  ASSERT_EQ(::waitpid(child, nullptr, 0), child);
+  auto claim = [&](const std::string& key, const std::string& token) {
+    auto r = store_->Exec(
+        "UPDATE webhook_inbox SET claim_token = $1, claimed_until = $2 WHERE event_key = $3 AND client_id = "
+        "$4",
+        {token, at + 60'000, key, kClient});
+    ASSERT_TRUE(r && *r == 1);
+  };
+  claim("gone", std::to_string(child) + "-0123456789ab");
+  claim("alive", std::to_string(::getppid()) + "-0123456789ab");
+  auto released = engine_->ReleaseInboxClaimsOfDeadProcesses();
+  ASSERT_TRUE(released) << released.error().message;
+  auto claimed = [&](const std::string& key) {
+    auto r = store_->Query("SELECT claimed_until FROM webhook_inbox WHERE event_key = $1", {key});
+    return r && !r->empty() && r->rows[0].OptInt("claimed_until").has_value();
+  };
+  const bool sqlite = store_->dialect() == store::Dialect::kSqlite;
+  EXPECT_EQ(*released, sqlite ? 1 : 0);
+  EXPECT_EQ(claimed("gone"), !sqlite);
+  EXPECT_TRUE(claimed("alive"));
 }
 
 TEST_P(EngineTest, WebhookEventsAreCoalescedDeduplicatedAndEchoesDropped) {

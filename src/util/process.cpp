@@ -1,0 +1,25 @@
+// This machine's processes.
+#include "util/process.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+
+namespace kt {
+
+std::optional<int64_t> LeadingProcessId(std::string_view text) {
+  int64_t pid = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), pid);
+  if (ec != std::errc() || end == text.data() || end == text.data() + text.size() || *end != '-' || pid <= 0)
+    return std::nullopt;
+  return pid;
+}
+
+bool ProcessIsGone(int64_t pid) {
+  if (pid <= 0 || pid == ::getpid()) return false;
+  return ::kill(static_cast<pid_t>(pid), 0) == -1 && errno == ESRCH;
+}
+
+}  // namespace kt
