@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include "util/process.h"
 #include "util/random.h"
 
 namespace kt::fleet {
@@ -10,7 +11,37 @@ namespace kt::fleet {
 FleetLease::FleetLease(store::Store& store, Clock& clock, std::string name, std::string holder)
     : store_(store), clock_(clock), name_(std::move(name)), holder_(std::move(holder)) {}
 
+namespace {
+
+std::string HostName() {
+  char host[256] = {0};
+  ::gethostname(host, sizeof host - 1);
+  return host;
+}
+
+}  // namespace
+
 Result<bool> FleetLease::Hold(Millis lease) {
+  auto held = TryHold(lease);
+  if (!held || *held) return held;
+  // On SQLite (one machine), a holder "<this host>-<pid>-..." whose process is gone was killed: its lease is
+  // ended now rather than waited out (a restarted server schedules at once, not a minute later).
+  if (store_.dialect() != store::Dialect::kSqlite) return held;
+  auto current = store_.Query("SELECT holder FROM fleet_leases WHERE name = $1", {name_});
+  if (!current) return tl::unexpected(current.error());
+  if (current->empty()) return held;
+  const std::string holder = current->rows[0].Text(0);
+  const std::string here = HostName() + "-";
+  if (holder == holder_ || holder.rfind(here, 0) != 0) return held;
+  const auto pid = LeadingProcessId(std::string_view(holder).substr(here.size()));
+  if (!pid || !ProcessIsGone(*pid)) return held;
+  auto ended =
+      store_.Exec("UPDATE fleet_leases SET lease_until = 0 WHERE name = $1 AND holder = $2", {name_, holder});
+  if (!ended) return tl::unexpected(ended.error());
+  return TryHold(lease);
+}
+
+Result<bool> FleetLease::TryHold(Millis lease) {
   const int64_t now = clock_.NowUnixMs();
   // One statement on both backends: the row is inserted, or updated when it is ours or has expired; the
   // conflict check and the update happen under the row's lock, so two processes cannot both win.
@@ -34,9 +65,7 @@ Status FleetLease::Release() {
 }
 
 std::string ProcessHolderName() {
-  char host[256] = {0};
-  ::gethostname(host, sizeof host - 1);
-  return std::string(host) + "-" + std::to_string(::getpid()) + "-" +
+  return HostName() + "-" + std::to_string(::getpid()) + "-" +
          std::to_string(DefaultRandom().UniformInt(0, 999'999));
 }
 

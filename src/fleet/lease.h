@@ -17,7 +17,8 @@ class FleetLease {
   FleetLease(store::Store& store, Clock& clock, std::string name, std::string holder);
 
   // Takes the lease when it is free or expired, or renews it when this holder has it, for `lease` from now.
-  // true: this process holds it until then. false: another holder's lease is in force.
+  // true: this process holds it until then. false: another holder's lease is in force. On SQLite, a lease
+  // held by a process of this machine that is gone (ProcessHolderName's host and pid) is taken at once.
   Result<bool> Hold(Millis lease);
   // Gives the lease up (on shutdown), so another process takes over at once rather than after it expires.
   Status Release();
@@ -26,6 +27,8 @@ class FleetLease {
   const std::string& holder() const { return holder_; }
 
  private:
+  Result<bool> TryHold(Millis lease);
+
   store::Store& store_;
   Clock& clock_;
   std::string name_;

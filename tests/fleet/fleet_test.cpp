@@ -2,6 +2,9 @@
 // queue Worker, as two `ktrack serve` processes would. Every test runs on SQLite and on PostgreSQL.
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -190,6 +193,34 @@ TEST_P(Fleet, OneLeaseHolderAtATime) {
   EXPECT_TRUE(*a.Hold(10s)) << "released: taken at once";
   fleet::FleetLease other(*b_, clock, "another", "b");
   EXPECT_TRUE(*other.Hold(10s)) << "leases are per name";
+}
+
+// A server killed on this machine and started again takes the scheduler lease at once on SQLite (one machine)
+// rather than after it; a holder on another host, or alive, keeps it. PostgreSQL's holders may be elsewhere.
+TEST_P(Fleet, ALeaseOfAProcessGoneFromThisMachineIsTakenAtOnce) {
+  ManualClock clock;
+  const pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  ASSERT_GT(child, 0);
+  ASSERT_EQ(::waitpid(child, nullptr, 0), child);
+  char host[256] = {0};
+  ::gethostname(host, sizeof host - 1);
+  const std::string here = std::string(host) + "-";
+  const bool sqlite = a_->dialect() == store::Dialect::kSqlite;
+
+  fleet::FleetLease alive(*a_, clock, "alive", here + std::to_string(::getppid()) + "-1");
+  ASSERT_TRUE(*alive.Hold(60s));
+  EXPECT_FALSE(*fleet::FleetLease(*b_, clock, "alive", fleet::ProcessHolderName()).Hold(60s));
+
+  fleet::FleetLease elsewhere(*a_, clock, "elsewhere", "another-host-" + std::to_string(child) + "-1");
+  ASSERT_TRUE(*elsewhere.Hold(60s));
+  EXPECT_FALSE(*fleet::FleetLease(*b_, clock, "elsewhere", fleet::ProcessHolderName()).Hold(60s));
+
+  fleet::FleetLease killed(*a_, clock, "scheduler", here + std::to_string(child) + "-1");
+  ASSERT_TRUE(*killed.Hold(60s));
+  fleet::FleetLease restarted(*b_, clock, "scheduler", fleet::ProcessHolderName());
+  EXPECT_EQ(*restarted.Hold(60s), sqlite);
+  EXPECT_NE(*killed.Hold(60s), sqlite) << "taken over: the old holder no longer has it";
 }
 
 // Many contenders at once: exactly one wins each round.
