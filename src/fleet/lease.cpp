@@ -11,16 +11,6 @@ namespace kt::fleet {
 FleetLease::FleetLease(store::Store& store, Clock& clock, std::string name, std::string holder)
     : store_(store), clock_(clock), name_(std::move(name)), holder_(std::move(holder)) {}
 
-namespace {
-
-std::string HostName() {
-  char host[256] = {0};
-  ::gethostname(host, sizeof host - 1);
-  return host;
-}
-
-}  // namespace
-
 Result<bool> FleetLease::Hold(Millis lease) {
   auto held = TryHold(lease);
   if (!held || *held) return held;

@@ -15,15 +15,13 @@ namespace {
 
 using store::Params;
 using store::Row;
+using store::Tx;
+using store::Value;
 
 // "<name>-<host>-": a worker's id is this, its process id and its thread's index.
 std::string WorkerIdPrefix(const std::string& name) {
-  char host[256] = {0};
-  ::gethostname(host, sizeof host - 1);
-  return name + "-" + host + "-";
+  return name + "-" + HostName() + "-";
 }
-using store::Tx;
-using store::Value;
 
 constexpr const char* kColumns[] = {"id",         "kind",       "payload_json", "status",
                                     "priority",   "run_at",     "attempts",     "max_attempts",
@@ -410,8 +408,7 @@ void Worker::Start() {
   std::lock_guard lock(mu_);
   if (!threads_.empty()) return;
   // A server killed on this machine and started again resumes the jobs it was running at once, rather than
-  // after their leases (a minute by default).
-  // Should it fail, those leases end by themselves.
+  // after their leases (a minute by default). Should this fail, those leases end by themselves.
   auto released = queue_.ReleaseLeasesOfDeadProcesses(WorkerIdPrefix(options_.name));
   released_at_start_ = released ? *released : 0;
   stopping_ = false;

@@ -9,6 +9,12 @@
 
 namespace kt {
 
+std::string HostName() {
+  char host[256] = {0};
+  ::gethostname(host, sizeof host - 1);
+  return host;
+}
+
 std::optional<int64_t> LeadingProcessId(std::string_view text) {
   int64_t pid = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), pid);

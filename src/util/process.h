@@ -4,9 +4,13 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace kt {
+
+// This machine's host name, which ids written by its processes carry before their process id.
+std::string HostName();
 
 // The process id at the start of `text` ("1234-..." → 1234), if there is one followed by '-'.
 std::optional<int64_t> LeadingProcessId(std::string_view text);
