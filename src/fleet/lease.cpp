@@ -1,8 +1,6 @@
 // Named leases in the fleet_leases table: taken, renewed and given up with one upsert each.
 #include "fleet/lease.h"
 
-#include <unistd.h>
-
 #include "util/process.h"
 #include "util/random.h"
 
@@ -21,10 +19,7 @@ Result<bool> FleetLease::Hold(Millis lease) {
   if (!current) return tl::unexpected(current.error());
   if (current->empty()) return held;
   const std::string holder = current->rows[0].Text(0);
-  const std::string here = HostName() + "-";
-  if (holder == holder_ || holder.rfind(here, 0) != 0) return held;
-  const auto pid = LeadingProcessId(std::string_view(holder).substr(here.size()));
-  if (!pid || !ProcessIsGone(*pid)) return held;
+  if (holder == holder_ || !WrittenByAProcessGoneFromHere(holder)) return held;
   auto ended =
       store_.Exec("UPDATE fleet_leases SET lease_until = 0 WHERE name = $1 AND holder = $2", {name_, holder});
   if (!ended) return tl::unexpected(ended.error());
@@ -55,8 +50,7 @@ Status FleetLease::Release() {
 }
 
 std::string ProcessHolderName() {
-  return HostName() + "-" + std::to_string(::getpid()) + "-" +
-         std::to_string(DefaultRandom().UniformInt(0, 999'999));
+  return ProcessTag() + std::to_string(DefaultRandom().UniformInt(0, 999'999));
 }
 
 }  // namespace kt::fleet

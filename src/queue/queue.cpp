@@ -1,8 +1,6 @@
 // The job queue on the Store: claims under leases, retries with full-jitter backoff, and the Worker threads.
 #include "queue/queue.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
 #include <exception>
@@ -17,11 +15,6 @@ using store::Params;
 using store::Row;
 using store::Tx;
 using store::Value;
-
-// "<name>-<host>-": a worker's id is this, its process id and its thread's index.
-std::string WorkerIdPrefix(const std::string& name) {
-  return name + "-" + HostName() + "-";
-}
 
 constexpr const char* kColumns[] = {"id",         "kind",       "payload_json", "status",
                                     "priority",   "run_at",     "attempts",     "max_attempts",
@@ -212,17 +205,14 @@ Result<std::optional<Job>> Queue::Claim(std::string_view worker_id, const std::v
   return claimed;
 }
 
-Result<int64_t> Queue::ReleaseLeasesOfDeadProcesses(std::string_view prefix) {
+Result<int64_t> Queue::ReleaseLeasesOfDeadProcesses(std::string_view worker_name) {
   if (store_.dialect() != store::Dialect::kSqlite) return int64_t{0};
   auto running = store_.Query("SELECT id, worker_id FROM jobs WHERE status = 'running'", {});
   if (!running) return tl::unexpected(running.error());
   std::vector<int64_t> orphaned;
   for (const auto& row : running->rows) {
-    const std::string worker = row.OptText("worker_id").value_or("");
-    if (worker.rfind(prefix, 0) != 0) continue;
-    // "<pid>-<thread>" after the prefix.
-    const auto pid = LeadingProcessId(std::string_view(worker).substr(prefix.size()));
-    if (pid && ProcessIsGone(*pid)) orphaned.push_back(row.Int("id"));
+    if (WrittenByAProcessGoneFromHere(row.OptText("worker_id").value_or(""), std::string(worker_name) + "-"))
+      orphaned.push_back(row.Int("id"));
   }
   const int64_t now = clock_.NowUnixMs();
   for (int64_t id : orphaned) {
@@ -409,7 +399,7 @@ void Worker::Start() {
   if (!threads_.empty()) return;
   // A server killed on this machine and started again resumes the jobs it was running at once, rather than
   // after their leases (a minute by default). Should this fail, those leases end by themselves.
-  auto released = queue_.ReleaseLeasesOfDeadProcesses(WorkerIdPrefix(options_.name));
+  auto released = queue_.ReleaseLeasesOfDeadProcesses(options_.name);
   released_at_start_ = released ? *released : 0;
   stopping_ = false;
   heartbeat_stopping_ = false;
@@ -522,8 +512,7 @@ Result<bool> Worker::RunOnce(std::string_view worker_id) {
 }
 
 void Worker::Loop(int index) {
-  const std::string worker_id =
-      WorkerIdPrefix(options_.name) + std::to_string(::getpid()) + "-" + std::to_string(index);
+  const std::string worker_id = options_.name + "-" + ProcessTag() + std::to_string(index);
   while (!Stopping()) {
     auto ran = RunOnce(worker_id);
     if (ran && *ran) continue;  // there may be more work: look again at once

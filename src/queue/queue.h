@@ -91,11 +91,11 @@ class Queue {
   // come, and running jobs whose lease has expired (their worker died). Order: priority, run_at, id.
   Result<std::optional<Job>> Claim(std::string_view worker_id, const std::vector<std::string>& kinds,
                                    Millis lease);
-  // Running jobs held by workers named "<prefix><pid>-<thread>" whose process no longer exists on this
+  // Running jobs held by workers "<worker_name>-<host>-<pid>-<thread>" whose process no longer exists on this
   // machine (a server killed and restarted on the same SQLite file) become claimable now instead of at their
   // lease's end. Returns how many. Only where the store is SQLite: its processes share one machine (and, the
   // safe reading, one process namespace); PostgreSQL's workers on other hosts keep their leases.
-  Result<int64_t> ReleaseLeasesOfDeadProcesses(std::string_view prefix);
+  Result<int64_t> ReleaseLeasesOfDeadProcesses(std::string_view worker_name);
   // Extends the lease; fails with kConflict ("lease_lost") when the job is no longer this worker's.
   Status Heartbeat(int64_t job_id, std::string_view worker_id, Millis lease);
   // Marks the job done and counts the completion (jobs.completions); fails with kConflict ("lease_lost")

@@ -2,8 +2,6 @@
 // app, re-read each record once (webhook priority) and upsert it or mark it deleted, marking its events done
 // in the same transaction. A job's first batch gathers a burst before it reads; after that the webhook reads'
 // share of the rate budget goes, as it accrues, to the (stream, project) pairs that have waited longest.
-#include <unistd.h>
-
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -226,8 +224,7 @@ Result<int64_t> SyncEngine::ReleaseInboxClaimsOfDeadProcesses() {
   int64_t released = 0;
   for (const auto& row : claims->rows) {
     const std::string token = row.Text(0);
-    const auto pid = LeadingProcessId(token);
-    if (!pid || !ProcessIsGone(*pid)) continue;
+    if (!WrittenByAProcessGoneFromHere(token)) continue;
     auto r = store_.Exec(
         "UPDATE webhook_inbox SET claim_token = NULL, claimed_until = NULL WHERE claim_token = $1 AND "
         "status = 'pending'",
@@ -275,8 +272,9 @@ Status SyncEngine::RunWebhookJob(int64_t client_id, char slot) {
         StreamRef{row.Int(0), row.Int(3), row.Int(4), row.Text(5), row.Text(6)};
   }
 
-  // "<pid>-<random>": a server started after this one was killed can tell the claim is of a process gone.
-  const std::string token = std::to_string(::getpid()) + "-" + RandomHex(12);
+  // "<host>-<pid>-<random>": a server started after this one was killed can tell the claim is of a process
+  // gone.
+  const std::string token = ProcessTag() + RandomHex(12);
   ClaimKeeper keeper(store_, clock_, client_id, token, options_.inbox_claim_lease);
   auto release = [&]() -> Status {
     auto r = store_.Exec(

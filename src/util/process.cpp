@@ -15,6 +15,17 @@ std::string HostName() {
   return host;
 }
 
+std::string ProcessTag() {
+  return HostName() + "-" + std::to_string(::getpid()) + "-";
+}
+
+bool WrittenByAProcessGoneFromHere(std::string_view id, std::string_view prefix) {
+  const std::string here = std::string(prefix) + HostName() + "-";
+  if (id.substr(0, here.size()) != here) return false;
+  const auto pid = LeadingProcessId(id.substr(here.size()));
+  return pid && ProcessIsGone(*pid);
+}
+
 std::optional<int64_t> LeadingProcessId(std::string_view text) {
   int64_t pid = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), pid);

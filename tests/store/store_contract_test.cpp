@@ -21,6 +21,7 @@
 #include "store/migrations.h"
 #include "store/store.h"
 #include "util/clock.h"
+#include "util/process.h"
 #include "util/random.h"
 
 // GCC 12 warns about members left out of designated initializers even when they have defaults.
@@ -547,7 +548,7 @@ TEST_P(QueueContract, JobsOfAProcessGoneFromThisMachineAreClaimableAtOnce) {
   if (child == 0) ::_exit(0);
   ASSERT_GT(child, 0);
   ASSERT_EQ(::waitpid(child, nullptr, 0), child);  // reaped: no such process any more
-  const std::string prefix = "worker-thishost-";
+  const std::string prefix = "worker-" + HostName() + "-";
   const int64_t orphaned = Enqueue("k", {.dedupe_key = "orphaned"});
   ASSERT_TRUE(Claim(prefix + std::to_string(child) + "-0", {}, 60s));
   const int64_t alive = Enqueue("k", {.dedupe_key = "alive"});
@@ -555,8 +556,8 @@ TEST_P(QueueContract, JobsOfAProcessGoneFromThisMachineAreClaimableAtOnce) {
   const int64_t elsewhere = Enqueue("k", {.dedupe_key = "elsewhere"});
   ASSERT_TRUE(Claim("worker-otherhost-" + std::to_string(child) + "-0", {}, 60s));
   const bool sqlite = store_->dialect() == store::Dialect::kSqlite;
-  EXPECT_EQ(Must(q().ReleaseLeasesOfDeadProcesses(prefix)), sqlite ? 1 : 0);
-  auto resumed = Claim("worker-thishost-restarted-0");
+  EXPECT_EQ(Must(q().ReleaseLeasesOfDeadProcesses("worker")), sqlite ? 1 : 0);
+  auto resumed = Claim(prefix + "restarted-0");
   if (!sqlite) {
     EXPECT_FALSE(resumed) << "PostgreSQL: every lease runs out first";
     return;
@@ -564,7 +565,7 @@ TEST_P(QueueContract, JobsOfAProcessGoneFromThisMachineAreClaimableAtOnce) {
   ASSERT_TRUE(resumed);
   EXPECT_EQ(resumed->id, orphaned);
   EXPECT_EQ(resumed->attempts, 2);
-  EXPECT_FALSE(Claim("worker-thishost-restarted-1")) << "the others' jobs stay theirs";
+  EXPECT_FALSE(Claim(prefix + "restarted-1")) << "the others' jobs stay theirs";
   EXPECT_EQ(Must(q().Get(alive))->status, queue::kRunning);
   EXPECT_EQ(Must(q().Get(elsewhere))->status, queue::kRunning);
 }

@@ -21,6 +21,7 @@
 #include "postgres.h"
 #include "sync/records.h"
 #include "sync_fixture.h"
+#include "util/process.h"
 
 namespace kt::sync::testing {
 namespace {
@@ -257,6 +258,7 @@ TEST_P(EngineTest, EventsClaimedByAProcessGoneFromThisMachineAreReleasedAtStart)
   const int64_t at = clock_.NowUnixMs();
   ASSERT_TRUE(engine_->inbox().Accept(kClient, Event("gone", "RFIs", "update", 11, 5, at)));
   ASSERT_TRUE(engine_->inbox().Accept(kClient, Event("alive", "RFIs", "update", 12, 5, at)));
+  ASSERT_TRUE(engine_->inbox().Accept(kClient, Event("elsewhere", "RFIs", "update", 13, 5, at)));
   const pid_t child = ::fork();
   if (child == 0) ::_exit(0);
   ASSERT_GT(child, 0);
@@ -268,8 +270,9 @@ TEST_P(EngineTest, EventsClaimedByAProcessGoneFromThisMachineAreReleasedAtStart)
         {token, at + 60'000, key, kClient});
     ASSERT_TRUE(r && *r == 1);
   };
-  claim("gone", std::to_string(child) + "-0123456789ab");
-  claim("alive", std::to_string(::getppid()) + "-0123456789ab");
+  claim("gone", HostName() + "-" + std::to_string(child) + "-0123456789ab");
+  claim("alive", HostName() + "-" + std::to_string(::getppid()) + "-0123456789ab");
+  claim("elsewhere", "another-host-" + std::to_string(child) + "-0123456789ab");
   auto released = engine_->ReleaseInboxClaimsOfDeadProcesses();
   ASSERT_TRUE(released) << released.error().message;
   auto claimed = [&](const std::string& key) {
@@ -280,6 +283,7 @@ TEST_P(EngineTest, EventsClaimedByAProcessGoneFromThisMachineAreReleasedAtStart)
   EXPECT_EQ(*released, sqlite ? 1 : 0);
   EXPECT_EQ(claimed("gone"), !sqlite);
   EXPECT_TRUE(claimed("alive"));
+  EXPECT_TRUE(claimed("elsewhere"));
 }
 
 TEST_P(EngineTest, WebhookEventsAreCoalescedDeduplicatedAndEchoesDropped) {

@@ -31,5 +31,21 @@ TEST(Process, OnlyAProcessThatNoLongerExistsIsGone) {
   EXPECT_TRUE(ProcessIsGone(child));
 }
 
+TEST(Process, AnIdIsOfAProcessGoneFromHereOnlyWithThisHostAndADeadPid) {
+  const pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  ASSERT_GT(child, 0);
+  ASSERT_EQ(::waitpid(child, nullptr, 0), child);
+  const std::string here = HostName() + "-";
+  EXPECT_EQ(ProcessTag(), here + std::to_string(::getpid()) + "-");
+  EXPECT_TRUE(WrittenByAProcessGoneFromHere(here + std::to_string(child) + "-7"));
+  EXPECT_TRUE(WrittenByAProcessGoneFromHere("worker-" + here + std::to_string(child) + "-0", "worker-"));
+  EXPECT_FALSE(WrittenByAProcessGoneFromHere(here + std::to_string(child) + "-0", "worker-"));  // the prefix
+  EXPECT_FALSE(WrittenByAProcessGoneFromHere("another-host-" + std::to_string(child) + "-7"));
+  EXPECT_FALSE(WrittenByAProcessGoneFromHere(ProcessTag() + "7"));                         // this process
+  EXPECT_FALSE(WrittenByAProcessGoneFromHere(here + std::to_string(::getppid()) + "-7"));  // alive
+  EXPECT_FALSE(WrittenByAProcessGoneFromHere("0123456789ab"));  // a claim token of before: random hex only
+}
+
 }  // namespace
 }  // namespace kt
