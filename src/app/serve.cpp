@@ -121,6 +121,13 @@ int Serve(const Config& config) {
     return 1;
   }
   Services& s = **services;
+  // Deliveries that a server killed on this machine had answered but not stored yet are stored first (a
+  // journal it cannot store stays for the next start).
+  if (auto recovered = s.sync->inbox().RecoverJournals(); !recovered)
+    obs::Log(obs::Level::kError, "inbox_journal_recovery_failed",
+             {{"code", recovered.error().code}, {"message", recovered.error().message}});
+  else if (*recovered > 0)
+    obs::Log(obs::Level::kInfo, "inbox_journal_recovered", {{"events", *recovered}});
 
   // The HTTP server binds first: a listen address that cannot be used fails startup before any job runs, and
   // the webhook destination jobs write into Procore (Complete Integration) is the bound one, not the

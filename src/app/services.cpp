@@ -77,6 +77,10 @@ Result<std::unique_ptr<Services>> BuildServices(const Config& config) {
   // the job lease (at least 3 s, so renewals stay a second apart), so a shorter job_lease_s speeds up the
   // takeover of both.
   sync_options.inbox_claim_lease = Millis(std::max<int64_t>(config.job_lease_s, 3) * 1000);
+  // On SQLite every process is on this machine, so an accepted delivery may be made durable in a journal file
+  // of the data directory and answered before its commit (sync/inbox_journal.h; BENCHMARKS.md, session 21).
+  if (s->store->dialect() == store::Dialect::kSqlite)
+    sync_options.inbox.journal_dir = config.data_dir + "/webhook-journal";
   s->sync =
       std::make_unique<sync::SyncEngine>(*s->store, *s->queue, *s->procore_clients, s->clock, sync_options);
   integration::ReceiverOptions receiver_options;

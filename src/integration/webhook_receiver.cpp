@@ -52,6 +52,11 @@ bool SecretMatches(const ReceiverEntry& e, std::string_view presented) {
   return ok && !presented.empty();
 }
 
+// Durable in the inbox's journal: whether it is a redelivery is known once it is stored.
+ReceiveOutcome Accepted() {
+  return {200, "accepted", ""};
+}
+
 ReceiveOutcome AcceptOutcome(const Result<sync::AcceptResult>& accepted) {
   if (!accepted) return Reject(503, "unavailable", "KTrack could not store the event; Procore will retry.");
   return {200, accepted->duplicate ? "duplicate" : "accepted", ""};
@@ -143,6 +148,7 @@ ReceiveOutcome WebhookReceiver::Receive(const Delivery& d) {
 
   sync::WebhookEvent event;
   if (auto refused = CheckEvent(entry, d, event)) return *refused;
+  if (std::string body(d.body); inbox_.AcceptJournaled(entry.client_id, event, body)) return Accepted();
   auto accepted = inbox_.Accept(entry.client_id, event, d.body);
   return AcceptOutcome(accepted);
 }
@@ -170,7 +176,12 @@ bool WebhookReceiver::TryReceive(const Delivery& d, ReceiveDone done) {
     done(std::move(*refused));
     return true;
   }
-  inbox_.AcceptAsync(entry.client_id, std::move(event), std::string(d.body),
+  std::string body(d.body);
+  if (inbox_.AcceptJournaled(entry.client_id, event, body)) {
+    done(Accepted());
+    return true;
+  }
+  inbox_.AcceptAsync(entry.client_id, std::move(event), std::move(body),
                      [done = std::move(done)](const Result<sync::AcceptResult>& accepted) {
                        done(AcceptOutcome(accepted));
                      });

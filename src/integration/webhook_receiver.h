@@ -46,13 +46,15 @@ class WebhookReceiver {
   WebhookReceiver(store::Store& store, crypto::SecretStore& secrets, sync::Inbox& inbox, Clock& clock,
                   ReceiverOptions options = {});
 
-  // Checks the delivery and stores it, blocking until the event is durable (or refused). May read the
+  // Checks the delivery and stores it (in the inbox's journal when it has one), blocking until the event is
+  // durable (or refused). May read the
   // database (a key not cached, or a secret that may have been rotated).
   ReceiveOutcome Receive(const Delivery& delivery);
   // The same without blocking, for the HTTP I/O thread: when everything it needs is cached it takes the
-  // delivery (returns true) and calls `done` exactly once, at once for a refusal or from the inbox's
-  // committer once the event is durable. Returns false, having done nothing, when the key must be read from
-  // the database first: the caller then runs Receive where blocking is fine. `done` must not block.
+  // delivery (returns true) and calls `done` exactly once: at once for a refusal or for an event durable in
+  // the inbox's journal, else from the inbox's committer once the event is stored. Returns false, having done
+  // nothing, when the key must be read from the database first: the caller then runs Receive where blocking
+  // is fine. `done` must not block.
   using ReceiveDone = std::function<void(ReceiveOutcome)>;
   bool TryReceive(const Delivery& delivery, ReceiveDone done);
   // Drops cached keys of a client (called on every change of its hook, secret or status).

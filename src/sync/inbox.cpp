@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "obs/log.h"
 #include "util/thread_name.h"
 
 namespace kt::sync {
@@ -101,7 +102,9 @@ const std::string& PayloadSql(size_t rows) {
 }  // namespace
 
 Inbox::Inbox(store::Store& store, queue::Queue& queue, Clock& clock, InboxOptions options)
-    : store_(store), queue_(queue), clock_(clock), options_(options) {}
+    : store_(store), queue_(queue), clock_(clock), options_(std::move(options)) {
+  if (!options_.journal_dir.empty()) journal_ = std::make_unique<InboxJournal>(options_.journal_dir);
+}
 
 Inbox::~Inbox() {
   {
@@ -167,20 +170,84 @@ void Inbox::AcceptAsync(int64_t client_id, WebhookEvent event, std::string raw_b
       pending.done(Fail(ErrorKind::kUnavailable, "inbox_stopped", "The webhook inbox is shutting down."));
       return;
     }
-    if (!committer_.joinable())
-      committer_ = std::thread([this] {
-        SetThreadName("kt-inbox-commit");
-        RunCommitter();
-      });
-    waiting_.push_back(std::move(pending));
-    // The committer looks at the queue again after each commit; only an idle one needs waking.
-    wake = waiting_.size() == 1;
+    wake = QueueLocked(std::move(pending));
   }
   if (wake) group_cv_.notify_one();
 }
 
+bool Inbox::QueueLocked(PendingAccept pending) {
+  if (!committer_.joinable())
+    committer_ = std::thread([this] {
+      SetThreadName("kt-inbox-commit");
+      RunCommitter();
+    });
+  waiting_.push_back(std::move(pending));
+  // The committer looks at the queue again after each commit; only an idle one needs waking.
+  return waiting_.size() == 1;
+}
+
+bool Inbox::AcceptJournaled(int64_t client_id, WebhookEvent& event, std::string& raw_body) {
+  if (!journal_ || client_id <= 0 || event.event_key.empty() || event.resource_name.empty() ||
+      raw_body.empty())
+    return false;
+  {
+    std::lock_guard lock(group_mu_);
+    if (stopping_ || waiting_.size() >= options_.journal_backlog) return false;
+  }
+  auto segment = journal_->Append(client_id, raw_body);
+  std::unique_lock lock(group_mu_);
+  if (!segment) {
+    if (!journal_failing_)
+      obs::Log(obs::Level::kWarn, "inbox_journal_append_failed",
+               {{"message", segment.error().message}, {"fix", segment.error().fix}});
+    journal_failing_ = true;  // logged once until an append succeeds; meanwhile deliveries wait for commits
+    return false;
+  }
+  journal_failing_ = false;
+  // Stopping: the committer may be gone, and the event stays in the journal for the next start.
+  if (stopping_) return true;
+  PendingAccept pending;
+  pending.client_id = client_id;
+  pending.payload = std::move(raw_body);
+  pending.event = std::move(event);
+  pending.journal_segment = *segment;
+  const bool wake = QueueLocked(std::move(pending));
+  lock.unlock();
+  if (wake) group_cv_.notify_one();
+  return true;
+}
+
+Result<int64_t> Inbox::RecoverJournals() {
+  if (!journal_) return int64_t{0};
+  return InboxJournal::RecoverOrphans(
+      options_.journal_dir, [this](const std::vector<InboxJournal::Record>& records) -> Status {
+        std::mutex mu;
+        std::condition_variable cv;
+        size_t left = 0;
+        std::optional<Error> failure;
+        for (const InboxJournal::Record& record : records) {
+          auto event = ParseWebhookEvent(record.body);
+          if (!event) continue;  // it was parsed before it was journaled; a damaged one is not an event
+          {
+            std::lock_guard lock(mu);
+            ++left;
+          }
+          // One group commit for the whole journal rather than a transaction an event.
+          AcceptAsync(record.client_id, std::move(*event), record.body, [&](Result<AcceptResult> r) {
+            std::lock_guard lock(mu);
+            if (!r && !failure) failure = r.error();
+            if (--left == 0) cv.notify_one();
+          });
+        }
+        std::unique_lock lock(mu);
+        cv.wait(lock, [&] { return left == 0; });
+        if (failure) return tl::unexpected(*failure);
+        return {};
+      });
+}
+
 void Inbox::RunCommitter() {
-  std::vector<PendingAccept> batch;
+  std::vector<PendingAccept> batch, failed_journaled;
   std::unique_lock lock(group_mu_);
   for (;;) {
     group_cv_.wait(lock, [this] { return stopping_ || !waiting_.empty(); });
@@ -197,13 +264,52 @@ void Inbox::RunCommitter() {
                         e.what());
     }
     bool stored_new = false;
+    failed_journaled.clear();
+    uint64_t segment = 0;  // journaled events stored are reported a run of one segment at a time
+    int64_t stored_in_segment = 0;
+    auto report_stored = [&] {
+      if (stored_in_segment > 0) journal_->Stored(segment, stored_in_segment);
+      stored_in_segment = 0;
+    };
     for (PendingAccept& p : batch) {
       if (p.result && !p.result->duplicate) stored_new = true;
-      p.done(std::move(p.result));
+      if (!p.journal_segment) {
+        p.done(std::move(p.result));
+      } else if (p.result) {
+        if (p.journal_segment != segment) report_stored();
+        segment = p.journal_segment;
+        ++stored_in_segment;
+      } else {
+        failed_journaled.push_back(std::move(p));
+      }
     }
+    report_stored();
     if (stored_new) Wake(options_.coalesce_window);
     lock.lock();
+    if (const Millis pause = RetryLater(failed_journaled); pause > Millis(0))
+      group_cv_.wait_for(lock, pause, [this] { return stopping_; });
   }
+}
+
+Millis Inbox::RetryLater(std::vector<PendingAccept>& failed_journaled) {
+  if (failed_journaled.empty()) {
+    failed_commits_ = 0;
+    return Millis(0);
+  }
+  const Error& error = failed_journaled.front().result.error();
+  if (stopping_) {
+    // They stay in the journal, whose segments holding them are kept: the next start stores them.
+    obs::Log(obs::Level::kError, "inbox_journal_kept",
+             {{"events", failed_journaled.size()}, {"code", error.code}, {"message", error.message}});
+    return Millis(0);
+  }
+  // Procore has its answer already: they are tried again, first in line, until the database takes them.
+  if (failed_commits_++ == 0)
+    obs::Log(obs::Level::kError, "inbox_commit_failing",
+             {{"events", failed_journaled.size()}, {"code", error.code}, {"message", error.message}});
+  waiting_.insert(waiting_.begin(), std::make_move_iterator(failed_journaled.begin()),
+                  std::make_move_iterator(failed_journaled.end()));
+  return std::min(Millis(100) * (1 << std::min(failed_commits_, 9)), Millis(30'000));
 }
 
 // The payloads of the batch's new events (a duplicate's was stored with its first delivery).

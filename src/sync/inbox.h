@@ -5,11 +5,16 @@
 // transaction, then tells each caller its result. While a transaction commits, the next batch gathers, so N
 // concurrent deliveries cost one commit instead of N. AcceptAsync returns at once and reports from the
 // committer once the event is durable (the HTTP receiver's I/O thread never waits); Accept waits for it.
+//
+// With a journal (a SQLite store: InboxOptions::journal_dir), AcceptJournaled makes the event durable with
+// one append to this process's journal file (sync/inbox_journal.h) and returns, so the receiver answers
+// Procore without waiting for the committer; the committer stores it in the database afterwards, as above.
 #pragma once
 
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -20,6 +25,7 @@
 
 #include "queue/queue.h"
 #include "store/store.h"
+#include "sync/inbox_journal.h"
 #include "sync/webhook_event.h"
 #include "util/clock.h"
 #include "util/error.h"
@@ -35,6 +41,12 @@ struct InboxOptions {
   // successor).
   Millis coalesce_window{150};
   int64_t job_priority = 10;  // before bulk reads (lower runs first)
+  // Where this process's journal goes; empty: no journal (every accept waits for its commit). Only for a
+  // database of this machine (SQLite): a journal is local, and PostgreSQL's processes may be on other hosts.
+  std::string journal_dir;
+  // AcceptJournaled declines while this many journaled events wait for the committer: the deliveries then
+  // wait for their commits, which slows Procore's sending to what the database takes (and bounds memory).
+  size_t journal_backlog = 20'000;
 };
 
 struct AcceptResult {
@@ -85,6 +97,16 @@ class Inbox {
   // the event committed (or failed), or at once on this thread for an incomplete event. It must not block.
   using AcceptDone = std::function<void(Result<AcceptResult>)>;
   void AcceptAsync(int64_t client_id, WebhookEvent event, std::string raw_body, AcceptDone done);
+  // With a journal: appends the delivery (`raw_body`, from which `event` was parsed) to it and queues it for
+  // the committer, returning true once it is durable; the caller answers Procore "accepted" (a redelivery is
+  // recognised when it is stored). False, having done nothing, without a journal, for an incomplete event,
+  // while the backlog is full or when the append failed: the caller then uses AcceptAsync.
+  // `event` and `raw_body` are moved from only when it returns true.
+  bool AcceptJournaled(int64_t client_id, WebhookEvent& event, std::string& raw_body);
+  // Stores the events of the journals of this machine's processes that are gone (a server killed after
+  // answering Procore, before its committer stored them) and removes those journals. Returns how many events
+  // were read (redeliveries of stored events included). Without a journal, 0.
+  Result<int64_t> RecoverJournals();
 
   // Deletes processed events older than the cutoff (keep them past Procore's 12-hour redelivery horizon so
   // redeliveries are still recognised). Returns how many went.
@@ -136,12 +158,19 @@ class Inbox {
     WebhookEvent event;
     std::string payload;
     Result<AcceptResult> result;
-    AcceptDone done;
+    AcceptDone done;               // empty for a journaled event: its caller was answered at the append
+    uint64_t journal_segment = 0;  // the journal's segment holding it; 0: not journaled
   };
+  // Queues an accept for the committer, starting it if need be. Returns whether it must be woken. Under
+  // group_mu_.
+  bool QueueLocked(PendingAccept pending);
   // The committer thread: takes everything waiting, stores it, reports, until stopped with nothing waiting.
   void RunCommitter();
   // Stores a batch in one transaction (each event alone if that fails, so one bad event fails only itself).
   void CommitBatch(std::vector<PendingAccept>& batch);
+  // After a commit, under group_mu_: journaled events that failed go back to the front of the queue (they
+  // were acknowledged; the committer tries again after a pause). Returns the pause (zero when none failed).
+  Millis RetryLater(std::vector<PendingAccept>& failed_journaled);
   Status InsertAll(store::Tx& tx, const std::vector<PendingAccept*>& batch, int64_t now);
   Status InsertPayloads(store::Tx& tx, const std::vector<PendingAccept*>& batch);
 
@@ -154,9 +183,12 @@ class Inbox {
 
   std::mutex group_mu_;
   std::condition_variable group_cv_;
-  std::vector<PendingAccept> waiting_;  // not yet taken by the committer; guarded by group_mu_
-  bool stopping_ = false;               // guarded by group_mu_
-  std::thread committer_;               // started by the first accept (under group_mu_)
+  std::vector<PendingAccept> waiting_;     // not yet taken by the committer; guarded by group_mu_
+  bool stopping_ = false;                  // guarded by group_mu_
+  std::thread committer_;                  // started by the first accept (under group_mu_)
+  std::unique_ptr<InboxJournal> journal_;  // with options_.journal_dir; its file appears with the first event
+  bool journal_failing_ = false;           // the last append failed (logged once); guarded by group_mu_
+  int failed_commits_ = 0;  // consecutive commits of journaled events that failed (committer only)
 };
 
 }  // namespace kt::sync

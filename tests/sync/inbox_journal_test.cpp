@@ -1,0 +1,295 @@
+// The inbox's journal: records read back (a damaged or cut one skipped), segments removed once stored, only a
+// gone process's segments recovered; and the inbox with a journal: answered at the append, stored once each,
+// stored after the database refused for a while, and stored at the next start after a stop that could not.
+#include "sync/inbox_journal.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "process.h"
+#include "queue/queue.h"
+#include "store/migrations.h"
+#include "store/store.h"
+#include "sync/inbox.h"
+#include "util/clock.h"
+#include "util/random.h"
+
+namespace kt::sync::testing {
+namespace {
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::set<std::string> JournalFiles(const std::string& dir) {
+  std::set<std::string> files;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) files.insert(entry.path().string());
+  return files;
+}
+
+// A Procore v2.0 delivery whose ulid is built from `n`.
+std::string Body(int n, int64_t resource_id = 11) {
+  const std::string digits = std::to_string(n);
+  const std::string ulid = "01JD" + std::string(22 - digits.size(), '0') + digits;
+  return R"({"id":)" + std::to_string(1000 + n) + R"(,"ulid":")" + ulid +
+         R"(","timestamp":"2026-11-30T10:00:00.000000Z","resource_name":"RFIs",)" +
+         R"("event_type":"update","resource_id":)" + std::to_string(resource_id) +
+         R"(,"company_id":1,"project_id":5,"api_version":"v2.0"})";
+}
+
+TEST(InboxJournal, RecordsAreReadBackAndADamagedOrCutOneIsSkipped) {
+  kt::testing::TempDir dir;
+  InboxJournal journal(dir.path());
+  for (int i = 1; i <= 3; ++i) ASSERT_TRUE(journal.Append(40 + i, "body " + std::to_string(i)));
+  ASSERT_EQ(journal.SegmentPaths().size(), 1u);
+  const std::string data = ReadFile(journal.SegmentPaths()[0]);
+
+  auto records = InboxJournal::ParseRecords(data);
+  ASSERT_EQ(records.size(), 3u);
+  EXPECT_EQ(records[0].client_id, 41);
+  EXPECT_EQ(records[2].body, "body 3");
+
+  std::string damaged = data;
+  damaged[damaged.find("body 2") + 5] = 'X';  // the second record's checksum fails
+  records = InboxJournal::ParseRecords(damaged);
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[0].body, "body 1");
+  EXPECT_EQ(records[1].body, "body 3");
+
+  records = InboxJournal::ParseRecords(damaged.substr(0, damaged.size() - 3));  // the third cut short
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].body, "body 1");
+  EXPECT_TRUE(InboxJournal::ParseRecords("").empty());
+}
+
+TEST(InboxJournal, ASegmentIsRemovedOnceItsEventsAreStoredAndAppendsGoElsewhere) {
+  kt::testing::TempDir dir;
+  {
+    InboxJournal journal(dir.path(), /*segment_bytes=*/100);
+    auto first = journal.Append(1, std::string(90, 'a'));
+    auto second = journal.Append(1, std::string(90, 'b'));  // the first segment is full: a new one
+    ASSERT_TRUE(first && second);
+    EXPECT_NE(*first, *second);
+    auto paths = journal.SegmentPaths();
+    ASSERT_EQ(paths.size(), 2u);
+    EXPECT_EQ(JournalFiles(dir.path()), std::set<std::string>(paths.begin(), paths.end()));
+
+    journal.Stored(*first);
+    EXPECT_EQ(JournalFiles(dir.path()), std::set<std::string>{paths[1]});
+    journal.Stored(*second);  // the current segment stays while appends go there
+    EXPECT_EQ(JournalFiles(dir.path()), std::set<std::string>{paths[1]});
+  }
+  EXPECT_TRUE(JournalFiles(dir.path()).empty()) << "a stop with everything stored leaves no journal";
+}
+
+TEST(InboxJournal, AnOldSegmentWhoseEventsAreAllStoredGivesWay) {
+  kt::testing::TempDir dir;
+  InboxJournal journal(dir.path(), /*segment_bytes=*/1 << 20, /*segment_age=*/std::chrono::milliseconds(50));
+  auto first = journal.Append(1, "early");
+  ASSERT_TRUE(first);
+  journal.Stored(*first);  // young: it stays the current segment
+  auto second = journal.Append(1, "still early");
+  ASSERT_TRUE(second);
+  EXPECT_EQ(*second, *first);
+  std::this_thread::sleep_for(std::chrono::milliseconds(60));
+  journal.Stored(*second);  // all stored and old: removed, so a crash would not replay it
+  EXPECT_TRUE(JournalFiles(dir.path()).empty());
+  auto third = journal.Append(1, "later");
+  ASSERT_TRUE(third);
+  EXPECT_NE(*third, *first);
+  EXPECT_EQ(JournalFiles(dir.path()).size(), 1u);
+}
+
+TEST(InboxJournal, OnlyTheSegmentsOfAGoneProcessAreRecoveredAndAFailedStoreKeepsThem) {
+  kt::testing::TempDir dir;
+  InboxJournal live(dir.path());
+  ASSERT_TRUE(live.Append(7, "live event"));
+  {
+    InboxJournal gone(dir.path());
+    ASSERT_TRUE(gone.Append(8, "gone event 1"));
+    ASSERT_TRUE(gone.Append(9, "gone event 2"));
+  }  // closed with its events unstored: the file stays, unlocked, as after a crash
+  ASSERT_EQ(JournalFiles(dir.path()).size(), 2u);
+
+  auto refused =
+      InboxJournal::RecoverOrphans(dir.path(), [](const std::vector<InboxJournal::Record>&) -> Status {
+        return Fail(ErrorKind::kUnavailable, "db_down", "The database is down.");
+      });
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, "db_down");
+  EXPECT_EQ(JournalFiles(dir.path()).size(), 2u) << "a journal that could not be stored is kept";
+
+  std::vector<InboxJournal::Record> stored;
+  auto recovered = InboxJournal::RecoverOrphans(
+      dir.path(), [&](const std::vector<InboxJournal::Record>& records) -> Status {
+        stored.insert(stored.end(), records.begin(), records.end());
+        return {};
+      });
+  ASSERT_TRUE(recovered) << recovered.error().message;
+  EXPECT_EQ(*recovered, 2);
+  ASSERT_EQ(stored.size(), 2u);
+  EXPECT_EQ(stored[0].client_id, 8);
+  EXPECT_EQ(stored[1].body, "gone event 2");
+  const auto left = JournalFiles(dir.path());
+  EXPECT_EQ(left, std::set<std::string>{live.SegmentPaths()[0]}) << "a live process's segment is left alone";
+
+  auto none = InboxJournal::RecoverOrphans(dir.path() + "/missing", [](const auto&) -> Status { return {}; });
+  ASSERT_TRUE(none);
+  EXPECT_EQ(*none, 0);
+}
+
+// A store whose transactions fail while `failing` is above zero (each failure counts it down; negative:
+// always).
+class RefusingStore final : public store::Store {
+ public:
+  explicit RefusingStore(store::Store& inner) : inner_(inner) {}
+  store::Dialect dialect() const override { return inner_.dialect(); }
+  Status Transact(const std::function<Status(store::Tx&)>& fn) override {
+    int left = failing.load();
+    while (left != 0) {
+      if (left < 0 || failing.compare_exchange_weak(left, left - 1))
+        return Fail(ErrorKind::kUnavailable, "database_unavailable", "The database is refusing writes.");
+    }
+    return inner_.Transact(fn);
+  }
+  Result<store::QueryResult> Query(std::string_view sql, const store::Params& params) override {
+    return inner_.Query(sql, params);
+  }
+  Status Ping() override { return inner_.Ping(); }
+  std::string Describe() const override { return inner_.Describe(); }
+
+  std::atomic<int> failing{0};
+
+ private:
+  store::Store& inner_;
+};
+
+class InboxWithJournal : public ::testing::Test {
+ protected:
+  static constexpr int64_t kClient = 42;
+
+  void SetUp() override {
+    auto opened = store::OpenStore("sqlite:" + dir_.path() + "/inbox.db");
+    ASSERT_TRUE(opened) << opened.error().message;
+    store_ = std::move(*opened);
+    ASSERT_TRUE(store::Migrate(*store_));
+    refusing_ = std::make_unique<RefusingStore>(*store_);
+    queue_ = std::make_unique<queue::Queue>(*refusing_, clock_, random_);
+  }
+
+  std::unique_ptr<Inbox> NewInbox(size_t backlog = 20'000) {
+    InboxOptions options;
+    options.journal_dir = journal_dir_;
+    options.journal_backlog = backlog;
+    return std::make_unique<Inbox>(*refusing_, *queue_, clock_, options);
+  }
+
+  // Accepts the delivery through the journal; false when the inbox declined it.
+  static bool Journal(Inbox& inbox, const std::string& body) {
+    auto event = ParseWebhookEvent(body);
+    EXPECT_TRUE(event) << body << ": " << (event ? "" : event.error().message);
+    if (!event) return false;
+    std::string copy = body;
+    return inbox.AcceptJournaled(kClient, *event, copy);
+  }
+
+  int64_t Stored() {
+    auto r = store_->Query("SELECT COUNT(*) FROM webhook_inbox WHERE client_id = $1", {kClient});
+    EXPECT_TRUE(r);
+    return r ? r->rows[0].Int(0) : -1;
+  }
+
+  bool StoredWithin(int64_t expected, std::chrono::seconds limit) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (Stored() == expected) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return Stored() == expected;
+  }
+
+  kt::testing::TempDir dir_;
+  const std::string journal_dir_ = dir_.path() + "/webhook-journal";
+  SystemClock clock_;
+  SeededRandom random_{7};
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<RefusingStore> refusing_;
+  std::unique_ptr<queue::Queue> queue_;
+};
+
+TEST_F(InboxWithJournal, DeliveriesAreTakenAtTheAppendAndStoredOnceEach) {
+  auto inbox = NewInbox();
+  for (int i = 0; i < 300; ++i) {
+    ASSERT_TRUE(Journal(*inbox, Body(i)));
+    if (i % 3 == 0) {
+      ASSERT_TRUE(Journal(*inbox, Body(i)));  // redelivered
+    }
+  }
+  EXPECT_TRUE(StoredWithin(300, std::chrono::seconds(30))) << Stored();
+  auto payload = store_->Query(
+      "SELECT p.payload FROM webhook_inbox_payloads p JOIN webhook_inbox i ON i.id = p.inbox_id "
+      "WHERE i.event_key = $1",
+      {"01jd0000000000000000000007"});
+  ASSERT_TRUE(payload);
+  ASSERT_EQ(payload->rows.size(), 1u);
+  EXPECT_EQ(payload->rows[0].Text(0), Body(7)) << "the delivery's own body is kept";
+  inbox.reset();
+  EXPECT_TRUE(JournalFiles(journal_dir_).empty()) << "a stop with everything stored leaves no journal";
+}
+
+TEST_F(InboxWithJournal, AnEventTheDatabaseRefusedIsStoredOnceItTakesWritesAgain) {
+  refusing_->failing = 2;  // the first two commits fail; the committer tries again after 0.2 s, then 0.4 s
+  auto inbox = NewInbox();
+  ASSERT_TRUE(Journal(*inbox, Body(1)));
+  ASSERT_TRUE(Journal(*inbox, Body(2)));
+  EXPECT_TRUE(StoredWithin(2, std::chrono::seconds(10))) << Stored();
+  EXPECT_EQ(refusing_->failing.load(), 0);
+}
+
+TEST_F(InboxWithJournal, EventsNotStoredBeforeAStopAreStoredAtTheNextStart) {
+  refusing_->failing = -1;  // the database refuses every write until the restart
+  auto first = NewInbox();
+  ASSERT_TRUE(Journal(*first, Body(1)));
+  ASSERT_TRUE(Journal(*first, Body(2, 12)));
+  ASSERT_TRUE(Journal(*first, Body(1)));  // a redelivery
+  first.reset();                          // stops; what it could not store stays in its journal, now unlocked
+  EXPECT_EQ(Stored(), 0);
+  EXPECT_EQ(JournalFiles(journal_dir_).size(), 1u);
+
+  refusing_->failing = 0;
+  auto second = NewInbox();
+  auto recovered = second->RecoverJournals();
+  ASSERT_TRUE(recovered) << recovered.error().message;
+  EXPECT_EQ(*recovered, 3);
+  EXPECT_EQ(Stored(), 2);
+  EXPECT_TRUE(JournalFiles(journal_dir_).empty());
+  auto again = second->RecoverJournals();
+  ASSERT_TRUE(again);
+  EXPECT_EQ(*again, 0);
+}
+
+TEST_F(InboxWithJournal, AFullBacklogOrNoJournalDeclinesAndTheCallerWaitsForTheCommit) {
+  auto full = NewInbox(/*backlog=*/0);
+  EXPECT_FALSE(Journal(*full, Body(1)));
+  EXPECT_TRUE(JournalFiles(journal_dir_).empty());
+
+  Inbox without(*refusing_, *queue_, clock_, InboxOptions{});
+  EXPECT_FALSE(Journal(without, Body(1)));
+  auto recovered = without.RecoverJournals();
+  ASSERT_TRUE(recovered);
+  EXPECT_EQ(*recovered, 0);
+}
+
+}  // namespace
+}  // namespace kt::sync::testing
