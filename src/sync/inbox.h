@@ -1,5 +1,5 @@
-// The webhook inbox: the receiver stores each parsed event here (deduplicated by its ULID or id) before it
-// answers Procore, and the insert queues the processing job in the same transaction.
+// The webhook inbox: the receiver makes each parsed event durable here before it answers Procore; it is stored
+// once (deduplicated by its ULID or id), and the insert queues the processing job in the same transaction.
 //
 // Group commit: events are handed to one committer thread, which stores everything waiting in one
 // transaction, then tells each caller its result. While a transaction commits, the next batch gathers, so N
