@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -38,8 +39,8 @@ uint64_t Checksum(int64_t client_id, std::string_view body) {
   return h;
 }
 
-void PutLe(std::string& out, uint64_t v, int bytes) {
-  for (int i = 0; i < bytes; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+void PutLe(char* out, uint64_t v, int bytes) {
+  for (int i = 0; i < bytes; ++i) out[i] = static_cast<char>((v >> (8 * i)) & 0xff);
 }
 
 uint64_t GetLe(std::string_view in, size_t at, int bytes) {
@@ -56,19 +57,18 @@ tl::unexpected<Error> IoError(std::string_view what, const std::string& path, in
               "Check that the data directory is writable by KTrack's user and that its disk has room.");
 }
 
-// Writes all of `data` with as few write() calls as the kernel allows (one for a regular file); the error
-// number on failure.
-int WriteAll(int fd, std::string_view data) {
-  while (!data.empty()) {
-    const ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return errno;
-    }
-    if (n == 0) return EIO;
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return 0;
+// Appends header and body with one writev(); the error number when it failed or wrote part (a regular file
+// writes all unless the disk is full or a limit is reached). A second call for the rest could land after
+// another thread's record, so a part is a failure: the reading skips it.
+int AppendRecord(int fd, std::string_view header, std::string_view body) {
+  iovec parts[2] = {{const_cast<char*>(header.data()), header.size()},
+                    {const_cast<char*>(body.data()), body.size()}};
+  ssize_t n;
+  do {
+    n = ::writev(fd, parts, 2);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return errno;
+  return static_cast<size_t>(n) == header.size() + body.size() ? 0 : ENOSPC;
 }
 
 }  // namespace
@@ -119,13 +119,11 @@ void InboxJournal::RemoveIfDoneLocked(std::vector<Segment>::iterator it) {
 }
 
 Result<uint64_t> InboxJournal::Append(int64_t client_id, std::string_view body) {
-  std::string record;
-  record.reserve(kHeaderBytes + body.size());
-  record.append(kMagic);
-  PutLe(record, body.size(), 4);
-  PutLe(record, static_cast<uint64_t>(client_id), 8);
-  PutLe(record, Checksum(client_id, body), 8);
-  record.append(body);
+  char header[kHeaderBytes];
+  std::memcpy(header, kMagic.data(), kMagic.size());
+  PutLe(header + 4, body.size(), 4);
+  PutLe(header + 8, static_cast<uint64_t>(client_id), 8);
+  PutLe(header + 16, Checksum(client_id, body), 8);
   uint64_t number;
   int fd;
   {
@@ -134,12 +132,13 @@ Result<uint64_t> InboxJournal::Append(int64_t client_id, std::string_view body) 
       if (auto s = StartSegmentLocked(); !s) return tl::unexpected(s.error());
     }
     Segment& segment = segments_.back();
-    segment.bytes += static_cast<int64_t>(record.size());
+    segment.bytes += static_cast<int64_t>(kHeaderBytes + body.size());
     ++segment.unstored;
     number = segment.number;
     fd = segment.fd;  // stays open until the segment's events are all stored, this one included
   }
-  if (const int error_number = WriteAll(fd, record); error_number != 0) {
+  if (const int error_number = AppendRecord(fd, std::string_view(header, sizeof header), body);
+      error_number != 0) {
     std::lock_guard lock(mu_);
     // What part of it was written is skipped by the reading (its checksum fails); appends go on in a new
     // segment.

@@ -279,6 +279,24 @@ TEST_F(InboxWithJournal, EventsNotStoredBeforeAStopAreStoredAtTheNextStart) {
   EXPECT_EQ(*again, 0);
 }
 
+TEST_F(InboxWithJournal, AJournalThatCannotBeWrittenDeclinesSayingWhy) {
+  std::ofstream(journal_dir_) << "a file where the journal's directory should be";
+  InboxJournal journal(journal_dir_);
+  auto appended = journal.Append(kClient, "event");
+  ASSERT_FALSE(appended);
+  EXPECT_EQ(appended.error().code, "inbox_journal_failed");
+  EXPECT_NE(appended.error().message.find(journal_dir_), std::string::npos) << appended.error().message;
+  EXPECT_FALSE(appended.error().fix.empty());
+
+  auto inbox = NewInbox();
+  EXPECT_FALSE(Journal(*inbox, Body(1)));  // the caller then waits for the commit instead
+  auto event = ParseWebhookEvent(Body(1));
+  ASSERT_TRUE(event);
+  auto stored = inbox->Accept(kClient, *event, Body(1));
+  ASSERT_TRUE(stored) << stored.error().message;
+  EXPECT_EQ(Stored(), 1);
+}
+
 TEST_F(InboxWithJournal, AFullBacklogOrNoJournalDeclinesAndTheCallerWaitsForTheCommit) {
   auto full = NewInbox(/*backlog=*/0);
   EXPECT_FALSE(Journal(*full, Body(1)));
