@@ -90,15 +90,22 @@ std::map<std::string, int64_t> TableCounts(ReliabilityEnv& env) {
   return out;
 }
 
-TEST(WebhookReliability, TenThousandBadRequestsChangeNothing) {
-  ReliabilityEnv env;
+// Starts the `small` company, connected and synced; the webhook destination and the Authorization header
+// Procore sends to it.
+void StartSynced(ReliabilityEnv& env, std::string& url, std::string& bearer) {
   ASSERT_NO_FATAL_FAILURE(env.Start({.preset = "small"}));
   ASSERT_NO_FATAL_FAILURE(env.Connect());
   ConvergenceReport report;
   ASSERT_TRUE(env.WaitConverged(std::chrono::seconds(120), &report)) << report.Describe();
-  const std::string url = env.webhook_url();
+  url = env.webhook_url();
   ASSERT_FALSE(url.empty());
-  const std::string bearer = "Bearer " + ReadWebhookSecret(env.data_dir(), env.tenant.client_id);
+  bearer = "Bearer " + ReadWebhookSecret(env.data_dir(), env.tenant.client_id);
+}
+
+TEST(WebhookReliability, TenThousandBadRequestsChangeNothing) {
+  ReliabilityEnv env;
+  std::string url, bearer;
+  ASSERT_NO_FATAL_FAILURE(StartSynced(env, url, bearer));
   const std::string unknown = env.base_url + "/webhooks/procore/no-such-integration-key-at-all";
   const std::string event = json{{"id", 123456789},
                                  {"ulid", "01J00000000000000123456789"},
@@ -191,13 +198,8 @@ std::set<std::string> StoredEventKeys(ReliabilityEnv& env, const std::string& pr
 // killed one's journal. Up to three kills, until one lands with answered deliveries not yet committed.
 TEST(WebhookReliability, DeliveriesAnsweredBeforeAKillAreStoredOnceTheServerIsBack) {
   ReliabilityEnv env;
-  ASSERT_NO_FATAL_FAILURE(env.Start({.preset = "small"}));
-  ASSERT_NO_FATAL_FAILURE(env.Connect());
-  ConvergenceReport report;
-  ASSERT_TRUE(env.WaitConverged(std::chrono::seconds(120), &report)) << report.Describe();
-  const std::string url = env.webhook_url();
-  ASSERT_FALSE(url.empty());
-  const std::string bearer = "Bearer " + ReadWebhookSecret(env.data_dir(), env.tenant.client_id);
+  std::string url, bearer;
+  ASSERT_NO_FATAL_FAILURE(StartSynced(env, url, bearer));
 
   int kills_between_answer_and_commit = 0;
   for (int round = 1; round <= 3 && kills_between_answer_and_commit == 0; ++round) {
