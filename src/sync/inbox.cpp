@@ -29,6 +29,10 @@ std::string RenderEvent(const WebhookEvent& e) {
   return j.dump();
 }
 
+// A journaled event the database refused this many times while it took others is set aside (left in the
+// journal for the next start).
+constexpr int kRefusalsAlone = 3;
+
 // A batch is stored with multi-row INSERTs of these sizes (largest first), so that a handful of statement
 // texts serve every batch size and stay prepared in the store's statement cache.
 constexpr size_t kRowSizes[] = {64, 16, 4, 1};
@@ -263,7 +267,8 @@ void Inbox::RunCommitter() {
         p.result = Fail(ErrorKind::kInternal, "inbox_commit_failed", "The webhook event was not stored.", "",
                         e.what());
     }
-    bool stored_new = false;
+    bool stored_new = false, stored_any = false;
+    for (const PendingAccept& p : batch) stored_any = stored_any || p.result.has_value();
     failed_journaled.clear();
     uint64_t segment = 0;  // journaled events stored are reported a run of one segment at a time
     int64_t stored_in_segment = 0;
@@ -279,6 +284,14 @@ void Inbox::RunCommitter() {
         if (p.journal_segment != segment) report_stored();
         segment = p.journal_segment;
         ++stored_in_segment;
+      } else if (stored_any && ++p.refusals_alone >= kRefusalsAlone) {
+        // The database takes other events but not this one: it stays in the journal, which is kept for the
+        // next start to try again, rather than hold up the events behind it.
+        obs::Log(obs::Level::kError, "inbox_event_set_aside",
+                 {{"client_id", p.client_id},
+                  {"event_key", p.event.event_key},
+                  {"code", p.result.error().code},
+                  {"message", p.result.error().message}});
       } else {
         failed_journaled.push_back(std::move(p));
       }

@@ -1,5 +1,6 @@
-// The webhook inbox: the receiver makes each parsed event durable here before it answers Procore; it is stored
-// once (deduplicated by its ULID or id), and the insert queues the processing job in the same transaction.
+// The webhook inbox: the receiver makes each parsed event durable here before it answers Procore; it is
+// stored once (deduplicated by its ULID or id), and the insert queues the processing job in the same
+// transaction.
 //
 // Group commit: events are handed to one committer thread, which stores everything waiting in one
 // transaction, then tells each caller its result. While a transaction commits, the next batch gathers, so N
@@ -160,6 +161,7 @@ class Inbox {
     Result<AcceptResult> result;
     AcceptDone done;               // empty for a journaled event: its caller was answered at the append
     uint64_t journal_segment = 0;  // the journal's segment holding it; 0: not journaled
+    int refusals_alone = 0;        // commits that refused it while storing others (journaled only)
   };
   // Queues an accept for the committer, starting it if need be. Returns whether it must be woken. Under
   // group_mu_.

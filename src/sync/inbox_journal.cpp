@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <system_error>
 
 #include "util/hash.h"
@@ -204,6 +205,7 @@ Result<int64_t> InboxJournal::RecoverOrphans(const std::string& dir, const Store
   std::filesystem::directory_iterator it(dir, ec);
   if (ec) return int64_t{0};  // no journal was ever written here
   int64_t stored = 0;
+  std::optional<Error> first_failure;
   for (const auto& entry : it) {
     const std::string path = entry.path().string();
     if (entry.path().extension() != kSuffix) continue;
@@ -230,13 +232,15 @@ Result<int64_t> InboxJournal::RecoverOrphans(const std::string& dir, const Store
     }
     const std::vector<Record> records = ParseRecords(data);
     if (auto s = records.empty() ? Status{} : store(records); !s) {
+      if (!first_failure) first_failure = s.error();  // kept; the other segments are still stored
       ::close(fd);
-      return tl::unexpected(s.error());
+      continue;
     }
     stored += static_cast<int64_t>(records.size());
     ::unlink(path.c_str());  // under the lock
     ::close(fd);
   }
+  if (first_failure) return tl::unexpected(*first_failure);
   return stored;
 }
 

@@ -54,8 +54,9 @@ class InboxJournal {
   // The records of a segment's bytes; what fails its checksum is skipped.
   static std::vector<Record> ParseRecords(std::string_view data);
   // For every segment in `dir` whose process is gone: reads its records, hands them to `store` and removes
-  // the file once `store` succeeded (a segment `store` fails on is kept for the next start). Returns how many
-  // records were stored. A missing `dir` has none.
+  // the file once `store` succeeded. A segment `store` fails on is kept for the next start, the others are
+  // still stored, and the first failure is returned. Otherwise how many records were stored. A missing `dir`
+  // has none.
   using StoreRecords = std::function<Status(const std::vector<Record>&)>;
   static Result<int64_t> RecoverOrphans(const std::string& dir, const StoreRecords& store);
 

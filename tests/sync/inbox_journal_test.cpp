@@ -257,6 +257,34 @@ TEST_F(InboxWithJournal, AnEventTheDatabaseRefusedIsStoredOnceItTakesWritesAgain
   EXPECT_EQ(refusing_->failing.load(), 0);
 }
 
+TEST_F(InboxWithJournal, AnEventTheDatabaseRefusesAloneIsSetAsideForTheNextStartAndHoldsUpNothing) {
+  ASSERT_TRUE(
+      store_->Exec("CREATE TRIGGER refuse_one BEFORE INSERT ON webhook_inbox "
+                   "WHEN NEW.event_key = '01jd0000000000000000000002' "
+                   "BEGIN SELECT RAISE(ABORT, 'this event cannot be stored'); END"));
+  auto inbox = NewInbox();
+  // Each batch stores the others and refuses the second; after its third refusal alone it is set aside.
+  for (int i = 1; i <= 3; ++i) ASSERT_TRUE(Journal(*inbox, Body(i)));
+  ASSERT_TRUE(StoredWithin(2, std::chrono::seconds(10)));
+  for (int i = 4; i <= 6; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(900));  // past the committer's pause
+    ASSERT_TRUE(Journal(*inbox, Body(i)));
+    ASSERT_TRUE(StoredWithin(i - 1, std::chrono::seconds(5))) << "event " << i << " was held up";
+  }
+  // Set aside now: a later event is stored at once.
+  ASSERT_TRUE(Journal(*inbox, Body(7)));
+  EXPECT_TRUE(StoredWithin(6, std::chrono::seconds(1))) << Stored();
+  inbox.reset();
+  EXPECT_EQ(JournalFiles(journal_dir_).size(), 1u) << "the journal holding it is kept";
+
+  ASSERT_TRUE(store_->Exec("DROP TRIGGER refuse_one"));
+  auto restarted = NewInbox();
+  auto recovered = restarted->RecoverJournals();
+  ASSERT_TRUE(recovered) << recovered.error().message;
+  EXPECT_EQ(Stored(), 7);
+  EXPECT_TRUE(JournalFiles(journal_dir_).empty());
+}
+
 TEST_F(InboxWithJournal, EventsNotStoredBeforeAStopAreStoredAtTheNextStart) {
   refusing_->failing = -1;  // the database refuses every write until the restart
   auto first = NewInbox();
