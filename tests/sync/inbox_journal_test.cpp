@@ -149,6 +149,27 @@ TEST(InboxJournal, OnlyTheSegmentsOfAGoneProcessAreRecoveredAndAFailedStoreKeeps
   EXPECT_EQ(*none, 0);
 }
 
+TEST(InboxJournal, ASegmentThatCannotBeStoredDoesNotStopTheOthers) {
+  kt::testing::TempDir dir;
+  for (const char* body : {"bad event", "good event"}) {
+    InboxJournal gone(dir.path());
+    ASSERT_TRUE(gone.Append(8, body));
+  }  // two gone processes' segments
+  std::vector<std::string> stored;
+  auto recovered = InboxJournal::RecoverOrphans(
+      dir.path(), [&](const std::vector<InboxJournal::Record>& records) -> Status {
+        if (records[0].body == "bad event")
+          return Fail(ErrorKind::kInternal, "cannot_store", "This event cannot be stored.");
+        stored.push_back(records[0].body);
+        return {};
+      });
+  ASSERT_FALSE(recovered);
+  EXPECT_EQ(recovered.error().code, "cannot_store");
+  EXPECT_EQ(stored, std::vector<std::string>{"good event"});
+  ASSERT_EQ(JournalFiles(dir.path()).size(), 1u);
+  EXPECT_EQ(InboxJournal::ParseRecords(ReadFile(*JournalFiles(dir.path()).begin()))[0].body, "bad event");
+}
+
 // A store whose transactions fail while `failing` is above zero (each failure counts it down; negative:
 // always).
 class RefusingStore final : public store::Store {
