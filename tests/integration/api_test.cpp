@@ -587,11 +587,21 @@ TEST_F(IntegrationApiTest, CompleteCreatesTheHookAndTriggersOnceAndReceivesWebho
   EXPECT_EQ(CountRows(count_sql), before) << "nothing is recorded for a rejected request";
   EXPECT_EQ(Call("GET", base_ + "/healthz").status, 200);
 
+  // An accepted delivery is durable when answered (on SQLite in the server's journal) and in webhook_inbox
+  // once the inbox's committer stored it, moments later: the count of `key`'s rows once there is one.
+  auto stored_rows = [&](const std::string& key) {
+    const std::string sql = "SELECT COUNT(*) FROM webhook_inbox WHERE event_key LIKE '%" + key +
+                            "%' AND client_id = " + std::to_string(t.client_id);
+    int64_t n = CountRows(sql);
+    for (int i = 0; i < 100 && n == 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      n = CountRows(sql);
+    }
+    return n;
+  };
   EXPECT_EQ(deliver(destination, event(900001), bearer), 200);
   EXPECT_EQ(deliver(destination, event(900001), bearer), 200) << "a redelivery is acknowledged";
-  EXPECT_EQ(CountRows("SELECT COUNT(*) FROM webhook_inbox WHERE event_key LIKE '%900001%' AND client_id = " +
-                      std::to_string(t.client_id)),
-            1);
+  EXPECT_EQ(stored_rows("900001"), 1);
 
   // Rotation: the new secret works once the hook in Procore has it; the old one no longer does.
   auto rotated = As(t, "POST", "/webhooks/rotate-secret", json::object());
@@ -601,6 +611,7 @@ TEST_F(IntegrationApiTest, CompleteCreatesTheHookAndTriggersOnceAndReceivesWebho
   EXPECT_NE(fresh, secret);
   EXPECT_EQ(rotated.text.find(fresh), std::string::npos);
   EXPECT_EQ(deliver(destination, event(900002), "Bearer " + fresh), 200);
+  EXPECT_EQ(stored_rows("900002"), 1);
   std::this_thread::sleep_for(std::chrono::milliseconds(2100));  // past the receiver's reload pause
   EXPECT_EQ(deliver(destination, event(900003), bearer), 401);
 
