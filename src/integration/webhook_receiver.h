@@ -47,8 +47,7 @@ class WebhookReceiver {
                   ReceiverOptions options = {});
 
   // Checks the delivery and stores it (in the inbox's journal when it has one), blocking until the event is
-  // durable (or refused). May read the
-  // database (a key not cached, or a secret that may have been rotated).
+  // durable (or refused). May read the database (a key not cached, or a secret that may have been rotated).
   ReceiveOutcome Receive(const Delivery& delivery);
   // The same without blocking, for the HTTP I/O thread: when everything it needs is cached it takes the
   // delivery (returns true) and calls `done` exactly once: at once for a refusal or for an event durable in

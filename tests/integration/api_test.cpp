@@ -19,6 +19,7 @@
 #include "store/store.h"
 #include "util/clock.h"
 #include "util/strings.h"
+#include "webhook_delivery.h"
 #include "webhook_secret.h"
 
 namespace kt::testing {
@@ -559,18 +560,7 @@ TEST_F(IntegrationApiTest, CompleteCreatesTheHookAndTriggersOnceAndReceivesWebho
   auto event = [&](int64_t id) {
     std::string digits = std::to_string(id);
     std::string ulid = "01J" + std::string(23 - digits.size(), '0') + digits;  // 26 Crockford characters
-    return json{{"id", id},
-                {"ulid", ulid},
-                {"timestamp", "2026-01-02T03:04:05.000Z"},
-                {"resource_name", "RFIs"},
-                {"event_type", "update"},
-                {"resource_id", 42},
-                {"company_id", company_},
-                {"project_id", projects_[0]},
-                {"user_id", 1},
-                {"api_version", "v2.0"},
-                {"metadata", {{"source_user_id", 1}, {"source_application_id", nullptr}}}}
-        .dump();
+    return RfiUpdateDelivery(company_, projects_[0], id, ulid);
   };
   const std::string bearer = "Bearer " + secret;
   const std::string count_sql =

@@ -11,6 +11,7 @@
 #include <set>
 #include <thread>
 
+#include "../integration/webhook_delivery.h"
 #include "../integration/webhook_secret.h"
 #include "http/client.h"
 #include "reliability_env.h"
@@ -102,28 +103,13 @@ void StartSynced(ReliabilityEnv& env, std::string& url, std::string& bearer) {
   bearer = "Bearer " + ReadWebhookSecret(env.data_dir(), env.tenant.client_id);
 }
 
-// A Procore v2.0 delivery announcing an update of RFI 42 in the company's first project.
-std::string RfiUpdate(ReliabilityEnv& env, int64_t id, const std::string& ulid) {
-  return json{{"id", id},
-              {"ulid", ulid},
-              {"timestamp", "2026-01-02T03:04:05.000Z"},
-              {"resource_name", "RFIs"},
-              {"event_type", "update"},
-              {"resource_id", 42},
-              {"company_id", env.emulator.company_id},
-              {"project_id", env.emulator.project_ids[0]},
-              {"user_id", 1},
-              {"api_version", "v2.0"},
-              {"metadata", {{"source_user_id", 1}, {"source_application_id", nullptr}}}}
-      .dump();
-}
-
 TEST(WebhookReliability, TenThousandBadRequestsChangeNothing) {
   ReliabilityEnv env;
   std::string url, bearer;
   ASSERT_NO_FATAL_FAILURE(StartSynced(env, url, bearer));
   const std::string unknown = env.base_url + "/webhooks/procore/no-such-integration-key-at-all";
-  const std::string event = RfiUpdate(env, 123456789, "01J00000000000000123456789");
+  const std::string event = RfiUpdateDelivery(env.emulator.company_id, env.emulator.project_ids[0], 123456789,
+                                              "01J00000000000000123456789");
   const std::string oversized = std::string(300 * 1024, ' ') + event;
   struct Bad {
     std::string name, url, body, auth, type;
@@ -231,7 +217,8 @@ TEST(WebhookReliability, DeliveriesAnsweredBeforeAKillAreStoredOnceTheServerIsBa
           r.method = "POST";
           r.url = url;
           r.timeout = std::chrono::seconds(5);
-          r.body = RfiUpdate(env, 900000000 + round * 1000000 + n, ulid);
+          r.body = RfiUpdateDelivery(env.emulator.company_id, env.emulator.project_ids[0],
+                                     900000000 + round * 1000000 + n, ulid);
           r.headers.Add("Content-Type", "application/json");
           r.headers.Add("Authorization", bearer);
           if (http::Fetch(r).status == 200) mine.push_back(key_prefix + ulid.substr(prefix.size()));
