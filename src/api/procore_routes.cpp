@@ -67,6 +67,12 @@ constexpr size_t kMaxSearchLength = 200;
 
 void RegisterProcoreRoutes(http::Router& router, access::Access& access, integration::IntegrationService& s) {
   auto route = [&access](ApiHandler h) { return ClientRoute(access, /*admin_required=*/true, std::move(h)); };
+  // What the synced data is, read-only, for every member of the client: its KTrack projects, the streams'
+  // state and the records (a KTrack project's page). Changing anything, and the integration's own set-up
+  // (credentials, settings, hooks, audit), stays with its admins.
+  auto read_route = [&access](ApiHandler h) {
+    return ClientRoute(access, /*admin_required=*/false, std::move(h));
+  };
 
   router.Get(kBase,
              route([&s](http::Request&, ApiContext& ctx) { return JsonOf(200, s.Describe(ctx.client_id)); }));
@@ -100,12 +106,13 @@ void RegisterProcoreRoutes(http::Router& router, access::Access& access, integra
                   return JsonOf(200, s.Disconnect(ctx.client_id, ctx.caller.user_id, *purge));
                 }));
 
-  router.Get(Path("/streams"),
-             route([&s](http::Request&, ApiContext& ctx) { return JsonOf(200, s.Streams(ctx.client_id)); }));
+  router.Get(Path("/streams"), read_route([&s](http::Request&, ApiContext& ctx) {
+               return JsonOf(200, s.Streams(ctx.client_id));
+             }));
   router.Post(Path("/streams/reconcile"), route([&s](http::Request&, ApiContext& ctx) {
                 return JsonOf(202, s.Reconcile(ctx.client_id, ctx.caller.user_id, ctx.body));
               }));
-  router.Get(Path("/records"), route([&s](http::Request& r, ApiContext& ctx) -> Result<http::Response> {
+  router.Get(Path("/records"), read_route([&s](http::Request& r, ApiContext& ctx) -> Result<http::Response> {
                sync::RecordsQuery q;
                q.client_id = ctx.client_id;
                q.stream = r.Query("stream").value_or("");
@@ -172,7 +179,8 @@ void RegisterProcoreRoutes(http::Router& router, access::Access& access, integra
                response.headers.Set("Page", std::to_string((*listed)["page"].get<int64_t>()));
                return response;
              }));
-  router.Get(Path("/ktrack-projects"), route([&s](http::Request&, ApiContext& ctx) -> Result<http::Response> {
+  router.Get(Path("/ktrack-projects"),
+             read_route([&s](http::Request&, ApiContext& ctx) -> Result<http::Response> {
                return JsonOf(200, s.KtrackProjects(ctx.client_id));
              }));
   router.Post(Path("/projects/{procore_project_id}/link"),

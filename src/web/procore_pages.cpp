@@ -155,9 +155,9 @@ void RegisterProcorePages(http::Router& router, ProcorePagesDeps deps) {
   auto catalog = std::make_shared<const std::string>(ProcoreSettingsCatalog().dump());
 
   auto page = [d, catalog](const std::string& template_name, const std::string& title,
-                           const std::string& page_name) {
-    return [d, catalog, template_name, title, page_name](http::Request& r) {
-      auto opened = OpenClientPage(r, d->access, d->clients, /*admin_required=*/true);
+                           const std::string& page_name, bool admin_required = true) {
+    return [d, catalog, template_name, title, page_name, admin_required](http::Request& r) {
+      auto opened = OpenClientPage(r, d->access, d->clients, admin_required);
       if (!opened) return std::move(opened.error());
       nlohmann::json context = ClientPageContext(*opened, title);
       context["page"] = page_name;
@@ -177,9 +177,11 @@ void RegisterProcorePages(http::Router& router, ProcorePagesDeps deps) {
   router.Get("/clients/{client_id}/procore", page("procore_details", "Procore integration", "details"));
   router.Get("/clients/{client_id}/procore/projects",
              page("procore_projects", "Procore projects", "projects"));
-  // A KTrack project: the Procore project linked to it and that project's streams.
+  // A KTrack project: the Procore project linked to it, that project's streams and their records. Every
+  // member of the client may read it; only admins see its actions (reconcile) and the links to the
+  // integration's pages.
   router.Get("/clients/{client_id}/projects/{ktrack_project_id}",
-             page("procore_ktrack_project", "KTrack project", "ktrack_project"));
+             page("procore_ktrack_project", "KTrack project", "ktrack_project", /*admin_required=*/false));
 }
 
 }  // namespace kt::web

@@ -9,6 +9,7 @@ const fs = require('node:fs');
 const h = require('./harness');
 
 const ADMIN = { email: 'dana@harborpoint.test', password: 'site-visit-42' };
+const MEMBER = { email: 'sam@harborpoint.test', password: 'punch-list-17' };
 
 const company = { id: 4264807, name: 'Harbor Point Builders' };
 const projects = [
@@ -93,6 +94,7 @@ test('the Procore pages render what the API answers', async (t) => {
   const dir = h.tempDir('ktrack-e2e-procore-pages-');
   const client = h.ktrack(dir, ['client', 'add', '--name', 'Harbor Point Developments']);
   h.ktrack(dir, ['user', 'add', '--client', String(client.id), '--email', ADMIN.email, '--password', ADMIN.password, '--role', 'admin']);
+  h.ktrack(dir, ['user', 'add', '--client', String(client.id), '--email', MEMBER.email, '--password', MEMBER.password, '--role', 'member']);
   const server = await h.startServer('ktrack', ['serve', '--listen', '127.0.0.1:0', '--data-dir', dir]);
   const browser = await h.launchBrowser();
   t.after(async () => { await browser.close(); await h.stop(server); fs.rmSync(dir, { recursive: true, force: true }); });
@@ -384,6 +386,45 @@ test('the Procore pages render what the API answers', async (t) => {
     assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), 'no sideways scroll of the page');
     await h.screenshot(page, 'pages-07-records-phone');
     assert.deepStrictEqual(page.errors, []);
+  });
+
+  await t.test('a member reads a KTrack project\'s data; reconciling and linking stay with the admins', async () => {
+    const memberContext = await browser.newContext();
+    const page = await memberContext.newPage();
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await h.signIn(page, server.url, MEMBER.email, MEMBER.password);
+    const errors = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    const calls = [];
+    const rfis = [1, 2].map((i) => ({ procore_id: 9100 + i, project_id: 101, updated_at: '2024-06-0' + i + 'T09:00:00Z', deleted: false,
+      record: { id: 9100 + i, number: String(i), subject: `Curtain wall anchor ${i}`, status: 'open' } }));
+    await stubApi(page, {
+      'GET /ktrack-projects': [200, [{ id: 7, name: 'Harbor Tower', project_number: 'HT-01', procore_project_id: 101, procore_project_name: 'Harbor Tower' },
+        { id: 8, name: 'Pier 9 Retail', project_number: 'P9-02', procore_project_id: null }]],
+      'GET /streams': () => [200, streams()],
+      'GET /records': [200, { records: rfis, total: rfis.length, page: 1, per_page: 25 }],
+    }, calls);
+    await page.goto(`${server.url}/clients/${client.id}/projects/7`);
+    await page.waitForSelector('#stream-errors .fix-item');
+    assert.strictEqual(await page.textContent('#next-action'), 'Its one stream stopped on an error; the fix below is for an admin of this client or of Procore.');
+    assert.strictEqual((await page.textContent('.crumbs')).replace(/\s+/g, ' '), 'Harbor Point Developments › Harbor Tower');
+    assert.strictEqual(await page.locator('#reconcile-project').count(), 0, 'no reconcile for a member');
+    await page.click('#ktrack-streams-table tr[data-stream="rfis"] button');
+    await page.waitForSelector('#records-table tbody tr[data-procore-id="9101"]');
+    assert.strictEqual(await page.textContent('#records-summary'), '2 records synced from Procore, as Procore last sent them.');
+    assert.strictEqual(await page.locator('#reconcile-records').count(), 0, 'no reconcile of a stream either');
+    assert.ok(await page.isVisible('#close-records'));
+    await h.screenshot(page, 'pages-11-member-project');
+    // A project not linked yet: the member is told who links it, with no link to the admins' page.
+    await page.goto(`${server.url}/clients/${client.id}/projects/8`);
+    await h.waitFor(async () => /not linked to a Procore project yet/.test(await page.textContent('#next-action')), { what: 'the unlinked project\'s note' });
+    assert.strictEqual(await page.textContent('#next-action'),
+      'It is not linked to a Procore project yet: an admin of this client links it from the Procore projects page.');
+    assert.strictEqual(await page.locator('#next-action a').count(), 0);
+    // The page asked only for what a member may read.
+    assert.deepStrictEqual([...new Set(calls.map((c) => c.key))].sort(), ['GET /ktrack-projects', 'GET /records', 'GET /streams']);
+    assert.deepStrictEqual(errors, []);
+    await memberContext.close();
   });
 
   await t.test('Procore refuses the app, or lost KTrack\'s hook: the page says so, with the fix', async () => {

@@ -44,8 +44,21 @@ const std::map<std::string, std::string> kPublicRoutes = {
 };
 // Routes outside any client that need a signed-in user: a redirect to sign-in without one.
 const std::set<std::string> kSignedInRoutes = {"GET /", "GET /clients", "GET /api/v1/clients"};
-// Client routes a member (not an admin) may use; every other client route is for the client's admins.
-const std::set<std::string> kMemberRoutes = {"GET /clients/{client_id}", "GET /api/v1/clients/{client_id}"};
+// Client routes a member (not an admin) may use; every other client route is for the client's admins. A
+// member reads the synced data (a KTrack project's page, its streams and records); setting up, changing or
+// reconciling the integration is an admin's.
+const std::set<std::string> kMemberRoutes = {
+    "GET /clients/{client_id}",
+    "GET /api/v1/clients/{client_id}",
+    "GET /clients/{client_id}/projects/{ktrack_project_id}",
+    "GET /api/v1/clients/{client_id}/procore/streams",
+    "GET /api/v1/clients/{client_id}/procore/records",
+    "GET /api/v1/clients/{client_id}/procore/ktrack-projects",
+};
+// The query a route needs to answer at all (the records are asked for by stream).
+const std::map<std::string, std::string> kRouteQueries = {
+    {"GET /api/v1/clients/{client_id}/procore/records", "?stream=rfis"},
+};
 
 struct Session {
   std::string cookie;  // "ktrack_session=..."
@@ -162,7 +175,8 @@ TEST_F(SecurityTest, EveryRouteOfTheRouterRefusesOtherTenantsMembersStrangersAnd
         std::regex_replace(pattern, std::regex("\\{client_id\\}"), std::to_string(t.client_id));
     path = std::regex_replace(path, std::regex("\\{procore_project_id\\}"), std::to_string(projects_[0]));
     path = std::regex_replace(path, std::regex("\\{[a-z_]+\\}"), "1");
-    const std::string url = base_ + path;
+    const auto query = kRouteQueries.find(key);
+    const std::string url = base_ + path + (query == kRouteQueries.end() ? "" : query->second);
     const json body = method == "GET" ? json(nullptr) : json::object();
     const bool admin_only = !kMemberRoutes.count(key);
 

@@ -1,6 +1,6 @@
 // The Procore pages as the router serves them: admins only (404 for strangers, 403 for members, sign-in
-// first), the data procore.js needs in data-* attributes, escaped client names, and the script served as
-// JavaScript.
+// first) but for a KTrack project's page, which members read without its actions; the data procore.js needs
+// in data-* attributes, escaped client names, and the script served as JavaScript.
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -104,6 +104,30 @@ TEST_F(ProcorePagesTest, OnlyClientAdminsReachThePages) {
     EXPECT_NE(member.body.find("Only an admin of this client can do this."), std::string::npos);
     EXPECT_EQ(Get(Path(page), admin_cookie_).status, 200);
   }
+}
+
+// A KTrack project's page is the client's data, read by every member; its actions are an admin's.
+TEST_F(ProcorePagesTest, MembersReadAKtrackProjectsPageWithoutItsActions) {
+  const std::string page = Path("/projects/7");
+  EXPECT_EQ(Get(page).status, 303);
+  EXPECT_EQ(Get(page, stranger_cookie_).status, 404) << "a non-member does not learn the client exists";
+
+  auto member = Get(page, member_cookie_);
+  ASSERT_EQ(member.status, 200);
+  EXPECT_NE(member.body.find("data-page=\"ktrack_project\""), std::string::npos);
+  EXPECT_NE(member.body.find("data-is-admin=\"false\""), std::string::npos);
+  EXPECT_NE(member.body.find("id=\"records-panel\""), std::string::npos)
+      << "the records are the member's too";
+  EXPECT_EQ(member.body.find("id=\"reconcile-project\""), std::string::npos);
+  EXPECT_EQ(member.body.find("id=\"reconcile-records\""), std::string::npos);
+  EXPECT_EQ(member.body.find("/procore/projects\""), std::string::npos) << "no link to an admin's page";
+
+  auto admin = Get(page, admin_cookie_);
+  ASSERT_EQ(admin.status, 200);
+  EXPECT_NE(admin.body.find("data-is-admin=\"true\""), std::string::npos);
+  EXPECT_NE(admin.body.find("id=\"reconcile-project\""), std::string::npos);
+  EXPECT_NE(admin.body.find("id=\"reconcile-records\""), std::string::npos);
+  EXPECT_NE(admin.body.find("/procore/projects\""), std::string::npos);
 }
 
 TEST_F(ProcorePagesTest, SetupPageCarriesWhatTheScriptNeeds) {

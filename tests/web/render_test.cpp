@@ -28,7 +28,7 @@ TEST(Render, GearMenuWithConciergeOnlyForAdmins) {
   EXPECT_EQ(RenderPage("client_home", ctx).find("/clients/7/concierge"), std::string::npos);
 }
 
-TEST(Render, HomeListsTheClientsProjectsLinkedForAdminsOnly) {
+TEST(Render, HomeLinksEachOfTheClientsProjectsForEveryMember) {
   nlohmann::json ctx = {{"title", "Home"},
                         {"client", {{"id", 7}, {"name", "Acme"}, {"is_admin", true}}},
                         {"project_count_label", "2 KTrack projects."},
@@ -44,10 +44,13 @@ TEST(Render, HomeListsTheClientsProjectsLinkedForAdminsOnly) {
   EXPECT_NE(html.find("<a href=\"/clients/7/projects/3\">Pier &lt;9&gt;</a>"), std::string::npos) << html;
   EXPECT_NE(html.find("Procore: Pier 9 Retail"), std::string::npos);
   EXPECT_EQ(html.find("Harbor Tower</a> <span"), std::string::npos);  // not linked: no note
-  ctx["client"]["is_admin"] = false;                                  // the project pages are for admins
+  // A member reads the project pages too; the integration's pages stay an admin's.
+  ctx["client"]["is_admin"] = false;
   html = RenderPage("client_home", ctx);
-  EXPECT_EQ(html.find("/clients/7/projects/3"), std::string::npos);
-  EXPECT_NE(html.find("Harbor Tower"), std::string::npos);
+  EXPECT_NE(html.find("<a href=\"/clients/7/projects/3\">Pier &lt;9&gt;</a>"), std::string::npos) << html;
+  EXPECT_NE(html.find("<a href=\"/clients/7/projects/4\">Harbor Tower</a>"), std::string::npos) << html;
+  EXPECT_EQ(html.find("/clients/7/procore"), std::string::npos) << html;
+  EXPECT_EQ(html.find("/clients/7/concierge"), std::string::npos) << html;
 }
 
 TEST(Render, TheProcoreCardSaysHowManyStreamsAreSyncedAndWhichNeedAttention) {

@@ -824,8 +824,9 @@
 
   // A Reconcile button: asks for the streams body() names, says what was queued (said(n)) in #reconcile-result,
   // then lets the page follow them (then()); a refusal shows in #reconcile-error with its fix. boxes names other
-  // places for the two.
+  // places for the two. A member's page has no reconcile buttons (reconciling is an admin's): nothing to wire.
   function wireReconcile(button, body, said, then, boxes = { done: '#reconcile-result', error: '#reconcile-error' }) {
+    if (!button) return;
     button.addEventListener('click', async () => {
       const box = $(boxes.error);
       const done = $(boxes.done);
@@ -1974,6 +1975,9 @@
 
   function ktrackProjectPage() {
     const id = Number(location.pathname.split('/').pop());
+    // A member reads the page; linking projects (the Procore projects page) is an admin's.
+    const isAdmin = root.dataset.isAdmin === 'true';
+    const toProjects = isAdmin ? { href: `/clients/${clientId}/procore/projects`, text: 'Procore projects →' } : null;
     const lastSynced = (iso) => (iso ? when(iso) : 'Not yet');
     let procoreProjectId = null;
     let followUntil = 0;  // after Reconcile, the page follows the streams for a while though they show synced
@@ -1983,7 +1987,7 @@
       const projects = await api('GET', '/ktrack-projects');
       const project = (Array.isArray(projects) ? projects : []).find((k) => k.id === id);
       if (!project) {
-        nextAction('There is no such KTrack project in this client.', { href: `/clients/${clientId}/procore/projects`, text: 'Procore projects →' });
+        nextAction('There is no such KTrack project in this client.', toProjects || { href: `/clients/${clientId}`, text: 'The client’s projects →' });
         return;
       }
       $('#ktrack-project-name').textContent = project.name || `KTrack project ${project.id}`;
@@ -1996,7 +2000,8 @@
             : `${project.procore_project_name || 'Procore project'} (#${project.procore_project_id})`));
       show(facts, true);
       if (project.procore_project_id == null) {
-        nextAction('Link it to a Procore project to sync its data.', { href: `/clients/${clientId}/procore/projects`, text: 'Procore projects →' });
+        nextAction(isAdmin ? 'Link it to a Procore project to sync its data.'
+          : 'It is not linked to a Procore project yet: an admin of this client links it from the Procore projects page.', toProjects);
         show($('#ktrack-streams-title'), false);
         show($('#ktrack-streams-hint'), false);
         show($('#records-panel'), false);
@@ -2010,7 +2015,7 @@
       const waiting = streams.some((s) => !s.error && s.status !== 'synced' && s.status !== 'paused');
       const stopped = failing === 1 && streams.length === 1 ? 'Its one stream' : failing === streams.length
         ? `All ${streams.length} of its streams` : `${failing} of its ${streams.length} streams`;
-      nextAction(failing ? `${stopped} stopped on an error; what to do is below.`
+      nextAction(failing ? `${stopped} stopped on an error; ${isAdmin ? 'what to do is below' : 'the fix below is for an admin of this client or of Procore'}.`
         : waiting ? 'Its Procore data is syncing; this page follows it.' : 'Its Procore data is in step with Procore.');
       renderStreamErrors($('#stream-errors'), streams);
       // Kept in place when unchanged, so a refresh never swaps a stream's button out from under a click.
