@@ -1,12 +1,16 @@
 // The HTTP/1.1 server: Asio coroutines for I/O, Beast's parser, a bounded thread pool for blocking handlers.
 //
-// Each connection is one coroutine on its own strand. It reads one request at a time (so pipelined requests
-// are answered in order), checks the limits before reading a body, runs the middleware chain and handler (on
-// the pool unless the route says it never blocks) and writes the answer. I/O threads never wait on a handler:
-// the coroutine suspends until the pool posts the answer back to the connection's strand. A route may have an
-// I/O-thread front (RouteOptions::io_front) that takes requests it can answer without blocking, such as a
-// webhook whose key is cached: it answers later from any thread (the inbox's committer once the event is
-// durable), and the middleware sees that answer when the connection resumes.
+// Each I/O thread runs an io_context of its own, and each connection lives on one of them (given out in turn
+// as connections are accepted), so a connection's coroutine never needs a strand and an I/O thread is never
+// woken for another's socket. (With one io_context shared by the threads, every completion went through the
+// shared queue and woke an idle thread: a quarter of the HTTP layer's CPU went to those wake-ups and
+// context switches; BENCHMARKS.md, session 22.) A connection reads one request at a time (so pipelined
+// requests are answered in order), checks the limits before reading a body, runs the middleware chain and
+// handler (on the pool unless the route says it never blocks) and writes the answer. I/O threads never wait
+// on a handler: the coroutine suspends until the pool posts the answer back to the connection's thread. A
+// route may have an I/O-thread front (RouteOptions::io_front) that takes requests it can answer without
+// blocking, such as a webhook whose key is cached: it answers later from any thread (the inbox's committer
+// once the event is durable), and the middleware sees that answer when the connection resumes.
 //
 // The hot path is kept lean for the webhook receiver: the request is parsed straight into kt::http::Request
 // (no Beast message in between), the answer is serialized into a reused buffer and sent with a non-blocking
@@ -28,6 +32,7 @@
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/v6_only.hpp>
@@ -35,7 +40,6 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -326,11 +330,12 @@ struct WaiterFor final : Waiter {
 struct Handoff {
   Request request;
   Response response;
-  bool taken_by_front = false;        // answered through the route's io_front (set on the strand)
+  bool taken_by_front = false;        // answered through the route's io_front (set on its thread)
   std::atomic<bool> answered{false};  // the front's responder was called
 };
 
-// One accepted connection; touched only on its strand (except the server's registry, under its mutex).
+// One accepted connection; touched only on its io_context's thread (except the server's registry, under its
+// mutex).
 struct Connection : std::enable_shared_from_this<Connection> {
   enum class Phase { kIdle, kReading, kHandling, kWriting, kClosed };
 
@@ -382,7 +387,7 @@ struct Connection : std::enable_shared_from_this<Connection> {
     watchdog.cancel();
   }
 
-  // Resumes the coroutine waiting for the pool (once: the answer and the handler timeout race on the strand).
+  // Resumes the coroutine waiting for the pool (once: the answer and the handler timeout race on its thread).
   void Resume() {
     if (!waiter) return;
     std::unique_ptr<Waiter> w = std::move(waiter);
@@ -422,6 +427,8 @@ struct Server::Impl {
     // The watchdog's resolution: fine enough for the shortest timeout, coarse enough to cost nothing.
     auto shortest = std::min({options.read_timeout, options.idle_timeout, options.handler_timeout});
     tick = std::clamp(shortest / 8, std::chrono::milliseconds(5), std::chrono::milliseconds(1000));
+    const size_t threads = std::max<size_t>(1, options.io_threads);
+    for (size_t i = 0; i < threads; ++i) iocs.push_back(std::make_unique<asio::io_context>(1));
   }
 
   ServerOptions options;
@@ -432,17 +439,20 @@ struct Server::Impl {
   Route method_not_allowed;
   std::chrono::milliseconds tick{1000};
 
-  // Declared before the io_context so they outlive the coroutine frames it destroys.
+  // Declared before the io_contexts so they outlive the coroutine frames they destroy.
   std::mutex connections_mu;
   std::unordered_set<std::shared_ptr<Connection>> connections;
   std::atomic<size_t> connection_count{0};
   std::atomic<size_t> queued{0};
   std::atomic<bool> stopping{false};
 
-  asio::io_context ioc;
+  // One per I/O thread, each run by that thread alone (hence the concurrency hint of 1); the acceptor is on
+  // the first. Connections are spread over them in turn.
+  std::vector<std::unique_ptr<asio::io_context>> iocs;
+  size_t next_ioc = 0;  // touched only by the accepting coroutine (on the first io_context's thread)
   std::optional<tcp::acceptor> acceptor;
   std::vector<std::thread> io_threads;
-  std::unique_ptr<WorkerPool> pool;  // after ioc: joined and destroyed first
+  std::unique_ptr<WorkerPool> pool;  // after iocs: joined and destroyed first
   uint16_t port = 0;
   std::string host;
   bool started = false;
@@ -478,10 +488,11 @@ struct Server::Impl {
     return out;
   }
 
+  // A connection's executor: an io_context run by one thread is already an implicit strand.
   asio::any_io_executor ConnectionExecutor() {
-    // With one I/O thread the io_context is already an implicit strand.
-    if (options.io_threads <= 1) return ioc.get_executor();
-    return asio::make_strand(ioc);
+    asio::io_context& ioc = *iocs[next_ioc];
+    next_ioc = (next_ioc + 1) % iocs.size();
+    return ioc.get_executor();
   }
 
   asio::awaitable<void> Accept();
@@ -914,7 +925,7 @@ Result<uint16_t> Server::Start() {
   } else {
     address = asio::ip::make_address(listen->host, ec);
     if (ec) {
-      tcp::resolver resolver(s.ioc);
+      tcp::resolver resolver(*s.iocs.front());
       auto results = resolver.resolve(listen->host, "", ec);
       if (ec || results.empty()) {
         return Fail(ErrorKind::kInvalidInput, "invalid_listen", "cannot resolve listen host " + listen->host,
@@ -925,7 +936,7 @@ Result<uint16_t> Server::Start() {
   }
 
   tcp::endpoint endpoint(address, listen->port);
-  s.acceptor.emplace(asio::make_strand(s.ioc));
+  s.acceptor.emplace(*s.iocs.front());
   auto fail = [&](const char* what) {
     s.acceptor.reset();
     return Fail(ErrorKind::kUnavailable, "listen_failed",
@@ -947,13 +958,15 @@ Result<uint16_t> Server::Start() {
   s.started = true;
   s.pool = std::make_unique<WorkerPool>(std::max<size_t>(1, s.options.worker_threads));
   asio::co_spawn(s.acceptor->get_executor(), s.Accept(), asio::detached);
-  size_t n = std::max<size_t>(1, s.options.io_threads);
-  for (size_t i = 0; i < n; ++i) {
+  for (size_t i = 0; i < s.iocs.size(); ++i) {
     s.io_threads.emplace_back([&s, i] {
       SetThreadName("kt-http-io-" + std::to_string(i));
+      asio::io_context& ioc = *s.iocs[i];
+      // Runs until Stop(), also while it has no connection.
+      auto keep = asio::make_work_guard(ioc);
       for (;;) {
         try {
-          s.ioc.run();
+          ioc.run();
           return;
         } catch (const std::exception& e) {
           obs::Log(obs::Level::kError, "http_io_exception", {{"what", e.what()}});
@@ -986,14 +999,14 @@ void Server::Stop(std::chrono::milliseconds grace) {
   while (s.connection_count.load() > 0 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
-  s.ioc.stop();
+  for (auto& ioc : s.iocs) ioc->stop();
   for (auto& t : s.io_threads) t.join();
   s.io_threads.clear();
   // Handlers still running finish; queued ones that never started are dropped.
   s.pool->Stop();
   // A session still waiting for a handler's answer can no longer be resumed. Its coroutine and its connection
   // hold each other (the connection keeps the waiting handler), so without this they would outlive the
-  // server. Dropping the handler hands the coroutine's unwinding to the stopped io_context, which destroys
+  // server. Dropping the handler hands the coroutine's unwinding to its stopped io_context, which destroys
   // it.
   std::vector<std::shared_ptr<Connection>> waiting;
   {

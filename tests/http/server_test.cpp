@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include "http/client.h"
+#include "util/thread_name.h"
 
 namespace kt::http {
 namespace {
@@ -518,6 +519,66 @@ TEST(HttpServerTest, AFrontThatNeverAnswersTimesOut) {
   ts.server().Stop();
   kept(Response::Text(200, "later still"));  // and after the server stopped
   kept = nullptr;
+}
+
+// Each I/O thread runs its own io_context: connections are given to them in turn and each stays on its own,
+// and answers that come from elsewhere (the pool, a front answering later from another thread) still reach
+// the connection's thread.
+TEST(HttpServerTest, ConnectionsAreSpreadOverTheIoThreadsAndEachStaysOnItsOwn) {
+  RouteOptions on_io;
+  on_io.on_io_thread = true;
+  RouteOptions front;
+  std::vector<std::thread> answerers;
+  std::mutex answerers_mu;
+  front.io_front = [&](Request&, const Responder& respond) {
+    std::lock_guard lock(answerers_mu);
+    answerers.emplace_back([respond] { respond(Response::Text(202, "later")); });
+    return true;
+  };
+  auto router = std::make_shared<Router>();
+  router->Get(
+      "/thread", [](Request&) { return Response::Text(200, ThreadName()); }, on_io);
+  router->Get("/pooled", [](Request&) { return Response::Text(200, "pooled"); });
+  router->Get(
+      "/front", [](Request&) { return Response::Text(200, "handler"); }, front);
+  ServerOptions options;
+  options.io_threads = 3;
+  options.worker_threads = 2;
+  {
+    TestServer ts(router, options);
+    // Six connections, each asking twice which thread serves it (then closing): the same thread both times,
+    // and all three threads over the six.
+    std::set<std::string> threads;
+    for (int c = 0; c < 6; ++c) {
+      std::string raw = RawExchange(ts.port(),
+                                    "GET /thread HTTP/1.1\r\nHost: x\r\n\r\n"
+                                    "GET /thread HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+      std::vector<std::string> names;
+      for (size_t at = raw.find("kt-http-io-"); at != std::string::npos; at = raw.find("kt-http-io-", at + 1))
+        names.push_back(raw.substr(at, raw.find_first_not_of("kt-http-io-0123456789", at) - at));
+      ASSERT_EQ(names.size(), 2u) << raw;
+      EXPECT_EQ(names[0], names[1]) << "a connection stays on its thread";
+      threads.insert(names[0]);
+    }
+    EXPECT_EQ(threads, (std::set<std::string>{"kt-http-io-0", "kt-http-io-1", "kt-http-io-2"}));
+    // Many connections at once, answered on the pool and by the front from other threads.
+    std::vector<std::future<int>> clients;
+    for (int c = 0; c < 8; ++c) {
+      clients.push_back(std::async(std::launch::async, [&ts, c] {
+        int ok = 0;
+        for (int i = 0; i < 25; ++i) {
+          const bool pooled = (c + i) % 2 == 0;
+          std::string raw = RawExchange(ts.port(), std::string("GET ") + (pooled ? "/pooled" : "/front") +
+                                                       " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+          if (raw.rfind(pooled ? "HTTP/1.1 200" : "HTTP/1.1 202", 0) == 0) ++ok;
+        }
+        return ok;
+      }));
+    }
+    for (auto& client : clients) EXPECT_EQ(client.get(), 25);
+    ts.server().Stop();
+  }
+  for (auto& t : answerers) t.join();
 }
 
 TEST(HttpServerTest, ListensOnIpv6LoopbackAndLocalhost) {
