@@ -49,6 +49,8 @@ constexpr int64_t kWebhookSharePercent = 90;
 constexpr std::chrono::milliseconds kGatherPoll{20};
 // Reads may run this far ahead of the budget's share (a few reads at once after a quiet spell).
 constexpr std::chrono::milliseconds kBurstTolerance{200};
+// The longest a job sleeps at once while it waits for the budget's share.
+constexpr std::chrono::milliseconds kLongestBudgetNap{250};
 
 using SteadyTime = std::chrono::steady_clock::time_point;
 using SteadyDuration = std::chrono::steady_clock::duration;
@@ -311,6 +313,17 @@ Status SyncEngine::RunWebhookJob(int64_t client_id, char slot) {
     int64_t seen_events = -1;
     SteadyTime grew_at = std::chrono::steady_clock::now();
     while (true) {
+      if (processed_any && limit > 0) {
+        // Nothing is read before the budget's share allows it: wait for that first rather than look at the
+        // inbox meanwhile (each look scans up to a batch of pending events, and under a flood that was half
+        // of them). In short naps, so a stopping server is not kept waiting on a small budget.
+        const SteadyDuration ahead =
+            paid_until + BudgetTime(1, limit) - (std::chrono::steady_clock::now() + kBurstTolerance);
+        if (ahead > SteadyDuration::zero()) {
+          std::this_thread::sleep_for(std::min<SteadyDuration>(ahead, kLongestBudgetNap));
+          continue;
+        }
+      }
       const SteadyTime now = std::chrono::steady_clock::now();
       int64_t events = 0;
       auto pairs =
