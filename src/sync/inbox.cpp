@@ -32,6 +32,10 @@ std::string RenderEvent(const WebhookEvent& e) {
 // A journaled event the database refused this many times while it took others is set aside (left in the
 // journal for the next start).
 constexpr int kRefusalsAlone = 3;
+// Journaled events a commit takes at most (a few milliseconds of storing): see TakeBatchLocked.
+constexpr size_t kJournaledPerCommit = 1'000;
+// How often a journal's backlog that keeps filling up is logged.
+constexpr auto kBacklogLogEvery = std::chrono::minutes(1);
 
 // A batch is stored with multi-row INSERTs of these sizes (largest first), so that a handful of statement
 // texts serve every batch size and stay prepared in the store's statement cache.
@@ -185,9 +189,14 @@ bool Inbox::QueueLocked(PendingAccept pending) {
       SetThreadName("kt-inbox-commit");
       RunCommitter();
     });
-  waiting_.push_back(std::move(pending));
-  // The committer looks at the queue again after each commit; only an idle one needs waking.
-  return waiting_.size() == 1;
+  // The committer looks at the queues again after each commit; only an idle one needs waking.
+  const bool idle = waiting_.empty() && journaled_.empty();
+  if (pending.journal_segment != 0) {
+    journaled_.push_back(std::move(pending));
+  } else {
+    waiting_.push_back(std::move(pending));
+  }
+  return idle;
 }
 
 bool Inbox::AcceptJournaled(int64_t client_id, WebhookEvent& event, std::string& raw_body) {
@@ -196,7 +205,20 @@ bool Inbox::AcceptJournaled(int64_t client_id, WebhookEvent& event, std::string&
     return false;
   {
     std::lock_guard lock(group_mu_);
-    if (stopping_ || waiting_.size() >= options_.journal_backlog) return false;
+    if (stopping_) return false;
+    if (journaled_.size() >= options_.journal_backlog) {
+      // More arrive than the database stores: deliveries wait for their commits again until it catches up.
+      const auto now = std::chrono::steady_clock::now();
+      if (now - backlog_logged_at_ >= kBacklogLogEvery) {
+        backlog_logged_at_ = now;
+        obs::Log(obs::Level::kWarn, "inbox_journal_backlog_full",
+                 {{"events", journaled_.size()},
+                  {"message",
+                   "Webhook deliveries arrive faster than the database stores them: they are "
+                   "answered after their commit until it catches up."}});
+      }
+      return false;
+    }
   }
   auto segment = journal_->Append(client_id, raw_body);
   std::unique_lock lock(group_mu_);
@@ -254,10 +276,10 @@ void Inbox::RunCommitter() {
   std::vector<PendingAccept> batch, failed_journaled;
   std::unique_lock lock(group_mu_);
   for (;;) {
-    group_cv_.wait(lock, [this] { return stopping_ || !waiting_.empty(); });
-    if (waiting_.empty()) return;  // stopping, and everything handed in was stored
+    group_cv_.wait(lock, [this] { return stopping_ || !waiting_.empty() || !journaled_.empty(); });
+    if (waiting_.empty() && journaled_.empty()) return;  // stopping, and everything handed in was stored
     batch.clear();
-    batch.swap(waiting_);
+    TakeBatchLocked(batch);
     lock.unlock();
     try {
       CommitBatch(batch);
@@ -304,6 +326,15 @@ void Inbox::RunCommitter() {
   }
 }
 
+void Inbox::TakeBatchLocked(std::vector<PendingAccept>& batch) {
+  batch.swap(waiting_);  // waiting_ takes the emptied vector (and keeps its capacity)
+  const size_t journaled = std::min(journaled_.size(), kJournaledPerCommit);
+  for (size_t i = 0; i < journaled; ++i) {
+    batch.push_back(std::move(journaled_.front()));
+    journaled_.pop_front();
+  }
+}
+
 Millis Inbox::RetryLater(std::vector<PendingAccept>& failed_journaled) {
   if (failed_journaled.empty()) {
     failed_commits_ = 0;
@@ -320,8 +351,8 @@ Millis Inbox::RetryLater(std::vector<PendingAccept>& failed_journaled) {
   if (failed_commits_++ == 0)
     obs::Log(obs::Level::kError, "inbox_commit_failing",
              {{"events", failed_journaled.size()}, {"code", error.code}, {"message", error.message}});
-  waiting_.insert(waiting_.begin(), std::make_move_iterator(failed_journaled.begin()),
-                  std::make_move_iterator(failed_journaled.end()));
+  journaled_.insert(journaled_.begin(), std::make_move_iterator(failed_journaled.begin()),
+                    std::make_move_iterator(failed_journaled.end()));
   return std::min(Millis(100) * (1 << std::min(failed_commits_, 9)), Millis(30'000));
 }
 

@@ -12,8 +12,10 @@
 // Procore without waiting for the committer; the committer stores it in the database afterwards, as above.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -166,8 +168,14 @@ class Inbox {
   // Queues an accept for the committer, starting it if need be. Returns whether it must be woken. Under
   // group_mu_.
   bool QueueLocked(PendingAccept pending);
-  // The committer thread: takes everything waiting, stores it, reports, until stopped with nothing waiting.
+  // The committer thread: takes what waits (TakeBatchLocked), stores it, reports, until stopped with nothing
+  // waiting.
   void RunCommitter();
+  // The next commit's events, under group_mu_: every one whose caller waits for this commit, then journaled
+  // ones (answered already) from the oldest, at most kJournaledPerCommit. So when a flood fills the journal's
+  // backlog and deliveries wait for their commits again, each waits for a commit or two, not for the whole
+  // backlog stored ahead of it.
+  void TakeBatchLocked(std::vector<PendingAccept>& batch);
   // Stores a batch in one transaction (each event alone if that fails, so one bad event fails only itself).
   void CommitBatch(std::vector<PendingAccept>& batch);
   // After a commit, under group_mu_: journaled events that failed go back to the front of the queue (they
@@ -185,11 +193,16 @@ class Inbox {
 
   std::mutex group_mu_;
   std::condition_variable group_cv_;
-  std::vector<PendingAccept> waiting_;     // not yet taken by the committer; guarded by group_mu_
+  // Not yet taken by the committer, guarded by group_mu_: accepts whose callers wait for the commit, and
+  // journaled events (their deliveries answered), oldest first.
+  std::vector<PendingAccept> waiting_;
+  std::deque<PendingAccept> journaled_;
   bool stopping_ = false;                  // guarded by group_mu_
   std::thread committer_;                  // started by the first accept (under group_mu_)
   std::unique_ptr<InboxJournal> journal_;  // with options_.journal_dir; its file appears with the first event
   bool journal_failing_ = false;           // the last append failed (logged once); guarded by group_mu_
+  // When a full backlog was last logged; guarded by group_mu_.
+  std::chrono::steady_clock::time_point backlog_logged_at_;
   int failed_commits_ = 0;  // consecutive commits of journaled events that failed (committer only)
 };
 

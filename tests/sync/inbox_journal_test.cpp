@@ -9,6 +9,8 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <future>
+#include <future>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -344,6 +346,33 @@ TEST_F(InboxWithJournal, AJournalThatCannotBeWrittenDeclinesSayingWhy) {
   auto stored = inbox->Accept(kClient, *event, Body(1));
   ASSERT_TRUE(stored) << stored.error().message;
   EXPECT_EQ(Stored(), 1);
+}
+
+// A flood the database cannot keep up with fills the journal's backlog; deliveries then wait for their
+// commits again. Each waits for a commit or two, not for the whole backlog stored ahead of it.
+TEST_F(InboxWithJournal, WithTheBacklogFullADeliveryWaitingForItsCommitGoesBeforeTheJournaledOnes) {
+  constexpr int kBacklog = 5'000;
+  refusing_->failing = -1;  // the committer's commits fail (and are retried after a pause) while it fills
+  auto inbox = NewInbox(kBacklog);
+  int journaled = 0;
+  while (Journal(*inbox, Body(journaled + 1))) ++journaled;
+  ASSERT_EQ(journaled, kBacklog) << "accepted into the journal until its backlog was full";
+  refusing_->failing = 0;
+
+  auto event = ParseWebhookEvent(Body(kBacklog + 1));
+  ASSERT_TRUE(event);
+  std::promise<std::pair<bool, int64_t>> answered;  // stored, and how many events were stored by then
+  inbox->AcceptAsync(kClient, *event, Body(kBacklog + 1), [&](Result<AcceptResult> r) {
+    answered.set_value({r.has_value() && !r->duplicate, Stored()});
+  });
+  auto future = answered.get_future();
+  ASSERT_EQ(future.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+  auto [stored, stored_by_then] = future.get();
+  EXPECT_TRUE(stored);
+  // In the commit after the database came back, or the one after that: with at most a thousand journaled
+  // events each (not behind all five thousand).
+  EXPECT_LE(stored_by_then, 2'001);
+  EXPECT_TRUE(StoredWithin(kBacklog + 1, std::chrono::seconds(30))) << Stored();
 }
 
 TEST_F(InboxWithJournal, AFullBacklogOrNoJournalDeclinesAndTheCallerWaitsForTheCommit) {
