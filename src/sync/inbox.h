@@ -9,7 +9,8 @@
 //
 // With a journal (a SQLite store: InboxOptions::journal_dir), AcceptJournaled makes the event durable with
 // one append to this process's journal file (sync/inbox_journal.h) and returns, so the receiver answers
-// Procore without waiting for the committer; the committer stores it in the database afterwards, as above.
+// Procore without waiting for the committer; the committer stores it in the database afterwards, as above,
+// at most a thousand journaled events a transaction after the events whose callers wait for it.
 #pragma once
 
 #include <chrono>

@@ -315,8 +315,8 @@ Status SyncEngine::RunWebhookJob(int64_t client_id, char slot) {
     while (true) {
       if (processed_any && limit > 0) {
         // Nothing is read before the budget's share allows it: wait for that first rather than look at the
-        // inbox meanwhile (each look scans up to a batch of pending events, and under a flood that was half
-        // of them). In short naps, so a stopping server is not kept waiting on a small budget.
+        // inbox meanwhile (each look scans up to a batch of pending events; under a flood, every other look
+        // was one of these). In short naps, so a stopping server is not kept waiting on a small budget.
         const SteadyDuration ahead =
             paid_until + BudgetTime(1, limit) - (std::chrono::steady_clock::now() + kBurstTolerance);
         if (ahead > SteadyDuration::zero()) {
