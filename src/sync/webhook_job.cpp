@@ -343,17 +343,15 @@ Status SyncEngine::RunWebhookJob(int64_t client_id, char slot) {
             now >= job_started + options_.webhook_gather_max)
           return std::nullopt;
       } else {
-        const SteadyDuration ahead = paid_until + BudgetTime(1, limit) - (now + kBurstTolerance);
-        if (ahead <= SteadyDuration::zero()) {
-          // Pairs the budget's share allows now (at least one), oldest first.
-          const SteadyDuration room = now + kBurstTolerance - paid_until;
-          const auto n = static_cast<size_t>(std::max<int64_t>(1, room / BudgetTime(1, limit)));
-          if (n >= pairs->size()) return std::nullopt;
-          pairs->resize(n);
-          return std::move(*pairs);
-        }
+        // The budget's share allows a read by now (the wait above): the pairs it allows (at least one),
+        // oldest first.
+        const SteadyDuration room = now + kBurstTolerance - paid_until;
+        const auto n = static_cast<size_t>(std::max<int64_t>(1, room / BudgetTime(1, limit)));
+        if (n >= pairs->size()) return std::nullopt;
+        pairs->resize(n);
+        return std::move(*pairs);
       }
-      std::this_thread::sleep_for(kGatherPoll);
+      std::this_thread::sleep_for(kGatherPoll);  // gathering the first batch
     }
   };
 

@@ -582,11 +582,8 @@ TEST_F(IntegrationApiTest, CompleteCreatesTheHookAndTriggersOnceAndReceivesWebho
   auto stored_rows = [&](const std::string& key) {
     const std::string sql = "SELECT COUNT(*) FROM webhook_inbox WHERE event_key LIKE '%" + key +
                             "%' AND client_id = " + std::to_string(t.client_id);
-    int64_t n = CountRows(sql);
-    for (int i = 0; i < 100 && n == 0; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      n = CountRows(sql);
-    }
+    int64_t n = 0;
+    WaitUntil([&] { return (n = CountRows(sql)) != 0; }, std::chrono::seconds(5));
     return n;
   };
   EXPECT_EQ(deliver(destination, event(900001), bearer), 200);
