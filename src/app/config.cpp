@@ -98,6 +98,8 @@ const std::map<std::string, Setter>& Setters() {
        }},
       {"worker.job_threads", [](Config& c, const std::string& k,
                                 const std::string& v) { return SetInt(c.job_threads, k, v, 0, 256); }},
+      {"worker.job_nice",
+       [](Config& c, const std::string& k, const std::string& v) { return SetInt(c.job_nice, k, v, 0, 19); }},
       {"worker.job_lease_s", [](Config& c, const std::string& k,
                                 const std::string& v) { return SetInt(c.job_lease_s, k, v, 1, 3600); }},
       {"procore.allow_custom_urls",

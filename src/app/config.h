@@ -30,6 +30,10 @@ struct Config {
 
   // [worker]
   int job_threads = 4;
+  // The job threads' nice value (0-19): syncs, webhook processing and reconciliation yield the CPU to the I/O
+  // threads, the inbox's committer and page requests under load (a webhook flood's acks first, its processing
+  // after), and use every idle cycle otherwise. 0 runs them as the rest of the server.
+  int job_nice = 19;
   // How long a claimed job stays this server's without a heartbeat: after a crash, its jobs wait this long
   // before another server (or the restarted one) takes them over.
   int64_t job_lease_s = 60;

@@ -163,9 +163,10 @@ int Serve(const Config& config) {
   if (config.role != Role::kWeb && config.job_threads > 0) {
     // Heartbeats four times per lease, so a busy job keeps its lease through a slow store write.
     const Millis lease(config.job_lease_s * 1000);
-    worker = std::make_unique<queue::Worker>(
-        *s.queue,
-        queue::WorkerOptions{.threads = config.job_threads, .lease = lease, .heartbeat_interval = lease / 4});
+    worker = std::make_unique<queue::Worker>(*s.queue, queue::WorkerOptions{.threads = config.job_threads,
+                                                                            .lease = lease,
+                                                                            .heartbeat_interval = lease / 4,
+                                                                            .nice = config.job_nice});
     s.sync->RegisterHandlers(*worker);
     // A server killed on this machine and started again goes on with the webhook events it had claimed.
     if (auto released = s.sync->ReleaseInboxClaimsOfDeadProcesses(); released && *released > 0)

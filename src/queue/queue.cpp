@@ -406,6 +406,8 @@ void Worker::Start() {
   for (int i = 0; i < std::max(1, options_.threads); ++i)
     threads_.emplace_back([this, i] {
       SetThreadName("kt-job-" + std::to_string(i));
+      // Only ever raised, which the kernel always allows; were it refused, the jobs run at the process's.
+      if (options_.nice > 0) (void)SetThreadNice(options_.nice);
       Loop(i);
     });
   heartbeat_thread_ = std::thread([this] {

@@ -152,6 +152,9 @@ struct WorkerOptions {
   // (real time); zero keeps them.
   Millis keep_done{3'600'000};
   Millis purge_interval{300'000};
+  // The threads' nice value (Linux; 0 keeps the process's). Background work given a higher value yields the
+  // CPU to the server's answering threads when both want it, and still uses every idle cycle.
+  int nice = 0;
 };
 
 // Runs registered handlers on N threads: claim, run, complete or fail, heartbeat while a handler runs.

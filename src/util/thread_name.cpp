@@ -1,6 +1,10 @@
 #include "util/thread_name.h"
 
 #include <pthread.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 namespace kt {
 
@@ -17,6 +21,16 @@ std::string ThreadName() {
   char buf[kMaxNameBytes + 1] = {};
   if (pthread_getname_np(pthread_self(), buf, sizeof buf) != 0) return {};
   return buf;
+}
+
+bool SetThreadNice(int nice) {
+  // With PRIO_PROCESS and a thread id, Linux sets that one thread's value (man 2 setpriority, "BUGS").
+  return setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), nice) == 0;
+}
+
+int ThreadNice() {
+  errno = 0;  // -1 is a valid value: errno tells it from a failure, which cannot happen for the caller
+  return getpriority(PRIO_PROCESS, static_cast<id_t>(gettid()));
 }
 
 }  // namespace kt

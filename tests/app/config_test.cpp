@@ -62,6 +62,14 @@ TEST(Config, ErrorsNameTheLineOrKey) {
   ASSERT_FALSE(bad_lease);
   EXPECT_NE(bad_lease.error().message.find("worker.job_lease_s"), std::string::npos);
 
+  Config nice;
+  EXPECT_EQ(nice.job_nice, 19) << "background jobs yield to answering by default";
+  ASSERT_TRUE(ApplyConfigValues(nice, {{"worker.job_nice", "0"}}));
+  EXPECT_EQ(nice.job_nice, 0);
+  auto bad_nice = ApplyConfigValues(nice, {{"worker.job_nice", "20"}});
+  ASSERT_FALSE(bad_nice);
+  EXPECT_NE(bad_nice.error().message.find("worker.job_nice"), std::string::npos);
+
   auto bad_role = ApplyConfigValues(c, {{"role", "boss"}});
   ASSERT_FALSE(bad_role);
   EXPECT_NE(bad_role.error().message.find("role"), std::string::npos);

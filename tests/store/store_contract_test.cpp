@@ -23,6 +23,7 @@
 #include "util/clock.h"
 #include "util/process.h"
 #include "util/random.h"
+#include "util/thread_name.h"
 
 // GCC 12 warns about members left out of designated initializers even when they have defaults.
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
@@ -796,6 +797,33 @@ TEST_P(QueueContract, WorkerHeartbeatsKeepLongJobsLeased) {
   ASSERT_TRUE(job);
   EXPECT_EQ(job->status, queue::kDone);
   EXPECT_EQ(job->attempts, 1);
+}
+
+TEST_P(QueueContract, WorkerThreadsRunAtTheirNiceValueAndTheHeartbeatAtTheProcesss) {
+  SKIP_IF_NO_STORE();
+  Queue real_time(db(), SystemClock::Instance(), random_);
+  const int process_nice = ThreadNice();
+  ASSERT_LT(process_nice, 19) << "the test needs room to raise the nice value";
+  const int wanted = std::min(process_nice + 7, 19);
+  queue::Worker worker(real_time,
+                       {.threads = 2, .heartbeat_interval = 20ms, .idle_poll = 10ms, .nice = wanted});
+  std::mutex mu;
+  std::vector<int> seen;
+  worker.Register("nice", [&](const Job&) -> Status {
+    std::lock_guard lock(mu);
+    seen.push_back(ThreadNice());
+    return {};
+  });
+  for (int i = 0; i < 6; ++i) ASSERT_TRUE(real_time.Enqueue("nice", "{}"));
+  worker.Start();
+  worker.Notify();
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::steady_clock::now() < deadline && Must(real_time.CountByStatus()).done < 6)
+    std::this_thread::sleep_for(10ms);
+  worker.Stop();
+  ASSERT_EQ(seen.size(), 6u);
+  for (int n : seen) EXPECT_EQ(n, wanted);
+  EXPECT_EQ(ThreadNice(), process_nice) << "the caller's own value is untouched";
 }
 
 TEST_P(QueueContract, ClaimTakesTheBetterOfDuePendingAndExpiredLease) {
