@@ -30,10 +30,12 @@ struct Config {
 
   // [worker]
   int job_threads = 4;
-  // The job threads' nice value (0-19): syncs, webhook processing and reconciliation yield the CPU to the I/O
-  // threads, the inbox's committer and page requests under load (a webhook flood's acks first, its processing
-  // after), and use every idle cycle otherwise. 0 runs them as the rest of the server.
-  int job_nice = 19;
+  // The job threads' nice value (0-19). Raised, syncs, webhook processing and reconciliations yield the CPU
+  // to the I/O threads and page requests under load; but a job thread holding the database's write lock is
+  // then slowed as well, and the inbox's committer waits for it (on SQLite, up to 0.2 s at 19 under a webhook
+  // flood, measured; BENCHMARKS.md session 23), so 0 by default. Webhook processing gives way to a flood of
+  // deliveries by itself (SyncOptions::webhook_flood_rate).
+  int job_nice = 0;
   // How long a claimed job stays this server's without a heartbeat: after a crash, its jobs wait this long
   // before another server (or the restarted one) takes them over.
   int64_t job_lease_s = 60;

@@ -57,6 +57,12 @@ struct SyncOptions {
   // share, whichever comes first (at most webhook_gather_max).
   Millis webhook_gather_quiet{300};
   Millis webhook_gather_max{5'000};
+  // Under a flood of deliveries (more than webhook_flood_rate a second to this server), a webhook job waits
+  // for it to ease before each batch, for at most webhook_flood_wait at a time: the CPU goes to acknowledging
+  // and storing the deliveries (Procore's 5 s timeout), and a burst's events for one record coalesce into one
+  // read. Then it processes one batch and looks again, so processing never stops altogether.
+  double webhook_flood_rate = 2'000;
+  Millis webhook_flood_wait{2'000};
   // How long a webhook job's claim on inbox events lasts; the running job renews it every third of that, so
   // it bounds only how soon a crashed job's events are read again.
   Millis inbox_claim_lease{60'000};

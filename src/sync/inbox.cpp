@@ -34,6 +34,8 @@ std::string RenderEvent(const WebhookEvent& e) {
 constexpr int kRefusalsAlone = 3;
 // Journaled events a commit takes at most (a few milliseconds of storing): see TakeBatchLocked.
 constexpr size_t kJournaledPerCommit = 1'000;
+// The shortest window ArrivalsPerSecond counts over.
+constexpr auto kRateWindow = std::chrono::milliseconds(100);
 // How often a journal's backlog that keeps filling up is logged.
 constexpr auto kBacklogLogEvery = std::chrono::minutes(1);
 
@@ -183,20 +185,40 @@ void Inbox::AcceptAsync(int64_t client_id, WebhookEvent event, std::string raw_b
   if (wake) group_cv_.notify_one();
 }
 
+double Inbox::ArrivalsPerSecond() {
+  const auto now = std::chrono::steady_clock::now();
+  std::lock_guard lock(group_mu_);
+  const double seconds = std::chrono::duration<double>(now - window_started_).count();
+  const double span = std::chrono::duration<double>(kRateWindow).count();
+  if (seconds < span) return std::max(last_window_rate_, static_cast<double>(window_arrivals_) / span);
+  return static_cast<double>(window_arrivals_) / seconds;
+}
+
 bool Inbox::QueueLocked(PendingAccept pending) {
   if (!committer_.joinable())
     committer_ = std::thread([this] {
       SetThreadName("kt-inbox-commit");
       RunCommitter();
     });
-  // The committer looks at the queues again after each commit; only an idle one needs waking.
-  const bool idle = waiting_.empty() && journaled_.empty();
+  // The committer looks at the queues again after each commit; only an idle or gathering one needs waking:
+  // for the first event, for one whose caller waits for its commit, or when a commit's worth of journaled
+  // ones is there.
+  const bool wake = (waiting_.empty() && journaled_.empty()) || pending.journal_segment == 0 ||
+                    journaled_.size() + 1 == kJournaledPerCommit;
+  const auto now = std::chrono::steady_clock::now();
+  if (now - window_started_ >= kRateWindow) {
+    last_window_rate_ =
+        static_cast<double>(window_arrivals_) / std::chrono::duration<double>(now - window_started_).count();
+    window_started_ = now;
+    window_arrivals_ = 0;
+  }
+  ++window_arrivals_;
   if (pending.journal_segment != 0) {
     journaled_.push_back(std::move(pending));
   } else {
     waiting_.push_back(std::move(pending));
   }
-  return idle;
+  return wake;
 }
 
 bool Inbox::AcceptJournaled(int64_t client_id, WebhookEvent& event, std::string& raw_body) {
@@ -278,6 +300,9 @@ void Inbox::RunCommitter() {
   for (;;) {
     group_cv_.wait(lock, [this] { return stopping_ || !waiting_.empty() || !journaled_.empty(); });
     if (waiting_.empty() && journaled_.empty()) return;  // stopping, and everything handed in was stored
+    group_cv_.wait_for(lock, options_.journaled_gather, [this] {
+      return stopping_ || !waiting_.empty() || journaled_.size() >= kJournaledPerCommit;
+    });
     batch.clear();
     TakeBatchLocked(batch);
     lock.unlock();

@@ -51,6 +51,8 @@ constexpr std::chrono::milliseconds kGatherPoll{20};
 constexpr std::chrono::milliseconds kBurstTolerance{200};
 // The longest a job sleeps at once while it waits for the budget's share.
 constexpr std::chrono::milliseconds kLongestBudgetNap{250};
+// How often a job waiting out a flood of deliveries looks at their rate again.
+constexpr std::chrono::milliseconds kFloodNap{50};
 
 using SteadyTime = std::chrono::steady_clock::time_point;
 using SteadyDuration = std::chrono::steady_clock::duration;
@@ -355,7 +357,17 @@ Status SyncEngine::RunWebhookJob(int64_t client_id, char slot) {
     }
   };
 
+  // Under a flood of deliveries, a batch waits for it to ease (SyncOptions::webhook_flood_rate), between
+  // transactions: nothing this job holds keeps the inbox's committer waiting meanwhile.
+  auto wait_out_flood = [&] {
+    const SteadyTime until = std::chrono::steady_clock::now() + options_.webhook_flood_wait;
+    while (inbox_.ArrivalsPerSecond() > options_.webhook_flood_rate &&
+           std::chrono::steady_clock::now() < until)
+      std::this_thread::sleep_for(kFloodNap);
+  };
+
   while (true) {
+    wait_out_flood();
     auto selected = await_reads();
     if (!selected) return tl::unexpected(selected.error());
     if (*selected && (*selected)->empty()) break;

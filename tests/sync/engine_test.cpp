@@ -485,6 +485,54 @@ TEST_P(EngineTest, AWebhookJobKeepsItsClaimAliveWhileAReadTakesLongerThanTheLeas
   EXPECT_EQ(counts->done, 1);
 }
 
+// Under a flood of deliveries, processing waits for it to ease (not for its longest wait), reading nothing
+// meanwhile, then processes every event.
+TEST_P(EngineTest, WebhookProcessingWaitsOutAFloodOfDeliveriesThenCatchesUp) {
+  options_.webhook_flood_rate = 20;                        // deliveries a second
+  options_.webhook_flood_wait = std::chrono::seconds(30);  // so only the flood's end lets it go
+  options_.webhook_batch = 5;                              // the old code's batches went at once
+  worker_ = std::make_unique<queue::Worker>(*queue_);
+  engine_ = std::make_unique<SyncEngine>(*flaky_, *queue_, source_, clock_, options_);
+  engine_->RegisterHandlers(*worker_);
+  InitialSync();
+  const int64_t later = kBase + 900'000;
+  fake_.Touch("rfis:5", 11, later);
+  fake_.Touch("rfis:5", 12, later);
+
+  std::atomic<bool> flooding{true};
+  std::atomic<int> reads_during_flood{0};
+  std::atomic<int64_t> flood_ended_ns{0};
+  fake_.on_send = [&](const http::ClientRequest& request) {
+    if (flooding && request.url.find("/rfis") != std::string::npos) ++reads_during_flood;
+  };
+  constexpr int kEvents = 120;  // 100 a second for 1.2 s
+  ASSERT_TRUE(engine_->inbox().Accept(kClient, Event("flood-0", "RFIs", "update", 11, 5, later)));
+  std::thread feeder([&] {
+    for (int i = 1; i < kEvents; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      EXPECT_TRUE(engine_->inbox().Accept(
+          kClient, Event("flood-" + std::to_string(i), "RFIs", "update", 11 + i % 2, 5, later)));
+    }
+    flooding = false;
+    flood_ended_ns = std::chrono::steady_clock::now().time_since_epoch().count();
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the flood is on
+  Drain();
+  const auto drained = std::chrono::steady_clock::now();
+  feeder.join();
+  fake_.on_send = nullptr;
+
+  EXPECT_EQ(reads_during_flood.load(), 0);
+  ASSERT_NE(flood_ended_ns.load(), 0);
+  const auto after_flood = drained.time_since_epoch() - std::chrono::nanoseconds(flood_ended_ns.load());
+  EXPECT_LT(after_flood, std::chrono::seconds(10)) << "released by the flood's end, not the longest wait";
+  ExpectTruth("rfis", 5, "rfis:5");
+  auto counts = engine_->inbox().Counts(kClient);
+  ASSERT_TRUE(counts);
+  EXPECT_EQ(counts->pending, 0);
+  EXPECT_EQ(counts->done, kEvents);
+}
+
 // Group commit: deliveries accepted from many threads at once are committed together, yet each caller is
 // answered for its own event (new or duplicate), every new event is stored once, and the wake hook fires.
 TEST_P(EngineTest, ConcurrentDeliveriesAreEachStoredOnceAndAnsweredForThemselves) {

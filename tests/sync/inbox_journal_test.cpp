@@ -10,7 +10,6 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
-#include <future>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -184,6 +183,7 @@ class RefusingStore final : public store::Store {
       if (left < 0 || failing.compare_exchange_weak(left, left - 1))
         return Fail(ErrorKind::kUnavailable, "database_unavailable", "The database is refusing writes.");
     }
+    ++transactions;
     return inner_.Transact(fn);
   }
   Result<store::QueryResult> Query(std::string_view sql, const store::Params& params) override {
@@ -193,6 +193,7 @@ class RefusingStore final : public store::Store {
   std::string Describe() const override { return inner_.Describe(); }
 
   std::atomic<int> failing{0};
+  std::atomic<int> transactions{0};  // passed on to the database
 
  private:
   store::Store& inner_;
@@ -211,10 +212,11 @@ class InboxWithJournal : public ::testing::Test {
     queue_ = std::make_unique<queue::Queue>(*refusing_, clock_, random_);
   }
 
-  std::unique_ptr<Inbox> NewInbox(size_t backlog = 20'000) {
+  std::unique_ptr<Inbox> NewInbox(size_t backlog = 20'000, Millis gather = Millis(10)) {
     InboxOptions options;
     options.journal_dir = journal_dir_;
     options.journal_backlog = backlog;
+    options.journaled_gather = gather;
     return std::make_unique<Inbox>(*refusing_, *queue_, clock_, options);
   }
 
@@ -373,6 +375,52 @@ TEST_F(InboxWithJournal, WithTheBacklogFullADeliveryWaitingForItsCommitGoesBefor
   // events each (not behind all five thousand).
   EXPECT_LE(stored_by_then, 2'001);
   EXPECT_TRUE(StoredWithin(kBacklog + 1, std::chrono::seconds(30))) << Stored();
+}
+
+// Journaled events alone are gathered into one commit; one whose caller waits is committed at once and takes
+// them along; a commit's worth goes without waiting.
+TEST_F(InboxWithJournal, JournaledEventsAreGatheredIntoFewCommitsUnlessACallerWaits) {
+  auto inbox = NewInbox(20'000, /*gather=*/std::chrono::seconds(3));
+  const int before = refusing_->transactions.load();
+  for (int i = 1; i <= 300; ++i) ASSERT_TRUE(Journal(*inbox, Body(i)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(Stored(), 0) << "still gathering";
+  EXPECT_EQ(refusing_->transactions.load(), before);
+
+  const auto asked = std::chrono::steady_clock::now();
+  auto event = ParseWebhookEvent(Body(301));
+  ASSERT_TRUE(event);
+  auto waited = inbox->Accept(kClient, *event, Body(301));
+  ASSERT_TRUE(waited) << waited.error().message;
+  EXPECT_LT(std::chrono::steady_clock::now() - asked, std::chrono::seconds(2))
+      << "not kept for the gathering";
+  EXPECT_EQ(Stored(), 301) << "the journaled ones went with it";
+  EXPECT_EQ(refusing_->transactions.load(), before + 1);
+
+  const auto flooded = std::chrono::steady_clock::now();
+  for (int i = 302; i < 302 + 1'000; ++i) ASSERT_TRUE(Journal(*inbox, Body(i)));
+  EXPECT_TRUE(StoredWithin(1'301, std::chrono::seconds(2))) << "a commit's worth goes at once: " << Stored();
+  EXPECT_LT(std::chrono::steady_clock::now() - flooded, std::chrono::milliseconds(2'500));
+  EXPECT_EQ(refusing_->transactions.load(), before + 2);
+}
+
+TEST_F(InboxWithJournal, ArrivalsPerSecondFollowsTheDeliveriesOfTheLastMoments) {
+  auto inbox = NewInbox();
+  EXPECT_EQ(inbox->ArrivalsPerSecond(), 0);
+  const auto started = std::chrono::steady_clock::now();
+  for (int i = 1; i <= 500; ++i) ASSERT_TRUE(Journal(*inbox, Body(i)));
+  const double at_once = inbox->ArrivalsPerSecond();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  // 500 deliveries in a window not yet 100 ms long (counted as 100 ms), or in however long they took (half
+  // of that: on a slow machine the windows may have turned over during the loop).
+  EXPECT_GE(at_once, 0.5 * 500 / std::max(0.1, seconds)) << seconds << " s";
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_LT(inbox->ArrivalsPerSecond(), 500 / 0.3 + 1) << "the flood is over: its count over a longer time";
+  ASSERT_TRUE(Journal(*inbox, Body(501)));  // a window starts at this delivery, after the 500 of the last
+  EXPECT_GT(inbox->ArrivalsPerSecond(), 11.0)
+      << "the window before still counts while this one is young (alone: 1 in 0.1 s)";
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  EXPECT_LT(inbox->ArrivalsPerSecond(), 3.0) << "one delivery in 0.4 s";
 }
 
 TEST_F(InboxWithJournal, AFullBacklogOrNoJournalDeclinesAndTheCallerWaitsForTheCommit) {
