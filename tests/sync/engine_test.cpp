@@ -455,9 +455,7 @@ TEST_P(EngineTest, RecentEventsAreTheClientsNewestWithTheirOutcomes) {
 
 TEST_P(EngineTest, AWebhookJobKeepsItsClaimAliveWhileAReadTakesLongerThanTheLease) {
   options_.inbox_claim_lease = Millis(300);
-  worker_ = std::make_unique<queue::Worker>(*queue_);
-  engine_ = std::make_unique<SyncEngine>(*flaky_, *queue_, source_, clock_, options_);
-  engine_->RegisterHandlers(*worker_);
+  RebuildEngine();
   InitialSync();
   const int64_t later = kBase + 900'000;
   fake_.Touch("rfis:5", 11, later);
@@ -491,9 +489,7 @@ TEST_P(EngineTest, WebhookProcessingWaitsOutAFloodOfDeliveriesThenCatchesUp) {
   options_.webhook_flood_rate = 20;                        // deliveries a second
   options_.webhook_flood_wait = std::chrono::seconds(30);  // so only the flood's end lets it go
   options_.webhook_batch = 5;                              // the old code's batches went at once
-  worker_ = std::make_unique<queue::Worker>(*queue_);
-  engine_ = std::make_unique<SyncEngine>(*flaky_, *queue_, source_, clock_, options_);
-  engine_->RegisterHandlers(*worker_);
+  RebuildEngine();
   InitialSync();
   const int64_t later = kBase + 900'000;
   fake_.Touch("rfis:5", 11, later);

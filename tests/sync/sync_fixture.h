@@ -34,6 +34,12 @@ class SyncFixture : public ::testing::Test {
     ASSERT_TRUE(migrated) << migrated.error().message << " " << migrated.error().detail;
     flaky_ = std::make_unique<FlakyStore>(*store_);
     queue_ = std::make_unique<queue::Queue>(*flaky_, clock_, random_);
+    RebuildEngine();
+  }
+
+  // A new worker and engine on the same database, with options_ as they are now (a test that changes them
+  // calls this; SetUp made them with the defaults).
+  void RebuildEngine() {
     worker_ = std::make_unique<queue::Worker>(*queue_);
     engine_ = std::make_unique<SyncEngine>(*flaky_, *queue_, source_, clock_, options_);
     engine_->RegisterHandlers(*worker_);
