@@ -4,8 +4,6 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include <cerrno>
-
 namespace kt {
 
 namespace {
@@ -29,7 +27,7 @@ bool SetThreadNice(int nice) {
 }
 
 int ThreadNice() {
-  errno = 0;  // -1 is a valid value: errno tells it from a failure, which cannot happen for the caller
+  // Cannot fail for the calling thread (so a -1 is a nice value, not an error).
   return getpriority(PRIO_PROCESS, static_cast<id_t>(gettid()));
 }
 

@@ -799,7 +799,7 @@ TEST_P(QueueContract, WorkerHeartbeatsKeepLongJobsLeased) {
   EXPECT_EQ(job->attempts, 1);
 }
 
-TEST_P(QueueContract, WorkerThreadsRunAtTheirNiceValueAndTheHeartbeatAtTheProcesss) {
+TEST_P(QueueContract, WorkerThreadsRunAtTheirNiceValueAndTheCallerKeepsItsOwn) {
   SKIP_IF_NO_STORE();
   Queue real_time(db(), SystemClock::Instance(), random_);
   const int process_nice = ThreadNice();
