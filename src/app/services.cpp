@@ -10,6 +10,7 @@
 
 #include "crypto/master_key.h"
 #include "fleet/shared_rate_budget.h"
+#include "http/server.h"
 #include "obs/log.h"
 #include "store/migrations.h"
 
@@ -85,6 +86,8 @@ Result<std::unique_ptr<Services>> BuildServices(const Config& config) {
       std::make_unique<sync::SyncEngine>(*s->store, *s->queue, *s->procore_clients, s->clock, sync_options);
   integration::ReceiverOptions receiver_options;
   receiver_options.max_body_bytes = static_cast<size_t>(config.webhook_max_body_bytes);
+  // The deliveries an I/O thread takes together go to the journal with one write (BENCHMARKS.md, session 24).
+  receiver_options.after_ready = http::AfterReadyRequests;
   s->webhook_receiver = std::make_unique<integration::WebhookReceiver>(
       *s->store, *s->secrets, s->sync->inbox(), s->clock, receiver_options);
   integration::IntegrationOptions integration_options;

@@ -311,6 +311,9 @@ class WorkerPool {
   std::vector<std::thread> threads_;
 };
 
+// The io_context of the server I/O thread this is (one thread runs each), for AfterReadyRequests.
+thread_local asio::io_context* this_io_thread = nullptr;
+
 }  // namespace
 
 // A suspended coroutine's completion handler, type-erased (it is move-only, so std::function will not do).
@@ -962,6 +965,7 @@ Result<uint16_t> Server::Start() {
     s.io_threads.emplace_back([&s, i] {
       SetThreadName("kt-http-io-" + std::to_string(i));
       asio::io_context& ioc = *s.iocs[i];
+      this_io_thread = &ioc;
       // Runs until Stop(), also while it has no connection.
       auto keep = asio::make_work_guard(ioc);
       for (;;) {
@@ -1023,6 +1027,14 @@ uint16_t Server::port() const {
 }
 std::string Server::host() const {
   return impl_->host;
+}
+
+bool AfterReadyRequests(std::function<void()> fn) {
+  if (this_io_thread == nullptr) return false;
+  // A handler posted from a handler runs after those already queued: the completions of the thread's last
+  // wait. Asio then polls once more without blocking (its queue is not empty) before running it.
+  asio::post(*this_io_thread, std::move(fn));
+  return true;
 }
 
 void WaitForShutdownSignal() {

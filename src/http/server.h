@@ -51,4 +51,10 @@ class Server {
 // Blocks until SIGINT or SIGTERM arrives.
 void WaitForShutdownSignal();
 
+// On a server's I/O thread: queues `fn` to run on this thread once it has handled the requests that became
+// ready together with the current one (those one wait of the thread returned), before it waits again, and
+// returns true. Elsewhere (a pool thread, a test's thread) returns false and does nothing. A route's front
+// uses it to do for all of those requests at once what each would do alone (one write to a file for many).
+bool AfterReadyRequests(std::function<void()> fn);
+
 }  // namespace kt::http

@@ -33,6 +33,15 @@ ReceiveOutcome BadSecret() {
   return Reject(401, "unauthorized",
                 "The Authorization header does not match this integration's webhook secret.");
 }
+// The deliveries an I/O thread took in its current turn, journaled together once it is done with them
+// (ReceiverOptions::after_ready). A thread serves one server, but the receiver is kept with each delivery.
+struct Turn {
+  std::vector<WebhookReceiver*> receivers;
+  std::vector<sync::Inbox::JournaledDelivery> deliveries;
+  std::vector<WebhookReceiver::ReceiveDone> done;
+};
+thread_local Turn turn;
+
 ReceiveOutcome Unavailable() {
   return Reject(503, "unavailable", "KTrack cannot receive webhooks right now; Procore will retry.");
 }
@@ -176,16 +185,44 @@ bool WebhookReceiver::TryReceive(const Delivery& d, ReceiveDone done) {
     done(std::move(*refused));
     return true;
   }
-  std::string body(d.body);
-  if (inbox_.AcceptJournaled(entry.client_id, event, body)) {
-    done(Accepted());
-    return true;
-  }
-  inbox_.AcceptAsync(entry.client_id, std::move(event), std::move(body),
-                     [done = std::move(done)](const Result<sync::AcceptResult>& accepted) {
-                       done(AcceptOutcome(accepted));
-                     });
+  Store(entry.client_id, std::move(event), std::string(d.body), std::move(done));
   return true;
+}
+
+void WebhookReceiver::Store(int64_t client_id, sync::WebhookEvent event, std::string body, ReceiveDone done) {
+  turn.receivers.push_back(this);
+  turn.deliveries.push_back({.client_id = client_id, .event = std::move(event), .raw_body = std::move(body)});
+  turn.done.push_back(std::move(done));
+  // The first of a turn asks for the turn's end; without one (or outside an I/O thread) it is journaled now.
+  if (turn.done.size() == 1 && !(options_.after_ready && options_.after_ready(RunTurn))) RunTurn();
+}
+
+void WebhookReceiver::RunTurn() {
+  Turn taken;
+  std::swap(taken, turn);  // answering may start the next turn's deliveries on this thread
+  for (size_t at = 0; at < taken.receivers.size();) {
+    size_t end = at + 1;
+    while (end < taken.receivers.size() && taken.receivers[end] == taken.receivers[at]) ++end;
+    taken.receivers[at]->Journal(std::span(taken.deliveries).subspan(at, end - at),
+                                 std::span(taken.done).subspan(at, end - at));
+    at = end;
+  }
+}
+
+void WebhookReceiver::Journal(std::span<sync::Inbox::JournaledDelivery> deliveries,
+                              std::span<ReceiveDone> done) {
+  inbox_.AcceptJournaled(deliveries);
+  for (size_t i = 0; i < deliveries.size(); ++i) {
+    sync::Inbox::JournaledDelivery& d = deliveries[i];
+    if (d.journaled) {
+      done[i](Accepted());
+      continue;
+    }
+    inbox_.AcceptAsync(d.client_id, std::move(d.event), std::move(d.raw_body),
+                       [answer = std::move(done[i])](const Result<sync::AcceptResult>& accepted) {
+                         answer(AcceptOutcome(accepted));
+                       });
+  }
 }
 
 }  // namespace kt::integration

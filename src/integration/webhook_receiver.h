@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <shared_mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -39,6 +40,11 @@ struct ReceiverOptions {
   Millis cache_ttl{30'000};
   // After a failed Authorization check, the key is re-read at most this often (a rotation elsewhere).
   Millis reload_after_failure{2'000};
+  // Runs a function on the calling thread once the requests that were ready with the current one are
+  // handled, returning false where it cannot (the HTTP server's http::AfterReadyRequests). When set,
+  // TryReceive journals the deliveries an I/O thread took together with one append, and answers them after
+  // it; when empty, or where it returns false, each delivery is journaled alone at once.
+  std::function<bool(std::function<void()>)> after_ready;
 };
 
 class WebhookReceiver {
@@ -70,6 +76,14 @@ class WebhookReceiver {
   // The checks after the secret: content type, size, the event itself. Sets `event` when all pass.
   std::optional<ReceiveOutcome> CheckEvent(const ReceiverEntry& entry, const Delivery& d,
                                            sync::WebhookEvent& event) const;
+  // Takes a checked delivery for the inbox: into this thread's turn (see ReceiverOptions::after_ready), or
+  // journaled at once.
+  void Store(int64_t client_id, sync::WebhookEvent event, std::string body, ReceiveDone done);
+  // Journals deliveries with one append and answers them; those the journal does not take (no journal, a
+  // full backlog, a failed append) are answered once their commit is done.
+  void Journal(std::span<sync::Inbox::JournaledDelivery> deliveries, std::span<ReceiveDone> done);
+  // What a thread's turn gathered: run after its ready requests, for each receiver in it.
+  static void RunTurn();
 
   store::Store& store_;
   crypto::SecretStore& secrets_;

@@ -21,6 +21,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -113,6 +114,15 @@ class Inbox {
   // while the backlog is full or when the append failed: the caller then uses AcceptAsync.
   // `event` and `raw_body` are moved from only when it returns true.
   bool AcceptJournaled(int64_t client_id, WebhookEvent& event, std::string& raw_body);
+  // The same for several deliveries with one append: each taken is marked `journaled` (its event and body
+  // moved from); the others are left as they were.
+  struct JournaledDelivery {
+    int64_t client_id = 0;
+    WebhookEvent event;
+    std::string raw_body;
+    bool journaled = false;
+  };
+  void AcceptJournaled(std::span<JournaledDelivery> deliveries);
   // Stores the events of the journals of this machine's processes that are gone (a server killed after
   // answering Procore, before its committer stored them) and removes those journals. Returns how many events
   // were read (redeliveries of stored events included). Without a journal, 0.
@@ -193,7 +203,13 @@ class Inbox {
   // After a commit, under group_mu_: journaled events that failed go back to the front of the queue (they
   // were acknowledged; the committer tries again after a pause). Returns the pause (zero when none failed).
   Millis RetryLater(std::vector<PendingAccept>& failed_journaled);
+  // Inserts a batch's events (a duplicate is recognised, not inserted), their payloads, and queues
+  // processing for the clients with a new one.
   Status InsertAll(store::Tx& tx, const std::vector<PendingAccept*>& batch, int64_t now);
+  // InsertAll's events, the ids given by the database (RETURNING; PostgreSQL).
+  Status InsertReturning(store::Tx& tx, const std::vector<PendingAccept*>& batch, int64_t now);
+  // InsertAll's events, the ids given by the committer (SQLite).
+  Status InsertNumbered(store::Tx& tx, const std::vector<PendingAccept*>& batch, int64_t now);
   Status InsertPayloads(store::Tx& tx, const std::vector<PendingAccept*>& batch);
 
   store::Store& store_;

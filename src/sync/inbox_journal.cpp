@@ -58,18 +58,18 @@ tl::unexpected<Error> IoError(std::string_view what, const std::string& path, in
               "Check that the data directory is writable by KTrack's user and that its disk has room.");
 }
 
-// Appends header and body with one writev(); the error number when it failed or wrote part (a regular file
-// writes all unless the disk is full or a limit is reached). A second call for the rest could land after
-// another thread's record, so a part is a failure: the reading skips it.
-int AppendRecord(int fd, std::string_view header, std::string_view body) {
-  iovec parts[2] = {{const_cast<char*>(header.data()), header.size()},
-                    {const_cast<char*>(body.data()), body.size()}};
+// Appends the records (a header and a body each) with one writev(); the error number when it failed or wrote
+// part (a regular file writes all unless the disk is full or a limit is reached). A second call for the rest
+// could land after another thread's records, so a part is a failure: the reading skips the record it cut.
+int AppendRecords(int fd, std::span<const iovec> parts) {
+  size_t total = 0;
+  for (const iovec& part : parts) total += part.iov_len;
   ssize_t n;
   do {
-    n = ::writev(fd, parts, 2);
+    n = ::writev(fd, parts.data(), static_cast<int>(parts.size()));
   } while (n < 0 && errno == EINTR);
   if (n < 0) return errno;
-  return static_cast<size_t>(n) == header.size() + body.size() ? 0 : ENOSPC;
+  return static_cast<size_t>(n) == total ? 0 : ENOSPC;
 }
 
 }  // namespace
@@ -119,12 +119,19 @@ void InboxJournal::RemoveIfDoneLocked(std::vector<Segment>::iterator it) {
   segments_.erase(it);
 }
 
-Result<uint64_t> InboxJournal::Append(int64_t client_id, std::string_view body) {
-  char header[kHeaderBytes];
-  std::memcpy(header, kMagic.data(), kMagic.size());
-  PutLe(header + 4, body.size(), 4);
-  PutLe(header + 8, static_cast<uint64_t>(client_id), 8);
-  PutLe(header + 16, Checksum(client_id, body), 8);
+Result<uint64_t> InboxJournal::Append(std::span<const Entry> entries) {
+  if (entries.empty()) return uint64_t{0};
+  std::vector<char> headers(entries.size() * kHeaderBytes);
+  int64_t bytes = 0;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    char* header = headers.data() + i * kHeaderBytes;
+    std::memcpy(header, kMagic.data(), kMagic.size());
+    PutLe(header + 4, entries[i].body.size(), 4);
+    PutLe(header + 8, static_cast<uint64_t>(entries[i].client_id), 8);
+    PutLe(header + 16, Checksum(entries[i].client_id, entries[i].body), 8);
+    bytes += static_cast<int64_t>(kHeaderBytes + entries[i].body.size());
+  }
+  const auto count = static_cast<int64_t>(entries.size());
   uint64_t number;
   int fd;
   {
@@ -133,19 +140,29 @@ Result<uint64_t> InboxJournal::Append(int64_t client_id, std::string_view body) 
       if (auto s = StartSegmentLocked(); !s) return tl::unexpected(s.error());
     }
     Segment& segment = segments_.back();
-    segment.bytes += static_cast<int64_t>(kHeaderBytes + body.size());
-    ++segment.unstored;
+    segment.bytes += bytes;
+    segment.unstored += count;
     number = segment.number;
-    fd = segment.fd;  // stays open until the segment's events are all stored, this one included
+    fd = segment.fd;  // stays open until the segment's events are all stored, these included
   }
-  if (const int error_number = AppendRecord(fd, std::string_view(header, sizeof header), body);
-      error_number != 0) {
+  int error_number = 0;
+  std::vector<iovec> parts;
+  parts.reserve(2 * std::min(entries.size(), kEntriesPerWrite));
+  for (size_t at = 0; at < entries.size() && error_number == 0; at += kEntriesPerWrite) {
+    parts.clear();
+    for (size_t i = at; i < std::min(entries.size(), at + kEntriesPerWrite); ++i) {
+      parts.push_back({headers.data() + i * kHeaderBytes, kHeaderBytes});
+      parts.push_back({const_cast<char*>(entries[i].body.data()), entries[i].body.size()});
+    }
+    error_number = AppendRecords(fd, parts);
+  }
+  if (error_number != 0) {
     std::lock_guard lock(mu_);
-    // What part of it was written is skipped by the reading (its checksum fails); appends go on in a new
-    // segment.
+    // What part of them was written is skipped by the reading (a cut record's checksum fails) or, whole,
+    // stored again by a recovery (a duplicate); appends go on in a new segment.
     for (auto it = segments_.begin(); it != segments_.end(); ++it) {
       if (it->number != number) continue;
-      --it->unstored;
+      it->unstored -= count;
       it->current = false;
       const std::string path = it->path;
       RemoveIfDoneLocked(it);

@@ -21,6 +21,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -39,9 +40,21 @@ class InboxJournal {
   InboxJournal(const InboxJournal&) = delete;
   InboxJournal& operator=(const InboxJournal&) = delete;
 
-  // Appends one delivery with one write(). Returns the segment it went to, for Stored. Thread-safe; appends
-  // to one segment run concurrently (O_APPEND).
-  Result<uint64_t> Append(int64_t client_id, std::string_view body);
+  struct Entry {
+    int64_t client_id = 0;
+    std::string_view body;
+  };
+  // Appends deliveries to one segment with one writev() (one per kEntriesPerWrite). Returns the segment they
+  // went to, for Stored; on a failure none of them counts as appended (what part was written is either
+  // skipped by the reading or stored again by a recovery, where it is a duplicate). Thread-safe; appends to
+  // one segment run concurrently (O_APPEND).
+  Result<uint64_t> Append(std::span<const Entry> entries);
+  Result<uint64_t> Append(int64_t client_id, std::string_view body) {
+    const Entry one{client_id, body};
+    return Append(std::span<const Entry>(&one, 1));
+  }
+  // Records a writev() takes at most (two buffers each, within the system's IOV_MAX of 1024).
+  static constexpr size_t kEntriesPerWrite = 512;
   // `events` appended to segment `segment` are stored in the database. Thread-safe.
   void Stored(uint64_t segment, int64_t events = 1);
   // This process's segment files (for tests).

@@ -521,6 +521,103 @@ TEST(HttpServerTest, AFrontThatNeverAnswersTimesOut) {
   kept = nullptr;
 }
 
+// A persistent connection of the test: a request written, its answer's body read back (Content-Length).
+class RawConnection {
+ public:
+  explicit RawConnection(uint16_t port) : fd_(socket(AF_INET, SOCK_STREAM, 0)) {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+    connected_ = connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    timeval tv{5, 0};
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  }
+  ~RawConnection() { close(fd_); }
+  RawConnection(const RawConnection&) = delete;
+  RawConnection& operator=(const RawConnection&) = delete;
+
+  bool Send(const std::string& path) {
+    const std::string request = "GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n";
+    return connected_ &&
+           send(fd_, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size());
+  }
+  // The body of the next answer; "" when none came.
+  std::string ReadBody() {
+    char buf[4096];
+    for (;;) {
+      const size_t head_end = in_.find("\r\n\r\n");
+      if (head_end != std::string::npos) {
+        const size_t at = in_.find("Content-Length: ");
+        const size_t length = at < head_end ? std::stoul(in_.substr(at + 16)) : 0;
+        if (in_.size() >= head_end + 4 + length) {
+          std::string body = in_.substr(head_end + 4, length);
+          in_.erase(0, head_end + 4 + length);
+          return body;
+        }
+      }
+      const ssize_t n = recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) return "";
+      in_.append(buf, static_cast<size_t>(n));
+    }
+  }
+
+ private:
+  int fd_;
+  bool connected_ = false;
+  std::string in_;
+};
+
+// A front can gather the requests an I/O thread took together: AfterReadyRequests runs its function once the
+// thread has handled every request that became ready with the current one. Off an I/O thread it declines.
+TEST(HttpServerTest, AfterReadyRequestsRunsOnceTheRequestsReadyTogetherAreHandled) {
+  EXPECT_FALSE(AfterReadyRequests([] { ADD_FAILURE() << "not on an I/O thread: never run"; }));
+  // Touched only on the server's one I/O thread.
+  std::vector<Responder> gathered;
+  RouteOptions front;
+  front.io_front = [&](Request&, const Responder& respond) {
+    gathered.push_back(respond);
+    if (gathered.size() == 1) {
+      EXPECT_TRUE(AfterReadyRequests([&] {
+        // Each is answered with how many were gathered with it.
+        for (const Responder& r : gathered) r(Response::Text(200, std::to_string(gathered.size())));
+        gathered.clear();
+      }));
+    }
+    return true;
+  };
+  RouteOptions on_io;
+  on_io.on_io_thread = true;
+  auto router = std::make_shared<Router>();
+  router->Get(
+      "/gather", [](Request&) { return Response::Text(500, "handler"); }, front);
+  router->Get(
+      "/stall",
+      [](Request&) {
+        std::this_thread::sleep_for(300ms);  // the I/O thread, while the other requests arrive
+        return Response::Text(200, "stalled");
+      },
+      on_io);
+  ServerOptions options;
+  options.io_threads = 1;
+  TestServer ts(router, options);
+
+  constexpr int kConnections = 5;
+  std::vector<std::unique_ptr<RawConnection>> connections;
+  for (int i = 0; i < kConnections; ++i) {
+    connections.push_back(std::make_unique<RawConnection>(ts.port()));
+    ASSERT_TRUE(connections.back()->Send("/gather"));
+    EXPECT_EQ(connections.back()->ReadBody(), "1") << "one request alone is its own turn";
+  }
+  // While the thread stalls, each connection sends a request: they are ready together when it is back.
+  RawConnection staller(ts.port());
+  ASSERT_TRUE(staller.Send("/stall"));
+  std::this_thread::sleep_for(100ms);
+  for (auto& c : connections) ASSERT_TRUE(c->Send("/gather"));
+  EXPECT_EQ(staller.ReadBody(), "stalled");
+  for (auto& c : connections) EXPECT_EQ(c->ReadBody(), std::to_string(kConnections));
+}
+
 // Each I/O thread runs its own io_context: connections are given to them in turn and each stays on its own,
 // and answers that come from elsewhere (the pool, a front answering later from another thread) still reach
 // the connection's thread.

@@ -2,6 +2,7 @@
 // as child processes on loopback, driven as a customer and as Procore would.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <future>
 #include <limits>
@@ -589,6 +590,28 @@ TEST_F(IntegrationApiTest, CompleteCreatesTheHookAndTriggersOnceAndReceivesWebho
   EXPECT_EQ(deliver(destination, event(900001), bearer), 200);
   EXPECT_EQ(deliver(destination, event(900001), bearer), 200) << "a redelivery is acknowledged";
   EXPECT_EQ(stored_rows("900001"), 1);
+
+  // Deliveries arriving together (an I/O thread journals those it took in one turn with one write): each is
+  // answered and stored once, with redeliveries racing their first delivery among them.
+  constexpr int kSenders = 12, kEach = 20;
+  std::atomic<int> accepted{0};
+  std::vector<std::thread> senders;
+  for (int s = 0; s < kSenders; ++s) {
+    senders.emplace_back([&, s] {
+      for (int i = 0; i < kEach; ++i) {
+        if (deliver(destination, event(910000 + s * kEach + i), bearer) == 200) ++accepted;
+        if (i % 4 == 0 && deliver(destination, event(910000 + (s + 1) % kSenders * kEach + i), bearer) == 200)
+          ++accepted;
+      }
+    });
+  }
+  for (auto& sender : senders) sender.join();
+  EXPECT_EQ(accepted, kSenders * kEach + kSenders * kEach / 4);
+  const std::string burst_sql =
+      "SELECT COUNT(*) FROM webhook_inbox WHERE event_key LIKE '%00910%' AND client_id = " +
+      std::to_string(t.client_id);
+  EXPECT_TRUE(WaitUntil([&] { return CountRows(burst_sql) == kSenders * kEach; }, std::chrono::seconds(10)))
+      << CountRows(burst_sql);
 
   // Rotation: the new secret works once the hook in Procore has it; the old one no longer does.
   auto rotated = As(t, "POST", "/webhooks/rotate-secret", json::object());

@@ -409,6 +409,14 @@ TEST_P(EngineTest, InboxKeepsEachPayloadOnceAndPurgesItWithItsEvent) {
   EXPECT_EQ(*purged, 101);
   EXPECT_EQ(count("webhook_inbox"), 0);
   EXPECT_EQ(count("webhook_inbox_payloads"), 0);
+
+  // An event stored after the purge gets a new id, not one of a purged event.
+  auto after = inbox.Accept(kClient, Event("after-purge", "RFIs", "update", 11, 5, later), "{}");
+  ASSERT_TRUE(after);
+  EXPECT_FALSE(after->duplicate);
+  int64_t largest = first->inbox_id;
+  for (const auto& entry : ids) largest = std::max(largest, entry.second);
+  EXPECT_GT(after->inbox_id, largest);
 }
 
 // A webhook job's claim on its events is renewed while it runs, so a short claim lease (it bounds only how

@@ -11,8 +11,10 @@
 #include <fstream>
 #include <future>
 #include <set>
+#include <span>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include "process.h"
 #include "queue/queue.h"
@@ -72,6 +74,27 @@ TEST(InboxJournal, RecordsAreReadBackAndADamagedOrCutOneIsSkipped) {
   ASSERT_EQ(records.size(), 1u);
   EXPECT_EQ(records[0].body, "body 1");
   EXPECT_TRUE(InboxJournal::ParseRecords("").empty());
+}
+
+// Many deliveries go to the journal with one call (more than one writev takes), read back whole and in order.
+TEST(InboxJournal, ManyRecordsAppendedTogetherAreReadBackInOrder) {
+  kt::testing::TempDir dir;
+  InboxJournal journal(dir.path());
+  const size_t count = 2 * InboxJournal::kEntriesPerWrite + 7;
+  std::vector<std::string> bodies;
+  std::vector<InboxJournal::Entry> entries;
+  for (size_t i = 0; i < count; ++i) bodies.push_back("body " + std::to_string(i));
+  for (size_t i = 0; i < count; ++i) entries.push_back({static_cast<int64_t>(100 + i), bodies[i]});
+  auto segment = journal.Append(entries);
+  ASSERT_TRUE(segment) << segment.error().message;
+  ASSERT_EQ(journal.SegmentPaths().size(), 1u);
+  auto records = InboxJournal::ParseRecords(ReadFile(journal.SegmentPaths()[0]));
+  ASSERT_EQ(records.size(), count);
+  for (size_t i = 0; i < count; ++i) {
+    EXPECT_EQ(records[i].client_id, static_cast<int64_t>(100 + i));
+    EXPECT_EQ(records[i].body, bodies[i]);
+  }
+  EXPECT_TRUE(journal.Append(std::span<const InboxJournal::Entry>()));
 }
 
 TEST(InboxJournal, ASegmentIsRemovedOnceItsEventsAreStoredAndAppendsGoElsewhere) {
@@ -271,6 +294,32 @@ TEST_F(InboxWithJournal, DeliveriesAreTakenAtTheAppendAndStoredOnceEach) {
   EXPECT_EQ(payload->rows[0].Text(0), Body(7)) << "the delivery's own body is kept";
   inbox.reset();
   EXPECT_TRUE(JournalFiles(journal_dir_).empty()) << "a stop with everything stored leaves no journal";
+}
+
+// Deliveries handed over together are journaled with one append: each complete one is taken (and stored once,
+// a redelivery among them included); an incomplete one is left to its caller, untouched.
+TEST_F(InboxWithJournal, DeliveriesJournaledTogetherAreTakenEachAndAnIncompleteOneIsLeft) {
+  auto inbox = NewInbox();
+  std::vector<Inbox::JournaledDelivery> deliveries;
+  for (int i = 0; i < 40; ++i) {
+    const std::string body = Body(i % 30);  // the last ten redeliver the first ten
+    auto event = ParseWebhookEvent(body);
+    ASSERT_TRUE(event);
+    deliveries.push_back({.client_id = kClient, .event = *event, .raw_body = body});
+  }
+  deliveries[5].client_id = 0;
+  deliveries[36].raw_body.clear();
+  inbox->AcceptJournaled(deliveries);
+  for (size_t i = 0; i < deliveries.size(); ++i) {
+    if (i == 5 || i == 36) {
+      EXPECT_FALSE(deliveries[i].journaled) << i;
+      EXPECT_FALSE(deliveries[i].event.event_key.empty()) << "left as it was";
+    } else {
+      EXPECT_TRUE(deliveries[i].journaled) << i;
+    }
+  }
+  // Events 5 and 6 came twice each: once incomplete (left), once whole (taken).
+  EXPECT_TRUE(StoredWithin(30, std::chrono::seconds(30))) << Stored();
 }
 
 TEST_F(InboxWithJournal, AnEventTheDatabaseRefusedIsStoredOnceItTakesWritesAgain) {
