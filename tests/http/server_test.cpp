@@ -586,6 +586,9 @@ TEST(HttpServerTest, AfterReadyRequestsRunsOnceTheRequestsReadyTogetherAreHandle
     }
     return true;
   };
+  // The I/O thread stalls in this handler until the other requests have been sent.
+  std::promise<void> stalled, sent;
+  std::shared_future<void> all_sent = sent.get_future().share();
   RouteOptions on_io;
   on_io.on_io_thread = true;
   auto router = std::make_shared<Router>();
@@ -593,8 +596,9 @@ TEST(HttpServerTest, AfterReadyRequestsRunsOnceTheRequestsReadyTogetherAreHandle
       "/gather", [](Request&) { return Response::Text(500, "handler"); }, front);
   router->Get(
       "/stall",
-      [](Request&) {
-        std::this_thread::sleep_for(300ms);  // the I/O thread, while the other requests arrive
+      [&](Request&) {
+        stalled.set_value();
+        all_sent.wait_for(5s);
         return Response::Text(200, "stalled");
       },
       on_io);
@@ -612,8 +616,9 @@ TEST(HttpServerTest, AfterReadyRequestsRunsOnceTheRequestsReadyTogetherAreHandle
   // While the thread stalls, each connection sends a request: they are ready together when it is back.
   RawConnection staller(ts.port());
   ASSERT_TRUE(staller.Send("/stall"));
-  std::this_thread::sleep_for(100ms);
-  for (auto& c : connections) ASSERT_TRUE(c->Send("/gather"));
+  ASSERT_EQ(stalled.get_future().wait_for(5s), std::future_status::ready);
+  for (auto& c : connections) EXPECT_TRUE(c->Send("/gather"));
+  sent.set_value();
   EXPECT_EQ(staller.ReadBody(), "stalled");
   for (auto& c : connections) EXPECT_EQ(c->ReadBody(), std::to_string(kConnections));
 }
