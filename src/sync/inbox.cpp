@@ -112,6 +112,11 @@ const std::string& NumberedInsertSql(size_t rows) {
   return ForRows(texts, rows);
 }
 
+// What the inbox takes at all: an event of a client, with a key and a resource.
+bool IsComplete(int64_t client_id, const WebhookEvent& event) {
+  return client_id > 0 && !event.event_key.empty() && !event.resource_name.empty();
+}
+
 // An event's columns of InsertSql, from client_id on.
 void AppendInboxColumns(store::Params& params, int64_t client_id, const WebhookEvent& event, int64_t now) {
   params.emplace_back(client_id);
@@ -189,7 +194,7 @@ Result<AcceptResult> Inbox::Accept(int64_t client_id, const WebhookEvent& event,
 }
 
 void Inbox::AcceptAsync(int64_t client_id, WebhookEvent event, std::string raw_body, AcceptDone done) {
-  if (client_id <= 0 || event.event_key.empty() || event.resource_name.empty()) {
+  if (!IsComplete(client_id, event)) {
     done(Fail(ErrorKind::kInvalidInput, "invalid_webhook_event", "The webhook event is incomplete."));
     return;
   }
@@ -262,8 +267,7 @@ void Inbox::AcceptJournaled(std::span<JournaledDelivery> deliveries) {
   entries.reserve(deliveries.size());
   taken.reserve(deliveries.size());
   for (JournaledDelivery& d : deliveries) {
-    if (d.client_id <= 0 || d.event.event_key.empty() || d.event.resource_name.empty() || d.raw_body.empty())
-      continue;
+    if (!IsComplete(d.client_id, d.event) || d.raw_body.empty()) continue;
     entries.push_back({d.client_id, d.raw_body});
     taken.push_back(&d);
   }
