@@ -343,6 +343,28 @@ Result<std::vector<ProjectRef>> IntegrationService::LinkedProjects(int64_t clien
 // ---------------------------------------------------------------------------------------------------------------
 // GET /
 
+nlohmann::json IntegrationService::Warnings(const IntegrationRecord& r) {
+  nlohmann::json warnings = nlohmann::json::array();
+  if (!r.company_id || r.status == IntegrationStatus::kDisconnected) return warnings;
+  // The same company of the same Procore (environment and API URL): ids of a sandbox or another instance may
+  // repeat production's. Disconnected integrations do not count; nothing about the other client is told.
+  auto others = store_.Query(
+      "SELECT COUNT(*) FROM procore_integrations WHERE company_id = $1 AND client_id <> $2 AND environment = "
+      "$3 AND api_url = $4 AND status NOT IN ('disconnected', 'not_started')",
+      {*r.company_id, r.client_id, r.environment, r.api_url});
+  if (!others || others->rows.empty() || others->rows[0].Int(0) == 0) return warnings;
+  const std::string company =
+      (r.company_name.empty() ? "This company" : r.company_name) + " (" + std::to_string(*r.company_id) + ")";
+  warnings.push_back(
+      {{"code", "company_connected_elsewhere"},
+       {"message", "Another KTrack client is connected to this Procore company too."},
+       {"fix", "Check that " + company +
+                   " is this client's company. If it is not, click Change credentials and verify your own "
+                   "company's. If both KTrack clients should hold its data, nothing needs doing: each keeps "
+                   "its own copy, with a webhook of its own."}});
+  return warnings;
+}
+
 Result<nlohmann::json> IntegrationService::Describe(int64_t client_id) {
   auto loaded = Load(client_id);
   if (!loaded) return tl::unexpected(loaded.error());
@@ -367,6 +389,7 @@ Result<nlohmann::json> IntegrationService::Describe(int64_t client_id) {
   j["company"] = r.company_id ? nlohmann::json{{"id", *r.company_id}, {"name", r.company_name}}
                               : nlohmann::json(nullptr);
   j["companies"] = r.companies;
+  j["warnings"] = Warnings(r);
   j["settings"] = r.settings ? SettingsJson(*r.settings) : nlohmann::json(nullptr);
   nlohmann::json permissions =
       r.last_permission_check.is_null() ? nlohmann::json::object() : r.last_permission_check;
@@ -720,6 +743,7 @@ Result<nlohmann::json> IntegrationService::VerifyCredentials(int64_t client_id, 
                         {"company", company},
                         {"companies", list},
                         {"needs_company_choice", !saved->company_id.has_value()},
+                        {"warnings", Warnings(*saved)},
                         {"status", StatusName(saved->status)}};
 }
 

@@ -120,6 +120,9 @@ class IntegrationService {
   // Loads (or starts) the client's row in a transaction, applies the change and saves it.
   Result<IntegrationRecord> Mutate(int64_t client_id, const Mutation& change);
   Result<IntegrationRecord> Load(int64_t client_id);
+  // What the admin should know about the connection though nothing is wrong: another KTrack client connected
+  // to the same Procore company. A JSON array of {code, message, fix}.
+  nlohmann::json Warnings(const IntegrationRecord& record);
   Status Audit(store::Tx& tx, int64_t client_id, int64_t user_id, std::string_view action,
                const nlohmann::json& detail);
   Status CheckHealthOf(const IntegrationRecord& record);
@@ -130,8 +133,8 @@ class IntegrationService {
   // permission), also as the integration's error until a later check passes.
   Status NoteHealthCheckFailure(const IntegrationRecord& record, const Error& error);
   Status AutoLinkNewProjects(const IntegrationRecord& record);
-  // Re-checks when due, or at once when the last check is out of date (LastCheckOutdated); projects found short
-  // get their streams paused (with the fix), fixed ones resume.
+  // Re-checks when due, or at once when the last check is out of date (LastCheckOutdated); projects found
+  // short get their streams paused (with the fix), fixed ones resume.
   Status RecheckPermissions(const IntegrationRecord& record);
   // Streams fail on permissions the last check did not know of, or Procore lists again a project the last
   // check found outside the app's permitted projects (the admin added it back).

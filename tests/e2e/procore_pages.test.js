@@ -12,6 +12,12 @@ const ADMIN = { email: 'dana@harborpoint.test', password: 'site-visit-42' };
 const MEMBER = { email: 'sam@harborpoint.test', password: 'punch-list-17' };
 
 const company = { id: 4264807, name: 'Harbor Point Builders' };
+// GET /'s warning when another KTrack client is connected to the same Procore company.
+const elsewhere = {
+  code: 'company_connected_elsewhere',
+  message: 'Another KTrack client is connected to this Procore company too.',
+  fix: `Check that ${company.name} (${company.id}) is this client's company. If it is not, click Change credentials and verify your own company's. If both KTrack clients should hold its data, nothing needs doing: each keeps its own copy, with a webhook of its own.`,
+};
 const projects = [
   { id: 101, name: 'Harbor Tower', project_number: 'HT-01', stage: 'Course of Construction', active: true, permitted: true, linked_ktrack_project_id: 7, ktrack_project_name: 'Harbor Tower', sync_status: 'paused',
     drift: { code: 'permissions_drift', message: 'The RFIs tool is turned off.', fix: 'In Procore, open Harbor Tower › Admin › Tools and turn RFIs on. KTrack resumes this project\'s sync by itself at its next check.' } },
@@ -119,7 +125,7 @@ test('the Procore pages render what the API answers', async (t) => {
     let verified = false;
     await stubApi(page, {
       'GET /': () => [200, verified
-        ? { status: 'credentials_verified', environment: 'production', company, credentials, settings: null, streams: [] }
+        ? { status: 'credentials_verified', environment: 'production', company, credentials, settings: null, streams: [], warnings: [elsewhere] }
         : { status: 'credentials_saved', environment: 'production', company: null, credentials, settings: null, streams: [] }],
       'GET /projects': [200, projects],
       'POST /credentials/verify': (req) => {
@@ -138,6 +144,12 @@ test('the Procore pages render what the API answers', async (t) => {
     await page.click('#choose-company');
     await page.waitForSelector('#step-2[data-state=done]');
     await page.waitForSelector('#step-3[data-state=current]');
+    // Another KTrack client on the same company: step 2 says so, with what to check.
+    const warning = page.locator('#credentials-summary .alert.warn[data-code=company_connected_elsewhere]');
+    assert.strictEqual(await warning.count(), 1, 'the warning shows in step 2');
+    assert.match(await warning.textContent(), /Another KTrack client is connected to this Procore company too\..*Change credentials/);
+    await warning.scrollIntoViewIfNeeded();
+    await h.screenshot(page, 'pages-01b-company-connected-elsewhere');
     const verify = calls.filter((c) => c.key === 'POST /credentials/verify');
     assert.deepStrictEqual(JSON.parse(verify[1].body), { company_id: company.id });
     assert.ok(calls.filter((c) => c.key !== 'GET /' && c.key !== 'GET /projects').every((c) => c.csrf), 'every change carries the CSRF token');
@@ -154,6 +166,7 @@ test('the Procore pages render what the API answers', async (t) => {
         'GET /': () => {
           const integration = activeIntegration();
           integration.webhooks.secret_rotation_pending = rotated;
+          if (name === 'laptop') integration.warnings = [elsewhere];
           return [200, integration];
         },
         // Procore is down: the new secret is kept, and the hook still sends the previous one.
@@ -193,6 +206,8 @@ test('the Procore pages render what the API answers', async (t) => {
       await page.waitForSelector('#permissions-grid td[data-status]');
       await page.waitForSelector('#audit-table tbody tr[data-action="integration.settings_saved"]');
       assert.match(await page.textContent('#connection-facts'), /••••••••f00d/);
+      assert.strictEqual(await page.locator('#connection-warnings .alert.warn[data-code=company_connected_elsewhere]').count(),
+        name === 'laptop' ? 1 : 0, 'a warning shows under the connection');
       assert.match(await page.textContent('#webhooks'), /5501/);
       assert.match(await page.textContent('#stream-errors'), /turn RFIs on/);
       // Two projects' streams refused for the same reason, each message naming its project, are one item.

@@ -188,6 +188,47 @@ TEST_F(IntegrationApiTest, SecretIsStoredEncryptedAndShownMasked) {
   EXPECT_EQ(audit.body[0]["user_email"], t.admin_email);  // who, as the page shows it
 }
 
+TEST_F(IntegrationApiTest, AnotherClientOnTheSameProcoreCompanyIsAWarningThatNamesNoOtherClient) {
+  // Connected integrations of other tests' tenants on the suite's company, apart from the two made here.
+  auto others = [&](const std::vector<int64_t>& besides) {
+    std::string sql =
+        "SELECT COUNT(*) FROM procore_integrations WHERE company_id = " + std::to_string(company_) +
+        " AND status NOT IN ('disconnected', 'not_started')";
+    for (int64_t id : besides) sql += " AND client_id <> " + std::to_string(id);
+    return CountRows(sql);
+  };
+  Tenant a = NewTenant("Harbour Owner Co");
+  ASSERT_EQ(As(a, "PUT", "/credentials", CustomCredentials(app_)).status, 200);
+  const int64_t before = others({a.client_id});
+  auto va = As(a, "POST", "/credentials/verify", {{"company_id", company_}});
+  ASSERT_EQ(va.status, 200) << va.text;
+  EXPECT_EQ(va.body["warnings"].size(), before > 0 ? 1u : 0u) << va.text;
+
+  Tenant b = NewTenant("Second Builder Co");
+  ASSERT_EQ(As(b, "PUT", "/credentials", CustomCredentials(app_)).status, 200);
+  auto vb = As(b, "POST", "/credentials/verify", {{"company_id", company_}});
+  ASSERT_EQ(vb.status, 200) << vb.text;
+  ASSERT_EQ(vb.body["warnings"].size(), 1u) << vb.text;
+  const json& w = vb.body["warnings"][0];
+  EXPECT_EQ(w["code"], "company_connected_elsewhere");
+  EXPECT_EQ(w["message"], "Another KTrack client is connected to this Procore company too.");
+  const std::string fix = w["fix"].get<std::string>();
+  EXPECT_NE(fix.find(vb.body["company"]["name"].get<std::string>() + " (" + std::to_string(company_) + ")"),
+            std::string::npos)
+      << fix;
+  EXPECT_NE(fix.find("Change credentials"), std::string::npos) << fix;
+  // Tenant isolation: nothing says which client.
+  EXPECT_EQ(vb.text.find("Harbour Owner Co"), std::string::npos) << vb.text;
+  EXPECT_EQ(As(b, "GET", "").body["warnings"], vb.body["warnings"]);
+  EXPECT_EQ(As(a, "GET", "").body["warnings"].size(), 1u);  // and the first sees it now
+
+  // A disconnected integration no longer counts.
+  auto d = As(a, "DELETE", "", {{"purge_data", false}});
+  ASSERT_EQ(d.status, 200) << d.text;
+  EXPECT_TRUE(As(a, "GET", "").body["warnings"].empty());
+  EXPECT_EQ(As(b, "GET", "").body["warnings"].size(), others({a.client_id, b.client_id}) > 0 ? 1u : 0u);
+}
+
 TEST_F(IntegrationApiTest, EachVerificationFailureHasItsOwnCode) {
   Tenant t = NewTenant("Errors Co");
   auto expect_code = [&](const json& credentials, const json& verify_body, const std::string& code) {

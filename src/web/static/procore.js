@@ -895,6 +895,13 @@
       [el('dt', { text: 'Verified' }), el('dd', { text: c.verifiedAt ? when(c.verifiedAt) : company ? 'yes' : 'not yet' })]);
   }
 
+  // What the admin should know though nothing is wrong (GET /'s warnings): another KTrack client on the same
+  // Procore company, say.
+  function warningAlerts(integration) {
+    return (integration.warnings || []).map((w) => el('div', { class: 'alert warn', 'data-code': w.code || '' },
+      el('strong', { text: w.message }), w.fix ? el('div', { class: 'fix', text: w.fix }) : null));
+  }
+
   function wireEnvironment(form) {
     const select = $('#environment', form);
     const sync = () => show($('#custom-urls', form), select.value === 'custom');
@@ -1024,7 +1031,7 @@
         ? 'The app is installed in your Procore company.'
         : 'Done in Procore. KTrack checks the app and its install when you Verify in step 2.';
       // Step 2's summary and form.
-      fill($('#credentials-summary'), credentialsSummary(integration), el('div', { class: 'actions' },
+      fill($('#credentials-summary'), credentialsSummary(integration), ...warningAlerts(integration), el('div', { class: 'actions' },
         credentialsOf(integration).marketplace ? null  // no secret of the customer's to replace
           : el('button', { class: 'btn secondary', type: 'button', id: 'replace-secret', text: 'Replace secret',
                            onclick: () => editCredentials(true) }),
@@ -1260,6 +1267,7 @@
 
     function renderConnection(integration) {
       fill($('#connection-facts'), ...credentialsSummary(integration).childNodes);
+      fill($('#connection-warnings'), ...warningAlerts(integration));
       show($('#replace-secret'), !credentialsOf(integration).marketplace);
       const lastError = integration.last_error;
       const box = $('#last-error');
