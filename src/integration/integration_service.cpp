@@ -350,11 +350,13 @@ nlohmann::json IntegrationService::Warnings(const IntegrationRecord& r) {
   // repeat production's. Disconnected integrations do not count; nothing about the other client is told.
   auto others = store_.Query(
       "SELECT COUNT(*) FROM procore_integrations WHERE company_id = $1 AND client_id <> $2 AND environment = "
-      "$3 AND api_url = $4 AND status NOT IN ('disconnected', 'not_started')",
-      {*r.company_id, r.client_id, r.environment, r.api_url});
+      "$3 AND api_url = $4 AND status NOT IN ($5, $6)",
+      {*r.company_id, r.client_id, r.environment, r.api_url,
+       std::string(StatusName(IntegrationStatus::kDisconnected)),
+       std::string(StatusName(IntegrationStatus::kNotStarted))});
   if (!others || others->rows.empty() || others->rows[0].Int(0) == 0) return warnings;
-  const std::string company =
-      (r.company_name.empty() ? "This company" : r.company_name) + " (" + std::to_string(*r.company_id) + ")";
+  const std::string id = std::to_string(*r.company_id);
+  const std::string company = r.company_name.empty() ? "company " + id : r.company_name + " (" + id + ")";
   warnings.push_back(
       {{"code", "company_connected_elsewhere"},
        {"message", "Another KTrack client is connected to this Procore company too."},
