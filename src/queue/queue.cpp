@@ -71,6 +71,11 @@ constexpr const char* kMarkDoneSql =
 struct RunningJob {
   const Job* job = nullptr;
   bool completed = false;
+  // Set on a Worker's own threads: the transaction that completes this job also claims the thread's next one
+  // (one transaction less a job, and the queue's pages written once for both). It is the thread's only once
+  // that transaction has committed (completed).
+  const NextClaim* next_claim = nullptr;
+  std::optional<Job> claimed_next;
 };
 thread_local RunningJob running_job;
 
@@ -151,6 +156,19 @@ Result<int64_t> Queue::Enqueue(Tx& tx, std::string_view kind, std::string_view p
 
 Result<std::optional<Job>> Queue::Claim(std::string_view worker_id, const std::vector<std::string>& kinds,
                                         Millis lease) {
+  std::optional<Job> claimed;
+  Status s = store_.Transact([&](Tx& tx) -> Status {
+    auto r = ClaimIn(tx, worker_id, kinds, lease);
+    if (!r) return tl::unexpected(r.error());
+    claimed = std::move(*r);
+    return {};
+  });
+  if (!s) return tl::unexpected(s.error());
+  return claimed;
+}
+
+Result<std::optional<Job>> Queue::ClaimIn(Tx& tx, std::string_view worker_id,
+                                          const std::vector<std::string>& kinds, Millis lease) {
   int64_t now = clock_.NowUnixMs();
   Params params{now, std::string(worker_id), now + lease.count()};
   const std::string kind_filter = KindFilter(kinds, params);
@@ -185,24 +203,18 @@ Result<std::optional<Job>> Queue::Claim(std::string_view worker_id, const std::v
         ") UNION ALL SELECT * FROM (SELECT id, priority, run_at FROM jobs INDEXED BY jobs_running" +
         expired_where + order + "))" + order + ") RETURNING " + ColumnList();
   }
-  std::optional<Job> claimed;
-  Status s = store_.Transact([&](Tx& tx) -> Status {
-    claimed.reset();
-    // A job whose last allowed attempt lost its worker is dead rather than retried forever.
-    auto buried = tx.Exec(
-        "UPDATE jobs SET status = 'dead', last_error = 'the worker stopped heartbeating on the last "
-        "attempt', "
-        "finished_at = $1, updated_at = $1 WHERE status = 'running' AND lease_until <= $1 AND attempts >= "
-        "max_attempts",
-        {now});
-    if (!buried) return tl::unexpected(buried.error());
-    auto r = tx.Query(sql, params);
-    if (!r) return tl::unexpected(r.error());
-    if (!r->empty()) claimed = JobFromRow(r->rows[0]);
-    return {};
-  });
-  if (!s) return tl::unexpected(s.error());
-  return claimed;
+  // A job whose last allowed attempt lost its worker is dead rather than retried forever.
+  auto buried = tx.Exec(
+      "UPDATE jobs SET status = 'dead', last_error = 'the worker stopped heartbeating on the last "
+      "attempt', "
+      "finished_at = $1, updated_at = $1 WHERE status = 'running' AND lease_until <= $1 AND attempts >= "
+      "max_attempts",
+      {now});
+  if (!buried) return tl::unexpected(buried.error());
+  auto r = tx.Query(sql, params);
+  if (!r) return tl::unexpected(r.error());
+  if (r->empty()) return std::optional<Job>();
+  return std::optional<Job>(JobFromRow(r->rows[0]));
 }
 
 Result<int64_t> Queue::ReleaseLeasesOfDeadProcesses(std::string_view worker_name) {
@@ -252,10 +264,27 @@ Status Queue::Complete(const Job& job) {
 Result<bool> Queue::CompleteRunning(Tx& tx) {
   const Job* job = running_job.job;
   if (!job) return false;
+  running_job.claimed_next.reset();  // a retried transaction claims again
   int64_t now = clock_.NowUnixMs();
   auto r = tx.Exec(kMarkDoneSql, {now, job->id, job->worker_id, job->attempts});
   if (!r) return tl::unexpected(r.error());
-  return *r == 1;
+  if (*r != 1) return false;
+  if (const NextClaim* next = running_job.next_claim) {
+    auto claimed = ClaimIn(tx, next->worker_id, next->kinds, next->lease);
+    if (!claimed) return tl::unexpected(claimed.error());
+    running_job.claimed_next = std::move(*claimed);
+  }
+  return true;
+}
+
+Status Queue::Release(const Job& job) {
+  auto r = store_.Exec(
+      "UPDATE jobs SET status = 'pending', worker_id = NULL, lease_until = NULL, attempts = attempts - 1, "
+      "updated_at = $1 WHERE id = $2 AND worker_id = $3 AND attempts = $4 AND status = 'running'",
+      {clock_.NowUnixMs(), job.id, job.worker_id, job.attempts});
+  if (!r) return tl::unexpected(r.error());
+  if (*r == 0) return LeaseLost(job.id);
+  return {};
 }
 
 Result<FailOutcome> Queue::Fail(const Job& job, std::string_view error, bool permanent) {
@@ -478,7 +507,12 @@ Result<bool> Worker::RunOnce(std::string_view worker_id) {
   auto claimed = queue_.Claim(worker_id, kinds, options_.lease);
   if (!claimed) return tl::unexpected(claimed.error());
   if (!*claimed) return false;
-  const Job& job = **claimed;
+  auto ran = Run(**claimed, nullptr);
+  if (!ran) return tl::unexpected(ran.error());
+  return true;
+}
+
+Result<std::optional<Job>> Worker::Run(const Job& job, const NextClaim* next_claim) {
   Handler handler;
   {
     std::lock_guard lock(mu_);
@@ -486,7 +520,7 @@ Result<bool> Worker::RunOnce(std::string_view worker_id) {
     in_flight_[job.id] = job.worker_id;
   }
   Status status;
-  running_job = RunningJob{&job, false};
+  running_job = RunningJob{&job, false, next_claim, std::nullopt};
   try {
     status = handler(job);
   } catch (const std::exception& e) {
@@ -497,12 +531,15 @@ Result<bool> Worker::RunOnce(std::string_view worker_id) {
                       "unknown exception");
   }
   const bool completed = running_job.completed;
+  // Claimed in the completing transaction, so the thread's only when that committed; otherwise the claim
+  // was rolled back with it.
+  std::optional<Job> next = completed ? std::move(running_job.claimed_next) : std::nullopt;
   running_job = RunningJob{};
   {
     std::lock_guard lock(mu_);
     in_flight_.erase(job.id);
   }
-  if (completed) return true;  // done, with the handler's last transaction
+  if (completed) return next;  // done, with the handler's last transaction
   if (status) {
     if (auto done = queue_.Complete(job); !done) return tl::unexpected(done.error());
   } else {
@@ -510,13 +547,38 @@ Result<bool> Worker::RunOnce(std::string_view worker_id) {
     if (auto failed = queue_.Fail(job, DescribeError(status.error()), permanent); !failed)
       return tl::unexpected(failed.error());
   }
-  return true;
+  return std::nullopt;
 }
 
 void Worker::Loop(int index) {
-  const std::string worker_id = options_.name + "-" + ProcessTag() + std::to_string(index);
+  NextClaim next_claim;
+  next_claim.worker_id = options_.name + "-" + ProcessTag() + std::to_string(index);
+  next_claim.lease = options_.lease;
+  {
+    std::lock_guard lock(mu_);
+    next_claim.kinds = kinds_;
+  }
+  std::optional<Job> next;  // claimed by the last job's completing transaction
   while (!Stopping()) {
-    auto ran = RunOnce(worker_id);
+    Result<bool> ran = false;
+    if (!next && !next_claim.kinds.empty()) {
+      auto claimed = queue_.Claim(next_claim.worker_id, next_claim.kinds, next_claim.lease);
+      if (!claimed)
+        ran = tl::unexpected(claimed.error());
+      else
+        next = std::move(*claimed);
+    }
+    if (next) {
+      const Job job = std::move(*next);
+      next.reset();
+      auto after = Run(job, &next_claim);
+      if (after) {
+        next = std::move(*after);
+        ran = true;
+      } else {
+        ran = tl::unexpected(after.error());
+      }
+    }
     if (ran && *ran) continue;  // there may be more work: look again at once
     std::unique_lock lock(mu_);
     const uint64_t seen = wakeups_;
@@ -540,6 +602,9 @@ void Worker::Loop(int index) {
       }
     }
   }
+  // Stopping with a job claimed but not begun: it goes back to the queue at once, its attempt not counted
+  // (were this to fail, its lease ends by itself).
+  if (next) (void)queue_.Release(*next);
 }
 
 // Heartbeats for the jobs in flight, and now and then the purge of old done jobs (they would otherwise pile

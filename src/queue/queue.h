@@ -76,6 +76,14 @@ struct StatusCounts {
   int64_t dead = 0;
 };
 
+// What a Worker's thread claims with: set while its handler runs, so the handler's completing transaction can
+// claim the thread's next job (Queue::CompleteRunning).
+struct NextClaim {
+  std::string worker_id;
+  std::vector<std::string> kinds;
+  Millis lease{60'000};
+};
+
 class Queue {
  public:
   Queue(store::Store& store, Clock& clock, Random& random, BackoffPolicy backoff = {});
@@ -106,7 +114,13 @@ class Queue {
   // True when it was marked done; false when the thread runs no job (a direct call, not through a Worker) or
   // the job is no longer this worker's (the Worker then completes it as usual and reports the lost lease).
   // Once the transaction has committed, the handler calls Worker::CompletedInTransaction().
+  //
+  // On a Worker's own threads the same transaction also claims the thread's next job (Worker::Loop runs it
+  // next), so a stream of short jobs takes one transaction each rather than two.
   Result<bool> CompleteRunning(store::Tx& tx);
+  // Gives back a job claimed but never begun (a Worker stopping): pending again at once, the attempt not
+  // counted. Fails with kConflict ("lease_lost") when it is no longer this worker's.
+  Status Release(const Job& job);
   // Records a failed attempt: the job is retried after a backoff, or dead-lettered after max_attempts
   // (at once when permanent). Fails with kConflict ("lease_lost") when it is no longer this worker's.
   Result<FailOutcome> Fail(const Job& job, std::string_view error, bool permanent = false);
@@ -136,6 +150,10 @@ class Queue {
   Clock& clock() { return clock_; }
 
  private:
+  // Claim's work inside the caller's transaction.
+  Result<std::optional<Job>> ClaimIn(store::Tx& tx, std::string_view worker_id,
+                                     const std::vector<std::string>& kinds, Millis lease);
+
   store::Store& store_;
   Clock& clock_;
   Random& random_;
@@ -188,6 +206,9 @@ class Worker {
 
  private:
   void Loop(int index);
+  // Runs a claimed job's handler and completes or fails it. With next_claim, returns the next job its
+  // completing transaction claimed, if any.
+  Result<std::optional<Job>> Run(const Job& job, const NextClaim* next_claim);
   void HeartbeatLoop();
   bool Stopping();
 

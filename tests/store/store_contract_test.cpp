@@ -771,6 +771,61 @@ TEST_P(QueueContract, WorkerRunsHandlersRetriesAndDeadLetters) {
   }
 }
 
+TEST_P(QueueContract, AJobsCompletingTransactionClaimsTheThreadsNextJobAndStopGivesItBack) {
+  SKIP_IF_NO_STORE();
+  Queue real_time(db(), SystemClock::Instance(), random_);
+  queue::Worker worker(real_time, {.threads = 1, .name = "chain", .lease = 30s, .idle_poll = 10ms});
+  std::vector<int64_t> ran;
+  std::optional<Job> seen_next;  // the next job as the first one's commit left it
+  std::thread stopper;
+  std::atomic<bool> stopping{false};
+  worker.Register("page", [&](const Job& job) -> Status {
+    ran.push_back(job.id);
+    bool completed = false;
+    Status s = db().Transact([&](Tx& tx) -> Status {
+      auto done = real_time.CompleteRunning(tx);
+      if (!done) return tl::unexpected(done.error());
+      completed = *done;
+      return {};
+    });
+    if (!s) return s;
+    if (completed) queue::Worker::CompletedInTransaction();
+    if (ran.size() == 1) {
+      seen_next = Must(real_time.Get(job.id + 1));
+      // Stop while the next job is claimed but not begun: Stop() waits for this handler, so from a thread.
+      stopper = std::thread([&] { worker.Stop(); });
+      stopping = true;
+      std::this_thread::sleep_for(200ms);
+    }
+    return {};
+  });
+  const int64_t first = Must(real_time.Enqueue("page", "{}"));
+  const int64_t second = Must(real_time.Enqueue("page", "{}"));
+  ASSERT_EQ(second, first + 1);
+  worker.Start();
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (!stopping && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(5ms);
+  ASSERT_TRUE(stopping) << "the first job never ran";
+  stopper.join();
+
+  ASSERT_EQ(ran, std::vector<int64_t>{first});
+  EXPECT_EQ(Must(real_time.Get(first))->status, queue::kDone);
+  // The first job's completing transaction had claimed the second for the same thread.
+  ASSERT_TRUE(seen_next);
+  EXPECT_EQ(seen_next->status, queue::kRunning);
+  EXPECT_EQ(seen_next->attempts, 1);
+  EXPECT_EQ(seen_next->worker_id.rfind("chain-", 0), 0u) << seen_next->worker_id;
+  // Stopping gave it back unbegun: pending at once, the attempt not counted.
+  auto given_back = Must(real_time.Get(second));
+  ASSERT_TRUE(given_back);
+  EXPECT_EQ(given_back->status, queue::kPending);
+  EXPECT_EQ(given_back->attempts, 0);
+  EXPECT_TRUE(given_back->worker_id.empty());
+  auto again = Must(real_time.Claim("w2", {"page"}, 10s));
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->id, second);
+}
+
 TEST_P(QueueContract, WorkerHeartbeatsKeepLongJobsLeased) {
   SKIP_IF_NO_STORE();
   Queue real_time(db(), SystemClock::Instance(), random_);
