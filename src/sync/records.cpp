@@ -398,6 +398,33 @@ Result<StreamDigest> DigestStream(Tx& tx, const RecordScope& scope) {
   return DigestOf(*r);
 }
 
+Result<SweptDigest> SweepAndDigest(Tx& tx, const RecordScope& scope, int64_t since_ms) {
+  auto r = tx.Query(
+      "SELECT procore_id, updated_at, seen_ms FROM procore_records WHERE client_id = $1 AND stream = $2 AND "
+      "project_id = $3 AND deleted = 0",
+      {scope.client_id, scope.stream, scope.project_id});
+  if (!r) return tl::unexpected(r.error());
+  SweptDigest out;
+  std::vector<std::string> lines;
+  lines.reserve(r->rows.size());
+  bool unseen = false;
+  for (const auto& row : r->rows) {
+    if (row.Int(2) < since_ms) {
+      unseen = true;  // SweepUnseen marks it deleted: not in the digest
+      continue;
+    }
+    lines.push_back(std::to_string(row.Int(0)) + ":" + row.Text(1));
+  }
+  if (unseen) {
+    auto swept = SweepUnseen(tx, scope, since_ms);
+    if (!swept) return tl::unexpected(swept.error());
+    out.swept = *swept;
+  }
+  out.digest.count = static_cast<int64_t>(lines.size());
+  out.digest.checksum = ChecksumOfLines(std::move(lines));
+  return out;
+}
+
 Status DeleteRecords(Tx& tx, int64_t client_id, std::optional<int64_t> project_id,
                      std::optional<std::string> stream) {
   std::string where = "client_id = $1";

@@ -79,6 +79,13 @@ struct StreamDigest {
 };
 Result<StreamDigest> DigestStream(store::Store& store, const RecordScope& scope);
 Result<StreamDigest> DigestStream(store::Tx& tx, const RecordScope& scope);
+// SweepUnseen, then DigestStream, in one read of the stream's live records (the sweep's own statement runs
+// only when some were not seen). Returns how many were marked deleted beside the digest.
+struct SweptDigest {
+  int64_t swept = 0;
+  StreamDigest digest;
+};
+Result<SweptDigest> SweepAndDigest(store::Tx& tx, const RecordScope& scope, int64_t since_ms);
 
 // The checksum of lines "<id>:<updated_at>": sorted as byte strings, joined with "\n", SHA-256, lowercase
 // hex.

@@ -270,18 +270,17 @@ Result<SyncEngine::PageOutcome> SyncEngine::CommitPage(StreamRow& row, const pro
     }
     // A full read is complete: what it did not see since it started is gone from Procore.
     const RecordScope scope = row.Scope();
-    auto swept = SweepUnseen(tx, scope, row.pass_started_at);
+    auto swept = SweepAndDigest(tx, scope, row.pass_started_at);
     if (!swept) return tl::unexpected(swept.error());
-    auto digest = DigestStream(tx, scope);
-    if (!digest) return tl::unexpected(digest.error());
-    const bool settled = !next.total || (digest->count == *next.total && next.pass_first_total == next.total);
+    const StreamDigest& digest = swept->digest;
+    const bool settled = !next.total || (digest.count == *next.total && next.pass_first_total == next.total);
     if (!settled && row.full_passes < options_.max_full_passes) {
       // Procore's list changed under the read (pages shift), or the counts disagree: read it again.
       auto again = StartPass(tx, next, "full", row.full_passes + 1, now, /*hand_over=*/true);
       if (!again) return tl::unexpected(again.error());
       return {};
     }
-    return FinishRead(tx, next, *digest, next.total, wants, now);
+    return FinishRead(tx, next, digest, next.total, wants, now);
   };
   // A page after which the job stops (the read is done, or handed over to the next job) completes the job.
   Status s = TransactEnding(store_, queue_, write, [&] { return outcome == PageOutcome::kStop; });

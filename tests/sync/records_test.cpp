@@ -108,6 +108,41 @@ TEST_F(RecordsTest, SweepMarksWhatAFullReadDidNotSee) {
   EXPECT_FALSE(Find(3)->deleted);
 }
 
+TEST_F(RecordsTest, SweepAndDigestReadsOnceWhatSweepThenDigestWouldGive) {
+  Write(1, "2026-01-01T00:00:00Z", 100, "a");
+  Write(2, "2026-01-01T00:00:00Z", 100, "b");
+  Write(3, "2026-01-01T00:00:00Z", 100, "c");
+  Write(4, "2026-01-01T00:00:00Z", 100, "d", "2026-01-01T00:00:00Z");  // deleted already
+  auto sweep_and_digest = [&](int64_t since) {
+    SweptDigest out;
+    EXPECT_TRUE(store_->Transact([&](store::Tx& tx) -> Status {
+      auto r = SweepAndDigest(tx, scope_, since);
+      if (!r) return tl::unexpected(r.error());
+      out = *r;
+      return {};
+    }));
+    return out;
+  };
+  // Everything seen since 100: nothing to sweep.
+  auto all = sweep_and_digest(100);
+  EXPECT_EQ(all.swept, 0);
+  EXPECT_EQ(all.digest.count, 3);
+  EXPECT_EQ(all.digest.checksum,
+            Sha256Hex("1:2026-01-01T00:00:00Z\n2:2026-01-01T00:00:00Z\n3:2026-01-01T00:00:00Z"));
+  // A read from 1000 saw 1 and 3 (3 at an older version than stored): 2 is swept and left out.
+  Write(1, "2026-01-01T00:00:00Z", 1000, "a");
+  Write(3, "2025-12-01T00:00:00Z", 1001, "c");
+  auto read = sweep_and_digest(1000);
+  EXPECT_EQ(read.swept, 1);
+  EXPECT_TRUE(Find(2)->deleted);
+  EXPECT_FALSE(Find(3)->deleted);
+  EXPECT_EQ(read.digest.count, 2);
+  EXPECT_EQ(read.digest.checksum, Sha256Hex("1:2026-01-01T00:00:00Z\n3:2026-01-01T00:00:00Z"));
+  auto after = DigestStream(*store_, scope_);
+  ASSERT_TRUE(after);
+  EXPECT_EQ(after->checksum, read.digest.checksum);
+}
+
 TEST_F(RecordsTest, ChecksumIsSha256OfSortedLines) {
   EXPECT_EQ(ChecksumOfLines({}), Sha256Hex(""));
   // Byte-string order: "10:..." sorts before "9:...".
