@@ -201,10 +201,13 @@ Result<SyncEngine::PageOutcome> SyncEngine::CommitPage(StreamRow& row, const pro
     // The checkpoint this page continues from must still be the stream's: otherwise another job has moved on.
     const std::string& stored_pass = row.starting ? row.stored_pass : row.pass;
     const int64_t stored_next_page = row.starting ? row.stored_next_page : row.next_page;
+    // A read of the row, locked on PostgreSQL (SQLite's write transaction keeps other writers out already):
+    // the UPDATE ... RETURNING it replaces built a temporary b-tree for its one value on every page.
     auto cas = tx.Query(
-        "UPDATE sync_streams SET updated_at = $5 WHERE id = $1 AND seq = $2 AND next_page = $3 AND pass = $4 "
-        "RETURNING wants",
-        {row.id, row.seq, stored_next_page, stored_pass, now});
+        std::string("SELECT wants FROM sync_streams WHERE id = $1 AND seq = $2 AND next_page = $3 AND pass = "
+                    "$4") +
+            (tx.dialect() == store::Dialect::kPostgres ? " FOR UPDATE" : ""),
+        {row.id, row.seq, stored_next_page, stored_pass});
     if (!cas) return tl::unexpected(cas.error());
     if (cas->rows.empty()) return {};
     std::string wants = cas->rows[0].Text(0);
@@ -251,10 +254,10 @@ Result<SyncEngine::PageOutcome> SyncEngine::CommitPage(StreamRow& row, const pro
         "pass_max_updated_ms = $6, total = $7, page_size = $8, watermark = $9, watermark_ms = $10, seq = "
         "$11, "
         "pass = $12, data_version = data_version + 1, status = 'syncing', error_json = NULL, failures = 0, "
-        "retry_at = NULL, rate_limited_until = NULL WHERE id = $1",
+        "retry_at = NULL, rate_limited_until = NULL, updated_at = $13 WHERE id = $1",
         {row.id, next.next_page, next.pass_read, OptInt(next.pass_first_total), next.pass_max_updated_at,
          next.pass_max_updated_ms, OptInt(next.total), next.page_size, next.watermark, next.watermark_ms,
-         next.seq, next.pass});
+         next.seq, next.pass, now});
     if (!saved) return tl::unexpected(saved.error());
     next.status = "syncing";
     next.failures = 0;
