@@ -5,7 +5,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <mutex>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -42,6 +45,54 @@ class Emulator {
   std::string url_;
 };
 
+// libcurl, keeping when each request went out and came back and what the emulator said of its rate windows,
+// so a test about the rate budget can show the timeline when it fails.
+class TimedTransport final : public Transport {
+ public:
+  struct Entry {
+    int64_t sent_ms = 0;
+    int64_t received_ms = 0;
+    int status = 0;
+    std::string remaining;
+    std::string reset;
+    std::string url;
+  };
+
+  http::ClientResponse Send(const http::ClientRequest& request) override {
+    Entry e;
+    e.sent_ms = UnixMs(SystemClock::Instance().Now());
+    http::ClientResponse response = inner_.Send(request);
+    e.received_ms = UnixMs(SystemClock::Instance().Now());
+    e.status = response.status;
+    e.remaining = response.headers.Get("X-Rate-Limit-Remaining").value_or("");
+    e.reset = response.headers.Get("X-Rate-Limit-Reset").value_or("");
+    e.url = request.url.substr(0, request.url.find('?'));
+    std::lock_guard lock(mu_);
+    log_.push_back(std::move(e));
+    return response;
+  }
+
+  // One line a request in the order sent, times relative to the first.
+  std::string Timeline() {
+    std::lock_guard lock(mu_);
+    std::vector<Entry> log = log_;
+    std::sort(log.begin(), log.end(), [](const Entry& a, const Entry& b) { return a.sent_ms < b.sent_ms; });
+    std::string out;
+    const int64_t t0 = log.empty() ? 0 : log.front().sent_ms;
+    for (const auto& e : log) {
+      out += "  sent +" + std::to_string(e.sent_ms - t0) + " ms, back +" +
+             std::to_string(e.received_ms - t0) + " ms: " + std::to_string(e.status) + " remaining " +
+             e.remaining + " reset " + e.reset + " " + e.url + "\n";
+    }
+    return out;
+  }
+
+ private:
+  CurlTransport inner_;
+  std::mutex mu_;
+  std::vector<Entry> log_;
+};
+
 // A client with its own token cache and rate budget (so tests don't share budget state).
 struct Wired {
   Wired(const std::string& url, const std::string& client_id, const std::string& secret,
@@ -61,7 +112,7 @@ struct Wired {
     return o;
   }
 
-  CurlTransport transport;
+  TimedTransport transport;
   InMemoryRateBudgetStore store;
   RateBudget budget;
   TokenCache tokens;
@@ -412,7 +463,8 @@ TEST_F(ProcoreEmulator, ManyThreadsUnderTwentyPerTenSecondsSeeNoTooManyRequests)
   EXPECT_EQ(failures.load(), 0);
   auto stats = Emulator_().Control("GET", "/_emulator/stats");
   EXPECT_GT(stats["requests"].get<int64_t>(), 40);
-  EXPECT_EQ(stats["rate_limited"].get<int64_t>(), 0) << stats.dump();
+  // Session 25 saw two 429s here once (of 65 requests), never since; the timeline is for the next time.
+  EXPECT_EQ(stats["rate_limited"].get<int64_t>(), 0) << stats.dump() << "\n" << w.transport.Timeline();
   EXPECT_FALSE(stats["by_status"].contains("429")) << stats["by_status"].dump();
   EXPECT_EQ(w.client.RateBudgetStatus(company_).spike_limit, 20);
 }
