@@ -44,6 +44,11 @@ int64_t WindowWait(const RateBudgetState& state, int64_t now_ms, int64_t limit, 
   return now_ms + window_ms + 1;
 }
 
+// A window's length as the budget keeps it: the window and its slack.
+int64_t KeptWindowMs(Millis window, const RateBudgetPolicy& policy) {
+  return window.count() + policy.window_slack.count();
+}
+
 int64_t SpikeLimitInForce(const RateBudgetState& state, const RateBudgetPolicy& policy) {
   if (state.spike.limit > 0) return Effective(state.spike.limit, policy.spike_margin);
   if (state.saw_response) return Effective(policy.headerless_spike_limit, policy.spike_margin);
@@ -128,7 +133,8 @@ AcquireDecision DecideAcquire(RateBudgetState& state, SysTime now, const RateBud
   const int64_t now_ms = UnixMs(now);
   auto& sends = state.sends_ms;
   // Forget sends older than the hourly window.
-  auto keep_from = std::upper_bound(sends.begin(), sends.end(), now_ms - policy.hourly_window.count());
+  auto keep_from =
+      std::upper_bound(sends.begin(), sends.end(), now_ms - KeptWindowMs(policy.hourly_window, policy));
   sends.erase(sends.begin(), keep_from);
   // Forget grants never answered (their process died before the response).
   auto& flying = state.in_flight_ms;
@@ -138,11 +144,11 @@ AcquireDecision DecideAcquire(RateBudgetState& state, SysTime now, const RateBud
   if (now_ms < state.blocked_until_ms) return {false, FromMs(state.blocked_until_ms)};
 
   int64_t wait_until =
-      WindowWait(state, now_ms, SpikeLimitInForce(state, policy), policy.spike_window.count());
+      WindowWait(state, now_ms, SpikeLimitInForce(state, policy), KeptWindowMs(policy.spike_window, policy));
   if (state.hourly.limit > 0) {
     wait_until =
         std::max(wait_until, WindowWait(state, now_ms, Effective(state.hourly.limit, policy.hourly_margin),
-                                        policy.hourly_window.count()));
+                                        KeptWindowMs(policy.hourly_window, policy)));
   }
   wait_until = std::max(wait_until, ReportedWindowWait(state, state.spike, now_ms, policy));
   wait_until = std::max(wait_until, ReportedWindowWait(state, state.hourly, now_ms, policy));
@@ -236,7 +242,7 @@ std::optional<SysTime> LimitedUntil(const RateBudgetState& state, SysTime now,
   if (state.hourly.limit > 0) {
     // The hourly budget spent by our own requests: a long pause worth showing too.
     until = std::max(until, WindowWait(state, now_ms, Effective(state.hourly.limit, policy.hourly_margin),
-                                       policy.hourly_window.count()));
+                                       KeptWindowMs(policy.hourly_window, policy)));
   }
   if (until <= now_ms) return std::nullopt;
   return FromMs(until);

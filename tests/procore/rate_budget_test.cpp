@@ -37,7 +37,7 @@ TEST(BudgetDecision, ConservativeBeforeAnyResponse) {
   for (int i = 0; i < p.initial_spike_limit; ++i) EXPECT_TRUE(DecideAcquire(s, kT0, p).granted);
   auto d = DecideAcquire(s, kT0, p);
   EXPECT_FALSE(d.granted);
-  EXPECT_EQ(d.retry_at, kT0 + p.spike_window + Millis(1));
+  EXPECT_EQ(d.retry_at, kT0 + p.spike_window + p.window_slack + Millis(1));
 }
 
 TEST(BudgetDecision, LearnsSpikeAndHourlyWindows) {
@@ -187,10 +187,10 @@ TEST(BudgetDecision, ARequestStillInFlightAWindowAfterItsGrantStillCounts) {
   for (int i = 0; i < 19; ++i) ASSERT_TRUE(DecideAcquire(s, kT0, p).granted);
   // A window later none of the 19 has come back: Procore may count them from any moment now on, so nothing
   // more goes out. (Their log entries alone had left the window, and 19 more were granted.)
-  const SysTime later = kT0 + p.spike_window + Millis(1);
+  const SysTime later = kT0 + p.spike_window + p.window_slack + Millis(1);
   auto d = DecideAcquire(s, later, p);
   EXPECT_FALSE(d.granted);
-  EXPECT_EQ(d.retry_at, later + p.spike_window + Millis(1));
+  EXPECT_EQ(d.retry_at, later + p.spike_window + p.window_slack + Millis(1));
   EXPECT_EQ(s.in_flight_ms.size(), 19u);
   // They are answered at 10.5 s: each now counts from its answer, so the next send waits a window after it.
   const SysTime answered_at = kT0 + Millis(10'500);
@@ -204,7 +204,7 @@ TEST(BudgetDecision, ARequestStillInFlightAWindowAfterItsGrantStillCounts) {
   }
   EXPECT_TRUE(s.in_flight_ms.empty());
   EXPECT_FALSE(DecideAcquire(s, answered_at + Millis(1), p).granted);
-  EXPECT_TRUE(DecideAcquire(s, answered_at + p.spike_window + Millis(1), p).granted);
+  EXPECT_TRUE(DecideAcquire(s, answered_at + p.spike_window + p.window_slack + Millis(1), p).granted);
 }
 
 TEST(BudgetDecision, AGrantNeverAnsweredIsForgottenAfterTheInFlightExpiry) {
@@ -440,7 +440,7 @@ TEST(BudgetPriority, DeadlineReturnsWhenTheBudgetFreesUp) {
   ASSERT_TRUE(budget.Acquire("k", Priority::kInteractive, clock.Now()));
   auto refused = budget.Acquire("k", Priority::kInteractive, clock.Now() + std::chrono::seconds(2));
   ASSERT_FALSE(refused);
-  EXPECT_EQ(refused.error(), clock.Now() + policy.spike_window + Millis(1));
+  EXPECT_EQ(refused.error(), clock.Now() + policy.spike_window + policy.window_slack + Millis(1));
   EXPECT_EQ(budget.Snapshot("k").waiting, 0);
 }
 
