@@ -48,9 +48,8 @@ Error Corrupt(const std::string& what) {
 
 // The key's state with its row locked for the rest of tx (created empty when missing).
 Result<RateBudgetState> LockedState(Tx& tx, const std::string& key, int64_t now_ms) {
-  const std::string select = tx.dialect() == store::Dialect::kPostgres
-                                 ? "SELECT state FROM rate_budgets WHERE budget_key = $1 FOR UPDATE"
-                                 : "SELECT state FROM rate_budgets WHERE budget_key = $1";
+  const std::string select =
+      "SELECT state FROM rate_budgets WHERE budget_key = $1" + std::string(tx.LockRows());
   auto r = tx.Query(select, {key});
   if (!r) return tl::unexpected(r.error());
   if (r->empty()) {

@@ -65,7 +65,7 @@ std::string SecretOwner(int64_t client_id) {
 
 Result<std::optional<IntegrationRecord>> LoadIntegration(store::Tx& tx, int64_t client_id, bool for_update) {
   std::string sql = std::string("SELECT ") + kColumns + " FROM procore_integrations WHERE client_id = $1";
-  if (for_update && tx.dialect() == store::Dialect::kPostgres) sql += " FOR UPDATE";
+  if (for_update) sql += tx.LockRows();
   auto r = tx.Query(sql, {client_id});
   if (!r) return tl::unexpected(r.error());
   if (r->empty()) return std::optional<IntegrationRecord>();

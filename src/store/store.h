@@ -70,6 +70,9 @@ class Tx {
     return r->affected;
   }
   virtual Dialect dialect() const = 0;
+  // Appended to a SELECT to lock the rows it reads for the rest of the transaction: " FOR UPDATE" on
+  // PostgreSQL; nothing on SQLite, whose write transaction (BEGIN IMMEDIATE) keeps every other writer out.
+  std::string_view LockRows() const { return dialect() == Dialect::kPostgres ? " FOR UPDATE" : ""; }
 };
 
 class Store {

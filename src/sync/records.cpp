@@ -374,14 +374,23 @@ constexpr char kDigestSql[] =
     "SELECT procore_id, updated_at FROM procore_records WHERE client_id = $1 AND stream = $2 AND "
     "project_id = $3 AND deleted = 0";
 
-StreamDigest DigestOf(const store::QueryResult& r) {
-  std::vector<std::string> lines;
-  lines.reserve(r.rows.size());
-  for (const auto& row : r.rows) lines.push_back(std::to_string(row.Int(0)) + ":" + row.Text(1));
+// A digest line "<id>:<updated_at>" of a row whose first two columns are procore_id and updated_at.
+std::string DigestLine(const store::Row& row) {
+  return std::to_string(row.Int(0)) + ":" + row.Text(1);
+}
+
+StreamDigest DigestOfLines(std::vector<std::string> lines) {
   StreamDigest out;
   out.count = static_cast<int64_t>(lines.size());
   out.checksum = ChecksumOfLines(std::move(lines));
   return out;
+}
+
+StreamDigest DigestOf(const store::QueryResult& r) {
+  std::vector<std::string> lines;
+  lines.reserve(r.rows.size());
+  for (const auto& row : r.rows) lines.push_back(DigestLine(row));
+  return DigestOfLines(std::move(lines));
 }
 
 }  // namespace
@@ -413,15 +422,14 @@ Result<SweptDigest> SweepAndDigest(Tx& tx, const RecordScope& scope, int64_t sin
       unseen = true;  // SweepUnseen marks it deleted: not in the digest
       continue;
     }
-    lines.push_back(std::to_string(row.Int(0)) + ":" + row.Text(1));
+    lines.push_back(DigestLine(row));
   }
   if (unseen) {
     auto swept = SweepUnseen(tx, scope, since_ms);
     if (!swept) return tl::unexpected(swept.error());
     out.swept = *swept;
   }
-  out.digest.count = static_cast<int64_t>(lines.size());
-  out.digest.checksum = ChecksumOfLines(std::move(lines));
+  out.digest = DigestOfLines(std::move(lines));
   return out;
 }
 

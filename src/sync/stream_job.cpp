@@ -201,12 +201,11 @@ Result<SyncEngine::PageOutcome> SyncEngine::CommitPage(StreamRow& row, const pro
     // The checkpoint this page continues from must still be the stream's: otherwise another job has moved on.
     const std::string& stored_pass = row.starting ? row.stored_pass : row.pass;
     const int64_t stored_next_page = row.starting ? row.stored_next_page : row.next_page;
-    // A read of the row, locked on PostgreSQL (SQLite's write transaction keeps other writers out already):
-    // the UPDATE ... RETURNING it replaces built a temporary b-tree for its one value on every page.
+    // A locking read of the row: the UPDATE ... RETURNING it replaces built a temporary b-tree for its one
+    // value on every page.
     auto cas = tx.Query(
-        std::string("SELECT wants FROM sync_streams WHERE id = $1 AND seq = $2 AND next_page = $3 AND pass = "
-                    "$4") +
-            (tx.dialect() == store::Dialect::kPostgres ? " FOR UPDATE" : ""),
+        "SELECT wants FROM sync_streams WHERE id = $1 AND seq = $2 AND next_page = $3 AND pass = $4" +
+            std::string(tx.LockRows()),
         {row.id, row.seq, stored_next_page, stored_pass});
     if (!cas) return tl::unexpected(cas.error());
     if (cas->rows.empty()) return {};
