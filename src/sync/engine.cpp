@@ -501,6 +501,10 @@ Result<std::vector<StreamStatus>> SyncEngine::ListStreams(int64_t client_id) {
       if (s.procore_total) {
         const int64_t left = std::max<int64_t>(0, *s.procore_total - (pass == "full" ? s.pass_read : 0));
         remaining.emplace_back(out.size(), (left + page_size - 1) / page_size);
+      } else {
+        // Not read yet: Procore tells the size with the first page, and that page is a request to wait for.
+        // Counting it keeps the ETA from ending with the streams whose size is known.
+        remaining.emplace_back(out.size(), 1);
       }
     }
     out.push_back(std::move(s));

@@ -162,9 +162,27 @@ test('Concierge walks the Procore company integration end to end, as the help ar
   await t.test('8: Complete Integration syncs every stream to the emulator\'s truth, without a reload', async () => {
     const navigations = [];
     page.on('framenavigated', (f) => { if (f === page.mainFrame()) navigations.push(f.url()); });
+    // Procore answers slowly for a while, so the page is seen in the middle of the sync, as the admin of a large
+    // company sees it for hours (this small company's sync would otherwise end within one of the page's polls).
+    await emulator.control('PUT', '/_emulator/faults', { latency_ms: 800 });
     await page.click('#complete');
     await page.waitForSelector('#streams-table tbody tr');
+    const midway = await page.waitForFunction(() => {
+      // "· 96 records so far" while some streams wait for their first page (Procore has not said their size).
+      const m = /^(\d+) of (\d+) streams synced · [\d,]+ (?:records so far|of [\d,]+ records)$/
+        .exec(document.querySelector('#sync-overall').textContent);
+      return m && Number(m[1]) > 0 && Number(m[1]) < Number(m[2]) ? m[0] : null;
+    }, null, { timeout: 2 * 60 * 1000, polling: 100 });
+    assert.ok(await midway.jsonValue(), 'the page counts the streams synced so far');
+    const bar = parseInt(await page.$eval('#sync-bar', (b) => b.style.width), 10);
+    assert.ok(bar > 0 && bar < 100, `the progress bar is part filled (${bar}%)`);
+    // A stream still to read says so in its row: an ETA once Procore has told its size, "…" before.
+    const waiting = page.locator('#streams-table tr[data-stream]:not([data-status="synced"]) .eta-col');
+    assert.ok(await waiting.count() > 0, 'some streams are still to sync');
+    assert.match(await waiting.first().textContent(), /^(…|about .+ left)$/);
+    assert.strictEqual(await page.isVisible('#sync-done'), false, 'not finished yet');
     await h.screenshot(page, 'wizard-08-syncing');
+    await emulator.control('PUT', '/_emulator/faults', { latency_ms: 0 });
     await page.waitForSelector('#sync-done', { state: 'visible', timeout: 10 * 60 * 1000 });
     assert.deepStrictEqual(navigations, [], 'progress updates in place');
     await h.screenshot(page, 'wizard-09-synced');

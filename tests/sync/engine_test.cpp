@@ -177,6 +177,19 @@ TEST_P(EngineTest, InitialSyncCopiesEveryStreamReadingEachPageOnce) {
   EXPECT_EQ(users->rows[0].Text(1), "user101@example.com");
 }
 
+TEST_P(EngineTest, AStreamNotReadYetCountsInTheEtaAsTheRequestItsFirstPageTakes) {
+  InitialSync();  // the budget has learned Procore's limit (the fake's 10,000 per 10 s)
+  // Project 7 is linked: its RFIs wait for their first page, so Procore has not said how many there are.
+  ASSERT_TRUE(engine_->ApplyScope(Scope({5, 6, 7})));
+  auto streams = Streams();
+  const auto& waiting = At(streams, "rfis", 7);
+  EXPECT_EQ(waiting.status, "pending");
+  EXPECT_FALSE(waiting.procore_total);
+  ASSERT_TRUE(waiting.eta_s) << "a stream still to read is work left, not nothing";
+  EXPECT_GE(*waiting.eta_s, 1);
+  EXPECT_FALSE(At(streams, "rfis", 5).eta_s) << "a synced stream has nothing left";
+}
+
 TEST_P(EngineTest, CrashBeforeAPageCommitResumesWithoutDuplicatesOrSkips) {
   ASSERT_TRUE(engine_->ApplyScope(Scope()));
   // Every third job loses its first page commit, as if the process died between the read and the commit.

@@ -713,8 +713,10 @@
     const ordered = [...groups.entries()].sort(([a, x], [b, y]) => (a === '' ? -1 : b === '' ? 1 :
       projectName(a, x[0].project_name).localeCompare(projectName(b, y[0].project_name))));
     // done/total: progress against Procore's last reported totals; held: what KTrack holds (as At a glance
-    // counts it), which webhooks can take past a total Procore reported earlier.
-    let done = 0, total = 0, held = 0, synced = 0, paused = 0, etaMax = 0, anyEta = false;
+    // counts it), which webhooks can take past a total Procore reported earlier. A stream not read yet has no
+    // total (Procore tells it with the first page): `unknown` counts them, so neither the records nor the bar
+    // claim a finish while they wait.
+    let done = 0, total = 0, held = 0, synced = 0, paused = 0, unknown = 0, etaMax = 0, anyEta = false;
     const rows = [];
     // With many projects, a project whose streams are all synced folds into its one line; so do projects with
     // failing streams when more than a few have them (one cause, such as an uninstalled app, stops them all:
@@ -747,16 +749,19 @@
       for (const s of list) {
         const count = s.count || 0;
         const procoreTotal = s.procore_total ?? null;
+        const settled = s.status === 'synced' || (s.status === 'paused' && !s.error);
         done += procoreTotal !== null ? Math.min(count, procoreTotal) : count;
         held += count;
         total += procoreTotal !== null ? procoreTotal : count;
+        if (procoreTotal === null && !settled) unknown++;
         if (s.status === 'synced') synced++;
         if (s.status === 'paused' && !s.error) paused++;
         const observed = s.status === 'synced' || s.status === 'error' ? null : etaSeconds(s, now);
         const eta = s.status === 'synced' || s.status === 'error' ? null : (s.eta_s ?? observed);
         if (eta !== null) { anyEta = true; etaMax = Math.max(etaMax, eta); }
+        // A stream not read yet shows "…" on its row (its ETA, the whole queue's, is the overall one above).
         const last = s.status === 'synced' ? ago(s.last_synced_at)
-          : eta !== null ? `about ${duration(eta)} left` : s.status === 'error' ? '' : '…';
+          : eta !== null && procoreTotal !== null ? `about ${duration(eta)} left` : s.status === 'error' ? '' : '…';
         rows.push(el('tr', { 'data-stream': s.stream, 'data-project-id': s.project_id ?? '', 'data-status': s.status,
                              'data-group': key, 'data-key': `s${key}:${s.stream}`, hidden: !open },
           el('td', {}, recordsView && $('#records-panel', scope)
@@ -776,11 +781,16 @@
     const pausedNote = paused ? ` · ${paused} paused` : '';
     $('#sync-overall', scope).textContent = !streams.length ? 'Waiting for the first streams…'
       : all ? `All ${live} streams synced · ${number(held)} records${pausedNote}`
-        : `${synced} of ${live} streams synced · ${number(done)} of ${number(total)} records${pausedNote}`;
+        : unknown ? `${synced} of ${live} streams synced · ${number(done)} records so far${pausedNote}`
+          : `${synced} of ${live} streams synced · ${number(done)} of ${number(total)} records${pausedNote}`;
     $('#sync-eta', scope).textContent = all ? '' : anyEta ? ` · about ${duration(etaMax)} left` : '';
     const bar = $('#sync-bar', scope);
     if (!bar.dataset.drawn) bar.classList.add('instant');  // the first drawing shows where things are, unanimated
-    bar.style.width = `${total > 0 ? Math.round((100 * done) / total) : all ? 100 : 0}%`;
+    // Streams without a total yet are taken to be as large as the average stream whose total is known (one
+    // record each before any is known), so the bar fills as the whole sync does rather than as its first streams.
+    const known = streams.length - unknown;
+    const expected = total + unknown * (known > 0 ? Math.max(total / known, 1) : 1);
+    bar.style.width = `${all ? 100 : expected > 0 ? Math.min(99, Math.round((100 * done) / expected)) : 0}%`;
     // Records held are not records current: streams stopped on an error turn the bar red.
     bar.classList.toggle('failing', groupsFailing > 0);
     if (!bar.dataset.drawn) { void bar.offsetWidth; bar.classList.remove('instant'); bar.dataset.drawn = 'true'; }
