@@ -790,7 +790,8 @@
     // record each before any is known), so the bar fills as the whole sync does rather than as its first streams.
     const known = streams.length - unknown;
     const expected = total + unknown * (known > 0 ? Math.max(total / known, 1) : 1);
-    bar.style.width = `${all ? 100 : expected > 0 ? Math.min(99, Math.round((100 * done) / expected)) : 0}%`;
+    const most = live > 0 ? 99 : 100;  // full only when every stream that syncs has (all paused: nothing to wait for)
+    bar.style.width = `${all ? 100 : expected > 0 ? Math.min(most, Math.round((100 * done) / expected)) : 0}%`;
     // Records held are not records current: streams stopped on an error turn the bar red.
     bar.classList.toggle('failing', groupsFailing > 0);
     if (!bar.dataset.drawn) { void bar.offsetWidth; bar.classList.remove('instant'); bar.dataset.drawn = 'true'; }
