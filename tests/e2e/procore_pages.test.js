@@ -184,7 +184,7 @@ test('the Procore pages render what the API answers', async (t) => {
         'GET /audit': (req) => {
           const all = [{ id: 60, at: '2026-03-02T10:17:00Z', user_id: 1, action: 'integration.settings_saved', detail: { auto_link_projects: false } },
             { id: 59, at: '2026-03-02T10:15:00Z', user_id: 1, action: 'integration.credentials_verified', detail: { company_id: company.id, companies: 1 } },
-            ...Array.from({ length: 58 }, (_, i) => ({ id: 58 - i, at: '2026-03-01T09:00:00Z', user_id: 2, user_email: 'sam@harborpoint.test',
+            ...Array.from({ length: 58 }, (_, i) => ({ id: 58 - i, at: `2026-03-01T09:${String(59 - i).padStart(2, '0')}:00Z`, user_id: 2, user_email: 'sam@harborpoint.test',
               action: 'integration.reconcile_requested', detail: { streams: 3 } }))];
           return [200, all.slice(0, Number(new URL(req.url()).searchParams.get('limit')))];
         },
@@ -226,11 +226,19 @@ test('the Procore pages render what the API answers', async (t) => {
       assert.strictEqual(await page.textContent('#permission-fixes .fix-item[data-needed="false"]'),
         'Not linked Harbour Annex is not one of the app’s permitted projects. KTrack does not link it, so nothing needs fixing; to sync it, add it to the permitted projects in Procore, then link it.');
       assert.strictEqual(await page.textContent('#permissions-grid tr[data-project-id="106"] td'), 'Not permitted · not linked');
-      // The audit log names who did what; older entries come 50 more at a time.
-      assert.strictEqual(await page.locator('#audit-table tbody tr').count(), 50);
-      assert.strictEqual(await page.locator('#audit-table tbody tr').nth(2).locator('td').nth(1).textContent(), 'sam@harborpoint.test');
+      // The audit log names who did what; older entries come 50 more at a time, and a run of the same entry is
+      // one row that counts them (the first 50 entries hold 48 of the 58 reconciliations).
+      const auditRows = page.locator('#audit-table tbody tr');
+      assert.strictEqual(await auditRows.count(), 3);
+      assert.strictEqual(await auditRows.nth(0).getAttribute('data-count'), '1');
+      assert.strictEqual(await auditRows.nth(2).locator('td').nth(1).textContent(), 'sam@harborpoint.test');
+      assert.strictEqual(await auditRows.nth(2).getAttribute('data-count'), '48');
+      assert.strictEqual(await auditRows.nth(2).locator('td').nth(2).textContent(), 'Asked for reconciliation · 48 times in a rowstreams: 3');
+      assert.match(await auditRows.nth(2).locator('td').nth(0).textContent(), /09:59since .*09:12$/);
       await page.click('#audit-more');
-      await h.waitFor(async () => (await page.locator('#audit-table tbody tr').count()) === 60, { what: 'the older audit entries' });
+      await h.waitFor(async () => (await auditRows.nth(2).getAttribute('data-count')) === '58', { what: 'the older audit entries' });
+      assert.strictEqual(await auditRows.count(), 3);
+      assert.match(await auditRows.nth(2).locator('td').nth(0).textContent(), /09:59since .*09:02$/);
       assert.ok(await page.isHidden('#audit-more'), 'nothing older to show');
       assert.match(await page.textContent('#api-usage'),
         /^3,598 requests in the last hour \(Procore allows 3,600 an hour, 100 per 10 s\)Rate limited until \d\d:\d\d KTrack waits/);

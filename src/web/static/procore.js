@@ -1546,11 +1546,27 @@
         return;
       }
       const me = root.dataset.userId;
-      fill(tbody, ...entries.map((e) => el('tr', { 'data-action': e.action },
-        el('td', { class: 'small nowrap', text: when(e.at) }),
-        el('td', { class: 'small', text: e.user_id === null || e.user_id === undefined ? 'KTrack'
-          : String(e.user_id) === me ? 'You' : e.user_email || `User ${e.user_id}` }),
+      const who = (e) => (e.user_id === null || e.user_id === undefined ? 'KTrack'
+        : String(e.user_id) === me ? 'You' : e.user_email || `User ${e.user_id}`);
+      // A run of the same entry (the same person, action and detail, one after another) is one row that says
+      // how many times and since when, so a button clicked many times does not push everything else away.
+      const runs = [];
+      for (const e of entries) {
+        const last = runs[runs.length - 1];
+        const key = [who(e), e.action, auditDetail(e.detail)].join('\u0000');
+        if (last && last.key === key) {
+          last.oldest = e;
+          last.count += 1;
+        } else {
+          runs.push({ key, newest: e, oldest: e, count: 1 });
+        }
+      }
+      fill(tbody, ...runs.map(({ newest: e, oldest, count }) => el('tr', { 'data-action': e.action, 'data-count': count },
+        el('td', { class: 'small nowrap' }, when(e.at),
+          count > 1 && when(oldest.at) !== when(e.at) ? el('div', { class: 'muted', text: `since ${when(oldest.at)}` }) : ''),
+        el('td', { class: 'small', text: who(e) }),
         el('td', { class: 'small' }, el('strong', { text: auditAction(e.action) }),
+          count > 1 ? el('span', { class: 'muted', text: ` · ${count} times in a row` }) : '',
           auditDetail(e.detail) ? el('div', { class: 'muted', text: auditDetail(e.detail) }) : ''))));
     }
 
