@@ -180,10 +180,13 @@ test('the Procore pages render what the API answers', async (t) => {
         'GET /permissions/requirements': [200, [{ scope: 'company', tool: 'Admin', level: 'read_only' }, { scope: 'company', tool: 'Webhooks API', level: 'standard' },
           { scope: 'company', tool: 'Directory', level: 'read_only' }, { scope: 'project', tool: 'RFIs', level: 'read_only' }, { scope: 'project', tool: 'Submittals', level: 'read_only' }]],
         'POST /permissions/verify': [200, permissionReport()],
-        // 60 entries: the newest two, then 58 reconciliations by another admin; the page asks for 50 at first.
+        // 62 entries: the newest four (two credential saves whose client ids differ only past what the page
+        // shows), then 58 reconciliations by another admin; the page asks for 50 at first.
         'GET /audit': (req) => {
-          const all = [{ id: 60, at: '2026-03-02T10:17:00Z', user_id: 1, action: 'integration.settings_saved', detail: { auto_link_projects: false } },
-            { id: 59, at: '2026-03-02T10:15:00Z', user_id: 1, action: 'integration.credentials_verified', detail: { company_id: company.id, companies: 1 } },
+          const all = [{ id: 62, at: '2026-03-02T10:17:00Z', user_id: 1, action: 'integration.settings_saved', detail: { auto_link_projects: false } },
+            { id: 61, at: '2026-03-02T10:15:00Z', user_id: 1, action: 'integration.credentials_verified', detail: { company_id: company.id, companies: 1 } },
+            ...[2, 1].map((n) => ({ id: 58 + n, at: '2026-03-02T10:14:00Z', user_id: 1, action: 'integration.credentials_saved',
+              detail: { procore_client_id: `8de02609e22d${'0'.repeat(50)}${n}` } })),
             ...Array.from({ length: 58 }, (_, i) => ({ id: 58 - i, at: `2026-03-01T09:${String(59 - i).padStart(2, '0')}:00Z`, user_id: 2, user_email: 'sam@harborpoint.test',
               action: 'integration.reconcile_requested', detail: { streams: 3 } }))];
           return [200, all.slice(0, Number(new URL(req.url()).searchParams.get('limit')))];
@@ -227,18 +230,22 @@ test('the Procore pages render what the API answers', async (t) => {
         'Not linked Harbour Annex is not one of the app’s permitted projects. KTrack does not link it, so nothing needs fixing; to sync it, add it to the permitted projects in Procore, then link it.');
       assert.strictEqual(await page.textContent('#permissions-grid tr[data-project-id="106"] td'), 'Not permitted · not linked');
       // The audit log names who did what; older entries come 50 more at a time, and a run of the same entry is
-      // one row that counts them (the first 50 entries hold 48 of the 58 reconciliations).
+      // one row that counts them (the first 50 entries hold 46 of the 58 reconciliations). Entries whose details
+      // differ stay apart, even where the page shortens the difference away.
       const auditRows = page.locator('#audit-table tbody tr');
-      assert.strictEqual(await auditRows.count(), 3);
+      assert.strictEqual(await auditRows.count(), 5);
       assert.strictEqual(await auditRows.nth(0).getAttribute('data-count'), '1');
-      assert.strictEqual(await auditRows.nth(2).locator('td').nth(1).textContent(), 'sam@harborpoint.test');
-      assert.strictEqual(await auditRows.nth(2).getAttribute('data-count'), '48');
-      assert.strictEqual(await auditRows.nth(2).locator('td').nth(2).textContent(), 'Asked for reconciliation · 48 times in a rowstreams: 3');
-      assert.match(await auditRows.nth(2).locator('td').nth(0).textContent(), /09:59since .*09:12$/);
+      assert.strictEqual(await auditRows.nth(2).getAttribute('data-count'), '1');
+      assert.strictEqual(await auditRows.nth(3).getAttribute('data-count'), '1');
+      assert.strictEqual(await auditRows.nth(2).locator('td').nth(2).textContent(), await auditRows.nth(3).locator('td').nth(2).textContent());
+      assert.strictEqual(await auditRows.nth(4).locator('td').nth(1).textContent(), 'sam@harborpoint.test');
+      assert.strictEqual(await auditRows.nth(4).getAttribute('data-count'), '46');
+      assert.strictEqual(await auditRows.nth(4).locator('td').nth(2).textContent(), 'Asked for reconciliation · 46 times in a rowstreams: 3');
+      assert.match(await auditRows.nth(4).locator('td').nth(0).textContent(), /09:59since .*09:14$/);
       await page.click('#audit-more');
-      await h.waitFor(async () => (await auditRows.nth(2).getAttribute('data-count')) === '58', { what: 'the older audit entries' });
-      assert.strictEqual(await auditRows.count(), 3);
-      assert.match(await auditRows.nth(2).locator('td').nth(0).textContent(), /09:59since .*09:02$/);
+      await h.waitFor(async () => (await auditRows.nth(4).getAttribute('data-count')) === '58', { what: 'the older audit entries' });
+      assert.strictEqual(await auditRows.count(), 5);
+      assert.match(await auditRows.nth(4).locator('td').nth(0).textContent(), /09:59since .*09:02$/);
       assert.ok(await page.isHidden('#audit-more'), 'nothing older to show');
       assert.match(await page.textContent('#api-usage'),
         /^3,598 requests in the last hour \(Procore allows 3,600 an hour, 100 per 10 s\)Rate limited until \d\d:\d\d KTrack waits/);

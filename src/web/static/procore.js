@@ -1549,11 +1549,12 @@
       const who = (e) => (e.user_id === null || e.user_id === undefined ? 'KTrack'
         : String(e.user_id) === me ? 'You' : e.user_email || `User ${e.user_id}`);
       // A run of the same entry (the same person, action and detail, one after another) is one row that says
-      // how many times and since when, so a button clicked many times does not push everything else away.
+      // how many times and since when, so a button clicked many times does not push everything else away. The
+      // detail compares whole: its shown form shortens long values, which may differ after the shortening.
       const runs = [];
       for (const e of entries) {
         const last = runs[runs.length - 1];
-        const key = [who(e), e.action, auditDetail(e.detail)].join('\u0000');
+        const key = JSON.stringify([who(e), e.action, e.detail ?? null]);
         if (last && last.key === key) {
           last.oldest = e;
           last.count += 1;
