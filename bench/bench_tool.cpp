@@ -7,9 +7,10 @@
 //     prints "synced". The script measures this process from outside (wall, CPU and peak RSS through wait4)
 //     and samples its database for progress, so nothing here adds work that serve would not do.
 //   ktrack_bench_tool store --db sqlite:PATH --records N --per-transaction K --body-bytes B
-//     stores N generated records of B bytes the way a sync's page commits store them: UpsertRecords and the
-//     stream's digest in one transaction per K records, through the same store, with no HTTP, queue, parsing
-//     or stream bookkeeping. Its CPU is the part of the sync's CPU that writing the records alone costs.
+//     stores N generated records of B bytes the way a full read's last page commit stores them: WritePage
+//     (one record_pages row) and the stream's sweep and digest in one transaction per K records, through the
+//     same store, with no HTTP, queue, parsing or stream bookkeeping. Its CPU is the part of the sync's CPU
+//     that writing the records alone costs.
 //   ktrack_bench_tool http-floor --level http|parse [--io-threads N]
 //     serves POST /webhooks/procore/{integration_key} on 127.0.0.1 (a free port, printed as "port N") with
 //     KTrack's HTTP server and no storage, until SIGTERM: `http` answers 200 at once on the I/O thread;
@@ -124,9 +125,9 @@ int StoreRecords(std::map<std::string, std::string> flags) {
     // One stream per transaction, as a single-page stream's commit is.
     const sync::RecordScope scope{.client_id = 1, .company_id = 5, .stream = "rfis", .project_id = stream};
     Status s = (*store)->Transact([&](store::Tx& tx) -> Status {
-      auto written = sync::UpsertRecords(tx, scope, records, seen_ms);
+      auto written = sync::WritePage(tx, scope, seen_ms, 1, records, seen_ms);
       if (!written) return tl::unexpected(written.error());
-      auto digest = sync::DigestStream(tx, scope);
+      auto digest = sync::SweepAndDigest(tx, scope, seen_ms);
       if (!digest) return tl::unexpected(digest.error());
       return {};
     });

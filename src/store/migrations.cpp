@@ -358,6 +358,25 @@ DELETE FROM webhook_inbox_payloads WHERE NOT EXISTS (
   SELECT 1 FROM webhook_inbox WHERE webhook_inbox.id = webhook_inbox_payloads.inbox_id);
 )sql";
 
+// Full reads' records a row a page (src/sync/record_pages.h): a page's ids, versions and deletion flags packed
+// in idx, their bodies in bodies. procore_records keeps the records changed since, which shadow these.
+constexpr const char* kRecordPagesSql = R"sql(
+CREATE TABLE record_pages (
+  client_id BIGINT NOT NULL,
+  stream TEXT NOT NULL,
+  project_id BIGINT NOT NULL,
+  pass_ms BIGINT NOT NULL,
+  seq BIGINT NOT NULL,
+  min_id BIGINT NOT NULL,
+  max_id BIGINT NOT NULL,
+  company_id BIGINT NOT NULL,
+  seen_ms BIGINT NOT NULL,
+  idx {{blob}} NOT NULL,
+  bodies {{blob}} NOT NULL,
+  PRIMARY KEY (client_id, stream, project_id, pass_ms, seq)
+);
+)sql";
+
 void ReplaceAll(std::string& s, std::string_view from, std::string_view to) {
   for (size_t pos = s.find(from); pos != std::string::npos; pos = s.find(from, pos + to.size())) {
     s.replace(pos, from.size(), to);
@@ -392,6 +411,7 @@ const std::vector<Migration>& AllMigrations() {
       {5, "project_unlinks", kProjectUnlinksSql},
       {6, "inbox_payloads", kInboxPayloadsSql},
       {7, "orphan_payloads", kOrphanPayloadsSql},
+      {8, "record_pages", kRecordPagesSql},
   };
   // clang-format on
   return kMigrations;

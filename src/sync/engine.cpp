@@ -564,43 +564,24 @@ Result<RecordsPage> SyncEngine::ListRecords(const RecordsQuery& query) {
   RecordsPage out;
   out.page = std::max<int64_t>(1, query.page);
   out.per_page = std::clamp<int64_t>(query.per_page, 1, 1000);
-  std::string where = "client_id = $1 AND stream = $2";
-  Params params{query.client_id, query.stream};
-  if (query.project_id && endpoint->scope == procore::Scope::kProject) {
-    params.emplace_back(*query.project_id);
-    where += " AND project_id = $3";
-  }
-  if (!query.include_deleted) where += " AND deleted = 0";
-  if (!query.search.empty()) {
-    // The text as typed: LIKE's wildcards and escape character in it are escaped.
-    std::string pattern = "%";
-    for (char c : ToLower(query.search)) {
-      if (c == '%' || c == '_' || c == '!') pattern += '!';
-      pattern += c;
-    }
-    pattern += '%';
-    params.emplace_back(std::move(pattern));
-    where += " AND LOWER(body) LIKE $" + std::to_string(params.size()) + " ESCAPE '!'";
-  }
-  auto total = store_.Query("SELECT count(*) FROM procore_records WHERE " + where, params);
-  if (!total) return tl::unexpected(total.error());
-  out.total = total->rows.at(0).Int(0);
-  Params page_params = params;
-  page_params.emplace_back(out.per_page);
-  page_params.emplace_back(PageOffset(out.page, out.per_page));
-  auto rows =
-      store_.Query("SELECT procore_id, project_id, updated_at, deleted, body FROM procore_records WHERE " +
-                       where + " ORDER BY project_id, procore_id LIMIT $" +
-                       std::to_string(params.size() + 1) + " OFFSET $" + std::to_string(params.size() + 2),
-                   page_params);
-  if (!rows) return tl::unexpected(rows.error());
-  for (const auto& row : rows->rows) {
+  RecordListQuery list;
+  list.client_id = query.client_id;
+  list.stream = query.stream;
+  if (query.project_id && endpoint->scope == procore::Scope::kProject) list.project_id = query.project_id;
+  list.include_deleted = query.include_deleted;
+  list.search = query.search;
+  list.offset = PageOffset(out.page, out.per_page);
+  list.limit = out.per_page;
+  auto listed = ListStoredRecords(store_, list);
+  if (!listed) return tl::unexpected(listed.error());
+  out.total = listed->total;
+  for (ListedRecord& rec : listed->records) {
     RecordItem item;
-    item.procore_id = row.Int(0);
-    if (endpoint->scope == procore::Scope::kProject) item.project_id = row.Int(1);
-    item.updated_at = row.Text(2);
-    item.deleted = row.Int(3) != 0;
-    item.body = row.Text(4);
+    item.procore_id = rec.procore_id;
+    if (endpoint->scope == procore::Scope::kProject) item.project_id = rec.project_id;
+    item.updated_at = std::move(rec.updated_at);
+    item.deleted = rec.deleted;
+    item.body = std::move(rec.body);
     out.records.push_back(std::move(item));
   }
   return out;

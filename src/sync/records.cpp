@@ -2,10 +2,13 @@
 #include "sync/records.h"
 
 #include <algorithm>
+#include <limits>
+#include <map>
 
 #include <nlohmann/json.hpp>
 
 #include "procore/models.h"
+#include "sync/record_pages.h"
 #include "util/hash.h"
 #include "util/strings.h"
 
@@ -227,23 +230,25 @@ Result<WriteStats> UpsertTyped(Tx& tx, Typed typed, const RecordScope& scope,
 
 }  // namespace
 
-Result<WriteStats> UpsertRecords(Tx& tx, const RecordScope& scope, std::span<const IncomingRecord> records,
-                                 int64_t seen_ms) {
-  const Typed typed = TypedOf(scope.stream);
-  if (typed != Typed::kNone) return UpsertTyped(tx, typed, scope, records, seen_ms);
+namespace {
 
-  WriteStats stats;
+// Sorted by id, each id once (its first copy: Procore pages hold each id once, and one statement may not
+// update the same row twice on PostgreSQL).
+std::vector<const IncomingRecord*> SortedUnique(std::span<const IncomingRecord> records) {
   std::vector<const IncomingRecord*> rows;
   rows.reserve(records.size());
   for (const auto& rec : records) {
     if (rec.id != 0) rows.push_back(&rec);
   }
-  // Procore pages hold each id once; should one repeat, only its first copy goes into a statement (one
-  // statement may not update the same row twice on PostgreSQL).
-  std::sort(rows.begin(), rows.end(), [](auto* a, auto* b) { return a->id < b->id; });
+  std::stable_sort(rows.begin(), rows.end(), [](auto* a, auto* b) { return a->id < b->id; });
   rows.erase(std::unique(rows.begin(), rows.end(), [](auto* a, auto* b) { return a->id == b->id; }),
              rows.end());
+  return rows;
+}
 
+// Upserts sorted, unique records into procore_records, in chunks of the cached statement sizes.
+Status UpsertRows(Tx& tx, const RecordScope& scope, std::span<const IncomingRecord* const> rows,
+                  int64_t seen_ms) {
   Params params;
   size_t next = 0;
   while (next < rows.size()) {
@@ -264,27 +269,132 @@ Result<WriteStats> UpsertRecords(Tx& tx, const RecordScope& scope, std::span<con
     params.emplace_back(seen_ms);
     for (int i = 0; i < chunk; ++i) {
       const IncomingRecord& rec = *rows[next + static_cast<size_t>(i)];
-      const int64_t ms = ParseTimeMs(rec.updated_at);
-      if (ms > stats.max_updated_at_ms) {
-        stats.max_updated_at_ms = ms;
-        stats.max_updated_at = std::string(rec.updated_at);
-      }
       params.emplace_back(rec.id);
       params.emplace_back(std::string(rec.updated_at));
-      params.emplace_back(ms);
+      params.emplace_back(ParseTimeMs(rec.updated_at));
       params.emplace_back(int64_t{rec.deleted_at.empty() ? 0 : 1});
       params.emplace_back(std::string(rec.json));
     }
     auto r = tx.Exec(CachedUpsertSql(chunk), params);
     if (!r) return tl::unexpected(r.error());
     next += static_cast<size_t>(chunk);
-    stats.written += chunk;
   }
+  return {};
+}
+
+// The ids in [lo, hi] that have a procore_records row in the scope.
+Result<std::vector<int64_t>> RowIdsIn(Tx& tx, const RecordScope& scope, int64_t lo, int64_t hi) {
+  auto r = tx.Query(
+      "SELECT procore_id FROM procore_records WHERE client_id = $1 AND stream = $2 AND project_id = $3 AND "
+      "procore_id >= $4 AND procore_id <= $5",
+      {scope.client_id, scope.stream, scope.project_id, lo, hi});
+  if (!r) return tl::unexpected(r.error());
+  std::vector<int64_t> out;
+  out.reserve(r->rows.size());
+  for (const auto& row : r->rows) out.push_back(row.Int(0));
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// Copies page entries into procore_records rows (none of them may have one), as the rows today's rules would
+// have left had each page been upserted: the newest version, deleted since the page that said so, seen live
+// last when a page last had it live.
+Status CopyToRows(Tx& tx, const RecordScope& scope, std::span<const pages::Best> entries) {
+  const auto q = pages::QueryOf(tx);
+  for (const pages::Best& best : entries) {
+    const pages::Entry e = best.entry();
+    auto body = pages::Body(q, scope.client_id, scope.stream, *best.page, e);
+    if (!body) return tl::unexpected(body.error());
+    auto r = tx.Exec(
+        "INSERT INTO procore_records (client_id, stream, project_id, procore_id, company_id, updated_at, "
+        "updated_at_ms, deleted, deleted_seen_ms, seen_ms, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
+        "$10, $11) ON CONFLICT (client_id, stream, project_id, procore_id) DO NOTHING",
+        {scope.client_id, scope.stream, scope.project_id, e.id, scope.company_id, std::string(e.updated_at),
+         e.updated_at_ms, int64_t{e.deleted ? 1 : 0}, e.deleted ? best.page->seen_ms : int64_t{0},
+         best.live_seen_ms, std::move(*body)});
+    if (!r) return tl::unexpected(r.error());
+  }
+  return {};
+}
+
+// Before a change to records outside a full read: those of `ids` (sorted) that only pages hold get a
+// procore_records row, so the change applies to their stored version by today's rules and then shadows the
+// pages.
+Status Materialize(Tx& tx, const RecordScope& scope, std::span<const int64_t> ids) {
+  if (ids.empty()) return {};
+  auto loaded = pages::Load(pages::QueryOf(tx), scope.client_id, scope.stream, scope.project_id,
+                            std::pair{ids.front(), ids.back()});
+  if (!loaded) return tl::unexpected(loaded.error());
+  if (loaded->empty()) return {};
+  std::vector<pages::Best> found;
+  for (const pages::Best& best : pages::Newest(*loaded)) {
+    if (std::binary_search(ids.begin(), ids.end(), best.id)) found.push_back(best);
+  }
+  if (found.empty()) return {};
+  auto rows = RowIdsIn(tx, scope, found.front().id, found.back().id);
+  if (!rows) return tl::unexpected(rows.error());
+  std::erase_if(found,
+                [&](const pages::Best& b) { return std::binary_search(rows->begin(), rows->end(), b.id); });
+  return CopyToRows(tx, scope, found);
+}
+
+WriteStats StatsOf(std::span<const IncomingRecord* const> rows, std::vector<int64_t>* ms_out = nullptr) {
+  WriteStats stats;
+  for (const IncomingRecord* rec : rows) {
+    const int64_t ms = ParseTimeMs(rec->updated_at);
+    if (ms_out) ms_out->push_back(ms);
+    if (ms > stats.max_updated_at_ms) {
+      stats.max_updated_at_ms = ms;
+      stats.max_updated_at = std::string(rec->updated_at);
+    }
+  }
+  stats.written = static_cast<int64_t>(rows.size());
+  return stats;
+}
+
+}  // namespace
+
+Result<WriteStats> UpsertRecords(Tx& tx, const RecordScope& scope, std::span<const IncomingRecord> records,
+                                 int64_t seen_ms) {
+  const Typed typed = TypedOf(scope.stream);
+  if (typed != Typed::kNone) return UpsertTyped(tx, typed, scope, records, seen_ms);
+  const std::vector<const IncomingRecord*> rows = SortedUnique(records);
+  std::vector<int64_t> ids;
+  ids.reserve(rows.size());
+  for (const IncomingRecord* rec : rows) ids.push_back(rec->id);
+  if (auto s = Materialize(tx, scope, ids); !s) return tl::unexpected(s.error());
+  if (auto s = UpsertRows(tx, scope, rows, seen_ms); !s) return tl::unexpected(s.error());
+  return StatsOf(rows);
+}
+
+Result<WriteStats> WritePage(Tx& tx, const RecordScope& scope, int64_t pass_ms, int64_t seq,
+                             std::span<const IncomingRecord> records, int64_t seen_ms) {
+  if (TypedOf(scope.stream) != Typed::kNone) return UpsertRecords(tx, scope, records, seen_ms);
+  const std::vector<const IncomingRecord*> rows = SortedUnique(records);
+  std::vector<int64_t> ms;
+  ms.reserve(rows.size());
+  WriteStats stats = StatsOf(rows, &ms);
+  if (rows.empty()) return stats;
+  // The page's records that have a row: the row shadows the page, so the page is applied to it.
+  auto shadowed = RowIdsIn(tx, scope, rows.front()->id, rows.back()->id);
+  if (!shadowed) return tl::unexpected(shadowed.error());
+  if (!shadowed->empty()) {
+    std::vector<const IncomingRecord*> apply;
+    for (const IncomingRecord* rec : rows) {
+      if (std::binary_search(shadowed->begin(), shadowed->end(), rec->id)) apply.push_back(rec);
+    }
+    if (auto s = UpsertRows(tx, scope, apply, seen_ms); !s) return tl::unexpected(s.error());
+  }
+  if (auto s = pages::Insert(pages::QueryOf(tx), scope, pass_ms, seq, seen_ms, pages::Pack(rows, ms)); !s)
+    return tl::unexpected(s.error());
   return stats;
 }
 
 Status MarkDeleted(Tx& tx, const RecordScope& scope, int64_t procore_id, int64_t procore_time_ms,
                    int64_t seen_ms) {
+  if (TypedOf(scope.stream) == Typed::kNone) {
+    if (auto s = Materialize(tx, scope, std::span(&procore_id, 1)); !s) return s;
+  }
   Result<int64_t> r;
   if (procore_time_ms > 0) {
     // A tombstone at Procore's time of the deletion; a stored version newer than that (restored since) stays.
@@ -346,16 +456,37 @@ Result<std::optional<StoredRecord>> FindRecord(Tx& tx, const RecordScope& scope,
                         "procore_id = $4",
                     {scope.client_id, scope.stream, scope.project_id, procore_id});
   if (!r) return tl::unexpected(r.error());
-  if (r->rows.empty()) return std::optional<StoredRecord>();
-  const auto& row = r->rows[0];
   StoredRecord out;
-  out.procore_id = row.Int(0);
-  out.project_id = row.Int(1);
-  out.updated_at = row.Text(2);
-  out.updated_at_ms = row.Int(3);
-  out.deleted = row.Int(4) != 0;
-  if (with_body) out.body = row.Text(5);
-  return std::optional<StoredRecord>(std::move(out));
+  if (!r->rows.empty()) {
+    const auto& row = r->rows[0];
+    out.procore_id = row.Int(0);
+    out.project_id = row.Int(1);
+    out.updated_at = row.Text(2);
+    out.updated_at_ms = row.Int(3);
+    out.deleted = row.Int(4) != 0;
+    if (with_body) out.body = row.Text(5);
+    return std::optional<StoredRecord>(std::move(out));
+  }
+  const auto q = pages::QueryOf(tx);
+  auto loaded =
+      pages::Load(q, scope.client_id, scope.stream, scope.project_id, std::pair{procore_id, procore_id});
+  if (!loaded) return tl::unexpected(loaded.error());
+  for (const pages::Best& best : pages::Newest(*loaded)) {
+    if (best.id != procore_id) continue;
+    const pages::Entry e = best.entry();
+    out.procore_id = e.id;
+    out.project_id = scope.project_id;
+    out.updated_at = std::string(e.updated_at);
+    out.updated_at_ms = e.updated_at_ms;
+    out.deleted = e.deleted;
+    if (with_body) {
+      auto body = pages::Body(q, scope.client_id, scope.stream, *best.page, e);
+      if (!body) return tl::unexpected(body.error());
+      out.body = std::move(*body);
+    }
+    return std::optional<StoredRecord>(std::move(out));
+  }
+  return std::optional<StoredRecord>();
 }
 
 std::string ChecksumOfLines(std::vector<std::string> lines) {
@@ -370,66 +501,141 @@ std::string ChecksumOfLines(std::vector<std::string> lines) {
 
 namespace {
 
-constexpr char kDigestSql[] =
-    "SELECT procore_id, updated_at FROM procore_records WHERE client_id = $1 AND stream = $2 AND "
-    "project_id = $3 AND deleted = 0";
+// A procore_records row as the digest needs it.
+struct RowState {
+  int64_t id = 0;
+  std::string updated_at;
+  bool deleted = false;
+  int64_t seen_ms = 0;
+};
 
-// A digest line "<id>:<updated_at>" of a row whose first two columns are procore_id and updated_at.
-std::string DigestLine(const store::Row& row) {
-  return std::to_string(row.Int(0)) + ":" + row.Text(1);
+// The scope's rows, ids ascending.
+Result<std::vector<RowState>> LoadRows(const pages::QueryFn& q, const RecordScope& scope) {
+  auto r =
+      q("SELECT procore_id, updated_at, deleted, seen_ms FROM procore_records WHERE client_id = $1 AND "
+        "stream = $2 AND project_id = $3 ORDER BY procore_id",
+        {scope.client_id, scope.stream, scope.project_id});
+  if (!r) return tl::unexpected(r.error());
+  std::vector<RowState> out;
+  out.reserve(r->rows.size());
+  for (const auto& row : r->rows) out.push_back({row.Int(0), row.Text(1), row.Int(2) != 0, row.Int(3)});
+  return out;
 }
 
-StreamDigest DigestOfLines(std::vector<std::string> lines) {
+bool HasRow(const std::vector<RowState>& rows, int64_t id) {
+  auto it =
+      std::lower_bound(rows.begin(), rows.end(), id, [](const RowState& r, int64_t v) { return r.id < v; });
+  return it != rows.end() && it->id == id;
+}
+
+// The live records' digest: the rows, and the pages' newest entries of records without a row. Live rows seen
+// before unseen_before are left out (the sweep marks them deleted), and *unseen says whether there were any.
+StreamDigest DigestOf(const std::vector<RowState>& rows, const std::vector<pages::Best>& newest,
+                      int64_t unseen_before, bool* unseen) {
+  std::vector<std::string> lines;
+  lines.reserve(rows.size() + newest.size());
+  for (const pages::Best& best : newest) {
+    const pages::Entry e = best.entry();
+    if (e.deleted || HasRow(rows, e.id)) continue;
+    std::string line = std::to_string(e.id);
+    line += ':';
+    line += e.updated_at;
+    lines.push_back(std::move(line));
+  }
+  for (const RowState& row : rows) {
+    if (row.deleted) continue;
+    if (row.seen_ms < unseen_before) {
+      *unseen = true;
+      continue;
+    }
+    lines.push_back(std::to_string(row.id) + ":" + row.updated_at);
+  }
   StreamDigest out;
   out.count = static_cast<int64_t>(lines.size());
   out.checksum = ChecksumOfLines(std::move(lines));
   return out;
 }
 
-StreamDigest DigestOf(const store::QueryResult& r) {
-  std::vector<std::string> lines;
-  lines.reserve(r.rows.size());
-  for (const auto& row : r.rows) lines.push_back(DigestLine(row));
-  return DigestOfLines(std::move(lines));
+Result<StreamDigest> DigestIn(Tx& tx, const RecordScope& scope) {
+  const auto q = pages::QueryOf(tx);
+  auto loaded = pages::Load(q, scope.client_id, scope.stream, scope.project_id);
+  if (!loaded) return tl::unexpected(loaded.error());
+  auto rows = LoadRows(q, scope);
+  if (!rows) return tl::unexpected(rows.error());
+  bool unseen = false;
+  return DigestOf(*rows, pages::Newest(*loaded), std::numeric_limits<int64_t>::min(), &unseen);
+}
+
+// Locks the stream's sync_streams row on PostgreSQL, where each statement of a transaction sees what was
+// committed when it began: page writers hold the same lock, so the pages and rows read after it agree. On
+// SQLite the write transaction already keeps every writer out.
+Status LockStreams(Tx& tx, int64_t client_id, const std::string& stream, std::optional<int64_t> project_id) {
+  if (tx.dialect() != store::Dialect::kPostgres) return {};
+  Params params{client_id, stream};
+  std::string sql = "SELECT id FROM sync_streams WHERE client_id = $1 AND stream = $2";
+  if (project_id) {
+    params.emplace_back(*project_id);
+    sql += " AND project_id = $3";
+  }
+  auto r = tx.Query(sql + std::string(tx.LockRows()), params);
+  if (!r) return tl::unexpected(r.error());
+  return {};
 }
 
 }  // namespace
 
 Result<StreamDigest> DigestStream(store::Store& store, const RecordScope& scope) {
-  auto r = store.Query(kDigestSql, {scope.client_id, scope.stream, scope.project_id});
-  if (!r) return tl::unexpected(r.error());
-  return DigestOf(*r);
+  StreamDigest out;
+  Status s = store.Transact([&](Tx& tx) -> Status {
+    if (auto l = LockStreams(tx, scope.client_id, scope.stream, scope.project_id); !l) return l;
+    auto d = DigestIn(tx, scope);
+    if (!d) return tl::unexpected(d.error());
+    out = std::move(*d);
+    return {};
+  });
+  if (!s) return tl::unexpected(s.error());
+  return out;
 }
 
 Result<StreamDigest> DigestStream(Tx& tx, const RecordScope& scope) {
-  auto r = tx.Query(kDigestSql, {scope.client_id, scope.stream, scope.project_id});
-  if (!r) return tl::unexpected(r.error());
-  return DigestOf(*r);
+  return DigestIn(tx, scope);
 }
 
 Result<SweptDigest> SweepAndDigest(Tx& tx, const RecordScope& scope, int64_t since_ms) {
-  auto r = tx.Query(
-      "SELECT procore_id, updated_at, seen_ms FROM procore_records WHERE client_id = $1 AND stream = $2 AND "
-      "project_id = $3 AND deleted = 0",
-      {scope.client_id, scope.stream, scope.project_id});
-  if (!r) return tl::unexpected(r.error());
-  SweptDigest out;
-  std::vector<std::string> lines;
-  lines.reserve(r->rows.size());
-  bool unseen = false;
-  for (const auto& row : r->rows) {
-    if (row.Int(2) < since_ms) {
-      unseen = true;  // SweepUnseen marks it deleted: not in the digest
-      continue;
+  const auto q = pages::QueryOf(tx);
+  auto loaded = pages::Load(q, scope.client_id, scope.stream, scope.project_id);
+  if (!loaded) return tl::unexpected(loaded.error());
+  auto rows = LoadRows(q, scope);
+  if (!rows) return tl::unexpected(rows.error());
+  std::vector<pages::Page> current, earlier;
+  for (pages::Page& p : *loaded) (p.pass_ms >= since_ms ? current : earlier).push_back(std::move(p));
+  if (!earlier.empty()) {
+    // What only earlier reads' pages hold becomes rows (seen before this read began, so the sweep below marks
+    // the live ones deleted); then those pages go.
+    const std::vector<pages::Best> now = pages::Newest(current);
+    std::vector<pages::Best> gone;
+    for (const pages::Best& best : pages::Newest(earlier)) {
+      const bool read_again = std::binary_search(now.begin(), now.end(), best,
+                                                 [](const auto& a, const auto& b) { return a.id < b.id; });
+      if (!read_again && !HasRow(*rows, best.id)) gone.push_back(best);
     }
-    lines.push_back(DigestLine(row));
+    if (auto s = CopyToRows(tx, scope, gone); !s) return tl::unexpected(s.error());
+    for (const pages::Best& best : gone) {
+      const pages::Entry e = best.entry();
+      rows->push_back({e.id, std::string(e.updated_at), e.deleted, best.live_seen_ms});
+    }
+    std::sort(rows->begin(), rows->end(), [](const RowState& a, const RowState& b) { return a.id < b.id; });
+    if (auto s = pages::Delete(q, scope.client_id, scope.project_id, scope.stream, since_ms); !s)
+      return tl::unexpected(s.error());
   }
+  SweptDigest out;
+  bool unseen = false;
+  out.digest = DigestOf(*rows, pages::Newest(current), since_ms, &unseen);
   if (unseen) {
     auto swept = SweepUnseen(tx, scope, since_ms);
     if (!swept) return tl::unexpected(swept.error());
     out.swept = *swept;
   }
-  out.digest = DigestOfLines(std::move(lines));
   return out;
 }
 
@@ -447,6 +653,7 @@ Status DeleteRecords(Tx& tx, int64_t client_id, std::optional<int64_t> project_i
   }
   if (auto r = tx.Exec("DELETE FROM procore_records WHERE " + where, params); !r)
     return tl::unexpected(r.error());
+  if (auto s = pages::Delete(pages::QueryOf(tx), client_id, project_id, stream); !s) return s;
   if (project_id) return {};  // typed tables hold company streams only
   for (Typed t : {Typed::kProjects, Typed::kUsers, Typed::kVendors}) {
     if (stream && TypedOf(*stream) != t) continue;
@@ -456,6 +663,173 @@ Status DeleteRecords(Tx& tx, int64_t client_id, std::optional<int64_t> project_i
     }
   }
   return {};
+}
+
+Result<std::map<int64_t, RecordState>> RecordStates(store::Store& store, const RecordScope& scope,
+                                                    std::vector<int64_t> ids) {
+  std::map<int64_t, RecordState> out;
+  if (ids.empty()) return out;
+  std::sort(ids.begin(), ids.end());
+  // The rows first, then the pages: a page written in between comes with its rows' updates, so a record is
+  // at worst seen at an older version than it has (and fetched again), never at a newer one.
+  auto r = store.Query(
+      "SELECT procore_id, updated_at_ms, deleted FROM procore_records WHERE client_id = $1 AND stream = $2 "
+      "AND "
+      "project_id = $3 AND procore_id >= $4 AND procore_id <= $5",
+      {scope.client_id, scope.stream, scope.project_id, ids.front(), ids.back()});
+  if (!r) return tl::unexpected(r.error());
+  for (const auto& row : r->rows) {
+    if (std::binary_search(ids.begin(), ids.end(), row.Int(0)))
+      out[row.Int(0)] = RecordState{row.Int(1), row.Int(2) != 0};
+  }
+  if (TypedOf(scope.stream) != Typed::kNone) return out;
+  auto loaded = pages::Load(pages::QueryOf(store), scope.client_id, scope.stream, scope.project_id,
+                            std::pair{ids.front(), ids.back()});
+  if (!loaded) return tl::unexpected(loaded.error());
+  for (const pages::Best& best : pages::Newest(*loaded)) {
+    if (!std::binary_search(ids.begin(), ids.end(), best.id) || out.contains(best.id)) continue;
+    const pages::Entry e = best.entry();
+    out[best.id] = RecordState{e.updated_at_ms, e.deleted};
+  }
+  return out;
+}
+
+namespace {
+
+// ASCII case-insensitive search (LOWER() in SQLite lowers ASCII letters only).
+bool ContainsFolded(std::string_view text, std::string_view lowered_needle) {
+  auto lower = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; };
+  return std::search(text.begin(), text.end(), lowered_needle.begin(), lowered_needle.end(),
+                     [&](char a, char b) { return lower(a) == b; }) != text.end();
+}
+
+}  // namespace
+
+Result<RecordList> ListStoredRecords(store::Store& store, const RecordListQuery& query) {
+  RecordList out;
+  std::string needle;
+  for (char c : query.search) needle += (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+  Status s = store.Transact([&](Tx& tx) -> Status {
+    out = RecordList{};
+    if (auto l = LockStreams(tx, query.client_id, query.stream, query.project_id); !l) return l;
+    const auto q = pages::QueryOf(tx);
+    Params params{query.client_id, query.stream};
+    std::string where = "client_id = $1 AND stream = $2";
+    if (query.project_id) {
+      params.emplace_back(*query.project_id);
+      where += " AND project_id = $3";
+    }
+    auto rows = tx.Query(std::string("SELECT project_id, procore_id, updated_at, deleted") +
+                             (needle.empty() ? "" : ", body") + " FROM procore_records WHERE " + where +
+                             " ORDER BY project_id, procore_id",
+                         params);
+    if (!rows) return tl::unexpected(rows.error());
+    auto loaded = pages::Load(q, query.client_id, query.stream, query.project_id);
+    if (!loaded) return tl::unexpected(loaded.error());
+    const std::vector<pages::Best> newest = pages::Newest(*loaded);
+
+    // The two lists merged in (project, id) order; a row shadows a page entry of the same record.
+    struct Item {
+      int64_t project_id;
+      int64_t id;
+      const store::Row* row;     // or
+      const pages::Best* entry;  // (one of the two)
+    };
+    std::vector<Item> items;
+    items.reserve(rows->rows.size() + newest.size());
+    size_t ri = 0, pi = 0;
+    while (ri < rows->rows.size() || pi < newest.size()) {
+      const store::Row* row = ri < rows->rows.size() ? &rows->rows[ri] : nullptr;
+      const pages::Best* best = pi < newest.size() ? &newest[pi] : nullptr;
+      const auto row_key = row ? std::pair{row->Int(0), row->Int(1)} : std::pair<int64_t, int64_t>{};
+      const auto page_key = best ? std::pair{best->project_id, best->id} : std::pair<int64_t, int64_t>{};
+      if (row && (!best || row_key <= page_key)) {
+        if (best && row_key == page_key) ++pi;
+        ++ri;
+        items.push_back({row_key.first, row_key.second, row, nullptr});
+      } else {
+        ++pi;
+        items.push_back({page_key.first, page_key.second, nullptr, best});
+      }
+    }
+
+    std::map<const pages::Page*, std::string> bodies;  // pages' bodies, read once each
+    auto page_body = [&](const pages::Best& best) -> Result<std::string_view> {
+      auto it = bodies.find(best.page);
+      if (it == bodies.end()) {
+        auto b = pages::Bodies(q, query.client_id, query.stream, *best.page);
+        if (!b) return tl::unexpected(b.error());
+        it = bodies.emplace(best.page, std::move(*b)).first;
+      }
+      const pages::Entry e = best.entry();
+      return std::string_view(it->second).substr(e.body_offset, e.body_length);
+    };
+
+    std::vector<const Item*> matching;
+    for (const Item& item : items) {
+      const bool deleted = item.row ? item.row->Int(3) != 0 : item.entry->entry().deleted;
+      if (deleted && !query.include_deleted) continue;
+      if (!needle.empty()) {
+        std::string_view body;
+        std::string row_body;
+        if (item.row) {
+          row_body = item.row->Text(4);
+          body = row_body;
+        } else {
+          auto b = page_body(*item.entry);
+          if (!b) return tl::unexpected(b.error());
+          body = *b;
+        }
+        if (!ContainsFolded(body, needle)) continue;
+      }
+      matching.push_back(&item);
+    }
+    out.total = static_cast<int64_t>(matching.size());
+    const size_t from = static_cast<size_t>(std::clamp<int64_t>(query.offset, 0, out.total));
+    const size_t to = static_cast<size_t>(std::clamp<int64_t>(query.offset + query.limit, 0, out.total));
+
+    // Rows' bodies for the slice: one range read a project.
+    std::map<std::pair<int64_t, int64_t>, std::string> row_bodies;
+    if (needle.empty()) {
+      std::map<int64_t, std::pair<int64_t, int64_t>> ranges;  // project -> [lo, hi] of its rows in the slice
+      for (size_t i = from; i < to; ++i) {
+        const Item& item = *matching[i];
+        if (!item.row) continue;
+        auto [it, fresh] = ranges.try_emplace(item.project_id, item.id, item.id);
+        if (!fresh) it->second.second = item.id;
+      }
+      for (const auto& [project, range] : ranges) {
+        auto r = tx.Query(
+            "SELECT procore_id, body FROM procore_records WHERE client_id = $1 AND stream = $2 AND "
+            "project_id = $3 AND procore_id >= $4 AND procore_id <= $5",
+            {query.client_id, query.stream, project, range.first, range.second});
+        if (!r) return tl::unexpected(r.error());
+        for (const auto& row : r->rows) row_bodies[{project, row.Int(0)}] = row.Text(1);
+      }
+    }
+    for (size_t i = from; i < to; ++i) {
+      const Item& item = *matching[i];
+      ListedRecord rec;
+      rec.procore_id = item.id;
+      rec.project_id = item.project_id;
+      if (item.row) {
+        rec.updated_at = item.row->Text(2);
+        rec.deleted = item.row->Int(3) != 0;
+        rec.body = needle.empty() ? row_bodies[{item.project_id, item.id}] : item.row->Text(4);
+      } else {
+        const pages::Entry e = item.entry->entry();
+        rec.updated_at = std::string(e.updated_at);
+        rec.deleted = e.deleted;
+        auto b = page_body(*item.entry);
+        if (!b) return tl::unexpected(b.error());
+        rec.body = std::string(*b);
+      }
+      out.records.push_back(std::move(rec));
+    }
+    return {};
+  });
+  if (!s) return tl::unexpected(s.error());
+  return out;
 }
 
 Result<ParsedRecord> ParseRecordJson(std::string_view text) {

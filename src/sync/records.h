@@ -1,5 +1,7 @@
 // KTrack's copy of Procore records: upserts that never move a record backwards, deletion marks, the sweep
 // that ends a full read, the typed projects/users/vendors tables kept in the same transaction, and checksums.
+// A full read's pages are stored a row a page (WritePage, record_pages.h); every other change is a row a
+// record in procore_records, which shadows the pages. The readers here merge the two.
 //
 // Key: (client_id, stream, project_id, procore_id), project_id 0 for company streams. Procore's ids are
 // unique across a company for every stream but budget_detail_rows, whose ids are unique within a budget view;
@@ -8,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <span>
 #include <string>
@@ -50,6 +53,12 @@ struct WriteStats {
 Result<WriteStats> UpsertRecords(store::Tx& tx, const RecordScope& scope,
                                  std::span<const IncomingRecord> records, int64_t seen_ms);
 
+// Stores one page of a full read (pass_ms: when the read started; seq: the page's number in it) as one
+// record_pages row (record_pages.h), and applies it to the procore_records rows of its records that have one
+// (by UpsertRecords' rules), since such a row shadows the page. Typed streams go through UpsertRecords.
+Result<WriteStats> WritePage(store::Tx& tx, const RecordScope& scope, int64_t pass_ms, int64_t seq,
+                             std::span<const IncomingRecord> records, int64_t seen_ms);
+
 // Marks one record deleted (a delete event, or a 404 on re-reading it). procore_time_ms is Procore's time of
 // the deletion when known (the event's timestamp; 0 otherwise): a tombstone at that time keeps an older copy
 // read before the deletion from bringing the record back.
@@ -57,7 +66,7 @@ Status MarkDeleted(store::Tx& tx, const RecordScope& scope, int64_t procore_id, 
                    int64_t seen_ms);
 
 // After a complete read of a stream that started at since_ms: live records not seen since then are deleted in
-// Procore. Returns how many were marked.
+// Procore. Returns how many were marked. Rows of procore_records only: SweepAndDigest sweeps the pages too.
 Result<int64_t> SweepUnseen(store::Tx& tx, const RecordScope& scope, int64_t since_ms);
 
 // The local state of one record, if stored.
@@ -79,8 +88,10 @@ struct StreamDigest {
 };
 Result<StreamDigest> DigestStream(store::Store& store, const RecordScope& scope);
 Result<StreamDigest> DigestStream(store::Tx& tx, const RecordScope& scope);
-// SweepUnseen, then DigestStream, in one read of the stream's live records (the sweep's own statement runs
-// only when some were not seen). Returns how many were marked deleted beside the digest.
+// Ends a full read that started at since_ms, in its last page's transaction: the pages of earlier reads go,
+// and what only they held becomes procore_records rows, which the sweep marks deleted (gone from Procore);
+// then SweepUnseen and DigestStream, in one read of the stream's records. Returns how many were marked deleted
+// beside the digest.
 struct SweptDigest {
   int64_t swept = 0;
   StreamDigest digest;
@@ -94,6 +105,38 @@ std::string ChecksumOfLines(std::vector<std::string> lines);
 // Deletes records (and typed rows) of a client: all, or one project's project streams.
 Status DeleteRecords(store::Tx& tx, int64_t client_id, std::optional<int64_t> project_id,
                      std::optional<std::string> stream = std::nullopt);
+
+// The records of one stream as the records API lists them: sorted by project, then id; deleted ones only when
+// asked; with a search, only those whose JSON holds the text (ASCII letters in any case).
+struct ListedRecord {
+  int64_t procore_id = 0;
+  int64_t project_id = 0;
+  std::string updated_at;
+  bool deleted = false;
+  std::string body;
+};
+struct RecordList {
+  int64_t total = 0;  // matching records, of every page
+  std::vector<ListedRecord> records;
+};
+struct RecordListQuery {
+  int64_t client_id = 0;
+  std::string stream;
+  std::optional<int64_t> project_id;  // absent: every project's
+  bool include_deleted = false;
+  std::string search;
+  int64_t offset = 0;
+  int64_t limit = 100;
+};
+Result<RecordList> ListStoredRecords(store::Store& store, const RecordListQuery& query);
+
+// The state of records as KTrack holds them, by Procore id (absent: not held).
+struct RecordState {
+  int64_t updated_at_ms = 0;
+  bool deleted = false;
+};
+Result<std::map<int64_t, RecordState>> RecordStates(store::Store& store, const RecordScope& scope,
+                                                    std::vector<int64_t> ids);
 
 // Parses one record's JSON (a single-record GET) into the fields UpsertRecords needs. Unwraps REST v2's
 // {"data": {...}}. Fails with kInvalidInput when the text is not an object with an id.

@@ -226,7 +226,10 @@ Result<SyncEngine::PageOutcome> SyncEngine::CommitPage(StreamRow& row, const pro
       next.parent_changed = false;
     }
 
-    auto stats = UpsertRecords(tx, row.Scope(), records, seen_ms);
+    // A full read's page is stored as one row (record_pages.h); other reads change records one by one.
+    auto stats = row.pass == "full" ? WritePage(tx, row.Scope(), row.pass_started_at,
+                                                std::max<int64_t>(1, row.next_page), records, seen_ms)
+                                    : UpsertRecords(tx, row.Scope(), records, seen_ms);
     if (!stats) return tl::unexpected(stats.error());
     next.pass_read += static_cast<int64_t>(records.size());
     if (stats->max_updated_at_ms > next.pass_max_updated_ms) {

@@ -181,16 +181,12 @@ Result<std::map<RecordKey, LocalState>> LocalStates(store::Store& store, int64_t
                                                     const std::vector<Group>& groups) {
   std::map<std::pair<std::string, int64_t>, std::vector<int64_t>> ids_by_pair;
   for (const Group& g : groups) ids_by_pair[{g.stream, g.project_id}].push_back(g.resource_id);
-  const std::string sql =
-      "SELECT procore_id, updated_at_ms, deleted FROM procore_records WHERE client_id = $1 AND "
-      "stream = $2 AND project_id = $3 AND " +
-      InJsonIds(store.dialect(), "procore_id", "$4");
   std::map<RecordKey, LocalState> out;
-  for (const auto& [pair, ids] : ids_by_pair) {
-    auto r = store.Query(sql, {client_id, pair.first, pair.second, nlohmann::json(ids).dump()});
-    if (!r) return tl::unexpected(r.error());
-    for (const auto& row : r->rows)
-      out[{pair.first, pair.second, row.Int(0)}] = LocalState{row.Int(1), row.Int(2) != 0};
+  for (auto& [pair, ids] : ids_by_pair) {
+    auto states = RecordStates(store, RecordScope{client_id, 0, pair.first, pair.second}, std::move(ids));
+    if (!states) return tl::unexpected(states.error());
+    for (const auto& [id, state] : *states)
+      out[{pair.first, pair.second, id}] = LocalState{state.updated_at_ms, state.deleted};
   }
   return out;
 }

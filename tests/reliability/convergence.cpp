@@ -9,6 +9,7 @@
 
 #include "http/client.h"
 #include "store/store.h"
+#include "sync/record_pages.h"
 
 namespace kt::testing {
 namespace {
@@ -206,14 +207,27 @@ ConvergenceReport CheckConvergence(const KtrackSide& ktrack, const TruthSide& tr
 std::vector<std::string> DuplicateRows(const std::string& database, int64_t client_id) {
   auto store = store::OpenStore(database);
   if (!store) return {"cannot open " + database + ": " + store.error().message};
+  // (stream, id) -> the projects that hold it: in procore_records, or in a full read's pages.
+  std::map<std::pair<std::string, int64_t>, std::set<int64_t>> holders;
   auto rows = (*store)->Query(
-      "SELECT stream, procore_id, count(*) FROM procore_records WHERE client_id = $1 "
-      "GROUP BY stream, procore_id HAVING count(*) > 1 ORDER BY stream, procore_id LIMIT 100",
-      {client_id});
+      "SELECT stream, procore_id, project_id FROM procore_records WHERE client_id = $1", {client_id});
   if (!rows) return {"query failed: " + rows.error().message};
+  for (const auto& row : rows->rows) holders[{row.Text(0), row.Int(1)}].insert(row.Int(2));
+  auto streams =
+      (*store)->Query("SELECT DISTINCT stream FROM record_pages WHERE client_id = $1", {client_id});
+  if (!streams) return {"query failed: " + streams.error().message};
+  for (const auto& s : streams->rows) {
+    const std::string stream = s.Text(0);
+    auto pages = sync::pages::Load(sync::pages::QueryOf(**store), client_id, stream, std::nullopt);
+    if (!pages) return {"query failed: " + pages.error().message};
+    for (const auto& best : sync::pages::Newest(*pages)) holders[{stream, best.id}].insert(best.project_id);
+  }
   std::vector<std::string> out;
-  for (const auto& row : rows->rows)
-    out.push_back(row.Text(0) + ":" + std::to_string(row.Int(1)) + " x " + std::to_string(row.Int(2)));
+  for (const auto& [key, projects] : holders) {
+    if (projects.size() < 2) continue;
+    out.push_back(key.first + ":" + std::to_string(key.second) + " x " + std::to_string(projects.size()));
+    if (out.size() >= 100) break;
+  }
   return out;
 }
 

@@ -63,8 +63,8 @@ struct CheckOptions {
 ConvergenceReport CheckConvergence(const KtrackSide& ktrack, const TruthSide& truth,
                                    const CheckOptions& options = {});
 
-// Rows of procore_records (live or not) that hold one Procore record twice for the client: the same stream
-// and id under two projects, as "stream:id x N". Empty when there are none.
+// Records KTrack holds twice for the client (live or not, in procore_records or in a full read's pages): the
+// same stream and id under two projects, as "stream:id x N". Empty when there are none.
 std::vector<std::string> DuplicateRows(const std::string& database, int64_t client_id);
 
 }  // namespace kt::testing

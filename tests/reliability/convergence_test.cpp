@@ -65,10 +65,9 @@ TEST(ConvergenceChecker, NamesEveryDifferingRecordAndEveryRecordHeldTwice) {
   const int64_t twice = after.begin()->first;
   env.Exec(
       "INSERT INTO procore_records (client_id, stream, project_id, procore_id, company_id, updated_at, "
-      "updated_at_ms, deleted, body) SELECT client_id, stream, -1, procore_id, company_id, "
-      "updated_at, updated_at_ms, deleted, body FROM procore_records WHERE stream = 'rfis' AND procore_id "
-      "= " +
-      std::to_string(twice));
+      "updated_at_ms, deleted, body) VALUES (" +
+      std::to_string(env.tenant.client_id) + ", 'rfis', -1, " + std::to_string(twice) +
+      ", 0, '', 0, 0, '{}')");
   auto rows = DuplicateRows(env.database(), env.tenant.client_id);
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0], "rfis:" + std::to_string(twice) + " x 2");

@@ -973,7 +973,7 @@ TEST_P(EngineTest, PurgesForgetAProjectOrAClient) {
   EXPECT_EQ(streams.count({"rfis", 5}), 1u);
   ASSERT_TRUE(engine_->PurgeClient(kClient));
   EXPECT_TRUE(Streams().empty());
-  for (const char* table : {"procore_records", "webhook_inbox", "webhook_inbox_payloads"}) {
+  for (const char* table : {"procore_records", "record_pages", "webhook_inbox", "webhook_inbox_payloads"}) {
     auto left =
         store_->Query(std::string("SELECT count(*) FROM ") + table + " WHERE client_id = $1", {kClient});
     ASSERT_TRUE(left);
@@ -1006,10 +1006,13 @@ TEST_P(EngineTest, ARecordReadWhileItsProjectIsPurgedIsNotWrittenBack) {
   Drain();
   fake_.on_send = nullptr;
   EXPECT_EQ(purged, (std::set<int64_t>{5, 6}));
-  auto left = store_->Query(
-      "SELECT count(*) FROM procore_records WHERE client_id = $1 AND project_id IN (5, 6)", {kClient});
-  ASSERT_TRUE(left);
-  EXPECT_EQ(left->rows[0].Int(0), 0) << "records were written back for a purged project";
+  for (const char* table : {"procore_records", "record_pages"}) {
+    auto left = store_->Query(
+        std::string("SELECT count(*) FROM ") + table + " WHERE client_id = $1 AND project_id IN (5, 6)",
+        {kClient});
+    ASSERT_TRUE(left);
+    EXPECT_EQ(left->rows[0].Int(0), 0) << "records were written back for a purged project in " << table;
+  }
   auto counts = engine_->inbox().Counts(kClient);
   ASSERT_TRUE(counts);
   EXPECT_EQ(counts->pending, 0);

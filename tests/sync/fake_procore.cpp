@@ -251,7 +251,8 @@ class FlakyTx final : public store::Tx {
  public:
   FlakyTx(store::Tx& inner, FlakyStore& store, std::mutex& mu) : inner_(inner), store_(store), mu_(mu) {}
   Result<store::QueryResult> Query(std::string_view sql, const store::Params& params) override {
-    if (!decided_ && sql.find("INSERT INTO procore_records") != std::string_view::npos) {
+    if (!decided_ && (sql.find("INSERT INTO procore_records") != std::string_view::npos ||
+                      sql.find("INSERT INTO record_pages") != std::string_view::npos)) {
       decided_ = true;  // only a transaction's first record write may fail
       std::lock_guard lock(mu_);
       // A page fails once: the first record of the write names the page.
