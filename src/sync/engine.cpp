@@ -285,16 +285,8 @@ Result<int64_t> SyncEngine::RequestWork(Tx& tx, const std::string& where, const 
 Result<int64_t> SyncEngine::RequestReconcile(int64_t client_id, std::optional<std::string> stream,
                                              std::optional<int64_t> project_id) {
   if (stream && !procore::FindStream(*stream)) return tl::unexpected(UnknownStream(*stream));
-  std::string where = "client_id = $1";
-  Params params{client_id};
-  if (stream) {
-    params.emplace_back(*stream);
-    where += " AND stream = $" + std::to_string(params.size());
-  }
-  if (project_id) {
-    params.emplace_back(*project_id);
-    where += " AND project_id = $" + std::to_string(params.size());
-  }
+  Params params;
+  const std::string where = ScopeWhere(params, client_id, stream, project_id);
   int64_t asked = 0;
   auto done = store_.Transact([&](Tx& tx) -> Status {
     auto n = RequestWork(tx, where, params, "reconcile");

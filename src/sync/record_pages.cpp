@@ -31,21 +31,6 @@ void Put(std::string& s, size_t at, T v) {
   std::memcpy(s.data() + at, &v, sizeof v);
 }
 
-std::string ScopeWhere(store::Params& params, int64_t client_id, const std::optional<int64_t>& project_id,
-                       const std::optional<std::string>& stream) {
-  params.emplace_back(client_id);
-  std::string where = "client_id = $1";
-  if (stream) {
-    params.emplace_back(*stream);
-    where += " AND stream = $" + std::to_string(params.size());
-  }
-  if (project_id) {
-    params.emplace_back(*project_id);
-    where += " AND project_id = $" + std::to_string(params.size());
-  }
-  return where;
-}
-
 }  // namespace
 
 QueryFn QueryOf(store::Tx& tx) {
@@ -146,7 +131,7 @@ Result<std::vector<Page>> Load(const QueryFn& q, int64_t client_id, const std::s
                                std::optional<int64_t> project_id,
                                std::optional<std::pair<int64_t, int64_t>> range) {
   store::Params params;
-  std::string where = ScopeWhere(params, client_id, project_id, stream);
+  std::string where = ScopeWhere(params, client_id, stream, project_id);
   if (range) {
     params.emplace_back(range->second);
     where += " AND min_id <= $" + std::to_string(params.size());
@@ -174,7 +159,7 @@ Result<std::vector<Page>> Load(const QueryFn& q, int64_t client_id, const std::s
 Status Delete(const QueryFn& q, int64_t client_id, std::optional<int64_t> project_id,
               const std::optional<std::string>& stream, std::optional<int64_t> before_ms) {
   store::Params params;
-  std::string where = ScopeWhere(params, client_id, project_id, stream);
+  std::string where = ScopeWhere(params, client_id, stream, project_id);
   if (before_ms) {
     params.emplace_back(*before_ms);
     where += " AND pass_ms < $" + std::to_string(params.size());
@@ -247,8 +232,8 @@ std::vector<Best> Newest(const std::vector<Page>& pages) {
     // UpsertRecords' rule with the pages taken in the order they were read (pass, then page: the order they
     // come in): a newer version wins; at the same version, a change between live and deleted does (the later
     // observation), and otherwise the copy first stored stays.
-    const bool newer = e.updated_at_ms > b.updated_at_ms ||
-                       (e.updated_at_ms == b.updated_at_ms && e.deleted != b.deleted);
+    const bool newer =
+        e.updated_at_ms > b.updated_at_ms || (e.updated_at_ms == b.updated_at_ms && e.deleted != b.deleted);
     if (newer) {
       best.page = &page;
       best.index = ref.index;

@@ -571,13 +571,9 @@ Result<StreamDigest> DigestIn(Tx& tx, const RecordScope& scope) {
 // SQLite the write transaction already keeps every writer out.
 Status LockStreams(Tx& tx, int64_t client_id, const std::string& stream, std::optional<int64_t> project_id) {
   if (tx.dialect() != store::Dialect::kPostgres) return {};
-  Params params{client_id, stream};
-  std::string sql = "SELECT id FROM sync_streams WHERE client_id = $1 AND stream = $2";
-  if (project_id) {
-    params.emplace_back(*project_id);
-    sql += " AND project_id = $3";
-  }
-  auto r = tx.Query(sql + std::string(tx.LockRows()), params);
+  Params params;
+  const std::string where = ScopeWhere(params, client_id, stream, project_id);
+  auto r = tx.Query("SELECT id FROM sync_streams WHERE " + where + std::string(tx.LockRows()), params);
   if (!r) return tl::unexpected(r.error());
   return {};
 }
@@ -639,18 +635,25 @@ Result<SweptDigest> SweepAndDigest(Tx& tx, const RecordScope& scope, int64_t sin
   return out;
 }
 
-Status DeleteRecords(Tx& tx, int64_t client_id, std::optional<int64_t> project_id,
-                     std::optional<std::string> stream) {
+std::string ScopeWhere(Params& params, int64_t client_id, const std::optional<std::string>& stream,
+                       std::optional<int64_t> project_id) {
+  params.emplace_back(client_id);
   std::string where = "client_id = $1";
-  Params params{client_id};
-  if (project_id) {
-    params.emplace_back(*project_id);
-    where += " AND project_id = $" + std::to_string(params.size());
-  }
   if (stream) {
     params.emplace_back(*stream);
     where += " AND stream = $" + std::to_string(params.size());
   }
+  if (project_id) {
+    params.emplace_back(*project_id);
+    where += " AND project_id = $" + std::to_string(params.size());
+  }
+  return where;
+}
+
+Status DeleteRecords(Tx& tx, int64_t client_id, std::optional<int64_t> project_id,
+                     std::optional<std::string> stream) {
+  Params params;
+  const std::string where = ScopeWhere(params, client_id, stream, project_id);
   if (auto r = tx.Exec("DELETE FROM procore_records WHERE " + where, params); !r)
     return tl::unexpected(r.error());
   if (auto s = pages::Delete(pages::QueryOf(tx), client_id, project_id, stream); !s) return s;
@@ -713,12 +716,8 @@ Result<RecordList> ListStoredRecords(store::Store& store, const RecordListQuery&
     out = RecordList{};
     if (auto l = LockStreams(tx, query.client_id, query.stream, query.project_id); !l) return l;
     const auto q = pages::QueryOf(tx);
-    Params params{query.client_id, query.stream};
-    std::string where = "client_id = $1 AND stream = $2";
-    if (query.project_id) {
-      params.emplace_back(*query.project_id);
-      where += " AND project_id = $3";
-    }
+    Params params;
+    const std::string where = ScopeWhere(params, query.client_id, query.stream, query.project_id);
     auto rows = tx.Query(std::string("SELECT project_id, procore_id, updated_at, deleted") +
                              (needle.empty() ? "" : ", body") + " FROM procore_records WHERE " + where +
                              " ORDER BY project_id, procore_id",

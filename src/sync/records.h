@@ -90,8 +90,8 @@ Result<StreamDigest> DigestStream(store::Store& store, const RecordScope& scope)
 Result<StreamDigest> DigestStream(store::Tx& tx, const RecordScope& scope);
 // Ends a full read that started at since_ms, in its last page's transaction: the pages of earlier reads go,
 // and what only they held becomes procore_records rows, which the sweep marks deleted (gone from Procore);
-// then SweepUnseen and DigestStream, in one read of the stream's records. Returns how many were marked deleted
-// beside the digest.
+// then SweepUnseen and DigestStream, in one read of the stream's records. Returns how many were marked
+// deleted beside the digest.
 struct SweptDigest {
   int64_t swept = 0;
   StreamDigest digest;
@@ -101,6 +101,11 @@ Result<SweptDigest> SweepAndDigest(store::Tx& tx, const RecordScope& scope, int6
 // The checksum of lines "<id>:<updated_at>": sorted as byte strings, joined with "\n", SHA-256, lowercase
 // hex.
 std::string ChecksumOfLines(std::vector<std::string> lines);
+
+// "client_id = $1", then " AND stream = $n" and " AND project_id = $m" for those given, with the values
+// appended to params (which must start empty): the rows of a client, a stream, a project or one scope.
+std::string ScopeWhere(store::Params& params, int64_t client_id, const std::optional<std::string>& stream,
+                       std::optional<int64_t> project_id);
 
 // Deletes records (and typed rows) of a client: all, or one project's project streams.
 Status DeleteRecords(store::Tx& tx, int64_t client_id, std::optional<int64_t> project_id,
