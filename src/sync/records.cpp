@@ -697,21 +697,9 @@ Result<std::map<int64_t, RecordState>> RecordStates(store::Store& store, const R
   return out;
 }
 
-namespace {
-
-// ASCII case-insensitive search (LOWER() in SQLite lowers ASCII letters only).
-bool ContainsFolded(std::string_view text, std::string_view lowered_needle) {
-  auto lower = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; };
-  return std::search(text.begin(), text.end(), lowered_needle.begin(), lowered_needle.end(),
-                     [&](char a, char b) { return lower(a) == b; }) != text.end();
-}
-
-}  // namespace
-
 Result<RecordList> ListStoredRecords(store::Store& store, const RecordListQuery& query) {
   RecordList out;
-  std::string needle;
-  for (char c : query.search) needle += (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+  const std::string& needle = query.search;  // ASCII letters in any case, as SQLite's LOWER() compared
   Status s = store.Transact([&](Tx& tx) -> Status {
     out = RecordList{};
     if (auto l = LockStreams(tx, query.client_id, query.stream, query.project_id); !l) return l;
@@ -779,7 +767,7 @@ Result<RecordList> ListStoredRecords(store::Store& store, const RecordListQuery&
           if (!b) return tl::unexpected(b.error());
           body = *b;
         }
-        if (!ContainsFolded(body, needle)) continue;
+        if (!IContains(body, needle)) continue;
       }
       matching.push_back(&item);
     }

@@ -30,6 +30,8 @@ bool IEquals(std::string_view a, std::string_view b);
 bool StartsWith(std::string_view s, std::string_view prefix);
 // StartsWith, ignoring ASCII case.
 bool IStartsWith(std::string_view s, std::string_view prefix);
+// Whether s contains needle, ignoring ASCII case.
+bool IContains(std::string_view s, std::string_view needle);
 
 // Parses a base-10 signed 64-bit integer; the whole string must be the number.
 std::optional<int64_t> ParseInt64(std::string_view s);

@@ -86,6 +86,10 @@ TEST(Strings, CaseFoldingIsAscii) {
   EXPECT_TRUE(IStartsWith("Text/HTML; charset=utf-8", "text/html"));
   EXPECT_FALSE(IStartsWith("text/htm", "text/html"));
   EXPECT_TRUE(IStartsWith("", ""));
+  EXPECT_TRUE(IContains("{\"title\":\"Concrete pour\"}", "CONCRETE"));
+  EXPECT_FALSE(IContains("Concrete", "concretes"));
+  EXPECT_FALSE(IContains("@", "`"));
+  EXPECT_TRUE(IContains("anything", ""));
 }
 
 }  // namespace
