@@ -145,6 +145,31 @@ TEST(Pager, NeitherLinkNorTotalIsOnePage) {
   EXPECT_EQ(served, 1);
 }
 
+// Each record's text is the page's own bytes from its '{' up to the next token, as simdjson's raw_json()
+// gives them: nested objects, a brace inside a string, escapes and spacing untouched; fields in any order.
+TEST(Pager, RecordTextIsThePagesOwnBytesWhateverTheSpacing) {
+  Harness h;
+  const std::string first =
+      "{\"nested\": {\"a\": [1, {\"b\": \"}\"}]}, \"id\": 7, \"title\": \"x\\\"y\",\n"
+      "    \"updated_at\": \"2026-01-01T00:00:00Z\"} ";
+  const std::string second =
+      "{ \"id\" : 8 , \"deleted_at\": null, \"updated_at\": \"2026-01-02T00:00:00Z\" }\n";
+  h.procore.AddRoute("/rest/v1.0/projects/5/rfis", [&](const http::ClientRequest&) {
+    return Respond(200, "[\n  " + first + ",\n  " + second + "]\n");
+  });
+  Pager pager(h.client, RfiList(100));
+  auto more = pager.Next();
+  ASSERT_TRUE(more) << more.error().error.detail;
+  ASSERT_TRUE(*more);
+  const auto& records = pager.page().records;
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[0].id, 7);
+  EXPECT_EQ(records[0].updated_at, "2026-01-01T00:00:00Z");
+  EXPECT_EQ(records[0].json, first);
+  EXPECT_EQ(records[1].id, 8);
+  EXPECT_EQ(records[1].json, second);
+}
+
 TEST(Pager, ServerIgnoringPageIsNotReadTwice) {
   Harness h;
   h.procore.AddRoute("/rest/v1.0/projects/5/rfis", [](const http::ClientRequest&) {
