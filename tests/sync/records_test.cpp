@@ -177,6 +177,59 @@ TEST_F(RecordsTest, PagesOfAnySizeAreWrittenInChunks) {
   EXPECT_EQ(digest->count, 301);
 }
 
+// The typed tables take their columns from the record's fields the way nlohmann-json reads them: escapes,
+// nested objects, numbers and booleans written as text, a key given twice (the last counts), fields of every
+// other kind beside them, and a record simdjson cannot read (an integer beyond 64 bits), which nlohmann
+// reads.
+TEST_F(RecordsTest, TypedRowsTakeTheirColumnsFromTheRecordsFields) {
+  auto write = [&](const std::string& stream, int64_t id, const std::string& json) {
+    const RecordScope scope{1, 9, stream, 0};
+    IncomingRecord rec{id, "2026-01-02T00:00:00Z", "", json};
+    ASSERT_TRUE(store_->Transact([&](store::Tx& tx) -> Status {
+      auto w = UpsertRecords(tx, scope, std::span(&rec, 1), 100);
+      if (!w) return tl::unexpected(w.error());
+      return {};
+    }));
+  };
+  auto row = [&](const std::string& sql) {
+    auto r = store_->Query(sql, {});
+    EXPECT_TRUE(r);
+    std::vector<std::string> out;
+    if (!r || r->rows.empty()) return out;
+    for (size_t i = 0; i < r->rows[0].size(); ++i) out.push_back(r->rows[0].Text(i));
+    return out;
+  };
+  const std::string others =
+      R"("address": {"city": "Austin", "lines": ["1 Main", null, 2.5]}, "flags": [true, false], "x": -3)";
+  write("projects", 11,
+        R"({"id": 11, "name": "first", )" + others +
+            R"(, "name": "Tower \"A\" \u00e9\\n", "display_name": null, "project_number": 42,)"
+            R"( "project_stage": {"id": 3, "name": "Course of Construction"}, "active": false})");
+  EXPECT_EQ(
+      row("SELECT name, display_name, project_number, stage, active, deleted FROM procore_projects "
+          "WHERE procore_id = 11"),
+      (std::vector<std::string>{"Tower \"A\" \u00e9\\n", "", "42", "Course of Construction", "0", "0"}));
+  write("projects", 12,
+        R"({"id": 12, "project_number": 1.50, "project_stage": "odd", "stage_name": "Bidding"})");
+  EXPECT_EQ(row("SELECT name, project_number, stage, active FROM procore_projects WHERE procore_id = 12"),
+            (std::vector<std::string>{"", "1.5", "Bidding", "1"}));
+  write("company_users", 21,
+        R"({"id": 21, "first_name": "Ana", "last_name": "Ruiz", "is_employee": 1, "job_title": true, )" +
+            others + R"(, "vendor": {"id": "77", "name": "Acme", "extra": [1]}, "is_active": "False"})");
+  EXPECT_EQ(row("SELECT first_name, last_name, job_title, is_active, is_employee, vendor_id, vendor_name, "
+                "deleted FROM procore_users WHERE procore_id = 21"),
+            (std::vector<std::string>{"Ana", "Ruiz", "true", "0", "1", "77", "Acme", "1"}));
+  write("vendors", 31,
+        R"({"id": 31, "big": 123456789012345678901234567890, "name": "Big Co", "business_phone": 5125550100,)"
+        R"( "abbreviated_name": "BC", "email_address": "ap@big.example"})");
+  EXPECT_EQ(row("SELECT name, abbreviated_name, email_address, business_phone, is_active, deleted FROM "
+                "procore_vendors WHERE procore_id = 31"),
+            (std::vector<std::string>{"Big Co", "BC", "ap@big.example", "5125550100", "1", "0"}));
+  write("vendors", 32, R"([1, 2])");  // not an object: a row of defaults, as before
+  EXPECT_EQ(row("SELECT name, is_active, deleted FROM procore_vendors WHERE procore_id = 32"),
+            (std::vector<std::string>{"", "1", "0"}));
+}
+
 TEST_F(RecordsTest, ParsesSingleRecordsIncludingV2Wrapping) {
   auto a = ParseRecordJson(R"( {"id": 5, "updated_at": "2026-01-01T00:00:00Z", "deleted_at": null} )");
   ASSERT_TRUE(a);
