@@ -69,22 +69,22 @@ std::string UpsertSql(int rows, bool returning) {
       " seen_ms = CASE WHEN excluded.deleted = 0 AND excluded.seen_ms > r.seen_ms THEN excluded.seen_ms"
       " ELSE r.seen_ms END,"
       " company_id = excluded.company_id";
-  if (returning) sql += " RETURNING updated_at_ms, deleted";
+  if (returning) sql += " RETURNING procore_id, updated_at_ms, deleted";
   return sql;
 }
 
-const std::string& CachedUpsertSql(int rows) {
-  static const std::vector<std::string> by_size = [] {
-    std::vector<std::string> v(129);
-    for (int n : kChunkSizes) v[static_cast<size_t>(n)] = UpsertSql(n, false);
-    return v;
-  }();
-  return by_size.at(static_cast<size_t>(rows));
+// The upserts of each of kChunkSizes' sizes, indexed by size.
+std::vector<std::string> UpsertSqlBySize(bool returning) {
+  std::vector<std::string> v(129);
+  for (int n : kChunkSizes) v[static_cast<size_t>(n)] = UpsertSql(n, returning);
+  return v;
 }
 
-const std::string& SingleReturningSql() {
-  static const std::string sql = UpsertSql(1, true);
-  return sql;
+// The upsert of `rows` rows (one of kChunkSizes), with or without the stored versions returned.
+const std::string& CachedUpsertSql(int rows, bool returning) {
+  static const std::vector<std::string> plain = UpsertSqlBySize(false);
+  static const std::vector<std::string> with_versions = UpsertSqlBySize(true);
+  return (returning ? with_versions : plain).at(static_cast<size_t>(rows));
 }
 
 enum class Typed { kNone, kProjects, kUsers, kVendors };
@@ -261,38 +261,6 @@ Status WriteTyped(Tx& tx, Typed typed, const RecordScope& scope, int64_t id, con
   return {};
 }
 
-// Typed streams: one statement per record, returning the stored version, so the typed row is written exactly
-// when this record is the one kept.
-Result<WriteStats> UpsertTyped(Tx& tx, Typed typed, const RecordScope& scope,
-                               std::span<const IncomingRecord> records, int64_t seen_ms) {
-  WriteStats stats;
-  for (const auto& rec : records) {
-    if (rec.id == 0) continue;
-    const nlohmann::json j = TypedFieldsOf(rec.json);
-    bool deleted = !rec.deleted_at.empty();
-    if ((typed == Typed::kUsers || typed == Typed::kVendors) && !procore::JsonBool(j, "is_active", true)) {
-      deleted = true;
-    }
-    const int64_t ms = ParseTimeMs(rec.updated_at);
-    auto r = tx.Query(SingleReturningSql(),
-                      {scope.client_id, scope.stream, scope.project_id, scope.company_id, seen_ms, rec.id,
-                       std::string(rec.updated_at), ms, int64_t{deleted ? 1 : 0}, std::string(rec.json)});
-    if (!r) return tl::unexpected(r.error());
-    ++stats.written;
-    if (ms > stats.max_updated_at_ms) {
-      stats.max_updated_at_ms = ms;
-      stats.max_updated_at = std::string(rec.updated_at);
-    }
-    if (r->rows.empty()) continue;
-    const auto& row = r->rows[0];
-    if (row.Int(0) != ms || (row.Int(1) != 0) != deleted) continue;  // a newer version is kept
-    if (auto s = WriteTyped(tx, typed, scope, rec.id, j, rec.updated_at, ms, deleted); !s) {
-      return tl::unexpected(s.error());
-    }
-  }
-  return stats;
-}
-
 }  // namespace
 
 namespace {
@@ -311,9 +279,19 @@ std::vector<const IncomingRecord*> SortedUnique(std::span<const IncomingRecord> 
   return rows;
 }
 
-// Upserts sorted, unique records into procore_records, in chunks of the cached statement sizes.
+// A row as the upsert left it: the version kept.
+struct StoredVersion {
+  int64_t id = 0;
+  int64_t updated_at_ms = 0;
+  bool deleted = false;
+};
+
+// Upserts sorted, unique records into procore_records, in chunks of the cached statement sizes. `deleted`
+// (one per row, if given) overrides what the records' deleted_at say; `stored`, if given, receives the
+// version each row kept.
 Status UpsertRows(Tx& tx, const RecordScope& scope, std::span<const IncomingRecord* const> rows,
-                  int64_t seen_ms) {
+                  int64_t seen_ms, std::span<const char> deleted = {},
+                  std::vector<StoredVersion>* stored = nullptr) {
   Params params;
   size_t next = 0;
   while (next < rows.size()) {
@@ -333,15 +311,22 @@ Status UpsertRows(Tx& tx, const RecordScope& scope, std::span<const IncomingReco
     params.emplace_back(scope.company_id);
     params.emplace_back(seen_ms);
     for (int i = 0; i < chunk; ++i) {
-      const IncomingRecord& rec = *rows[next + static_cast<size_t>(i)];
+      const size_t k = next + static_cast<size_t>(i);
+      const IncomingRecord& rec = *rows[k];
       params.emplace_back(rec.id);
       params.emplace_back(std::string(rec.updated_at));
       params.emplace_back(ParseTimeMs(rec.updated_at));
-      params.emplace_back(int64_t{rec.deleted_at.empty() ? 0 : 1});
+      params.emplace_back(int64_t{(deleted.empty() ? !rec.deleted_at.empty() : deleted[k] != 0) ? 1 : 0});
       params.emplace_back(std::string(rec.json));
     }
-    auto r = tx.Exec(CachedUpsertSql(chunk), params);
-    if (!r) return tl::unexpected(r.error());
+    if (stored) {
+      auto r = tx.Query(CachedUpsertSql(chunk, true), params);
+      if (!r) return tl::unexpected(r.error());
+      for (const auto& row : r->rows) stored->push_back({row.Int(0), row.Int(1), row.Int(2) != 0});
+    } else {
+      auto r = tx.Exec(CachedUpsertSql(chunk, false), params);
+      if (!r) return tl::unexpected(r.error());
+    }
     next += static_cast<size_t>(chunk);
   }
   return {};
@@ -417,13 +402,45 @@ WriteStats StatsOf(std::span<const IncomingRecord* const> rows, std::vector<int6
   return stats;
 }
 
+// Typed streams: the records are upserted in chunks returning the versions kept, and a record's typed row is
+// written exactly when its version is the one kept. Each id once, as in UpsertRecords.
+Result<WriteStats> UpsertTyped(Tx& tx, Typed typed, const RecordScope& scope,
+                               std::span<const IncomingRecord* const> rows, int64_t seen_ms) {
+  std::vector<nlohmann::json> fields;
+  std::vector<char> deleted;
+  fields.reserve(rows.size());
+  deleted.reserve(rows.size());
+  for (const IncomingRecord* rec : rows) {
+    fields.push_back(TypedFieldsOf(rec->json));
+    // An inactive user or vendor is gone from KTrack's lists as a deleted one is.
+    deleted.push_back(!rec->deleted_at.empty() || ((typed == Typed::kUsers || typed == Typed::kVendors) &&
+                                                   !procore::JsonBool(fields.back(), "is_active", true)));
+  }
+  std::vector<StoredVersion> stored;
+  stored.reserve(rows.size());
+  if (auto s = UpsertRows(tx, scope, rows, seen_ms, deleted, &stored); !s) return tl::unexpected(s.error());
+  std::sort(stored.begin(), stored.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const IncomingRecord& rec = *rows[i];
+    auto kept = std::lower_bound(stored.begin(), stored.end(), rec.id,
+                                 [](const StoredVersion& v, int64_t id) { return v.id < id; });
+    const int64_t ms = ParseTimeMs(rec.updated_at);
+    const bool del = deleted[i] != 0;
+    if (kept == stored.end() || kept->id != rec.id || kept->updated_at_ms != ms || kept->deleted != del)
+      continue;  // a newer version is kept
+    if (auto s = WriteTyped(tx, typed, scope, rec.id, fields[i], rec.updated_at, ms, del); !s)
+      return tl::unexpected(s.error());
+  }
+  return StatsOf(rows);
+}
+
 }  // namespace
 
 Result<WriteStats> UpsertRecords(Tx& tx, const RecordScope& scope, std::span<const IncomingRecord> records,
                                  int64_t seen_ms) {
-  const Typed typed = TypedOf(scope.stream);
-  if (typed != Typed::kNone) return UpsertTyped(tx, typed, scope, records, seen_ms);
   const std::vector<const IncomingRecord*> rows = SortedUnique(records);
+  if (const Typed typed = TypedOf(scope.stream); typed != Typed::kNone)
+    return UpsertTyped(tx, typed, scope, rows, seen_ms);
   std::vector<int64_t> ids;
   ids.reserve(rows.size());
   for (const IncomingRecord* rec : rows) ids.push_back(rec->id);

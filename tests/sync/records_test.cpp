@@ -225,6 +225,27 @@ TEST_F(RecordsTest, TypedRowsTakeTheirColumnsFromTheRecordsFields) {
   EXPECT_EQ(row("SELECT name, abbreviated_name, email_address, business_phone, is_active, deleted FROM "
                 "procore_vendors WHERE procore_id = 31"),
             (std::vector<std::string>{"Big Co", "BC", "ap@big.example", "5125550100", "1", "0"}));
+  // A page of several: an older copy of 21 leaves its typed row as it was; the others are written.
+  const std::string older = R"({"id": 21, "first_name": "Old", "is_active": true})";
+  const std::string fresh = R"({"id": 22, "first_name": "Bo", "vendor": {"id": 5, "name": "V"}})";
+  const std::string gone = R"({"id": 23, "first_name": "Cy"})";
+  std::vector<IncomingRecord> page{{23, "2026-01-03T00:00:00Z", "2026-01-03T00:00:00Z", gone},
+                                   {21, "2026-01-01T00:00:00Z", "", older},
+                                   {22, "2026-01-02T00:00:00Z", "", fresh}};
+  ASSERT_TRUE(store_->Transact([&](store::Tx& tx) -> Status {
+    auto w = UpsertRecords(tx, RecordScope{1, 9, "company_users", 0}, page, 200);
+    if (!w) return tl::unexpected(w.error());
+    EXPECT_EQ(w->written, 3);
+    EXPECT_EQ(w->max_updated_at, "2026-01-03T00:00:00Z");
+    return {};
+  }));
+  EXPECT_EQ(row("SELECT first_name, is_active, deleted FROM procore_users WHERE procore_id = 21"),
+            (std::vector<std::string>{"Ana", "0", "1"}));
+  EXPECT_EQ(
+      row("SELECT first_name, vendor_id, vendor_name, deleted FROM procore_users WHERE procore_id = 22"),
+      (std::vector<std::string>{"Bo", "5", "V", "0"}));
+  EXPECT_EQ(row("SELECT first_name, deleted FROM procore_users WHERE procore_id = 23"),
+            (std::vector<std::string>{"Cy", "1"}));
   write("vendors", 32, R"([1, 2])");  // not an object: a row of defaults, as before
   EXPECT_EQ(row("SELECT name, is_active, deleted FROM procore_vendors WHERE procore_id = 32"),
             (std::vector<std::string>{"", "1", "0"}));
