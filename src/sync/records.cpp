@@ -420,18 +420,20 @@ Result<WriteStats> UpsertTyped(Tx& tx, Typed typed, const RecordScope& scope,
   stored.reserve(rows.size());
   if (auto s = UpsertRows(tx, scope, rows, seen_ms, deleted, &stored); !s) return tl::unexpected(s.error());
   std::sort(stored.begin(), stored.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+  std::vector<int64_t> ms;
+  ms.reserve(rows.size());
+  const WriteStats stats = StatsOf(rows, &ms);
   for (size_t i = 0; i < rows.size(); ++i) {
     const IncomingRecord& rec = *rows[i];
     auto kept = std::lower_bound(stored.begin(), stored.end(), rec.id,
                                  [](const StoredVersion& v, int64_t id) { return v.id < id; });
-    const int64_t ms = ParseTimeMs(rec.updated_at);
     const bool del = deleted[i] != 0;
-    if (kept == stored.end() || kept->id != rec.id || kept->updated_at_ms != ms || kept->deleted != del)
+    if (kept == stored.end() || kept->id != rec.id || kept->updated_at_ms != ms[i] || kept->deleted != del)
       continue;  // a newer version is kept
-    if (auto s = WriteTyped(tx, typed, scope, rec.id, fields[i], rec.updated_at, ms, del); !s)
+    if (auto s = WriteTyped(tx, typed, scope, rec.id, fields[i], rec.updated_at, ms[i], del); !s)
       return tl::unexpected(s.error());
   }
-  return StatsOf(rows);
+  return stats;
 }
 
 }  // namespace
