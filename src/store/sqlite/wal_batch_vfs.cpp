@@ -218,7 +218,9 @@ int Truncate(sqlite3_file* f, sqlite3_int64 size) {
   BatchFile* self = Self(f);
   const int rc = self->real->pMethods->xTruncate(self->real, size);
   self->file_end = size;
-  self->next_frame_at = -1;
+  // journal_size_limit: after the first commit of a restarted log SQLite cuts the file back to the limit,
+  // beyond the frames it has written, and the next frames still follow them.
+  if (rc != SQLITE_OK || self->next_frame_at > size) self->next_frame_at = -1;
   return rc;
 }
 int Sync(sqlite3_file* f, int flags) {
