@@ -1,6 +1,9 @@
-// Hashes and random tokens on libsodium.
+// Hashes and random tokens. SHA-256 is OpenSSL's: it uses the CPU's SHA instructions where they exist, and
+// the sync hashes every record's line for its stream's checksum (docs/ARCHITECTURE.md, "SHA-256"). Randomness
+// and the constant-time comparisons are libsodium's.
 #include "util/hash.h"
 
+#include <openssl/evp.h>
 #include <sodium.h>
 
 #include <stdexcept>
@@ -11,34 +14,48 @@
 namespace kt {
 
 namespace {
+// Fetched once: EVP_sha256() makes OpenSSL 3 look the algorithm up in its providers at every initialisation,
+// which cost more than hashing a small stream's lines.
+const EVP_MD* Sha256Md() {
+  static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  if (!md) throw std::runtime_error("OpenSSL has no SHA-256");
+  return md;
+}
+
 void EnsureSodium() {
   static const bool ok = sodium_init() >= 0;
   if (!ok) throw std::runtime_error("libsodium failed to initialise");
 }
 }  // namespace
 
-static_assert(sizeof(crypto_hash_sha256_state) <= 128);
-
 std::string Sha256Hex(std::string_view data) {
-  Sha256 h;
-  h.Update(data);
-  return h.FinishHex();
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  if (EVP_Digest(data.data(), data.size(), out, &n, Sha256Md(), nullptr) != 1) {
+    throw std::runtime_error("OpenSSL's SHA-256 failed");
+  }
+  return HexEncode(std::string_view(reinterpret_cast<char*>(out), n));
 }
 
-Sha256::Sha256() {
-  EnsureSodium();
-  crypto_hash_sha256_init(reinterpret_cast<crypto_hash_sha256_state*>(state_));
+void Sha256::Free::operator()(evp_md_ctx_st* ctx) const {
+  EVP_MD_CTX_free(ctx);
+}
+
+Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
+  if (!ctx_ || EVP_DigestInit_ex(ctx_.get(), Sha256Md(), nullptr) != 1) {
+    throw std::runtime_error("OpenSSL's SHA-256 failed to start");
+  }
 }
 
 void Sha256::Update(std::string_view data) {
-  crypto_hash_sha256_update(reinterpret_cast<crypto_hash_sha256_state*>(state_),
-                            reinterpret_cast<const unsigned char*>(data.data()), data.size());
+  EVP_DigestUpdate(ctx_.get(), data.data(), data.size());  // cannot fail for an initialised SHA-256 context
 }
 
 std::string Sha256::FinishHex() {
-  unsigned char out[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256_final(reinterpret_cast<crypto_hash_sha256_state*>(state_), out);
-  return HexEncode(std::string_view(reinterpret_cast<char*>(out), sizeof out));
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  if (EVP_DigestFinal_ex(ctx_.get(), out, &n) != 1) throw std::runtime_error("OpenSSL's SHA-256 failed");
+  return HexEncode(std::string_view(reinterpret_cast<char*>(out), n));
 }
 
 std::string RandomHex(size_t n_bytes) {

@@ -1,8 +1,11 @@
-// Hashes and random tokens (libsodium).
+// Hashes (SHA-256 from OpenSSL's libcrypto) and random tokens (libsodium).
 #pragma once
 
+#include <memory>
 #include <string>
 #include <string_view>
+
+struct evp_md_ctx_st;  // OpenSSL's EVP_MD_CTX, kept out of this header
 
 namespace kt {
 
@@ -16,7 +19,10 @@ class Sha256 {
   std::string FinishHex();
 
  private:
-  alignas(64) unsigned char state_[128];
+  struct Free {
+    void operator()(evp_md_ctx_st* ctx) const;
+  };
+  std::unique_ptr<evp_md_ctx_st, Free> ctx_;
 };
 
 // n random bytes as lowercase hex (2n characters), from the OS CSPRNG.
