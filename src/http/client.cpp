@@ -36,7 +36,8 @@ class ThreadHandle {
 };
 
 // The body is appended in curl's pieces. Its first piece reserves the announced Content-Length (bounded, as
-// the number is the server's), so a page is not copied again each time the string doubles.
+// the number is the server's) and kBodySpareBytes, so a page is not copied again each time the string
+// doubles, nor when the pager pads it for simdjson.
 constexpr curl_off_t kMaxReserveBytes = curl_off_t{16} * 1024 * 1024;
 
 struct BodySink {
@@ -51,7 +52,7 @@ size_t OnBody(char* data, size_t size, size_t n, void* user) {
     sink->sized = true;
     curl_off_t length = -1;
     if (curl_easy_getinfo(sink->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length) == CURLE_OK && length > 0)
-      sink->body->reserve(static_cast<size_t>(std::min(length, kMaxReserveBytes)));
+      sink->body->reserve(static_cast<size_t>(std::min(length, kMaxReserveBytes)) + kBodySpareBytes);
   }
   sink->body->append(data, size * n);
   return size * n;

@@ -18,6 +18,10 @@ struct ClientRequest {
   std::chrono::milliseconds connect_timeout{5000};
 };
 
+// A response body is allocated with at least this many spare bytes past its end, so a parser that reads past
+// the end (simdjson's padding) can take it as it is instead of copying it into a larger string.
+constexpr size_t kBodySpareBytes = 64;
+
 struct ClientResponse {
   int status = 0;  // 0 when no response arrived (see error)
   Headers headers;

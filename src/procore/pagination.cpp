@@ -7,6 +7,7 @@
 
 #include <simdjson.h>
 
+#include "http/client.h"
 #include "procore/headers.h"
 
 namespace kt::procore {
@@ -46,7 +47,9 @@ std::string_view ReadText(od::value& value) {
   return s;
 }
 
-// Parses a page into record views. The body gets simdjson's padding in place (one reallocation at most);
+static_assert(simdjson::SIMDJSON_PADDING <= http::kBodySpareBytes, "http::Fetch leaves room for the padding");
+
+// Parses a page into record views. The body gets simdjson's padding in place (http::Fetch left room for it);
 // records are views into it, and their strings live in the parser until the next page.
 std::string ParseRecords(od::parser& parser, std::string& body, ListShape shape,
                          std::vector<RecordView>& out) {
