@@ -642,6 +642,25 @@ TEST_P(QueueContract, DeadLettersAfterMaxAttempts) {
   EXPECT_EQ(revived->attempts, 1);
 }
 
+// The job whose last attempt lost its worker is buried by the next claim that could have taken it; that claim
+// takes a due job instead. A claim for other kinds leaves it (it would not take it either).
+TEST_P(QueueContract, AClaimBuriesTheExpiredLastAttemptItWouldOtherwiseTake) {
+  SKIP_IF_NO_STORE();
+  int64_t poison = Enqueue("poison", {.max_attempts = 1});
+  ASSERT_TRUE(Claim("w-that-crashes"));
+  clock_.Advance(10min);
+  int64_t fresh = Enqueue("poison");
+  EXPECT_FALSE(Claim("w", {"other"}));
+  if (store_->dialect() == store::Dialect::kSqlite) EXPECT_EQ(Must(q().CountByStatus()).dead, 0);
+  auto next = Claim("w", {"poison"});
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->id, fresh);
+  auto dead = Must(q().ListDead());
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].id, poison);
+  EXPECT_EQ(dead[0].last_error, "the worker stopped heartbeating on the last attempt");
+}
+
 TEST_P(QueueContract, DedupeKeyKeepsOneLiveJob) {
   SKIP_IF_NO_STORE();
   int64_t a = Enqueue("sync", {.dedupe_key = "sync:company:1"});
