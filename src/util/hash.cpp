@@ -1,11 +1,12 @@
-// Hashes and random tokens. SHA-256 is OpenSSL's: it uses the CPU's SHA instructions where they exist, and
-// the sync hashes every record's line for its stream's checksum (docs/ARCHITECTURE.md, "SHA-256"). Randomness
-// and the constant-time comparisons are libsodium's.
+// Hashes and random tokens. SHA-256 is OpenSSL's (every use here): it uses the CPU's SHA instructions where
+// they exist, and the sync hashes every record's line for its stream's checksum (docs/ARCHITECTURE.md,
+// "SHA-256"). Randomness and the constant-time comparisons of bytes are libsodium's.
 #include "util/hash.h"
 
 #include <openssl/evp.h>
 #include <sodium.h>
 
+#include <array>
 #include <stdexcept>
 #include <vector>
 
@@ -26,15 +27,20 @@ void EnsureSodium() {
   static const bool ok = sodium_init() >= 0;
   if (!ok) throw std::runtime_error("libsodium failed to initialise");
 }
+
+std::array<unsigned char, 32> Sha256Digest(std::string_view data) {
+  std::array<unsigned char, 32> out;
+  unsigned int n = 0;
+  if (EVP_Digest(data.data(), data.size(), out.data(), &n, Sha256Md(), nullptr) != 1 || n != out.size()) {
+    throw std::runtime_error("OpenSSL's SHA-256 failed");
+  }
+  return out;
+}
 }  // namespace
 
 std::string Sha256Hex(std::string_view data) {
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  if (EVP_Digest(data.data(), data.size(), out, &n, Sha256Md(), nullptr) != 1) {
-    throw std::runtime_error("OpenSSL's SHA-256 failed");
-  }
-  return HexEncode(std::string_view(reinterpret_cast<char*>(out), n));
+  const auto digest = Sha256Digest(data);
+  return HexEncode(std::string_view(reinterpret_cast<const char*>(digest.data()), digest.size()));
 }
 
 void Sha256::Free::operator()(evp_md_ctx_st* ctx) const {
@@ -78,10 +84,9 @@ std::string RandomToken(size_t n_bytes) {
 bool ConstantTimeEquals(std::string_view a, std::string_view b) {
   // Compare digests so the time depends on neither input's content nor on where they differ.
   EnsureSodium();
-  unsigned char da[crypto_hash_sha256_BYTES], db[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256(da, reinterpret_cast<const unsigned char*>(a.data()), a.size());
-  crypto_hash_sha256(db, reinterpret_cast<const unsigned char*>(b.data()), b.size());
-  return sodium_memcmp(da, db, sizeof da) == 0;
+  const auto da = Sha256Digest(a);
+  const auto db = Sha256Digest(b);
+  return sodium_memcmp(da.data(), db.data(), da.size()) == 0;
 }
 
 bool DigestEquals(std::string_view a, std::string_view b) {
