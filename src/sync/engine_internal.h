@@ -47,7 +47,6 @@ struct StreamRow {
   std::string stored_pass;
   int64_t stored_next_page = 1;
   std::string consumed_wants;
-  bool parent_changed = false;
 
   RecordScope Scope() const { return RecordScope{client_id, company_id, stream, project_id}; }
 };

@@ -66,8 +66,8 @@ Millis SyncEngine::Backoff(const procore::ProcoreError& error, int64_t failures)
 }
 
 Status SyncEngine::RunStreamJob(int64_t stream_id, int64_t seq) {
-  auto loaded =
-      store_.Query(std::string("SELECT ") + kStreamColumns + " FROM sync_streams WHERE id = $1", {stream_id});
+  auto loaded = store_.Lookup(std::string("SELECT ") + kStreamColumns + " FROM sync_streams WHERE id = $1",
+                              {stream_id});
   if (!loaded) return tl::unexpected(loaded.error());
   if (loaded->rows.empty()) return {};  // purged
   StreamRow row = StreamRowFrom(loaded->rows[0]);
@@ -147,8 +147,7 @@ Status SyncEngine::ReadPages(StreamRow& row, procore::Client& client) {
       if (*outcome == PageOutcome::kProbe) return Probe(row, client);
       return {};
     }
-    row.parent_id = views->front().id;  // written with the first page
-    row.parent_changed = true;
+    row.parent_id = views->front().id;  // written with the first page's checkpoint
   }
 
   procore::StreamListOptions options;
@@ -211,19 +210,10 @@ Result<SyncEngine::PageOutcome> SyncEngine::CommitPage(StreamRow& row, const pro
     if (cas->rows.empty()) return {};
     std::string wants = cas->rows[0].Text(0);
     if (row.starting) {
-      // The pass now begins for good: it answers the request it was started for (a newer one stays).
+      // The pass now begins for good: it answers the request it was started for (a newer one stays). Its
+      // start is written with the page's checkpoint below.
       if (wants == row.consumed_wants) wants.clear();
-      auto begun = tx.Exec(
-          "UPDATE sync_streams SET pass_started_at = $2, full_passes = $3, wants = $4, parent_id = $5, "
-          "started_at = COALESCE(started_at, $2) WHERE id = $1",
-          {row.id, row.pass_started_at, row.full_passes, wants, row.parent_id});
-      if (!begun) return tl::unexpected(begun.error());
       next.starting = false;
-      next.parent_changed = false;
-    } else if (row.parent_changed) {
-      auto parent = tx.Exec("UPDATE sync_streams SET parent_id = $2 WHERE id = $1", {row.id, row.parent_id});
-      if (!parent) return tl::unexpected(parent.error());
-      next.parent_changed = false;
     }
 
     // A full read's page is stored as one row (record_pages.h); other reads change records one by one.
@@ -256,10 +246,11 @@ Result<SyncEngine::PageOutcome> SyncEngine::CommitPage(StreamRow& row, const pro
         "pass_max_updated_ms = $6, total = $7, page_size = $8, watermark = $9, watermark_ms = $10, seq = "
         "$11, "
         "pass = $12, data_version = data_version + 1, status = 'syncing', error_json = NULL, failures = 0, "
-        "retry_at = NULL, rate_limited_until = NULL, updated_at = $13 WHERE id = $1",
+        "retry_at = NULL, rate_limited_until = NULL, updated_at = $13, pass_started_at = $14, full_passes = "
+        "$15, wants = $16, parent_id = $17, started_at = COALESCE(started_at, $14) WHERE id = $1",
         {row.id, next.next_page, next.pass_read, OptInt(next.pass_first_total), next.pass_max_updated_at,
          next.pass_max_updated_ms, OptInt(next.total), next.page_size, next.watermark, next.watermark_ms,
-         next.seq, next.pass, now});
+         next.seq, next.pass, now, row.pass_started_at, row.full_passes, wants, row.parent_id});
     if (!saved) return tl::unexpected(saved.error());
     next.status = "syncing";
     next.failures = 0;
