@@ -94,6 +94,12 @@ class Store {
     if (!r) return tl::unexpected(r.error());
     return r->affected;
   }
+  // A SELECT of a few rows by key, as Query. A backend may run it where it is cheaper: SQLite runs it on the
+  // connection writes use when no write holds it (that connection's page cache is current, where a pool
+  // connection reads again every page a write changed), so it must be short.
+  virtual Result<QueryResult> Lookup(std::string_view sql, const Params& params = {}) {
+    return Query(sql, params);
+  }
   // Cheap reachability check for /readyz: a trivial query on a connection of the pool.
   virtual Status Ping() {
     auto r = Query("SELECT 1", {});

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <future>
 #include <iostream>
 #include <limits>
 #include <map>
@@ -419,6 +420,36 @@ TEST_P(StoreContract, ConcurrentWritersAllSucceed) {
   EXPECT_EQ(failures.load(), 0);
   EXPECT_EQ(Must(db().Query("SELECT n FROM tally WHERE id = 1")).rows[0].Int(0), kThreads * kPerThread);
   EXPECT_EQ(Count("audit_log"), kThreads * kPerThread);
+}
+
+// Lookup may run on the connection writes use (SQLite): it sees what is committed, never what a
+// transaction in progress has written, and it answers while that transaction holds the write lock.
+TEST_P(StoreContract, ALookupSeesWhatIsCommittedAndNotAWriteInProgress) {
+  SKIP_IF_NO_STORE();
+  Ok(db().Exec("INSERT INTO clients (name, created_at) VALUES ('committed', 1)"));
+  const std::string count = "SELECT COUNT(*) FROM clients";
+  EXPECT_EQ(Must(db().Lookup(count)).rows[0].Int(0), 1);
+
+  std::promise<void> written, looked;
+  std::thread writer([&] {
+    Ok(db().Transact([&](Tx& tx) -> Status {
+      if (auto r = tx.Exec("INSERT INTO clients (name, created_at) VALUES ('in progress', 1)"); !r)
+        return tl::unexpected(r.error());
+      written.set_value();
+      looked.get_future().wait();
+      return {};
+    }));
+  });
+  written.get_future().wait();
+  auto during = db().Lookup(count);
+  looked.set_value();
+  writer.join();
+  ASSERT_TRUE(during) << during.error().detail;
+  EXPECT_EQ(during->rows[0].Int(0), 1);
+  EXPECT_EQ(Must(db().Lookup(count)).rows[0].Int(0), 2);
+  EXPECT_EQ(
+      Must(db().Lookup("SELECT name FROM clients WHERE name = $1", {std::string("in progress")})).rows.size(),
+      1u);
 }
 
 TEST_P(StoreContract, PingAndDescribeWithoutPassword) {

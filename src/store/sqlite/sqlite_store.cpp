@@ -305,6 +305,19 @@ class SqliteStore final : public Store {
     }
   }
 
+  Result<QueryResult> Lookup(std::string_view sql, const Params& params) override {
+    if (path_ != ":memory:" && StartsWithSelect(sql)) {
+      std::unique_lock write_lock(write_mu_, std::try_to_lock);
+      if (write_lock) {
+        auto writer = Writer();
+        if (!writer) return tl::unexpected(writer.error());
+        auto r = Execute(**writer, sql, params);
+        if (r || !IsTransient(r.error())) return r;
+      }
+    }
+    return Query(sql, params);
+  }
+
   std::string Describe() const override { return "sqlite:" + path_; }
 
   Result<std::unique_ptr<SqliteConn>> Open() {
