@@ -358,8 +358,8 @@ DELETE FROM webhook_inbox_payloads WHERE NOT EXISTS (
   SELECT 1 FROM webhook_inbox WHERE webhook_inbox.id = webhook_inbox_payloads.inbox_id);
 )sql";
 
-// Full reads' records a row a page (src/sync/record_pages.h): a page's ids, versions and deletion flags packed
-// in idx, their bodies in bodies. procore_records keeps the records changed since, which shadow these.
+// Full reads' records a row a page (src/sync/record_pages.h): a page's ids, versions and deletion flags
+// packed in idx, their bodies in bodies. procore_records keeps the records changed since, which shadow these.
 constexpr const char* kRecordPagesSql = R"sql(
 CREATE TABLE record_pages (
   client_id BIGINT NOT NULL,
@@ -398,6 +398,16 @@ Result<std::set<int64_t>> AppliedVersions(Store& store) {
   return versions;
 }
 
+// Version 9: finished jobs are found by two partial indexes instead of jobs_by_status, an index of every job
+// by its status. A job's status changes twice (claimed, then done), and each change moved its entry in that
+// index; these take a job once, when it finishes (the purge of old done jobs and the dead-letter list read
+// them). Pending and running jobs are found by jobs_pending and jobs_running as before.
+constexpr const char* kFinishedJobsSql = R"sql(
+DROP INDEX jobs_by_status;
+CREATE INDEX jobs_done ON jobs (finished_at) WHERE status = 'done';
+CREATE INDEX jobs_dead ON jobs (finished_at, id) WHERE status = 'dead';
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& AllMigrations() {
@@ -412,6 +422,7 @@ const std::vector<Migration>& AllMigrations() {
       {6, "inbox_payloads", kInboxPayloadsSql},
       {7, "orphan_payloads", kOrphanPayloadsSql},
       {8, "record_pages", kRecordPagesSql},
+      {9, "finished_jobs", kFinishedJobsSql},
   };
   // clang-format on
   return kMigrations;
