@@ -200,8 +200,10 @@ class SyncEngine {
   Status ReadPages(StreamRow& row, procore::Client& client);
   Result<PageOutcome> CommitPage(StreamRow& row, const procore::Page* page, int64_t seen_ms, int next_page,
                                  bool done, bool hand_over);
+  // Ends a read: the stream is synced with the digest. with_checkpoint: row holds the read's last page, whose
+  // checkpoint this UPDATE writes too.
   Status FinishRead(store::Tx& tx, StreamRow& row, const StreamDigest& digest, std::optional<int64_t> total,
-                    const std::string& wants, int64_t now);
+                    const std::string& wants, int64_t now, bool with_checkpoint = false);
   Result<bool> StartPass(store::Tx& tx, StreamRow& row, const std::string& kind, int64_t full_passes,
                          int64_t now, bool hand_over);
   Status Probe(StreamRow& row, procore::Client& client);

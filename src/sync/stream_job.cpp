@@ -240,28 +240,31 @@ Result<SyncEngine::PageOutcome> SyncEngine::CommitPage(StreamRow& row, const pro
     if (!done) next.seq = row.seq + (hand_over ? 1 : 0);
     if (done && row.pass == "incremental") next.pass = "probe";
 
-    auto saved = tx.Exec(
-        "UPDATE sync_streams SET next_page = $2, pass_read = $3, pass_first_total = $4, pass_max_updated_at "
-        "= $5, "
-        "pass_max_updated_ms = $6, total = $7, page_size = $8, watermark = $9, watermark_ms = $10, seq = "
-        "$11, "
-        "pass = $12, data_version = data_version + 1, status = 'syncing', error_json = NULL, failures = 0, "
-        "retry_at = NULL, rate_limited_until = NULL, updated_at = $13, pass_started_at = $14, full_passes = "
-        "$15, wants = $16, parent_id = $17, started_at = COALESCE(started_at, $14) WHERE id = $1",
-        {row.id, next.next_page, next.pass_read, OptInt(next.pass_first_total), next.pass_max_updated_at,
-         next.pass_max_updated_ms, OptInt(next.total), next.page_size, next.watermark, next.watermark_ms,
-         next.seq, next.pass, now, row.pass_started_at, row.full_passes, wants, row.parent_id});
-    if (!saved) return tl::unexpected(saved.error());
-    next.status = "syncing";
-    next.failures = 0;
+    auto save_checkpoint = [&]() -> Status {
+      auto saved = tx.Exec(
+          "UPDATE sync_streams SET next_page = $2, pass_read = $3, pass_first_total = $4, "
+          "pass_max_updated_at = $5, pass_max_updated_ms = $6, total = $7, page_size = $8, watermark = $9, "
+          "watermark_ms = $10, seq = $11, pass = $12, data_version = data_version + 1, status = 'syncing', "
+          "error_json = NULL, failures = 0, retry_at = NULL, rate_limited_until = NULL, updated_at = $13, "
+          "pass_started_at = $14, full_passes = $15, wants = $16, parent_id = $17, "
+          "started_at = COALESCE(started_at, $14) WHERE id = $1",
+          {row.id, next.next_page, next.pass_read, OptInt(next.pass_first_total), next.pass_max_updated_at,
+           next.pass_max_updated_ms, OptInt(next.total), next.page_size, next.watermark, next.watermark_ms,
+           next.seq, next.pass, now, row.pass_started_at, row.full_passes, wants, row.parent_id});
+      if (!saved) return tl::unexpected(saved.error());
+      next.status = "syncing";
+      next.failures = 0;
+      return {};
+    };
 
-    if (!done) {
+    if (!done || row.pass == "incremental") {
+      if (auto s = save_checkpoint(); !s) return s;
+      if (done) {
+        outcome = PageOutcome::kProbe;
+        return {};
+      }
       if (hand_over) return EnqueueStream(tx, row.id, next.seq, now);
       outcome = PageOutcome::kKeepReading;
-      return {};
-    }
-    if (row.pass == "incremental") {
-      outcome = PageOutcome::kProbe;
       return {};
     }
     // A full read is complete: what it did not see since it started is gone from Procore.
@@ -272,11 +275,13 @@ Result<SyncEngine::PageOutcome> SyncEngine::CommitPage(StreamRow& row, const pro
     const bool settled = !next.total || (digest.count == *next.total && next.pass_first_total == next.total);
     if (!settled && row.full_passes < options_.max_full_passes) {
       // Procore's list changed under the read (pages shift), or the counts disagree: read it again.
+      if (auto s = save_checkpoint(); !s) return s;
       auto again = StartPass(tx, next, "full", row.full_passes + 1, now, /*hand_over=*/true);
       if (!again) return tl::unexpected(again.error());
       return {};
     }
-    return FinishRead(tx, next, digest, next.total, wants, now);
+    // The last page's checkpoint is written with the read's end, in one UPDATE.
+    return FinishRead(tx, next, digest, next.total, wants, now, /*with_checkpoint=*/true);
   };
   // A page after which the job stops (the read is done, or handed over to the next job) completes the job.
   Status s = TransactEnding(store_, queue_, write, [&] { return outcome == PageOutcome::kStop; });
@@ -286,15 +291,30 @@ Result<SyncEngine::PageOutcome> SyncEngine::CommitPage(StreamRow& row, const pro
 }
 
 Status SyncEngine::FinishRead(Tx& tx, StreamRow& row, const StreamDigest& digest,
-                              std::optional<int64_t> total, const std::string& wants, int64_t now) {
+                              std::optional<int64_t> total, const std::string& wants, int64_t now,
+                              bool with_checkpoint) {
   // The digest is of the records as this transaction leaves them, so it is cached for the new data_version
   // (ListStreams then has nothing to recompute).
-  auto r = tx.Exec(
+  std::string sql =
       "UPDATE sync_streams SET pass = '', status = 'synced', phase = 'incremental', last_synced_at = $3, "
       "count = $4, total = $5, full_passes = 0, error_json = NULL, failures = 0, retry_at = NULL, "
       "rate_limited_until = NULL, data_version = data_version + 1, checksum = $6, "
-      "checksum_version = data_version + 1, seq = $2 + 1, updated_at = $3 WHERE id = $1 AND seq = $2",
-      {row.id, row.seq, now, digest.count, OptInt(total), digest.checksum});
+      "checksum_version = data_version + 1, seq = $2 + 1, updated_at = $3";
+  store::Params params{row.id, row.seq, now, digest.count, OptInt(total), digest.checksum};
+  if (with_checkpoint) {
+    // The read's last page: what its checkpoint would have written (a pass begun with it, the watermark).
+    sql +=
+        ", next_page = $7, pass_read = $8, pass_first_total = $9, pass_max_updated_at = $10, "
+        "pass_max_updated_ms = $11, page_size = $12, watermark = $13, watermark_ms = $14, pass_started_at = "
+        "$15, wants = $16, parent_id = $17, started_at = COALESCE(started_at, $15)";
+    for (Value v : {Value(row.next_page), Value(row.pass_read), OptInt(row.pass_first_total),
+                    Value(row.pass_max_updated_at), Value(row.pass_max_updated_ms), Value(row.page_size),
+                    Value(row.watermark), Value(row.watermark_ms), Value(row.pass_started_at), Value(wants),
+                    Value(row.parent_id)}) {
+      params.push_back(std::move(v));
+    }
+  }
+  auto r = tx.Exec(sql + " WHERE id = $1 AND seq = $2", params);
   if (!r) return tl::unexpected(r.error());
   if (*r == 0) return {};
   row.pass.clear();
@@ -302,6 +322,7 @@ Status SyncEngine::FinishRead(Tx& tx, StreamRow& row, const StreamDigest& digest
   row.phase = "incremental";
   row.total = total;
   row.full_passes = 0;
+  row.failures = 0;
   row.seq += 1;
   if (wants.empty()) return {};
   // A reconciliation was asked for while this read ran: it starts now, in a job of its own.

@@ -177,6 +177,49 @@ TEST_P(EngineTest, InitialSyncCopiesEveryStreamReadingEachPageOnce) {
   EXPECT_EQ(users->rows[0].Text(1), "user101@example.com");
 }
 
+// A read's start and its last page's checkpoint are written by the pages' own commits, with no UPDATE of
+// their own: what the next read starts from (the watermark, the page size, the budget view) is kept, for a
+// stream read in one page (start and end in the same commit) as for one of several.
+TEST_P(EngineTest, AReadsStartAndItsLastCheckpointAreWrittenWithItsPages) {
+  fake_.List("rfis:7",
+             {"/rest/v1.0/projects/7/rfis", "", "/rest/v1.0/projects/7/rfis/", true, false, false, {}});
+  fake_.Put("rfis:7", 71, kBase + 71'000);
+  ASSERT_TRUE(engine_->ApplyScope(Scope({5, 6, 7})));
+  Drain();
+  auto rows = store_->Query(
+      "SELECT stream, project_id, watermark_ms, page_size, pass_read, started_at, pass_started_at, "
+      "parent_id, "
+      "pass, status, full_passes, wants, count FROM sync_streams WHERE client_id = $1 AND stream IN ('rfis', "
+      "'budget_detail_rows')",
+      {kClient});
+  ASSERT_TRUE(rows);
+  std::map<std::pair<std::string, int64_t>, const store::Row*> by_key;
+  for (const auto& row : rows->rows) by_key[{row.Text("stream"), row.Int("project_id")}] = &row;
+  const std::map<std::pair<std::string, int64_t>, std::pair<int64_t, int64_t>> expected = {
+      // stream, project -> watermark, records read
+      {{"rfis", 5}, {kBase + 17'000, 7}},
+      {{"rfis", 6}, {kBase + 23'000, 3}},
+      {{"rfis", 7}, {kBase + 71'000, 1}},
+      {{"budget_detail_rows", 5}, {0, 3}}};  // budget rows carry no updated_at
+  for (const auto& [key, want] : expected) {
+    SCOPED_TRACE(key.first + "@" + std::to_string(key.second));
+    ASSERT_TRUE(by_key.contains(key));
+    const store::Row& row = *by_key[key];
+    EXPECT_EQ(row.Text("status"), "synced");
+    EXPECT_EQ(row.Text("pass"), "");
+    EXPECT_EQ(row.Text("wants"), "");
+    EXPECT_EQ(row.Int("full_passes"), 0);
+    if (want.first) EXPECT_EQ(row.Int("watermark_ms"), want.first);
+    EXPECT_EQ(row.Int("pass_read"), want.second);
+    EXPECT_EQ(row.Int("count"), want.second);
+    EXPECT_EQ(row.Int("page_size"), 2);
+    EXPECT_GT(row.Int("pass_started_at"), 0);
+    EXPECT_EQ(row.OptInt("started_at"), row.Int("pass_started_at"));
+  }
+  const std::pair<std::string, int64_t> budget{"budget_detail_rows", 5};
+  EXPECT_EQ(by_key[budget]->Int("parent_id"), 777);
+}
+
 TEST_P(EngineTest, AStreamNotReadYetCountsInTheEtaAsTheRequestItsFirstPageTakes) {
   InitialSync();  // the budget has learned Procore's limit (the fake's 10,000 per 10 s)
   // Project 7 is linked: its RFIs wait for their first page, so Procore has not said how many there are.
