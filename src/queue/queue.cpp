@@ -415,9 +415,8 @@ Result<StatusCounts> Queue::CountByStatus() {
 Result<bool> Queue::HasLiveJobs() {
   // One EXISTS a status, so each probes its partial index (jobs_pending, jobs_running).
   auto r = store_.Query(
-      "SELECT EXISTS (SELECT 1 FROM jobs WHERE status = 'pending') OR EXISTS (SELECT 1 FROM jobs WHERE "
-      "status "
-      "= 'running')");
+      "SELECT EXISTS (SELECT 1 FROM jobs WHERE status = 'pending') OR "
+      "EXISTS (SELECT 1 FROM jobs WHERE status = 'running')");
   if (!r) return tl::unexpected(r.error());
   return !r->rows.empty() && r->rows[0].Int(0) != 0;
 }
