@@ -682,7 +682,9 @@ TEST_P(QueueContract, AClaimBuriesTheExpiredLastAttemptItWouldOtherwiseTake) {
   clock_.Advance(10min);
   int64_t fresh = Enqueue("poison");
   EXPECT_FALSE(Claim("w", {"other"}));
-  if (store_->dialect() == store::Dialect::kSqlite) EXPECT_EQ(Must(q().CountByStatus()).dead, 0);
+  if (store_->dialect() == store::Dialect::kSqlite) {
+    EXPECT_EQ(Must(q().CountByStatus()).dead, 0);
+  }
   auto next = Claim("w", {"poison"});
   ASSERT_TRUE(next);
   EXPECT_EQ(next->id, fresh);

@@ -209,7 +209,9 @@ TEST_P(EngineTest, AReadsStartAndItsLastCheckpointAreWrittenWithItsPages) {
     EXPECT_EQ(row.Text("pass"), "");
     EXPECT_EQ(row.Text("wants"), "");
     EXPECT_EQ(row.Int("full_passes"), 0);
-    if (want.first) EXPECT_EQ(row.Int("watermark_ms"), want.first);
+    if (want.first) {
+      EXPECT_EQ(row.Int("watermark_ms"), want.first);
+    }
     EXPECT_EQ(row.Int("pass_read"), want.second);
     EXPECT_EQ(row.Int("count"), want.second);
     EXPECT_EQ(row.Int("page_size"), 2);
