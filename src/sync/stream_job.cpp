@@ -38,6 +38,33 @@ Value OptInt(const std::optional<int64_t>& v) {
   return v ? Value(*v) : Value(nullptr);
 }
 
+// The columns of a pass's checkpoint (where the read is, what it has seen, how it began), as more of an
+// UPDATE of sync_streams' SET list, their parameters numbered after those already in params. A page's
+// checkpoint and the end of a read write them alike.
+std::string PassCheckpointSets(const internal::StreamRow& row, const std::string& wants,
+                               store::Params& params) {
+  std::string sets;
+  auto set = [&](std::string_view column, Value value) {
+    params.push_back(std::move(value));
+    sets += ", ";
+    sets += column;
+    sets += " = $" + std::to_string(params.size());
+  };
+  set("next_page", Value(row.next_page));
+  set("pass_read", Value(row.pass_read));
+  set("pass_first_total", OptInt(row.pass_first_total));
+  set("pass_max_updated_at", Value(row.pass_max_updated_at));
+  set("pass_max_updated_ms", Value(row.pass_max_updated_ms));
+  set("page_size", Value(row.page_size));
+  set("watermark", Value(row.watermark));
+  set("watermark_ms", Value(row.watermark_ms));
+  set("wants", Value(wants));
+  set("parent_id", Value(row.parent_id));
+  set("pass_started_at", Value(row.pass_started_at));
+  sets += ", started_at = COALESCE(started_at, $" + std::to_string(params.size()) + ")";
+  return sets;
+}
+
 // Runs fn in a transaction that, when is_last() says the job ends with it, also completes the job the worker
 // is running: one commit for a stream's last page (or its reschedule) and the job's completion, instead of
 // two.
@@ -241,16 +268,13 @@ Result<SyncEngine::PageOutcome> SyncEngine::CommitPage(StreamRow& row, const pro
     if (done && row.pass == "incremental") next.pass = "probe";
 
     auto save_checkpoint = [&]() -> Status {
-      auto saved = tx.Exec(
-          "UPDATE sync_streams SET next_page = $2, pass_read = $3, pass_first_total = $4, "
-          "pass_max_updated_at = $5, pass_max_updated_ms = $6, total = $7, page_size = $8, watermark = $9, "
-          "watermark_ms = $10, seq = $11, pass = $12, data_version = data_version + 1, status = 'syncing', "
-          "error_json = NULL, failures = 0, retry_at = NULL, rate_limited_until = NULL, updated_at = $13, "
-          "pass_started_at = $14, full_passes = $15, wants = $16, parent_id = $17, "
-          "started_at = COALESCE(started_at, $14) WHERE id = $1",
-          {row.id, next.next_page, next.pass_read, OptInt(next.pass_first_total), next.pass_max_updated_at,
-           next.pass_max_updated_ms, OptInt(next.total), next.page_size, next.watermark, next.watermark_ms,
-           next.seq, next.pass, now, row.pass_started_at, row.full_passes, wants, row.parent_id});
+      store::Params params{row.id, OptInt(next.total), next.seq, next.pass, now, next.full_passes};
+      std::string sql =
+          "UPDATE sync_streams SET total = $2, seq = $3, pass = $4, updated_at = $5, full_passes = $6, "
+          "data_version = data_version + 1, status = 'syncing', error_json = NULL, failures = 0, retry_at = "
+          "NULL, rate_limited_until = NULL";
+      sql += PassCheckpointSets(next, wants, params);
+      auto saved = tx.Exec(sql + " WHERE id = $1", params);
       if (!saved) return tl::unexpected(saved.error());
       next.status = "syncing";
       next.failures = 0;
@@ -301,19 +325,8 @@ Status SyncEngine::FinishRead(Tx& tx, StreamRow& row, const StreamDigest& digest
       "rate_limited_until = NULL, data_version = data_version + 1, checksum = $6, "
       "checksum_version = data_version + 1, seq = $2 + 1, updated_at = $3";
   store::Params params{row.id, row.seq, now, digest.count, OptInt(total), digest.checksum};
-  if (with_checkpoint) {
-    // The read's last page: what its checkpoint would have written (a pass begun with it, the watermark).
-    sql +=
-        ", next_page = $7, pass_read = $8, pass_first_total = $9, pass_max_updated_at = $10, "
-        "pass_max_updated_ms = $11, page_size = $12, watermark = $13, watermark_ms = $14, pass_started_at = "
-        "$15, wants = $16, parent_id = $17, started_at = COALESCE(started_at, $15)";
-    for (Value v : {Value(row.next_page), Value(row.pass_read), OptInt(row.pass_first_total),
-                    Value(row.pass_max_updated_at), Value(row.pass_max_updated_ms), Value(row.page_size),
-                    Value(row.watermark), Value(row.watermark_ms), Value(row.pass_started_at), Value(wants),
-                    Value(row.parent_id)}) {
-      params.push_back(std::move(v));
-    }
-  }
+  // The read's last page: its checkpoint is written here rather than by an UPDATE of its own.
+  if (with_checkpoint) sql += PassCheckpointSets(row, wants, params);
   auto r = tx.Exec(sql + " WHERE id = $1 AND seq = $2", params);
   if (!r) return tl::unexpected(r.error());
   if (*r == 0) return {};
