@@ -695,6 +695,13 @@ bool Server::Impl::TryFront(const Route& route, const std::shared_ptr<Handoff>& 
   return taken;
 }
 
+// GCC pairs the coroutine frame's allocation (Asio's recycling allocator, which ends in ::operator new) with
+// its class-level sized operator delete and warns of a mismatch that is not there (GCC PR 109224), so the
+// warning is off for this one coroutine only.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
 asio::awaitable<void> Server::Impl::Session(std::shared_ptr<Connection> conn) {
   {
     std::lock_guard lock(connections_mu);
@@ -906,6 +913,9 @@ asio::awaitable<void> Server::Impl::Session(std::shared_ptr<Connection> conn) {
     obs::Log(obs::Level::kError, "http_session_exception", {{"what", e.what()}});
   }
 }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 Server::Server(ServerOptions options, std::shared_ptr<const Router> router,
                std::vector<Middleware> middleware)
