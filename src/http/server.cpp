@@ -695,9 +695,9 @@ bool Server::Impl::TryFront(const Route& route, const std::shared_ptr<Handoff>& 
   return taken;
 }
 
-// GCC pairs the coroutine frame's allocation (Asio's recycling allocator, which ends in ::operator new) with
-// its class-level sized operator delete and warns of a mismatch that is not there (GCC PR 109224), so the
-// warning is off for this one coroutine only.
+// GCC sees the coroutine frame allocated by Asio's recycling allocator (std::aligned_alloc, after inlining)
+// and released through the frame's class-level operator delete (std::free), and warns of a mismatch that is
+// not there (a false positive, GCC PR 109224); the warning is off for this one coroutine only.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
