@@ -71,7 +71,7 @@ class TokenCache {
  private:
   struct Slot {
     std::optional<AccessToken> token;
-    std::string secret_hash;  // the token belongs to these credentials
+    std::optional<uint64_t> secret_fingerprint;  // the token belongs to these credentials (SecretFingerprint)
     bool renewing = false;
     uint64_t generation = 0;  // bumped by every finished renewal
     std::optional<ProcoreError> last_error;

@@ -7,6 +7,7 @@
 #include <sodium.h>
 
 #include <array>
+#include <cstring>
 #include <stdexcept>
 #include <vector>
 
@@ -41,6 +42,21 @@ std::array<unsigned char, 32> Sha256Digest(std::string_view data) {
 std::string Sha256Hex(std::string_view data) {
   const auto digest = Sha256Digest(data);
   return HexEncode(std::string_view(reinterpret_cast<const char*>(digest.data()), digest.size()));
+}
+
+uint64_t SecretFingerprint(std::string_view secret) {
+  static const std::array<unsigned char, crypto_shorthash_KEYBYTES> key = [] {
+    EnsureSodium();
+    std::array<unsigned char, crypto_shorthash_KEYBYTES> k;
+    randombytes_buf(k.data(), k.size());
+    return k;
+  }();
+  std::array<unsigned char, crypto_shorthash_BYTES> out;
+  crypto_shorthash(out.data(), reinterpret_cast<const unsigned char*>(secret.data()), secret.size(),
+                   key.data());
+  uint64_t v = 0;
+  std::memcpy(&v, out.data(), sizeof v);
+  return v;
 }
 
 void Sha256::Free::operator()(evp_md_ctx_st* ctx) const {

@@ -1,6 +1,7 @@
 // Hashes (SHA-256 from OpenSSL's libcrypto) and random tokens (libsodium).
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -11,6 +12,10 @@ namespace kt {
 
 // Lowercase hex SHA-256.
 std::string Sha256Hex(std::string_view data);
+// A keyed 64-bit fingerprint of a secret (SipHash-2-4, libsodium's crypto_shorthash) under a key drawn once
+// per process: tells whether a secret changed without keeping it, for a fraction of SHA-256's cost. Not for
+// storing or comparing across processes (the key is gone with the process).
+uint64_t SecretFingerprint(std::string_view secret);
 // Incremental SHA-256 for large inputs (stream checksums).
 class Sha256 {
  public:

@@ -67,6 +67,13 @@ TEST(Hash, DigestEqualsComparesWholeDigests) {
   EXPECT_FALSE(DigestEquals("", ""));              // nothing stored matches nothing
 }
 
+TEST(Hash, SecretFingerprintTellsSecretsApart) {
+  EXPECT_EQ(SecretFingerprint("client secret"), SecretFingerprint(std::string("client ") + "secret"));
+  EXPECT_NE(SecretFingerprint("client secret"), SecretFingerprint("client secreT"));
+  EXPECT_NE(SecretFingerprint("client secret"), SecretFingerprint("client secret "));
+  EXPECT_NE(SecretFingerprint(""), SecretFingerprint(std::string_view("\0", 1)));
+}
+
 TEST(Strings, ParseInt64RejectsPartialNumbers) {
   EXPECT_EQ(ParseInt64("5000000000"), 5000000000);
   EXPECT_FALSE(ParseInt64("12x"));
