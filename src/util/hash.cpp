@@ -1,6 +1,7 @@
 // Hashes and random tokens. SHA-256 is OpenSSL's (every use here): it uses the CPU's SHA instructions where
 // they exist, and the sync hashes every record's line for its stream's checksum (docs/ARCHITECTURE.md,
-// "SHA-256"). Randomness and the constant-time comparisons of bytes are libsodium's.
+// "SHA-256"). Randomness, the constant-time comparisons of bytes and the secrets' fingerprints (SipHash) are
+// libsodium's.
 #include "util/hash.h"
 
 #include <openssl/evp.h>

@@ -1,4 +1,5 @@
-// Hashes (SHA-256 from OpenSSL's libcrypto) and random tokens (libsodium).
+// Hashes (SHA-256 from OpenSSL's libcrypto; secrets' keyed fingerprints from libsodium) and random tokens
+// (libsodium).
 #pragma once
 
 #include <cstdint>
